@@ -1,0 +1,99 @@
+// audit.jsonl: one JSON line per event, each carrying the SHA-256 of the line before it, so an edit
+// or deletion anywhere breaks the chain from that line on (`scq audit verify`).
+// Appends are serialised by a small lock file because the pass and `scq approve` may append at once.
+import { createHash } from "node:crypto";
+import fs from "fs-extra";
+import path from "node:path";
+import { withFileLock } from "./lock.ts";
+import { AuditEventSchema, type AuditEvent } from "./schemas.ts";
+import { describeZodIssues } from "./errors.ts";
+import type { QueuePaths } from "./paths.ts";
+
+export const GENESIS = "0".repeat(64);
+
+export type AuditInput = Omit<AuditEvent, "prev" | "at" | "by" | "uid" | "detail"> &
+  Partial<Pick<AuditEvent, "by" | "uid" | "detail">>;
+
+export function lineHash(line: string): string {
+  return createHash("sha256").update(line).digest("hex");
+}
+
+/** The last complete line of the file, reading only its tail. */
+async function lastLine(file: string): Promise<string | undefined> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const { size } = await handle.stat();
+    let window = 4096;
+    for (;;) {
+      const start = Math.max(0, size - window);
+      const buffer = Buffer.alloc(size - start);
+      await handle.read(buffer, 0, buffer.length, start);
+      const text = buffer.toString("utf8").replace(/\n+$/, "");
+      const cut = text.lastIndexOf("\n");
+      if (cut >= 0 || start === 0) return text.slice(cut + 1) || undefined;
+      window *= 4;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function appendAudit(paths: QueuePaths, input: AuditInput): Promise<AuditEvent> {
+  await fs.promises.mkdir(path.dirname(paths.audit), { recursive: true });
+  return withFileLock(`${paths.audit}.lock`, async () => {
+    const previous = await lastLine(paths.audit);
+    const event: AuditEvent = {
+      at: new Date().toISOString(),
+      event: input.event,
+      uid: input.uid ?? null,
+      by: input.by ?? null,
+      detail: input.detail ?? {},
+      prev: previous === undefined ? GENESIS : lineHash(previous),
+    };
+    // One write of one whole line: O_APPEND keeps it in one piece for readers.
+    await fs.promises.appendFile(paths.audit, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+    return event;
+  });
+}
+
+export async function readAudit(paths: QueuePaths): Promise<AuditEvent[]> {
+  const text = await fs.promises.readFile(paths.audit, "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => AuditEventSchema.parse(JSON.parse(line)));
+}
+
+export interface AuditVerdict {
+  ok: boolean;
+  lines: number;
+  /** 1-based line number of the first line that breaks the chain. */
+  brokenAt?: number;
+  reason?: string;
+}
+
+export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
+  const text = await fs.promises.readFile(paths.audit, "utf8").catch(() => "");
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  let expected = GENESIS;
+  for (const [index, line] of lines.entries()) {
+    const broken = (reason: string): AuditVerdict => ({ ok: false, lines: lines.length, brokenAt: index + 1, reason });
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      return broken("not valid JSON");
+    }
+    const parsed = AuditEventSchema.safeParse(raw);
+    if (!parsed.success) return broken(describeZodIssues(parsed.error).join("; "));
+    if (parsed.data.prev !== expected) return broken("prev hash does not match the line before: a line was changed, removed or inserted");
+    expected = lineHash(line);
+  }
+  return { ok: true, lines: lines.length };
+}

@@ -1,0 +1,67 @@
+// Housekeeping at the end of a pass:
+//  - pending jobs nobody reviewed within pending_expire_after → rejected ("expired");
+//  - terminal jobs older than cleanup_completed_after are removed with their decision marker.
+// The pending folder is small and checked every pass. Terminal folders grow with history, so they
+// are swept at most every `sweepEvery` seconds and judged by a stat of metadata.json (written at
+// the job's last change), never by reading every record: an idle pass stays cheap.
+import fs from "fs-extra";
+import path from "node:path";
+import { appendAudit } from "./audit.ts";
+import { errorMessage } from "./errors.ts";
+import { listDirs, writeJsonAtomic } from "./fsutil.ts";
+import { listJobs, now, TERMINAL_STATUSES, transition } from "./lifecycle.ts";
+import { shortUid, type Log } from "./log.ts";
+import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
+import type { AppConfig } from "./schemas.ts";
+
+export interface CleanupResult {
+  expired: string[];
+  removed: string[];
+  swept: boolean;
+}
+
+export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, nowMs = Date.now()): Promise<CleanupResult> {
+  const result: CleanupResult = { expired: [], removed: [], swept: false };
+  const { jobs } = await listJobs(paths, ["pending"]);
+  for (const job of jobs) {
+    if (nowMs - Date.parse(job.meta.updated_at) < config.pending_expire_after * 1000) continue;
+    const days = Math.round(config.pending_expire_after / 86_400);
+    await transition(paths, job, "rejected", {
+      completed_at: now(),
+      error_message: `expired: not reviewed within ${days > 0 ? `${days} days` : `${config.pending_expire_after} seconds`} (pending_expire_after)`,
+    });
+    await appendAudit(paths, { event: "expired", uid: job.uid });
+    log(`cleanup: ${shortUid(job.uid)} pending too long → rejected (expired)`);
+    result.expired.push(job.uid);
+  }
+
+  const marker = path.join(paths.state, "last-sweep.json");
+  const sweepEvery = Math.min(3600, Math.max(60, config.cleanup_completed_after / 10));
+  const last = await fs.promises.stat(marker).then((s) => s.mtimeMs, () => 0);
+  if (nowMs - last < sweepEvery * 1000) return result;
+  result.swept = true;
+
+  const trash = path.join(paths.jobs, ".trash");
+  for (const status of TERMINAL_STATUSES) {
+    for (const uid of await listDirs(path.join(paths.jobs, status))) {
+      const dir = jobDir(paths, status, uid);
+      const changed = await fs.promises.stat(path.join(dir, "metadata.json")).then((s) => s.mtimeMs, () => undefined);
+      if (changed === undefined || nowMs - changed < config.cleanup_completed_after * 1000) continue;
+      try {
+        // Rename first, so a crash mid-delete leaves nothing half-removed in a status folder.
+        await fs.promises.mkdir(trash, { recursive: true });
+        await fs.promises.rename(dir, path.join(trash, uid));
+        await fs.promises.rm(decisionFile(paths, uid), { force: true });
+        await appendAudit(paths, { event: "cleaned", uid, detail: { status } });
+        log(`cleanup: ${shortUid(uid)} (${status}) removed after cleanup_completed_after`);
+        result.removed.push(uid);
+      } catch (error) {
+        log(`cleanup: ${shortUid(uid)} could not be removed: ${errorMessage(error)}`);
+      }
+    }
+  }
+  await fs.promises.rm(trash, { recursive: true, force: true });
+  await fs.promises.mkdir(paths.state, { recursive: true });
+  await writeJsonAtomic(marker, { at: new Date(nowMs).toISOString() });
+  return result;
+}

@@ -1,0 +1,75 @@
+// Who am I and where is the data: the SyftBox client config, overridable by flags.
+// Every library function takes a Context so tests and other apps can call it directly.
+import fs from "fs-extra";
+import type { z } from "zod";
+import path from "node:path";
+import { ConfigError, InvalidFileError } from "./errors.ts";
+import { exists, readJsonFile } from "./fsutil.ts";
+import { APP_DIR, defaultClientConfigPath, queuePaths, type QueuePaths } from "./paths.ts";
+import { AppConfigSchema, ClientConfigSchema, Email, type AppConfig } from "./schemas.ts";
+
+export interface Context {
+  /** SyftBox data_dir: holds datasites/<email>/. */
+  dataDir: string;
+  /** The user running this: the owner for the pass and approvals, the requester for submit. */
+  email: string;
+  config: AppConfig;
+}
+
+export interface ContextOptions {
+  dataDir?: string | undefined;
+  email?: string | undefined;
+  /** SyftBox client config file; default $SYFTBOX_CLIENT_CONFIG_PATH or ~/.syftbox/config.json. */
+  clientConfig?: string | undefined;
+  /** App settings file; default $SCQ_APP_CONFIG or config.json in the app folder. */
+  appConfig?: string | undefined;
+}
+
+const DEMO_HINT = "To try it without SyftBox, run ./run.sh --demo";
+
+export async function resolveContext(options: ContextOptions = {}): Promise<Context> {
+  const config = await loadAppConfig(options.appConfig);
+  let { dataDir, email } = options;
+  if (dataDir === undefined || email === undefined) {
+    const file = options.clientConfig ?? defaultClientConfigPath();
+    if (!(await exists(file))) {
+      throw new ConfigError(
+        `No SyftBox client config at ${file}. Install and log in to SyftBox, set SYFTBOX_CLIENT_CONFIG_PATH, ` +
+          `or pass --data-dir and --email. ${DEMO_HINT}`,
+      );
+    }
+    const client = await readConfig(file, ClientConfigSchema, "Fix the SyftBox client config or log in again");
+    dataDir ??= client.data_dir;
+    email ??= client.email;
+  }
+  const parsedEmail = Email.safeParse(email);
+  if (!parsedEmail.success) throw new ConfigError(`"${email}" is not an email address (from --email or the client config)`);
+  if (!(await exists(dataDir))) {
+    throw new ConfigError(`The SyftBox data folder ${dataDir} does not exist. Check data_dir in the client config or --data-dir.`);
+  }
+  return { dataDir: path.resolve(dataDir), email: parsedEmail.data, config };
+}
+
+export async function loadAppConfig(file = process.env.SCQ_APP_CONFIG ?? path.join(APP_DIR, "config.json")): Promise<AppConfig> {
+  if (!(await fs.pathExists(file))) {
+    if (process.env.SCQ_APP_CONFIG || file !== path.join(APP_DIR, "config.json")) {
+      throw new ConfigError(`App config ${file} does not exist`);
+    }
+    return AppConfigSchema.parse({});
+  }
+  return readConfig(file, AppConfigSchema, "Fix it (see the config reference in README.md); nothing was changed");
+}
+
+async function readConfig<S extends z.ZodType>(file: string, schema: S, hint: string): Promise<z.output<S>> {
+  try {
+    return await readJsonFile(file, schema, hint);
+  } catch (error) {
+    if (error instanceof InvalidFileError) throw new ConfigError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** The queue of the user in the context: the owner's view. */
+export function ownQueue(ctx: Context): QueuePaths {
+  return queuePaths(ctx.dataDir, ctx.email, ctx.config.queue_name);
+}

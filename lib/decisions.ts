@@ -1,0 +1,71 @@
+// Decision markers: decisions/<uid>.json, written by the owner (scq approve|reject, scripts/approve.ts,
+// scripts/reject.ts), applied by the pass. Only a marker approves, and only for the exact code it hashed.
+import fs from "fs-extra";
+import path from "node:path";
+import { appendAudit } from "./audit.ts";
+import { ownQueue, type Context } from "./context.ts";
+import { JobStateError, ScqError } from "./errors.ts";
+import { exists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { findJob, now, type Job } from "./lifecycle.ts";
+import { decisionFile, type QueuePaths } from "./paths.ts";
+import { DecisionMarkerSchema, type DecisionMarker } from "./schemas.ts";
+import { treeHash } from "./tree.ts";
+
+export type Decision = DecisionMarker["decision"];
+
+export interface DecideOptions {
+  decision: Decision;
+  reason?: string | undefined;
+}
+
+/** Write the marker for one pending job of the context's own queue. The next pass applies it. */
+export async function decide(ctx: Context, ref: string, { decision, reason = "" }: DecideOptions): Promise<{ job: Job; marker: DecisionMarker }> {
+  const paths = ownQueue(ctx);
+  const job = await findJob(paths, ref);
+  if (job.status !== "pending") {
+    throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`);
+  }
+  if (decision === "reject" && reason.trim() === "") throw new ScqError("A rejection needs a reason (-r \"...\"): the requester reads it.");
+  const file = decisionFile(paths, job.uid);
+  const existing = await readMarker(file).catch(() => undefined);
+  if (existing) {
+    throw new JobStateError(
+      `Job ${job.uid} already has a decision (${existing.decision} by ${existing.by} at ${existing.at}); the next pass applies it.`,
+    );
+  }
+  const marker: DecisionMarker = {
+    uid: job.uid,
+    decision,
+    reason,
+    by: ctx.email,
+    at: now(),
+    code_sha256: await treeHash(path.join(job.dir, "code")),
+  };
+  await fs.promises.mkdir(paths.decisions, { recursive: true });
+  await writeJsonAtomic(file, marker);
+  await appendAudit(paths, {
+    event: decision === "approve" ? "approve-marker" : "reject-marker",
+    uid: job.uid,
+    by: ctx.email,
+    detail: { reason, code_sha256: marker.code_sha256 },
+  });
+  return { job, marker };
+}
+
+export async function readMarker(file: string): Promise<DecisionMarker | undefined> {
+  if (!(await exists(file))) return undefined;
+  return readJsonFile(file, DecisionMarkerSchema, "Delete it and decide again with scq approve|reject");
+}
+
+export async function markerFor(paths: QueuePaths, uid: string): Promise<DecisionMarker | undefined> {
+  return readMarker(decisionFile(paths, uid));
+}
+
+/**
+ * Whether `codeHash` may run as job `uid`: there is an approve marker for that uid naming exactly this
+ * code. A status field, a folder in approved/ or anything else never counts.
+ */
+export async function approvalMatches(paths: QueuePaths, uid: string, codeHash: string): Promise<boolean> {
+  const marker = await markerFor(paths, uid).catch(() => undefined);
+  return marker !== undefined && marker.uid === uid && marker.decision === "approve" && marker.code_sha256 === codeHash;
+}

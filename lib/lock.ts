@@ -1,0 +1,107 @@
+// Lock files holding {pid, pid_start, started_at}. Created with O_EXCL so only one process wins.
+// A lock whose process is gone (or whose pid now belongs to another process, told apart by the
+// kernel start time) is stale and taken over: it is first renamed away, which only one taker can
+// do, then created afresh with O_EXCL.
+import { randomBytes } from "node:crypto";
+import fs from "fs-extra";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isNotFound, parseJsonText } from "./fsutil.ts";
+import { LockSchema } from "./schemas.ts";
+import type { z } from "zod";
+
+export type LockInfo = z.infer<typeof LockSchema>;
+
+/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined if it is gone. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAlive(info: LockInfo): boolean {
+  return processStartTime(info.pid) === info.pid_start;
+}
+
+export type TryLockResult = { acquired: true; release: () => Promise<void> } | { acquired: false; holder: LockInfo };
+
+export async function tryLock(file: string): Promise<TryLockResult> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const mine: LockInfo = {
+    pid: process.pid,
+    pid_start: processStartTime(process.pid) ?? "unknown",
+    started_at: new Date().toISOString(),
+  };
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      await fs.promises.writeFile(file, JSON.stringify(mine), { flag: "wx" });
+      return { acquired: true, release: () => releaseLock(file, mine) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const holder = await readLock(file);
+    if (holder === "gone") continue;
+    if (holder !== "unreadable" && isAlive(holder)) return { acquired: false, holder };
+    if (holder === "unreadable" && !(await olderThan(file, 10_000))) {
+      // Just created by someone who has not finished writing it: treat as held.
+      await sleep(50);
+      continue;
+    }
+    // Stale: move it aside (only one of several takers can), then try O_EXCL again.
+    const aside = `${file}.stale.${randomBytes(4).toString("hex")}`;
+    try {
+      await fs.promises.rename(file, aside);
+      await fs.promises.rm(aside, { force: true });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  const holder = await readLock(file);
+  if (typeof holder === "object") return { acquired: false, holder };
+  throw new Error(`Could not take the lock ${file}; remove it if no pass is running`);
+}
+
+async function readLock(file: string): Promise<LockInfo | "gone" | "unreadable"> {
+  try {
+    return parseJsonText(file, await fs.promises.readFile(file, "utf8"), LockSchema);
+  } catch (error) {
+    return isNotFound(error) ? "gone" : "unreadable";
+  }
+}
+
+async function olderThan(file: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await fs.promises.stat(file)).mtimeMs > ms;
+  } catch {
+    return true;
+  }
+}
+
+async function releaseLock(file: string, mine: LockInfo): Promise<void> {
+  // Only remove the lock if it is still ours (a very slow pass may have been taken over).
+  const holder = await readLock(file);
+  if (typeof holder === "object" && holder.pid === mine.pid && holder.started_at === mine.started_at) {
+    await fs.promises.rm(file, { force: true });
+  }
+}
+
+/** Run `fn` holding a short-lived lock, waiting for it up to `timeoutMs`. */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lock = await tryLock(file);
+    if (lock.acquired) {
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${file} held by pid ${lock.holder.pid}`);
+    await sleep(20 + Math.random() * 30);
+  }
+}

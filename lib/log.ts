@@ -1,0 +1,21 @@
+// The processor writes one readable line per action; SyftBox keeps them in the app's log.
+export type Log = (line: string) => void;
+
+export const consoleLog: Log = (line) => {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+};
+
+export const silentLog: Log = () => {};
+
+export function shortUid(uid: string): string {
+  return uid.slice(0, 8);
+}
+
+/** "3m", "2h", "5d": how long ago an ISO time was. */
+export function age(iso: string, nowMs = Date.now()): string {
+  const seconds = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}

@@ -1,0 +1,200 @@
+// One pass of the processor (DESIGN §5): lock → recover → intake → log pending → apply decisions →
+// run approved → cleanup → unlock. Each step leaves every job in a state the next pass understands,
+// so a pass can be killed at any point.
+import fs from "fs-extra";
+import path from "node:path";
+import { appendAudit } from "./audit.ts";
+import { cleanup, type CleanupResult } from "./cleanup.ts";
+import { approvalMatches, markerFor } from "./decisions.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
+import { writeJsonAtomic } from "./fsutil.ts";
+import { intake, type IntakeResult } from "./intake.ts";
+import { listJobs, now, transition, type Job } from "./lifecycle.ts";
+import { tryLock } from "./lock.ts";
+import { age, shortUid, type Log } from "./log.ts";
+import { datasiteDir, queuePaths, type QueuePaths } from "./paths.ts";
+import { queuePermissions } from "./permissions.ts";
+import { recover } from "./recover.ts";
+import { appliedLimits, execute, removeStage, stageJob, type RunResult } from "./runner.ts";
+import { sandboxProblem } from "./sandbox.ts";
+import type { AppConfig } from "./schemas.ts";
+import { treeHash } from "./tree.ts";
+
+export interface PassOptions {
+  dataDir: string;
+  owner: string;
+  config: AppConfig;
+  log: Log;
+}
+
+export interface PassSummary {
+  skipped?: "locked";
+  started_at: string;
+  finished_at: string;
+  intake: IntakeResult;
+  pending: number;
+  decided: { uid: string; to: string }[];
+  ran: { uid: string; status: "completed" | "failed"; message: string }[];
+  sandbox_problem: string | null;
+  cleanup: CleanupResult;
+}
+
+export async function runPass({ dataDir, owner, config, log }: PassOptions): Promise<PassSummary> {
+  if (!(await fs.pathExists(datasiteDir(dataDir, owner)))) {
+    throw new ConfigError(`No datasite for ${owner} in ${path.join(dataDir, "datasites")}: check email and data_dir in the SyftBox client config.`);
+  }
+  const paths = queuePaths(dataDir, owner, config.queue_name);
+  const summary: PassSummary = {
+    started_at: now(),
+    finished_at: "",
+    intake: { accepted: [], rejected: [] },
+    pending: 0,
+    decided: [],
+    ran: [],
+    sandbox_problem: null,
+    cleanup: { expired: [], removed: [], swept: false },
+  };
+  const lock = await tryLock(paths.lock);
+  if (!lock.acquired) {
+    log(`another pass is running (pid ${lock.holder.pid}, since ${lock.holder.started_at}); nothing to do`);
+    return { ...summary, skipped: "locked", finished_at: now() };
+  }
+  try {
+    for (const dir of [paths.inbox, paths.jobs, paths.decisions]) await fs.promises.mkdir(dir, { recursive: true });
+    await queuePermissions(paths.root);
+    await recover(paths, log);
+    summary.intake = await intake(paths, config.limits, log);
+    summary.pending = await logPending(paths, log);
+    summary.decided = await applyDecisions(paths, log);
+    const ran = await runApproved(paths, config, log);
+    summary.ran = ran.ran;
+    summary.sandbox_problem = ran.problem ?? null;
+    summary.cleanup = await cleanup(paths, config, log);
+    summary.finished_at = now();
+    await writeJsonAtomic(paths.lastPass, summary);
+    return summary;
+  } finally {
+    // We MUST release the lock whatever happened, or every later pass would wait for a dead one.
+    await lock.release();
+  }
+}
+
+async function logPending(paths: QueuePaths, log: Log): Promise<number> {
+  const { jobs } = await listJobs(paths, ["pending"]);
+  if (jobs.length === 0) return 0;
+  log(`pending: ${jobs.length} job(s) waiting for review (scq review <uid>, then scq approve|reject <uid>)`);
+  for (const job of sortBy(jobs, (j) => j.meta.created_at)) {
+    log(`  ${shortUid(job.uid)}  "${job.meta.name}" from ${job.meta.requester_email}, ${age(job.meta.created_at)} old`);
+  }
+  return jobs.length;
+}
+
+async function applyDecisions(paths: QueuePaths, log: Log): Promise<{ uid: string; to: string }[]> {
+  const decided: { uid: string; to: string }[] = [];
+  const { jobs } = await listJobs(paths, ["pending"]);
+  for (const job of jobs) {
+    let marker;
+    try {
+      marker = await markerFor(paths, job.uid);
+    } catch (error) {
+      log(`decision for ${shortUid(job.uid)} ignored: ${errorMessage(error)}`);
+      continue;
+    }
+    if (!marker) continue;
+    const decision = { by: marker.by, reason: marker.reason, at: marker.at };
+    if (marker.decision === "reject") {
+      await transition(paths, job, "rejected", { decision, completed_at: now(), error_message: `rejected by ${marker.by}: ${marker.reason}` });
+      await appendAudit(paths, { event: "rejected", uid: job.uid, by: marker.by, detail: { reason: marker.reason } });
+      log(`decision: ${shortUid(job.uid)} rejected by ${marker.by}: ${marker.reason}`);
+      decided.push({ uid: job.uid, to: "rejected" });
+      continue;
+    }
+    const current = await treeHash(path.join(job.dir, "code"));
+    if (current !== marker.code_sha256) {
+      await transition(paths, job, "failed", { decision, completed_at: now(), error_message: "code changed after approval: approve it again after reviewing the new code" });
+      await appendAudit(paths, { event: "failed", uid: job.uid, detail: { reason: "code changed after approval", approved: marker.code_sha256, found: current } });
+      log(`decision: ${shortUid(job.uid)} NOT approved: its code changed after approval → failed`);
+      decided.push({ uid: job.uid, to: "failed" });
+      continue;
+    }
+    await transition(paths, job, "approved", { decision });
+    await appendAudit(paths, { event: "approved", uid: job.uid, by: marker.by, detail: { reason: marker.reason, code_sha256: current } });
+    log(`decision: ${shortUid(job.uid)} approved by ${marker.by}`);
+    decided.push({ uid: job.uid, to: "approved" });
+  }
+  return decided;
+}
+
+async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Promise<{ ran: PassSummary["ran"]; problem?: string }> {
+  const { jobs, problems } = await listJobs(paths, ["approved"]);
+  for (const p of problems) log(`approved/${p.uid} has unreadable metadata, not run: ${p.error.message}`);
+  if (jobs.length === 0) return { ran: [] };
+  const problem = await sandboxProblem(config.sandbox.mode);
+  if (problem) {
+    log(`NOT running ${jobs.length} approved job(s): ${problem}`);
+    return { ran: [], problem };
+  }
+  if (config.sandbox.mode === "none") log(`WARNING: sandbox mode is "none": jobs run UNSANDBOXED, with resource limits only`);
+  const queue = sortBy(jobs, (j) => j.meta.decision?.at ?? j.meta.updated_at);
+  const ran: PassSummary["ran"] = [];
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const outcome = await runOne(paths, config, job, log);
+      if (outcome) ran.push(outcome);
+    }
+  };
+  await Promise.all(Array.from({ length: config.max_concurrent_jobs }, worker));
+  return { ran };
+}
+
+async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: Log): Promise<PassSummary["ran"][number] | undefined> {
+  const { stage, codeHash } = await stageJob(paths, approved, config.sandbox.mode, config.sandbox.data_paths);
+  try {
+    // Only a marker for exactly this code approves; a folder in approved/ proves nothing by itself.
+    if (!(await approvalMatches(paths, approved.uid, codeHash))) {
+      const marker = await markerFor(paths, approved.uid).catch(() => undefined);
+      if (marker?.decision === "approve") {
+        await transition(paths, approved, "failed", { completed_at: now(), error_message: "code changed after approval: approve it again after reviewing the new code" });
+        log(`run: ${shortUid(approved.uid)} NOT run: its code changed after approval → failed`);
+        return { uid: approved.uid, status: "failed", message: "code changed after approval" };
+      }
+      await transition(paths, approved, "pending", {
+        decision: null,
+        error_message: "found in approved/ without a matching approval marker: back to pending for review",
+      });
+      log(`run: ${shortUid(approved.uid)} was in approved/ without an approval marker → back to pending, not run`);
+      return undefined;
+    }
+    const limits = appliedLimits(config);
+    const job = await transition(paths, approved, "running", { started_at: now(), limits, sandbox: config.sandbox.mode, error_message: null });
+    await appendAudit(paths, { event: "started", uid: job.uid, detail: { sandbox: config.sandbox.mode, limits } });
+    log(`run: ${shortUid(job.uid)} "${job.meta.name}" started${config.sandbox.mode === "none" ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"}`);
+    // From here on we MUST move the job out of running/, whatever execute() does.
+    let result: RunResult | undefined;
+    let crash: string | undefined;
+    try {
+      result = await execute({ config, limits, job, stage });
+    } catch (error) {
+      crash = `the runner failed: ${errorMessage(error)}`;
+    }
+    const status = result && !result.failed ? "completed" : "failed";
+    const message = result?.message ?? crash ?? "unknown failure";
+    await transition(paths, job, status, {
+      completed_at: now(),
+      exit_code: result?.exitCode ?? null,
+      timed_out: result?.timedOut ?? false,
+      duration_ms: result?.durationMs ?? null,
+      output_folder: "output",
+      error_message: status === "failed" ? message : null,
+    });
+    await appendAudit(paths, { event: status, uid: job.uid, detail: { exit_code: result?.exitCode ?? null, message, duration_ms: result?.durationMs ?? null } });
+    log(`run: ${shortUid(job.uid)} ${status} in ${result?.durationMs ?? 0} ms: ${message}`);
+    return { uid: job.uid, status, message };
+  } finally {
+    await removeStage(stage.root);
+  }
+}
+
+function sortBy<T>(items: T[], key: (item: T) => string): T[] {
+  return [...items].sort((a, b) => key(a).localeCompare(key(b)));
+}

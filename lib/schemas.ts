@@ -1,0 +1,174 @@
+// Every piece of data read from disk or from a user is parsed by one of these schemas.
+// Field names of job metadata follow the original Python syft-code-queue (snake_case).
+import { z } from "zod";
+
+export const JOB_STATUSES = ["pending", "approved", "running", "completed", "failed", "rejected"] as const;
+export const JobStatus = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const SANDBOX_MODES = ["bwrap", "none"] as const;
+export const SandboxMode = z.enum(SANDBOX_MODES);
+export type SandboxMode = z.infer<typeof SandboxMode>;
+
+/** Lower-case RFC 4122 uuid, as Python's str(uuid4()) writes it. */
+export const UID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const Uid = z.string().regex(UID_PATTERN, "must be a lower-case uuid like 3f2b8c1e-0d4a-4c7b-9e21-5a6f7b8c9d0e");
+
+// Control characters in names end up in terminals and logs: refuse them.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const plainText = (max: number) =>
+  z.string().max(max).refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters");
+
+export const Email = z.email("must be an email address").max(254);
+export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 hex digest");
+export const Timestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone" });
+
+export const JobName = plainText(200).min(1, "must not be empty");
+export const Description = z.string().max(10_000);
+export const Tag = plainText(64).min(1);
+
+// ---- app settings (config.json) ----------------------------------------------------------------
+
+export const LimitsSchema = z
+  .object({
+    memory_mb: z.number().int().min(32).default(2048),
+    max_processes: z.number().int().min(4).default(128),
+    max_file_mb: z.number().int().min(1).default(512),
+    max_output_mb: z.number().int().min(1).default(1024),
+    max_log_kb: z.number().int().min(4).default(1024),
+    max_code_mb: z.number().int().min(1).default(50),
+    max_files: z.number().int().min(1).default(10_000),
+    /** CPU seconds (RLIMIT_CPU); when absent it is job_timeout times the number of cores. */
+    cpu_seconds: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type Limits = z.infer<typeof LimitsSchema>;
+
+export const AppConfigSchema = z
+  .object({
+    $comment: z.string().optional(),
+    queue_name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be lower-case letters, digits, - or _")
+      .default("code-queue"),
+    max_concurrent_jobs: z.number().int().min(1).max(64).default(2),
+    job_timeout: z.number().int().min(1).default(600),
+    cleanup_completed_after: z.number().int().min(60).default(30 * 86_400),
+    pending_expire_after: z.number().int().min(60).default(14 * 86_400),
+    interval: z.number().int().min(1).default(10),
+    sandbox: z
+      .object({
+        mode: SandboxMode.default("bwrap"),
+        network: z.boolean().default(false),
+        data_paths: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    limits: LimitsSchema.prefault({}),
+    // Read by the legacy Python SyftBox client, which schedules `command` every `interval` seconds.
+    app: z
+      .object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) })
+      .optional(),
+  })
+  .strict();
+export type AppConfig = z.infer<typeof AppConfigSchema>;
+
+// ---- SyftBox client config (~/.syftbox/config.json) ---------------------------------------------
+
+export const ClientConfigSchema = z.looseObject({
+  email: Email,
+  data_dir: z.string().min(1),
+});
+
+// ---- what a requester writes into the owner's inbox ---------------------------------------------
+
+export const SubmissionSchema = z.object({
+  uid: Uid,
+  name: JobName,
+  requester_email: Email,
+  target_email: Email,
+  description: Description.default(""),
+  tags: z.array(Tag).max(32).default([]),
+  created_at: Timestamp,
+});
+export type Submission = z.infer<typeof SubmissionSchema>;
+
+// ---- the job record: jobs/<status>/<uid>/metadata.json ------------------------------------------
+
+export const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timestamp });
+
+export const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
+export type AppliedLimits = z.infer<typeof AppliedLimitsSchema>;
+
+export const JobMetadataSchema = z.looseObject({
+  uid: Uid,
+  name: JobName,
+  requester_email: Email,
+  target_email: Email,
+  description: Description.default(""),
+  tags: z.array(Tag).default([]),
+  status: JobStatus,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  started_at: Timestamp.nullable().default(null),
+  completed_at: Timestamp.nullable().default(null),
+  exit_code: z.number().int().nullable().default(null),
+  error_message: z.string().nullable().default(null),
+  output_folder: z.string().nullable().default(null),
+  code_sha256: Sha256.nullable().default(null),
+  decision: DecisionSchema.nullable().default(null),
+  limits: AppliedLimitsSchema.nullable().default(null),
+  sandbox: SandboxMode.nullable().default(null),
+  duration_ms: z.number().int().nullable().default(null),
+  timed_out: z.boolean().default(false),
+});
+export type JobMetadata = z.infer<typeof JobMetadataSchema>;
+
+// ---- decisions/<uid>.json -------------------------------------------------------------------------
+
+export const DECISIONS = ["approve", "reject"] as const;
+export const DecisionMarkerSchema = z.object({
+  uid: Uid,
+  decision: z.enum(DECISIONS),
+  reason: z.string().max(2000),
+  by: z.string(),
+  at: Timestamp,
+  code_sha256: Sha256,
+});
+export type DecisionMarker = z.infer<typeof DecisionMarkerSchema>;
+
+// ---- process.lock -----------------------------------------------------------------------------------
+
+export const LockSchema = z.object({
+  pid: z.number().int().positive(),
+  /** Kernel start time of the pid (clock ticks since boot), so a reused pid is not taken for the holder. */
+  pid_start: z.string(),
+  started_at: Timestamp,
+});
+
+// ---- audit.jsonl -----------------------------------------------------------------------------------
+
+export const AUDIT_EVENTS = [
+  "submitted",
+  "intake-rejected",
+  "approve-marker",
+  "reject-marker",
+  "approved",
+  "rejected",
+  "started",
+  "completed",
+  "failed",
+  "expired",
+  "cleaned",
+  "recovered",
+] as const;
+export const AuditEventSchema = z.object({
+  at: Timestamp,
+  event: z.enum(AUDIT_EVENTS),
+  uid: Uid.nullable(),
+  by: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()),
+  prev: Sha256,
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;

@@ -1,0 +1,105 @@
+// Walking a submitted code folder without trusting it: lstat only (never follow a link), refuse
+// anything that is not a plain file or folder, stop early at the configured caps.
+import { createHash } from "node:crypto";
+import fs from "fs-extra";
+import path from "node:path";
+
+export interface TreeEntry {
+  /** Path relative to the root, with "/" separators. */
+  rel: string;
+  type: "file" | "dir";
+  size: number;
+}
+
+export interface TreeCaps {
+  maxFiles: number;
+  maxBytes: number;
+}
+
+/** Why a tree is refused; the message is shown to the requester as is. */
+export class UnsafeTreeError extends Error {}
+
+// eslint-disable-next-line no-control-regex
+const BAD_NAME = /[\u0000-\u001f\u007f\\]/;
+
+export async function walkTree(root: string, caps: TreeCaps = { maxFiles: Infinity, maxBytes: Infinity }): Promise<TreeEntry[]> {
+  const entries: TreeEntry[] = [];
+  let files = 0;
+  let bytes = 0;
+  const visit = async (dir: string, relDir: string): Promise<void> => {
+    const names = (await fs.promises.readdir(dir)).sort();
+    for (const name of names) {
+      const rel = relDir ? `${relDir}/${name}` : name;
+      if (BAD_NAME.test(name) || name === "." || name === "..") {
+        throw new UnsafeTreeError(`${JSON.stringify(rel)} has a control character or backslash in its name`);
+      }
+      const full = path.join(dir, name);
+      const stat = await fs.promises.lstat(full);
+      if (stat.isSymbolicLink()) throw new UnsafeTreeError(`${rel} is a symbolic link; submit plain files only`);
+      if (stat.isDirectory()) {
+        entries.push({ rel, type: "dir", size: 0 });
+        await visit(full, rel);
+        continue;
+      }
+      if (!stat.isFile()) throw new UnsafeTreeError(`${rel} is not a regular file (device, fifo or socket)`);
+      if (stat.nlink > 1) throw new UnsafeTreeError(`${rel} is a hard link; submit plain files only`);
+      files += 1;
+      bytes += stat.size;
+      if (files > caps.maxFiles) throw new UnsafeTreeError(`more than ${caps.maxFiles} files`);
+      if (bytes > caps.maxBytes) throw new UnsafeTreeError(`more than ${Math.round(caps.maxBytes / 1048576)} MB of code`);
+      entries.push({ rel, type: "file", size: stat.size });
+    }
+  };
+  await visit(root, "");
+  return entries;
+}
+
+/**
+ * SHA-256 over a manifest of the tree: one line per entry, "d <path>" or "f <path> <size> <sha256>",
+ * sorted by path. Names, layout and contents all count; timestamps and modes do not.
+ */
+export async function treeHash(root: string, entries?: TreeEntry[]): Promise<string> {
+  const list = entries ?? (await walkTree(root));
+  const manifest = createHash("sha256");
+  for (const entry of list) {
+    if (entry.type === "dir") {
+      manifest.update(`d ${entry.rel}\n`);
+      continue;
+    }
+    const content = createHash("sha256");
+    for await (const chunk of fs.createReadStream(path.join(root, entry.rel))) content.update(chunk as Buffer);
+    manifest.update(`f ${entry.rel} ${entry.size} ${content.digest("hex")}\n`);
+  }
+  return manifest.digest("hex");
+}
+
+/** Bytes and files under a folder, stopping as soon as either passes its cap (for the run watchdog). */
+export async function measureTree(root: string, stopAt: TreeCaps): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    let names: fs.Dirent[];
+    try {
+      names = await fs.promises.readdir(dir, { withFileTypes: true });
+    } catch {
+      continue; // a folder the job removed or made unreadable: nothing there to count
+    }
+    for (const entry of names) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        stack.push(full);
+        continue;
+      }
+      files += 1;
+      try {
+        bytes += (await fs.promises.lstat(full)).size;
+      } catch {
+        // removed between readdir and lstat
+      }
+      if (bytes > stopAt.maxBytes || files > stopAt.maxFiles) return { bytes, files };
+    }
+  }
+  return { bytes, files };
+}
