@@ -188,7 +188,7 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
       error_message: status === "failed" ? message : null,
     });
     await appendAudit(paths, { event: status, uid: job.uid, detail: { exit_code: result?.exitCode ?? null, message, duration_ms: result?.durationMs ?? null } });
-    log(`run: ${shortUid(job.uid)} ${status} in ${result?.durationMs ?? 0} ms: ${message}`);
+    log(`run: ${shortUid(job.uid)} ${status} in ${result?.durationMs ?? 0} ms${status === "failed" ? `: ${message}` : ""}`);
     return { uid: job.uid, status, message };
   } finally {
     await removeStage(stage.root);

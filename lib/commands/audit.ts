@@ -1,0 +1,31 @@
+import type { CommandModule } from "yargs";
+import { readAudit, verifyAudit } from "../audit.ts";
+import { ownQueue } from "../context.ts";
+import { contextFrom, print, table, type GlobalArgs } from "./shared.ts";
+
+interface Args extends GlobalArgs {
+  action?: "verify";
+  job?: string;
+}
+
+export const auditCommand: CommandModule<GlobalArgs, Args> = {
+  command: "audit [action]",
+  describe: "print the audit log, or check its hash chain with `scq audit verify`",
+  builder: (y) =>
+    y.positional("action", { choices: ["verify"] as const }).option("job", { type: "string", describe: "only events of this job (uid prefix)" }) as never,
+  handler: async (argv) => {
+    const paths = ownQueue(await contextFrom(argv));
+    if (argv.action === "verify") {
+      const verdict = await verifyAudit(paths);
+      print(argv, verdict, () =>
+        verdict.ok ? `audit log intact: ${verdict.lines} lines, hash chain unbroken` : `audit log BROKEN at line ${verdict.brokenAt}: ${verdict.reason}`,
+      );
+      if (!verdict.ok) process.exitCode = 1;
+      return;
+    }
+    const events = (await readAudit(paths)).filter((e) => !argv.job || e.uid?.startsWith(argv.job));
+    print(argv, events, () =>
+      table(["AT", "EVENT", "JOB", "BY", "DETAIL"], events.map((e) => [e.at, e.event, e.uid?.slice(0, 8) ?? "", e.by ?? "", JSON.stringify(e.detail)])),
+    );
+  },
+};

@@ -1,0 +1,43 @@
+import type { CommandModule } from "yargs";
+import { reviewJob } from "../review.ts";
+import { contextFrom, jobJson, print, type GlobalArgs } from "./shared.ts";
+
+interface Args extends GlobalArgs {
+  uid: string;
+}
+
+export const reviewCommand: CommandModule<GlobalArgs, Args> = {
+  command: "review <uid>",
+  describe: "show a job's record, files, full code, code hash and advisory findings",
+  builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid or its first 8 characters" }) as never,
+  handler: async (argv) => {
+    const ctx = await contextFrom(argv);
+    const r = await reviewJob(ctx, argv.uid);
+    const m = r.job.meta;
+    print(argv, { job: jobJson(r.job), files: r.files, texts: r.texts, not_shown: r.notShown, code_sha256: r.code_sha256, findings: r.findings }, () => {
+      const out = [
+        `Job ${m.uid}  [${r.job.status}]`,
+        `  name:        ${m.name}`,
+        `  from:        ${m.requester_email}`,
+        `  submitted:   ${m.created_at}`,
+        `  description: ${m.description || "(none)"}`,
+        `  tags:        ${m.tags.join(", ") || "(none)"}`,
+        `  code sha256: ${r.code_sha256}`,
+        "",
+        `Files (${r.files.filter((f) => f.type === "file").length}):`,
+        ...r.files.map((f) => `  ${f.type === "dir" ? `${f.rel}/` : `${f.rel}  (${f.size} bytes)`}`),
+      ];
+      for (const t of r.texts) {
+        out.push("", `──── ${t.file} ────`);
+        const lines = t.text.split("\n");
+        if (lines.at(-1) === "") lines.pop();
+        lines.forEach((line, i) => out.push(`${String(i + 1).padStart(4)} │ ${line}`));
+      }
+      for (const n of r.notShown) out.push("", `──── ${n.file}: not shown (${n.why}) ────`);
+      out.push("", r.findings.length === 0 ? "Advisory findings: none." : `Advisory findings (${r.findings.length}; they decide nothing, you do):`);
+      for (const f of r.findings) out.push(`  ${f.file}:${f.line}  ${f.rule}${f.text ? `: ${f.text}` : ""}`);
+      if (r.job.status === "pending") out.push("", `Approve: scq approve ${m.uid.slice(0, 8)} -r "why"   Reject: scq reject ${m.uid.slice(0, 8)} -r "why"`);
+      return out.join("\n");
+    });
+  },
+};

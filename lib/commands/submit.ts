@@ -1,0 +1,30 @@
+import type { CommandModule } from "yargs";
+import { submitJob } from "../submit.ts";
+import { contextFrom, print, type GlobalArgs } from "./shared.ts";
+
+interface Args extends GlobalArgs {
+  to: string;
+  folder: string;
+  name?: string;
+  description: string;
+  tag: string[];
+}
+
+export const submitCommand: CommandModule<GlobalArgs, Args> = {
+  command: "submit",
+  describe: "send a folder with a run.sh to a data owner",
+  builder: (y) =>
+    y
+      .option("to", { type: "string", demandOption: true, describe: "the data owner's email" })
+      .option("folder", { type: "string", demandOption: true, describe: "folder holding run.sh and your code" })
+      .option("name", { type: "string", describe: "a short name for the job (default: the folder name)" })
+      .option("description", { type: "string", default: "", describe: "what it does and why, for the reviewer" })
+      .option("tag", { type: "string", array: true, default: [] as string[], describe: "a tag (repeatable)" })
+      .example("$0 submit --to owner@uni.edu --folder ./analysis --name 'mean age'", "") as never,
+  handler: async (argv) => {
+    const ctx = await contextFrom(argv);
+    const name = argv.name ?? argv.folder.replace(/\/+$/, "").split("/").pop() ?? "job";
+    const result = await submitJob(ctx, { to: argv.to, folder: argv.folder, name, description: argv.description, tags: argv.tag });
+    print(argv, result, () => `Submitted ${result.uid} ("${name}") to ${argv.to}.\nIt waits for the owner's review; follow it with: scq job ${result.uid.slice(0, 8)} --data-dir ... (as the owner)`);
+  },
+};

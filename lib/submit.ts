@@ -1,0 +1,122 @@
+// The requester's side: put a job into the owner's inbox. The folder is written in the order the
+// intake expects: code/, metadata.json, and the `submitted` marker last, so a half-synced folder is
+// never taken for a whole one.
+import { randomUUID } from "node:crypto";
+import fs from "fs-extra";
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import type { Context } from "./context.ts";
+import { describeZodIssues, ScqError } from "./errors.ts";
+import { writeJsonAtomic } from "./fsutil.ts";
+import { SUBMITTED_MARKER } from "./intake.ts";
+import { datasiteDir, queuePaths } from "./paths.ts";
+import { Description, Email, JobName, Tag, type Submission } from "./schemas.ts";
+import { UnsafeTreeError, walkTree } from "./tree.ts";
+
+export const SubmitOptionsSchema = z.object({
+  to: Email,
+  folder: z.string().min(1),
+  name: JobName,
+  description: Description.default(""),
+  tags: z.array(Tag).max(32).default([]),
+});
+export type SubmitOptions = z.input<typeof SubmitOptionsSchema>;
+
+export interface Submitted {
+  uid: string;
+  /** The inbox folder written, in the owner's datasite. */
+  dir: string;
+  metadata: Submission;
+}
+
+function parseOptions<S extends z.ZodType>(schema: S, options: unknown): z.output<S> {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) throw new ScqError(`Invalid options: ${describeZodIssues(parsed.error).join("; ").replaceAll("field ", "--")}`);
+  return parsed.data;
+}
+
+export async function submitJob(ctx: Context, options: SubmitOptions): Promise<Submitted> {
+  const opts = parseOptions(SubmitOptionsSchema, options);
+  const folder = path.resolve(opts.folder);
+  const stat = await fs.promises.stat(folder).catch(() => undefined);
+  if (!stat?.isDirectory()) throw new ScqError(`${opts.folder} is not a folder. Give the folder that holds your run.sh.`);
+  const { limits } = ctx.config;
+  try {
+    const entries = await walkTree(folder, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
+    if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) {
+      throw new UnsafeTreeError(`has no run.sh. The owner's machine runs \`bash run.sh\` in your folder; add one (or use scq submit-script)`);
+    }
+  } catch (error) {
+    if (error instanceof UnsafeTreeError) throw new ScqError(`${opts.folder}: ${error.message}`);
+    throw error;
+  }
+  if (!(await fs.pathExists(datasiteDir(ctx.dataDir, opts.to)))) {
+    throw new ScqError(`No datasite for ${opts.to} in ${path.join(ctx.dataDir, "datasites")}. Check the email; SyftBox may not have synced it yet.`);
+  }
+  const queue = queuePaths(ctx.dataDir, opts.to, ctx.config.queue_name);
+  if (!(await fs.pathExists(queue.root))) {
+    throw new ScqError(`${opts.to} does not run syft-code-queue (no app_data/${ctx.config.queue_name} in their datasite). Ask them to install it.`);
+  }
+  const uid = randomUUID();
+  const dir = path.join(queue.inbox, ctx.email, uid);
+  await fs.promises.mkdir(dir, { recursive: true });
+  await fs.promises.cp(folder, path.join(dir, "code"), { recursive: true, verbatimSymlinks: true });
+  const metadata: Submission = {
+    uid,
+    name: opts.name,
+    requester_email: ctx.email,
+    target_email: opts.to,
+    description: opts.description,
+    tags: opts.tags,
+    created_at: new Date().toISOString(),
+  };
+  await writeJsonAtomic(path.join(dir, "metadata.json"), metadata);
+  await writeJsonAtomic(path.join(dir, SUBMITTED_MARKER), { at: metadata.created_at });
+  return { uid, dir, metadata };
+}
+
+export const INTERPRETERS: Record<string, string> = {
+  ".py": "python3",
+  ".sh": "bash",
+  ".js": "node",
+  ".mjs": "node",
+  ".r": "Rscript",
+  ".R": "Rscript",
+};
+
+export const SubmitScriptOptionsSchema = z
+  .object({
+    to: Email,
+    file: z.string().min(1).optional(),
+    script: z.string().min(1).optional(),
+    interpreter: z.string().regex(/^[A-Za-z0-9._/-]+$/, "must be a program name like python3").optional(),
+    name: JobName.optional(),
+    description: Description.default(""),
+    tags: z.array(Tag).max(32).default([]),
+  })
+  .refine((o) => (o.file === undefined) !== (o.script === undefined), "give exactly one of --file or --script");
+export type SubmitScriptOptions = z.input<typeof SubmitScriptOptionsSchema>;
+
+/** Wrap one script into a job folder with a generated run.sh, then submit it. */
+export async function submitScript(ctx: Context, options: SubmitScriptOptions): Promise<Submitted> {
+  const opts = parseOptions(SubmitScriptOptionsSchema, options);
+  const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-script-"));
+  try {
+    let scriptName = "script.sh";
+    if (opts.file !== undefined) {
+      const stat = await fs.promises.lstat(opts.file).catch(() => undefined);
+      if (!stat?.isFile()) throw new ScqError(`${opts.file} is not a file`);
+      scriptName = path.basename(opts.file);
+      await fs.promises.copyFile(opts.file, path.join(tmp, scriptName));
+    } else {
+      await fs.promises.writeFile(path.join(tmp, scriptName), opts.script!);
+    }
+    const interpreter = opts.interpreter ?? INTERPRETERS[path.extname(scriptName)];
+    if (!interpreter) throw new ScqError(`Cannot tell how to run ${scriptName}: pass --interpreter (e.g. python3)`);
+    await fs.promises.writeFile(path.join(tmp, "run.sh"), `#!/bin/bash\n# Generated by scq submit-script.\nset -euo pipefail\nexec ${interpreter} ${JSON.stringify(scriptName)}\n`);
+    return await submitJob(ctx, { to: opts.to, folder: tmp, name: opts.name ?? scriptName, description: opts.description, tags: opts.tags });
+  } finally {
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+}
