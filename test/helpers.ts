@@ -1,0 +1,121 @@
+// Per-test worlds: a temp SyftBox data folder with an owner's and a scientist's datasite, the
+// owner's app config, and helpers to submit real job folders and run real passes.
+import { execa } from "execa";
+import fs from "fs-extra";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { onTestFinished } from "vitest";
+import type { Context } from "../lib/context.ts";
+import { decide } from "../lib/decisions.ts";
+import { readJob, type Job } from "../lib/lifecycle.ts";
+import { runPass, type PassSummary } from "../lib/pass.ts";
+import { APP_DIR, datasiteDir, queuePaths, type QueuePaths } from "../lib/paths.ts";
+import { sandboxProblem } from "../lib/sandbox.ts";
+import { AppConfigSchema, JOB_STATUSES, type AppConfig } from "../lib/schemas.ts";
+import { submitJob } from "../lib/submit.ts";
+
+export const OWNER = "owner@test.local";
+export const SCIENTIST = "scientist@test.local";
+export const FIXTURES = path.join(APP_DIR, "test", "fixtures");
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export interface World {
+  root: string;
+  dataDir: string;
+  config: AppConfig;
+  configFile: string;
+  paths: QueuePaths;
+  owner: Context;
+  scientist: Context;
+  lines: string[];
+  pass(): Promise<PassSummary>;
+  submit(files: Record<string, string> | string, name?: string): Promise<string>;
+  approveAndRun(uid: string): Promise<Job>;
+  job(uid: string): Promise<Job>;
+}
+
+export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise<World> {
+  const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-test-"));
+  onTestFinished(async () => {
+    await execa("chmod", ["-R", "u+rwx", root], { reject: false });
+    await fs.remove(root);
+  });
+  const dataDir = path.join(root, "SyftBox");
+  for (const email of [OWNER, SCIENTIST]) await fs.mkdirp(datasiteDir(dataDir, email));
+  const base = await fs.readJson(path.join(APP_DIR, "config.json"));
+  const config = AppConfigSchema.parse({
+    ...base,
+    ...overrides,
+    sandbox: { ...base.sandbox, ...overrides.sandbox },
+    limits: { ...base.limits, ...overrides.limits },
+  });
+  const configFile = path.join(root, "config.json");
+  await fs.writeJson(configFile, config);
+  const paths = queuePaths(dataDir, OWNER, config.queue_name);
+  const lines: string[] = [];
+  const world: World = {
+    root,
+    dataDir,
+    config,
+    configFile,
+    paths,
+    owner: { dataDir, email: OWNER, config },
+    scientist: { dataDir, email: SCIENTIST, config },
+    lines,
+    pass: () => runPass({ dataDir, owner: OWNER, config, log: (line) => lines.push(line) }),
+    async submit(files, name = "test job") {
+      const folder = typeof files === "string" ? path.join(FIXTURES, files) : await writeFolder(path.join(root, `src-${Math.random().toString(36).slice(2)}`), files);
+      return (await submitJob(world.scientist, { to: OWNER, folder, name })).uid;
+    },
+    async approveAndRun(uid) {
+      await world.pass();
+      await decide(world.owner, uid, { decision: "approve", reason: "test" });
+      await world.pass();
+      return world.job(uid);
+    },
+    async job(uid) {
+      for (const status of JOB_STATUSES) {
+        if (await fs.pathExists(path.join(paths.jobs, status, uid))) return readJob(paths, status, uid);
+      }
+      throw new Error(`job ${uid} is in no status folder`);
+    },
+  };
+  // The owner's app has run once: the queue exists, so submissions are accepted.
+  await world.pass();
+  return world;
+}
+
+export async function writeFolder(dir: string, files: Record<string, string>): Promise<string> {
+  for (const [rel, content] of Object.entries(files)) {
+    await fs.outputFile(path.join(dir, rel), content);
+  }
+  return dir;
+}
+
+export async function readLog(job: Job, stream: "stdout" | "stderr" = "stdout"): Promise<string> {
+  return fs.promises.readFile(path.join(job.dir, "logs", `${stream}.txt`), "utf8").catch(() => "");
+}
+
+/** Is the bubblewrap sandbox usable here? In CI it must be: a skip there would hide a broken sandbox. */
+export async function bwrapReady(): Promise<boolean> {
+  const problem = await sandboxProblem("bwrap");
+  if (problem && process.env.CI) throw new Error(`CI must run the sandbox tests, but: ${problem}`);
+  if (problem) console.warn(`NOTICE: skipping bubblewrap sandbox tests: ${problem}`);
+  return problem === undefined;
+}
+
+/** Run one of the app's entry scripts as a real process (node + tsx loader, like run.sh does). */
+export function runScript(script: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+  const loader = pathToFileURL(path.join(APP_DIR, "node_modules", "tsx", "dist", "loader.mjs")).href;
+  return execa(process.execPath, ["--import", loader, path.join(APP_DIR, "scripts", script), ...args], {
+    cwd: options.cwd ?? APP_DIR,
+    env: options.env ?? {},
+    reject: false,
+  });
+}
+
+export function worldArgs(world: World, email = OWNER): string[] {
+  return ["--data-dir", world.dataDir, "--email", email, "--app-config", world.configFile];
+}

@@ -1,0 +1,242 @@
+// End to end over a temp data folder with two datasites: the job lifecycle through real passes.
+import fs from "fs-extra";
+import path from "node:path";
+import { beforeAll, describe, expect, test } from "vitest";
+import { verifyAudit, readAudit } from "../lib/audit.ts";
+import { decide } from "../lib/decisions.ts";
+import { AmbiguousUidError, JobNotFoundError, JobStateError, ScqError } from "../lib/errors.ts";
+import { findJob } from "../lib/lifecycle.ts";
+import { submitJob } from "../lib/submit.ts";
+import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, writeFolder } from "./helpers.ts";
+
+let mode: "bwrap" | "none" = "none";
+beforeAll(async () => {
+  mode = (await bwrapReady()) ? "bwrap" : "none";
+});
+
+describe("submit → pending → approve → completed", () => {
+  test("a job runs only after approval, and its record, logs and output are right", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit("ok", "ok job");
+    const inbox = path.join(world.paths.inbox, SCIENTIST, uid);
+    expect(await fs.pathExists(path.join(inbox, "submitted"))).toBe(true);
+
+    const first = await world.pass();
+    expect(first.intake.accepted).toEqual([uid]);
+    expect(first.pending).toBe(1);
+    expect(first.ran).toEqual([]);
+    expect(world.lines.some((l) => l.includes(uid.slice(0, 8)) && l.includes(`"ok job" from ${SCIENTIST}`))).toBe(true);
+    expect(await fs.pathExists(inbox)).toBe(false);
+    let job = await world.job(uid);
+    expect(job.status).toBe("pending");
+    expect(job.meta.status).toBe("pending");
+    expect(job.meta.code_sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    // Another pass without a decision runs nothing.
+    expect((await world.pass()).ran).toEqual([]);
+    expect((await world.job(uid)).status).toBe("pending");
+
+    const { marker } = await decide(world.owner, uid.slice(0, 8), { decision: "approve", reason: "looks fine" });
+    expect(marker.code_sha256).toBe(job.meta.code_sha256);
+    const summary = await world.pass();
+    expect(summary.decided).toEqual([{ uid, to: "approved" }]);
+    expect(summary.ran).toEqual([{ uid, status: "completed", message: "completed" }]);
+
+    job = await world.job(uid);
+    expect(job.status).toBe("completed");
+    expect(job.meta).toMatchObject({
+      status: "completed",
+      exit_code: 0,
+      timed_out: false,
+      error_message: null,
+      output_folder: "output",
+      sandbox: mode,
+      requester_email: SCIENTIST,
+      target_email: OWNER,
+      decision: { by: OWNER, reason: "looks fine" },
+    });
+    expect(job.meta.limits?.timeout_s).toBe(world.config.job_timeout);
+    expect(job.meta.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(Date.parse(job.meta.completed_at!)).toBeGreaterThanOrEqual(Date.parse(job.meta.started_at!));
+    expect(await readLog(job)).toBe("hello from ok job\n");
+    expect(await readLog(job, "stderr")).toBe("an error line\n");
+    expect(await fs.readFile(path.join(job.dir, "output", "answer.txt"), "utf8")).toBe("42\n");
+    expect(await fs.readFile(path.join(job.dir, "output", "sub", "nested.txt"), "utf8")).toBe("nested\n");
+    // The job folder is readable by its requester only.
+    expect(await fs.readFile(path.join(job.dir, "syft.pub.yaml"), "utf8")).toContain(`read: ["${SCIENTIST}"]`);
+
+    const events = (await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event);
+    expect(events).toEqual(["submitted", "approve-marker", "approved", "started", "completed"]);
+    expect(await verifyAudit(world.paths)).toEqual({ ok: true, lines: 5 });
+  });
+
+  test("reject: the job never runs and the requester sees the reason", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit("ok");
+    await world.pass();
+    await expect(decide(world.owner, uid, { decision: "reject" })).rejects.toThrow(/needs a reason/);
+    await decide(world.owner, uid, { decision: "reject", reason: "reads raw rows" });
+    const summary = await world.pass();
+    expect(summary.decided).toEqual([{ uid, to: "rejected" }]);
+    const job = await world.job(uid);
+    expect(job.status).toBe("rejected");
+    expect(job.meta.error_message).toBe(`rejected by ${OWNER}: reads raw rows`);
+    expect(await fs.pathExists(path.join(job.dir, "logs"))).toBe(false);
+  });
+
+  test("a failing job records its exit code and an error message", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const job = await world.approveAndRun(await world.submit("fail"));
+    expect(job.status).toBe("failed");
+    expect(job.meta.exit_code).toBe(3);
+    expect(job.meta.error_message).toBe("exited with code 3; see logs/stderr.txt");
+    expect(await readLog(job, "stderr")).toBe("about to fail\n");
+  });
+
+  test("a job past job_timeout is killed with all its processes and marked timed_out", async () => {
+    const world = await makeWorld({ sandbox: { mode }, job_timeout: 2 });
+    const started = Date.now();
+    const job = await world.approveAndRun(await world.submit("sleep"));
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(job.status).toBe("failed");
+    expect(job.meta.timed_out).toBe(true);
+    expect(job.meta.error_message).toMatch(/^timed out after 2 seconds/);
+    expect(await readLog(job)).toBe("started\n");
+    const { stdout } = await import("execa").then(({ execa }) => execa("pgrep", ["-f", "sleep 4242"], { reject: false }));
+    expect(stdout).toBe("");
+  });
+
+  test("no more than max_concurrent_jobs run at once", async () => {
+    const world = await makeWorld({ sandbox: { mode }, max_concurrent_jobs: 2 });
+    const uids: string[] = [];
+    for (let i = 0; i < 5; i += 1) uids.push(await world.submit({ "run.sh": "sleep 1\n" }, `sleeper ${i}`));
+    await world.pass();
+    for (const uid of uids) await decide(world.owner, uid, { decision: "approve" });
+    const started = Date.now();
+    await world.pass();
+    const spans = await Promise.all(uids.map(async (uid) => (await world.job(uid)).meta));
+    expect(spans.every((m) => m.status === "completed")).toBe(true);
+    let most = 0;
+    for (const s of spans) {
+      const t = Date.parse(s.started_at!) + 1;
+      const overlapping = spans.filter((o) => Date.parse(o.started_at!) <= t && Date.parse(o.completed_at!) > t).length;
+      most = Math.max(most, overlapping);
+    }
+    expect(most).toBe(2);
+    // Five one-second jobs two at a time take at least three seconds.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+  });
+});
+
+describe("decisions", () => {
+  test("code changed after approval is refused and never runs", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit({ "run.sh": "echo original > $OUTPUT_DIR/ran.txt\n" });
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve" });
+    const pending = await world.job(uid);
+    await fs.writeFile(path.join(pending.dir, "code", "run.sh"), "echo swapped > $OUTPUT_DIR/ran.txt\n");
+    const summary = await world.pass();
+    expect(summary.decided).toEqual([{ uid, to: "failed" }]);
+    const job = await world.job(uid);
+    expect(job.status).toBe("failed");
+    expect(job.meta.error_message).toMatch(/^code changed after approval/);
+    expect(await fs.pathExists(path.join(job.dir, "output"))).toBe(false);
+  });
+
+  test("approve of a job that is not pending, or unknown, or ambiguous is a clear error", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.approveAndRun(await world.submit("ok")).then((j) => j.uid);
+    await expect(decide(world.owner, uid, { decision: "approve" })).rejects.toThrow(JobStateError);
+    await expect(decide(world.owner, uid, { decision: "approve" })).rejects.toThrow(/is completed, not pending/);
+    await expect(decide(world.owner, "deadbeef", { decision: "approve" })).rejects.toThrow(JobNotFoundError);
+    // Two jobs whose uids share a prefix.
+    for (const suffix of ["1", "2"]) {
+      const dir = path.join(world.paths.jobs, "pending", `abcd000${suffix}-0000-4000-8000-000000000000`);
+      await fs.mkdirp(dir);
+    }
+    await expect(findJob(world.paths, "abcd")).rejects.toThrow(AmbiguousUidError);
+    await expect(findJob(world.paths, "abcd")).rejects.toThrow(/matches 2 jobs/);
+  });
+
+  test("a second decision on the same job is refused until the pass applies the first", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit("ok");
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve" });
+    await expect(decide(world.owner, uid, { decision: "reject", reason: "changed my mind" })).rejects.toThrow(/already has a decision/);
+  });
+});
+
+describe("intake", () => {
+  test("an inbox folder without the submitted marker is left alone", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit("ok");
+    const inbox = path.join(world.paths.inbox, SCIENTIST, uid);
+    await fs.remove(path.join(inbox, "submitted"));
+    const summary = await world.pass();
+    expect(summary.intake).toEqual({ accepted: [], rejected: [] });
+    expect(await fs.pathExists(path.join(inbox, "code", "run.sh"))).toBe(true);
+    await fs.writeFile(path.join(inbox, "submitted"), "{}");
+    expect((await world.pass()).intake.accepted).toEqual([uid]);
+  });
+
+  test("malformed metadata.json is rejected at intake with a message; other jobs are unaffected", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const bad = await world.submit("ok", "bad one");
+    const good = await world.submit("ok", "good one");
+    await fs.writeFile(path.join(world.paths.inbox, SCIENTIST, bad, "metadata.json"), '{"uid": "' + bad + '", "name": 42');
+    const summary = await world.pass();
+    expect(summary.intake.accepted).toEqual([good]);
+    expect(summary.intake.rejected.map((r) => r.uid)).toEqual([bad]);
+    const job = await world.job(bad);
+    expect(job.status).toBe("rejected");
+    expect(job.meta.error_message).toMatch(/^rejected at intake: metadata.json is not valid JSON/);
+    expect(await fs.pathExists(path.join(job.dir, "code"))).toBe(false);
+    expect((await world.job(good)).status).toBe("pending");
+  });
+
+  test("a schema violation names the field", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit("ok");
+    const file = path.join(world.paths.inbox, SCIENTIST, uid, "metadata.json");
+    await fs.writeJson(file, { ...(await fs.readJson(file)), tags: "not-a-list" });
+    await world.pass();
+    expect((await world.job(uid)).meta.error_message).toMatch(/field "tags": Invalid input: expected array/);
+  });
+
+  test("submit refuses a folder without run.sh and names what to do", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const folder = await writeFolder(path.join(world.root, "norun"), { "main.py": "print(1)\n" });
+    await expect(submitJob(world.scientist, { to: OWNER, folder, name: "x" })).rejects.toThrow(/has no run.sh/);
+    await expect(submitJob(world.scientist, { to: "nobody@else.org", folder: path.join(world.root, "norun"), name: "x" })).rejects.toThrow(ScqError);
+  });
+});
+
+describe("cleanup and expiry", () => {
+  test("cleanup removes old terminal jobs only; pending ones expire after pending_expire_after", async () => {
+    const world = await makeWorld({ sandbox: { mode }, cleanup_completed_after: 3600, pending_expire_after: 7200 });
+    const oldDone = await world.approveAndRun(await world.submit("ok", "old"));
+    const newDone = await world.approveAndRun(await world.submit("ok", "new"));
+    const oldPending = await world.submit("ok", "old pending");
+    const newPending = await world.submit("ok", "new pending");
+    await world.pass();
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await fs.utimes(path.join(oldDone.dir, "metadata.json"), twoHoursAgo, twoHoursAgo);
+    const stale = await world.job(oldPending);
+    await fs.writeJson(path.join(stale.dir, "metadata.json"), { ...stale.meta, updated_at: new Date(Date.now() - 3 * 3600_000).toISOString() });
+    await fs.remove(path.join(world.paths.state, "last-sweep.json"));
+
+    const summary = await world.pass();
+    expect(summary.cleanup.removed).toEqual([oldDone.uid]);
+    expect(summary.cleanup.expired).toEqual([oldPending]);
+    await expect(world.job(oldDone.uid)).rejects.toThrow(/in no status folder/);
+    expect((await world.job(newDone.uid)).status).toBe("completed");
+    expect((await world.job(newPending)).status).toBe("pending");
+    const expired = await world.job(oldPending);
+    expect(expired.status).toBe("rejected");
+    expect(expired.meta.error_message).toMatch(/^expired: not reviewed within/);
+    expect(await fs.pathExists(path.join(world.paths.decisions, `${oldDone.uid}.json`))).toBe(false);
+    expect(await fs.pathExists(path.join(world.paths.decisions, `${newDone.uid}.json`))).toBe(true);
+  });
+});
