@@ -1,0 +1,186 @@
+// The app as real processes: run.sh, the pass script, the CLI; locks; kill -9 in the middle of a run.
+import { execa } from "execa";
+import fs from "fs-extra";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { beforeAll, describe, expect, test } from "vitest";
+import { verifyAudit } from "../lib/audit.ts";
+import { decide } from "../lib/decisions.ts";
+import { processStartTime } from "../lib/lock.ts";
+import { APP_DIR } from "../lib/paths.ts";
+import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+
+let mode: "bwrap" | "none" = "none";
+beforeAll(async () => {
+  mode = (await bwrapReady()) ? "bwrap" : "none";
+});
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function approved(world: World, files: Record<string, string>): Promise<string> {
+  const uid = await world.submit(files);
+  await world.pass();
+  await decide(world.owner, uid, { decision: "approve" });
+  return uid;
+}
+
+describe("locking", () => {
+  test("two passes at once: the second exits 0 quietly and touches nothing", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await approved(world, { "run.sh": "sleep 3\necho done\n" });
+    const first = runScript("process.ts", worldArgs(world));
+    await waitFor("the first pass to start the job", () => fs.pathExists(path.join(world.paths.jobs, "running", uid)));
+    const second = await runScript("process.ts", worldArgs(world));
+    expect(second.exitCode).toBe(0);
+    expect(second.stdout).toMatch(/another pass is running \(pid \d+/);
+    expect(await fs.pathExists(path.join(world.paths.jobs, "running", uid))).toBe(true);
+    const done = await first;
+    expect(done.exitCode).toBe(0);
+    expect((await world.job(uid)).status).toBe("completed");
+  });
+
+  test("a stale lock from a dead pid is taken over", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await approved(world, { "run.sh": "echo ran\n" });
+    const child = execa("true");
+    const deadPid = child.pid;
+    await child;
+    await fs.writeJson(world.paths.lock, { pid: deadPid, pid_start: "1", started_at: new Date().toISOString() });
+    const summary = await world.pass();
+    expect(summary.skipped).toBeUndefined();
+    expect((await world.job(uid)).status).toBe("completed");
+    expect(await fs.pathExists(world.paths.lock)).toBe(false);
+  });
+
+  test("a lock held by a live process is respected", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    await fs.writeJson(world.paths.lock, { pid: process.pid, pid_start: processStartTime(process.pid), started_at: new Date().toISOString() });
+    expect((await world.pass()).skipped).toBe("locked");
+  });
+});
+
+describe("crash safety", () => {
+  test("kill -9 of a pass in the middle of a run: the sandbox dies too, the next pass records it as interrupted", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await approved(world, { "run.sh": "echo before-the-crash\nsleep 4343\n" });
+    const pass = runScript("process.ts", worldArgs(world));
+    const running = path.join(world.paths.jobs, "running", uid);
+    await waitFor("the job to start", async () => (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"));
+    pass.kill("SIGKILL");
+    await pass;
+    // Nothing of the job survives its pass (bwrap --die-with-parent; mode none: the process group).
+    if (mode === "bwrap") {
+      await waitFor("the job's processes to die", async () => (await execa("pgrep", ["-f", "sleep 4343"], { reject: false })).stdout === "");
+    } else {
+      await execa("pkill", ["-f", "sleep 4343"], { reject: false });
+    }
+    expect(await fs.pathExists(running)).toBe(true);
+    const summary = await world.pass();
+    expect(summary.skipped).toBeUndefined();
+    const job = await world.job(uid);
+    expect(job.status).toBe("failed");
+    expect(job.meta.error_message).toMatch(/^interrupted/);
+    expect(await readLog(job)).toContain("before-the-crash");
+    expect(world.lines.some((l) => l.includes("was running when its pass died"))).toBe(true);
+    expect((await verifyAudit(world.paths)).ok).toBe(true);
+  });
+
+  test("a transition cut between its two steps is finished or undone by the next pass", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    // pending → rejected, cut after the metadata write: the next pass finishes the move.
+    const a = await world.submit({ "run.sh": "true\n" });
+    // approved → running, cut after the metadata write: the job never ran, so it stays approved and runs.
+    const c = await world.submit({ "run.sh": "echo c > $OUTPUT_DIR/c.txt\n" });
+    await world.pass();
+    const jobA = await world.job(a);
+    await fs.writeJson(path.join(jobA.dir, "metadata.json"), { ...jobA.meta, status: "rejected", error_message: "x" });
+    await decide(world.owner, c, { decision: "approve" });
+    const jobC = await world.job(c);
+    const approvedDir = path.join(world.paths.jobs, "approved", c);
+    await fs.mkdirp(path.dirname(approvedDir));
+    await fs.rename(jobC.dir, approvedDir);
+    await fs.writeJson(path.join(approvedDir, "metadata.json"), { ...jobC.meta, status: "running" });
+
+    await world.pass();
+    expect((await world.job(a)).status).toBe("rejected");
+    const doneC = await world.job(c);
+    expect(doneC.status).toBe("completed");
+    expect(await fs.readFile(path.join(doneC.dir, "output", "c.txt"), "utf8")).toBe("c\n");
+  });
+});
+
+describe("entry points", () => {
+  test("run.sh runs one pass and exits 0; a bad config.json exits non-zero naming the field, touching nothing", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit("ok");
+    const env = { SCQ_APP_CONFIG: world.configFile, PATH: process.env.PATH ?? "" };
+    const bad = path.join(world.root, "bad.json");
+    await fs.writeJson(bad, { ...world.config, limits: { ...world.config.limits, memory_mb: "lots" } });
+    const refused = await execa("bash", [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)], { env: { ...env, SCQ_APP_CONFIG: bad }, reject: false });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`${bad}: field "limits.memory_mb": Invalid input: expected number, received string`);
+    expect(await fs.pathExists(path.join(world.paths.inbox, SCIENTIST, uid))).toBe(true);
+
+    const ok = await execa("bash", [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)], { env, reject: false });
+    expect(ok.exitCode).toBe(0);
+    expect(ok.stdout).toContain(`intake: ${uid.slice(0, 8)} from ${SCIENTIST} → pending`);
+  });
+
+  test("a missing SyftBox client config says where it looked and how to try the demo", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const missing = path.join(world.root, "nope", "config.json");
+    const result = await runScript("process.ts", ["--app-config", world.configFile], { env: { SYFTBOX_CLIENT_CONFIG_PATH: missing } });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain(`No SyftBox client config at ${missing}`);
+    expect(result.stderr).toContain("./run.sh --demo");
+  });
+
+  test("scq: submit, pending --json, approve, process, job --json, exit codes", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const client = path.join(world.root, "scientist.json");
+    await fs.writeJson(client, { email: SCIENTIST, data_dir: world.dataDir });
+    const folder = path.join(APP_DIR, "test", "fixtures", "ok");
+    const submitted = await runScript("scq.ts", ["submit", "--to", OWNER, "--folder", folder, "--name", "via cli", "--json", "--app-config", world.configFile], {
+      env: { SYFTBOX_CLIENT_CONFIG_PATH: client },
+    });
+    expect(submitted.exitCode).toBe(0);
+    const { uid } = JSON.parse(submitted.stdout) as { uid: string };
+    await world.pass();
+
+    const pending = await runScript("scq.ts", ["pending", "--json", ...worldArgs(world)]);
+    expect(JSON.parse(pending.stdout)).toMatchObject([{ uid, name: "via cli", status: "pending", requester_email: SCIENTIST }]);
+
+    const approve = await runScript("approve.ts", [uid.slice(0, 8), "-r", "fine", ...worldArgs(world)]);
+    expect(approve.exitCode).toBe(0);
+    expect(approve.stdout).toContain(`Approved ${uid}`);
+    const again = await runScript("approve.ts", [uid.slice(0, 8), ...worldArgs(world)]);
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr + again.stdout).toMatch(/already has a decision/);
+
+    const passed = await runScript("scq.ts", ["process", "--json", ...worldArgs(world)]);
+    expect(passed.exitCode).toBe(0);
+    expect(JSON.parse(passed.stdout).ran).toEqual([{ uid, status: "completed", message: "completed" }]);
+
+    const job = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world)]);
+    expect(JSON.parse(job.stdout)).toMatchObject({ uid, status: "completed", exit_code: 0 });
+
+    const reject = await runScript("reject.ts", [uid, ...worldArgs(world)]);
+    expect(reject.exitCode).toBe(2);
+    expect(reject.stderr).toMatch(/Missing required argument: reason/);
+
+    const unknown = await runScript("scq.ts", ["job", "ffffffff", ...worldArgs(world)]);
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: No job "ffffffff"/);
+
+    const usage = await runScript("scq.ts", ["frobnicate", ...worldArgs(world)]);
+    expect(usage.exitCode).toBe(2);
+  });
+});
