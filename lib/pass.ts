@@ -16,7 +16,7 @@ import { datasiteDir, queuePaths, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
 import { appliedLimits, execute, removeStage, stageJob, type RunResult } from "./runner.ts";
-import { sandboxProblem } from "./sandbox.ts";
+import { dataPathsProblem, sandboxProblem } from "./sandbox.ts";
 import type { AppConfig } from "./schemas.ts";
 import { treeHash } from "./tree.ts";
 
@@ -129,7 +129,7 @@ async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Prom
   const { jobs, problems } = await listJobs(paths, ["approved"]);
   for (const p of problems) log(`approved/${p.uid} has unreadable metadata, not run: ${p.error.message}`);
   if (jobs.length === 0) return { ran: [] };
-  const problem = await sandboxProblem(config.sandbox.mode);
+  const problem = (await sandboxProblem(config.sandbox.mode)) ?? (await dataPathsProblem(config.sandbox.mode, config.sandbox.data_paths));
   if (problem) {
     log(`NOT running ${jobs.length} approved job(s): ${problem}`);
     return { ran: [], problem };

@@ -139,8 +139,13 @@ export function launchCommand(options: LaunchOptions): Launch {
     "--bind", stage.output, "/output",
     "--bind", stage.home, "/home/job",
     "--bind", stage.tmp, "/tmp",
+    // POSIX shared memory lives in the stage too, where the watchdog counts it (a tmpfs would be RAM).
+    "--bind", stage.tmp, "/dev/shm",
     "--dir", "/data",
     ...dataMounts(options.dataPaths).flatMap((m) => ["--ro-bind", m.source, `/data/${m.target}`]),
+    // The root and /dev are bwrap's own tmpfs: read-only, or a job could fill memory through them.
+    "--remount-ro", "/",
+    "--remount-ro", "/dev",
     "--chdir", "/work",
     "--clearenv",
     ...Object.entries(env).flatMap(([k, v]) => ["--setenv", k, v]),
@@ -154,6 +159,17 @@ export function launchCommand(options: LaunchOptions): Launch {
   const launch: Launch = { file: "bwrap", args, cwd: stage.root, env: { PATH } };
   if (process.getuid?.() === 0) Object.assign(launch, { uid: NOBODY, gid: NOBODY });
   return launch;
+}
+
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((dir) => {
+    try {
+      fs.accessSync(path.join(dir || ".", program), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** /bin, /lib, ... are links into /usr on merged-/usr systems and folders elsewhere: mirror what the host has. */
@@ -201,13 +217,42 @@ export async function sandboxProblem(mode: SandboxMode): Promise<string | undefi
     const result = await execa("prlimit", ["--core=0", "--", "true"], { reject: false });
     return result.exitCode === 0 ? undefined : `prlimit (util-linux) does not work here: ${String(result.stderr ?? "") || result.message}`;
   }
+  if (!onPath("bwrap")) return advice("bubblewrap (bwrap) is not installed");
   const result = await execa(
     "bwrap",
     ["--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/usr", "/usr", ...systemDirs(), "--proc", "/proc", "--dev", "/dev", "/usr/bin/prlimit", "--core=0", "--", "true"],
     { reject: false, ...(process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}), cwd: "/" },
   );
   if (result.exitCode === 0) return undefined;
-  const why = /ENOENT/.test(result.message ?? "") ? "bubblewrap (bwrap) is not installed" : `bwrap cannot create its sandbox: ${String(result.stderr ?? "").trim() || result.message}`;
+  return advice(`bwrap cannot create its sandbox: ${String(result.stderr ?? "").trim() || result.message}`);
+}
+
+/**
+ * Are the configured data paths usable by jobs? They must exist; when the pass runs as root, jobs run
+ * as `nobody`, so each path and the folders above it must be open to other users.
+ */
+export async function dataPathsProblem(mode: SandboxMode, dataPaths: string[]): Promise<string | undefined> {
+  for (const m of dataMounts(dataPaths)) {
+    const stat = await fs.promises.stat(m.source).catch(() => undefined);
+    if (!stat) return `data path ${m.source} (sandbox.data_paths in config.json) does not exist; fix the path. Approved jobs stay approved.`;
+    if (mode !== "bwrap" || process.getuid?.() !== 0) continue;
+    const closed: string[] = [];
+    if ((stat.mode & 0o004) === 0 || (stat.isDirectory() && (stat.mode & 0o001) === 0)) closed.push(m.source);
+    for (let dir = path.dirname(m.source); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      if (((await fs.promises.stat(dir)).mode & 0o001) === 0) closed.push(dir);
+    }
+    if (closed.length > 0) {
+      return (
+        `data path ${m.source} is not readable by jobs: the pass runs as root, so jobs run as the unprivileged user "nobody", ` +
+        `and ${closed.join(", ")} ${closed.length > 1 ? "are" : "is"} closed to other users. Run SyftBox as a normal user, or open it ` +
+        `(chmod o+rX on the folders, chmod -R o+rX on the data). Approved jobs stay approved.`
+      );
+    }
+  }
+  return undefined;
+}
+
+function advice(why: string): string {
   return (
     `${why}. Approved jobs stay approved and will run once this is fixed: install it (Debian/Ubuntu: sudo apt-get install bubblewrap; ` +
     `it also needs unprivileged user namespaces), or set "sandbox": {"mode": "none"} in config.json to run jobs with resource limits only, unsandboxed.`
