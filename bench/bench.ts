@@ -93,6 +93,8 @@ async function addSubmissions(paths: ReturnType<typeof queuePaths>, count: numbe
 }
 
 const benchRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-bench-"));
+// Open to other users like the runner's stage root: as root, the sandbox starts as nobody.
+await fs.promises.chmod(benchRoot, 0o711);
 const base = AppConfigSchema.parse(await fs.readJson(path.join(APP_DIR, "config.json")));
 const rows: string[][] = [];
 const row = (what: string, value: string, target = "", verdict = "") => {

@@ -1,6 +1,7 @@
 // audit.jsonl: one JSON line per event, each carrying the SHA-256 of the line before it, so an edit
 // or deletion anywhere breaks the chain from that line on (`scq audit verify`).
-// Appends are serialised by a small lock file because the pass and `scq approve` may append at once.
+// Appends are serialised: within a process by one queue per file, across processes (the pass and
+// `scq approve` may append at once) by a small lock file.
 import { createHash } from "node:crypto";
 import fs from "fs-extra";
 import path from "node:path";
@@ -43,22 +44,67 @@ async function lastLine(file: string): Promise<string | undefined> {
   }
 }
 
-export async function appendAudit(paths: QueuePaths, input: AuditInput): Promise<AuditEvent> {
-  await fs.promises.mkdir(path.dirname(paths.audit), { recursive: true });
-  return withFileLock(`${paths.audit}.lock`, async () => {
-    const previous = await lastLine(paths.audit);
-    const event: AuditEvent = {
-      at: new Date().toISOString(),
-      event: input.event,
-      uid: input.uid ?? null,
-      by: input.by ?? null,
-      detail: input.detail ?? {},
-      prev: previous === undefined ? GENESIS : lineHash(previous),
-    };
-    // One write of one whole line: O_APPEND keeps it in one piece for readers.
-    await fs.promises.appendFile(paths.audit, `${JSON.stringify(event)}\n`, { mode: 0o600 });
-    return event;
+interface Pending {
+  input: AuditInput;
+  resolve: (event: AuditEvent) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Appends waiting in this process, per audit file; one drain at a time writes them. */
+const queues = new Map<string, Pending[]>();
+
+export function appendAudit(paths: QueuePaths, input: AuditInput): Promise<AuditEvent> {
+  return new Promise((resolve, reject) => {
+    const queue = queues.get(paths.audit);
+    if (queue) {
+      queue.push({ input, resolve, reject });
+      return;
+    }
+    const fresh = [{ input, resolve, reject }];
+    queues.set(paths.audit, fresh);
+    void drain(paths, fresh);
   });
+}
+
+/**
+ * Take the file lock once and write everything queued meanwhile. While we hold the lock nobody else
+ * appends, so the last line is read once and then carried along instead of re-read for each event.
+ */
+async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
+  try {
+    await fs.promises.mkdir(path.dirname(paths.audit), { recursive: true });
+    await withFileLock(`${paths.audit}.lock`, async () => {
+      let previous = await lastLine(paths.audit);
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const event: AuditEvent = {
+          at: new Date().toISOString(),
+          event: item.input.event,
+          uid: item.input.uid ?? null,
+          by: item.input.by ?? null,
+          detail: item.input.detail ?? {},
+          prev: previous === undefined ? GENESIS : lineHash(previous),
+        };
+        const line = JSON.stringify(event);
+        try {
+          // One write of one whole line: O_APPEND keeps it in one piece for readers.
+          await fs.promises.appendFile(paths.audit, `${line}\n`, { mode: 0o600 });
+          previous = line;
+          item.resolve(event);
+        } catch (error) {
+          item.reject(error);
+        }
+      }
+    });
+  } catch (error) {
+    for (const item of queue.splice(0)) item.reject(error);
+  } finally {
+    queues.delete(paths.audit);
+    // Appends that arrived while the lock was being released get a drain of their own.
+    if (queue.length > 0) {
+      queues.set(paths.audit, queue);
+      void drain(paths, queue);
+    }
+  }
 }
 
 export async function readAudit(paths: QueuePaths): Promise<AuditEvent[]> {

@@ -8,16 +8,18 @@
 import fs from "fs-extra";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
+import { forEachLimit } from "./concurrency.ts";
 import { errorMessage, InvalidFileError } from "./errors.ts";
-import { exists, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
-import { locateUid, now } from "./lifecycle.ts";
+import { isNotFound, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { now } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
-import { Email, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobMetadata, type Limits } from "./schemas.ts";
+import { Email, JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobMetadata, type Limits } from "./schemas.ts";
 import { treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 
 export const SUBMITTED_MARKER = "submitted";
+const INTAKE_CONCURRENCY = 8;
 
 export interface IntakeResult {
   accepted: string[];
@@ -27,51 +29,68 @@ export interface IntakeResult {
 export async function intake(paths: QueuePaths, limits: Limits, log: Log): Promise<IntakeResult> {
   await freezeCompleteSubmissions(paths, log);
   const result: IntakeResult = { accepted: [], rejected: [] };
+  const frozen: { email: string; uid: string }[] = [];
   for (const email of await listDirs(paths.intake)) {
-    for (const uid of await listDirs(path.join(paths.intake, email))) {
-      let outcome: Admission;
-      try {
-        outcome = await admit(paths, limits, email, uid);
-      } catch (error) {
-        // E.g. the folder vanished under us. It stays where it is and the next pass tries again.
-        log(`intake: ${shortUid(uid)} from ${email} left for the next pass: ${errorMessage(error)}`);
-        continue;
-      }
-      const line = `intake: ${shortUid(uid)} from ${email}`;
-      if (outcome.ok) {
-        result.accepted.push(uid);
-        log(`${line} → pending ("${outcome.meta.name}")`);
-      } else {
-        result.rejected.push({ uid, reason: outcome.reason });
-        log(`${line} → rejected: ${outcome.reason}`);
-      }
-    }
-    await fs.promises.rmdir(path.join(paths.intake, email)).catch(() => {});
+    for (const uid of await listDirs(path.join(paths.intake, email))) frozen.push({ email, uid });
   }
+  // Admissions are independent and mostly wait on the disk: overlap a few.
+  await forEachLimit(frozen, INTAKE_CONCURRENCY, async ({ email, uid }) => {
+    let outcome: Admission;
+    try {
+      outcome = await admit(paths, limits, email, uid);
+    } catch (error) {
+      // E.g. the folder vanished under us. It stays where it is and the next pass tries again.
+      log(`intake: ${shortUid(uid)} from ${email} left for the next pass: ${errorMessage(error)}`);
+      return;
+    }
+    const line = `intake: ${shortUid(uid)} from ${email}`;
+    if (outcome.ok) {
+      result.accepted.push(uid);
+      log(`${line} → pending ("${outcome.meta.name}")`);
+    } else {
+      result.rejected.push({ uid, reason: outcome.reason });
+      log(`${line} → rejected: ${outcome.reason}`);
+    }
+  });
+  for (const email of await listDirs(paths.intake)) await fs.promises.rmdir(path.join(paths.intake, email)).catch(() => {});
   return result;
 }
 
 async function freezeCompleteSubmissions(paths: QueuePaths, log: Log): Promise<void> {
+  const candidates: { email: string; uid: string }[] = [];
   for (const email of await listDirs(paths.inbox)) {
     // The inbox folder name is the sender (SyftBox lets each user write only their own); anything else is noise.
     if (!Email.safeParse(email).success) continue;
     for (const name of await listDirs(path.join(paths.inbox, email))) {
       // Conflict copies, temp folders and anything not named like a job are not submissions.
-      if (!UID_PATTERN.test(name)) continue;
-      const from = path.join(paths.inbox, email, name);
-      if (!(await isRegularFile(path.join(from, SUBMITTED_MARKER)))) continue; // still arriving
-      const existing = (await locateUid(paths, name)) ?? ((await exists(path.join(paths.intake, email, name))) ? "intake" : undefined);
-      if (existing) {
-        // A re-synced old copy or a reused uid: the queue already has this job; never overwrite it.
-        await fs.promises.rm(from, { recursive: true, force: true });
-        log(`intake: ${shortUid(name)} from ${email} dropped: a job with this uid already exists (${existing})`);
-        await appendAudit(paths, { event: "intake-rejected", uid: name, detail: { from: email, reason: "uid already exists" } });
-        continue;
-      }
-      await fs.promises.mkdir(path.join(paths.intake, email), { recursive: true });
-      await fs.promises.rename(from, path.join(paths.intake, email, name));
+      if (UID_PATTERN.test(name)) candidates.push({ email, uid: name });
     }
   }
+  if (candidates.length === 0) return;
+  const known = await knownUids(paths);
+  await forEachLimit(candidates, INTAKE_CONCURRENCY, async ({ email, uid }) => {
+    const from = path.join(paths.inbox, email, uid);
+    if (!(await isRegularFile(path.join(from, SUBMITTED_MARKER)))) return; // still arriving
+    const existing = known.get(uid);
+    if (existing) {
+      // A re-synced old copy or a reused uid: the queue already has this job; never overwrite it.
+      await fs.promises.rm(from, { recursive: true, force: true });
+      log(`intake: ${shortUid(uid)} from ${email} dropped: a job with this uid already exists (${existing})`);
+      await appendAudit(paths, { event: "intake-rejected", uid, detail: { from: email, reason: "uid already exists" } });
+      return;
+    }
+    known.set(uid, "intake");
+    await fs.promises.mkdir(path.join(paths.intake, email), { recursive: true });
+    await fs.promises.rename(from, path.join(paths.intake, email, uid));
+  });
+}
+
+/** Every uid the queue holds, with where it is: one listing per status folder, read only when there is intake to do. */
+async function knownUids(paths: QueuePaths): Promise<Map<string, string>> {
+  const known = new Map<string, string>();
+  for (const status of JOB_STATUSES) for (const uid of await listDirs(path.join(paths.jobs, status))) known.set(uid, status);
+  for (const email of await listDirs(paths.intake)) for (const uid of await listDirs(path.join(paths.intake, email))) known.set(uid, "intake");
+  return known;
 }
 
 type Admission = { ok: true; meta: JobMetadata } | { ok: false; reason: string };
@@ -82,9 +101,9 @@ async function admit(paths: QueuePaths, limits: Limits, email: string, uid: stri
   let reason: string | undefined;
   let claimedName = "(invalid submission)";
   try {
-    const metadataFile = path.join(dir, "metadata.json");
-    if (!(await exists(metadataFile))) throw new UnsafeTreeError("the submission has no metadata.json");
-    const submission = await readJsonFile(metadataFile, SubmissionSchema);
+    const submission = await readJsonFile(path.join(dir, "metadata.json"), SubmissionSchema).catch((error: unknown) => {
+      throw isNotFound(error) ? new UnsafeTreeError("the submission has no metadata.json") : error;
+    });
     claimedName = submission.name;
     reason = checkClaims(paths, email, uid, submission);
     if (reason === undefined) {

@@ -5,6 +5,7 @@ import fs from "fs-extra";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
+import { forEachLimit } from "./concurrency.ts";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { writeJsonAtomic } from "./fsutil.ts";
@@ -137,13 +138,10 @@ async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Prom
   if (config.sandbox.mode === "none") log(`WARNING: sandbox mode is "none": jobs run UNSANDBOXED, with resource limits only`);
   const queue = sortBy(jobs, (j) => j.meta.decision?.at ?? j.meta.updated_at);
   const ran: PassSummary["ran"] = [];
-  const worker = async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      const outcome = await runOne(paths, config, job, log);
-      if (outcome) ran.push(outcome);
-    }
-  };
-  await Promise.all(Array.from({ length: config.max_concurrent_jobs }, worker));
+  await forEachLimit(queue, config.max_concurrent_jobs, async (job) => {
+    const outcome = await runOne(paths, config, job, log);
+    if (outcome) ran.push(outcome);
+  });
   return { ran };
 }
 

@@ -14,7 +14,7 @@ import { CappedLog } from "./capture.ts";
 import type { Job } from "./lifecycle.ts";
 import { launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
 import type { AppliedLimits, AppConfig, SandboxMode } from "./schemas.ts";
-import { measureTree, treeHash } from "./tree.ts";
+import { copyTreeHashed, measureTree } from "./tree.ts";
 import type { QueuePaths } from "./paths.ts";
 
 const MB = 1024 * 1024;
@@ -49,9 +49,8 @@ export async function stageJob(paths: QueuePaths, job: Job, mode: SandboxMode, d
   await fs.promises.mkdir(root, { recursive: true, mode: 0o711 });
   await fs.promises.chmod(root, 0o711);
   const stage = stageLayout(await fs.promises.mkdtemp(path.join(root, `${job.uid}-`)));
-  // Copy without following links: code/ passed the intake gate, and a link would be refused by the hash.
-  await fs.promises.cp(path.join(job.dir, "code"), stage.work, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
-  const codeHash = await treeHash(stage.work);
+  // code/ passed the intake gate; copyTreeHashed checks it again and hashes the very bytes it writes.
+  const codeHash = await copyTreeHashed(path.join(job.dir, "code"), stage.work);
   await prepareStageFiles(mode, stage, dataPaths);
   return { stage, codeHash };
 }

@@ -9,6 +9,8 @@ export interface TreeEntry {
   rel: string;
   type: "file" | "dir";
   size: number;
+  /** Permission bits (setuid, setgid and sticky bits dropped). */
+  mode: number;
 }
 
 export interface TreeCaps {
@@ -37,7 +39,7 @@ export async function walkTree(root: string, caps: TreeCaps = { maxFiles: Infini
       const stat = await fs.promises.lstat(full);
       if (stat.isSymbolicLink()) throw new UnsafeTreeError(`${rel} is a symbolic link; submit plain files only`);
       if (stat.isDirectory()) {
-        entries.push({ rel, type: "dir", size: 0 });
+        entries.push({ rel, type: "dir", size: 0, mode: stat.mode & 0o777 });
         await visit(full, rel);
         continue;
       }
@@ -47,7 +49,7 @@ export async function walkTree(root: string, caps: TreeCaps = { maxFiles: Infini
       bytes += stat.size;
       if (files > caps.maxFiles) throw new UnsafeTreeError(`more than ${caps.maxFiles} files`);
       if (bytes > caps.maxBytes) throw new UnsafeTreeError(`more than ${Math.round(caps.maxBytes / 1048576)} MB of code`);
-      entries.push({ rel, type: "file", size: stat.size });
+      entries.push({ rel, type: "file", size: stat.size, mode: stat.mode & 0o777 });
     }
   };
   await visit(root, "");
@@ -66,9 +68,33 @@ export async function treeHash(root: string, entries?: TreeEntry[]): Promise<str
       manifest.update(`d ${entry.rel}\n`);
       continue;
     }
+    const file = path.join(root, entry.rel);
     const content = createHash("sha256");
-    for await (const chunk of fs.createReadStream(path.join(root, entry.rel))) content.update(chunk as Buffer);
+    // Small files in one read (most code); large ones streamed so memory stays flat.
+    if (entry.size <= 1024 * 1024) content.update(await fs.promises.readFile(file));
+    else for await (const chunk of fs.createReadStream(file)) content.update(chunk as Buffer);
     manifest.update(`f ${entry.rel} ${entry.size} ${content.digest("hex")}\n`);
+  }
+  return manifest.digest("hex");
+}
+
+/**
+ * Copy a tree of plain files (checked as walkTree checks it) and return the treeHash of exactly the
+ * bytes written, so what is hashed is what will run.
+ */
+export async function copyTreeHashed(from: string, to: string): Promise<string> {
+  const manifest = createHash("sha256");
+  await fs.promises.mkdir(to, { recursive: true });
+  for (const entry of await walkTree(from)) {
+    const target = path.join(to, entry.rel);
+    if (entry.type === "dir") {
+      await fs.promises.mkdir(target, { mode: 0o755 });
+      manifest.update(`d ${entry.rel}\n`);
+      continue;
+    }
+    const content = await fs.promises.readFile(path.join(from, entry.rel));
+    await fs.promises.writeFile(target, content, { flag: "wx", mode: entry.mode | 0o600 });
+    manifest.update(`f ${entry.rel} ${content.length} ${createHash("sha256").update(content).digest("hex")}\n`);
   }
   return manifest.digest("hex");
 }

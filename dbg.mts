@@ -1,0 +1,22 @@
+import fs from "fs-extra";
+import os from "node:os";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
+import { runPass } from "./lib/pass.ts";
+import { decide } from "./lib/decisions.ts";
+import { datasiteDir, queuePaths } from "./lib/paths.ts";
+import { AppConfigSchema } from "./lib/schemas.ts";
+const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "dbg-")); await fs.chmod(root, 0o711);
+const dataDir = path.join(root, "d"); const OWNER = "o@x.org", REQ = "r@x.org";
+for (const e of [OWNER, REQ]) await fs.mkdirp(datasiteDir(dataDir, e));
+const config = AppConfigSchema.parse({});
+const paths = queuePaths(dataDir, OWNER, config.queue_name);
+const log = () => {};
+await runPass({ dataDir, owner: OWNER, config, log });
+async function sub(n: number) { const u: string[] = []; for (let i = 0; i < n; i++) { const uid = randomUUID(); const dir = path.join(paths.inbox, REQ, uid);
+  await fs.outputFile(path.join(dir, "code", "run.sh"), "true\n"); await fs.writeJson(path.join(dir, "metadata.json"), { uid, name: "x", requester_email: REQ, target_email: OWNER, created_at: new Date().toISOString() }); await fs.writeFile(path.join(dir, "submitted"), ""); u.push(uid);} return u; }
+let uids = await sub(1000);
+let t = performance.now(); await runPass({ dataDir, owner: OWNER, config, log }); console.log("intake 1000:", (performance.now() - t).toFixed(0), "ms");
+for (const uid of uids.slice(0, 100)) await decide({ dataDir, email: OWNER, config }, uid, { decision: "approve" });
+t = performance.now(); await runPass({ dataDir, owner: OWNER, config, log }); console.log("run 100:", (performance.now() - t).toFixed(0), "ms");
+await fs.remove(root);
