@@ -31,6 +31,33 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   fi
 fi
 
+# The pass starts every few seconds for months, so it runs from a bundle built from the sources
+# here (dist/, rebuilt whenever a source is newer): it starts about three times faster than loading
+# the TypeScript through tsx. If the build fails, the sources run through tsx as before.
+build_dist() {
+  if [ -f dist/.built ] && [ -z "$(find lib scripts package-lock.json -newer dist/.built -print -quit 2>/dev/null)" ]; then
+    return 0
+  fi
+  local tmp="dist.tmp.$$"
+  rm -rf "$tmp"
+  if node_modules/.bin/esbuild scripts/process.ts scripts/scq.ts scripts/approve.ts scripts/reject.ts \
+      --bundle --platform=node --target=node20 --format=esm --outdir="$tmp" --out-extension:.js=.mjs \
+      --banner:js="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);" \
+      --minify --splitting --chunk-names=chunks/[name]-[hash] --log-level=error >&2; then
+    touch "$tmp/.built"
+    rm -rf dist.old."$$"
+    [ -d dist ] && mv dist dist.old."$$"
+    # Another run.sh may have built it at the same moment: either copy is good.
+    mv -T "$tmp" dist 2>/dev/null || rm -rf "$tmp"
+    rm -rf dist.old."$$"
+    return 0
+  fi
+  rm -rf "$tmp"
+  say "building dist/ failed; running the TypeScript sources through tsx instead"
+  return 1
+}
+if build_dist; then pass=(node dist/process.mjs); else pass=(node --import tsx scripts/process.ts); fi
+
 mode=once
 case "${1:-}" in
   --install-only) exit 0 ;;
@@ -40,14 +67,14 @@ esac
 if [ -n "${SYFTBOX_APP_ID:-}" ]; then mode=loop; fi
 
 if [ "$mode" = once ]; then
-  exec node --import tsx scripts/process.ts "$@"
+  exec "${pass[@]}" "$@"
 fi
 
 interval="$(node -e 'try { const c = JSON.parse(require("fs").readFileSync(process.env.SCQ_APP_CONFIG || "config.json", "utf8")); console.log(Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10) } catch { console.log(10) }')"
 say "looping: one pass every ${interval}s (Ctrl-C to stop)"
 trap 'exit 0' INT TERM
 while true; do
-  node --import tsx scripts/process.ts "$@" || say "pass failed with exit code $?; retrying in ${interval}s"
+  "${pass[@]}" "$@" || say "pass failed with exit code $?; retrying in ${interval}s"
   sleep "$interval" &
   wait $!
 done

@@ -1,4 +1,4 @@
-// Small named errors, mapped to exit codes in one place (scripts/cli.ts).
+// Small named errors, mapped to exit codes in one place (reportError, below).
 // 1 = the user asked for something that cannot be done (unknown job, wrong state, bad input);
 // 2 = the command line itself is wrong. Anything else is a bug and exits 70.
 import type { z } from "zod";
@@ -47,4 +47,15 @@ export function describeZodIssues(error: z.ZodError): string[] {
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** One clear line on stderr and the exit code for it; the stack only for what must be a bug. */
+export function reportError(error: unknown): void {
+  if (error instanceof ScqError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+    return;
+  }
+  process.stderr.write(`unexpected error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 70;
 }

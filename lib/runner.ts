@@ -5,7 +5,6 @@
 //             capped logs and a watchdog on disk use; then copy the output back and remove the stage.
 // The result is one flat object in the style of execa's (failed, timedOut, exitCode, durationMs...)
 // with its human message built in one function, `describeResult`.
-import { execa } from "execa";
 import { createHash } from "node:crypto";
 import fs from "fs-extra";
 import os from "node:os";
@@ -85,6 +84,8 @@ export async function execute({ config, limits, job, stage, onStart }: ExecuteOp
     dataPaths: config.sandbox.data_paths,
     job: { uid: job.uid, name: job.meta.name },
   });
+  // Loaded here, not at the top: an idle pass never starts a job and should not pay for execa.
+  const { execa } = await import("execa");
   const started = Date.now();
   const child = execa(launch.file, launch.args, {
     cwd: launch.cwd,

@@ -8,7 +8,6 @@
 //
 // none: rlimits and the wall-clock timeout only, for machines without bubblewrap. Chosen explicitly
 // in config.json, and every such run is logged and recorded as unsandboxed.
-import { execa } from "execa";
 import fs from "fs-extra";
 import path from "node:path";
 import type { AppliedLimits, SandboxMode } from "./schemas.ts";
@@ -213,6 +212,7 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
  * Tries a real, tiny sandbox, because bwrap can be installed yet unable to create namespaces.
  */
 export async function sandboxProblem(mode: SandboxMode): Promise<string | undefined> {
+  const { execa } = await import("execa"); // only passes that have jobs to run get here
   if (mode === "none") {
     const result = await execa("prlimit", ["--core=0", "--", "true"], { reject: false });
     return result.exitCode === 0 ? undefined : `prlimit (util-linux) does not work here: ${String(result.stderr ?? "") || result.message}`;

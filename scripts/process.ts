@@ -1,5 +1,50 @@
-// One pass of the processor; run.sh calls this. Exit 0 unless the pass itself could not work.
-import { runCli } from "../lib/cli.ts";
-import { processCommand } from "../lib/commands/index.ts";
+// One pass of the processor; run.sh calls this every few seconds. Exit 0 unless the pass itself
+// could not work. It parses its few options with node's own parseArgs rather than yargs: this is
+// the hot path, and yargs alone would add a third to its start-up time.
+import { parseArgs } from "node:util";
+import { resolveContext } from "../lib/context.ts";
+import { reportError, UsageError } from "../lib/errors.ts";
+import { consoleLog, silentLog } from "../lib/log.ts";
+import { runPass } from "../lib/pass.ts";
 
-await runCli("process", (y) => y.command({ ...processCommand, command: "$0" }));
+const HELP = `Usage: process [options]
+
+Run one pass of syft-code-queue: lock, recover, take in submissions, log pending jobs, apply
+decisions, run approved jobs in the sandbox, clean up, unlock.
+
+Options:
+  --config FILE      SyftBox client config (default $SYFTBOX_CLIENT_CONFIG_PATH or ~/.syftbox/config.json)
+  --data-dir DIR     SyftBox data folder (overrides the client config)
+  --email EMAIL      your datasite email (overrides the client config)
+  --app-config FILE  app settings file (default config.json in the app folder)
+  --json             print the pass summary as JSON instead of log lines
+  -h, --help         show this help
+`;
+
+try {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: "string" },
+        "data-dir": { type: "string" },
+        email: { type: "string" },
+        "app-config": { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}. Run \`process --help\` for usage.`);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+  } else {
+    const ctx = await resolveContext({ clientConfig: values.config, dataDir: values["data-dir"], email: values.email, appConfig: values["app-config"] });
+    const summary = await runPass({ dataDir: ctx.dataDir, owner: ctx.email, config: ctx.config, log: values.json ? silentLog : consoleLog });
+    if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  }
+} catch (error) {
+  reportError(error);
+}

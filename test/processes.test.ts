@@ -132,6 +132,30 @@ describe("entry points", () => {
     const ok = await execa("bash", [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)], { env, reject: false });
     expect(ok.exitCode).toBe(0);
     expect(ok.stdout).toContain(`intake: ${uid.slice(0, 8)} from ${SCIENTIST} → pending`);
+    // run.sh ran the pass from the bundle it builds from these sources.
+    expect(await fs.pathExists(path.join(APP_DIR, "dist", "process.mjs"))).toBe(true);
+    expect(ok.stderr).not.toContain("building dist/ failed");
+  });
+
+  test("the pass script: --help exits 0, an unknown option exits 2 with a hint", async () => {
+    const help = await runScript("process.ts", ["--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toContain("Run one pass of syft-code-queue");
+    const bad = await runScript("process.ts", ["--frobnicate"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toBe("error: Unknown option '--frobnicate'. Run `process --help` for usage.");
+  });
+
+  test("scripts/scq.sh works from any folder, with paths relative to it", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    await fs.copy(path.join(APP_DIR, "test", "fixtures", "ok"), path.join(world.root, "work", "analysis"));
+    const result = await execa(
+      path.join(APP_DIR, "scripts", "scq.sh"),
+      ["submit", "--to", OWNER, "--folder", "analysis", "--json", ...worldArgs(world, SCIENTIST)],
+      { cwd: path.join(world.root, "work"), reject: false },
+    );
+    expect(result.stderr).toBe("");
+    expect(JSON.parse(result.stdout)).toMatchObject({ metadata: { name: "analysis", requester_email: SCIENTIST } });
   });
 
   test("a missing SyftBox client config says where it looked and how to try the demo", async () => {
