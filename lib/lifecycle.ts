@@ -106,14 +106,6 @@ export async function listJobs(
   return { jobs, problems };
 }
 
-/** Where a uid is, without reading any metadata. */
-export async function locateUid(paths: QueuePaths, uid: string): Promise<JobStatus | undefined> {
-  for (const status of JOB_STATUSES) {
-    if (await fs.pathExists(jobDir(paths, status, uid))) return status;
-  }
-  return undefined;
-}
-
 /** Find a job by full uid or by an unambiguous prefix (at least 4 characters). */
 export async function findJob(paths: QueuePaths, ref: string): Promise<Job> {
   const wanted = ref.trim().toLowerCase();

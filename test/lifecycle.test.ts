@@ -1,4 +1,5 @@
 // End to end over a temp data folder with two datasites: the job lifecycle through real passes.
+import { execa } from "execa";
 import fs from "fs-extra";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
@@ -102,7 +103,7 @@ describe("submit → pending → approve → completed", () => {
     expect(job.meta.timed_out).toBe(true);
     expect(job.meta.error_message).toMatch(/^timed out after 2 seconds/);
     expect(await readLog(job)).toBe("started\n");
-    const { stdout } = await import("execa").then(({ execa }) => execa("pgrep", ["-f", "sleep 4242"], { reject: false }));
+    const { stdout } = await execa("pgrep", ["-f", "sleep 4242"], { reject: false });
     expect(stdout).toBe("");
   });
 

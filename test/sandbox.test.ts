@@ -3,11 +3,13 @@
 import { execa } from "execa";
 import fs from "fs-extra";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
+import { decide } from "../lib/decisions.ts";
 import { runPass } from "../lib/pass.ts";
-import { bwrapReady, makeWorld, readLog, type World } from "./helpers.ts";
+import { bwrapReady, makeWorld, readLog } from "./helpers.ts";
 
 const ready = await bwrapReady();
 
@@ -36,7 +38,7 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
     const world = await makeWorld({ job_timeout: 5, limits: { max_processes: 32 } });
     const uid = await world.submit("fork-bomb");
     await world.pass();
-    await import("../lib/decisions.ts").then(({ decide }) => decide(world.owner, uid, { decision: "approve" }));
+    await decide(world.owner, uid, { decision: "approve" });
     const { peak, before } = await peakProcesses(() => world.pass());
     const job = await world.job(uid);
     // The bomb may end by itself once every fork fails, or be killed at the timeout; either way it ended in time.
@@ -126,7 +128,7 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
   });
 
   test("writes outside output/ fail: system folders, the job's own record, the datasite, the data paths", async () => {
-    const dataPath = await fs.promises.mkdtemp(path.join((await import("node:os")).tmpdir(), "scq-data-"));
+    const dataPath = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-data-"));
     await fs.writeFile(path.join(dataPath, "patients.csv"), "id,age\n1,40\n");
     await fs.chmod(dataPath, 0o755); // readable by the unprivileged job user (see the next test)
     const world = await makeWorld({ sandbox: { data_paths: [dataPath] } });
@@ -149,11 +151,11 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
   });
 
   test.runIf(process.getuid?.() === 0)("as root, a data path closed to other users is refused with advice, jobs stay approved", async () => {
-    const dataPath = await fs.promises.mkdtemp(path.join((await import("node:os")).tmpdir(), "scq-data-"));
+    const dataPath = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-data-"));
     const world = await makeWorld({ sandbox: { data_paths: [dataPath] } });
     const uid = await world.submit("ok");
     await world.pass();
-    await import("../lib/decisions.ts").then(({ decide }) => decide(world.owner, uid, { decision: "approve" }));
+    await decide(world.owner, uid, { decision: "approve" });
     const summary = await world.pass();
     expect(summary.sandbox_problem).toContain(`data path ${dataPath} is not readable by jobs`);
     expect(summary.sandbox_problem).toContain("chmod o+rX");
@@ -203,7 +205,7 @@ describe("sandbox availability", () => {
     const world = await makeWorld();
     const uid = await world.submit("ok");
     await world.pass();
-    await import("../lib/decisions.ts").then(({ decide }) => decide(world.owner, uid, { decision: "approve" }));
+    await decide(world.owner, uid, { decision: "approve" });
     const bin = path.join(world.root, "bin-without-bwrap");
     await fs.mkdirp(bin);
     await fs.symlink("/usr/bin/prlimit", path.join(bin, "prlimit"));
@@ -230,5 +232,3 @@ describe("sandbox availability", () => {
     expect(world.lines.some((l) => l.includes("UNSANDBOXED"))).toBe(true);
   });
 });
-
-export type { World };

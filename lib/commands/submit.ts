@@ -25,6 +25,6 @@ export const submitCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = await contextFrom(argv);
     const name = argv.name ?? argv.folder.replace(/\/+$/, "").split("/").pop() ?? "job";
     const result = await submitJob(ctx, { to: argv.to, folder: argv.folder, name, description: argv.description, tags: argv.tag });
-    print(argv, result, () => `Submitted ${result.uid} ("${name}") to ${argv.to}.\nIt waits for the owner's review; follow it with: scq job ${result.uid.slice(0, 8)} --data-dir ... (as the owner)`);
+    print(argv, result, () => `Submitted ${result.uid} ("${name}") to ${argv.to}.\nIt runs only after ${argv.to} has reviewed and approved it.`);
   },
 };
