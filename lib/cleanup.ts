@@ -52,6 +52,7 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
         await fs.promises.mkdir(trash, { recursive: true });
         await fs.promises.rename(dir, path.join(trash, uid));
         await fs.promises.rm(decisionFile(paths, uid), { force: true });
+        await fs.promises.rm(path.join(paths.staging, uid), { recursive: true, force: true });
         await appendAudit(paths, { event: "cleaned", uid, detail: { status } });
         log(`cleanup: ${shortUid(uid)} (${status}) removed after cleanup_completed_after`);
         result.removed.push(uid);

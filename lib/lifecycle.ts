@@ -10,6 +10,7 @@
  *            ──reject marker / expiry / cancel────────▶ rejected
  *   approved ──a pass starts it───────────────────────▶ running
  *            ──no valid approve marker (forged)───────▶ pending      (flagged, never run)
+ *            ──cancel by the requester────────────────▶ rejected
  *   running  ──exit 0───────────────────────────────────▶ completed
  *            ──exit ≠ 0, timeout, limit, interrupted───▶ failed
  *
@@ -26,7 +27,7 @@ import { JOB_STATUSES, JobMetadataSchema, type JobMetadata, type JobStatus } fro
 
 export const TRANSITIONS = {
   pending: ["approved", "rejected", "failed"],
-  approved: ["running", "pending", "failed"],
+  approved: ["running", "pending", "failed", "rejected"],
   running: ["completed", "failed"],
   completed: [],
   failed: [],

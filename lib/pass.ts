@@ -1,9 +1,10 @@
-// One pass of the processor (DESIGN §5): lock → recover → intake → log pending → apply decisions →
-// run approved → cleanup → unlock. Each step leaves every job in a state the next pass understands,
+// One pass of the processor (DESIGN §5): lock → recover → intake (and cancel requests) → log pending →
+// apply decisions → run approved → cleanup → unlock. Each step leaves every job in a state the next pass understands,
 // so a pass can be killed at any point.
 import fs from "fs-extra";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
+import { applyCancellations } from "./cancel.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { approvalMatches, markerFor } from "./decisions.ts";
@@ -33,6 +34,7 @@ export interface PassSummary {
   started_at: string;
   finished_at: string;
   intake: IntakeResult;
+  cancelled: string[];
   pending: number;
   decided: { uid: string; to: string }[];
   ran: { uid: string; status: "completed" | "failed"; message: string }[];
@@ -49,6 +51,7 @@ export async function runPass({ dataDir, owner, config, log }: PassOptions): Pro
     started_at: now(),
     finished_at: "",
     intake: { accepted: [], rejected: [] },
+    cancelled: [],
     pending: 0,
     decided: [],
     ran: [],
@@ -65,6 +68,7 @@ export async function runPass({ dataDir, owner, config, log }: PassOptions): Pro
     await queuePermissions(paths.root);
     await recover(paths, log);
     summary.intake = await intake(paths, config.limits, log);
+    summary.cancelled = await applyCancellations(paths, log);
     summary.pending = await logPending(paths, log);
     summary.decided = await applyDecisions(paths, log);
     const ran = await runApproved(paths, config, log);
@@ -164,14 +168,22 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
       return undefined;
     }
     const limits = appliedLimits(config);
-    const job = await transition(paths, approved, "running", { started_at: now(), limits, sandbox: config.sandbox.mode, error_message: null });
+    const job = await transition(paths, approved, "running", {
+      started_at: now(),
+      limits,
+      sandbox: config.sandbox.mode,
+      error_message: null,
+      // Set before the run: a job interrupted mid-run keeps its partial logs in staging, unreleased.
+      output_review: config.release === "review" ? "pending" : null,
+    });
     await appendAudit(paths, { event: "started", uid: job.uid, detail: { sandbox: config.sandbox.mode, limits } });
     log(`run: ${shortUid(job.uid)} "${job.meta.name}" started${config.sandbox.mode === "none" ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"}`);
     // From here on we MUST move the job out of running/, whatever execute() does.
     let result: RunResult | undefined;
     let crash: string | undefined;
+    const review = config.release === "review";
     try {
-      result = await execute({ config, limits, job, stage });
+      result = await execute({ config, limits, job, stage, resultsDir: review ? path.join(paths.staging, job.uid) : job.dir });
     } catch (error) {
       crash = `the runner failed: ${errorMessage(error)}`;
     }
@@ -184,9 +196,10 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
       duration_ms: result?.durationMs ?? null,
       output_folder: "output",
       error_message: status === "failed" ? message : null,
+      output_review: review ? "pending" : null,
     });
     await appendAudit(paths, { event: status, uid: job.uid, detail: { exit_code: result?.exitCode ?? null, message, duration_ms: result?.durationMs ?? null } });
-    log(`run: ${shortUid(job.uid)} ${status} in ${result?.durationMs ?? 0} ms${status === "failed" ? `: ${message}` : ""}`);
+    log(`run: ${shortUid(job.uid)} ${status} in ${result?.durationMs ?? 0} ms${status === "failed" ? `: ${message}` : ""}${review ? "; output and logs await release (scq release)" : ""}`);
     return { uid: job.uid, status, message };
   } finally {
     await removeStage(stage.root);

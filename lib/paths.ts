@@ -19,6 +19,8 @@ export interface QueuePaths {
   /** Complete inbox folders frozen here (owner-only) while intake validates them: jobs/.intake/<email>/<uid>. */
   intake: string;
   decisions: string;
+  /** Output and logs of finished jobs awaiting the owner's release (release: "review"); owner-only. */
+  staging: string;
   audit: string;
   /** Private state of the processor, outside the synced datasite: lock, last pass, run staging. */
   state: string;
@@ -36,6 +38,7 @@ export function queuePaths(dataDir: string, owner: string, queueName: string): Q
     jobs: path.join(root, "jobs"),
     intake: path.join(root, "jobs", ".intake"),
     decisions: path.join(root, "decisions"),
+    staging: path.join(root, "staging"),
     audit: path.join(root, "audit.jsonl"),
     state,
     lock: path.join(state, "process.lock"),
@@ -45,6 +48,11 @@ export function queuePaths(dataDir: string, owner: string, queueName: string): Q
 
 export function jobDir(paths: QueuePaths, status: JobStatus, uid: string): string {
   return path.join(paths.jobs, status, uid);
+}
+
+/** Where a job's logs/ and output/ are: in its folder, or in staging until the owner releases them. */
+export function resultsDir(paths: QueuePaths, job: { uid: string; dir: string; meta: { output_review: string | null } }): string {
+  return job.meta.output_review === "pending" ? path.join(paths.staging, job.uid) : job.dir;
 }
 
 export function decisionFile(paths: QueuePaths, uid: string): string {

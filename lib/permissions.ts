@@ -47,3 +47,57 @@ export async function queuePermissions(root: string): Promise<void> {
 export async function jobPermissions(jobDir: string, requester: string): Promise<void> {
   await writeRules(jobDir, jobRules(requester));
 }
+
+// ---- reading them back: what SyftBox would allow ------------------------------------------------------
+
+/** Parse the rules files this module writes (block YAML with JSON-quoted strings). */
+export function parseRules(text: string): Rule[] {
+  const rules: Rule[] = [];
+  for (const line of text.split("\n")) {
+    const pattern = /^\s*- pattern: (".*")\s*$/.exec(line);
+    if (pattern) {
+      rules.push({ pattern: JSON.parse(pattern[1]!) as string, access: {} });
+      continue;
+    }
+    const access = /^\s*(admin|read|write): \[(.*)\]\s*$/.exec(line);
+    const current = rules.at(-1);
+    if (access && current) current.access[access[1] as "admin" | "read" | "write"] = JSON.parse(`[${access[2]}]`) as string[];
+  }
+  return rules;
+}
+
+/** A doublestar glob (`**` any depth, `*` within a segment) with the {{.UserEmail}} template filled in. */
+export function globMatches(pattern: string, relPath: string, user: string): boolean {
+  const source = pattern
+    .replaceAll("{{.UserEmail}}", "\u0000")
+    .split(/(\*\*\/?|\*|\?|\u0000)/)
+    .map((part) => {
+      if (part === "**/") return "(?:.*/)?";
+      if (part === "**") return ".*";
+      if (part === "*") return "[^/]*";
+      if (part === "?") return "[^/]";
+      if (part === "\u0000") return user.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    })
+    .join("");
+  return new RegExp(`^${source}$`).test(relPath);
+}
+
+/**
+ * May `user` have `kind` access to `file` (absolute) inside the datasite of `owner`? The nearest
+ * syft.pub.yaml above the file decides; the owner may do anything; `write` implies `read`, `admin` both.
+ */
+export async function mayAccess(datasite: string, owner: string, file: string, user: string, kind: "read" | "write"): Promise<boolean> {
+  if (user === owner) return true;
+  for (let dir = path.dirname(file); dir.startsWith(datasite); dir = path.dirname(dir)) {
+    const text = await fs.promises.readFile(path.join(dir, PERMISSION_FILE), "utf8").catch(() => undefined);
+    if (text === undefined) continue;
+    const rel = path.relative(dir, file);
+    const grants = parseRules(text)
+      .filter((rule) => globMatches(rule.pattern, rel, user))
+      .flatMap((rule) => [...(rule.access.admin ?? []), ...(rule.access.write ?? []), ...(kind === "read" ? (rule.access.read ?? []) : [])]);
+    // Only the nearest file with rules applies: whatever it says is the answer.
+    return grants.some((who) => who === "*" || who === user || who === "USER");
+  }
+  return false;
+}

@@ -59,6 +59,8 @@ export interface ExecuteOptions {
   limits: AppliedLimits;
   job: Job;
   stage: Stage;
+  /** The folder that receives logs/ and output/: the job's own, or its staging folder. */
+  resultsDir: string;
   /** Called with the pid once the job is running (for tests and progress). */
   onStart?: (pid: number) => void;
 }
@@ -71,8 +73,8 @@ export function appliedLimits(config: AppConfig): AppliedLimits {
   };
 }
 
-export async function execute({ config, limits, job, stage, onStart }: ExecuteOptions): Promise<RunResult> {
-  const logs = path.join(job.dir, "logs");
+export async function execute({ config, limits, job, stage, resultsDir, onStart }: ExecuteOptions): Promise<RunResult> {
+  const logs = path.join(resultsDir, "logs");
   await fs.promises.mkdir(logs, { recursive: true });
   const stdout = new CappedLog(path.join(logs, "stdout.txt"), limits.max_log_kb * 1024);
   const stderr = new CappedLog(path.join(logs, "stderr.txt"), limits.max_log_kb * 1024);
@@ -148,7 +150,7 @@ export async function execute({ config, limits, job, stage, onStart }: ExecuteOp
   let outputFiles = 0;
   const outputSkipped: string[] = [];
   if (!outputLimitExceeded) {
-    const copied = await copyOutput(stage.output, path.join(job.dir, "output"));
+    const copied = await copyOutput(stage.output, path.join(resultsDir, "output"));
     outputFiles = copied.files;
     outputSkipped.push(...copied.skipped);
   }

@@ -57,6 +57,8 @@ export const AppConfigSchema = z
     cleanup_completed_after: z.number().int().min(60).default(30 * 86_400),
     pending_expire_after: z.number().int().min(60).default(14 * 86_400),
     interval: z.number().int().min(1).default(10),
+    /** "review": a finished job's output and logs wait in an owner-only folder until `scq release`. */
+    release: z.enum(["auto", "review"]).default("auto"),
     sandbox: z
       .object({
         mode: SandboxMode.default("bwrap"),
@@ -122,6 +124,8 @@ export const JobMetadataSchema = z.looseObject({
   sandbox: SandboxMode.nullable().default(null),
   duration_ms: z.number().int().nullable().default(null),
   timed_out: z.boolean().default(false),
+  /** With release "review": "pending" while the owner has not released output and logs, then "released". */
+  output_review: z.enum(["pending", "released"]).nullable().default(null),
 });
 export type JobMetadata = z.infer<typeof JobMetadataSchema>;
 
@@ -137,6 +141,10 @@ export const DecisionMarkerSchema = z.object({
   code_sha256: Sha256,
 });
 export type DecisionMarker = z.infer<typeof DecisionMarkerSchema>;
+
+// ---- inbox/<requester>/cancel/<uid>.json: a requester withdraws a job that has not run yet --------
+
+export const CancelSchema = z.object({ uid: Uid, at: Timestamp, reason: z.string().max(2000).default("") });
 
 // ---- process.lock -----------------------------------------------------------------------------------
 
@@ -160,6 +168,8 @@ export const AUDIT_EVENTS = [
   "completed",
   "failed",
   "expired",
+  "cancelled",
+  "released",
   "cleaned",
   "recovered",
 ] as const;

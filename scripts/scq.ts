@@ -7,6 +7,9 @@ await runCli("scq", (y) =>
     .usage("$0 <command> [options]\n\nSend code to a data owner's datasite; it runs only after they approve it.")
     .command(c.submitCommand)
     .command(c.submitScriptCommand)
+    .command(c.mineCommand)
+    .command(c.waitCommand)
+    .command(c.cancelCommand)
     .command(c.pendingCommand)
     .command(c.listCommand)
     .command(c.reviewCommand)
@@ -16,8 +19,13 @@ await runCli("scq", (y) =>
     .command(c.jobCommand)
     .command(c.logsCommand)
     .command(c.outputCommand)
+    .command(c.releaseCommand)
     .command(c.auditCommand)
     .command(c.processCommand)
     .demandCommand(1, "Name a command.")
-    .epilog("Who you are and where your data is come from the SyftBox client config; --data-dir and --email override it."),
+    .example("$0 submit --to owner@uni.edu --folder ./analysis --name 'mean age'", "data scientist: send code")
+    .example("$0 wait 3f2b8c1e && $0 output 3f2b8c1e --to ./results", "data scientist: fetch the results")
+    .example("$0 pending && $0 review 3f2b8c1e", "data owner: read what waits")
+    .example("$0 approve 3f2b8c1e -r 'aggregates only'", "data owner: let it run at the next pass")
+    .epilog("Who you are and where your data is come from the SyftBox client config; --data-dir and --email override it.\nEvery command takes --json. Exit codes: 0 ok, 1 could not be done, 2 bad command line."),
 );

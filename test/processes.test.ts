@@ -3,6 +3,7 @@ import { execa } from "execa";
 import fs from "fs-extra";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, test } from "vitest";
 import { verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
@@ -206,5 +207,63 @@ describe("entry points", () => {
 
     const usage = await runScript("scq.ts", ["frobnicate", ...worldArgs(world)]);
     expect(usage.exitCode).toBe(2);
+  });
+
+  test("scq for the data scientist: mine, wait (exit 0 / 1 / 124), logs, output --to, cancel; no colour codes in pipes", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const me = worldArgs(world, SCIENTIST);
+    const good = await world.submit("ok", "good");
+    const bad = await world.submit("fail", "bad");
+    const mine = await runScript("scq.ts", ["mine", "--json", ...me]);
+    expect((JSON.parse(mine.stdout) as { uid: string; taken_in: boolean; owner: string }[]).map((j) => [j.uid, j.taken_in, j.owner]).sort()).toEqual(
+      [[good, false, OWNER], [bad, false, OWNER]].sort(),
+    );
+    const waitTimeout = await runScript("scq.ts", ["wait", good, "--timeout", "1", ...me]);
+    expect(waitTimeout.exitCode).toBe(124);
+    expect(waitTimeout.stderr).toMatch(/submitted \(not yet taken in\)/);
+    expect(waitTimeout.stderr).toMatch(/is still pending after 1 s/);
+
+    await world.pass();
+    await decide(world.owner, good, { decision: "approve" });
+    await decide(world.owner, bad, { decision: "approve" });
+    await world.pass();
+    const waitGood = await runScript("scq.ts", ["wait", good.slice(0, 8), ...me]);
+    expect(waitGood.exitCode).toBe(0);
+    expect(waitGood.stdout).toBe(`${good} completed`); // execa strips the final newline
+    const waitBad = await runScript("scq.ts", ["wait", bad, ...me]);
+    expect(waitBad.exitCode).toBe(1);
+    expect(waitBad.stdout).toBe(`${bad} failed: exited with code 3; see logs/stderr.txt`);
+
+    const logs = await runScript("scq.ts", ["logs", good, ...me]);
+    expect(logs.stdout).toBe("hello from good");
+    const to = path.join(world.root, "fetched");
+    const output = await runScript("scq.ts", ["output", good, "--to", to, ...me]);
+    expect(output.exitCode).toBe(0);
+    expect(await fs.readFile(path.join(to, "answer.txt"), "utf8")).toBe("42\n");
+
+    const list = await runScript("scq.ts", ["mine", ...me], { env: { FORCE_COLOR: "1" } });
+    expect(list.stdout).not.toContain("\u001b[");
+    expect(list.stdout).toMatch(/completed +good +owner@test.local/);
+
+    const tooLate = await runScript("scq.ts", ["cancel", good, ...me]);
+    expect(tooLate.exitCode).toBe(1);
+    expect(tooLate.stderr).toBe(`error: Job ${good} is completed: only a job that has not started can be cancelled.`);
+  });
+
+  test("the example auto-approval bot approves only allow-listed requesters whose code the scan passes", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const clean = await world.submit({ "run.sh": "echo 1 > $OUTPUT_DIR/n.txt\n" }, "clean");
+    const flagged = await world.submit({ "run.sh": "curl http://example.org\n" }, "flagged");
+    await world.pass();
+    const loader = pathToFileURL(path.join(APP_DIR, "node_modules", "tsx", "dist", "loader.mjs")).href;
+    const bot = await execa(process.execPath, ["--import", loader, path.join(APP_DIR, "examples", "auto_approve_bot.ts"), "--allow", SCIENTIST, ...worldArgs(world)], {
+      reject: false,
+    });
+    expect(bot.exitCode).toBe(0);
+    expect(bot.stdout).toContain(`${clean.slice(0, 8)} approved ("clean" from ${SCIENTIST})`);
+    expect(bot.stdout).toContain(`${flagged.slice(0, 8)} left for review: 1 finding(s), e.g. run.sh:1 network access`);
+    await world.pass();
+    expect((await world.job(clean)).status).toBe("completed");
+    expect((await world.job(flagged)).status).toBe("pending");
   });
 });

@@ -1,29 +1,40 @@
-// approve and reject: one builder, two commands. Several uids at once are decided one by one; the
-// command fails (exit 1) if any of them could not be, after trying them all.
+// approve and reject: one builder, two commands. Several uids at once, or every pending job matching
+// a filter with --all-pending, are decided one by one; the command exits 1 if any could not be.
 import type { CommandModule } from "yargs";
+import { pendingForMe } from "../api.ts";
 import { decide, type Decision } from "../decisions.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, UsageError } from "../errors.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   uid: string[];
   reason?: string;
+  "all-pending": boolean;
+  from?: string;
+  search?: string;
 }
 
 export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Args> {
   const verb = decision === "approve" ? "approve" : "reject";
   return {
-    command: `${verb} <uid..>`,
+    command: `${verb} [uid..]`,
     describe: decision === "approve" ? "approve pending jobs: they run at the next pass" : "reject pending jobs with a reason",
     builder: (y) =>
       y
-        .positional("uid", { type: "string", array: true, demandOption: true, describe: "job uid(s) or their first 8 characters" })
+        .positional("uid", { type: "string", array: true, default: [] as string[], describe: "job uid(s) or their first 8 characters" })
         .option("reason", { alias: "r", type: "string", demandOption: decision === "reject", describe: "why (the requester reads it)" })
-        .example(`$0 ${verb} 3f2b8c1e -r "${decision === "approve" ? "aggregate counts only" : "reads raw rows"}"`, "") as never,
+        .option("all-pending", { type: "boolean", default: false, describe: `${verb} every pending job (narrow it with --from / --search)` })
+        .option("from", { type: "string", describe: "with --all-pending: only jobs from this requester" })
+        .option("search", { type: "string", describe: "with --all-pending: only jobs matching this text" })
+        .example(`$0 ${verb} 3f2b8c1e -r "${decision === "approve" ? "aggregate counts only" : "reads raw rows"}"`, "")
+        .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, "") as never,
     handler: async (argv) => {
       const ctx = await contextFrom(argv);
+      if (argv["all-pending"] === argv.uid.length > 0) throw new UsageError(`Give job uids or --all-pending, not ${argv.uid.length > 0 ? "both" : "neither"}.`);
+      if ((argv.from || argv.search) && !argv["all-pending"]) throw new UsageError("--from and --search go with --all-pending.");
+      const refs = argv["all-pending"] ? (await pendingForMe({ from: argv.from, search: argv.search }, ctx)).map((j) => j.uid) : argv.uid;
       const results: { uid: string; ok: boolean; job?: string; error?: string }[] = [];
-      for (const ref of argv.uid) {
+      for (const ref of refs) {
         try {
           const { job } = await decide(ctx, ref, { decision, reason: argv.reason });
           results.push({ uid: ref, ok: true, job: job.uid });
@@ -31,13 +42,14 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
           results.push({ uid: ref, ok: false, error: errorMessage(error) });
         }
       }
-      const failed = results.filter((r) => !r.ok);
       print(argv, results, () =>
-        results
-          .map((r) => (r.ok ? `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.` : `error: ${r.error}`))
-          .join("\n"),
+        results.length === 0
+          ? "No pending jobs matched."
+          : results
+              .map((r) => (r.ok ? `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.` : `error: ${r.error}`))
+              .join("\n"),
       );
-      if (failed.length > 0) process.exitCode = 1;
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
     },
   };
 }

@@ -1,8 +1,8 @@
-// Every scq command, one file each; scripts/scq.ts registers them all.
+// Every scq command, one file each (the one-job commands share job.ts); scripts/scq.ts registers them.
 export { auditCommand } from "./audit.ts";
 export { decideCommand } from "./decide.ts";
-export { jobCommand, logsCommand, outputCommand } from "./job.ts";
-export { listCommand, pendingCommand } from "./list.ts";
+export { cancelCommand, jobCommand, logsCommand, outputCommand, releaseCommand, waitCommand } from "./job.ts";
+export { listCommand, mineCommand, pendingCommand } from "./list.ts";
 export { processCommand } from "./process.ts";
 export { reviewCommand } from "./review.ts";
 export { statusCommand } from "./status.ts";

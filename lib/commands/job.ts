@@ -1,12 +1,10 @@
-// Commands about one job: job (its record), logs, output.
-import fs from "fs-extra";
-import path from "node:path";
+// Commands about one job, for either side: job (its record), logs, output, wait, cancel, release.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CommandModule } from "yargs";
-import { ownQueue } from "../context.ts";
-import { ScqError } from "../errors.ts";
-import { findJob } from "../lifecycle.ts";
-import { walkTree } from "../tree.ts";
-import { contextFrom, jobJson, print, type GlobalArgs } from "./shared.ts";
+import { cancel, getJob, getJobLogs, getJobOutput, release, waitForCompletion } from "../api.ts";
+import { JobStateError } from "../errors.ts";
+import { TERMINAL_STATUSES } from "../lifecycle.ts";
+import { contextFrom, jobJson, paint, print, stateText, type GlobalArgs } from "./shared.ts";
 
 interface UidArgs extends GlobalArgs {
   uid: string;
@@ -16,30 +14,51 @@ const uidPositional = { type: "string", demandOption: true, describe: "job uid o
 
 export const jobCommand: CommandModule<GlobalArgs, UidArgs> = {
   command: "job <uid>",
-  describe: "a job's status and details",
+  describe: "a job's status and details (yours to review, or yours submitted)",
   builder: (y) => y.positional("uid", uidPositional) as never,
   handler: async (argv) => {
-    const job = await findJob(ownQueue(await contextFrom(argv)), argv.uid);
-    const record = jobJson(job);
-    print(argv, record, () => Object.entries(record).map(([k, v]) => `${k.padEnd(16)} ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n"));
+    const job = await getJob(argv.uid, await contextFrom(argv));
+    const record = { ...jobJson(job), owner: job.owner };
+    print(argv, record, () =>
+      [`${job.uid}  ${paint(stateText(job), job.status)}`, ...Object.entries(record).map(([k, v]) => `  ${k.padEnd(16)} ${typeof v === "string" ? v : JSON.stringify(v)}`)].join("\n"),
+    );
   },
 };
 
 interface LogsArgs extends UidArgs {
   stderr: boolean;
+  follow: boolean;
 }
 
 export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
   command: "logs <uid>",
-  describe: "a job's stdout (or --stderr)",
-  builder: (y) => y.positional("uid", uidPositional).option("stderr", { type: "boolean", default: false }) as never,
+  describe: "what a job printed: stdout, or --stderr; --follow until it ends",
+  builder: (y) =>
+    y
+      .positional("uid", uidPositional)
+      .option("stderr", { type: "boolean", default: false })
+      .option("follow", { alias: "f", type: "boolean", default: false, describe: "keep printing as the job writes, until it ends" }) as never,
   handler: async (argv) => {
-    const job = await findJob(ownQueue(await contextFrom(argv)), argv.uid);
-    const file = path.join(job.dir, "logs", argv.stderr ? "stderr.txt" : "stdout.txt");
-    const text = await fs.promises.readFile(file, "utf8").catch(() => null);
-    if (text === null && !argv.json) throw new ScqError(`Job ${job.uid} has no logs yet (it is ${job.status}).`);
-    if (argv.json) print(argv, { uid: job.uid, status: job.status, stream: argv.stderr ? "stderr" : "stdout", text }, () => "");
-    else process.stdout.write(text!);
+    const ctx = await contextFrom(argv);
+    const stream = argv.stderr ? "stderr" : "stdout";
+    let { job, text } = await getJobLogs(argv.uid, stream, ctx);
+    if (argv.json) {
+      print(argv, { uid: job.uid, status: job.status, stream, text }, () => "");
+      return;
+    }
+    if (text === null && !argv.follow) throw new JobStateError(`Job ${job.uid} has no logs yet (it is ${stateText(job)}).`);
+    let shown = 0;
+    for (;;) {
+      if (text !== null && text.length > shown) {
+        process.stdout.write(text.slice(shown));
+        shown = text.length;
+      }
+      if (!argv.follow || (TERMINAL_STATUSES as readonly string[]).includes(job.status)) return;
+      await sleep(1000);
+      ({ job, text } = await getJobLogs(job.uid, stream, ctx));
+      // A capped log is rewritten at the end as head + note + tail: start over rather than print garbage.
+      if (text !== null && text.length < shown) shown = 0;
+    }
   },
 };
 
@@ -49,16 +68,64 @@ interface OutputArgs extends UidArgs {
 
 export const outputCommand: CommandModule<GlobalArgs, OutputArgs> = {
   command: "output <uid>",
-  describe: "list a finished job's output files, or copy them out with --to",
-  builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this folder" }) as never,
+  describe: "list a finished job's output files, or copy them into a new folder with --to",
+  builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this (new) folder" }) as never,
   handler: async (argv) => {
-    const job = await findJob(ownQueue(await contextFrom(argv)), argv.uid);
-    const dir = path.join(job.dir, "output");
-    if (!(await fs.pathExists(dir))) throw new ScqError(`Job ${job.uid} has no output (it is ${job.status}).`);
-    const files = (await walkTree(dir)).filter((e) => e.type === "file");
-    if (argv.to) await fs.copy(dir, argv.to, { overwrite: false, errorOnExist: true });
-    print(argv, { uid: job.uid, dir, files, copied_to: argv.to ?? null }, () =>
-      [`Output of ${job.uid} in ${dir}:`, ...files.map((f) => `  ${f.rel}  (${f.size} bytes)`), ...(argv.to ? [`Copied to ${argv.to}`] : [])].join("\n"),
+    const out = await getJobOutput(argv.uid, { to: argv.to }, await contextFrom(argv));
+    print(argv, { uid: out.job.uid, dir: out.dir, files: out.files, copied_to: out.copied_to }, () =>
+      [`Output of ${out.job.uid} in ${out.dir}:`, ...out.files.map((f) => `  ${f.rel}  (${f.size} bytes)`), ...(argv.to ? [`Copied to ${argv.to}`] : [])].join("\n"),
     );
+  },
+};
+
+interface WaitArgs extends UidArgs {
+  timeout?: number;
+}
+
+export const waitCommand: CommandModule<GlobalArgs, WaitArgs> = {
+  command: "wait <uid>",
+  describe: "wait until a job has finished: exit 0 if it completed, 1 if it failed or was rejected, 124 on --timeout",
+  builder: (y) => y.positional("uid", uidPositional).option("timeout", { type: "number", describe: "give up after this many seconds" }) as never,
+  handler: async (argv) => {
+    const started = Date.now();
+    const job = await waitForCompletion(
+      argv.uid,
+      {
+        ...(argv.timeout === undefined ? {} : { timeoutMs: argv.timeout * 1000 }),
+        // Progress goes to stderr, so stdout stays the one result (or JSON document).
+        onChange: (j) => process.stderr.write(`${new Date().toISOString().slice(11, 19)}  ${j.uid.slice(0, 8)}  ${stateText(j)}  (${Math.round((Date.now() - started) / 1000)} s)\n`),
+      },
+      await contextFrom(argv),
+    );
+    print(argv, jobJson(job), () => `${job.uid} ${paint(job.status, job.status)}${job.meta.error_message ? `: ${job.meta.error_message}` : ""}`);
+    if (job.status !== "completed") process.exitCode = 1;
+  },
+};
+
+interface CancelArgs extends UidArgs {
+  reason: string;
+}
+
+export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
+  command: "cancel <uid>",
+  describe: "withdraw a job you submitted that has not started yet",
+  builder: (y) => y.positional("uid", uidPositional).option("reason", { alias: "r", type: "string", default: "" }) as never,
+  handler: async (argv) => {
+    const result = await cancel(argv.uid, argv.reason, await contextFrom(argv));
+    print(argv, { uid: result.job.uid, outcome: result.outcome }, () =>
+      result.outcome === "withdrawn"
+        ? `Withdrew ${result.job.uid}: it had not reached ${result.job.owner}'s queue yet.`
+        : `Asked ${result.job.owner} to cancel ${result.job.uid}: their next pass does, unless it has started by then.`,
+    );
+  },
+};
+
+export const releaseCommand: CommandModule<GlobalArgs, UidArgs> = {
+  command: "release <uid>",
+  describe: 'release a finished job\'s output and logs to its requester (with "release": "review")',
+  builder: (y) => y.positional("uid", uidPositional) as never,
+  handler: async (argv) => {
+    const job = await release(argv.uid, await contextFrom(argv));
+    print(argv, jobJson(job), () => `Released the output and logs of ${job.uid} to ${job.meta.requester_email}.`);
   },
 };

@@ -30,22 +30,40 @@ export function print(argv: GlobalArgs, json: unknown, human: () => string): voi
   process.stdout.write(argv.json ? `${JSON.stringify(json, null, 2)}\n` : `${human()}\n`);
 }
 
-export function table(headers: string[], rows: string[][]): string {
+/** Aligned columns; `decorate` may colour a padded cell (colour codes would break the alignment). */
+export function table(headers: string[], rows: string[][], decorate?: (row: number, col: number, padded: string) => string): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n");
+  const line = (cells: string[], row: number) =>
+    cells.map((c, col) => (row >= 0 && decorate ? decorate(row, col, c.padEnd(widths[col] ?? 0)) : c.padEnd(widths[col] ?? 0))).join("  ").trimEnd();
+  return [line(headers, -1), ...rows.map(line)].join("\n");
 }
 
-export function jobRows(jobs: Job[]): string {
+const COLOURS: Record<string, number> = { pending: 33, approved: 36, running: 34, completed: 32, failed: 31, rejected: 35 };
+
+/** Colour only for a person at a terminal: not in pipes, not with NO_COLOR. */
+export function paint(text: string, status: string): string {
+  const code = COLOURS[status];
+  if (!code || !process.stdout.isTTY || process.env.NO_COLOR) return text;
+  return `\u001b[${code}m${text}\u001b[39m`;
+}
+
+/** What a person reads as a job's state: the status, plus what it waits for. */
+export function stateText(job: Job & { taken_in?: boolean }): string {
+  if (job.taken_in === false) return "submitted (not yet taken in)";
+  if (job.meta.output_review === "pending") return `${job.status} (awaiting output review)`;
+  return job.status;
+}
+
+export function jobRows(jobs: (Job & { owner?: string; taken_in?: boolean })[], who: "from" | "to" = "from"): string {
   if (jobs.length === 0) return "No jobs.";
   const sorted = [...jobs].sort((a, b) => b.meta.created_at.localeCompare(a.meta.created_at));
-  return table(
-    ["UID", "STATUS", "NAME", "FROM", "AGE"],
-    sorted.map((j) => [shortUid(j.uid), j.status, j.meta.name, j.meta.requester_email, age(j.meta.created_at)]),
+  const rows = sorted.map((j) => [shortUid(j.uid), stateText(j), j.meta.name, who === "from" ? j.meta.requester_email : (j.owner ?? j.meta.target_email), `${age(j.meta.created_at)} ago`]);
+  return table(["UID", "STATUS", "NAME", who === "from" ? "FROM" : "TO", "SUBMITTED"], rows, (row, col, padded) =>
+    col === 1 ? paint(padded, sorted[row]!.status) : padded,
   );
 }
 
 /** The job record as printed with --json: the metadata.json fields, status from the folder. */
-export function jobJson(job: Job): Record<string, unknown> {
-  return { ...job.meta, status: job.status };
+export function jobJson(job: Job & { owner?: string; taken_in?: boolean }): Record<string, unknown> {
+  return { ...job.meta, status: job.status, ...(job.taken_in === undefined ? {} : { taken_in: job.taken_in }) };
 }

@@ -1,0 +1,80 @@
+// A requester withdraws a job that has not started. They can write only to their own inbox, so the
+// request is a file there, inbox/<email>/cancel/<uid>.json, which the owner's pass honours for jobs
+// still pending or approved, and records. A job not yet taken in is simply taken back.
+import fs from "fs-extra";
+import path from "node:path";
+import { appendAudit } from "./audit.ts";
+import type { Context } from "./context.ts";
+import { errorMessage, JobStateError, ScqError } from "./errors.ts";
+import { listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { locateJob, type JobView } from "./jobs.ts";
+import { now, readJob, transition } from "./lifecycle.ts";
+import { shortUid, type Log } from "./log.ts";
+import { jobDir, queuePaths, type QueuePaths } from "./paths.ts";
+import { CancelSchema, Email } from "./schemas.ts";
+
+export const CANCEL_FOLDER = "cancel";
+
+export interface CancelResult {
+  job: JobView;
+  /** "withdrawn": it was still in the inbox and is gone; "requested": the owner's next pass cancels it. */
+  outcome: "withdrawn" | "requested";
+}
+
+export async function cancelJob(ctx: Context, ref: string, reason = ""): Promise<CancelResult> {
+  const job = await locateJob(ctx, ref);
+  if (job.role === "owner") throw new ScqError(`Job ${job.uid} is in your own queue: reject it instead (scq reject ${shortUid(job.uid)} -r "...").`);
+  if (!job.taken_in) {
+    await fs.promises.rm(job.dir, { recursive: true, force: true });
+    return { job, outcome: "withdrawn" };
+  }
+  if (job.status !== "pending" && job.status !== "approved") {
+    throw new JobStateError(`Job ${job.uid} is ${job.status}: only a job that has not started can be cancelled.`);
+  }
+  const paths = queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name);
+  const dir = path.join(paths.inbox, ctx.email, CANCEL_FOLDER);
+  await fs.promises.mkdir(dir, { recursive: true });
+  await writeJsonAtomic(path.join(dir, `${job.uid}.json`), { uid: job.uid, at: now(), reason });
+  return { job, outcome: "requested" };
+}
+
+/** The pass's step: honour cancel requests for jobs that have not started; drop the rest. */
+export async function applyCancellations(paths: QueuePaths, log: Log): Promise<string[]> {
+  const cancelled: string[] = [];
+  for (const email of await listDirs(paths.inbox)) {
+    if (!Email.safeParse(email).success) continue;
+    const dir = path.join(paths.inbox, email, CANCEL_FOLDER);
+    const files = await fs.promises.readdir(dir).catch(() => [] as string[]);
+    for (const name of files.filter((f) => f.endsWith(".json"))) {
+      const file = path.join(dir, name);
+      try {
+        const request = await readJsonFile(file, CancelSchema);
+        const job = await findActive(paths, request.uid);
+        if (!job) {
+          log(`cancel: ${shortUid(request.uid)} from ${email} ignored: the job is not pending or approved (too late, or unknown)`);
+        } else if (job.meta.requester_email !== email) {
+          log(`cancel: ${shortUid(request.uid)} from ${email} ignored: only its requester can cancel a job`);
+        } else {
+          await transition(paths, job, "rejected", {
+            completed_at: now(),
+            error_message: `cancelled by the requester${request.reason ? `: ${request.reason}` : ""}`,
+          });
+          await appendAudit(paths, { event: "cancelled", uid: job.uid, by: email, detail: { reason: request.reason } });
+          log(`cancel: ${shortUid(job.uid)} cancelled by its requester ${email} → rejected`);
+          cancelled.push(job.uid);
+        }
+      } catch (error) {
+        log(`cancel: ${email}/${CANCEL_FOLDER}/${name} ignored: ${errorMessage(error)}`);
+      }
+      await fs.promises.rm(file, { force: true });
+    }
+  }
+  return cancelled;
+}
+
+async function findActive(paths: QueuePaths, uid: string) {
+  for (const status of ["pending", "approved"] as const) {
+    if (await fs.pathExists(jobDir(paths, status, uid))) return readJob(paths, status, uid);
+  }
+  return undefined;
+}
