@@ -8,9 +8,8 @@ import { cancelJob } from "./cancel.ts";
 import { ownQueue, resolveContext, type Context, type ContextOptions } from "./context.ts";
 import { decide } from "./decisions.ts";
 import { JobStateError, ScqError } from "./errors.ts";
-import { listDirs } from "./fsutil.ts";
 import { locateJob, myJobs as listMyJobs, type JobView } from "./jobs.ts";
-import { listJobs, TERMINAL_STATUSES } from "./lifecycle.ts";
+import { listJobDirs, listJobs, TERMINAL_STATUSES } from "./lifecycle.ts";
 import { queuePaths, resultsDir } from "./paths.ts";
 import { releaseOutput } from "./release.ts";
 import { reviewJob as review } from "./review.ts";
@@ -73,7 +72,7 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const paths = ownQueue(ctx);
   // Counting folders needs no metadata reads, so this stays fast with a long history.
   const counts = Object.fromEntries(
-    await Promise.all(JOB_STATUSES.map(async (s) => [s, (await listDirs(path.join(paths.jobs, s))).length] as const)),
+    await Promise.all(JOB_STATUSES.map(async (s) => [s, (await listJobDirs(paths, s)).length] as const)),
   ) as Record<JobStatus, number>;
   const { jobs } = await listJobs(paths, ["pending"]);
   const oldest = jobs.map((j) => j.meta.created_at).sort()[0] ?? null;

@@ -8,8 +8,8 @@ import fs from "fs-extra";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { errorMessage } from "./errors.ts";
-import { listDirs, writeJsonAtomic } from "./fsutil.ts";
-import { listJobs, now, TERMINAL_STATUSES, transition } from "./lifecycle.ts";
+import { writeJsonAtomic } from "./fsutil.ts";
+import { listJobDirs, listJobs, now, TERMINAL_STATUSES, transition } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
 import type { AppConfig } from "./schemas.ts";
@@ -43,7 +43,7 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
 
   const trash = path.join(paths.jobs, ".trash");
   for (const status of TERMINAL_STATUSES) {
-    for (const uid of await listDirs(path.join(paths.jobs, status))) {
+    for (const uid of await listJobDirs(paths, status)) {
       const dir = jobDir(paths, status, uid);
       const changed = await fs.promises.stat(path.join(dir, "metadata.json")).then((s) => s.mtimeMs, () => undefined);
       if (changed === undefined || nowMs - changed < config.cleanup_completed_after * 1000) continue;

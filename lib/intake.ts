@@ -1,22 +1,39 @@
 // Intake: the gate between what anyone may write (inbox/<email>/) and the owner's queue (jobs/).
 //
-// 1. A complete inbox folder (it has the `submitted` marker, written last) is renamed into
-//    jobs/.intake/<email>/<uid>, where the requester can no longer change it.
+// 1. A complete inbox folder is renamed into jobs/.intake/<email>/<uid>, where the requester can no
+//    longer change it. Complete means: the `submitted` marker (written last) is there, metadata.json
+//    parses, and code/ matches the manifest in the marker. SyftBox syncs file by file, in any order,
+//    so an incomplete folder is looked at again next pass, for up to `intake_grace` seconds.
 // 2. Everything in jobs/.intake is validated and renamed into pending/ or, invalid, into rejected/
 //    with the reason and without its code. A crash between the steps leaves it in .intake for the
 //    next pass, which simply validates it again.
+// 3. With accept_legacy_jobs, jobs that Python syft-code-queue clients wrote straight into
+//    jobs/pending/ pass the same gate in place and are marked sender "unverified"; without it they
+//    are rejected. Either way they never run without an approval marker.
 import fs from "fs-extra";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { errorMessage, InvalidFileError } from "./errors.ts";
 import { isNotFound, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
-import { now } from "./lifecycle.ts";
+import { listJobDirs, now } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
-import { Email, JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobMetadata, type Limits } from "./schemas.ts";
-import { treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
+import type { z } from "zod";
+import {
+  Email,
+  JOB_STATUSES,
+  JobMetadataSchema,
+  LegacyJobSchema,
+  SubmissionSchema,
+  SubmittedMarkerSchema,
+  UID_PATTERN,
+  type AppConfig,
+  type JobMetadata,
+  type Limits,
+} from "./schemas.ts";
+import { isSyncNoise, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 
 export const SUBMITTED_MARKER = "submitted";
 const INTAKE_CONCURRENCY = 8;
@@ -26,8 +43,9 @@ export interface IntakeResult {
   rejected: { uid: string; reason: string }[];
 }
 
-export async function intake(paths: QueuePaths, limits: Limits, log: Log): Promise<IntakeResult> {
-  await freezeCompleteSubmissions(paths, log);
+export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Promise<IntakeResult> {
+  const { limits } = config;
+  await freezeCompleteSubmissions(paths, config, log);
   const result: IntakeResult = { accepted: [], rejected: [] };
   const frozen: { email: string; uid: string }[] = [];
   for (const email of await listDirs(paths.intake)) {
@@ -53,10 +71,11 @@ export async function intake(paths: QueuePaths, limits: Limits, log: Log): Promi
     }
   });
   for (const email of await listDirs(paths.intake)) await fs.promises.rmdir(path.join(paths.intake, email)).catch(() => {});
+  await adoptLegacyJobs(paths, config, log, result);
   return result;
 }
 
-async function freezeCompleteSubmissions(paths: QueuePaths, log: Log): Promise<void> {
+async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, log: Log): Promise<void> {
   const candidates: { email: string; uid: string }[] = [];
   for (const email of await listDirs(paths.inbox)) {
     // The inbox folder name is the sender (SyftBox lets each user write only their own); anything else is noise.
@@ -79,6 +98,12 @@ async function freezeCompleteSubmissions(paths: QueuePaths, log: Log): Promise<v
       await appendAudit(paths, { event: "intake-rejected", uid, detail: { from: email, reason: "uid already exists" } });
       return;
     }
+    const missing = await stillArriving(from, config.limits);
+    if (missing) {
+      const markedAt = (await fs.promises.stat(path.join(from, SUBMITTED_MARKER))).mtimeMs;
+      if (Date.now() - markedAt < config.intake_grace * 1000) return; // the next pass looks again
+      log(`intake: ${shortUid(uid)} from ${email} still incomplete after intake_grace (${missing}); taking it in to reject it`);
+    }
     known.set(uid, "intake");
     await fs.promises.mkdir(path.join(paths.intake, email), { recursive: true });
     await fs.promises.rename(from, path.join(paths.intake, email, uid));
@@ -88,9 +113,49 @@ async function freezeCompleteSubmissions(paths: QueuePaths, log: Log): Promise<v
 /** Every uid the queue holds, with where it is: one listing per status folder, read only when there is intake to do. */
 async function knownUids(paths: QueuePaths): Promise<Map<string, string>> {
   const known = new Map<string, string>();
-  for (const status of JOB_STATUSES) for (const uid of await listDirs(path.join(paths.jobs, status))) known.set(uid, status);
+  for (const status of JOB_STATUSES) for (const uid of await listJobDirs(paths, status)) known.set(uid, status);
   for (const email of await listDirs(paths.intake)) for (const uid of await listDirs(path.join(paths.intake, email))) known.set(uid, "intake");
   return known;
+}
+
+/** Why an inbox folder is not whole yet, or undefined when it is. */
+async function stillArriving(dir: string, limits: Limits): Promise<string | undefined> {
+  const marker = await readMarker(dir);
+  if (marker === "invalid") return "the submitted marker is half written";
+  try {
+    JSON.parse(await fs.promises.readFile(path.join(dir, "metadata.json"), "utf8"));
+  } catch {
+    return "metadata.json is missing or half written";
+  }
+  if (!marker.code_sha256) return undefined;
+  try {
+    const code = path.join(dir, "code");
+    const entries = await walkTree(code, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024, skip: isSyncNoise });
+    if ((await treeHash(code, entries)) !== marker.code_sha256) return "code/ does not match the manifest in the submitted marker yet";
+  } catch {
+    return undefined; // unsafe or unreadable: waiting will not help, the gate rejects it now
+  }
+  return undefined;
+}
+
+async function readMarker(dir: string): Promise<z.infer<typeof SubmittedMarkerSchema> | "invalid"> {
+  const text = await fs.promises.readFile(path.join(dir, SUBMITTED_MARKER), "utf8").catch(() => "");
+  // An empty marker is a valid marker without a manifest (older or hand-made submissions).
+  if (text.trim() === "") return {};
+  try {
+    return SubmittedMarkerSchema.parse(JSON.parse(text));
+  } catch {
+    return "invalid";
+  }
+}
+
+/** SyftBox conflict copies and temp files inside code/ are not part of the job: remove them. */
+async function removeSyncNoise(dir: string): Promise<void> {
+  for (const entry of await fs.promises.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (isSyncNoise(entry.name)) await fs.promises.rm(full, { recursive: true, force: true });
+    else if (entry.isDirectory()) await removeSyncNoise(full);
+  }
 }
 
 type Admission = { ok: true; meta: JobMetadata } | { ok: false; reason: string };
@@ -110,6 +175,7 @@ async function admit(paths: QueuePaths, limits: Limits, email: string, uid: stri
       const codeDir = path.join(dir, "code");
       const stat = await fs.promises.lstat(codeDir).catch(() => undefined);
       if (!stat?.isDirectory()) throw new UnsafeTreeError("the submission has no code/ folder");
+      await removeSyncNoise(codeDir);
       const entries = await walkTree(codeDir, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
       if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) {
         throw new UnsafeTreeError("code/ has no run.sh: the job needs a run.sh at the top of its folder");
@@ -125,6 +191,11 @@ async function admit(paths: QueuePaths, limits: Limits, email: string, uid: stri
         updated_at: now(),
         code_sha256: await treeHash(codeDir, entries),
       });
+      const marker = await readMarker(dir);
+      if (marker === "invalid") throw new UnsafeTreeError("the submitted marker is not valid JSON (incomplete sync?); submit again");
+      if (marker.code_sha256 && marker.code_sha256 !== meta.code_sha256) {
+        throw new UnsafeTreeError("code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again");
+      }
       await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
       await jobPermissions(dir, email);
       await fs.promises.mkdir(path.join(paths.jobs, "pending"), { recursive: true });
@@ -177,4 +248,71 @@ async function rejectAtIntake(paths: QueuePaths, dir: string, job: { uid: string
 async function isRegularFile(file: string): Promise<boolean> {
   const stat = await fs.promises.lstat(file).catch(() => undefined);
   return stat?.isFile() ?? false;
+}
+
+/** A Python client's job is taken in only once nothing in it has changed for this long. */
+const LEGACY_QUIET_MS = 10_000;
+
+/** Jobs in pending/ that our intake did not write (no code hash): Python syft-code-queue clients'. */
+async function adoptLegacyJobs(paths: QueuePaths, config: AppConfig, log: Log, result: IntakeResult): Promise<void> {
+  for (const uid of await listJobDirs(paths, "pending")) {
+    const dir = jobDir(paths, "pending", uid);
+    const raw = await fs.promises.readFile(path.join(dir, "metadata.json"), "utf8").then(
+      (text) => JSON.parse(text) as unknown,
+      () => undefined,
+    );
+    if (JobMetadataSchema.safeParse(raw).data?.code_sha256) continue; // ours
+    if (Date.now() - (await newestChange(dir)) < LEGACY_QUIET_MS) continue; // may still be syncing
+    const claimed = LegacyJobSchema.safeParse(raw);
+    const requester = claimed.data?.requester_email ?? "unknown@unverified.invalid";
+    const name = claimed.data?.name ?? "(invalid submission)";
+    let reason: string | undefined;
+    if (!config.accept_legacy_jobs) {
+      reason = 'jobs written straight into jobs/pending/ (Python syft-code-queue clients) are not accepted here; the owner can allow them with "accept_legacy_jobs": true';
+    } else if (!claimed.success) {
+      reason = `metadata.json ${claimed.error.issues.map((i) => `field "${i.path.join(".")}": ${i.message}`).join("; ")}`;
+    } else if (claimed.data.uid !== uid) {
+      reason = `metadata.json field "uid" (${claimed.data.uid}) does not match the folder name ${uid}`;
+    } else if (claimed.data.target_email !== paths.owner) {
+      reason = `metadata.json field "target_email" (${claimed.data.target_email}) is not this datasite's owner ${paths.owner}`;
+    }
+    try {
+      if (reason === undefined && claimed.success) {
+        const code = path.join(dir, "code");
+        await removeSyncNoise(code).catch(() => {});
+        const entries = await walkTree(code, { maxFiles: config.limits.max_files, maxBytes: config.limits.max_code_mb * 1024 * 1024 }).catch((error: unknown) => {
+          throw isNotFound(error) ? new UnsafeTreeError("the job has no code/ folder") : error;
+        });
+        if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) throw new UnsafeTreeError("code/ has no run.sh");
+        const meta = JobMetadataSchema.parse({
+          ...claimed.data,
+          status: "pending",
+          updated_at: now(),
+          code_sha256: await treeHash(code, entries),
+          sender: "unverified",
+        });
+        await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
+        await jobPermissions(dir, meta.requester_email);
+        await appendAudit(paths, { event: "submitted", uid, by: meta.requester_email, detail: { name: meta.name, code_sha256: meta.code_sha256, sender: "unverified" } });
+        log(`intake: ${shortUid(uid)} written into pending/ by a Python client, claiming to be from ${meta.requester_email} (sender UNVERIFIED) → pending`);
+        result.accepted.push(uid);
+        continue;
+      }
+    } catch (error) {
+      if (!(error instanceof UnsafeTreeError)) throw error;
+      reason = errorMessage(error);
+    }
+    await rejectAtIntake(paths, dir, { uid, email: requester, name, reason: reason! });
+    log(`intake: ${shortUid(uid)} written into pending/ by a Python client → rejected: ${reason}`);
+    result.rejected.push({ uid, reason: reason! });
+  }
+}
+
+async function newestChange(dir: string): Promise<number> {
+  let newest = (await fs.promises.lstat(dir)).mtimeMs;
+  for (const entry of await fs.promises.readdir(dir, { withFileTypes: true, recursive: true })) {
+    const stat = await fs.promises.lstat(path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name)).catch(() => undefined);
+    if (stat) newest = Math.max(newest, stat.mtimeMs);
+  }
+  return newest;
 }

@@ -6,7 +6,7 @@ import path from "node:path";
 import { ownQueue, type Context } from "./context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
 import { listDirs, readJsonFile } from "./fsutil.ts";
-import { findJob, listJobs, type Job } from "./lifecycle.ts";
+import { findJob, listJobDirs, listJobs, type Job } from "./lifecycle.ts";
 import { queuePaths, type QueuePaths } from "./paths.ts";
 import { JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobStatus } from "./schemas.ts";
 
@@ -84,7 +84,7 @@ export async function locateJob(ctx: Context, ref: string): Promise<JobView> {
 
 async function allUids(paths: QueuePaths): Promise<string[]> {
   const uids: string[] = [];
-  for (const status of JOB_STATUSES) uids.push(...(await listDirs(path.join(paths.jobs, status))));
+  for (const status of JOB_STATUSES) uids.push(...(await listJobDirs(paths, status)));
   return uids;
 }
 

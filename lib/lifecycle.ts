@@ -23,7 +23,7 @@ import path from "node:path";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
 import { listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
-import { JOB_STATUSES, JobMetadataSchema, type JobMetadata, type JobStatus } from "./schemas.ts";
+import { JOB_STATUSES, JobMetadataSchema, UID_PATTERN, type JobMetadata, type JobStatus } from "./schemas.ts";
 
 export const TRANSITIONS = {
   pending: ["approved", "rejected", "failed"],
@@ -83,6 +83,14 @@ export async function updateMetadata(job: Job, patch: Partial<JobMetadata>): Pro
   return { ...job, meta };
 }
 
+/**
+ * The job folders in one status folder. Only uid-named folders are jobs: SyftBox conflict copies
+ * (`<uid>.conflict.<ts>`), temp folders and anything else there are never listed, run or moved.
+ */
+export async function listJobDirs(paths: QueuePaths, status: JobStatus): Promise<string[]> {
+  return (await listDirs(path.join(paths.jobs, status))).filter((name) => UID_PATTERN.test(name));
+}
+
 export interface JobProblem {
   status: JobStatus;
   uid: string;
@@ -96,7 +104,7 @@ export async function listJobs(
   const jobs: Job[] = [];
   const problems: JobProblem[] = [];
   for (const status of statuses) {
-    for (const uid of await listDirs(path.join(paths.jobs, status))) {
+    for (const uid of await listJobDirs(paths, status)) {
       try {
         jobs.push(await readJob(paths, status, uid));
       } catch (error) {
@@ -112,7 +120,7 @@ export async function findJob(paths: QueuePaths, ref: string): Promise<Job> {
   const wanted = ref.trim().toLowerCase();
   const matches: { status: JobStatus; uid: string }[] = [];
   for (const status of JOB_STATUSES) {
-    for (const uid of await listDirs(path.join(paths.jobs, status))) {
+    for (const uid of await listJobDirs(paths, status)) {
       if (uid === wanted) return readJob(paths, status, uid);
       if (wanted.length >= 4 && uid.startsWith(wanted)) matches.push({ status, uid });
     }

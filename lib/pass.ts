@@ -9,7 +9,7 @@ import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
-import { writeJsonAtomic } from "./fsutil.ts";
+import { writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { listJobs, now, transition, type Job } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
@@ -19,7 +19,7 @@ import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
 import { appliedLimits, execute, removeStage, stageJob, type RunResult } from "./runner.ts";
 import { dataPathsProblem, sandboxProblem } from "./sandbox.ts";
-import type { AppConfig } from "./schemas.ts";
+import type { AppConfig, JobStatus } from "./schemas.ts";
 import { treeHash } from "./tree.ts";
 
 export interface PassOptions {
@@ -67,7 +67,7 @@ export async function runPass({ dataDir, owner, config, log }: PassOptions): Pro
     for (const dir of [paths.inbox, paths.jobs, paths.decisions]) await fs.promises.mkdir(dir, { recursive: true });
     await queuePermissions(paths.root);
     await recover(paths, log);
-    summary.intake = await intake(paths, config.limits, log);
+    summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, log);
     summary.pending = await logPending(paths, log);
     summary.decided = await applyDecisions(paths, log);
@@ -98,36 +98,44 @@ async function applyDecisions(paths: QueuePaths, log: Log): Promise<{ uid: strin
   const decided: { uid: string; to: string }[] = [];
   const { jobs } = await listJobs(paths, ["pending"]);
   for (const job of jobs) {
-    let marker;
     try {
-      marker = await markerFor(paths, job.uid);
+      const to = await applyDecision(paths, job, log);
+      if (to) decided.push({ uid: job.uid, to });
     } catch (error) {
-      log(`decision for ${shortUid(job.uid)} ignored: ${errorMessage(error)}`);
-      continue;
+      // E.g. its folder is being deleted by a sync. It stays pending; the next pass looks again.
+      log(`decision: ${shortUid(job.uid)} left for the next pass: ${errorMessage(error)}`);
     }
-    if (!marker) continue;
-    const decision = { by: marker.by, reason: marker.reason, at: marker.at };
-    if (marker.decision === "reject") {
-      await transition(paths, job, "rejected", { decision, completed_at: now(), error_message: `rejected by ${marker.by}: ${marker.reason}` });
-      await appendAudit(paths, { event: "rejected", uid: job.uid, by: marker.by, detail: { reason: marker.reason } });
-      log(`decision: ${shortUid(job.uid)} rejected by ${marker.by}: ${marker.reason}`);
-      decided.push({ uid: job.uid, to: "rejected" });
-      continue;
-    }
-    const current = await treeHash(path.join(job.dir, "code"));
-    if (current !== marker.code_sha256) {
-      await transition(paths, job, "failed", { decision, completed_at: now(), error_message: "code changed after approval: approve it again after reviewing the new code" });
-      await appendAudit(paths, { event: "failed", uid: job.uid, detail: { reason: "code changed after approval", approved: marker.code_sha256, found: current } });
-      log(`decision: ${shortUid(job.uid)} NOT approved: its code changed after approval → failed`);
-      decided.push({ uid: job.uid, to: "failed" });
-      continue;
-    }
-    await transition(paths, job, "approved", { decision });
-    await appendAudit(paths, { event: "approved", uid: job.uid, by: marker.by, detail: { reason: marker.reason, code_sha256: current } });
-    log(`decision: ${shortUid(job.uid)} approved by ${marker.by}`);
-    decided.push({ uid: job.uid, to: "approved" });
   }
   return decided;
+}
+
+async function applyDecision(paths: QueuePaths, job: Job, log: Log): Promise<JobStatus | undefined> {
+  let marker;
+  try {
+    marker = await markerFor(paths, job.uid);
+  } catch (error) {
+    log(`decision for ${shortUid(job.uid)} ignored: ${errorMessage(error)}`);
+    return undefined;
+  }
+  if (!marker) return undefined;
+  const decision = { by: marker.by, reason: marker.reason, at: marker.at };
+  if (marker.decision === "reject") {
+    await transition(paths, job, "rejected", { decision, completed_at: now(), error_message: `rejected by ${marker.by}: ${marker.reason}` });
+    await appendAudit(paths, { event: "rejected", uid: job.uid, by: marker.by, detail: { reason: marker.reason } });
+    log(`decision: ${shortUid(job.uid)} rejected by ${marker.by}: ${marker.reason}`);
+    return "rejected";
+  }
+  const current = await treeHash(path.join(job.dir, "code"));
+  if (current !== marker.code_sha256) {
+    await transition(paths, job, "failed", { decision, completed_at: now(), error_message: "code changed after approval: approve it again after reviewing the new code" });
+    await appendAudit(paths, { event: "failed", uid: job.uid, detail: { reason: "code changed after approval", approved: marker.code_sha256, found: current } });
+    log(`decision: ${shortUid(job.uid)} NOT approved: its code changed after approval → failed`);
+    return "failed";
+  }
+  await transition(paths, job, "approved", { decision });
+  await appendAudit(paths, { event: "approved", uid: job.uid, by: marker.by, detail: { reason: marker.reason, code_sha256: current } });
+  log(`decision: ${shortUid(job.uid)} approved by ${marker.by}`);
+  return "approved";
 }
 
 async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Promise<{ ran: PassSummary["ran"]; problem?: string }> {
@@ -143,8 +151,13 @@ async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Prom
   const queue = sortBy(jobs, (j) => j.meta.decision?.at ?? j.meta.updated_at);
   const ran: PassSummary["ran"] = [];
   await forEachLimit(queue, config.max_concurrent_jobs, async (job) => {
-    const outcome = await runOne(paths, config, job, log);
-    if (outcome) ran.push(outcome);
+    try {
+      const outcome = await runOne(paths, config, job, log);
+      if (outcome) ran.push(outcome);
+    } catch (error) {
+      // E.g. its folder vanished under us (a sync, a person). Where it still is, the next pass finds it.
+      log(`run: ${shortUid(job.uid)} skipped: ${errorMessage(error)}`);
+    }
   });
   return { ran };
 }
@@ -187,6 +200,7 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
     } catch (error) {
       crash = `the runner failed: ${errorMessage(error)}`;
     }
+    if (job.meta.sender === "unverified") await writeExecutionLog(review ? path.join(paths.staging, job.uid) : job.dir);
     const status = result && !result.failed ? "completed" : "failed";
     const message = result?.message ?? crash ?? "unknown failure";
     await transition(paths, job, status, {
@@ -204,6 +218,12 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
   } finally {
     await removeStage(stage.root);
   }
+}
+
+/** Python syft-code-queue clients read a job's log from execution.log in its folder. */
+async function writeExecutionLog(dir: string): Promise<void> {
+  const read = (name: string) => fs.promises.readFile(path.join(dir, "logs", name), "utf8").catch(() => "");
+  await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout.txt")}${await read("stderr.txt")}`);
 }
 
 function sortBy<T>(items: T[], key: (item: T) => string): T[] {

@@ -20,7 +20,10 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   }
 
   const { jobs, problems } = await listJobs(paths, ["pending", "approved", "running"]);
-  for (const problem of problems) log(`recover: ${problem.status}/${problem.uid} has unreadable metadata, left alone: ${problem.error.message}`);
+  // Unreadable records in pending/ are jobs of Python clients still arriving: intake deals with them.
+  for (const problem of problems.filter((p) => p.status !== "pending")) {
+    log(`recover: ${problem.status}/${problem.uid} has unreadable metadata, left alone: ${problem.error.message}`);
+  }
   for (let job of jobs) {
     try {
       if (job.meta.status !== job.status) job = await finishHalfDoneTransition(paths, job, log);

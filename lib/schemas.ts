@@ -56,6 +56,10 @@ export const AppConfigSchema = z
     job_timeout: z.number().int().min(1).default(600),
     cleanup_completed_after: z.number().int().min(60).default(30 * 86_400),
     pending_expire_after: z.number().int().min(60).default(14 * 86_400),
+    /** How long a submission may stay incomplete (files still syncing, metadata half written) before intake rejects it. */
+    intake_grace: z.number().int().min(0).default(600),
+    /** Take in jobs that Python syft-code-queue clients write straight into jobs/pending/ (sender unverified). */
+    accept_legacy_jobs: z.boolean().default(false),
     interval: z.number().int().min(1).default(10),
     /** "review": a finished job's output and logs wait in an owner-only folder until `scq release`. */
     release: z.enum(["auto", "review"]).default("auto"),
@@ -96,6 +100,13 @@ export const SubmissionSchema = z.object({
 });
 export type Submission = z.infer<typeof SubmissionSchema>;
 
+/** The `submitted` marker, written last. Its manifest lets intake wait until every file has arrived. */
+export const SubmittedMarkerSchema = z.looseObject({
+  at: Timestamp.optional(),
+  code_sha256: Sha256.optional(),
+  files: z.number().int().min(0).optional(),
+});
+
 // ---- the job record: jobs/<status>/<uid>/metadata.json ------------------------------------------
 
 export const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timestamp });
@@ -126,8 +137,28 @@ export const JobMetadataSchema = z.looseObject({
   timed_out: z.boolean().default(false),
   /** With release "review": "pending" while the owner has not released output and logs, then "released". */
   output_review: z.enum(["pending", "released"]).nullable().default(null),
+  /** "unverified": written straight into jobs/pending/ by a Python syft-code-queue client, so nothing proves who sent it. */
+  sender: z.enum(["verified", "unverified"]).default("verified"),
 });
 export type JobMetadata = z.infer<typeof JobMetadataSchema>;
+
+// ---- a job as the Python syft-code-queue client writes it (pydantic CodeJob) --------------------------
+
+/** Python writes datetime.isoformat(): often without a zone, which means UTC there. */
+const LooseTimestamp = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`)), "must be an ISO 8601 date-time")
+  .transform((s) => new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`).toISOString());
+
+export const LegacyJobSchema = z.looseObject({
+  uid: Uid,
+  name: JobName,
+  requester_email: Email,
+  target_email: Email,
+  description: z.string().max(10_000).nullish().transform((d) => d ?? ""),
+  tags: z.array(Tag).max(32).nullish().transform((t) => t ?? []),
+  created_at: LooseTimestamp,
+});
 
 // ---- decisions/<uid>.json -------------------------------------------------------------------------
 

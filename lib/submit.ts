@@ -12,7 +12,7 @@ import { writeJsonAtomic } from "./fsutil.ts";
 import { SUBMITTED_MARKER } from "./intake.ts";
 import { datasiteDir, queuePaths } from "./paths.ts";
 import { Description, Email, JobName, Tag, type Submission } from "./schemas.ts";
-import { UnsafeTreeError, walkTree } from "./tree.ts";
+import { treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 
 export const SubmitOptionsSchema = z.object({
   to: Email,
@@ -72,7 +72,13 @@ export async function submitJob(ctx: Context, options: SubmitOptions): Promise<S
     created_at: new Date().toISOString(),
   };
   await writeJsonAtomic(path.join(dir, "metadata.json"), metadata);
-  await writeJsonAtomic(path.join(dir, SUBMITTED_MARKER), { at: metadata.created_at });
+  // Last, with a manifest of the code, so the owner's intake can tell when every file has synced.
+  const entries = await walkTree(path.join(dir, "code"));
+  await writeJsonAtomic(path.join(dir, SUBMITTED_MARKER), {
+    at: metadata.created_at,
+    code_sha256: await treeHash(path.join(dir, "code"), entries),
+    files: entries.filter((e) => e.type === "file").length,
+  });
   return { uid, dir, metadata };
 }
 

@@ -18,19 +18,31 @@ export interface TreeCaps {
   maxBytes: number;
 }
 
+export interface WalkOptions extends Partial<TreeCaps> {
+  /** Names passed over as if absent (SyftBox's conflict copies and temp files). */
+  skip?: (name: string) => boolean;
+}
+
+/** Files SyftBox itself makes while syncing: conflict copies and temp files. Never part of a job. */
+export function isSyncNoise(name: string): boolean {
+  return /\.conflict\.[^/]*$/.test(name) || /\.syft\.tmp\./.test(name) || name.endsWith(".tmp");
+}
+
 /** Why a tree is refused; the message is shown to the requester as is. */
 export class UnsafeTreeError extends Error {}
 
 // eslint-disable-next-line no-control-regex
 const BAD_NAME = /[\u0000-\u001f\u007f\\]/;
 
-export async function walkTree(root: string, caps: TreeCaps = { maxFiles: Infinity, maxBytes: Infinity }): Promise<TreeEntry[]> {
+export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeEntry[]> {
+  const caps = { maxFiles: options.maxFiles ?? Infinity, maxBytes: options.maxBytes ?? Infinity };
   const entries: TreeEntry[] = [];
   let files = 0;
   let bytes = 0;
   const visit = async (dir: string, relDir: string): Promise<void> => {
     const names = (await fs.promises.readdir(dir)).sort();
     for (const name of names) {
+      if (options.skip?.(name)) continue;
       const rel = relDir ? `${relDir}/${name}` : name;
       if (BAD_NAME.test(name) || name === "." || name === "..") {
         throw new UnsafeTreeError(`${JSON.stringify(rel)} has a control character or backslash in its name`);

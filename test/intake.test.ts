@@ -110,7 +110,7 @@ describe("intake gate", () => {
   });
 
   test("a missing run.sh or missing metadata.json is rejected", async () => {
-    const world = await makeWorld();
+    const world = await makeWorld({ intake_grace: 0 });
     const norun = await craft(world, { files: { "main.py": "print(1)\n" } });
     const nometa = await craft(world, { prepare: async () => {} });
     await fs.remove(path.join(world.paths.inbox, SCIENTIST, nometa, "metadata.json"));

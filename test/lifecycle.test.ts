@@ -182,8 +182,8 @@ describe("intake", () => {
     expect((await world.pass()).intake.accepted).toEqual([uid]);
   });
 
-  test("malformed metadata.json is rejected at intake with a message; other jobs are unaffected", async () => {
-    const world = await makeWorld({ sandbox: { mode } });
+  test("malformed metadata.json is rejected at intake (past intake_grace) with a message; other jobs are unaffected", async () => {
+    const world = await makeWorld({ sandbox: { mode }, intake_grace: 0 });
     const bad = await world.submit("ok", "bad one");
     const good = await world.submit("ok", "good one");
     await fs.writeFile(path.join(world.paths.inbox, SCIENTIST, bad, "metadata.json"), '{"uid": "' + bad + '", "name": 42');

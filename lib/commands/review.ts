@@ -18,7 +18,7 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
       const out = [
         `Job ${m.uid}  [${r.job.status}]`,
         `  name:        ${m.name}`,
-        `  from:        ${m.requester_email}`,
+        `  from:        ${m.requester_email}${m.sender === "unverified" ? "  (UNVERIFIED: written straight into jobs/pending/ by a Python client; nothing proves who sent it)" : ""}`,
         `  submitted:   ${m.created_at}`,
         `  description: ${m.description || "(none)"}`,
         `  tags:        ${m.tags.join(", ") || "(none)"}`,

@@ -57,7 +57,8 @@ export function stateText(job: Job & { taken_in?: boolean }): string {
 export function jobRows(jobs: (Job & { owner?: string; taken_in?: boolean })[], who: "from" | "to" = "from"): string {
   if (jobs.length === 0) return "No jobs.";
   const sorted = [...jobs].sort((a, b) => b.meta.created_at.localeCompare(a.meta.created_at));
-  const rows = sorted.map((j) => [shortUid(j.uid), stateText(j), j.meta.name, who === "from" ? j.meta.requester_email : (j.owner ?? j.meta.target_email), `${age(j.meta.created_at)} ago`]);
+  const sender = (j: Job) => `${j.meta.requester_email}${j.meta.sender === "unverified" ? " (unverified)" : ""}`;
+  const rows = sorted.map((j) => [shortUid(j.uid), stateText(j), j.meta.name, who === "from" ? sender(j) : (j.owner ?? j.meta.target_email), `${age(j.meta.created_at)} ago`]);
   return table(["UID", "STATUS", "NAME", who === "from" ? "FROM" : "TO", "SUBMITTED"], rows, (row, col, padded) =>
     col === 1 ? paint(padded, sorted[row]!.status) : padded,
   );
