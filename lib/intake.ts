@@ -33,7 +33,7 @@ import {
   type JobMetadata,
   type Limits,
 } from "./schemas.ts";
-import { isSyncNoise, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
+import { checkJobCode, isSyncNoise, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 
 export const SUBMITTED_MARKER = "submitted";
 const INTAKE_CONCURRENCY = 8;
@@ -149,6 +149,12 @@ async function readMarker(dir: string): Promise<z.infer<typeof SubmittedMarkerSc
   }
 }
 
+/** "has no run.sh" reads better as "code/ has no run.sh"; a named file ("x is a link") needs no prefix. */
+function prefixCode(error: unknown): never {
+  if (error instanceof UnsafeTreeError && error.message.startsWith("has no")) throw new UnsafeTreeError(`code/ ${error.message}`);
+  throw error;
+}
+
 /** SyftBox conflict copies and temp files inside code/ are not part of the job: remove them. */
 async function removeSyncNoise(dir: string): Promise<void> {
   for (const entry of await fs.promises.readdir(dir, { withFileTypes: true })) {
@@ -176,10 +182,7 @@ async function admit(paths: QueuePaths, limits: Limits, email: string, uid: stri
       const stat = await fs.promises.lstat(codeDir).catch(() => undefined);
       if (!stat?.isDirectory()) throw new UnsafeTreeError("the submission has no code/ folder");
       await removeSyncNoise(codeDir);
-      const entries = await walkTree(codeDir, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
-      if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) {
-        throw new UnsafeTreeError("code/ has no run.sh: the job needs a run.sh at the top of its folder");
-      }
+      const entries = await checkJobCode(codeDir, limits).catch(prefixCode);
       // Only metadata.json and code/ go on: a stray syft.pub.yaml or other file from the inbox must not.
       for (const entry of await fs.promises.readdir(dir)) {
         if (entry !== "metadata.json" && entry !== "code") await fs.promises.rm(path.join(dir, entry), { recursive: true, force: true });
@@ -280,10 +283,9 @@ async function adoptLegacyJobs(paths: QueuePaths, config: AppConfig, log: Log, r
       if (reason === undefined && claimed.success) {
         const code = path.join(dir, "code");
         await removeSyncNoise(code).catch(() => {});
-        const entries = await walkTree(code, { maxFiles: config.limits.max_files, maxBytes: config.limits.max_code_mb * 1024 * 1024 }).catch((error: unknown) => {
-          throw isNotFound(error) ? new UnsafeTreeError("the job has no code/ folder") : error;
+        const entries = await checkJobCode(code, config.limits).catch((error: unknown) => {
+          throw isNotFound(error) ? new UnsafeTreeError("the job has no code/ folder") : prefixCode(error);
         });
-        if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) throw new UnsafeTreeError("code/ has no run.sh");
         const meta = JobMetadataSchema.parse({
           ...claimed.data,
           status: "pending",

@@ -12,7 +12,7 @@ import { writeJsonAtomic } from "./fsutil.ts";
 import { SUBMITTED_MARKER } from "./intake.ts";
 import { datasiteDir, queuePaths } from "./paths.ts";
 import { Description, Email, JobName, Tag, type Submission } from "./schemas.ts";
-import { treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
+import { checkJobCode, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 
 export const SubmitOptionsSchema = z.object({
   to: Email,
@@ -43,12 +43,12 @@ export async function submitJob(ctx: Context, options: SubmitOptions): Promise<S
   if (!stat?.isDirectory()) throw new ScqError(`${opts.folder} is not a folder. Give the folder that holds your run.sh.`);
   const { limits } = ctx.config;
   try {
-    const entries = await walkTree(folder, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
-    if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) {
-      throw new UnsafeTreeError(`has no run.sh. The owner's machine runs \`bash run.sh\` in your folder; add one (or use scq submit-script)`);
-    }
+    await checkJobCode(folder, limits);
   } catch (error) {
-    if (error instanceof UnsafeTreeError) throw new ScqError(`${opts.folder}: ${error.message}`);
+    if (error instanceof UnsafeTreeError) {
+      const hint = error.message.startsWith("has no run.sh") ? "; add one, or send a single script with scq submit-script" : "";
+      throw new ScqError(`${opts.folder}: ${error.message}${hint}`);
+    }
     throw error;
   }
   if (!(await fs.pathExists(datasiteDir(ctx.dataDir, opts.to)))) {

@@ -69,6 +69,18 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
 }
 
 /**
+ * The gate every job folder passes, on both sides (submit and intake): plain files only, within the
+ * caps, and a run.sh at the top. Returns its entries; throws UnsafeTreeError saying what is wrong.
+ */
+export async function checkJobCode(root: string, limits: { max_files: number; max_code_mb: number }): Promise<TreeEntry[]> {
+  const entries = await walkTree(root, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
+  if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) {
+    throw new UnsafeTreeError("has no run.sh: the owner's machine runs `bash run.sh` at the top of the job folder");
+  }
+  return entries;
+}
+
+/**
  * SHA-256 over a manifest of the tree: one line per entry, "d <path>" or "f <path> <size> <sha256>",
  * sorted by path. Names, layout and contents all count; timestamps and modes do not.
  */
