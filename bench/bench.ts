@@ -126,12 +126,9 @@ try {
     const ratio = pass.time.median / bare.time.median;
     // The pass's own work: what it takes beyond starting node at all.
     const own = pass.time.median - bareNode.time.median;
-    row(
-      `idle pass, ${count} finished jobs`,
-      `${fmt(pass.time)}  ×${ratio.toFixed(2)} bare tsx, own work ${own.toFixed(0)} ms`,
-      count === 10_000 ? "≤ 1.5× bare, own ≤ 100 ms" : "",
-      count === 10_000 ? (ratio <= 1.5 && own <= 100 ? "met" : "MISSED") : "",
-    );
+    const last = count === 10_000;
+    row(`idle pass, ${count} finished jobs`, `${fmt(pass.time)}  ×${ratio.toFixed(2)} bare tsx`, last ? "≤ 1.5× bare tsx" : "", last ? (ratio <= 1.5 ? "met" : "MISSED") : "");
+    row(`  its own work beyond a bare node start`, `${own.toFixed(0)} ms`, last ? "≤ 100 ms" : "", last ? (own <= 100 ? "met" : "MISSED") : "");
     if (count === 10_000) {
       rss10k = pass.rssKb;
       const fromSources = await timeProcess(entry("process", "tsx"), w.args);
