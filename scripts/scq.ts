@@ -21,6 +21,7 @@ await runCli("scq", (y) =>
     .command(c.outputCommand)
     .command(c.releaseCommand)
     .command(c.auditCommand)
+    .command(c.uiCommand)
     .command(c.processCommand)
     .demandCommand(1, "Name a command.")
     .example("$0 submit --to owner@uni.edu --folder ./analysis --name 'mean age'", "data scientist: send code")

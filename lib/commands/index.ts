@@ -8,3 +8,4 @@ export { reviewCommand } from "./review.ts";
 export { statusCommand } from "./status.ts";
 export { submitCommand } from "./submit.ts";
 export { submitScriptCommand } from "./submit-script.ts";
+export { uiCommand } from "./ui.ts";

@@ -1,0 +1,29 @@
+import type { CommandModule } from "yargs";
+import { startUiServer } from "../ui/server.ts";
+import { contextFrom, type GlobalArgs } from "./shared.ts";
+
+interface Args extends GlobalArgs {
+  port?: number;
+}
+
+export const uiCommand: CommandModule<GlobalArgs, Args> = {
+  command: "ui",
+  describe: "serve the review page on 127.0.0.1 (the printed URL carries its access token)",
+  builder: (y) =>
+    y.option("port", {
+      type: "number",
+      describe: "port to listen on (default $SYFTBOX_ASSIGNED_PORT, else a free one)",
+    }) as never,
+  handler: async (argv) => {
+    const ctx = await contextFrom(argv);
+    const assigned = process.env.SYFTBOX_ASSIGNED_PORT ? Number(process.env.SYFTBOX_ASSIGNED_PORT) : undefined;
+    const server = await startUiServer(ctx, { port: argv.port ?? assigned ?? 0 });
+    if (argv.json) process.stdout.write(`${JSON.stringify({ url: server.url, origin: server.origin })}\n`);
+    else process.stdout.write(`Review page for ${ctx.email}: ${server.url}\nOnly this URL (with its token) opens it. Ctrl-C to stop.\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => void server.close().then(resolve);
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+  },
+};

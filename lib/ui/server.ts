@@ -1,0 +1,208 @@
+// `scq ui`: the review page, served on 127.0.0.1 only. Every request must carry the random token of
+// this run: the page in its URL (?token=), the API calls in the X-SCQ-Token header (a header, not a
+// cookie, so another site cannot make the browser send it). Requests whose Host or Origin is not this
+// server are refused too (DNS rebinding, cross-site requests). Approve and reject go through the same
+// library functions as the CLI: markers and audit log alike.
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import fs from "fs-extra";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { z } from "zod";
+import { allJobsForMe, getJobLogs, myJobs } from "../api.ts";
+import type { Context } from "../context.ts";
+import { decide } from "../decisions.ts";
+import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
+import { locateJob, type JobView } from "../jobs.ts";
+import { APP_DIR, queuePaths, resultsDir } from "../paths.ts";
+import { reviewJob } from "../review.ts";
+import { walkTree } from "../tree.ts";
+
+export interface UiServer {
+  url: string;
+  origin: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+const PAGE = path.join(APP_DIR, "lib", "ui", "page.html");
+
+const DecisionBody = z.object({ reason: z.string().max(2000).default("") });
+const BatchBody = z.object({
+  action: z.enum(["approve", "reject"]),
+  uids: z.array(z.string().min(4).max(64)).min(1).max(500),
+  reason: z.string().max(2000).default(""),
+});
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function summary(job: JobView) {
+  return {
+    uid: job.uid,
+    name: job.meta.name,
+    status: job.status,
+    role: job.role,
+    owner: job.owner,
+    requester_email: job.meta.requester_email,
+    target_email: job.meta.target_email,
+    sender: job.meta.sender,
+    tags: job.meta.tags,
+    created_at: job.meta.created_at,
+    updated_at: job.meta.updated_at,
+    taken_in: job.taken_in,
+    output_review: job.meta.output_review,
+    error_message: job.meta.error_message,
+  };
+}
+
+export async function startUiServer(ctx: Context, options: { port?: number } = {}): Promise<UiServer> {
+  const token = randomBytes(24).toString("base64url");
+  const page = await fs.promises.readFile(PAGE, "utf8");
+  let origin = "";
+  let hosts: string[] = [];
+
+  const tokenOk = (given: string | null | undefined) => {
+    const a = Buffer.from(given ?? "");
+    const b = Buffer.from(token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+
+  const readJson = async (req: http.IncomingMessage): Promise<unknown> => {
+    if (!(req.headers["content-type"] ?? "").startsWith("application/json")) throw new HttpError(415, "send application/json");
+    let size = 0;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > 64 * 1024) throw new HttpError(413, "request body too large");
+      chunks.push(chunk as Buffer);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+    } catch {
+      throw new HttpError(400, "the body is not valid JSON");
+    }
+  };
+
+  const parse = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => {
+    const result = schema.safeParse(value);
+    if (!result.success) throw new HttpError(400, describeZodIssues(result.error).join("; "));
+    return result.data;
+  };
+
+  const detail = async (ref: string) => {
+    const job = await locateJob(ctx, ref);
+    const logs = {
+      stdout: await getJobLogs(job.uid, "stdout", ctx).then((l) => l.text, () => null),
+      stderr: await getJobLogs(job.uid, "stderr", ctx).then((l) => l.text, () => null),
+    };
+    const outputDir = path.join(job.role === "requester" && job.meta.output_review === "pending" ? "/nonexistent" : resultsDir(queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name), job), "output");
+    const output = (await walkTree(outputDir).catch(() => [])).filter((e) => e.type === "file");
+    if (job.role === "owner") {
+      const r = await reviewJob(ctx, job.uid);
+      return { job: summary(job), meta: job.meta, files: r.files, texts: r.texts, not_shown: r.notShown, findings: r.findings, code_sha256: r.code_sha256, logs, output };
+    }
+    return { job: summary(job), meta: job.meta, files: [], texts: [], not_shown: [], findings: [], code_sha256: job.meta.code_sha256, logs, output };
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", origin);
+    if (!hosts.includes(req.headers.host ?? "")) throw new HttpError(403, "wrong Host");
+    if (req.headers.origin !== undefined && !hosts.some((h) => req.headers.origin === `http://${h}`)) throw new HttpError(403, "cross-origin requests are refused");
+
+    if (req.method === "GET" && url.pathname === "/") {
+      if (!tokenOk(url.searchParams.get("token"))) throw new HttpError(403, "open the URL that scq ui printed (it carries the token)");
+      const nonce = randomBytes(16).toString("base64");
+      res.writeHead(200, {
+        "content-type": "text/html; charset=utf-8",
+        "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+        "referrer-policy": "no-referrer",
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+      });
+      res.end(page.replaceAll("__NONCE__", nonce));
+      return;
+    }
+    if (!url.pathname.startsWith("/api/")) throw new HttpError(404, "not found");
+    if (!tokenOk(req.headers["x-scq-token"] as string | undefined)) throw new HttpError(403, "missing or wrong X-SCQ-Token");
+
+    const send = (body: unknown, status = 200) => {
+      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff" });
+      res.end(JSON.stringify(body));
+    };
+    const parts = url.pathname.split("/").filter(Boolean); // ["api", "jobs", uid, action]
+    if (req.method === "GET" && url.pathname === "/api/jobs") {
+      const [owned, mine] = await Promise.all([allJobsForMe({}, ctx), myJobs(undefined, ctx)]);
+      send({ me: ctx.email, jobs: [...owned, ...mine].map(summary) });
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/api/batch") {
+      const body = parse(BatchBody, await readJson(req));
+      const results = [];
+      for (const uid of body.uids) {
+        try {
+          await decide(ctx, uid, { decision: body.action, reason: body.reason });
+          results.push({ uid, ok: true });
+        } catch (error) {
+          results.push({ uid, ok: false, error: errorMessage(error) });
+        }
+      }
+      send({ results });
+      return;
+    }
+    if (parts[1] === "jobs" && parts[2] && parts.length === 3 && req.method === "GET") {
+      send(await detail(parts[2]));
+      return;
+    }
+    if (parts[1] === "jobs" && parts[2] && (parts[3] === "approve" || parts[3] === "reject") && req.method === "POST") {
+      const body = parse(DecisionBody, await readJson(req));
+      const { marker } = await decide(ctx, parts[2], { decision: parts[3], reason: body.reason });
+      send({ ok: true, marker });
+      return;
+    }
+    if (parts[1] === "jobs" && parts[2] && parts[3] === "output" && req.method === "GET") {
+      const job = await locateJob(ctx, parts[2]);
+      const { output } = await detail(job.uid);
+      const wanted = url.searchParams.get("file") ?? "";
+      // Only a file from the listing: no path from the request ever reaches the filesystem as is.
+      const entry = output.find((e) => e.rel === wanted);
+      if (!entry) throw new HttpError(404, "no such output file");
+      const dir = resultsDir(queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name), job);
+      res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        "content-disposition": `attachment; filename="${path.basename(entry.rel).replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+        "x-content-type-options": "nosniff",
+      });
+      fs.createReadStream(path.join(dir, "output", entry.rel)).pipe(res);
+      return;
+    }
+    throw new HttpError(404, "not found");
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : error instanceof JobNotFoundError ? 404 : error instanceof ScqError ? 409 : 500;
+      if (!res.headersSent) res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: status === 500 ? `internal error: ${errorMessage(error)}` : errorMessage(error) }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
+  hosts = [`127.0.0.1:${port}`, `localhost:${port}`];
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    token,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,182 @@
+// The review page end to end in headless Chromium (Debian's package, driven by playwright-core):
+// listing, search, code review, approving from the page, live updates; and the token and origin rules.
+import fs from "fs-extra";
+import http from "node:http";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { APP_DIR } from "../lib/paths.ts";
+import { startUiServer, type UiServer } from "../lib/ui/server.ts";
+import { makeWorld, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const available = await fs.pathExists(CHROMIUM);
+if (!available && process.env.CI) throw new Error(`CI must run the browser tests, but ${CHROMIUM} is missing`);
+if (!available) console.warn(`NOTICE: skipping the review page tests: ${CHROMIUM} is not installed (apt-get install chromium)`);
+
+let browser: Browser;
+beforeAll(async () => {
+  if (!available) return;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Screenshots go to docs/ (for the README) only when asked: UPDATE_SCREENSHOTS=1 npm test. */
+function shot(world: World, name: string): string {
+  return path.join(process.env.UPDATE_SCREENSHOTS ? path.join(APP_DIR, "docs") : world.root, name);
+}
+
+async function serve(world: World): Promise<UiServer> {
+  const server = await startUiServer(world.owner, { port: 0 });
+  return server;
+}
+
+describe.skipIf(!available)("review page", () => {
+  test("lists jobs, searches, shows the code, approves from the page, and follows the pass without a reload", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const first = await world.submit({ "run.sh": "# counts rows\nwc -l \"$DATA_DIR\"/*.csv > \"$OUTPUT_DIR/rows.txt\" || echo 0 > \"$OUTPUT_DIR/rows.txt\"\n" }, "row count");
+    const second = await world.submit({ "run.sh": "curl http://example.org/upload\n" }, "suspicious upload");
+    await world.pass();
+    const server = await serve(world);
+    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    try {
+      await page.goto(server.url);
+      const rows = page.locator("#rows tr");
+      await expect.poll(() => rows.count()).toBe(2);
+      await expect.poll(() => page.locator('[data-count="pending"]').textContent()).toBe("pending 2");
+
+      await page.fill("#search", "suspicious");
+      await expect.poll(() => rows.count()).toBe(1);
+      expect(await rows.first().getAttribute("data-uid")).toBe(second);
+      await page.fill("#search", SCIENTIST);
+      await expect.poll(() => rows.count()).toBe(2);
+      await page.fill("#search", "");
+      await page.screenshot({ path: shot(world, "ui-table.png") });
+
+      await page.click(`tr[data-uid="${second}"]`);
+      await expect.poll(() => page.locator(".findings li").first().textContent()).toContain("network access");
+      await page.click(`tr[data-uid="${first}"]`);
+      await expect.poll(() => page.locator("pre.code").first().textContent()).toContain('wc -l "$DATA_DIR"/*.csv');
+      expect(await page.locator(".hash").textContent()).toBe((await world.job(first)).meta.code_sha256);
+      await page.screenshot({ path: shot(world, "ui-detail.png") });
+
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.fill("#reason", "aggregate only");
+      await page.click("#approve");
+      await expect.poll(() => page.locator("#decide-msg").textContent()).toBe("Approved: it runs at the next pass.");
+      const marker = await fs.readJson(path.join(world.paths.decisions, `${first}.json`));
+      expect(marker).toMatchObject({ uid: first, decision: "approve", reason: "aggregate only", by: world.owner.email });
+
+      await world.pass();
+      // The page notices the change by itself.
+      await expect.poll(() => page.locator(`tr[data-uid="${first}"] .badge`).textContent(), { timeout: 10_000 }).toBe("completed");
+      await expect.poll(() => page.locator("#detail .badge").first().textContent(), { timeout: 10_000 }).toBe("completed");
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  test("batch reject from the table needs a reason and decides every selected job", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uids = [await world.submit("ok", "one"), await world.submit("ok", "two")];
+    await world.pass();
+    const server = await serve(world);
+    const page = await browser.newPage();
+    try {
+      await page.goto(server.url);
+      await expect.poll(() => page.locator("#rows tr").count()).toBe(2);
+      await page.check("#all");
+      expect(await page.locator("#selected").textContent()).toBe("2 selected");
+      await page.click("#batch-reject");
+      expect(await page.locator("#batch-msg").textContent()).toBe("A rejection needs a reason.");
+      await page.fill("#batch-reason", "wrong dataset");
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#batch-reject");
+      await expect.poll(() => page.locator("#batch-msg").textContent()).toBe("2 rejected.");
+      for (const uid of uids) expect((await fs.readJson(path.join(world.paths.decisions, `${uid}.json`))).decision).toBe("reject");
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  test("hostile job names and code are shown as text, never run as script", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    await world.submit({ "run.sh": "echo '<img src=x onerror=\"window.pwned=1\">'\n" }, '<script>window.pwned=1</script>');
+    await world.pass();
+    const server = await serve(world);
+    const page = await browser.newPage();
+    try {
+      await page.goto(server.url);
+      await expect.poll(() => page.locator("#rows tr").count()).toBe(1);
+      await page.click("#rows tr");
+      await expect.poll(() => page.locator("#detail h2").textContent()).toBe("<script>window.pwned=1</script>");
+      await expect.poll(() => page.locator("pre.code").first().textContent()).toContain("<img src=x");
+      expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+});
+
+describe("review page access rules", () => {
+  test("requests without the token, with a wrong one, or from another origin or host are refused", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await world.submit("ok");
+    await world.pass();
+    const server = await serve(world);
+    try {
+      const headers = { "x-scq-token": server.token };
+      expect((await fetch(`${server.origin}/`)).status).toBe(403);
+      expect((await fetch(`${server.origin}/?token=wrong`)).status).toBe(403);
+      expect((await fetch(server.url)).status).toBe(200);
+      expect((await fetch(`${server.origin}/api/jobs`)).status).toBe(403);
+      expect((await fetch(`${server.origin}/api/jobs`, { headers: { "x-scq-token": "x".repeat(server.token.length) } })).status).toBe(403);
+      expect((await fetch(`${server.origin}/api/jobs`, { headers })).status).toBe(200);
+      const crossSite = await fetch(`${server.origin}/api/jobs/${uid}/approve`, {
+        method: "POST",
+        headers: { ...headers, origin: "http://evil.example", "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(crossSite.status).toBe(403);
+      expect(await fs.pathExists(path.join(world.paths.decisions, `${uid}.json`))).toBe(false);
+      // fetch will not send a forged Host; a DNS-rebinding page's requests would carry its own name.
+      const rebound = await new Promise<number>((resolve, reject) => {
+        http.get(`${server.origin}/api/jobs`, { headers: { ...headers, host: "evil.example:80" } }, (res) => resolve(res.statusCode ?? 0)).on("error", reject);
+      });
+      expect(rebound).toBe(403);
+      const badBody = await fetch(`${server.origin}/api/jobs/${uid}/approve`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: '{"reason": 5}' });
+      expect(badBody.status).toBe(400);
+      expect(((await badBody.json()) as { error: string }).error).toMatch(/field "reason"/);
+      const traversal = await fetch(`${server.origin}/api/jobs/${uid}/output?file=../metadata.json`, { headers });
+      expect(traversal.status).toBe(404);
+      const ok = await fetch(`${server.origin}/api/jobs/${uid}/approve`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: '{"reason": "fine"}' });
+      expect(ok.status).toBe(200);
+      expect(await fs.pathExists(path.join(world.paths.decisions, `${uid}.json`))).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("scq ui serves on 127.0.0.1 at the port SyftBox assigns, prints its URL and stops on SIGTERM", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = runScript("scq.ts", ["ui", "--json", ...worldArgs(world)], { env: { SYFTBOX_ASSIGNED_PORT: String(port) } });
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString()));
+      void child.then((r) => reject(new Error(`scq ui exited: ${r.stderr}`)));
+    });
+    const { url, origin } = JSON.parse(line) as { url: string; origin: string };
+    expect(origin).toBe(`http://127.0.0.1:${port}`);
+    expect((await fetch(url)).status).toBe(200);
+    child.kill("SIGTERM");
+    expect((await child).exitCode).toBe(0);
+  });
+});
