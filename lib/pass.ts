@@ -200,6 +200,9 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
     } catch (error) {
       crash = `the runner failed: ${errorMessage(error)}`;
     }
+    if (result && result.outputSkipped.length > 0) {
+      log(`run: ${shortUid(job.uid)} output not copied (links or special files): ${result.outputSkipped.slice(0, 10).join(", ")}`);
+    }
     if (job.meta.sender === "unverified") await writeExecutionLog(review ? path.join(paths.staging, job.uid) : job.dir);
     const status = result && !result.failed ? "completed" : "failed";
     const message = result?.message ?? crash ?? "unknown failure";

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
 import type { Job } from "./lifecycle.ts";
 import { launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
@@ -227,10 +228,10 @@ async function copyOutput(from: string, to: string): Promise<{ files: number; sk
         await visit(s, d, r);
       } else if (stat.isFile()) {
         try {
-          await fs.promises.copyFile(s, d);
+          await copyNoFollow(s, d);
           files += 1;
         } catch {
-          skipped.push(r); // e.g. the job made it unreadable
+          skipped.push(r); // made unreadable, or swapped for a link after the lstat
         }
       } else {
         skipped.push(r);
@@ -239,6 +240,20 @@ async function copyOutput(from: string, to: string): Promise<{ files: number; sk
   };
   await visit(from, to, "");
   return { files, skipped };
+}
+
+/**
+ * Copy a file the job wrote without ever following a link: in mode none a process of the job may
+ * outlive it and swap the file for a link to a secret between our lstat and our read.
+ */
+async function copyNoFollow(from: string, to: string): Promise<void> {
+  const source = await fs.promises.open(from, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    if (!(await source.stat()).isFile()) throw new Error(`${from} is not a regular file`);
+    await pipeline(source.createReadStream(), fs.createWriteStream(to, { flags: "wx" }));
+  } finally {
+    await source.close().catch(() => {});
+  }
 }
 
 /** Remove a stage, even if the job left folders without write permission. */

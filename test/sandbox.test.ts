@@ -165,6 +165,16 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
     await fs.remove(dataPath);
   });
 
+  test("links and fifos the job leaves in output/ are not copied back", async () => {
+    const world = await makeWorld();
+    const job = await world.approveAndRun(
+      await world.submit({ "run.sh": "ln -s /etc/passwd $OUTPUT_DIR/leak\nmkfifo $OUTPUT_DIR/pipe\necho ok > $OUTPUT_DIR/real.txt\n" }),
+    );
+    expect(job.status).toBe("completed");
+    expect((await fs.readdir(path.join(job.dir, "output"))).sort()).toEqual(["real.txt"]);
+    expect(world.lines).toContainEqual(expect.stringMatching(/output not copied \(links or special files\): (leak, pipe|pipe, leak)$/));
+  });
+
   test("huge output: past limits.max_output_mb the job is killed and its output discarded", async () => {
     const world = await makeWorld({ job_timeout: 60, limits: { max_output_mb: 20 } });
     const job = await world.approveAndRun(await world.submit("big-output"));
