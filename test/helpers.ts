@@ -119,3 +119,12 @@ export function runScript(script: string, args: string[], options: { env?: Recor
 export function worldArgs(world: World, email = OWNER): string[] {
   return ["--data-dir", world.dataDir, "--email", email, "--app-config", world.configFile];
 }
+
+/**
+ * A job that sleeps far past any timeout, with children, under a number no other test uses, so
+ * `pgrep -f "sleep <n>"` finds only its own processes even with test files running side by side.
+ */
+export function sleeperJob(): { files: Record<string, string>; pattern: string } {
+  const n = 100_000 + Math.floor(Math.random() * 800_000);
+  return { files: { "run.sh": `echo started\nsleep ${n} &\nsleep ${n} &\nsleep ${n}\n` }, pattern: `sleep ${n}` };
+}

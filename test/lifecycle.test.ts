@@ -8,7 +8,7 @@ import { decide } from "../lib/decisions.ts";
 import { AmbiguousUidError, JobNotFoundError, JobStateError, ScqError } from "../lib/errors.ts";
 import { findJob } from "../lib/lifecycle.ts";
 import { submitJob } from "../lib/submit.ts";
-import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, writeFolder } from "./helpers.ts";
+import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, sleeperJob, writeFolder } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";
 beforeAll(async () => {
@@ -97,13 +97,14 @@ describe("submit → pending → approve → completed", () => {
   test("a job past job_timeout is killed with all its processes and marked timed_out", async () => {
     const world = await makeWorld({ sandbox: { mode }, job_timeout: 2 });
     const started = Date.now();
-    const job = await world.approveAndRun(await world.submit("sleep"));
+    const sleeper = sleeperJob();
+    const job = await world.approveAndRun(await world.submit(sleeper.files));
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(job.status).toBe("failed");
     expect(job.meta.timed_out).toBe(true);
     expect(job.meta.error_message).toMatch(/^timed out after 2 seconds/);
     expect(await readLog(job)).toBe("started\n");
-    const { stdout } = await execa("pgrep", ["-f", "sleep 4242"], { reject: false });
+    const { stdout } = await execa("pgrep", ["-f", sleeper.pattern], { reject: false });
     expect(stdout).toBe("");
   });
 

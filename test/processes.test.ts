@@ -9,7 +9,7 @@ import { verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
 import { processStartTime } from "../lib/lock.ts";
 import { APP_DIR } from "../lib/paths.ts";
-import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, worldArgs, type World } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";
 beforeAll(async () => {
@@ -71,7 +71,8 @@ describe("locking", () => {
 describe("crash safety", () => {
   test("kill -9 of a pass in the middle of a run: the sandbox dies too, the next pass records it as interrupted", async () => {
     const world = await makeWorld({ sandbox: { mode } });
-    const uid = await approved(world, { "run.sh": "echo before-the-crash\nsleep 4343\n" });
+    const sleeper = sleeperJob();
+    const uid = await approved(world, { "run.sh": `echo before-the-crash\n${sleeper.pattern}\n` });
     const pass = runScript("process.ts", worldArgs(world));
     const running = path.join(world.paths.jobs, "running", uid);
     await waitFor("the job to start", async () => (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"));
@@ -79,9 +80,9 @@ describe("crash safety", () => {
     await pass;
     // Nothing of the job survives its pass (bwrap --die-with-parent; mode none: the process group).
     if (mode === "bwrap") {
-      await waitFor("the job's processes to die", async () => (await execa("pgrep", ["-f", "sleep 4343"], { reject: false })).stdout === "");
+      await waitFor("the job's processes to die", async () => (await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).stdout === "");
     } else {
-      await execa("pkill", ["-f", "sleep 4343"], { reject: false });
+      await execa("pkill", ["-f", sleeper.pattern], { reject: false });
     }
     expect(await fs.pathExists(running)).toBe(true);
     const summary = await world.pass();
