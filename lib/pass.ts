@@ -1,6 +1,6 @@
 // One pass of the processor (DESIGN §5): lock → recover → intake (and cancel requests) → log pending →
-// apply decisions → run approved → cleanup → unlock. Each step leaves every job in a state the next pass understands,
-// so a pass can be killed at any point.
+// apply decisions → run approved → cleanup → unlock. Each step leaves every job in a state the next
+// pass understands, so a pass can be killed at any point.
 import fs from "fs-extra";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
@@ -69,8 +69,9 @@ export async function runPass({ dataDir, owner, config, log }: PassOptions): Pro
     await recover(paths, log);
     summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, log);
-    summary.pending = await logPending(paths, log);
-    summary.decided = await applyDecisions(paths, log);
+    const { jobs: pending } = await listJobs(paths, ["pending"]);
+    summary.pending = logPending(pending, log);
+    summary.decided = await applyDecisions(paths, pending, log);
     const ran = await runApproved(paths, config, log);
     summary.ran = ran.ran;
     summary.sandbox_problem = ran.problem ?? null;
@@ -84,8 +85,7 @@ export async function runPass({ dataDir, owner, config, log }: PassOptions): Pro
   }
 }
 
-async function logPending(paths: QueuePaths, log: Log): Promise<number> {
-  const { jobs } = await listJobs(paths, ["pending"]);
+function logPending(jobs: Job[], log: Log): number {
   if (jobs.length === 0) return 0;
   log(`pending: ${jobs.length} job(s) waiting for review (scq review <uid>, then scq approve|reject <uid>)`);
   for (const job of sortBy(jobs, (j) => j.meta.created_at)) {
@@ -94,10 +94,9 @@ async function logPending(paths: QueuePaths, log: Log): Promise<number> {
   return jobs.length;
 }
 
-async function applyDecisions(paths: QueuePaths, log: Log): Promise<{ uid: string; to: string }[]> {
+async function applyDecisions(paths: QueuePaths, pending: Job[], log: Log): Promise<{ uid: string; to: string }[]> {
   const decided: { uid: string; to: string }[] = [];
-  const { jobs } = await listJobs(paths, ["pending"]);
-  for (const job of jobs) {
+  for (const job of pending) {
     try {
       const to = await applyDecision(paths, job, log);
       if (to) decided.push({ uid: job.uid, to });

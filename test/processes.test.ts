@@ -267,4 +267,33 @@ describe("entry points", () => {
     expect((await world.job(clean)).status).toBe("completed");
     expect((await world.job(flagged)).status).toBe("pending");
   });
+
+  test("run.sh --loop repeats passes, each a fresh process, and stops cleanly on SIGTERM", async () => {
+    const world = await makeWorld({ sandbox: { mode }, interval: 1 });
+    const loop = execa("bash", [path.join(APP_DIR, "run.sh"), "--loop", ...worldArgs(world).slice(0, 4)], {
+      env: { SCQ_APP_CONFIG: world.configFile, PATH: process.env.PATH ?? "" },
+      reject: false,
+    });
+    let out = "";
+    loop.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    await sleep(1500);
+    // Submitted after the loop started: only a later pass can take it in.
+    const uid = await world.submit("ok");
+    await waitFor("a later pass to take the job in", async () => out.includes(`intake: ${uid.slice(0, 8)}`));
+    loop.kill("SIGTERM");
+    const done = await loop;
+    expect(done.exitCode).toBe(0);
+    expect(done.stderr).toMatch(/looping: one pass every 1s/);
+  });
+
+  test("scq logs --follow prints a running job's output as it comes and returns when the job ends", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await approved(world, { "run.sh": "echo first\nsleep 2\necho second\n" });
+    const pass = world.pass();
+    await waitFor("the job to start", () => fs.pathExists(path.join(world.paths.jobs, "running", uid)));
+    const follow = await runScript("scq.ts", ["logs", uid, "--follow", ...worldArgs(world, SCIENTIST)]);
+    await pass;
+    expect(follow.exitCode).toBe(0);
+    expect(follow.stdout).toBe("first\nsecond");
+  });
 });
