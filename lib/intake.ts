@@ -168,7 +168,6 @@ type Admission = { ok: true; meta: JobMetadata } | { ok: false; reason: string }
 
 async function admit(paths: QueuePaths, limits: Limits, email: string, uid: string): Promise<Admission> {
   const dir = path.join(paths.intake, email, uid);
-  let meta: JobMetadata;
   let reason: string | undefined;
   let claimedName = "(invalid submission)";
   try {
@@ -183,22 +182,17 @@ async function admit(paths: QueuePaths, limits: Limits, email: string, uid: stri
       if (!stat?.isDirectory()) throw new UnsafeTreeError("the submission has no code/ folder");
       await removeSyncNoise(codeDir);
       const entries = await checkJobCode(codeDir, limits).catch(prefixCode);
+      const codeHash = await treeHash(codeDir, entries);
+      const marker = await readMarker(dir);
+      if (marker === "invalid") throw new UnsafeTreeError("the submitted marker is not valid JSON (incomplete sync?); submit again");
+      if (marker.code_sha256 && marker.code_sha256 !== codeHash) {
+        throw new UnsafeTreeError("code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again");
+      }
       // Only metadata.json and code/ go on: a stray syft.pub.yaml or other file from the inbox must not.
       for (const entry of await fs.promises.readdir(dir)) {
         if (entry !== "metadata.json" && entry !== "code") await fs.promises.rm(path.join(dir, entry), { recursive: true, force: true });
       }
-      meta = JobMetadataSchema.parse({
-        ...submission,
-        requester_email: email,
-        status: "pending",
-        updated_at: now(),
-        code_sha256: await treeHash(codeDir, entries),
-      });
-      const marker = await readMarker(dir);
-      if (marker === "invalid") throw new UnsafeTreeError("the submitted marker is not valid JSON (incomplete sync?); submit again");
-      if (marker.code_sha256 && marker.code_sha256 !== meta.code_sha256) {
-        throw new UnsafeTreeError("code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again");
-      }
+      const meta = JobMetadataSchema.parse({ ...submission, requester_email: email, status: "pending", updated_at: now(), code_sha256: codeHash });
       await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
       await jobPermissions(dir, email);
       await fs.promises.mkdir(path.join(paths.jobs, "pending"), { recursive: true });

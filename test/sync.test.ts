@@ -28,6 +28,16 @@ describe("sync realities", () => {
     expect(await fs.readFile(path.join(job.dir, "output", "h.txt"), "utf8")).toBe("helped\n");
   });
 
+  test("past intake_grace, a submission still missing files is rejected as incomplete", async () => {
+    const world = await makeWorld({ intake_grace: 0 });
+    const uid = await world.submit({ "run.sh": "bash helper.sh\n", "helper.sh": "echo hi\n" });
+    await fs.remove(path.join(inboxDir(world, uid), "code", "helper.sh"));
+    await world.pass();
+    expect((await world.job(uid)).meta.error_message).toBe(
+      "rejected at intake: code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again",
+    );
+  });
+
   test("a half-written metadata.json is retried next pass, then rejected with a clear reason after intake_grace", async () => {
     const world = await makeWorld({ intake_grace: 3600 });
     const uid = await world.submit("ok");
