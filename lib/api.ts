@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { cancelJob } from "./cancel.ts";
 import { ownQueue, resolveContext, type Context, type ContextOptions } from "./context.ts";
 import { decide } from "./decisions.ts";
-import { JobStateError, ScqError } from "./errors.ts";
+import { JobNotFoundError, JobStateError, ScqError } from "./errors.ts";
 import { locateJob, myJobs as listMyJobs, type JobView } from "./jobs.ts";
 import { listJobDirs, listJobs, TERMINAL_STATUSES } from "./lifecycle.ts";
 import { queuePaths, resultsDir } from "./paths.ts";
@@ -126,8 +126,20 @@ export async function waitForCompletion(
   const ctx = await contextOf(c);
   const deadline = Date.now() + (options.timeoutMs ?? Infinity);
   let last = "";
+  let uid: string | undefined;
   for (;;) {
-    const job = await locateJob(ctx, ref);
+    let job: JobView;
+    try {
+      job = await locateJob(ctx, uid ?? ref);
+    } catch (error) {
+      // Once seen, a job that is missing is in transit (taken out of the inbox, not yet synced back
+      // from the queue, or renamed by a pass while we looked): keep waiting. Never seen: a wrong uid.
+      if (!(error instanceof JobNotFoundError) || uid === undefined) throw error;
+      if (Date.now() > deadline) throw new WaitTimeoutError(`Job ${uid} was not visible when the wait ran out.`);
+      await sleep(Math.min(options.intervalMs ?? 2000, Math.max(0, deadline - Date.now()) + 10));
+      continue;
+    }
+    uid = job.uid;
     const seen = `${job.status}:${job.taken_in}`;
     if (seen !== last) options.onChange?.(job);
     last = seen;

@@ -3,7 +3,7 @@
 // Appends are serialised: within a process by one queue per file, across processes (the pass and
 // `scq approve` may append at once) by a small lock file.
 import { createHash } from "node:crypto";
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { withFileLock } from "./lock.ts";
 import { AuditEventSchema, type AuditEvent } from "./schemas.ts";

@@ -1,12 +1,12 @@
 // A requester withdraws a job that has not started. They can write only to their own inbox, so the
 // request is a file there, inbox/<email>/cancel/<uid>.json, which the owner's pass honours for jobs
 // still pending or approved, and records. A job not yet taken in is simply taken back.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import type { Context } from "./context.ts";
 import { errorMessage, JobStateError, ScqError } from "./errors.ts";
-import { listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { exists, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { locateJob, type JobView } from "./jobs.ts";
 import { now, readJob, transition } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
@@ -74,7 +74,7 @@ export async function applyCancellations(paths: QueuePaths, log: Log): Promise<s
 
 async function findActive(paths: QueuePaths, uid: string) {
   for (const status of ["pending", "approved"] as const) {
-    if (await fs.pathExists(jobDir(paths, status, uid))) return readJob(paths, status, uid);
+    if (await exists(jobDir(paths, status, uid))) return readJob(paths, status, uid);
   }
   return undefined;
 }

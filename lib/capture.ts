@@ -1,7 +1,7 @@
 // A job's stdout/stderr, capped. The head streams straight to the log file (so a crash keeps it);
 // past the cap only the last part is kept in memory; at the end the file is rewritten as
 // head + a note saying how much was left out + tail. Memory stays bounded whatever the job prints.
-import fs from "fs-extra";
+import fs from "node:fs";
 import { writeFileAtomic } from "./fsutil.ts";
 
 export class CappedLog {

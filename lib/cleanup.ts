@@ -4,7 +4,7 @@
 // The pending folder is small and checked every pass. Terminal folders grow with history, so they
 // are swept at most every `sweepEvery` seconds and judged by a stat of metadata.json (written at
 // the job's last change), never by reading every record: an idle pass stays cheap.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { errorMessage } from "./errors.ts";

@@ -1,6 +1,5 @@
 // Who am I and where is the data: the SyftBox client config, overridable by flags.
 // Every library function takes a Context so tests and other apps can call it directly.
-import fs from "fs-extra";
 import type { z } from "zod";
 import path from "node:path";
 import { ConfigError, InvalidFileError } from "./errors.ts";
@@ -51,7 +50,7 @@ export async function resolveContext(options: ContextOptions = {}): Promise<Cont
 }
 
 export async function loadAppConfig(file = process.env.SCQ_APP_CONFIG ?? path.join(APP_DIR, "config.json")): Promise<AppConfig> {
-  if (!(await fs.pathExists(file))) {
+  if (!(await exists(file))) {
     if (process.env.SCQ_APP_CONFIG || file !== path.join(APP_DIR, "config.json")) {
       throw new ConfigError(`App config ${file} does not exist`);
     }

@@ -1,6 +1,6 @@
 // Decision markers: decisions/<uid>.json, written by the owner (scq approve|reject, scripts/approve.ts,
 // scripts/reject.ts), applied by the pass. Only a marker approves, and only for the exact code it hashed.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { ownQueue, type Context } from "./context.ts";

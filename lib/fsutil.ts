@@ -1,7 +1,9 @@
-// File helpers every module shares. Whatever another process may read is written atomically:
-// a temp file in the same folder (named *.tmp, which SyftBox does not sync), fsync, then rename.
+// File helpers every module shares. Whatever another process may read is written atomically: a temp
+// file in the same folder (named *.tmp, which SyftBox does not sync), fsync, then rename.
+// The modules a pass loads use node:fs directly: fs-extra's graceful-fs set-up alone costs ~10 ms of
+// every pass's start. The CLI, the demo and the tests use fs-extra's helpers.
 import { randomBytes } from "node:crypto";
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import type { z } from "zod";
 import { describeZodIssues, InvalidFileError } from "./errors.ts";

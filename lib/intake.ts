@@ -10,7 +10,7 @@
 // 3. With accept_legacy_jobs, jobs that Python syft-code-queue clients wrote straight into
 //    jobs/pending/ pass the same gate in place and are marked sender "unverified"; without it they
 //    are rejected. Either way they never run without an approval marker.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { forEachLimit } from "./concurrency.ts";

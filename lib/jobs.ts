@@ -1,11 +1,10 @@
 // Finding jobs from either side. A data owner's jobs are in their own queue; a data scientist's are
 // in other datasites' queues (SyftBox syncs them the job folders they may read) or, not yet taken in
 // by the owner's pass, still in the owner's inbox under the scientist's own email.
-import fs from "fs-extra";
 import path from "node:path";
 import { ownQueue, type Context } from "./context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
-import { listDirs, readJsonFile } from "./fsutil.ts";
+import { exists, listDirs, readJsonFile } from "./fsutil.ts";
 import { findJob, listJobDirs, listJobs, type Job } from "./lifecycle.ts";
 import { queuePaths, type QueuePaths } from "./paths.ts";
 import { JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobStatus } from "./schemas.ts";
@@ -24,7 +23,7 @@ async function otherQueues(ctx: Context): Promise<QueuePaths[]> {
   for (const owner of await listDirs(path.join(ctx.dataDir, "datasites"))) {
     if (owner === ctx.email) continue;
     const paths = queuePaths(ctx.dataDir, owner, ctx.config.queue_name);
-    if (await fs.pathExists(paths.root)) queues.push(paths);
+    if (await exists(paths.root)) queues.push(paths);
   }
   return queues;
 }
@@ -70,7 +69,9 @@ export async function locateJob(ctx: Context, ref: string): Promise<JobView> {
   const wanted = ref.trim().toLowerCase();
   const mine = await myJobs(ctx);
   const exact = mine.filter((j) => j.uid === wanted);
-  const matches = exact.length > 0 ? exact : wanted.length >= 4 ? mine.filter((j) => j.uid.startsWith(wanted)) : [];
+  // A job caught between the inbox and the queue can show up in both; the queue's record is current.
+  const candidates = exact.length > 0 ? exact : wanted.length >= 4 ? mine.filter((j) => j.uid.startsWith(wanted)) : [];
+  const matches = [...new Map(candidates.sort((a, b) => Number(a.taken_in) - Number(b.taken_in)).map((j) => [j.uid, j])).values()];
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) {
     throw new AmbiguousUidError(`"${ref}" matches ${matches.length} jobs: ${matches.map((m) => `${m.uid} (${m.status})`).join(", ")}. Give more characters of the uid.`);

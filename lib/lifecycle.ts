@@ -18,7 +18,7 @@
  * folder, (2) rename the folder into jobs/<target>/. A crash between them leaves a folder whose
  * metadata names a later status; `reconcile` finishes or undoes that on the next pass.
  */
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
 import { listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
@@ -101,30 +101,33 @@ export async function listJobs(
   paths: QueuePaths,
   statuses: readonly JobStatus[] = JOB_STATUSES,
 ): Promise<{ jobs: Job[]; problems: JobProblem[] }> {
-  const jobs: Job[] = [];
+  // Keyed by uid: a job moved on by a pass while we list (approved → running) is seen in both
+  // folders; folders are listed in lifecycle order, so the later sighting is the current one.
+  const jobs = new Map<string, Job>();
   const problems: JobProblem[] = [];
   for (const status of statuses) {
     for (const uid of await listJobDirs(paths, status)) {
       try {
-        jobs.push(await readJob(paths, status, uid));
+        jobs.set(uid, await readJob(paths, status, uid));
       } catch (error) {
         problems.push({ status, uid, error: error as Error });
       }
     }
   }
-  return { jobs, problems };
+  return { jobs: [...jobs.values()], problems };
 }
 
 /** Find a job by full uid or by an unambiguous prefix (at least 4 characters). */
 export async function findJob(paths: QueuePaths, ref: string): Promise<Job> {
   const wanted = ref.trim().toLowerCase();
-  const matches: { status: JobStatus; uid: string }[] = [];
+  const found = new Map<string, JobStatus>(); // by uid: the latest sighting wins, as in listJobs
   for (const status of JOB_STATUSES) {
     for (const uid of await listJobDirs(paths, status)) {
       if (uid === wanted) return readJob(paths, status, uid);
-      if (wanted.length >= 4 && uid.startsWith(wanted)) matches.push({ status, uid });
+      if (wanted.length >= 4 && uid.startsWith(wanted)) found.set(uid, status);
     }
   }
+  const matches = [...found].map(([uid, status]) => ({ uid, status }));
   const [only, ...others] = matches;
   if (only && others.length === 0) return readJob(paths, only.status, only.uid);
   if (only) {

@@ -3,7 +3,7 @@
 // kernel start time) is stale and taken over: it is first renamed away, which only one taker can
 // do, then created afresh with O_EXCL.
 import { randomBytes } from "node:crypto";
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isNotFound, parseJsonText } from "./fsutil.ts";

@@ -1,7 +1,7 @@
 // One pass of the processor (DESIGN §5): lock → recover → intake (and cancel requests) → log pending →
 // apply decisions → run approved → cleanup → unlock. Each step leaves every job in a state the next
 // pass understands, so a pass can be killed at any point.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { applyCancellations } from "./cancel.ts";
@@ -9,7 +9,7 @@ import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
-import { writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { listJobs, now, transition, type Job } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
@@ -43,7 +43,7 @@ export interface PassSummary {
 }
 
 export async function runPass({ dataDir, owner, config, log }: PassOptions): Promise<PassSummary> {
-  if (!(await fs.pathExists(datasiteDir(dataDir, owner)))) {
+  if (!(await exists(datasiteDir(dataDir, owner)))) {
     throw new ConfigError(`No datasite for ${owner} in ${path.join(dataDir, "datasites")}: check email and data_dir in the SyftBox client config.`);
   }
   const paths = queuePaths(dataDir, owner, config.queue_name);

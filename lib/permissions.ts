@@ -3,7 +3,7 @@
 //   queue root: every user may read and write inbox/<their own email>/** and nothing else;
 //   each job folder: its requester may read it (status, logs, output), nobody else;
 //   decisions/ and audit.jsonl: no rule grants anything, so they stay owner-only.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { writeFileAtomic } from "./fsutil.ts";
 

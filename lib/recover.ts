@@ -1,7 +1,7 @@
 // Recovery, the first thing a pass does under the lock: whatever a crashed or killed pass left
 // behind is brought into a state the rest of the pass understands. Nothing is lost: every job ends
 // up in exactly one status folder with metadata that agrees with it.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { approvalMatches } from "./decisions.ts";

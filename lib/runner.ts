@@ -6,7 +6,7 @@
 // The result is one flat object in the style of execa's (failed, timedOut, exitCode, durationMs...)
 // with its human message built in one function, `describeResult`.
 import { createHash } from "node:crypto";
-import fs from "fs-extra";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";

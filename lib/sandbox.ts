@@ -8,7 +8,7 @@
 //
 // none: rlimits and the wall-clock timeout only, for machines without bubblewrap. Chosen explicitly
 // in config.json, and every such run is logged and recorded as unsandboxed.
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 import type { AppliedLimits, SandboxMode } from "./schemas.ts";
 

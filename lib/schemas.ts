@@ -2,6 +2,10 @@
 // Field names of job metadata follow the original Python syft-code-queue (snake_case).
 import { z } from "zod";
 
+// Parse without generating code at run time: each process parses a handful of small files once, so
+// compiling a fast path costs more than it saves (and needs no eval).
+z.config({ jitless: true });
+
 export const JOB_STATUSES = ["pending", "approved", "running", "completed", "failed", "rejected"] as const;
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;

@@ -1,7 +1,7 @@
 // Walking a submitted code folder without trusting it: lstat only (never follow a link), refuse
 // anything that is not a plain file or folder, stop early at the configured caps.
 import { createHash } from "node:crypto";
-import fs from "fs-extra";
+import fs from "node:fs";
 import path from "node:path";
 
 export interface TreeEntry {

@@ -84,6 +84,35 @@ describe("data scientist", () => {
     expect(seen.at(-1)).toBe("completed");
     const stuck = await world.submit("ok");
     await expect(api.waitForCompletion(stuck, { timeoutMs: 300, intervalMs: 50 }, world.scientist)).rejects.toThrow(api.WaitTimeoutError);
+    await expect(api.waitForCompletion("0123abcd", { timeoutMs: 300 }, world.scientist)).rejects.toThrow(JobNotFoundError);
+  });
+
+  test("a job in transit (out of the inbox, not yet visible in the queue) does not end a wait", async () => {
+    const world = await makeWorld();
+    const uid = await world.submit("ok");
+    const inbox = path.join(world.paths.inbox, SCIENTIST, uid);
+    const aside = path.join(world.root, "in-transit");
+    const waiting = api.waitForCompletion(uid, { intervalMs: 50, timeoutMs: 20_000 }, world.scientist);
+    await new Promise((r) => setTimeout(r, 150));
+    await fs.move(inbox, aside); // as SyftBox shows it: gone from the inbox, nowhere else yet
+    await new Promise((r) => setTimeout(r, 300));
+    await fs.move(aside, inbox);
+    await world.pass();
+    await api.approve(uid, "", world.owner);
+    await world.pass();
+    expect((await waiting).status).toBe("completed");
+  });
+
+  test("a job renamed by a pass while it is being listed is listed once, in its new state", async () => {
+    const world = await makeWorld();
+    const uid = await world.submit("ok");
+    await world.pass();
+    const job = await world.job(uid);
+    // The same job in two status folders is what a listing sees when the rename lands between its reads.
+    await fs.copy(job.dir, path.join(world.paths.jobs, "approved", uid));
+    expect((await api.myJobs(undefined, world.scientist)).filter((j) => j.uid === uid).map((j) => j.status)).toEqual(["approved"]);
+    expect((await api.getJob(uid.slice(0, 8), world.scientist)).status).toBe("approved");
+    expect((await api.getJob(uid.slice(0, 8), world.owner)).uid).toBe(uid);
   });
 });
 
