@@ -6,7 +6,7 @@ import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { approvalMatches } from "./decisions.ts";
 import { errorMessage } from "./errors.ts";
-import { canTransition, listJobs, now, transition, updateMetadata, type Job } from "./lifecycle.ts";
+import { ACTIVE_STATUSES, canTransition, listJobs, now, transition, updateMetadata, type Job } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import type { QueuePaths } from "./paths.ts";
 import { removeStage, stageRoot } from "./runner.ts";
@@ -19,7 +19,7 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
     await removeStage(path.join(stages, name));
   }
 
-  const { jobs, problems } = await listJobs(paths, ["pending", "approved", "running"]);
+  const { jobs, problems } = await listJobs(paths, ACTIVE_STATUSES);
   // Unreadable records in pending/ are jobs of Python clients still arriving: intake deals with them.
   for (const problem of problems.filter((p) => p.status !== "pending")) {
     log(`recover: ${problem.status}/${problem.uid} has unreadable metadata, left alone: ${problem.error.message}`);
