@@ -5,7 +5,7 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { onTestFinished } from "vitest";
+import { onTestFinished, vi } from "vitest";
 import type { Context } from "../lib/context.ts";
 import { decide } from "../lib/decisions.ts";
 import { readJob, type Job } from "../lib/lifecycle.ts";
@@ -14,6 +14,9 @@ import { APP_DIR, datasiteDir, queuePaths, type QueuePaths } from "../lib/paths.
 import { sandboxProblem } from "../lib/sandbox.ts";
 import { AppConfigSchema, JOB_STATUSES, type AppConfig } from "../lib/schemas.ts";
 import { submitJob } from "../lib/submit.ts";
+
+// Tests start real processes, sandboxes and browsers: give them time however vitest is started.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 export const OWNER = "owner@test.local";
 export const SCIENTIST = "scientist@test.local";
