@@ -16,7 +16,7 @@
  *
  * A change is two steps, each atomic: (1) write the new metadata (status = target) into the job's
  * folder, (2) rename the folder into jobs/<target>/. A crash between them leaves a folder whose
- * metadata names a later status; `reconcile` finishes or undoes that on the next pass.
+ * metadata names a later status; recover.ts finishes or undoes that on the next pass.
  */
 import fs from "node:fs";
 import path from "node:path";
