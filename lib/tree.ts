@@ -84,12 +84,17 @@ export async function checkJobCode(root: string, limits: { max_files: number; ma
  * SHA-256 over a manifest of the tree: one line per entry, "d <path>" or "f <path> <size> <sha256>",
  * sorted by path. Names, layout and contents all count; timestamps and modes do not.
  */
+/** One line of the manifest; treeHash and copyTreeHashed must write exactly the same ones. */
+function manifestLine(rel: string, file?: { size: number; sha256: string }): string {
+  return file ? `f ${rel} ${file.size} ${file.sha256}\n` : `d ${rel}\n`;
+}
+
 export async function treeHash(root: string, entries?: TreeEntry[]): Promise<string> {
   const list = entries ?? (await walkTree(root));
   const manifest = createHash("sha256");
   for (const entry of list) {
     if (entry.type === "dir") {
-      manifest.update(`d ${entry.rel}\n`);
+      manifest.update(manifestLine(entry.rel));
       continue;
     }
     const file = path.join(root, entry.rel);
@@ -97,7 +102,7 @@ export async function treeHash(root: string, entries?: TreeEntry[]): Promise<str
     // Small files in one read (most code); large ones streamed so memory stays flat.
     if (entry.size <= 1024 * 1024) content.update(await fs.promises.readFile(file));
     else for await (const chunk of fs.createReadStream(file)) content.update(chunk as Buffer);
-    manifest.update(`f ${entry.rel} ${entry.size} ${content.digest("hex")}\n`);
+    manifest.update(manifestLine(entry.rel, { size: entry.size, sha256: content.digest("hex") }));
   }
   return manifest.digest("hex");
 }
@@ -113,12 +118,12 @@ export async function copyTreeHashed(from: string, to: string): Promise<string> 
     const target = path.join(to, entry.rel);
     if (entry.type === "dir") {
       await fs.promises.mkdir(target, { mode: 0o755 });
-      manifest.update(`d ${entry.rel}\n`);
+      manifest.update(manifestLine(entry.rel));
       continue;
     }
     const content = await fs.promises.readFile(path.join(from, entry.rel));
     await fs.promises.writeFile(target, content, { flag: "wx", mode: entry.mode | 0o600 });
-    manifest.update(`f ${entry.rel} ${content.length} ${createHash("sha256").update(content).digest("hex")}\n`);
+    manifest.update(manifestLine(entry.rel, { size: content.length, sha256: createHash("sha256").update(content).digest("hex") }));
   }
   return manifest.digest("hex");
 }
