@@ -14,7 +14,7 @@ import { intake, type IntakeResult } from "./intake.ts";
 import { listJobs, now, transition, type Job } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
 import { age, shortUid, type Log } from "./log.ts";
-import { datasiteDir, queuePaths, type QueuePaths } from "./paths.ts";
+import { datasiteDir, queuePaths, resultsDir, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
 import { appliedLimits, execute, removeStage, stageJob, type RunResult } from "./runner.ts";
@@ -194,15 +194,17 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
     let result: RunResult | undefined;
     let crash: string | undefined;
     const review = config.release === "review";
+    // Set by the transition to running above: the job's own folder, or staging until released.
+    const results = resultsDir(paths, job);
     try {
-      result = await execute({ config, limits, job, stage, resultsDir: review ? path.join(paths.staging, job.uid) : job.dir });
+      result = await execute({ config, limits, job, stage, resultsDir: results });
     } catch (error) {
       crash = `the runner failed: ${errorMessage(error)}`;
     }
     if (result && result.outputSkipped.length > 0) {
       log(`run: ${shortUid(job.uid)} output not copied (links or special files): ${result.outputSkipped.slice(0, 10).join(", ")}`);
     }
-    if (job.meta.sender === "unverified") await writeExecutionLog(review ? path.join(paths.staging, job.uid) : job.dir);
+    if (job.meta.sender === "unverified") await writeExecutionLog(results);
     const status = result && !result.failed ? "completed" : "failed";
     const message = result?.message ?? crash ?? "unknown failure";
     await transition(paths, job, status, {
