@@ -9,14 +9,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { z } from "zod";
-import { allJobsForMe, getJobLogs, myJobs } from "../api.ts";
+import { allJobsForMe, getJobLogs, getJobOutput, myJobs } from "../api.ts";
 import type { Context } from "../context.ts";
 import { decide } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
 import { locateJob, type JobView } from "../jobs.ts";
-import { APP_DIR, queuePaths, resultsDir } from "../paths.ts";
+import { APP_DIR } from "../paths.ts";
 import { reviewJob } from "../review.ts";
-import { walkTree } from "../tree.ts";
+import type { TreeEntry } from "../tree.ts";
 
 export interface UiServer {
   url: string;
@@ -96,14 +96,16 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     return result.data;
   };
 
+  /** Output files as the CLI sees them (getJobOutput decides where, and hides unreleased output from requesters); none when there are none to see. */
+  const outputOf = (uid: string) => getJobOutput(uid, {}, ctx).catch(() => ({ dir: "", files: [] as TreeEntry[] }));
+
   const detail = async (ref: string) => {
     const job = await locateJob(ctx, ref);
     const logs = {
       stdout: await getJobLogs(job.uid, "stdout", ctx).then((l) => l.text, () => null),
       stderr: await getJobLogs(job.uid, "stderr", ctx).then((l) => l.text, () => null),
     };
-    const outputDir = path.join(job.role === "requester" && job.meta.output_review === "pending" ? "/nonexistent" : resultsDir(queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name), job), "output");
-    const output = (await walkTree(outputDir).catch(() => [])).filter((e) => e.type === "file");
+    const { files: output } = await outputOf(job.uid);
     if (job.role === "owner") {
       const r = await reviewJob(ctx, job.uid);
       return { job: summary(job), meta: job.meta, files: r.files, texts: r.texts, not_shown: r.notShown, findings: r.findings, code_sha256: r.code_sha256, logs, output };
@@ -167,19 +169,17 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       return;
     }
     if (parts[1] === "jobs" && parts[2] && parts[3] === "output" && req.method === "GET") {
-      const job = await locateJob(ctx, parts[2]);
-      const { output } = await detail(job.uid);
+      const { dir, files } = await outputOf(parts[2]);
       const wanted = url.searchParams.get("file") ?? "";
       // Only a file from the listing: no path from the request ever reaches the filesystem as is.
-      const entry = output.find((e) => e.rel === wanted);
+      const entry = files.find((e) => e.rel === wanted);
       if (!entry) throw new HttpError(404, "no such output file");
-      const dir = resultsDir(queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name), job);
       res.writeHead(200, {
         "content-type": "application/octet-stream",
         "content-disposition": `attachment; filename="${path.basename(entry.rel).replace(/[^A-Za-z0-9._-]/g, "_")}"`,
         "x-content-type-options": "nosniff",
       });
-      fs.createReadStream(path.join(dir, "output", entry.rel)).pipe(res);
+      fs.createReadStream(path.join(dir, entry.rel)).pipe(res);
       return;
     }
     throw new HttpError(404, "not found");
