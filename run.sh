@@ -1,24 +1,37 @@
-#!/usr/bin/env bash
-# syft-code-queue: the SyftBox app entry point.
+#!/bin/sh
+# syft-code-queue: the SyftBox app entry point. POSIX sh, so `sh run.sh` (dash), `bash run.sh`,
+# `./run.sh`, a symlink to it, cron and both SyftBox clients all run the same thing.
 #   ./run.sh                one pass of the processor, then exit (SyftBox legacy client, cron)
 #   ./run.sh --loop         a pass every `interval` seconds, each in a fresh process
 #                           (automatic when SYFTBOX_APP_ID is set: the Go client starts apps once)
 #   ./run.sh --demo [dir]   build a local demo datasite, submit, approve and run a job, show the output
-#   ./run.sh --install-only install dependencies if needed, nothing else
+#   ./run.sh --install-only install dependencies and build the bundle if needed, nothing else
 # Other arguments are passed to the pass (e.g. --data-dir DIR --email EMAIL --json).
-set -euo pipefail
-cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+set -eu
 
 say() { printf '[syft-code-queue] %s\n' "$*" >&2; }
 
+# The app folder is where this file really is, however it was called (through a symlink, from
+# another working folder, with a relative path).
+self="$(readlink -f -- "$0" 2>/dev/null || printf '%s' "$0")"
+cd -- "$(dirname -- "$self")"
+
+# cron's PATH is /usr/bin:/bin; Node.js installed from nodejs.org or by hand lives in /usr/local/bin.
+if ! command -v node >/dev/null 2>&1; then PATH="$PATH:/usr/local/bin"; export PATH; fi
 if ! command -v node >/dev/null 2>&1; then
-  say "Node.js is not installed. Install Node.js 20 or newer (https://nodejs.org or your package manager), then run this again."
+  say "Node.js is not installed (or not on PATH=$PATH). Install Node.js 20 or newer, or put it on PATH, then run this again."
   exit 1
 fi
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
   say "Node.js $(node --version) is too old: syft-code-queue needs Node.js 20 or newer."
   exit 1
+fi
+
+# The legacy SyftBox client starts apps without HOME; npm needs a home for its cache.
+if [ -z "${HOME:-}" ]; then
+  HOME="$(node -p 'require("os").userInfo().homedir' 2>/dev/null || pwd)"
+  export HOME
 fi
 
 # Install dependencies when node_modules is missing or older than the lock file, so a fresh
@@ -38,25 +51,29 @@ build_dist() {
   if [ -f dist/.built ] && [ -z "$(find lib scripts package-lock.json -newer dist/.built -print -quit 2>/dev/null)" ]; then
     return 0
   fi
-  local tmp="dist.tmp.$$"
+  tmp="dist.tmp.$$"
   rm -rf "$tmp"
   if node_modules/.bin/esbuild scripts/process.ts scripts/scq.ts scripts/approve.ts scripts/reject.ts \
       --bundle --platform=node --target=node20 --format=esm --outdir="$tmp" --out-extension:.js=.mjs \
       --banner:js="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);" \
       --minify --splitting --chunk-names=chunks/[name]-[hash] --log-level=error >&2; then
     touch "$tmp/.built"
-    rm -rf dist.old."$$"
-    [ -d dist ] && mv dist dist.old."$$"
+    rm -rf "dist.old.$$"
+    if [ -d dist ]; then mv dist "dist.old.$$"; fi
     # Another run.sh may have built it at the same moment: either copy is good.
     mv -T "$tmp" dist 2>/dev/null || rm -rf "$tmp"
-    rm -rf dist.old."$$"
+    rm -rf "dist.old.$$"
     return 0
   fi
   rm -rf "$tmp"
   say "building dist/ failed; running the TypeScript sources through tsx instead"
   return 1
 }
-if build_dist; then pass=(node dist/process.mjs); else pass=(node --import tsx scripts/process.ts); fi
+if build_dist; then bundled=1; else bundled=0; fi
+
+pass() {
+  if [ "$bundled" = 1 ]; then node dist/process.mjs "$@"; else node --import tsx scripts/process.ts "$@"; fi
+}
 
 mode=once
 case "${1:-}" in
@@ -67,14 +84,17 @@ esac
 if [ -n "${SYFTBOX_APP_ID:-}" ]; then mode=loop; fi
 
 if [ "$mode" = once ]; then
-  exec "${pass[@]}" "$@"
+  if [ "$bundled" = 1 ]; then exec node dist/process.mjs "$@"; fi
+  exec node --import tsx scripts/process.ts "$@"
 fi
 
 interval="$(node -e 'try { const c = JSON.parse(require("fs").readFileSync(process.env.SCQ_APP_CONFIG || "config.json", "utf8")); console.log(Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10) } catch { console.log(10) }')"
 say "looping: one pass every ${interval}s (Ctrl-C to stop)"
 trap 'exit 0' INT TERM
 while true; do
-  "${pass[@]}" "$@" || say "pass failed with exit code $?; retrying in ${interval}s"
+  status=0
+  pass "$@" || status=$?
+  if [ "$status" -ne 0 ]; then say "pass failed with exit code $status; retrying in ${interval}s"; fi
   sleep "$interval" &
   wait $!
 done

@@ -14,6 +14,7 @@ import { queuePaths, resultsDir } from "./paths.ts";
 import { releaseOutput } from "./release.ts";
 import { reviewJob as review } from "./review.ts";
 import { JOB_STATUSES, type JobStatus } from "./schemas.ts";
+import { settingsInForce, type Settings } from "./settings.ts";
 import { submitJob as submit, submitScript as submitOne, type SubmitOptions, type SubmitScriptOptions } from "./submit.ts";
 import { walkTree } from "./tree.ts";
 
@@ -62,9 +63,11 @@ export const release = async (ref: string, c?: ContextLike) => releaseOutput(awa
 
 export interface QueueStatus {
   queue: string;
+  /** The settings this command read (the same file the pass reads, unless --app-config says otherwise). */
+  settings: Settings;
   counts: Record<JobStatus, number>;
   oldest_pending: string | null;
-  last_pass: { finished_at?: string; skipped?: string; sandbox_problem?: string | null } | null;
+  last_pass: { finished_at?: string; skipped?: string; sandbox_problem?: string | null; settings?: Settings } | null;
 }
 
 export async function status(c?: ContextLike): Promise<QueueStatus> {
@@ -77,7 +80,7 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const { jobs } = await listJobs(paths, ["pending"]);
   const oldest = jobs.map((j) => j.meta.created_at).sort()[0] ?? null;
   const lastPass = await fs.readJson(paths.lastPass).catch(() => null);
-  return { queue: paths.root, counts, oldest_pending: oldest, last_pass: lastPass };
+  return { queue: paths.root, settings: ctx.settings ?? settingsInForce(ctx.config), counts, oldest_pending: oldest, last_pass: lastPass };
 }
 
 // ---- both ---------------------------------------------------------------------------------------
@@ -107,7 +110,13 @@ export async function getJobOutput(ref: string, options: { to?: string | undefin
   if (!(await fs.pathExists(dir))) throw new JobStateError(`Job ${job.uid} has no output (it is ${job.status}).`);
   const files = (await walkTree(dir)).filter((e) => e.type === "file");
   if (options.to) {
-    if (await fs.pathExists(options.to)) throw new ScqError(`${options.to} exists already: give a new folder to copy the output into.`);
+    // Like cp, rsync and scp: into a new folder or an empty one, never over files that are there.
+    const there = await fs.promises.readdir(options.to).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      if (error.code === "ENOTDIR") throw new ScqError(`${options.to} is a file: give a folder to copy the output into.`);
+      throw error;
+    });
+    if (there.length > 0) throw new ScqError(`${options.to} is not empty: give a new or empty folder to copy the output into.`);
     await fs.copy(dir, options.to);
   }
   return { job, dir, files, copied_to: options.to ?? null };

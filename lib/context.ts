@@ -4,8 +4,9 @@ import type { z } from "zod";
 import path from "node:path";
 import { ConfigError, InvalidFileError } from "./errors.ts";
 import { exists, readJsonFile } from "./fsutil.ts";
-import { APP_DIR, defaultClientConfigPath, queuePaths, type QueuePaths } from "./paths.ts";
+import { DEFAULT_APP_CONFIG, defaultClientConfigPath, queuePaths, type QueuePaths } from "./paths.ts";
 import { AppConfigSchema, ClientConfigSchema, Email, type AppConfig } from "./schemas.ts";
+import { settingsInForce, type Settings } from "./settings.ts";
 
 export interface Context {
   /** SyftBox data_dir: holds datasites/<email>/. */
@@ -13,6 +14,8 @@ export interface Context {
   /** The user running this: the owner for the pass and approvals, the requester for submit. */
   email: string;
   config: AppConfig;
+  /** Which settings file `config` came from; absent when a caller built the context by hand. */
+  settings?: Settings;
 }
 
 export interface ContextOptions {
@@ -27,7 +30,7 @@ export interface ContextOptions {
 const DEMO_HINT = "To try it without SyftBox, run ./run.sh --demo";
 
 export async function resolveContext(options: ContextOptions = {}): Promise<Context> {
-  const config = await loadAppConfig(options.appConfig);
+  const { config, settings } = await loadAppConfig(options.appConfig);
   let { dataDir, email } = options;
   if (dataDir === undefined || email === undefined) {
     const file = options.clientConfig ?? defaultClientConfigPath();
@@ -46,18 +49,27 @@ export async function resolveContext(options: ContextOptions = {}): Promise<Cont
   if (!(await exists(dataDir))) {
     throw new ConfigError(`The SyftBox data folder ${dataDir} does not exist. Check data_dir in the client config or --data-dir.`);
   }
-  return { dataDir: path.resolve(dataDir), email: parsedEmail.data, config };
+  return { dataDir: path.resolve(dataDir), email: parsedEmail.data, config, settings };
 }
 
-export async function loadAppConfig(file = process.env.SCQ_APP_CONFIG ?? path.join(APP_DIR, "config.json")): Promise<AppConfig> {
+/**
+ * The app settings: the file named by --app-config or $SCQ_APP_CONFIG (which must exist), else
+ * config.json in the app folder. Only that default file may be missing, and then the built-in
+ * defaults apply and `settings.file` is null, so every caller can say so rather than hide it.
+ */
+export async function loadAppConfig(appConfig?: string): Promise<{ config: AppConfig; settings: Settings }> {
+  // An empty --app-config or $SCQ_APP_CONFIG names no file.
+  const named = appConfig || process.env.SCQ_APP_CONFIG || undefined;
+  const file = path.resolve(named ?? DEFAULT_APP_CONFIG);
   if (!(await exists(file))) {
-    if (process.env.SCQ_APP_CONFIG || file !== path.join(APP_DIR, "config.json")) {
-      throw new ConfigError(`App config ${file} does not exist`);
-    }
-    return AppConfigSchema.parse({});
+    if (named !== undefined) throw new ConfigError(`App config ${file} does not exist`);
+    const config = AppConfigSchema.parse({});
+    return { config, settings: settingsInForce(config, null, file) };
   }
-  return readConfig(file, AppConfigSchema, "Fix it (see the config reference in README.md); nothing was changed");
+  const config = await readConfig(file, AppConfigSchema, "Fix it (see the config reference in README.md); nothing was changed");
+  return { config, settings: settingsInForce(config, file, file) };
 }
+
 
 async function readConfig<S extends z.ZodType>(file: string, schema: S, hint: string): Promise<z.output<S>> {
   try {

@@ -20,12 +20,15 @@ import { recover } from "./recover.ts";
 import { appliedLimits, execute, removeStage, stageJob, type RunResult } from "./runner.ts";
 import { dataPathsProblem, sandboxProblem } from "./sandbox.ts";
 import type { AppConfig, JobStatus } from "./schemas.ts";
+import { describeSettings, settingsInForce, type Settings } from "./settings.ts";
 import { treeHash } from "./tree.ts";
 
 export interface PassOptions {
   dataDir: string;
   owner: string;
   config: AppConfig;
+  /** Which file `config` came from, for the log and last-pass.json (resolveContext gives it). */
+  settings?: Settings | undefined;
   log: Log;
 }
 
@@ -40,9 +43,10 @@ export interface PassSummary {
   ran: { uid: string; status: "completed" | "failed"; message: string }[];
   sandbox_problem: string | null;
   cleanup: CleanupResult;
+  settings: Settings;
 }
 
-export async function runPass({ dataDir, owner, config, log }: PassOptions): Promise<PassSummary> {
+export async function runPass({ dataDir, owner, config, settings = settingsInForce(config), log }: PassOptions): Promise<PassSummary> {
   if (!(await exists(datasiteDir(dataDir, owner)))) {
     throw new ConfigError(`No datasite for ${owner} in ${path.join(dataDir, "datasites")}: check email and data_dir in the SyftBox client config.`);
   }
@@ -57,6 +61,7 @@ export async function runPass({ dataDir, owner, config, log }: PassOptions): Pro
     ran: [],
     sandbox_problem: null,
     cleanup: { expired: [], removed: [], swept: false },
+    settings,
   };
   const lock = await tryLock(paths.lock);
   if (!lock.acquired) {
@@ -64,6 +69,8 @@ export async function runPass({ dataDir, owner, config, log }: PassOptions): Pro
     return { ...summary, skipped: "locked", finished_at: now() };
   }
   try {
+    // Said on every pass: an owner who edits config.json sees in the log whether it was read.
+    log(`settings: ${describeSettings(settings)}`);
     for (const dir of [paths.inbox, paths.jobs, paths.decisions]) await fs.promises.mkdir(dir, { recursive: true });
     await queuePermissions(paths.root);
     await recover(paths, log);

@@ -1,11 +1,28 @@
-// Where everything lives. See DESIGN §3: one place computes every path, nobody joins strings elsewhere.
+// Where the queue's folders and the app's own files are: the layout of a queue and of the app folder.
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { JobStatus } from "./schemas.ts";
 
-/** The app folder: SyftBox tells us (SYFTBOX_APP_DIR), else the checkout this file belongs to. */
-export const APP_DIR = process.env.SYFTBOX_APP_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/**
+ * The app folder: the nearest folder above this module that holds both run.sh and package.json.
+ * One rule for every way the code runs: from the sources (lib/), from the bundle run.sh builds
+ * (dist/) and from any of its chunks (dist/chunks/), whatever the working folder or the environment
+ * says. SYFTBOX_APP_DIR is not consulted: the code knows where it is, and the variable is absent
+ * under cron and the legacy client.
+ */
+export function findAppDir(from: string): string {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "run.sh")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
+    if (dir === path.dirname(dir)) throw new Error(`no folder holding run.sh and package.json above ${from}: the app folder is incomplete; clone it again`);
+  }
+}
+
+export const APP_DIR = findAppDir(path.dirname(fileURLToPath(import.meta.url)));
+
+/** The owner's settings file: config.json in the app folder. */
+export const DEFAULT_APP_CONFIG = path.join(APP_DIR, "config.json");
 
 export function datasiteDir(dataDir: string, email: string): string {
   return path.join(dataDir, "datasites", email);

@@ -13,6 +13,7 @@ import { runPass, type PassSummary } from "../lib/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths, type QueuePaths } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
 import { AppConfigSchema, JOB_STATUSES, type AppConfig } from "../lib/schemas.ts";
+import { settingsInForce } from "../lib/settings.ts";
 import { submitJob } from "../lib/submit.ts";
 
 // Tests start real processes, sandboxes and browsers: give them time however vitest is started.
@@ -67,7 +68,7 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
     owner: { dataDir, email: OWNER, config },
     scientist: { dataDir, email: SCIENTIST, config },
     lines,
-    pass: () => runPass({ dataDir, owner: OWNER, config, log: (line) => lines.push(line) }),
+    pass: () => runPass({ dataDir, owner: OWNER, config, settings: settingsInForce(config, configFile), log: (line) => lines.push(line) }),
     async submit(files, name = "test job") {
       const folder = typeof files === "string" ? path.join(FIXTURES, files) : await writeFolder(path.join(root, `src-${Math.random().toString(36).slice(2)}`), files);
       return (await submitJob(world.scientist, { to: OWNER, folder, name })).uid;

@@ -7,7 +7,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { APP_DIR } from "../lib/paths.ts";
 import { startUiServer, type UiServer } from "../lib/ui/server.ts";
-import { makeWorld, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { makeInstall } from "./install.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const available = await fs.pathExists(CHROMIUM);
@@ -178,5 +179,34 @@ describe("review page access rules", () => {
     expect((await fetch(url)).status).toBe(200);
     child.kill("SIGTERM");
     expect((await child).exitCode).toBe(0);
+  });
+
+  test("scripts/scq.sh ui of an installed app (dist/ bundle) serves the page, lists the queue and shows the settings in force", async () => {
+    const install = await makeInstall();
+    await install.configure({ sandbox: { mode: "none" }, release: "review", job_timeout: 45 });
+    expect((await install.runSh()).exitCode).toBe(0);
+    const folder = await install.writeFolder({ "run.sh": "echo hi\n" });
+    const { uid } = await install.scqJson<{ uid: string }>("scientist", ["submit", "--to", OWNER, "--folder", folder, "--name", "from the shell"]);
+    expect((await install.runSh()).exitCode).toBe(0);
+    const child = install.scq("owner", ["ui", "--json"]);
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString()));
+        void child.then((r) => reject(new Error(`scq ui exited ${r.exitCode}: ${String(r.stderr)}`)));
+      });
+      const { url } = JSON.parse(line) as { url: string };
+      const page = await browser.newPage();
+      await page.goto(url);
+      await expect.poll(() => page.locator(`tr[data-uid="${uid}"]`).count()).toBe(1);
+      await expect
+        .poll(() => page.locator("#settings").textContent())
+        .toBe(`${path.join(install.app, "config.json")} (sandbox none, release review, job_timeout 45 s, executor local)`);
+      await page.click(`tr[data-uid="${uid}"]`);
+      await expect.poll(() => page.locator("pre.code").first().textContent()).toContain("echo hi");
+      await page.close();
+    } finally {
+      child.kill("SIGTERM");
+      expect((await child).exitCode).toBe(0);
+    }
   });
 });

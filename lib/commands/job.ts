@@ -68,8 +68,8 @@ interface OutputArgs extends UidArgs {
 
 export const outputCommand: CommandModule<GlobalArgs, OutputArgs> = {
   command: "output <uid>",
-  describe: "list a finished job's output files, or copy them into a new folder with --to",
-  builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this (new) folder" }) as never,
+  describe: "list a finished job's output files, or copy them into a new or empty folder with --to",
+  builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this folder (new or empty)" }) as never,
   handler: async (argv) => {
     const out = await getJobOutput(argv.uid, { to: argv.to }, await contextFrom(argv));
     print(argv, { uid: out.job.uid, dir: out.dir, files: out.files, copied_to: out.copied_to }, () =>

@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { status } from "../api.ts";
 import { age } from "../log.ts";
 import { JOB_STATUSES } from "../schemas.ts";
+import { describeSettings } from "../settings.ts";
 import { contextFrom, paint, print, type GlobalArgs } from "./shared.ts";
 
 export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -13,6 +14,8 @@ export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     print(argv, s, () =>
       [
         `Queue: ${s.queue}`,
+        `Settings: ${describeSettings(s.settings)}`,
+        ...(pass?.settings && describeSettings(pass.settings) !== describeSettings(s.settings) ? [`  (the last pass read: ${describeSettings(pass.settings)})`] : []),
         ...JOB_STATUSES.map((st) => `  ${paint(st.padEnd(10), st)} ${s.counts[st]}`),
         `Oldest pending: ${s.oldest_pending ? `${age(s.oldest_pending)} old` : "none"}`,
         `Last pass: ${pass?.finished_at ? `${age(pass.finished_at)} ago${pass.sandbox_problem ? `, could not run jobs: ${pass.sandbox_problem}` : ", ok"}` : "never (is run.sh scheduled?)"}`,

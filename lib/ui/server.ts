@@ -16,6 +16,7 @@ import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../
 import { locateJob, type JobView } from "../jobs.ts";
 import { APP_DIR } from "../paths.ts";
 import { reviewJob } from "../review.ts";
+import { describeSettings, settingsInForce } from "../settings.ts";
 import type { TreeEntry } from "../tree.ts";
 
 export interface UiServer {
@@ -141,7 +142,7 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     const parts = url.pathname.split("/").filter(Boolean); // ["api", "jobs", uid, action]
     if (req.method === "GET" && url.pathname === "/api/jobs") {
       const [owned, mine] = await Promise.all([allJobsForMe({}, ctx), myJobs(undefined, ctx)]);
-      send({ me: ctx.email, jobs: [...owned, ...mine].map(summary) });
+      send({ me: ctx.email, settings: describeSettings(ctx.settings ?? settingsInForce(ctx.config)), jobs: [...owned, ...mine].map(summary) });
       return;
     }
     if (req.method === "POST" && url.pathname === "/api/batch") {

@@ -1,0 +1,36 @@
+// The settings in force, said the same way by the pass log, `scq status` and the review page, so an
+// owner can always see which file was read and what it switched on.
+import type { AppConfig } from "./schemas.ts";
+
+export interface Settings {
+  /** The settings file that was read, or null when none exists and the built-in defaults apply. */
+  file: string | null;
+  /** Where a settings file was looked for (the same as `file` when one was read); null when a program passed its settings in. */
+  looked_at: string | null;
+  sandbox: AppConfig["sandbox"]["mode"];
+  network: boolean;
+  release: AppConfig["release"];
+  job_timeout: number;
+  executor: "local";
+  data_paths: string[];
+}
+
+export function settingsInForce(config: AppConfig, file: string | null = null, lookedAt: string | null = file): Settings {
+  return {
+    file,
+    looked_at: lookedAt,
+    sandbox: config.sandbox.mode,
+    network: config.sandbox.network,
+    release: config.release,
+    job_timeout: config.job_timeout,
+    executor: "local",
+    data_paths: config.sandbox.data_paths,
+  };
+}
+
+/** "/apps/scq/config.json (sandbox bwrap, release review, job_timeout 600 s, executor local)". */
+export function describeSettings(s: Settings): string {
+  const source = s.file ?? (s.looked_at === null ? "settings passed in by the program" : `built-in defaults (no settings file at ${s.looked_at})`);
+  const data = s.data_paths.length > 0 ? `, data_paths ${s.data_paths.join(", ")}` : "";
+  return `${source} (sandbox ${s.sandbox}${s.network ? " with network" : ""}, release ${s.release}, job_timeout ${s.job_timeout} s, executor ${s.executor}${data})`;
+}

@@ -1,0 +1,299 @@
+// What users run is what these tests check: an installed copy of the app, dist/ built by run.sh,
+// configured only by editing its config.json, driven by run.sh (each way SyftBox, cron and people
+// call it), scripts/scq.sh and `npx tsx scripts/approve.ts|reject.ts`.
+import { execa } from "execa";
+import fs from "fs-extra";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { beforeAll, describe, expect, test } from "vitest";
+import { bwrapReady, OWNER, SCIENTIST } from "./helpers.ts";
+import { makeInstall, type Install } from "./install.ts";
+
+let mode: "bwrap" | "none" = "none";
+beforeAll(async () => {
+  mode = (await bwrapReady()) ? "bwrap" : "none";
+});
+
+/** A fresh install whose owner set the sandbox this machine has, and whose queue exists (one pass ran). */
+async function installed(patch: Record<string, unknown> = {}): Promise<Install> {
+  const install = await makeInstall();
+  await install.configure({ ...patch, sandbox: { mode, ...((patch.sandbox as object | undefined) ?? {}) } });
+  const first = await install.runSh();
+  expect(first.exitCode, String(first.stderr)).toBe(0);
+  return install;
+}
+
+async function submit(install: Install, files: Record<string, string>, name = "shipped job"): Promise<string> {
+  const folder = await install.writeFolder(files);
+  const { uid } = await install.scqJson<{ uid: string }>("scientist", ["submit", "--to", OWNER, "--folder", folder, "--name", name]);
+  return uid;
+}
+
+/** Submit, take in, approve with `scq approve`, run with `sh run.sh`; the job record as `scq job --json` prints it. */
+async function approveAndRun(install: Install, files: Record<string, string>): Promise<{ uid: string; job: Record<string, unknown>; pass: string }> {
+  const uid = await submit(install, files);
+  expect((await install.runSh()).exitCode).toBe(0);
+  const approved = await install.scq("owner", ["approve", uid, "-r", "fine"]);
+  expect(approved.exitCode, String(approved.stderr)).toBe(0);
+  const pass = await install.runSh();
+  expect(pass.exitCode, String(pass.stderr)).toBe(0);
+  return { uid, job: await install.scqJson("owner", ["job", uid]), pass: String(pass.stdout) };
+}
+
+function settingsLine(install: Install): RegExp {
+  return new RegExp(`settings: ${escape(path.join(install.app, "config.json"))} \\(sandbox (bwrap|none), release auto, job_timeout 77 s`);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+describe("run.sh, called every way it is called, reads config.json in its own folder", () => {
+  test("sh, bash, ./run.sh, another working folder, a symlink, the legacy client's and cron's environments", async () => {
+    const install = await installed({ job_timeout: 77 });
+    const runSh = path.join(install.app, "run.sh");
+    const elsewhere = path.join(install.root, "elsewhere");
+    await fs.mkdirp(elsewhere);
+    const link = path.join(install.root, "bin", "syft-code-queue");
+    await fs.mkdirp(path.dirname(link));
+    await fs.symlink(runSh, link);
+    const legacy = { PATH: process.env.PATH ?? "/usr/bin:/bin", SYFTBOX_CLIENT_CONFIG_PATH: install.clientConfig.owner };
+    const cron = { HOME: install.home, LOGNAME: "root", SHELL: "/bin/sh", PATH: "/usr/bin:/bin" };
+    const ways: [string, string, string[], string, Record<string, string>][] = [
+      ["sh run.sh", "sh", ["run.sh"], install.app, install.env()],
+      ["bash run.sh", "bash", ["run.sh"], install.app, install.env()],
+      ["./run.sh", "./run.sh", [], install.app, install.env()],
+      ["sh /abs/run.sh from another folder", "sh", [runSh], elsewhere, install.env()],
+      ["a symlink on PATH", "syft-code-queue", [], elsewhere, { ...install.env(), PATH: `${path.dirname(link)}:${install.env().PATH}` }],
+      ["the legacy client (PATH and SYFTBOX_CLIENT_CONFIG_PATH only, no HOME)", "sh", ["run.sh"], install.app, legacy],
+      ["cron (HOME, PATH=/usr/bin:/bin, working folder HOME)", "/bin/sh", [runSh], install.home, cron],
+    ];
+    for (const [way, file, args, cwd, env] of ways) {
+      const result = await execa(file, args, { cwd, env, extendEnv: false, reject: false });
+      expect(result.exitCode, `${way}: ${result.stderr}`).toBe(0);
+      expect(result.stdout, way).toMatch(settingsLine(install));
+    }
+  });
+
+  test("the Go client's environment (SYFTBOX_APP_ID, SYFTBOX_APP_DIR): run.sh loops and reads the same file", async () => {
+    const install = await installed({ job_timeout: 77, interval: 1 });
+    const child = execa("sh", ["run.sh"], {
+      cwd: install.app,
+      env: { ...install.env(), SYFTBOX_APP_ID: "syft-code-queue", SYFTBOX_APP_DIR: install.app, SYFTBOX_ASSIGNED_PORT: "0" },
+      extendEnv: false,
+      reject: false,
+    });
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const deadline = Date.now() + 20_000;
+    while ((out.match(/settings: /g) ?? []).length < 2 && Date.now() < deadline) await sleep(100);
+    child.kill("SIGTERM");
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+    expect(String(result.stderr)).toMatch(/looping: one pass every 1s/);
+    // Every pass of the loop, each a fresh process, read the app folder's config.json.
+    const lines = out.split("\n").filter((l) => l.includes("settings: "));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line).toMatch(settingsLine(install));
+  });
+
+  test("without config.json the pass says it uses the built-in defaults; a bad one stops it naming the field", async () => {
+    const install = await installed();
+    const uid = await submit(install, { "run.sh": "echo hi\n" });
+    await fs.remove(path.join(install.app, "config.json"));
+    const defaults = await install.runSh();
+    expect(defaults.exitCode).toBe(0);
+    expect(defaults.stdout).toContain(`settings: built-in defaults (no settings file at ${path.join(install.app, "config.json")})`);
+    const status = await install.scq("owner", ["status"]);
+    expect(status.stdout).toContain("Settings: built-in defaults");
+
+    const second = await submit(install, { "run.sh": "echo hi\n" });
+    await fs.writeJson(path.join(install.app, "config.json"), { limits: { memory_mb: "lots" } });
+    const bad = await install.runSh();
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toContain(path.join(install.app, "config.json"));
+    expect(bad.stderr).toMatch(/field "limits\.memory_mb"/);
+    // Nothing was touched: the new submission is still in the inbox.
+    expect(await fs.pathExists(path.join(install.queue, "inbox", SCIENTIST, second))).toBe(true);
+    expect(await fs.pathExists(path.join(install.queue, "jobs", "pending", uid))).toBe(true);
+  });
+});
+
+describe("settings in config.json are applied by the shipped pass", () => {
+  test("job_timeout: a job past it is killed and failed", async () => {
+    const install = await installed({ job_timeout: 2 });
+    const started = Date.now();
+    const { job, pass } = await approveAndRun(install, { "run.sh": "sleep 30\necho never\n" });
+    expect(job.status).toBe("failed");
+    expect(job.timed_out).toBe(true);
+    expect(job.error_message).toMatch(/timed out after 2 seconds/);
+    expect(pass).toMatch(/job_timeout 2 s/);
+    expect(Date.now() - started).toBeLessThan(25_000);
+  });
+
+  test("limits: a file over limits.max_file_mb kills the job", async () => {
+    const install = await installed({ limits: { max_file_mb: 1 } });
+    const { job } = await approveAndRun(install, { "run.sh": 'exec head -c 3000000 /dev/zero > "$OUTPUT_DIR/big"\n' });
+    expect(job.status).toBe("failed");
+    expect(job.error_message).toMatch(/file size limit of 1 MB/);
+    expect((job.limits as { max_file_mb: number }).max_file_mb).toBe(1);
+  });
+
+  test("sandbox.data_paths: the folder is mounted read-only at $DATA_DIR/<name>", async () => {
+    const install = await installed();
+    const data = path.join(install.root, "private", "cohort");
+    await fs.outputFile(path.join(data, "patients.csv"), "id,age\n1,40\n2,50\n");
+    await execa("chmod", ["-R", "a+rX", path.join(install.root, "private")]);
+    await install.configure({ sandbox: { mode, data_paths: [data] } });
+    const { uid, job } = await approveAndRun(install, {
+      "run.sh": 'wc -l < "$DATA_DIR/cohort/patients.csv" > "$OUTPUT_DIR/rows.txt"\necho x >> "$DATA_DIR/cohort/patients.csv" && echo WROTE || echo READONLY\n',
+    });
+    expect(job.status, String(job.error_message)).toBe("completed");
+    const out = path.join(install.root, "out");
+    expect((await install.scq("scientist", ["output", uid, "--to", out])).exitCode).toBe(0);
+    expect((await fs.readFile(path.join(out, "rows.txt"), "utf8")).trim()).toBe("3");
+    expect((await install.scq("scientist", ["logs", uid])).stdout).toContain("READONLY");
+  });
+
+  test('release "review": output waits for `scq release`; output --to takes a new or empty folder, never a full one', async () => {
+    const install = await installed({ release: "review" });
+    const { uid, job } = await approveAndRun(install, { "run.sh": 'echo "mean age 45" > "$OUTPUT_DIR/summary.txt"\necho done\n' });
+    expect(job.status).toBe("completed");
+    expect(job.output_review).toBe("pending");
+    const held = await install.scq("scientist", ["output", uid]);
+    expect(held.exitCode).toBe(1);
+    expect(held.stderr).toMatch(/await the owner's review/);
+    expect((await install.scq("scientist", ["logs", uid])).exitCode).toBe(1);
+    const owner = await install.scq("owner", ["output", uid]);
+    expect(owner.stdout).toContain("summary.txt");
+    expect((await install.scq("owner", ["release", uid])).exitCode).toBe(0);
+
+    const empty = path.join(install.root, "empty");
+    await fs.mkdirp(empty);
+    expect((await install.scq("scientist", ["output", uid, "--to", empty])).exitCode).toBe(0);
+    expect(await fs.readFile(path.join(empty, "summary.txt"), "utf8")).toBe("mean age 45\n");
+    const fresh = path.join(install.root, "new", "folder");
+    expect((await install.scq("scientist", ["output", uid, "--to", fresh])).exitCode).toBe(0);
+    expect(await fs.pathExists(path.join(fresh, "summary.txt"))).toBe(true);
+    const full = await install.scq("scientist", ["output", uid, "--to", empty]);
+    expect(full.exitCode).toBe(1);
+    expect(full.stderr).toMatch(/is not empty/);
+  });
+
+  test("accept_legacy_jobs: a job a Python client wrote into jobs/pending/ is taken in only when switched on", async () => {
+    const install = await installed();
+    const pythonJob = async () => {
+      const uid = crypto.randomUUID();
+      const dir = path.join(install.queue, "jobs", "pending", uid);
+      await fs.outputFile(path.join(dir, "code", "run.sh"), "echo from python\n");
+      await fs.writeJson(path.join(dir, "metadata.json"), {
+        uid,
+        name: "python job",
+        requester_email: SCIENTIST,
+        target_email: OWNER,
+        code_folder: path.join(dir, "code"),
+        status: "pending",
+        created_at: "2026-01-01T10:00:00",
+        updated_at: "2026-01-01T10:00:00",
+      });
+      const old = new Date(Date.now() - 60_000);
+      for (const p of [path.join(dir, "code", "run.sh"), path.join(dir, "code"), path.join(dir, "metadata.json"), dir]) await fs.utimes(p, old, old);
+      return uid;
+    };
+    const refused = await pythonJob();
+    expect((await install.runSh()).exitCode).toBe(0);
+    const r = await install.scqJson("owner", ["job", refused]);
+    expect(r.status).toBe("rejected");
+    expect(r.error_message).toMatch(/accept_legacy_jobs/);
+
+    await install.configure({ accept_legacy_jobs: true });
+    const accepted = await pythonJob();
+    expect((await install.runSh()).exitCode).toBe(0);
+    const pending = await install.scqJson<Record<string, unknown>[]>("owner", ["pending"]);
+    expect(pending.find((j) => j.uid === accepted)).toMatchObject({ status: "pending", sender: "unverified" });
+  });
+});
+
+describe("every README command through scripts/scq.sh and the approve/reject scripts", () => {
+  test("a requester and an owner through the whole flow", async () => {
+    const install = await installed({ job_timeout: 77 });
+    const help = await install.scq("owner", ["--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout).toMatch(/submit-script/);
+
+    const folder = await install.writeFolder({ "run.sh": 'echo "hello from the job"\necho 42 > "$OUTPUT_DIR/answer.txt"\n' });
+    const submitted = await install.scq("scientist", ["submit", "--to", OWNER, "--folder", folder, "--name", "mean age", "--description", "aggregates only", "--tag", "demo"]);
+    expect(submitted.exitCode, String(submitted.stderr)).toBe(0);
+    const uid = /Submitted ([0-9a-f-]{36})/.exec(String(submitted.stdout))?.[1];
+    expect(uid).toBeDefined();
+    const script = await install.scqJson<{ uid: string }>("scientist", ["submit-script", "--to", OWNER, "--script", 'echo scripted > "$OUTPUT_DIR/s.txt"']);
+    const py = await install.writeFolder({ "count.py": "print(1)\n" });
+    const fromFile = await install.scqJson<{ uid: string }>("scientist", ["submit-script", "--to", OWNER, "--file", path.join(py, "count.py")]);
+    const mine = await install.scq("scientist", ["mine"]);
+    expect(mine.stdout).toMatch(/submitted \(not yet taken in\)/);
+
+    const pass = await install.scq("owner", ["process"]);
+    expect(pass.exitCode).toBe(0);
+    expect(pass.stdout).toMatch(settingsLine(install));
+    const pending = await install.scq("owner", ["pending"]);
+    expect(pending.stdout).toContain("mean age");
+    const listed = await install.scqJson<unknown[]>("owner", ["list", "--from", SCIENTIST, "--search", "mean", "--limit", "5"]);
+    expect(listed).toHaveLength(1);
+    const review = await install.scq("owner", ["review", uid!.slice(0, 8)]);
+    expect(review.stdout).toContain('echo "hello from the job"');
+    expect(review.stdout).toMatch(/[0-9a-f]{64}/);
+
+    expect((await install.npxTsx("approve", [uid!, "-r", "aggregates only"])).exitCode).toBe(0);
+    const rejected = await install.npxTsx("reject", [fromFile.uid, "-r", "prints raw rows"]);
+    expect(rejected.exitCode, String(rejected.stderr)).toBe(0);
+    expect((await install.scq("scientist", ["cancel", script.uid, "-r", "not needed"])).exitCode).toBe(0);
+    expect((await install.runSh()).exitCode).toBe(0);
+
+    expect((await install.scq("scientist", ["wait", uid!, "--timeout", "30"])).exitCode).toBe(0);
+    expect((await install.scq("scientist", ["wait", fromFile.uid, "--timeout", "30"])).exitCode).toBe(1);
+    expect((await install.scqJson("scientist", ["job", script.uid])).status).toBe("rejected");
+    expect((await install.scq("scientist", ["logs", uid!])).stdout).toContain("hello from the job");
+    expect((await install.scq("scientist", ["logs", uid!, "--stderr"])).exitCode).toBe(0);
+    const out = path.join(install.root, "results");
+    expect((await install.scq("scientist", ["output", uid!, "--to", out])).exitCode).toBe(0);
+    expect(await fs.readFile(path.join(out, "answer.txt"), "utf8")).toBe("42\n");
+    expect((await install.scq("scientist", ["mine", "--status", "completed"])).stdout).toContain("mean age");
+
+    const status = await install.scq("owner", ["status"]);
+    expect(status.stdout).toContain(`Settings: ${path.join(install.app, "config.json")} (sandbox ${mode}, release auto, job_timeout 77 s, executor local)`);
+    expect(status.stdout).toMatch(/completed\s+1/);
+    const json = await install.scqJson<{ settings: { file: string } }>("owner", ["status"]);
+    expect(json.settings.file).toBe(path.join(install.app, "config.json"));
+    expect((await install.scq("owner", ["job", uid!])).stdout).toContain("completed");
+    expect((await install.scq("owner", ["audit", "--job", uid!])).stdout).toMatch(/approved/);
+    const verify = await install.scq("owner", ["audit", "verify"]);
+    expect(verify.exitCode).toBe(0);
+    expect(verify.stdout).toMatch(/intact/);
+    // A second batch decision path: every pending job from one requester.
+    const more = await submit(install, { "run.sh": "echo again\n" });
+    expect((await install.runSh()).exitCode).toBe(0);
+    expect((await install.scq("owner", ["approve", "--all-pending", "--from", SCIENTIST, "-r", "batch"])).exitCode).toBe(0);
+    expect(await fs.pathExists(path.join(install.queue, "decisions", `${more}.json`))).toBe(true);
+
+    // The README's other ways in: scq.sh linked onto PATH, and npm run from the app folder.
+    const bin = path.join(install.root, "bin");
+    await fs.mkdirp(bin);
+    await fs.symlink(path.join(install.app, "scripts", "scq.sh"), path.join(bin, "scq"));
+    const linked = await execa("scq", ["status"], { cwd: install.home, env: { ...install.env(), PATH: `${bin}:${install.env().PATH}` }, extendEnv: false, reject: false });
+    expect(linked.exitCode, String(linked.stderr)).toBe(0);
+    expect(linked.stdout).toContain("Settings: ");
+    const npm = await execa("npm", ["run", "-s", "scq", "--", "pending", "--json"], { cwd: install.app, env: install.env(), extendEnv: false, reject: false });
+    expect(npm.exitCode, String(npm.stderr)).toBe(0);
+    expect((JSON.parse(String(npm.stdout)) as { uid: string }[]).map((j) => j.uid)).toEqual([more]);
+  });
+
+  test("./run.sh --demo builds a demo datasite, runs the example job and prints its output", async () => {
+    const install = await makeInstall();
+    const workspace = path.join(install.root, "demo");
+    const demo = await execa("./run.sh", ["--demo", workspace], { cwd: install.app, env: install.env(), extendEnv: false, reject: false });
+    expect(demo.exitCode, String(demo.stderr)).toBe(0);
+    expect(demo.stdout).toMatch(/is completed/);
+    expect(demo.stdout).toContain("patients: 5");
+    expect(demo.stdout).toContain("mean age: 42.4");
+  });
+});
