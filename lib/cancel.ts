@@ -11,7 +11,9 @@ import { locateJob, type JobView } from "./jobs.ts";
 import { now, readJob, transition } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import { jobDir, queuePaths, type QueuePaths } from "./paths.ts";
+import { removeTree } from "./remove.ts";
 import { CancelSchema, Email } from "./schemas.ts";
+import { visible } from "./visible.ts";
 
 export const CANCEL_FOLDER = "cancel";
 
@@ -64,9 +66,10 @@ export async function applyCancellations(paths: QueuePaths, log: Log): Promise<s
           cancelled.push(job.uid);
         }
       } catch (error) {
-        log(`cancel: ${email}/${CANCEL_FOLDER}/${name} ignored: ${errorMessage(error)}`);
+        // A folder, FIFO, link or garbage under a .json name: said and removed; other requests go on.
+        log(`cancel: ${visible(`${email}/${CANCEL_FOLDER}/${name}`)} ignored: ${visible(errorMessage(error))}`);
       }
-      await fs.promises.rm(file, { force: true });
+      await removeTree(file).catch((error: unknown) => log(`cancel: ${visible(file)} could not be removed: ${errorMessage(error)}`));
     }
   }
   return cancelled;

@@ -6,12 +6,14 @@
 // the job's last change), never by reading every record: an idle pass stays cheap.
 import fs from "node:fs";
 import path from "node:path";
+import { forgetAdmitted } from "./admitted.ts";
 import { appendAudit } from "./audit.ts";
 import { errorMessage } from "./errors.ts";
 import { writeJsonAtomic } from "./fsutil.ts";
 import { listJobDirs, listJobs, now, TERMINAL_STATUSES, transition } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
+import { removeTree } from "./remove.ts";
 import type { AppConfig } from "./schemas.ts";
 
 export interface CleanupResult {
@@ -52,7 +54,8 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
         await fs.promises.mkdir(trash, { recursive: true });
         await fs.promises.rename(dir, path.join(trash, uid));
         await fs.promises.rm(decisionFile(paths, uid), { force: true });
-        await fs.promises.rm(path.join(paths.staging, uid), { recursive: true, force: true });
+        await removeTree(path.join(paths.staging, uid));
+        await forgetAdmitted(paths, uid);
         await appendAudit(paths, { event: "cleaned", uid, detail: { status } });
         log(`cleanup: ${shortUid(uid)} (${status}) removed after cleanup_completed_after`);
         result.removed.push(uid);
@@ -61,7 +64,7 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
       }
     }
   }
-  await fs.promises.rm(trash, { recursive: true, force: true });
+  await removeTree(trash).catch((error: unknown) => log(`cleanup: ${trash} could not be removed, the next sweep tries again: ${errorMessage(error)}`));
   await fs.promises.mkdir(paths.state, { recursive: true });
   await writeJsonAtomic(marker, { at: new Date(nowMs).toISOString() });
   return result;

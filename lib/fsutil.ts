@@ -29,12 +29,60 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
   await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Read a JSON file and validate it; errors name the file and each bad field. */
+/** The largest settings, record or marker file we read: anything bigger is refused unread. */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+/**
+ * Open a file that someone else may have written, for reading, without trusting what it is: a link is
+ * never followed, a FIFO never blocks us (O_NONBLOCK), and anything but a regular file is refused.
+ * Whatever lstat said earlier, the checks here are on the open file itself, so a swap cannot fool them.
+ */
+export async function openRegularFile(file: string): Promise<{ handle: fs.promises.FileHandle; size: number }> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ELOOP") throw new InvalidFileError(file, ["is a symbolic link, not a regular file"], false);
+    throw error;
+  }
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    const what = stat.isDirectory() ? "a folder" : stat.isFIFO() ? "a FIFO" : stat.isSocket() ? "a socket" : "a device";
+    throw new InvalidFileError(file, [`is ${what}, not a regular file`], false);
+  }
+  return { handle, size: stat.size };
+}
+
+/** The bytes of a file someone else may have written, refused unread when larger than `maxBytes`. */
+export async function readUntrustedFile(file: string, maxBytes = MAX_RECORD_BYTES): Promise<Buffer> {
+  const { handle, size } = await openRegularFile(file);
+  try {
+    if (size > maxBytes) throw new InvalidFileError(file, [`is larger than ${maxBytes} bytes`], false);
+    // Read one byte more than allowed: a file growing while we read is caught too.
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) throw new InvalidFileError(file, [`is larger than ${maxBytes} bytes`], false);
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Read a JSON file and validate it; errors name the file and each bad field. Safe on files others wrote. */
 export async function readJsonFile<S extends z.ZodType>(file: string, schema: S, hint = ""): Promise<z.output<S>> {
-  const stat = await fs.promises.lstat(file);
-  if (!stat.isFile()) throw new InvalidFileError(file, ["is not a regular file"], false, hint);
-  if (stat.size > 1024 * 1024) throw new InvalidFileError(file, ["is larger than 1 MB"], false, hint);
-  const text = await fs.promises.readFile(file, "utf8");
+  let text: string;
+  try {
+    text = (await readUntrustedFile(file)).toString("utf8");
+  } catch (error) {
+    if (error instanceof InvalidFileError && hint) throw new InvalidFileError(file, error.problems, false, hint);
+    throw error;
+  }
   return parseJsonText(file, text, schema, hint);
 }
 

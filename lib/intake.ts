@@ -12,10 +12,11 @@
 //    are rejected. Either way they never run without an approval marker.
 import fs from "node:fs";
 import path from "node:path";
+import { admittedUids, recordAdmitted } from "./admitted.ts";
 import { appendAudit } from "./audit.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { errorMessage, InvalidFileError } from "./errors.ts";
-import { isNotFound, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { isNotFound, listDirs, readJsonFile, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
 import { listJobDirs, now } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
@@ -33,7 +34,9 @@ import {
   type JobMetadata,
   type Limits,
 } from "./schemas.ts";
-import { checkJobCode, isSyncNoise, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
+import { removeTree } from "./remove.ts";
+import { checkJobCode, isSyncNoise, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
+import { visible } from "./visible.ts";
 
 export const SUBMITTED_MARKER = "submitted";
 const INTAKE_CONCURRENCY = 8;
@@ -78,8 +81,13 @@ export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Pr
 async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, log: Log): Promise<void> {
   const candidates: { email: string; uid: string }[] = [];
   for (const email of await listDirs(paths.inbox)) {
-    // The inbox folder name is the sender (SyftBox lets each user write only their own); anything else is noise.
-    if (!Email.safeParse(email).success) continue;
+    // The inbox folder name is the sender (SyftBox lets each user write only their own): a folder not
+    // named like an email cannot be anyone's inbox, and nobody could ever be told about it. Remove it.
+    if (!Email.safeParse(email).success) {
+      await removeTree(path.join(paths.inbox, email)).catch(() => undefined);
+      log(`intake: inbox/${visible(email)} removed: an inbox folder must be named for its sender's email address`);
+      continue;
+    }
     for (const name of await listDirs(path.join(paths.inbox, email))) {
       // Conflict copies, temp folders and anything not named like a job are not submissions.
       if (UID_PATTERN.test(name)) candidates.push({ email, uid: name });
@@ -87,13 +95,18 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
   }
   if (candidates.length === 0) return;
   const known = await knownUids(paths);
+  // One uid, one job: the same uid in two inboxes is claimed by the first seen in this pass, before
+  // anything is awaited; the other copy waits for the next pass, which drops it as a duplicate.
+  const claimed = new Set<string>();
   await forEachLimit(candidates, INTAKE_CONCURRENCY, async ({ email, uid }) => {
+    if (claimed.has(uid)) return;
+    claimed.add(uid);
     const from = path.join(paths.inbox, email, uid);
     if (!(await isRegularFile(path.join(from, SUBMITTED_MARKER)))) return; // still arriving
     const existing = known.get(uid);
     if (existing) {
       // A re-synced old copy or a reused uid: the queue already has this job; never overwrite it.
-      await fs.promises.rm(from, { recursive: true, force: true });
+      await removeTree(from);
       log(`intake: ${shortUid(uid)} from ${email} dropped: a job with this uid already exists (${existing})`);
       await appendAudit(paths, { event: "intake-rejected", uid, detail: { from: email, reason: "uid already exists" } });
       return;
@@ -123,8 +136,10 @@ async function stillArriving(dir: string, limits: Limits): Promise<string | unde
   const marker = await readMarker(dir);
   if (marker === "invalid") return "the submitted marker is half written";
   try {
-    JSON.parse(await fs.promises.readFile(path.join(dir, "metadata.json"), "utf8"));
-  } catch {
+    JSON.parse((await readUntrustedFile(path.join(dir, "metadata.json"))).toString("utf8"));
+  } catch (error) {
+    // A folder, FIFO, link or oversized file will not turn into a record by waiting: the gate rejects it now.
+    if (error instanceof InvalidFileError) return undefined;
     return "metadata.json is missing or half written";
   }
   if (!marker.code_sha256) return undefined;
@@ -139,7 +154,12 @@ async function stillArriving(dir: string, limits: Limits): Promise<string | unde
 }
 
 async function readMarker(dir: string): Promise<z.infer<typeof SubmittedMarkerSchema> | "invalid"> {
-  const text = await fs.promises.readFile(path.join(dir, SUBMITTED_MARKER), "utf8").catch(() => "");
+  let text: string;
+  try {
+    text = (await readUntrustedFile(path.join(dir, SUBMITTED_MARKER), 64 * 1024)).toString("utf8");
+  } catch {
+    return "invalid";
+  }
   // An empty marker is a valid marker without a manifest (older or hand-made submissions).
   if (text.trim() === "") return {};
   try {
@@ -156,11 +176,12 @@ function prefixCode(error: unknown): never {
 }
 
 /** SyftBox conflict copies and temp files inside code/ are not part of the job: remove them. */
-async function removeSyncNoise(dir: string): Promise<void> {
+async function removeSyncNoise(dir: string, depth = 1): Promise<void> {
+  if (depth > MAX_DEPTH) return; // the gate refuses such a tree anyway
   for (const entry of await fs.promises.readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    if (isSyncNoise(entry.name)) await fs.promises.rm(full, { recursive: true, force: true });
-    else if (entry.isDirectory()) await removeSyncNoise(full);
+    if (isSyncNoise(entry.name)) await removeTree(full);
+    else if (entry.isDirectory()) await removeSyncNoise(full, depth + 1);
   }
 }
 
@@ -190,11 +211,12 @@ async function admit(paths: QueuePaths, limits: Limits, email: string, uid: stri
       }
       // Only metadata.json and code/ go on: a stray syft.pub.yaml or other file from the inbox must not.
       for (const entry of await fs.promises.readdir(dir)) {
-        if (entry !== "metadata.json" && entry !== "code") await fs.promises.rm(path.join(dir, entry), { recursive: true, force: true });
+        if (entry !== "metadata.json" && entry !== "code") await removeTree(path.join(dir, entry));
       }
       const meta = JobMetadataSchema.parse({ ...submission, requester_email: email, status: "pending", updated_at: now(), code_sha256: codeHash });
       await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
       await jobPermissions(dir, email);
+      await recordAdmitted(paths, uid);
       await fs.promises.mkdir(path.join(paths.jobs, "pending"), { recursive: true });
       await fs.promises.rename(dir, jobDir(paths, "pending", uid));
       await appendAudit(paths, { event: "submitted", uid, by: email, detail: { name: meta.name, code_sha256: meta.code_sha256 } });
@@ -220,9 +242,7 @@ function checkClaims(paths: QueuePaths, email: string, uid: string, s: { uid: st
 
 async function rejectAtIntake(paths: QueuePaths, dir: string, job: { uid: string; email: string; name: string; reason: string }): Promise<void> {
   // The code is discarded: whatever made it invalid (links, devices, sheer size) must not stay in jobs/.
-  for (const entry of await fs.promises.readdir(dir)) {
-    await fs.promises.rm(path.join(dir, entry), { recursive: true, force: true });
-  }
+  for (const entry of await fs.promises.readdir(dir)) await removeTree(path.join(dir, entry));
   const at = now();
   const meta = JobMetadataSchema.parse({
     uid: job.uid,
@@ -250,58 +270,73 @@ async function isRegularFile(file: string): Promise<boolean> {
 /** A Python client's job is taken in only once nothing in it has changed for this long. */
 const LEGACY_QUIET_MS = 10_000;
 
-/** Jobs in pending/ that our intake did not write (no code hash): Python syft-code-queue clients'. */
+/**
+ * Jobs in pending/ that our intake did not admit: Python syft-code-queue clients', or anyone's who can
+ * write there. Whatever their fields say (a code_sha256, sender "verified"), only the register of
+ * admitted jobs tells ours from theirs.
+ */
 async function adoptLegacyJobs(paths: QueuePaths, config: AppConfig, log: Log, result: IntakeResult): Promise<void> {
+  const admitted = await admittedUids(paths, log);
   for (const uid of await listJobDirs(paths, "pending")) {
-    const dir = jobDir(paths, "pending", uid);
-    const raw = await fs.promises.readFile(path.join(dir, "metadata.json"), "utf8").then(
-      (text) => JSON.parse(text) as unknown,
-      () => undefined,
-    );
-    if (JobMetadataSchema.safeParse(raw).data?.code_sha256) continue; // ours
-    if (Date.now() - (await newestChange(dir)) < LEGACY_QUIET_MS) continue; // may still be syncing
-    const claimed = LegacyJobSchema.safeParse(raw);
-    const requester = claimed.data?.requester_email ?? "unknown@unverified.invalid";
-    const name = claimed.data?.name ?? "(invalid submission)";
-    let reason: string | undefined;
-    if (!config.accept_legacy_jobs) {
-      reason = 'jobs written straight into jobs/pending/ (Python syft-code-queue clients) are not accepted here; the owner can allow them with "accept_legacy_jobs": true';
-    } else if (!claimed.success) {
-      reason = `metadata.json ${claimed.error.issues.map((i) => `field "${i.path.join(".")}": ${i.message}`).join("; ")}`;
-    } else if (claimed.data.uid !== uid) {
-      reason = `metadata.json field "uid" (${claimed.data.uid}) does not match the folder name ${uid}`;
-    } else if (claimed.data.target_email !== paths.owner) {
-      reason = `metadata.json field "target_email" (${claimed.data.target_email}) is not this datasite's owner ${paths.owner}`;
-    }
+    if (admitted.has(uid)) continue;
     try {
-      if (reason === undefined && claimed.success) {
-        const code = path.join(dir, "code");
-        await removeSyncNoise(code).catch(() => {});
-        const entries = await checkJobCode(code, config.limits).catch((error: unknown) => {
-          throw isNotFound(error) ? new UnsafeTreeError("the job has no code/ folder") : prefixCode(error);
-        });
-        const meta = JobMetadataSchema.parse({
-          ...claimed.data,
-          status: "pending",
-          updated_at: now(),
-          code_sha256: await treeHash(code, entries),
-          sender: "unverified",
-        });
-        await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
-        await jobPermissions(dir, meta.requester_email);
-        await appendAudit(paths, { event: "submitted", uid, by: meta.requester_email, detail: { name: meta.name, code_sha256: meta.code_sha256, sender: "unverified" } });
-        log(`intake: ${shortUid(uid)} written into pending/ by a Python client, claiming to be from ${meta.requester_email} (sender UNVERIFIED) → pending`);
-        result.accepted.push(uid);
-        continue;
-      }
+      await adoptLegacyJob(paths, config, log, result, uid);
     } catch (error) {
-      if (!(error instanceof UnsafeTreeError)) throw error;
-      reason = errorMessage(error);
+      // One job's trouble (it vanished, it is unreadable) never stops intake for the others.
+      log(`intake: pending/${shortUid(uid)} left for the next pass: ${errorMessage(error)}`);
     }
-    await rejectAtIntake(paths, dir, { uid, email: requester, name, reason: reason! });
-    log(`intake: ${shortUid(uid)} written into pending/ by a Python client → rejected: ${reason}`);
-    result.rejected.push({ uid, reason: reason! });
   }
+}
+
+async function adoptLegacyJob(paths: QueuePaths, config: AppConfig, log: Log, result: IntakeResult, uid: string): Promise<void> {
+  const dir = jobDir(paths, "pending", uid);
+  const raw = await readUntrustedFile(path.join(dir, "metadata.json")).then(
+    (bytes) => JSON.parse(bytes.toString("utf8")) as unknown,
+    () => undefined,
+  );
+  if (Date.now() - (await newestChange(dir)) < LEGACY_QUIET_MS) return; // may still be syncing
+  const claimed = LegacyJobSchema.safeParse(raw);
+  const requester = claimed.data?.requester_email ?? "unknown@unverified.invalid";
+  const name = claimed.data?.name ?? "(invalid submission)";
+  let reason: string | undefined;
+  if (!config.accept_legacy_jobs) {
+    reason = 'jobs written straight into jobs/pending/ (Python syft-code-queue clients) are not accepted here; the owner can allow them with "accept_legacy_jobs": true';
+  } else if (!claimed.success) {
+    reason = `metadata.json ${claimed.error.issues.map((i) => `field "${i.path.join(".")}": ${i.message}`).join("; ")}`;
+  } else if (claimed.data.uid !== uid) {
+    reason = `metadata.json field "uid" (${claimed.data.uid}) does not match the folder name ${uid}`;
+  } else if (claimed.data.target_email !== paths.owner) {
+    reason = `metadata.json field "target_email" (${claimed.data.target_email}) is not this datasite's owner ${paths.owner}`;
+  }
+  try {
+    if (reason === undefined && claimed.success) {
+      const code = path.join(dir, "code");
+      await removeSyncNoise(code).catch(() => {});
+      const entries = await checkJobCode(code, config.limits).catch((error: unknown) => {
+        throw isNotFound(error) ? new UnsafeTreeError("the job has no code/ folder") : prefixCode(error);
+      });
+      const meta = JobMetadataSchema.parse({
+        ...claimed.data,
+        status: "pending",
+        updated_at: now(),
+        code_sha256: await treeHash(code, entries),
+        sender: "unverified",
+      });
+      await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
+      await jobPermissions(dir, meta.requester_email);
+      await recordAdmitted(paths, uid);
+      await appendAudit(paths, { event: "submitted", uid, by: meta.requester_email, detail: { name: meta.name, code_sha256: meta.code_sha256, sender: "unverified" } });
+      log(`intake: ${shortUid(uid)} written into pending/ by a Python client, claiming to be from ${visible(meta.requester_email)} (sender UNVERIFIED) → pending`);
+      result.accepted.push(uid);
+      return;
+    }
+  } catch (error) {
+    if (!(error instanceof UnsafeTreeError)) throw error;
+    reason = errorMessage(error);
+  }
+  await rejectAtIntake(paths, dir, { uid, email: requester, name, reason: reason! });
+  log(`intake: ${shortUid(uid)} written into pending/ by a Python client → rejected: ${visible(reason!)}`);
+  result.rejected.push({ uid, reason: reason! });
 }
 
 async function newestChange(dir: string): Promise<number> {

@@ -1,8 +1,11 @@
 // The processor writes one readable line per action; SyftBox keeps them in the app's log.
+import { visible } from "./visible.ts";
+
 export type Log = (line: string) => void;
 
+/** Lines carry names and reasons from requesters: shown with any control character made visible. */
 export const consoleLog: Log = (line) => {
-  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  process.stdout.write(`${new Date().toISOString()} ${visible(line)}\n`);
 };
 
 export const silentLog: Log = () => {};

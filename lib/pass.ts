@@ -17,7 +17,8 @@ import { age, shortUid, type Log } from "./log.ts";
 import { datasiteDir, queuePaths, resultsDir, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
-import { appliedLimits, execute, removeStage, stageJob, type RunResult } from "./runner.ts";
+import { removeTree } from "./remove.ts";
+import { appliedLimits, ensureStageRoot, execute, stageJob, type RunResult } from "./runner.ts";
 import { dataPathsProblem, sandboxProblem } from "./sandbox.ts";
 import type { AppConfig, JobStatus } from "./schemas.ts";
 import { describeSettings, settingsInForce, type Settings } from "./settings.ts";
@@ -148,7 +149,13 @@ async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Prom
   const { jobs, problems } = await listJobs(paths, ["approved"]);
   for (const p of problems) log(`approved/${p.uid} has unreadable metadata, not run: ${p.error.message}`);
   if (jobs.length === 0) return { ran: [] };
-  const problem = (await sandboxProblem(config.sandbox.mode)) ?? (await dataPathsProblem(config.sandbox.mode, config.sandbox.data_paths));
+  const problem =
+    (await sandboxProblem(config.sandbox.mode)) ??
+    (await dataPathsProblem(config.sandbox.mode, config.sandbox.data_paths)) ??
+    (await ensureStageRoot(paths).then(
+      () => undefined,
+      (error: unknown) => errorMessage(error),
+    ));
   if (problem) {
     log(`NOT running ${jobs.length} approved job(s): ${problem}`);
     return { ran: [], problem };
@@ -209,7 +216,7 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
       crash = `the runner failed: ${errorMessage(error)}`;
     }
     if (result && result.outputSkipped.length > 0) {
-      log(`run: ${shortUid(job.uid)} output not copied (links or special files): ${result.outputSkipped.slice(0, 10).join(", ")}`);
+      log(`run: ${shortUid(job.uid)} output not copied: ${result.outputSkipped.slice(0, 10).join(", ")}`);
     }
     if (job.meta.sender === "unverified") await writeExecutionLog(results);
     const status = result && !result.failed ? "completed" : "failed";
@@ -227,7 +234,8 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
     log(`run: ${shortUid(job.uid)} ${status} in ${result?.durationMs ?? 0} ms${status === "failed" ? `: ${message}` : ""}${review ? "; output and logs await release (scq release)" : ""}`);
     return { uid: job.uid, status, message };
   } finally {
-    await removeStage(stage.root);
+    // A stage the job made hard to remove is said and retried by the next pass's recovery, never fatal.
+    await removeTree(stage.root).catch((error: unknown) => log(`run: ${shortUid(approved.uid)} stage not removed yet (the next pass retries): ${errorMessage(error)}`));
   }
 }
 

@@ -9,14 +9,16 @@ import { errorMessage } from "./errors.ts";
 import { ACTIVE_STATUSES, canTransition, listJobs, now, transition, updateMetadata, type Job } from "./lifecycle.ts";
 import { shortUid, type Log } from "./log.ts";
 import type { QueuePaths } from "./paths.ts";
-import { removeStage, stageRoot } from "./runner.ts";
+import { removeTree } from "./remove.ts";
+import { stageRoot } from "./runner.ts";
 import { treeHash } from "./tree.ts";
 
 export async function recover(paths: QueuePaths, log: Log): Promise<void> {
-  // Stage folders of runs that were in progress when their pass died.
+  // Stage folders of runs that were in progress when their pass died. One that cannot be removed is
+  // said and left for the next pass: it never stops this one.
   const stages = stageRoot(paths);
   for (const name of await fs.promises.readdir(stages).catch(() => [] as string[])) {
-    await removeStage(path.join(stages, name));
+    await removeTree(path.join(stages, name)).catch((error: unknown) => log(`recover: stage ${name} could not be removed yet: ${errorMessage(error)}`));
   }
 
   const { jobs, problems } = await listJobs(paths, ACTIVE_STATUSES);

@@ -12,14 +12,19 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
 import type { Job } from "./lifecycle.ts";
-import { launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
-import type { AppliedLimits, AppConfig, SandboxMode } from "./schemas.ts";
-import { copyTreeHashed, measureTree } from "./tree.ts";
+import { processStartTime } from "./lock.ts";
 import type { QueuePaths } from "./paths.ts";
+import { jobUsage, pidNamespace } from "./procscan.ts";
+import { bwrapDisablesUserns, launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
+import type { AppliedLimits, AppConfig, SandboxMode } from "./schemas.ts";
+import { seccompProgram } from "./seccomp.ts";
+import { copyTreeHashed, isSyftBoxControlFile, MAX_DEPTH, measureTree } from "./tree.ts";
 
 const MB = 1024 * 1024;
 /** Time between SIGTERM and SIGKILL when a job is stopped. */
 const KILL_GRACE_MS = 2000;
+/** After the SIGKILL, how long the pass waits for the job's end before it stops waiting and says so. */
+const ABANDON_AFTER_MS = 5000;
 const WATCHDOG_MS = 500;
 
 export interface RunResult {
@@ -27,8 +32,10 @@ export interface RunResult {
   signal: string | null;
   failed: boolean;
   timedOut: boolean;
-  /** The job wrote more than limits.max_output_mb or more than limits.max_files files. */
+  /** The job wrote more than limits.max_output_mb or more than limits.max_files files, or nested folders too deep. */
   outputLimitExceeded: boolean;
+  /** The job's processes together held more than limits.memory_mb. */
+  memoryLimitExceeded: boolean;
   durationMs: number;
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
@@ -38,17 +45,43 @@ export interface RunResult {
   message: string;
 }
 
-/** Every stage folder of one queue lives under one root, so a new pass can clear what a dead one left. */
+/**
+ * Every stage folder of one queue lives under one root, so a new pass can clear what a dead one left.
+ * Its name is predictable, so before any use it must be ours: a folder (not a link) owned by the
+ * pass's user and writable by nobody else. Otherwise another local user could have made it and
+ * planted a link where a stage goes (see ensureStageRoot).
+ */
 export function stageRoot(paths: QueuePaths): string {
   const key = createHash("sha256").update(paths.state).digest("hex").slice(0, 16);
   return path.join(os.tmpdir(), `syft-code-queue-${key}`);
 }
 
-export async function stageJob(paths: QueuePaths, job: Job, mode: SandboxMode, dataPaths: string[]): Promise<{ stage: Stage; codeHash: string }> {
+/** Make the stage root, or check the one there is ours; throws a message saying what to do if not. */
+export async function ensureStageRoot(paths: QueuePaths): Promise<string> {
   const root = stageRoot(paths);
-  await fs.promises.mkdir(root, { recursive: true, mode: 0o711 });
+  // 0711: nobody may list it or add to it; jobs run as `nobody` under a root pass need only to pass through.
+  await fs.promises.mkdir(root, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== "EEXIST") throw error;
+  });
+  const stat = await fs.promises.lstat(root);
+  const uid = process.getuid?.() ?? stat.uid;
+  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
+    throw new StageRootError(
+      `the stage folder ${root} is not this pass's own (${stat.isDirectory() ? `owner uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}` : "not a folder"}): ` +
+        `another user may have made it. Remove it, or set TMPDIR to a folder only you can write. Approved jobs stay approved.`,
+    );
+  }
   await fs.promises.chmod(root, 0o711);
-  const stage = stageLayout(await fs.promises.mkdtemp(path.join(root, `${job.uid}-`)));
+  return root;
+}
+
+export class StageRootError extends Error {}
+
+export async function stageJob(paths: QueuePaths, job: Job, mode: SandboxMode, dataPaths: string[]): Promise<{ stage: Stage; codeHash: string }> {
+  const root = await ensureStageRoot(paths);
+  // A fresh folder with a random, neutral name for every run: never reused, and nothing of the job or
+  // the datasite in its path (the job can see the path of its mounts).
+  const stage = stageLayout(await fs.promises.mkdtemp(path.join(root, "run-")));
   // code/ passed the intake gate; copyTreeHashed checks it again and hashes the very bytes it writes.
   const codeHash = await copyTreeHashed(path.join(job.dir, "code"), stage.work);
   await prepareStageFiles(mode, stage, dataPaths);
@@ -62,8 +95,6 @@ export interface ExecuteOptions {
   stage: Stage;
   /** The folder that receives logs/ and output/: the job's own, or its staging folder. */
   resultsDir: string;
-  /** Called with the pid once the job is running (for tests and progress). */
-  onStart?: (pid: number) => void;
 }
 
 export function appliedLimits(config: AppConfig): AppliedLimits {
@@ -74,11 +105,13 @@ export function appliedLimits(config: AppConfig): AppliedLimits {
   };
 }
 
-export async function execute({ config, limits, job, stage, resultsDir, onStart }: ExecuteOptions): Promise<RunResult> {
+export async function execute({ config, limits, job, stage, resultsDir }: ExecuteOptions): Promise<RunResult> {
   const logs = path.join(resultsDir, "logs");
   await fs.promises.mkdir(logs, { recursive: true });
   const stdout = new CappedLog(path.join(logs, "stdout.txt"), limits.max_log_kb * 1024);
   const stderr = new CappedLog(path.join(logs, "stderr.txt"), limits.max_log_kb * 1024);
+  const bwrap = config.sandbox.mode === "bwrap";
+  const seccomp = bwrap ? seccompProgram() : undefined;
   const launch = launchCommand({
     mode: config.sandbox.mode,
     stage,
@@ -86,18 +119,26 @@ export async function execute({ config, limits, job, stage, resultsDir, onStart 
     network: config.sandbox.network,
     dataPaths: config.sandbox.data_paths,
     job: { uid: job.uid, name: job.meta.name },
+    fds: { args: 3, info: 4, seccomp: seccomp ? 5 : undefined },
+    disableUserns: bwrap && (await bwrapDisablesUserns()),
   });
   // Loaded here, not at the top: an idle pass never starts a job and should not pay for execa.
   const { execa } = await import("execa");
   const started = Date.now();
-  const child = execa(launch.file, launch.args, {
+  // bwrap reads its arguments from fd 3 (`--args`), so host paths stay out of every command line the
+  // job can read (/proc/1/cmdline); it says on fd 4 which pid is the sandbox's init; fd 5 is the filter.
+  // bwrap takes only options from that fd: the command after "--" stays on its command line.
+  const split = launch.args.indexOf("--");
+  const options = launch.args.slice(0, split);
+  const fds = bwrap ? [new Uint8Array(Buffer.from(options.map((a) => `${a}\0`).join(""))), "pipe" as const, ...(seccomp ? [new Uint8Array(seccomp)] : [])] : [];
+  const child = execa(launch.file, bwrap ? ["--args", "3", ...launch.args.slice(split)] : launch.args, {
     cwd: launch.cwd,
     env: launch.env,
     extendEnv: false,
     ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
     // Own process group, so a timeout can signal the whole tree at once.
     detached: true,
-    stdin: "ignore",
+    stdio: ["ignore", "pipe", "pipe", ...fds],
     buffer: false,
     reject: false,
     // If this pass dies, bwrap's --die-with-parent takes the sandbox with it.
@@ -105,68 +146,92 @@ export async function execute({ config, limits, job, stage, resultsDir, onStart 
   });
   child.stdout?.on("data", (chunk: Buffer) => stdout.write(chunk));
   child.stderr?.on("data", (chunk: Buffer) => stderr.write(chunk));
-  if (child.pid !== undefined) onStart?.(child.pid);
+  const init = bwrap ? sandboxInit(child.stdio[4] as NodeJS.ReadableStream | undefined) : Promise.resolve(undefined);
 
   let timedOut = false;
   let outputLimitExceeded = false;
-  const killTree = () => {
-    if (child.pid === undefined) return;
-    signalGroup(child.pid, "SIGTERM");
-    setTimeout(() => signalGroup(child.pid!, "SIGKILL"), KILL_GRACE_MS).unref();
+  let memoryLimitExceeded = false;
+  let stuck = false;
+  /**
+   * Kill everything of the job. SIGKILL to the sandbox's init (checked by its start time, so a reused
+   * pid is never hit) makes the kernel kill every process in its pid namespace; nothing inside can
+   * stop that, whatever it did to its session, process group or parent-death signal.
+   */
+  const killAll = async () => {
+    const known = await init;
+    if (known && processStartTime(known.pid) === known.start) signalPid(known.pid, "SIGKILL");
+    if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
+  };
+  // We MUST NOT wait for the job forever: once it has been killed, its end is awaited for a bounded time.
+  let giveUp: (() => void) | undefined;
+  const abandoned = new Promise<"abandoned">((resolve) => (giveUp = () => resolve("abandoned")));
+  const stop = () => {
+    void killAll();
+    setTimeout(() => {
+      stuck = true;
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      giveUp?.();
+    }, ABANDON_AFTER_MS).unref();
   };
   const timer = setTimeout(() => {
     timedOut = true;
-    killTree();
+    if (child.pid !== undefined) signalGroup(child.pid, "SIGTERM");
+    setTimeout(stop, KILL_GRACE_MS).unref();
   }, limits.timeout_s * 1000);
-  // Everything the job can write (work copy, output, home, tmp) counts against the output cap.
+  // Everything the job can write (work copy, output, home, tmp) counts against the output cap, and so
+  // do files it deleted but keeps open; its processes' memory counts against memory_mb together.
   const caps = { maxBytes: limits.max_output_mb * MB, maxFiles: limits.max_files * 2 };
   let measuring = false;
   const watchdog = setInterval(() => {
-    if (measuring) return;
+    if (measuring || stuck) return;
     measuring = true;
-    void measureTree(stage.root, caps)
-      .then(({ bytes, files }) => {
-        if (!outputLimitExceeded && (bytes > caps.maxBytes || files > caps.maxFiles)) {
-          outputLimitExceeded = true;
-          if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
-        }
-      })
-      .finally(() => {
-        measuring = false;
-      });
+    void (async () => {
+      const tree = await measureTree(stage.root, caps);
+      const known = await init;
+      const usage = known ? await jobUsage(known.namespace) : undefined;
+      if (!outputLimitExceeded && !memoryLimitExceeded) {
+        if (tree.tooDeep || tree.bytes + (usage?.hiddenDiskBytes ?? 0) > caps.maxBytes || tree.files > caps.maxFiles) outputLimitExceeded = true;
+        else if (usage && usage.memoryBytes > limits.memory_mb * MB) memoryLimitExceeded = true;
+        if (outputLimitExceeded || memoryLimitExceeded) stop();
+      }
+    })().finally(() => {
+      measuring = false;
+    });
   }, WATCHDOG_MS);
 
-  const outcome = await child;
+  const outcome = await Promise.race([child, abandoned]);
   clearTimeout(timer);
   clearInterval(watchdog);
-  // The group may still hold stragglers (mode none): make sure nothing of the job outlives it.
-  if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
+  // Stragglers (mode none, or a job that outlived its sandbox's start): nothing of the job outlives it.
+  await killAll();
   await Promise.all([stdout.finish(), stderr.finish()]);
   const durationMs = Date.now() - started;
 
   if (!outputLimitExceeded) {
     const final = await measureTree(stage.root, caps);
-    outputLimitExceeded = final.bytes > caps.maxBytes || final.files > caps.maxFiles;
+    outputLimitExceeded = final.tooDeep || final.bytes > caps.maxBytes || final.files > caps.maxFiles;
   }
   let outputFiles = 0;
   const outputSkipped: string[] = [];
-  if (!outputLimitExceeded) {
+  if (!outputLimitExceeded && !memoryLimitExceeded) {
     const copied = await copyOutput(stage.output, path.join(resultsDir, "output"));
     outputFiles = copied.files;
     outputSkipped.push(...copied.skipped);
   }
-  const exitCode = outcome.exitCode ?? null;
-  let signal: string | null = outcome.signal ?? null;
+  const exitCode = outcome === "abandoned" ? null : (outcome.exitCode ?? null);
+  let signal: string | null = outcome === "abandoned" ? "SIGKILL" : (outcome.signal ?? null);
   // bwrap reports a job killed by a signal as exit code 128 + signal number.
-  if (config.sandbox.mode === "bwrap" && exitCode !== null && exitCode > 128 && exitCode < 160) {
+  if (bwrap && exitCode !== null && exitCode > 128 && exitCode < 160) {
     signal = signalName(exitCode - 128) ?? signal;
   }
   const result: RunResult = {
     exitCode,
     signal,
-    failed: timedOut || outputLimitExceeded || exitCode !== 0,
+    failed: timedOut || outputLimitExceeded || memoryLimitExceeded || stuck || exitCode !== 0,
     timedOut,
     outputLimitExceeded,
+    memoryLimitExceeded,
     durationMs,
     stdoutTruncated: stdout.truncated,
     stderrTruncated: stderr.truncated,
@@ -175,9 +240,33 @@ export async function execute({ config, limits, job, stage, resultsDir, onStart 
     message: "",
   };
   // No exit code and no signal: the sandbox itself could not be started.
-  const launchError = outcome.exitCode === undefined && outcome.signal === undefined ? outcome.message : undefined;
+  const launchError = outcome !== "abandoned" && outcome.exitCode === undefined && outcome.signal === undefined ? outcome.message : undefined;
   result.message = describeResult(result, limits, launchError);
   return result;
+}
+
+/**
+ * The sandbox's init as bwrap reports it on its info fd: pid (in our namespace), start time, pid
+ * namespace. The stream is read to its end (never cut short, which would break bwrap's write).
+ */
+function sandboxInit(info: NodeJS.ReadableStream | undefined): Promise<{ pid: number; start: string; namespace: string } | undefined> {
+  return new Promise((resolve) => {
+    if (!info) return resolve(undefined);
+    let text = "";
+    let found = false;
+    info.on("data", (chunk: Buffer) => {
+      if (found) return;
+      text += chunk.toString();
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (!match) return;
+      found = true;
+      const pid = Number(match[1]);
+      const start = processStartTime(pid);
+      void pidNamespace(pid).then((namespace) => resolve(start && namespace ? { pid, start, namespace } : undefined));
+    });
+    info.on("end", () => resolve(undefined));
+    info.on("error", () => resolve(undefined));
+  });
 }
 
 /** The one place a run's outcome becomes words. */
@@ -185,7 +274,16 @@ export function describeResult(r: RunResult, limits: AppliedLimits, launchError?
   if (launchError) return `could not start the job: ${launchError}`;
   if (r.timedOut) return `timed out after ${limits.timeout_s} seconds (job_timeout); the job and all its processes were killed`;
   if (r.outputLimitExceeded) {
-    return `wrote more than ${limits.max_output_mb} MB or ${limits.max_files * 2} files (limits.max_output_mb / max_files); the job was killed and its output discarded`;
+    return (
+      `wrote more than ${limits.max_output_mb} MB (deleted but open files included) or ${limits.max_files * 2} files and folders, ` +
+      `or nested folders more than ${MAX_DEPTH} deep (limits.max_output_mb / max_files); the job was killed and its output discarded`
+    );
+  }
+  if (r.memoryLimitExceeded) {
+    return `memory limit: its processes together held more than ${limits.memory_mb} MB (limits.memory_mb); the job was killed and its output discarded`;
+  }
+  if (r.signal === "SIGKILL" && r.exitCode === null && r.durationMs > 0 && !r.timedOut) {
+    return "killed, and it did not end when told: the pass stopped waiting for it";
   }
   if (r.signal) {
     const hints: Record<string, string> = {
@@ -201,8 +299,12 @@ export function describeResult(r: RunResult, limits: AppliedLimits, launchError?
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  signalPid(-pid, signal);
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
-    process.kill(-pid, signal);
+    process.kill(pid, signal);
   } catch {
     // already gone
   }
@@ -212,16 +314,37 @@ function signalName(n: number): string | undefined {
   return Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0];
 }
 
-/** Copy plain files and folders only; links and special files made by the job are left behind and named. */
+/**
+ * Copy plain files and folders only. Left behind, and named: links and special files, files whose
+ * names hold control characters (they would garble every listing of them), SyftBox permission and
+ * sync files (in the synced datasite they would grant access, before any review), and folders the job
+ * made unreadable.
+ */
 async function copyOutput(from: string, to: string): Promise<{ files: number; skipped: string[] }> {
   await fs.promises.mkdir(to, { recursive: true });
   let files = 0;
   const skipped: string[] = [];
   const visit = async (src: string, dst: string, rel: string): Promise<void> => {
-    for (const name of await fs.promises.readdir(src).catch(() => [] as string[])) {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(src);
+    } catch {
+      skipped.push(`${rel || "."}/ (unreadable folder)`);
+      return;
+    }
+    for (const name of names) {
       const s = path.join(src, name);
       const d = path.join(dst, name);
       const r = rel ? `${rel}/${name}` : name;
+      // eslint-disable-next-line no-control-regex
+      if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) {
+        skipped.push(`${JSON.stringify(r)} (control character in the name)`);
+        continue;
+      }
+      if (isSyftBoxControlFile(name)) {
+        skipped.push(`${r} (a SyftBox permission or sync file)`);
+        continue;
+      }
       const stat = await fs.promises.lstat(s);
       if (stat.isDirectory()) {
         await fs.promises.mkdir(d, { recursive: true });
@@ -231,10 +354,10 @@ async function copyOutput(from: string, to: string): Promise<{ files: number; sk
           await copyNoFollow(s, d);
           files += 1;
         } catch {
-          skipped.push(r); // made unreadable, or swapped for a link after the lstat
+          skipped.push(`${r} (unreadable)`); // made unreadable, or swapped for a link after the lstat
         }
       } else {
-        skipped.push(r);
+        skipped.push(`${r} (link or special file)`);
       }
     }
   };
@@ -247,28 +370,11 @@ async function copyOutput(from: string, to: string): Promise<{ files: number; sk
  * outlive it and swap the file for a link to a secret between our lstat and our read.
  */
 async function copyNoFollow(from: string, to: string): Promise<void> {
-  const source = await fs.promises.open(from, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const source = await fs.promises.open(from, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   try {
     if (!(await source.stat()).isFile()) throw new Error(`${from} is not a regular file`);
-    await pipeline(source.createReadStream(), fs.createWriteStream(to, { flags: "wx" }));
+    await pipeline(source.createReadStream({ autoClose: false }), fs.createWriteStream(to, { flags: "wx" }));
   } finally {
     await source.close().catch(() => {});
-  }
-}
-
-/** Remove a stage, even if the job left folders without write permission. */
-export async function removeStage(root: string): Promise<void> {
-  try {
-    await fs.promises.rm(root, { recursive: true, force: true });
-  } catch {
-    await makeWritable(root);
-    await fs.promises.rm(root, { recursive: true, force: true });
-  }
-}
-
-async function makeWritable(dir: string): Promise<void> {
-  await fs.promises.chmod(dir, 0o700).catch(() => {});
-  for (const entry of await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => [] as fs.Dirent[])) {
-    if (entry.isDirectory()) await makeWritable(path.join(dir, entry.name));
   }
 }

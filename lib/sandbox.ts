@@ -11,6 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { AppliedLimits, SandboxMode } from "./schemas.ts";
+import { seccompProgram } from "./seccomp.ts";
 
 export interface Stage {
   root: string;
@@ -53,6 +54,10 @@ export interface LaunchOptions {
   network: boolean;
   dataPaths: string[];
   job: { uid: string; name: string };
+  /** bwrap's fd numbers for the file of its arguments, its info output and the seccomp program (see runner). */
+  fds?: { args: number; info: number; seccomp: number | undefined };
+  /** This bwrap knows --disable-userns (0.8 and later). */
+  disableUserns?: boolean;
 }
 
 const NOBODY = 65534;
@@ -116,6 +121,10 @@ export function launchCommand(options: LaunchOptions): Launch {
     "--unshare-all",
     ...(options.network ? ["--share-net"] : []),
     "--unshare-user",
+    // No nested user namespace: inside one a job would hold a full capability set again.
+    ...(options.disableUserns ? ["--disable-userns"] : []),
+    ...(options.fds ? ["--info-fd", String(options.fds.info)] : []),
+    ...(options.fds?.seccomp !== undefined ? ["--seccomp", String(options.fds.seccomp)] : []),
     "--uid", String(JOB_ID),
     "--gid", String(JOB_ID),
     "--die-with-parent",
@@ -207,9 +216,21 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   }
 }
 
+let disableUsernsSupport: Promise<boolean> | undefined;
+
+/** Does this bwrap know --disable-userns (0.8 and later)? Asked once per process. */
+export function bwrapDisablesUserns(): Promise<boolean> {
+  disableUsernsSupport ??= import("execa").then(async ({ execa }) => {
+    const help = await execa("bwrap", ["--help"], { reject: false });
+    return String(help.stdout ?? "").includes("--disable-userns");
+  });
+  return disableUsernsSupport;
+}
+
 /**
  * Can this machine run jobs in `mode`? Undefined when it can; otherwise what is wrong and how to fix it.
- * Tries a real, tiny sandbox, because bwrap can be installed yet unable to create namespaces.
+ * Tries a real, tiny sandbox with the same seccomp filter and namespace rules jobs get, because bwrap
+ * can be installed yet unable to create namespaces.
  */
 export async function sandboxProblem(mode: SandboxMode): Promise<string | undefined> {
   const { execa } = await import("execa"); // only passes that have jobs to run get here
@@ -218,10 +239,15 @@ export async function sandboxProblem(mode: SandboxMode): Promise<string | undefi
     return result.exitCode === 0 ? undefined : `prlimit (util-linux) does not work here: ${String(result.stderr ?? "") || result.message}`;
   }
   if (!onPath("bwrap")) return advice("bubblewrap (bwrap) is not installed");
+  const program = seccompProgram();
+  if (!program) return advice(`there is no seccomp filter for this architecture (${process.arch}) yet`);
   const result = await execa(
     "bwrap",
-    ["--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/usr", "/usr", ...systemDirs(), "--proc", "/proc", "--dev", "/dev", "/usr/bin/prlimit", "--core=0", "--", "true"],
-    { reject: false, ...(process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}), cwd: "/" },
+    [
+      "--unshare-all", "--unshare-user", ...((await bwrapDisablesUserns()) ? ["--disable-userns"] : []), "--seccomp", "3", "--die-with-parent",
+      "--ro-bind", "/usr", "/usr", ...systemDirs(), "--proc", "/proc", "--dev", "/dev", "/usr/bin/prlimit", "--core=0", "--", "true",
+    ],
+    { reject: false, ...(process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}), cwd: "/", stdio: ["ignore", "pipe", "pipe", new Uint8Array(program)] },
   );
   if (result.exitCode === 0) return undefined;
   return advice(`bwrap cannot create its sandbox: ${String(result.stderr ?? "").trim() || result.message}`);

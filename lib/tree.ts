@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { openRegularFile } from "./fsutil.ts";
 
 export interface TreeEntry {
   /** Path relative to the root, with "/" separators. */
@@ -34,12 +35,27 @@ export class UnsafeTreeError extends Error {}
 // eslint-disable-next-line no-control-regex
 const BAD_NAME = /[\u0000-\u001f\u007f\\]/;
 
+/**
+ * Files SyftBox reads as permissions (syft.pub.yaml, and the names older clients used) or as sync
+ * rules. Wherever one lies in a synced folder it grants access to what is beside it, so none written
+ * by a requester or a job may ever land in the owner's datasite.
+ */
+const SYFTBOX_CONTROL_FILES = new Set(["syft.pub.yaml", "syftperm.yaml", "_.syftperm", ".syftignore"]);
+
+export function isSyftBoxControlFile(name: string): boolean {
+  return SYFTBOX_CONTROL_FILES.has(name.toLowerCase());
+}
+
+/** Deeper than this, a tree is refused (code) or the job stopped (output): paths must stay short enough to handle. */
+export const MAX_DEPTH = 64;
+
 export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeEntry[]> {
   const caps = { maxFiles: options.maxFiles ?? Infinity, maxBytes: options.maxBytes ?? Infinity };
   const entries: TreeEntry[] = [];
   let files = 0;
   let bytes = 0;
-  const visit = async (dir: string, relDir: string): Promise<void> => {
+  const visit = async (dir: string, relDir: string, depth: number): Promise<void> => {
+    if (depth > MAX_DEPTH) throw new UnsafeTreeError(`${relDir.split("/").slice(0, 3).join("/")}/... is nested more than ${MAX_DEPTH} folders deep`);
     const names = (await fs.promises.readdir(dir)).sort();
     for (const name of names) {
       if (options.skip?.(name)) continue;
@@ -47,24 +63,26 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
       if (BAD_NAME.test(name) || name === "." || name === "..") {
         throw new UnsafeTreeError(`${JSON.stringify(rel)} has a control character or backslash in its name`);
       }
+      if (isSyftBoxControlFile(name)) throw new UnsafeTreeError(`${rel} is a SyftBox permission or sync file; jobs may not carry one`);
       const full = path.join(dir, name);
       const stat = await fs.promises.lstat(full);
       if (stat.isSymbolicLink()) throw new UnsafeTreeError(`${rel} is a symbolic link; submit plain files only`);
+      // Folders count against max_files like files: each costs the owner's disk and sync as much.
+      files += 1;
+      if (files > caps.maxFiles) throw new UnsafeTreeError(`more than ${caps.maxFiles} files and folders`);
       if (stat.isDirectory()) {
         entries.push({ rel, type: "dir", size: 0, mode: stat.mode & 0o777 });
-        await visit(full, rel);
+        await visit(full, rel, depth + 1);
         continue;
       }
       if (!stat.isFile()) throw new UnsafeTreeError(`${rel} is not a regular file (device, fifo or socket)`);
       if (stat.nlink > 1) throw new UnsafeTreeError(`${rel} is a hard link; submit plain files only`);
-      files += 1;
       bytes += stat.size;
-      if (files > caps.maxFiles) throw new UnsafeTreeError(`more than ${caps.maxFiles} files`);
       if (bytes > caps.maxBytes) throw new UnsafeTreeError(`more than ${Math.round(caps.maxBytes / 1048576)} MB of code`);
       entries.push({ rel, type: "file", size: stat.size, mode: stat.mode & 0o777 });
     }
   };
-  await visit(root, "");
+  await visit(root, "", 1);
   return entries;
 }
 
@@ -97,11 +115,16 @@ export async function treeHash(root: string, entries?: TreeEntry[]): Promise<str
       manifest.update(manifestLine(entry.rel));
       continue;
     }
-    const file = path.join(root, entry.rel);
     const content = createHash("sha256");
-    // Small files in one read (most code); large ones streamed so memory stays flat.
-    if (entry.size <= 1024 * 1024) content.update(await fs.promises.readFile(file));
-    else for await (const chunk of fs.createReadStream(file)) content.update(chunk as Buffer);
+    // Opened without following links or blocking on a FIFO: the tree may be changing under us.
+    const { handle } = await openRegularFile(path.join(root, entry.rel));
+    try {
+      // Small files in one read (most code); large ones streamed so memory stays flat.
+      if (entry.size <= 1024 * 1024) content.update(await handle.readFile());
+      else for await (const chunk of handle.createReadStream({ autoClose: false, highWaterMark: 1024 * 1024 })) content.update(chunk as Buffer);
+    } finally {
+      await handle.close();
+    }
     manifest.update(manifestLine(entry.rel, { size: entry.size, sha256: content.digest("hex") }));
   }
   return manifest.digest("hex");
@@ -121,40 +144,57 @@ export async function copyTreeHashed(from: string, to: string): Promise<string> 
       manifest.update(manifestLine(entry.rel));
       continue;
     }
-    const content = await fs.promises.readFile(path.join(from, entry.rel));
+    const { handle } = await openRegularFile(path.join(from, entry.rel));
+    const content = await handle.readFile().finally(() => handle.close());
     await fs.promises.writeFile(target, content, { flag: "wx", mode: entry.mode | 0o600 });
     manifest.update(manifestLine(entry.rel, { size: content.length, sha256: createHash("sha256").update(content).digest("hex") }));
   }
   return manifest.digest("hex");
 }
 
-/** Bytes and files under a folder, stopping as soon as either passes its cap (for the run watchdog). */
-export async function measureTree(root: string, stopAt: TreeCaps): Promise<{ bytes: number; files: number }> {
+/**
+ * Bytes, files and folders under a folder, stopping as soon as either passes its cap, or as soon as
+ * folders nest deeper than MAX_DEPTH (for the run watchdog: what lies deeper could not be counted).
+ */
+export async function measureTree(root: string, stopAt: TreeCaps): Promise<{ bytes: number; files: number; tooDeep: boolean }> {
   let bytes = 0;
   let files = 0;
-  const stack = [root];
+  const stack: [string, number][] = [[root, 0]];
   while (stack.length > 0) {
-    const dir = stack.pop()!;
+    const [dir, depth] = stack.pop()!;
+    if (depth > MAX_DEPTH) return { bytes, files, tooDeep: true };
     let names: fs.Dirent[];
     try {
-      names = await fs.promises.readdir(dir, { withFileTypes: true });
-    } catch {
-      continue; // a folder the job removed or made unreadable: nothing there to count
+      names = await readdirOpening(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENAMETOOLONG") return { bytes, files, tooDeep: true };
+      continue; // a folder the job removed: nothing there to count
     }
     for (const entry of names) {
       const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        stack.push(full);
-        continue;
-      }
       files += 1;
-      try {
-        bytes += (await fs.promises.lstat(full)).size;
-      } catch {
-        // removed between readdir and lstat
+      if (entry.isDirectory()) {
+        stack.push([full, depth + 1]);
+      } else {
+        try {
+          bytes += (await fs.promises.lstat(full)).size;
+        } catch {
+          // removed between readdir and lstat
+        }
       }
-      if (bytes > stopAt.maxBytes || files > stopAt.maxFiles) return { bytes, files };
+      if (bytes > stopAt.maxBytes || files > stopAt.maxFiles) return { bytes, files, tooDeep: false };
     }
   }
-  return { bytes, files };
+  return { bytes, files, tooDeep: false };
+}
+
+/** A folder the job made unreadable to hide what it holds is opened up again (the job's files are the pass user's). */
+async function readdirOpening(dir: string): Promise<fs.Dirent[]> {
+  try {
+    return await fs.promises.readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EACCES") throw error;
+    await fs.promises.chmod(dir, 0o700);
+    return fs.promises.readdir(dir, { withFileTypes: true });
+  }
 }

@@ -1,7 +1,7 @@
 // An installed app, the way a user has one: a copy of the app folder with dist/ built by its own
 // run.sh, configured only by editing config.json in that folder, and driven only through what ships:
 // run.sh, scripts/scq.sh and `npx tsx scripts/approve.ts|reject.ts`. Nothing here calls lib/.
-import { execa, type Options, type ResultPromise } from "execa";
+import { execa, type ResultPromise } from "execa";
 import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
@@ -45,8 +45,8 @@ export interface Install {
   configure(patch: Record<string, unknown>): Promise<void>;
   /** The environment of a person at a shell: PATH, HOME and their SyftBox client config. */
   env(who?: "owner" | "scientist"): Record<string, string>;
-  runSh(args?: string[], options?: Options): ResultPromise<{ reject: false }>;
-  scq(who: "owner" | "scientist", args: string[], options?: Options): ResultPromise<{ reject: false }>;
+  runSh(args?: string[]): ResultPromise<{ reject: false }>;
+  scq(who: "owner" | "scientist", args: string[]): ResultPromise<{ reject: false }>;
   /** `scq <args> --json` that must succeed, parsed. */
   scqJson<T = Record<string, unknown>>(who: "owner" | "scientist", args: string[]): Promise<T>;
   /** `npx tsx scripts/<script>.ts`, from the app folder, as the README says. */
@@ -91,9 +91,8 @@ export async function makeInstall(): Promise<Install> {
       await fs.writeJson(file, config, { spaces: 2 });
     },
     env: (who = "owner") => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, SYFTBOX_CLIENT_CONFIG_PATH: clientConfig[who] }),
-    runSh: (args = [], options = {}) => execa("sh", [path.join(app, "run.sh"), ...args], { cwd: app, env: install.env(), extendEnv: false, reject: false, ...options }),
-    scq: (who, args, options = {}) =>
-      execa(path.join(app, "scripts", "scq.sh"), args, { cwd: root, env: install.env(who), extendEnv: false, reject: false, ...options }),
+    runSh: (args = []) => execa("sh", [path.join(app, "run.sh"), ...args], { cwd: app, env: install.env(), extendEnv: false, reject: false }),
+    scq: (who, args) => execa(path.join(app, "scripts", "scq.sh"), args, { cwd: root, env: install.env(who), extendEnv: false, reject: false }),
     async scqJson(who, args) {
       const result = await install.scq(who, [...args, "--json"]);
       if (result.exitCode !== 0) throw new Error(`scq ${args.join(" ")} exited ${result.exitCode}: ${String(result.stderr)}`);

@@ -79,7 +79,7 @@ describe("intake gate", () => {
         for (let i = 0; i < 10_001; i += 1) await fs.promises.writeFile(path.join(dir, "code", `f${i}.txt`), "");
       },
     });
-    expect(await rejectedReason(world, uid)).toBe("more than 10000 files");
+    expect(await rejectedReason(world, uid)).toBe("more than 10000 files and folders");
   });
 
   test("more than limits.max_code_mb of code is rejected", async () => {

@@ -28,7 +28,7 @@ describe("data scientist", () => {
     const out = await api.getJobOutput(uid, { to }, world.scientist);
     expect(out.files.map((f) => f.rel).sort()).toEqual(["answer.txt", "sub/nested.txt"]);
     expect(await fs.readFile(path.join(to, "answer.txt"), "utf8")).toBe("42\n");
-    await expect(api.getJobOutput(uid, { to }, world.scientist)).rejects.toThrow(/exists already/);
+    await expect(api.getJobOutput(uid, { to }, world.scientist)).rejects.toThrow(/is not empty/);
     expect(await api.myJobs("completed", world.scientist)).toHaveLength(1);
     expect(await api.myJobs("failed", world.scientist)).toHaveLength(0);
   });
