@@ -108,7 +108,7 @@ export async function getJobOutput(ref: string, options: { to?: string | undefin
   const job = await locateJob(ctx, ref);
   const dir = path.join(await results(ctx, job), "output");
   if (!(await fs.pathExists(dir))) throw new JobStateError(`Job ${job.uid} has no output (it is ${job.status}).`);
-  const files = (await walkTree(dir)).filter((e) => e.type === "file");
+  const files = (await walkTree(dir, { anyName: true })).filter((e) => e.type === "file");
   if (options.to) {
     // Like cp, rsync and scp: into a new folder or an empty one, never over files that are there.
     const there = await fs.promises.readdir(options.to).catch((error: NodeJS.ErrnoException) => {

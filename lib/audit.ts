@@ -1,12 +1,19 @@
 // audit.jsonl: one JSON line per event, each carrying the SHA-256 of the line before it, so an edit
 // or deletion anywhere breaks the chain from that line on (`scq audit verify`).
+// The chain alone cannot see its own end cut off, its last line edited, the file emptied or deleted,
+// or the whole chain recomputed. So each append also records the head (line count and the hash of the
+// last line) in the app's private state, outside the synced datasite, and verify checks the file
+// against it. What stays out of reach: someone who can write the app's state too (the owner's own
+// account) can rewrite both; only a copy of the head kept elsewhere would catch that.
 // Appends are serialised: within a process by one queue per file, across processes (the pass and
 // `scq approve` may append at once) by a small lock file.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { withFileLock } from "./lock.ts";
-import { AuditEventSchema, type AuditEvent } from "./schemas.ts";
+import { z } from "zod";
+import { exists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { AuditEventSchema, Sha256, type AuditEvent } from "./schemas.ts";
 import { describeZodIssues } from "./errors.ts";
 import type { QueuePaths } from "./paths.ts";
 
@@ -75,6 +82,7 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
     await fs.promises.mkdir(path.dirname(paths.audit), { recursive: true });
     await withFileLock(`${paths.audit}.lock`, async () => {
       let previous = await lastLine(paths.audit);
+      const head = (await readHead(paths)) ?? (await countHead(paths));
       for (let item = queue.shift(); item; item = queue.shift()) {
         const event: AuditEvent = {
           at: new Date().toISOString(),
@@ -89,6 +97,9 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
           // One write of one whole line: O_APPEND keeps it in one piece for readers.
           await fs.promises.appendFile(paths.audit, `${line}\n`, { mode: 0o600 });
           previous = line;
+          head.lines += 1;
+          head.last = lineHash(line);
+          await writeHead(paths, head);
           item.resolve(event);
         } catch (error) {
           item.reject(error);
@@ -115,21 +126,48 @@ export async function readAudit(paths: QueuePaths): Promise<AuditEvent[]> {
     .map((line) => AuditEventSchema.parse(JSON.parse(line)));
 }
 
+/** The end of the log as the last append left it: kept outside the synced folder. */
+const AuditHeadSchema = z.object({ lines: z.number().int().min(0), last: Sha256 });
+type AuditHead = z.infer<typeof AuditHeadSchema>;
+
+function headFile(paths: QueuePaths): string {
+  return path.join(paths.state, "audit-head.json");
+}
+
+async function readHead(paths: QueuePaths): Promise<AuditHead | undefined> {
+  if (!(await exists(headFile(paths)))) return undefined;
+  return readJsonFile(headFile(paths), AuditHeadSchema);
+}
+
+async function writeHead(paths: QueuePaths, head: AuditHead): Promise<void> {
+  await fs.promises.mkdir(paths.state, { recursive: true });
+  await writeJsonAtomic(headFile(paths), head);
+}
+
+/** The head of a log kept before heads were recorded: taken from the file once. */
+async function countHead(paths: QueuePaths): Promise<AuditHead> {
+  const lines = (await fs.promises.readFile(paths.audit, "utf8").catch(() => "")).split("\n").filter((l) => l.length > 0);
+  return { lines: lines.length, last: lines.length > 0 ? lineHash(lines.at(-1)!) : GENESIS };
+}
+
 export interface AuditVerdict {
   ok: boolean;
   lines: number;
-  /** 1-based line number of the first line that breaks the chain. */
+  /** 1-based line number of the first line that breaks the chain (lines + 1 when the end is missing). */
   brokenAt?: number;
   reason?: string;
+  /** The head the app recorded at its last append, or null when none was recorded yet. */
+  head: AuditHead | null;
 }
 
 export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
   const text = await fs.promises.readFile(paths.audit, "utf8").catch(() => "");
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
+  const head = (await readHead(paths).catch(() => undefined)) ?? null;
   let expected = GENESIS;
   for (const [index, line] of lines.entries()) {
-    const broken = (reason: string): AuditVerdict => ({ ok: false, lines: lines.length, brokenAt: index + 1, reason });
+    const broken = (reason: string): AuditVerdict => ({ ok: false, lines: lines.length, brokenAt: index + 1, reason, head });
     let raw: unknown;
     try {
       raw = JSON.parse(line);
@@ -141,5 +179,16 @@ export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
     if (parsed.data.prev !== expected) return broken("prev hash does not match the line before: a line was changed, removed or inserted");
     expected = lineHash(line);
   }
-  return { ok: true, lines: lines.length };
+  if (head && (head.lines !== lines.length || head.last !== expected)) {
+    return {
+      ok: false,
+      lines: lines.length,
+      brokenAt: Math.min(head.lines, lines.length) + 1,
+      reason:
+        `the log ends at line ${lines.length}, but the last append recorded ${head.lines} lines ending in ${head.last.slice(0, 12)}…: ` +
+        `lines were removed or rewritten at its end, or the whole chain was recomputed`,
+      head,
+    };
+  }
+  return { ok: true, lines: lines.length, head };
 }

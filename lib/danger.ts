@@ -1,5 +1,7 @@
 // Advisory findings for the owner's review: things in the code worth a second look. It never approves
 // or blocks anything by itself; a human reads the code and decides.
+import { hasInvisible, visible } from "./visible.ts";
+
 export interface Finding {
   file: string;
   line: number;
@@ -16,12 +18,15 @@ const RULES: { rule: string; pattern: RegExp }[] = [
   { rule: "environment or credential hunting", pattern: /\b(printenv|env\b\s*$)|os\.environ|process\.env|AWS_SECRET|API_KEY|TOKEN\b/ },
 ];
 
+const HIDDEN_TEXT_RULE = "control or bidirectional characters: the text may show other code than runs (shown as ⟨…⟩)";
+
 export function scanText(file: string, text: string): Finding[] {
   const findings: Finding[] = [];
   text.split("\n").forEach((line, index) => {
     for (const { rule, pattern } of RULES) {
-      if (pattern.test(line)) findings.push({ file, line: index + 1, rule, text: line.trim().slice(0, 200) });
+      if (pattern.test(line)) findings.push({ file, line: index + 1, rule, text: visible(line.trim().slice(0, 200)) });
     }
+    if (hasInvisible(line.replace(/\r$/, ""))) findings.push({ file, line: index + 1, rule: HIDDEN_TEXT_RULE, text: visible(line.slice(0, 200)) });
   });
   return findings;
 }

@@ -16,10 +16,16 @@ export type Decision = DecisionMarker["decision"];
 export interface DecideOptions {
   decision: Decision;
   reason?: string | undefined;
+  /**
+   * The code hash the decider was shown (scq review prints it, the page sends the one it displayed).
+   * When given, approval is refused if the code is no longer exactly that: nobody approves code they
+   * did not see, even if it was swapped between review and approve.
+   */
+  sha?: string | undefined;
 }
 
 /** Write the marker for one pending job of the context's own queue. The next pass applies it. */
-export async function decide(ctx: Context, ref: string, { decision, reason = "" }: DecideOptions): Promise<{ job: Job; marker: DecisionMarker }> {
+export async function decide(ctx: Context, ref: string, { decision, reason = "", sha }: DecideOptions): Promise<{ job: Job; marker: DecisionMarker }> {
   const paths = ownQueue(ctx);
   const job = await findJob(paths, ref);
   if (job.status !== "pending") {
@@ -33,14 +39,13 @@ export async function decide(ctx: Context, ref: string, { decision, reason = "" 
       `Job ${job.uid} already has a decision (${existing.decision} by ${existing.by} at ${existing.at}); the next pass applies it.`,
     );
   }
-  const marker: DecisionMarker = {
-    uid: job.uid,
-    decision,
-    reason,
-    by: ctx.email,
-    at: now(),
-    code_sha256: await treeHash(path.join(job.dir, "code")),
-  };
+  const codeHash = await treeHash(path.join(job.dir, "code"));
+  if (sha !== undefined && sha.trim().toLowerCase() !== codeHash) {
+    throw new JobStateError(
+      `The code of job ${job.uid} is not the code you reviewed: it hashes to ${codeHash}, you were shown ${sha}. Review it again (scq review ${job.uid.slice(0, 8)}).`,
+    );
+  }
+  const marker: DecisionMarker = { uid: job.uid, decision, reason, by: ctx.email, at: now(), code_sha256: codeHash };
   await fs.promises.mkdir(paths.decisions, { recursive: true });
   await writeJsonAtomic(file, marker);
   await appendAudit(paths, {

@@ -57,14 +57,15 @@ export const AppConfigSchema = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be lower-case letters, digits, - or _")
       .default("code-queue"),
     max_concurrent_jobs: z.number().int().min(1).max(64).default(2),
-    job_timeout: z.number().int().min(1).default(600),
+    // At most 7 days: longer runs belong on a cluster, and timers in node overflow past 24.8 days.
+    job_timeout: z.number().int().min(1).max(7 * 86_400).default(600),
     cleanup_completed_after: z.number().int().min(60).default(30 * 86_400),
     pending_expire_after: z.number().int().min(60).default(14 * 86_400),
     /** How long a submission may stay incomplete (files still syncing, metadata half written) before intake rejects it. */
     intake_grace: z.number().int().min(0).default(600),
     /** Take in jobs that Python syft-code-queue clients write straight into jobs/pending/ (sender unverified). */
     accept_legacy_jobs: z.boolean().default(false),
-    interval: z.number().int().min(1).default(10),
+    interval: z.number().int().min(1).max(86_400).default(10),
     /** "review": a finished job's output and logs wait in an owner-only folder until `scq release`. */
     release: z.enum(["auto", "review"]).default("auto"),
     sandbox: z

@@ -22,6 +22,8 @@ export interface TreeCaps {
 export interface WalkOptions extends Partial<TreeCaps> {
   /** Names passed over as if absent (SyftBox's conflict copies and temp files). */
   skip?: (name: string) => boolean;
+  /** List any name (output listings): control characters are shown by whoever prints them, never refused. */
+  anyName?: boolean;
 }
 
 /** Files SyftBox itself makes while syncing: conflict copies and temp files. Never part of a job. */
@@ -60,10 +62,10 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
     for (const name of names) {
       if (options.skip?.(name)) continue;
       const rel = relDir ? `${relDir}/${name}` : name;
-      if (BAD_NAME.test(name) || name === "." || name === "..") {
+      if (!options.anyName && (BAD_NAME.test(name) || name === "." || name === "..")) {
         throw new UnsafeTreeError(`${JSON.stringify(rel)} has a control character or backslash in its name`);
       }
-      if (isSyftBoxControlFile(name)) throw new UnsafeTreeError(`${rel} is a SyftBox permission or sync file; jobs may not carry one`);
+      if (!options.anyName && isSyftBoxControlFile(name)) throw new UnsafeTreeError(`${rel} is a SyftBox permission or sync file; jobs may not carry one`);
       const full = path.join(dir, name);
       const stat = await fs.promises.lstat(full);
       if (stat.isSymbolicLink()) throw new UnsafeTreeError(`${rel} is a symbolic link; submit plain files only`);

@@ -13,9 +13,24 @@ const NAMES: Record<number, string> = { 0: "NUL", 7: "BEL", 8: "BS", 11: "VT", 1
 const INVISIBLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\r(?!\n)/g;
 
 export function visible(text: string): string {
-  return text.replace(INVISIBLE, (c) => {
-    const code = c.codePointAt(0)!;
-    return `⟨${NAMES[code] ?? `U+${code.toString(16).toUpperCase().padStart(4, "0")}`}⟩`;
+  return text.replace(INVISIBLE, name);
+}
+
+function name(c: string): string {
+  const code = c.codePointAt(0)!;
+  return `⟨${NAMES[code] ?? `U+${code.toString(16).toUpperCase().padStart(4, "0")}`}⟩`;
+}
+
+// The only escape sequences the CLI writes itself: a foreground colour (31–36) and its reset. They
+// cannot hide text, so output painted by the CLI keeps them; every other control is made visible.
+// eslint-disable-next-line no-control-regex
+const OWN_COLOUR = /\u001b\[(3[1-6]|39)m/y;
+
+/** `visible`, keeping the CLI's own colour codes (for text the CLI has already painted). */
+export function visibleKeepingColour(text: string): string {
+  return text.replace(INVISIBLE, (c, offset: number) => {
+    OWN_COLOUR.lastIndex = offset;
+    return c === "\u001b" && OWN_COLOUR.test(text) ? c : name(c);
   });
 }
 

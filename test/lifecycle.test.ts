@@ -68,7 +68,7 @@ describe("submit → pending → approve → completed", () => {
 
     const events = (await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event);
     expect(events).toEqual(["submitted", "approve-marker", "approved", "started", "completed"]);
-    expect(await verifyAudit(world.paths)).toEqual({ ok: true, lines: 5 });
+    expect(await verifyAudit(world.paths)).toMatchObject({ ok: true, lines: 5 });
   });
 
   test("reject: the job never runs and the requester sees the reason", async () => {

@@ -18,7 +18,13 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
     if (argv.action === "verify") {
       const verdict = await verifyAudit(paths);
       print(argv, verdict, () =>
-        verdict.ok ? `audit log intact: ${verdict.lines} lines, hash chain unbroken` : `audit log BROKEN at line ${verdict.brokenAt}: ${verdict.reason}`,
+        [
+          verdict.ok
+            ? `audit log intact: ${verdict.lines} lines, hash chain unbroken${verdict.head ? ", and it ends where the last append left it" : " (no recorded end to compare with yet)"}`
+            : `audit log BROKEN at line ${verdict.brokenAt}: ${verdict.reason}`,
+          "This proves no line was changed, removed or inserted since it was written, as seen from this app's own records; " +
+            "it cannot prove anything against someone who can also write this app's private state (the owner's account).",
+        ].join("\n"),
       );
       if (!verdict.ok) process.exitCode = 1;
       return;

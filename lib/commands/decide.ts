@@ -12,6 +12,7 @@ interface Args extends GlobalArgs {
   "all-pending": boolean;
   from?: string;
   search?: string;
+  sha?: string;
 }
 
 export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Args> {
@@ -26,17 +27,19 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
         .option("all-pending", { type: "boolean", default: false, describe: `${verb} every pending job (narrow it with --from / --search)` })
         .option("from", { type: "string", describe: "with --all-pending: only jobs from this requester" })
         .option("search", { type: "string", describe: "with --all-pending: only jobs matching this text" })
+        .option("sha", { type: "string", describe: "the code sha256 scq review showed you: refuse if the code is not exactly that any more" })
         .example(`$0 ${verb} 3f2b8c1e -r "${decision === "approve" ? "aggregate counts only" : "reads raw rows"}"`, "")
         .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, "") as never,
     handler: async (argv) => {
       const ctx = await contextFrom(argv);
       if (argv["all-pending"] === argv.uid.length > 0) throw new UsageError(`Give job uids or --all-pending, not ${argv.uid.length > 0 ? "both" : "neither"}.`);
       if ((argv.from || argv.search) && !argv["all-pending"]) throw new UsageError("--from and --search go with --all-pending.");
+      if (argv.sha !== undefined && argv.uid.length !== 1) throw new UsageError("--sha goes with exactly one job uid: it is that job's code hash.");
       const refs = argv["all-pending"] ? (await pendingForMe({ from: argv.from, search: argv.search }, ctx)).map((j) => j.uid) : argv.uid;
       const results: { uid: string; ok: boolean; job?: string; error?: string }[] = [];
       for (const ref of refs) {
         try {
-          const { job } = await decide(ctx, ref, { decision, reason: argv.reason });
+          const { job } = await decide(ctx, ref, { decision, reason: argv.reason, sha: argv.sha });
           results.push({ uid: ref, ok: true, job: job.uid });
         } catch (error) {
           results.push({ uid: ref, ok: false, error: errorMessage(error) });

@@ -4,6 +4,7 @@ import type { CommandModule } from "yargs";
 import { cancel, getJob, getJobLogs, getJobOutput, release, waitForCompletion } from "../api.ts";
 import { JobStateError } from "../errors.ts";
 import { TERMINAL_STATUSES } from "../lifecycle.ts";
+import { visible } from "../visible.ts";
 import { contextFrom, jobJson, paint, print, stateText, type GlobalArgs } from "./shared.ts";
 
 interface UidArgs extends GlobalArgs {
@@ -50,7 +51,8 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
     let shown = 0;
     for (;;) {
       if (text !== null && text.length > shown) {
-        process.stdout.write(text.slice(shown));
+        // A job's output is shown, never obeyed: its control characters by name (see `visible`).
+        process.stdout.write(visible(text.slice(shown)));
         shown = text.length;
       }
       if (!argv.follow || (TERMINAL_STATUSES as readonly string[]).includes(job.status)) return;

@@ -14,7 +14,8 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = await contextFrom(argv);
     const r = await reviewJob(ctx, argv.uid);
     const m = r.job.meta;
-    print(argv, { job: jobJson(r.job), files: r.files, texts: r.texts, not_shown: r.notShown, code_sha256: r.code_sha256, findings: r.findings }, () => {
+    const json = { job: jobJson(r.job), files: r.files, texts: r.texts, not_shown: r.notShown, not_scanned: r.notScanned, code_sha256: r.code_sha256, findings: r.findings };
+    print(argv, json, () => {
       const out = [
         `Job ${m.uid}  [${r.job.status}]`,
         `  name:        ${m.name}`,
@@ -33,10 +34,21 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
         if (lines.at(-1) === "") lines.pop();
         lines.forEach((line, i) => out.push(`${String(i + 1).padStart(4)} │ ${line}`));
       }
-      for (const n of r.notShown) out.push("", `──── ${n.file}: not shown (${n.why}) ────`);
-      out.push("", r.findings.length === 0 ? "Advisory findings: none." : `Advisory findings (${r.findings.length}; they decide nothing, you do):`);
+      for (const n of r.notShown) out.push("", `──── ${n.file}: NOT SHOWN (${n.why}) ────`);
+      const scanned = r.files.filter((f) => f.type === "file").length - r.notScanned.length;
+      const unseen = r.notShown.length > 0 ? `; ${r.notShown.length} file(s) not shown above` : "";
+      const unscanned = r.notScanned.length > 0 ? `; NOT scanned: ${r.notScanned.map((n) => n.file).join(", ")}` : "";
+      out.push(
+        "",
+        r.findings.length === 0
+          ? `Advisory findings: none in the ${scanned} file(s) scanned${unseen}${unscanned}.`
+          : `Advisory findings (${r.findings.length}; they decide nothing, you do)${unseen}${unscanned}:`,
+      );
       for (const f of r.findings) out.push(`  ${f.file}:${f.line}  ${f.rule}${f.text ? `: ${f.text}` : ""}`);
-      if (r.job.status === "pending") out.push("", `Approve: scq approve ${m.uid.slice(0, 8)} -r "why"   Reject: scq reject ${m.uid.slice(0, 8)} -r "why"`);
+      if (r.job.status === "pending") {
+        // --sha binds the approval to the code shown here: if it changes before you approve, approve refuses.
+        out.push("", `Approve: scq approve ${m.uid.slice(0, 8)} --sha ${r.code_sha256} -r "why"`, `Reject:  scq reject ${m.uid.slice(0, 8)} -r "why"`);
+      }
       return out.join("\n");
     });
   },

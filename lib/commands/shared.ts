@@ -4,6 +4,7 @@ import type { Argv } from "yargs";
 import { resolveContext, type Context } from "../context.ts";
 import { age, shortUid } from "../log.ts";
 import type { Job } from "../lifecycle.ts";
+import { visibleKeepingColour } from "../visible.ts";
 
 export interface GlobalArgs {
   config?: string | undefined;
@@ -26,8 +27,13 @@ export function contextFrom(argv: GlobalArgs): Promise<Context> {
   return resolveContext({ clientConfig: argv.config, dataDir: argv["data-dir"], email: argv.email, appConfig: argv["app-config"] });
 }
 
+/**
+ * One result on stdout: a JSON document with --json, else text for a person, in which every control
+ * or bidirectional character from a job (code, names, logs, reasons) is shown by name: no terminal
+ * escape in a job's files can hide or rewrite what the reader sees.
+ */
 export function print(argv: GlobalArgs, json: unknown, human: () => string): void {
-  process.stdout.write(argv.json ? `${JSON.stringify(json, null, 2)}\n` : `${human()}\n`);
+  process.stdout.write(argv.json ? `${JSON.stringify(json, null, 2)}\n` : `${visibleKeepingColour(human())}\n`);
 }
 
 /** Aligned columns; `decorate` may colour a padded cell (colour codes would break the alignment). */

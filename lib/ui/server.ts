@@ -17,6 +17,7 @@ import { locateJob, type JobView } from "../jobs.ts";
 import { APP_DIR } from "../paths.ts";
 import { reviewJob } from "../review.ts";
 import { describeSettings, settingsInForce } from "../settings.ts";
+import { visibleDeep } from "../visible.ts";
 import type { TreeEntry } from "../tree.ts";
 
 export interface UiServer {
@@ -28,7 +29,11 @@ export interface UiServer {
 
 const PAGE = path.join(APP_DIR, "lib", "ui", "page.html");
 
-const DecisionBody = z.object({ reason: z.string().max(2000).default("") });
+const DecisionBody = z.object({
+  reason: z.string().max(2000).default(""),
+  /** The code hash the page displayed: the decision is refused if the code is not exactly that any more. */
+  code_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
 const BatchBody = z.object({
   action: z.enum(["approve", "reject"]),
   uids: z.array(z.string().min(4).max(64)).min(1).max(500),
@@ -109,9 +114,9 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     const { files: output } = await outputOf(job.uid);
     if (job.role === "owner") {
       const r = await reviewJob(ctx, job.uid);
-      return { job: summary(job), meta: job.meta, files: r.files, texts: r.texts, not_shown: r.notShown, findings: r.findings, code_sha256: r.code_sha256, logs, output };
+      return { job: summary(job), meta: job.meta, files: r.files, texts: r.texts, not_shown: r.notShown, not_scanned: r.notScanned, findings: r.findings, code_sha256: r.code_sha256, logs, output };
     }
-    return { job: summary(job), meta: job.meta, files: [], texts: [], not_shown: [], findings: [], code_sha256: job.meta.code_sha256, logs, output };
+    return { job: summary(job), meta: job.meta, files: [], texts: [], not_shown: [], not_scanned: [], findings: [], code_sha256: job.meta.code_sha256, logs, output };
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -135,9 +140,11 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     if (!url.pathname.startsWith("/api/")) throw new HttpError(404, "not found");
     if (!tokenOk(req.headers["x-scq-token"] as string | undefined)) throw new HttpError(403, "missing or wrong X-SCQ-Token");
 
+    // Everything shown comes from jobs: every control or bidirectional character in it is sent as a
+    // visible name, so the page cannot be made to show other code than runs (Trojan Source, escapes).
     const send = (body: unknown, status = 200) => {
       res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff" });
-      res.end(JSON.stringify(body));
+      res.end(JSON.stringify(visibleDeep(body)));
     };
     const parts = url.pathname.split("/").filter(Boolean); // ["api", "jobs", uid, action]
     if (req.method === "GET" && url.pathname === "/api/jobs") {
@@ -165,7 +172,7 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     }
     if (parts[1] === "jobs" && parts[2] && (parts[3] === "approve" || parts[3] === "reject") && req.method === "POST") {
       const body = parse(DecisionBody, await readJson(req));
-      const { marker } = await decide(ctx, parts[2], { decision: parts[3], reason: body.reason });
+      const { marker } = await decide(ctx, parts[2], { decision: parts[3], reason: body.reason, sha: body.code_sha256 });
       send({ ok: true, marker });
       return;
     }
