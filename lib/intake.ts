@@ -102,7 +102,9 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
     if (claimed.has(uid)) return;
     claimed.add(uid);
     const from = path.join(paths.inbox, email, uid);
-    if (!(await isRegularFile(path.join(from, SUBMITTED_MARKER)))) return; // still arriving
+    const marker = await fs.promises.lstat(path.join(from, SUBMITTED_MARKER)).catch(() => undefined);
+    if (!marker) return; // still arriving
+    // A marker that is not a regular file (a FIFO, a folder, a link) will not become one: taken in to be rejected.
     const existing = known.get(uid);
     if (existing) {
       // A re-synced old copy or a reused uid: the queue already has this job; never overwrite it.
@@ -111,7 +113,7 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
       await appendAudit(paths, { event: "intake-rejected", uid, detail: { from: email, reason: "uid already exists" } });
       return;
     }
-    const missing = await stillArriving(from, config.limits);
+    const missing = marker.isFile() ? await stillArriving(from, config.limits) : undefined;
     if (missing) {
       const markedAt = (await fs.promises.stat(path.join(from, SUBMITTED_MARKER))).mtimeMs;
       if (Date.now() - markedAt < config.intake_grace * 1000) return; // the next pass looks again
@@ -260,11 +262,6 @@ async function rejectAtIntake(paths: QueuePaths, dir: string, job: { uid: string
   await fs.promises.mkdir(path.join(paths.jobs, "rejected"), { recursive: true });
   await fs.promises.rename(dir, jobDir(paths, "rejected", job.uid));
   await appendAudit(paths, { event: "intake-rejected", uid: job.uid, detail: { from: job.email, reason: job.reason } });
-}
-
-async function isRegularFile(file: string): Promise<boolean> {
-  const stat = await fs.promises.lstat(file).catch(() => undefined);
-  return stat?.isFile() ?? false;
 }
 
 /** A Python client's job is taken in only once nothing in it has changed for this long. */

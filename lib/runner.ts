@@ -34,6 +34,8 @@ export interface RunResult {
   timedOut: boolean;
   /** The job wrote more than limits.max_output_mb or more than limits.max_files files, or nested folders too deep. */
   outputLimitExceeded: boolean;
+  /** Which of those, in words (for the message). */
+  outputLimitReason: string | null;
   /** The job's processes together held more than limits.memory_mb. */
   memoryLimitExceeded: boolean;
   durationMs: number;
@@ -149,7 +151,7 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   const init = bwrap ? sandboxInit(child.stdio[4] as NodeJS.ReadableStream | undefined) : Promise.resolve(undefined);
 
   let timedOut = false;
-  let outputLimitExceeded = false;
+  let outputLimitReason: string | null = null;
   let memoryLimitExceeded = false;
   let stuck = false;
   /**
@@ -190,10 +192,10 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
       const tree = await measureTree(stage.root, caps);
       const known = await init;
       const usage = known ? await jobUsage(known.namespace) : undefined;
-      if (!outputLimitExceeded && !memoryLimitExceeded) {
-        if (tree.tooDeep || tree.bytes + (usage?.hiddenDiskBytes ?? 0) > caps.maxBytes || tree.files > caps.maxFiles) outputLimitExceeded = true;
-        else if (usage && usage.memoryBytes > limits.memory_mb * MB) memoryLimitExceeded = true;
-        if (outputLimitExceeded || memoryLimitExceeded) stop();
+      if (outputLimitReason === null && !memoryLimitExceeded) {
+        outputLimitReason = overOutputLimit(tree, usage?.hiddenDiskBytes ?? 0, caps, limits);
+        if (outputLimitReason === null && usage && usage.memoryBytes > limits.memory_mb * MB) memoryLimitExceeded = true;
+        if (outputLimitReason !== null || memoryLimitExceeded) stop();
       }
     })().finally(() => {
       measuring = false;
@@ -208,10 +210,8 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   await Promise.all([stdout.finish(), stderr.finish()]);
   const durationMs = Date.now() - started;
 
-  if (!outputLimitExceeded) {
-    const final = await measureTree(stage.root, caps);
-    outputLimitExceeded = final.tooDeep || final.bytes > caps.maxBytes || final.files > caps.maxFiles;
-  }
+  outputLimitReason ??= overOutputLimit(await measureTree(stage.root, caps), 0, caps, limits);
+  const outputLimitExceeded = outputLimitReason !== null;
   let outputFiles = 0;
   const outputSkipped: string[] = [];
   if (!outputLimitExceeded && !memoryLimitExceeded) {
@@ -231,6 +231,7 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
     failed: timedOut || outputLimitExceeded || memoryLimitExceeded || stuck || exitCode !== 0,
     timedOut,
     outputLimitExceeded,
+    outputLimitReason,
     memoryLimitExceeded,
     durationMs,
     stdoutTruncated: stdout.truncated,
@@ -243,6 +244,21 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   const launchError = outcome !== "abandoned" && outcome.exitCode === undefined && outcome.signal === undefined ? outcome.message : undefined;
   result.message = describeResult(result, limits, launchError);
   return result;
+}
+
+/** Why what the job wrote is over its limits, in words, or null when it is not. */
+function overOutputLimit(
+  tree: { bytes: number; files: number; tooDeep: boolean },
+  hiddenBytes: number,
+  caps: { maxBytes: number; maxFiles: number },
+  limits: AppliedLimits,
+): string | null {
+  if (tree.tooDeep) return `nested folders more than ${MAX_DEPTH} deep`;
+  if (tree.bytes + hiddenBytes > caps.maxBytes) {
+    return `wrote more than ${limits.max_output_mb} MB${hiddenBytes > 0 ? " (files it deleted but kept open included)" : ""} (limits.max_output_mb)`;
+  }
+  if (tree.files > caps.maxFiles) return `wrote more than ${caps.maxFiles} files and folders (twice limits.max_files)`;
+  return null;
 }
 
 /**
@@ -264,8 +280,9 @@ function sandboxInit(info: NodeJS.ReadableStream | undefined): Promise<{ pid: nu
       const start = processStartTime(pid);
       void pidNamespace(pid).then((namespace) => resolve(start && namespace ? { pid, start, namespace } : undefined));
     });
-    info.on("end", () => resolve(undefined));
-    info.on("error", () => resolve(undefined));
+    // The stream ends right after bwrap's one write: only a stream that ended without it means "unknown".
+    info.on("end", () => found || resolve(undefined));
+    info.on("error", () => found || resolve(undefined));
   });
 }
 
@@ -273,12 +290,7 @@ function sandboxInit(info: NodeJS.ReadableStream | undefined): Promise<{ pid: nu
 export function describeResult(r: RunResult, limits: AppliedLimits, launchError?: string): string {
   if (launchError) return `could not start the job: ${launchError}`;
   if (r.timedOut) return `timed out after ${limits.timeout_s} seconds (job_timeout); the job and all its processes were killed`;
-  if (r.outputLimitExceeded) {
-    return (
-      `wrote more than ${limits.max_output_mb} MB (deleted but open files included) or ${limits.max_files * 2} files and folders, ` +
-      `or nested folders more than ${MAX_DEPTH} deep (limits.max_output_mb / max_files); the job was killed and its output discarded`
-    );
-  }
+  if (r.outputLimitExceeded) return `${r.outputLimitReason}; the job was killed and its output discarded`;
   if (r.memoryLimitExceeded) {
     return `memory limit: its processes together held more than ${limits.memory_mb} MB (limits.memory_mb); the job was killed and its output discarded`;
   }
