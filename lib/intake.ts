@@ -180,7 +180,11 @@ function prefixCode(error: unknown): never {
 /** SyftBox conflict copies and temp files inside code/ are not part of the job: remove them. */
 async function removeSyncNoise(dir: string, depth = 1): Promise<void> {
   if (depth > MAX_DEPTH) return; // the gate refuses such a tree anyway
-  for (const entry of await fs.promises.readdir(dir, { withFileTypes: true })) {
+  const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENAMETOOLONG") return []; // past PATH_MAX: the gate refuses such a tree anyway
+    throw error;
+  });
+  for (const entry of entries) {
     const full = path.join(dir, entry.name);
     if (isSyncNoise(entry.name)) await removeTree(full);
     else if (entry.isDirectory()) await removeSyncNoise(full, depth + 1);

@@ -50,6 +50,8 @@ export function isSyftBoxControlFile(name: string): boolean {
 
 /** Deeper than this, a tree is refused (code) or the job stopped (output): paths must stay short enough to handle. */
 export const MAX_DEPTH = 64;
+/** Longest relative path in a submission. */
+const MAX_PATH_CHARS = 1024;
 
 export async function walkTree(root: string, options: WalkOptions = {}): Promise<TreeEntry[]> {
   const caps = { maxFiles: options.maxFiles ?? Infinity, maxBytes: options.maxBytes ?? Infinity };
@@ -65,6 +67,8 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
       if (!options.anyName && (BAD_NAME.test(name) || name === "." || name === "..")) {
         throw new UnsafeTreeError(`${JSON.stringify(rel)} has a control character or backslash in its name`);
       }
+      // Paths past PATH_MAX cannot be opened by name at all: refuse long before that.
+      if (rel.length > MAX_PATH_CHARS) throw new UnsafeTreeError(`${rel.slice(0, 60)}... is a path longer than ${MAX_PATH_CHARS} characters`);
       if (!options.anyName && isSyftBoxControlFile(name)) throw new UnsafeTreeError(`${rel} is a SyftBox permission or sync file; jobs may not carry one`);
       const full = path.join(dir, name);
       const stat = await fs.promises.lstat(full);

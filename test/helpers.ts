@@ -43,8 +43,9 @@ export interface World {
 export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise<World> {
   const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-test-"));
   onTestFinished(async () => {
+    // rm walks by folder fd: trees deeper than PATH_MAX (hostile tests make them) go too.
     await execa("chmod", ["-R", "u+rwx", root], { reject: false });
-    await fs.remove(root);
+    await execa("rm", ["-rf", root]);
   });
   const dataDir = path.join(root, "SyftBox");
   for (const email of [OWNER, SCIENTIST]) await fs.mkdirp(datasiteDir(dataDir, email));

@@ -377,7 +377,15 @@ describe.skipIf(!ready)("medium and low", () => {
       await fs.outputFile(path.join(dir, "code", deepPath, "x"), "x");
       await fs.writeFile(path.join(dir, "submitted"), "");
     });
+    const long = await handMade(world, async (dir, uid) => {
+      await fs.writeJson(path.join(dir, "metadata.json"), submission(uid));
+      await fs.outputFile(path.join(dir, "code", "run.sh"), "echo hi\n");
+      // Past PATH_MAX (4096) in 20 steps of 250 characters: only reachable relative to each folder.
+      await execa("bash", ["-c", 'cd "$1" && for i in $(seq 1 20); do mkdir "$2" && cd -P "$2"; done && echo x > f', "sh", path.join(dir, "code"), "n".repeat(250)]);
+      await fs.writeFile(path.join(dir, "submitted"), "");
+    });
     await world.pass();
+    expect((await world.job(long)).meta.error_message).toMatch(/is a path longer than 1024 characters/);
     expect((await world.job(huge)).meta.error_message).toMatch(/metadata\.json.*is larger than 1048576 bytes/);
     expect((await world.job(deep)).meta.error_message).toMatch(/nested more than 64 folders deep/);
 

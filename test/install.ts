@@ -61,7 +61,7 @@ export async function makeInstall(): Promise<Install> {
   await fs.promises.chmod(root, 0o755);
   onTestFinished(async () => {
     await execa("chmod", ["-R", "u+rwx", root], { reject: false });
-    await fs.remove(root);
+    await execa("rm", ["-rf", root]);
   });
   const app = path.join(root, "app");
   await fs.promises.cp(from, app, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
