@@ -78,8 +78,16 @@ async function addHistory(paths: ReturnType<typeof queuePaths>, count: number): 
     await fs.writeFile(path.join(dir, "logs", "stdout.txt"), "hi\n");
     await fs.writeFile(path.join(dir, "output", "result.txt"), "42\n");
     await fs.writeJson(path.join(dir, "metadata.json"), {
-      uid, name: `job ${i}`, requester_email: REQUESTER, target_email: OWNER, status,
-      created_at: at, updated_at: at, started_at: at, completed_at: at, exit_code: 0,
+      uid,
+      name: `job ${i}`,
+      requester_email: REQUESTER,
+      target_email: OWNER,
+      status,
+      created_at: at,
+      updated_at: at,
+      started_at: at,
+      completed_at: at,
+      exit_code: 0,
     });
   }
 }
@@ -89,9 +97,13 @@ async function addSubmissions(paths: ReturnType<typeof queuePaths>, count: numbe
   for (let i = 0; i < count; i += 1) {
     const uid = randomUUID();
     const dir = path.join(paths.inbox, REQUESTER, uid);
-    await fs.outputFile(path.join(dir, "code", "run.sh"), "echo ok > \"$OUTPUT_DIR/ok.txt\"\n");
+    await fs.outputFile(path.join(dir, "code", "run.sh"), 'echo ok > "$OUTPUT_DIR/ok.txt"\n');
     await fs.writeJson(path.join(dir, "metadata.json"), {
-      uid, name: `submission ${i}`, requester_email: REQUESTER, target_email: OWNER, created_at: new Date().toISOString(),
+      uid,
+      name: `submission ${i}`,
+      requester_email: REQUESTER,
+      target_email: OWNER,
+      created_at: new Date().toISOString(),
     });
     await fs.writeFile(path.join(dir, "submitted"), "");
     uids.push(uid);
@@ -127,7 +139,12 @@ try {
     // The pass's own work: what it takes beyond starting node at all.
     const own = pass.time.median - bareNode.time.median;
     const last = count === 10_000;
-    row(`idle pass, ${count} finished jobs`, `${fmt(pass.time)}  ×${ratio.toFixed(2)} bare tsx`, last ? "≤ 1.5× bare tsx" : "", last ? (ratio <= 1.5 ? "met" : "MISSED") : "");
+    row(
+      `idle pass, ${count} finished jobs`,
+      `${fmt(pass.time)}  ×${ratio.toFixed(2)} bare tsx`,
+      last ? "≤ 1.5× bare tsx" : "",
+      last ? (ratio <= 1.5 ? "met" : "MISSED") : "",
+    );
     row(`  its own work beyond a bare node start`, `${own.toFixed(0)} ms`, last ? "≤ 100 ms" : "", last ? (own <= 100 ? "met" : "MISSED") : "");
     if (count === 10_000) {
       rss10k = pass.rssKb;
@@ -166,7 +183,12 @@ try {
     await addSubmissions(w.paths, 1000);
     const busy = await timeProcess(entry("process"), w.args, 1);
     const done = (await fs.readdir(path.join(w.paths.jobs, "completed"))).length;
-    row("pass: intake 1,000 + run 100 (bwrap, 2 at once)", `${fmt(busy.time)}  (${done} completed)`, "≤ 10 s", busy.time.median <= 10_000 && done === 100 ? "met" : "MISSED");
+    row(
+      "pass: intake 1,000 + run 100 (bwrap, 2 at once)",
+      `${fmt(busy.time)}  (${done} completed)`,
+      "≤ 10 s",
+      busy.time.median <= 10_000 && done === 100 ? "met" : "MISSED",
+    );
 
     // Sandbox overhead: the same trivial command with and without the sandbox around it.
     const { launchCommand, prepareStageFiles, stageLayout } = await import("../lib/sandbox.ts");
@@ -174,7 +196,14 @@ try {
     const stage = stageLayout(await fs.promises.mkdtemp(path.join(benchRoot, "stage-")));
     await fs.outputFile(path.join(stage.work, "run.sh"), "true\n");
     await prepareStageFiles("bwrap", stage, []);
-    const launch = launchCommand({ mode: "bwrap", stage, limits: appliedLimits(base), network: false, dataPaths: [], job: { uid: "bench", name: "bench" } });
+    const launch = launchCommand({
+      mode: "bwrap",
+      stage,
+      limits: appliedLimits(base),
+      network: false,
+      dataPaths: [],
+      job: { uid: "bench", name: "bench" },
+    });
     const timeIt = async (fn: () => Promise<unknown>) => {
       const samples: number[] = [];
       for (let i = 0; i < 30; i += 1) {
@@ -186,16 +215,34 @@ try {
     };
     const plain = await timeIt(() => execa("sh", ["-c", "true"]));
     const boxed = await timeIt(() =>
-      execa(launch.file, launch.args, { cwd: launch.cwd, env: launch.env, extendEnv: false, ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }) }),
+      execa(launch.file, launch.args, {
+        cwd: launch.cwd,
+        env: launch.env,
+        extendEnv: false,
+        ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
+      }),
     );
     const overhead = boxed.median - plain.median;
-    row("sandbox start, bash run.sh (true)", `${fmt(boxed)} vs sh -c true ${fmt(plain)}: +${overhead.toFixed(1)} ms`, "≤ 30 ms", overhead <= 30 ? "met" : "MISSED");
+    row(
+      "sandbox start, bash run.sh (true)",
+      `${fmt(boxed)} vs sh -c true ${fmt(plain)}: +${overhead.toFixed(1)} ms`,
+      "≤ 30 ms",
+      overhead <= 30 ? "met" : "MISSED",
+    );
   }
 
   const cpu = os.cpus()[0]?.model ?? "unknown cpu";
-  console.log(`\nsyft-code-queue bench — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${RUNS} runs (median, min–max)\n`);
+  console.log(
+    `\nsyft-code-queue bench — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${RUNS} runs (median, min–max)\n`,
+  );
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[["what", "measured", "target", ""], ...rows].map((r) => (r[i] ?? "").length)));
-  for (const r of [["what", "measured", "target", ""], ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  │ ").trimEnd());
+  for (const r of [["what", "measured", "target", ""], ...rows])
+    console.log(
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  │ ")
+        .trimEnd(),
+    );
 } finally {
   await execa("chmod", ["-R", "u+rwx", benchRoot], { reject: false });
   await fs.remove(benchRoot);

@@ -34,7 +34,12 @@ for (const job of pending) {
     console.log(`${job.uid.slice(0, 8)} left for review: ${job.requester_email} is not on the allow-list`);
     continue;
   }
-  type Review = { findings: { file: string; line: number; rule: string }[]; not_scanned: { file: string }[]; not_shown: { file: string }[]; code_sha256: string };
+  type Review = {
+    findings: { file: string; line: number; rule: string }[];
+    not_scanned: { file: string }[];
+    not_shown: { file: string }[];
+    code_sha256: string;
+  };
   const review = await scqJson<Review>("review", job.uid);
   // A file the scan could not read, or nobody could read in full, is not code the scan passed.
   const unread = [...review.not_scanned, ...review.not_shown].map((n) => n.file);
@@ -48,6 +53,13 @@ for (const job of pending) {
     continue;
   }
   // --sha: the approval covers exactly the code the scan read, not whatever is there a moment later.
-  await scqJson("approve", job.uid, "--sha", review.code_sha256, "-r", `auto-approved: ${job.requester_email} is allow-listed and the scan found nothing`);
+  await scqJson(
+    "approve",
+    job.uid,
+    "--sha",
+    review.code_sha256,
+    "-r",
+    `auto-approved: ${job.requester_email} is allow-listed and the scan found nothing`,
+  );
   console.log(`${job.uid.slice(0, 8)} approved ("${job.name}" from ${job.requester_email})`);
 }

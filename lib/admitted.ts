@@ -4,7 +4,7 @@
 // datasite: one empty file per admitted uid, removed when the job is cleaned up.
 import fs from "node:fs";
 import path from "node:path";
-import { listJobs } from "./lifecycle.ts";
+import { listJobs } from "./jobs.ts";
 import type { Log } from "./log.ts";
 import type { QueuePaths } from "./paths.ts";
 

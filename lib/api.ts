@@ -1,33 +1,32 @@
 // The library API for TypeScript users, mirroring the Python syft-code-queue's. Every function takes an
 // optional context: a resolved Context, or ContextOptions ({dataDir, email, clientConfig, appConfig});
 // by default the SyftBox client config. The CLI is a thin layer over these functions.
-import fs from "fs-extra";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
 import { cancelJob } from "./cancel.ts";
 import { ownQueue, resolveContext, type Context, type ContextOptions } from "./context.ts";
-import { decide } from "./decisions.ts";
-import { JobNotFoundError, JobStateError, ScqError } from "./errors.ts";
-import { locateJob, myJobs as listMyJobs, type JobView } from "./jobs.ts";
-import { listJobDirs, listJobs, TERMINAL_STATUSES } from "./lifecycle.ts";
-import { queuePaths, resultsDir } from "./paths.ts";
-import { releaseOutput } from "./release.ts";
-import { reviewJob as review } from "./review.ts";
+import { decide, type DecideOptions } from "./decisions.ts";
+import { JobNotFoundError, WaitTimeoutError } from "./errors.ts";
+import { readJsonFile } from "./fsutil.ts";
+import { findJob, listJobDirs, listJobs, listMyJobs, locateJob, type JobView } from "./jobs.ts";
+import { release as releaseJob, TERMINAL_STATUSES } from "./lifecycle.ts";
+import { silentLog } from "./log.ts";
+import { outputOf, readLogs, type Output } from "./results.ts";
+import { buildReview, type Review } from "./review.ts";
 import { JOB_STATUSES, type JobStatus } from "./schemas.ts";
-import { settingsInForce, type Settings } from "./settings.ts";
-import { submitJob as submit, submitScript as submitOne, type SubmitOptions, type SubmitScriptOptions } from "./submit.ts";
-import { walkTree } from "./tree.ts";
+import { SettingsSchema, settingsInForce, type Settings } from "./settings.ts";
+import { writeScriptSubmission, writeSubmission, type SubmitOptions, type SubmitScriptOptions } from "./submit.ts";
 
 export type ContextLike = Context | ContextOptions | undefined;
 
 export async function contextOf(c: ContextLike): Promise<Context> {
-  return c && "config" in c && c.dataDir !== undefined && c.email !== undefined ? (c as Context) : resolveContext(c);
+  return c && "config" in c && c.dataDir !== undefined && c.email !== undefined ? c : resolveContext(c);
 }
 
 // ---- data scientist ---------------------------------------------------------------------------
 
-export const submitJob = async (options: SubmitOptions, c?: ContextLike) => submit(await contextOf(c), options);
-export const submitScript = async (options: SubmitScriptOptions, c?: ContextLike) => submitOne(await contextOf(c), options);
+export const submitJob = async (options: SubmitOptions, c?: ContextLike) => writeSubmission(await contextOf(c), options);
+export const submitScript = async (options: SubmitScriptOptions, c?: ContextLike) => writeScriptSubmission(await contextOf(c), options);
 export const myJobs = async (status?: JobStatus, c?: ContextLike) => listMyJobs(await contextOf(c), status);
 export const cancel = async (ref: string, reason?: string, c?: ContextLike) => cancelJob(await contextOf(c), ref, reason);
 
@@ -49,17 +48,36 @@ export async function allJobsForMe(filter: JobFilter = {}, c?: ContextLike): Pro
   const text = filter.search?.toLowerCase();
   const views = jobs
     .filter((j) => !filter.from || j.meta.requester_email === filter.from)
-    .filter((j) => !text || [j.uid, j.meta.name, j.meta.description, j.meta.requester_email, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)))
+    .filter(
+      (j) => !text || [j.uid, j.meta.name, j.meta.description, j.meta.requester_email, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)),
+    )
     .sort((a, b) => b.meta.created_at.localeCompare(a.meta.created_at))
     .map((j): JobView => ({ ...j, owner: ctx.email, role: "owner", taken_in: true }));
   return filter.limit === undefined ? views : views.slice(0, filter.limit);
 }
 
 export const pendingForMe = (filter: Omit<JobFilter, "status"> = {}, c?: ContextLike) => allJobsForMe({ ...filter, status: "pending" }, c);
-export const reviewJob = async (ref: string, c?: ContextLike) => review(await contextOf(c), ref);
-export const approve = async (ref: string, reason = "", c?: ContextLike) => decide(await contextOf(c), ref, { decision: "approve", reason });
+export async function reviewJob(ref: string, c?: ContextLike): Promise<Review> {
+  const ctx = await contextOf(c);
+  return buildReview(await findJob(ownQueue(ctx), ref));
+}
+/** Approve a pending job; `sha`, when given, must be the code hash the approver was shown. */
+export const approve = async (ref: string, reason = "", c?: ContextLike, options: Pick<DecideOptions, "sha"> = {}) =>
+  decide(await contextOf(c), ref, { decision: "approve", reason, ...options });
 export const reject = async (ref: string, reason: string, c?: ContextLike) => decide(await contextOf(c), ref, { decision: "reject", reason });
-export const release = async (ref: string, c?: ContextLike) => releaseOutput(await contextOf(c), ref);
+/** Hand a finished job's held output and logs to its requester (with "release": "review"). */
+export async function release(ref: string, c?: ContextLike) {
+  const ctx = await contextOf(c);
+  const paths = ownQueue(ctx);
+  return releaseJob({ paths, log: silentLog }, await findJob(paths, ref), ctx.email);
+}
+
+const LastPassSchema = z.looseObject({
+  finished_at: z.string().optional(),
+  skipped: z.string().optional(),
+  sandbox_problem: z.string().nullable().optional(),
+  settings: SettingsSchema.optional(),
+});
 
 export interface QueueStatus {
   queue: string;
@@ -74,12 +92,14 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const ctx = await contextOf(c);
   const paths = ownQueue(ctx);
   // Counting folders needs no metadata reads, so this stays fast with a long history.
-  const counts = Object.fromEntries(
-    await Promise.all(JOB_STATUSES.map(async (s) => [s, (await listJobDirs(paths, s)).length] as const)),
-  ) as Record<JobStatus, number>;
+  const counts = Object.fromEntries(await Promise.all(JOB_STATUSES.map(async (s) => [s, (await listJobDirs(paths, s)).length] as const))) as Record<
+    JobStatus,
+    number
+  >;
   const { jobs } = await listJobs(paths, ["pending"]);
   const oldest = jobs.map((j) => j.meta.created_at).sort()[0] ?? null;
-  const lastPass = await fs.readJson(paths.lastPass).catch(() => null);
+  // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".
+  const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(() => undefined)) ?? null;
   return { queue: paths.root, settings: ctx.settings ?? settingsInForce(ctx.config), counts, oldest_pending: oldest, last_pass: lastPass };
 }
 
@@ -87,43 +107,20 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
 
 export const getJob = async (ref: string, c?: ContextLike) => locateJob(await contextOf(c), ref);
 
-/** Where a job's results are for this user, or why there are none to see (yet). */
-async function results(ctx: Context, job: JobView): Promise<string> {
-  if (job.meta.output_review === "pending") {
-    if (job.role === "requester") throw new JobStateError(`Job ${job.uid} is ${job.status}; its output and logs await the owner's review before release.`);
-    return resultsDir(queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name), job);
-  }
-  return job.dir;
-}
-
-export async function getJobLogs(ref: string, stream: "stdout" | "stderr" = "stdout", c?: ContextLike): Promise<{ job: JobView; text: string | null }> {
+export async function getJobLogs(
+  ref: string,
+  stream: "stdout" | "stderr" = "stdout",
+  c?: ContextLike,
+): Promise<{ job: JobView; text: string | null }> {
   const ctx = await contextOf(c);
   const job = await locateJob(ctx, ref);
-  const file = path.join(await results(ctx, job), "logs", `${stream}.txt`);
-  return { job, text: await fs.promises.readFile(file, "utf8").catch(() => null) };
+  return { job, text: await readLogs(ctx, job, stream) };
 }
 
-export async function getJobOutput(ref: string, options: { to?: string | undefined } = {}, c?: ContextLike) {
+export async function getJobOutput(ref: string, options: { to?: string | undefined } = {}, c?: ContextLike): Promise<Output & { job: JobView }> {
   const ctx = await contextOf(c);
   const job = await locateJob(ctx, ref);
-  const dir = path.join(await results(ctx, job), "output");
-  if (!(await fs.pathExists(dir))) throw new JobStateError(`Job ${job.uid} has no output (it is ${job.status}).`);
-  const files = (await walkTree(dir, { anyName: true })).filter((e) => e.type === "file");
-  if (options.to) {
-    // Like cp, rsync and scp: into a new folder or an empty one, never over files that are there.
-    const there = await fs.promises.readdir(options.to).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === "ENOENT") return [];
-      if (error.code === "ENOTDIR") throw new ScqError(`${options.to} is a file: give a folder to copy the output into.`);
-      throw error;
-    });
-    if (there.length > 0) throw new ScqError(`${options.to} is not empty: give a new or empty folder to copy the output into.`);
-    await fs.copy(dir, options.to);
-  }
-  return { job, dir, files, copied_to: options.to ?? null };
-}
-
-export class WaitTimeoutError extends ScqError {
-  override readonly exitCode = 124;
+  return { job, ...(await outputOf(ctx, job, options.to)) };
 }
 
 /** Poll until the job has finished; `onChange` hears each status it passes through. */
@@ -153,7 +150,8 @@ export async function waitForCompletion(
     if (seen !== last) options.onChange?.(job);
     last = seen;
     if ((TERMINAL_STATUSES as readonly string[]).includes(job.status)) return job;
-    if (Date.now() > deadline) throw new WaitTimeoutError(`Job ${job.uid} is still ${job.status} after ${Math.round((options.timeoutMs ?? 0) / 1000)} s.`);
+    if (Date.now() > deadline)
+      throw new WaitTimeoutError(`Job ${job.uid} is still ${job.status} after ${Math.round((options.timeoutMs ?? 0) / 1000)} s.`);
     await sleep(Math.min(options.intervalMs ?? 2000, Math.max(0, deadline - Date.now()) + 10));
   }
 }

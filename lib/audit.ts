@@ -19,8 +19,7 @@ import type { QueuePaths } from "./paths.ts";
 
 export const GENESIS = "0".repeat(64);
 
-export type AuditInput = Omit<AuditEvent, "prev" | "at" | "by" | "uid" | "detail"> &
-  Partial<Pick<AuditEvent, "by" | "uid" | "detail">>;
+export type AuditInput = Omit<AuditEvent, "prev" | "at" | "by" | "uid" | "detail"> & Partial<Pick<AuditEvent, "by" | "uid" | "detail">>;
 
 export function lineHash(line: string): string {
   return createHash("sha256").update(line).digest("hex");

@@ -3,14 +3,13 @@
 // still pending or approved, and records. A job not yet taken in is simply taken back.
 import fs from "node:fs";
 import path from "node:path";
-import { appendAudit } from "./audit.ts";
 import type { Context } from "./context.ts";
-import { errorMessage, JobStateError, ScqError } from "./errors.ts";
-import { exists, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
-import { locateJob, type JobView } from "./jobs.ts";
-import { now, readJob, transition } from "./lifecycle.ts";
-import { shortUid, type Log } from "./log.ts";
-import { jobDir, queuePaths, type QueuePaths } from "./paths.ts";
+import { errorMessage, JobNotFoundError, JobStateError, ScqError } from "./errors.ts";
+import { listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { findJob, locateJob, type JobView } from "./jobs.ts";
+import { now, transition, type Recorder } from "./lifecycle.ts";
+import { prefixed, shortUid, type Log } from "./log.ts";
+import { queuePaths, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { CancelSchema, Email } from "./schemas.ts";
 import { visible } from "./visible.ts";
@@ -43,6 +42,7 @@ export async function cancelJob(ctx: Context, ref: string, reason = ""): Promise
 /** The pass's step: honour cancel requests for jobs that have not started; drop the rest. */
 export async function applyCancellations(paths: QueuePaths, log: Log): Promise<string[]> {
   const cancelled: string[] = [];
+  const rec: Recorder = { paths, log: prefixed(log, "cancel: ") };
   for (const email of await listDirs(paths.inbox)) {
     if (!Email.safeParse(email).success) continue;
     const dir = path.join(paths.inbox, email, CANCEL_FOLDER);
@@ -51,18 +51,22 @@ export async function applyCancellations(paths: QueuePaths, log: Log): Promise<s
       const file = path.join(dir, name);
       try {
         const request = await readJsonFile(file, CancelSchema);
-        const job = await findActive(paths, request.uid);
+        const job = await findJob(paths, request.uid, ["pending", "approved"]).catch((error: unknown) => {
+          if (error instanceof JobNotFoundError) return undefined;
+          throw error;
+        });
         if (!job) {
           log(`cancel: ${shortUid(request.uid)} from ${email} ignored: the job is not pending or approved (too late, or unknown)`);
         } else if (job.meta.requester_email !== email) {
           log(`cancel: ${shortUid(request.uid)} from ${email} ignored: only its requester can cancel a job`);
         } else {
-          await transition(paths, job, "rejected", {
-            completed_at: now(),
-            error_message: `cancelled by the requester${request.reason ? `: ${request.reason}` : ""}`,
-          });
-          await appendAudit(paths, { event: "cancelled", uid: job.uid, by: email, detail: { reason: request.reason } });
-          log(`cancel: ${shortUid(job.uid)} cancelled by its requester ${email} → rejected`);
+          await transition(
+            rec,
+            job,
+            "rejected",
+            { completed_at: now(), error_message: `cancelled by the requester${request.reason ? `: ${request.reason}` : ""}` },
+            { event: "cancelled", by: email, detail: { reason: request.reason }, say: `cancelled by its requester ${email} → rejected` },
+          );
           cancelled.push(job.uid);
         }
       } catch (error) {
@@ -73,11 +77,4 @@ export async function applyCancellations(paths: QueuePaths, log: Log): Promise<s
     }
   }
   return cancelled;
-}
-
-async function findActive(paths: QueuePaths, uid: string) {
-  for (const status of ["pending", "approved"] as const) {
-    if (await exists(jobDir(paths, status, uid))) return readJob(paths, status, uid);
-  }
-  return undefined;
 }

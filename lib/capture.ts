@@ -57,7 +57,9 @@ export class CappedLog {
     const omitted = this.total - head.length - tail.length;
     const note =
       omitted > 0
-        ? Buffer.from(`\n[... ${omitted} bytes left out: each log keeps its first and last ${Math.round(this.tailMax / 1024)} KB (limits.max_log_kb) ...]\n`)
+        ? Buffer.from(
+            `\n[... ${omitted} bytes left out: each log keeps its first and last ${Math.round(this.tailMax / 1024)} KB (limits.max_log_kb) ...]\n`,
+          )
         : Buffer.alloc(0);
     await writeFileAtomic(this.file, Buffer.concat([head, note, tail]));
   }

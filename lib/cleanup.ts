@@ -6,13 +6,12 @@
 // the job's last change), never by reading every record: an idle pass stays cheap.
 import fs from "node:fs";
 import path from "node:path";
-import { forgetAdmitted } from "./admitted.ts";
-import { appendAudit } from "./audit.ts";
-import { errorMessage } from "./errors.ts";
+import { errorMessage, reportJobError } from "./errors.ts";
 import { writeJsonAtomic } from "./fsutil.ts";
-import { listJobDirs, listJobs, now, TERMINAL_STATUSES, transition } from "./lifecycle.ts";
-import { shortUid, type Log } from "./log.ts";
-import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
+import { listJobDirs, listJobs } from "./jobs.ts";
+import { now, remove, TERMINAL_STATUSES, transition, type Recorder } from "./lifecycle.ts";
+import { prefixed, shortUid, type Log } from "./log.ts";
+import { jobDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import type { AppConfig } from "./schemas.ts";
 
@@ -24,22 +23,34 @@ export interface CleanupResult {
 
 export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, nowMs = Date.now()): Promise<CleanupResult> {
   const result: CleanupResult = { expired: [], removed: [], swept: false };
+  const rec: Recorder = { paths, log: prefixed(log, "cleanup: ") };
   const { jobs } = await listJobs(paths, ["pending"]);
   for (const job of jobs) {
     if (nowMs - Date.parse(job.meta.updated_at) < config.pending_expire_after * 1000) continue;
     const days = Math.round(config.pending_expire_after / 86_400);
-    await transition(paths, job, "rejected", {
-      completed_at: now(),
-      error_message: `expired: not reviewed within ${days > 0 ? `${days} days` : `${config.pending_expire_after} seconds`} (pending_expire_after)`,
-    });
-    await appendAudit(paths, { event: "expired", uid: job.uid });
-    log(`cleanup: ${shortUid(job.uid)} pending too long → rejected (expired)`);
-    result.expired.push(job.uid);
+    try {
+      await transition(
+        rec,
+        job,
+        "rejected",
+        {
+          completed_at: now(),
+          error_message: `expired: not reviewed within ${days > 0 ? `${days} days` : `${config.pending_expire_after} seconds`} (pending_expire_after)`,
+        },
+        { event: "expired", say: "pending too long → rejected (expired)" },
+      );
+      result.expired.push(job.uid);
+    } catch (error) {
+      reportJobError(rec.log, shortUid(job.uid), error);
+    }
   }
 
   const marker = path.join(paths.state, "last-sweep.json");
   const sweepEvery = Math.min(3600, Math.max(60, config.cleanup_completed_after / 10));
-  const last = await fs.promises.stat(marker).then((s) => s.mtimeMs, () => 0);
+  const last = await fs.promises.stat(marker).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
   if (nowMs - last < sweepEvery * 1000) return result;
   result.swept = true;
 
@@ -47,24 +58,22 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
   for (const status of TERMINAL_STATUSES) {
     for (const uid of await listJobDirs(paths, status)) {
       const dir = jobDir(paths, status, uid);
-      const changed = await fs.promises.stat(path.join(dir, "metadata.json")).then((s) => s.mtimeMs, () => undefined);
+      const changed = await fs.promises.stat(path.join(dir, "metadata.json")).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
       if (changed === undefined || nowMs - changed < config.cleanup_completed_after * 1000) continue;
       try {
-        // Rename first, so a crash mid-delete leaves nothing half-removed in a status folder.
-        await fs.promises.mkdir(trash, { recursive: true });
-        await fs.promises.rename(dir, path.join(trash, uid));
-        await fs.promises.rm(decisionFile(paths, uid), { force: true });
-        await removeTree(path.join(paths.staging, uid));
-        await forgetAdmitted(paths, uid);
-        await appendAudit(paths, { event: "cleaned", uid, detail: { status } });
-        log(`cleanup: ${shortUid(uid)} (${status}) removed after cleanup_completed_after`);
+        await remove(rec, { uid, status, dir });
         result.removed.push(uid);
       } catch (error) {
-        log(`cleanup: ${shortUid(uid)} could not be removed: ${errorMessage(error)}`);
+        reportJobError(rec.log, shortUid(uid), error);
       }
     }
   }
-  await removeTree(trash).catch((error: unknown) => log(`cleanup: ${trash} could not be removed, the next sweep tries again: ${errorMessage(error)}`));
+  await removeTree(trash).catch((error: unknown) =>
+    log(`cleanup: ${trash} could not be removed, the next sweep tries again: ${errorMessage(error)}`),
+  );
   await fs.promises.mkdir(paths.state, { recursive: true });
   await writeJsonAtomic(marker, { at: new Date(nowMs).toISOString() });
   return result;

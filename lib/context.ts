@@ -70,7 +70,6 @@ export async function loadAppConfig(appConfig?: string): Promise<{ config: AppCo
   return { config, settings: settingsInForce(config, file, file) };
 }
 
-
 async function readConfig<S extends z.ZodType>(file: string, schema: S, hint: string): Promise<z.output<S>> {
   try {
     return await readJsonFile(file, schema, hint);

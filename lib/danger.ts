@@ -10,10 +10,20 @@ export interface Finding {
 }
 
 const RULES: { rule: string; pattern: RegExp }[] = [
-  { rule: "network access (blocked in the sandbox unless sandbox.network is true)", pattern: /\b(curl|wget|ncat|netcat|ssh|scp|sftp|rsync|telnet|ftp)\b|\bnc\s|\/dev\/(tcp|udp)\/|\brequests\.(get|post|put)|urllib|http\.client|\bsocket\.|\bfetch\(/ },
+  {
+    rule: "network access (blocked in the sandbox unless sandbox.network is true)",
+    pattern:
+      /\b(curl|wget|ncat|netcat|ssh|scp|sftp|rsync|telnet|ftp)\b|\bnc\s|\/dev\/(tcp|udp)\/|\brequests\.(get|post|put)|urllib|http\.client|\bsocket\.|\bfetch\(/,
+  },
   { rule: "installs packages (fails without network)", pattern: /\b(pip3?|conda|npm|yarn|apt(-get)?|apk|gem|cargo)\s+(install|add)\b/ },
-  { rule: "destructive command", pattern: /\brm\s+-[a-zA-Z]*[rf][a-zA-Z]*\s+(\/|~|\$HOME)(\s|$|\*)|\bmkfs\b|\bdd\s+if=|:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:/ },
-  { rule: "reads home, keys or other datasites", pattern: /(~\/|\$HOME|\/home\/|\/root\b|\.ssh\b|\.syftbox\b|datasites\/|\/etc\/shadow|\.aws\b|\.config\/)/ },
+  {
+    rule: "destructive command",
+    pattern: /\brm\s+-[a-zA-Z]*[rf][a-zA-Z]*\s+(\/|~|\$HOME)(\s|$|\*)|\bmkfs\b|\bdd\s+if=|:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:/,
+  },
+  {
+    rule: "reads home, keys or other datasites",
+    pattern: /(~\/|\$HOME|\/home\/|\/root\b|\.ssh\b|\.syftbox\b|datasites\/|\/etc\/shadow|\.aws\b|\.config\/)/,
+  },
   { rule: "runs decoded or generated code", pattern: /base64\s+(-d|--decode)|b64decode|\beval\s*[("$]|\bexec\s*\(|fromCharCode|\bcompile\s*\(/ },
   { rule: "environment or credential hunting", pattern: /\b(printenv|env\b\s*$)|os\.environ|process\.env|AWS_SECRET|API_KEY|TOKEN\b/ },
 ];

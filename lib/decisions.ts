@@ -6,7 +6,8 @@ import { appendAudit } from "./audit.ts";
 import { ownQueue, type Context } from "./context.ts";
 import { JobStateError, ScqError } from "./errors.ts";
 import { exists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
-import { findJob, now, type Job } from "./lifecycle.ts";
+import { now } from "./lifecycle.ts";
+import { findJob, matchUid, readJob, uidIndex, type Job } from "./jobs.ts";
 import { decisionFile, type QueuePaths } from "./paths.ts";
 import { DecisionMarkerSchema, type DecisionMarker } from "./schemas.ts";
 import { treeHash } from "./tree.ts";
@@ -24,25 +25,31 @@ export interface DecideOptions {
   sha?: string | undefined;
 }
 
-/** Write the marker for one pending job of the context's own queue. The next pass applies it. */
-export async function decide(ctx: Context, ref: string, { decision, reason = "", sha }: DecideOptions): Promise<{ job: Job; marker: DecisionMarker }> {
+/** Write the marker for one pending job of the context's own queue, already looked up. The next pass applies it. */
+export async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha }: DecideOptions): Promise<DecisionMarker> {
   const paths = ownQueue(ctx);
-  const job = await findJob(paths, ref);
   if (job.status !== "pending") {
-    throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`);
+    throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`, {
+      uid: job.uid,
+    });
   }
-  if (decision === "reject" && reason.trim() === "") throw new ScqError("A rejection needs a reason (-r \"...\"): the requester reads it.");
+  if (decision === "reject" && reason.trim() === "")
+    throw new ScqError('A rejection needs a reason (-r "..."): the requester reads it.', { uid: job.uid });
   const file = decisionFile(paths, job.uid);
   const existing = await readMarker(file).catch(() => undefined);
   if (existing) {
     throw new JobStateError(
       `Job ${job.uid} already has a decision (${existing.decision} by ${existing.by} at ${existing.at}); the next pass applies it.`,
+      {
+        uid: job.uid,
+      },
     );
   }
   const codeHash = await treeHash(path.join(job.dir, "code"));
   if (sha !== undefined && sha.trim().toLowerCase() !== codeHash) {
     throw new JobStateError(
       `The code of job ${job.uid} is not the code you reviewed: it hashes to ${codeHash}, you were shown ${sha}. Review it again (scq review ${job.uid.slice(0, 8)}).`,
+      { uid: job.uid },
     );
   }
   const marker: DecisionMarker = { uid: job.uid, decision, reason, by: ctx.email, at: now(), code_sha256: codeHash };
@@ -54,7 +61,49 @@ export async function decide(ctx: Context, ref: string, { decision, reason = "",
     by: ctx.email,
     detail: { reason, code_sha256: marker.code_sha256 },
   });
-  return { job, marker };
+  return marker;
+}
+
+/** One job by uid or prefix: looked up, then decided (throws what would stop it). */
+export async function decide(ctx: Context, ref: string, options: DecideOptions): Promise<{ job: Job; marker: DecisionMarker }> {
+  const job = await findJob(ownQueue(ctx), ref);
+  return { job, marker: await writeDecision(ctx, job, options) };
+}
+
+export interface DecisionOutcome {
+  /** What was asked for: a uid or a prefix. */
+  ref: string;
+  ok: boolean;
+  uid?: string;
+  marker?: DecisionMarker;
+  error?: string;
+}
+
+/**
+ * Decide several jobs (the CLI's uids or --all-pending, the page's batch): every ref is resolved from
+ * one listing of the queue, then each marker is written. Linear in the number of jobs; one job's
+ * refusal does not stop the others.
+ */
+export async function decideMany(ctx: Context, refs: string[], options: DecideOptions): Promise<DecisionOutcome[]> {
+  const paths = ownQueue(ctx);
+  const index = await uidIndex(paths);
+  const outcomes: DecisionOutcome[] = [];
+  for (const ref of refs) {
+    try {
+      const matches = matchUid(ref, index.keys());
+      if (matches.length !== 1) {
+        // Not found or ambiguous: findJob words the error the same way everywhere.
+        await findJob(paths, ref);
+      }
+      const uid = matches[0]!;
+      const job = await readJob(paths, index.get(uid)!, uid);
+      outcomes.push({ ref, ok: true, uid, marker: await writeDecision(ctx, job, options) });
+    } catch (error) {
+      if (!(error instanceof ScqError)) throw error;
+      outcomes.push({ ref, ok: false, error: error.message });
+    }
+  }
+  return outcomes;
 }
 
 export async function readMarker(file: string): Promise<DecisionMarker | undefined> {

@@ -12,29 +12,27 @@
 //    are rejected. Either way they never run without an approval marker.
 import fs from "node:fs";
 import path from "node:path";
-import { admittedUids, recordAdmitted } from "./admitted.ts";
+import type { z } from "zod";
+import { admittedUids } from "./admitted.ts";
 import { appendAudit } from "./audit.ts";
 import { forEachLimit } from "./concurrency.ts";
-import { errorMessage, InvalidFileError } from "./errors.ts";
-import { isNotFound, listDirs, readJsonFile, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
-import { listJobDirs, now } from "./lifecycle.ts";
-import { shortUid, type Log } from "./log.ts";
+import { InvalidFileError, reportJobError } from "./errors.ts";
+import { isNotFound, listDirs, readJsonFile, readUntrustedFile } from "./fsutil.ts";
+import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
+import { admit, adopt, now, type Recorder } from "./lifecycle.ts";
+import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
-import { jobPermissions } from "./permissions.ts";
-import type { z } from "zod";
+import { removeTree } from "./remove.ts";
 import {
   Email,
-  JOB_STATUSES,
   JobMetadataSchema,
   LegacyJobSchema,
   SubmissionSchema,
   SubmittedMarkerSchema,
   UID_PATTERN,
   type AppConfig,
-  type JobMetadata,
   type Limits,
 } from "./schemas.ts";
-import { removeTree } from "./remove.ts";
 import { checkJobCode, isSyncNoise, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 import { visible } from "./visible.ts";
 
@@ -47,7 +45,7 @@ export interface IntakeResult {
 }
 
 export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Promise<IntakeResult> {
-  const { limits } = config;
+  const rec: Recorder = { paths, log: prefixed(log, "intake: ") };
   await freezeCompleteSubmissions(paths, config, log);
   const result: IntakeResult = { accepted: [], rejected: [] };
   const frozen: { email: string; uid: string }[] = [];
@@ -56,25 +54,17 @@ export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Pr
   }
   // Admissions are independent and mostly wait on the disk: overlap a few.
   await forEachLimit(frozen, INTAKE_CONCURRENCY, async ({ email, uid }) => {
-    let outcome: Admission;
     try {
-      outcome = await admit(paths, limits, email, uid);
+      const outcome = await admitFrozen(rec, config.limits, email, uid);
+      if (outcome.refused === undefined) result.accepted.push(uid);
+      else result.rejected.push({ uid, reason: outcome.refused });
     } catch (error) {
       // E.g. the folder vanished under us. It stays where it is and the next pass tries again.
-      log(`intake: ${shortUid(uid)} from ${email} left for the next pass: ${errorMessage(error)}`);
-      return;
-    }
-    const line = `intake: ${shortUid(uid)} from ${email}`;
-    if (outcome.ok) {
-      result.accepted.push(uid);
-      log(`${line} → pending ("${outcome.meta.name}")`);
-    } else {
-      result.rejected.push({ uid, reason: outcome.reason });
-      log(`${line} → rejected: ${outcome.reason}`);
+      reportJobError(rec.log, `${shortUid(uid)} from ${email}`, error);
     }
   });
   for (const email of await listDirs(paths.intake)) await fs.promises.rmdir(path.join(paths.intake, email)).catch(() => {});
-  await adoptLegacyJobs(paths, config, log, result);
+  await adoptLegacyJobs(rec, config, result);
   return result;
 }
 
@@ -94,7 +84,7 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
     }
   }
   if (candidates.length === 0) return;
-  const known = await knownUids(paths);
+  const known = await uidIndex(paths);
   // One uid, one job: the same uid in two inboxes is claimed by the first seen in this pass, before
   // anything is awaited; the other copy waits for the next pass, which drops it as a duplicate.
   const claimed = new Set<string>();
@@ -119,18 +109,9 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
       if (Date.now() - markedAt < config.intake_grace * 1000) return; // the next pass looks again
       log(`intake: ${shortUid(uid)} from ${email} still incomplete after intake_grace (${missing}); taking it in to reject it`);
     }
-    known.set(uid, "intake");
     await fs.promises.mkdir(path.join(paths.intake, email), { recursive: true });
     await fs.promises.rename(from, path.join(paths.intake, email, uid));
   });
-}
-
-/** Every uid the queue holds, with where it is: one listing per status folder, read only when there is intake to do. */
-async function knownUids(paths: QueuePaths): Promise<Map<string, string>> {
-  const known = new Map<string, string>();
-  for (const status of JOB_STATUSES) for (const uid of await listJobDirs(paths, status)) known.set(uid, status);
-  for (const email of await listDirs(paths.intake)) for (const uid of await listDirs(path.join(paths.intake, email))) known.set(uid, "intake");
-  return known;
 }
 
 /** Why an inbox folder is not whole yet, or undefined when it is. */
@@ -171,12 +152,6 @@ async function readMarker(dir: string): Promise<z.infer<typeof SubmittedMarkerSc
   }
 }
 
-/** "has no run.sh" reads better as "code/ has no run.sh"; a named file ("x is a link") needs no prefix. */
-function prefixCode(error: unknown): never {
-  if (error instanceof UnsafeTreeError && error.message.startsWith("has no")) throw new UnsafeTreeError(`code/ ${error.message}`);
-  throw error;
-}
-
 /** SyftBox conflict copies and temp files inside code/ are not part of the job: remove them. */
 async function removeSyncNoise(dir: string, depth = 1): Promise<void> {
   if (depth > MAX_DEPTH) return; // the gate refuses such a tree anyway
@@ -191,81 +166,109 @@ async function removeSyncNoise(dir: string, depth = 1): Promise<void> {
   }
 }
 
-type Admission = { ok: true; meta: JobMetadata } | { ok: false; reason: string };
-
-async function admit(paths: QueuePaths, limits: Limits, email: string, uid: string): Promise<Admission> {
-  const dir = path.join(paths.intake, email, uid);
-  let reason: string | undefined;
-  let claimedName = "(invalid submission)";
+/**
+ * The gate every job passes, from an inbox or written straight into pending/: its claims must agree
+ * with where it is (uid = folder name, target = this datasite, requester = the inbox it came from,
+ * where there is one), and its code/ must pass checkJobCode. Returns the code's hash, or the reason
+ * it is refused.
+ */
+async function gate(
+  paths: QueuePaths,
+  limits: Limits,
+  dir: string,
+  uid: string,
+  claims: { uid: string; requester_email: string; target_email: string },
+  sender: string | undefined,
+): Promise<{ ok: true; codeHash: string } | { ok: false; reason: string }> {
+  const claim = checkClaims(paths, uid, claims, sender);
+  if (claim) return { ok: false, reason: claim };
+  const code = path.join(dir, "code");
   try {
-    const submission = await readJsonFile(path.join(dir, "metadata.json"), SubmissionSchema).catch((error: unknown) => {
-      throw isNotFound(error) ? new UnsafeTreeError("the submission has no metadata.json") : error;
-    });
-    claimedName = submission.name;
-    reason = checkClaims(paths, email, uid, submission);
-    if (reason === undefined) {
-      const codeDir = path.join(dir, "code");
-      const stat = await fs.promises.lstat(codeDir).catch(() => undefined);
-      if (!stat?.isDirectory()) throw new UnsafeTreeError("the submission has no code/ folder");
-      await removeSyncNoise(codeDir);
-      const entries = await checkJobCode(codeDir, limits).catch(prefixCode);
-      const codeHash = await treeHash(codeDir, entries);
-      const marker = await readMarker(dir);
-      if (marker === "invalid") throw new UnsafeTreeError("the submitted marker is not valid JSON (incomplete sync?); submit again");
-      if (marker.code_sha256 && marker.code_sha256 !== codeHash) {
-        throw new UnsafeTreeError("code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again");
-      }
-      // Only metadata.json and code/ go on: a stray syft.pub.yaml or other file from the inbox must not.
-      for (const entry of await fs.promises.readdir(dir)) {
-        if (entry !== "metadata.json" && entry !== "code") await removeTree(path.join(dir, entry));
-      }
-      const meta = JobMetadataSchema.parse({ ...submission, requester_email: email, status: "pending", updated_at: now(), code_sha256: codeHash });
-      await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
-      await jobPermissions(dir, email);
-      await recordAdmitted(paths, uid);
-      await fs.promises.mkdir(path.join(paths.jobs, "pending"), { recursive: true });
-      await fs.promises.rename(dir, jobDir(paths, "pending", uid));
-      await appendAudit(paths, { event: "submitted", uid, by: email, detail: { name: meta.name, code_sha256: meta.code_sha256 } });
-      return { ok: true, meta };
-    }
+    const stat = await fs.promises.lstat(code).catch(() => undefined);
+    if (!stat?.isDirectory()) return { ok: false, reason: "the submission has no code/ folder" };
+    await removeSyncNoise(code);
+    const entries = await checkJobCode(code, limits);
+    return { ok: true, codeHash: await treeHash(code, entries) };
   } catch (error) {
-    if (!(error instanceof InvalidFileError || error instanceof UnsafeTreeError)) throw error;
-    reason = error instanceof InvalidFileError ? `metadata.json ${error.problems.join("; ")}` : errorMessage(error);
+    if (!(error instanceof UnsafeTreeError)) throw error;
+    return { ok: false, reason: error.missingRunSh ? `code/ ${error.message}` : error.message };
   }
-  await rejectAtIntake(paths, dir, { uid, email, name: claimedName, reason });
-  return { ok: false, reason };
 }
 
-/** The requester's claims that must match what SyftBox guarantees about where the folder came from. */
-function checkClaims(paths: QueuePaths, email: string, uid: string, s: { uid: string; requester_email: string; target_email: string }): string | undefined {
+/** The claims that must match what SyftBox guarantees about where the folder is and came from. */
+function checkClaims(paths: QueuePaths, uid: string, s: { uid: string; requester_email: string; target_email: string }, sender: string | undefined) {
   if (s.uid !== uid) return `metadata.json field "uid" (${s.uid}) does not match the folder name ${uid}`;
-  if (s.requester_email !== email) {
-    return `metadata.json field "requester_email" (${s.requester_email}) is not the sender ${email}: jobs can only be submitted in your own name`;
+  if (sender !== undefined && s.requester_email !== sender) {
+    return `metadata.json field "requester_email" (${s.requester_email}) is not the sender ${sender}: jobs can only be submitted in your own name`;
   }
   if (s.target_email !== paths.owner) return `metadata.json field "target_email" (${s.target_email}) is not this datasite's owner ${paths.owner}`;
   return undefined;
 }
 
-async function rejectAtIntake(paths: QueuePaths, dir: string, job: { uid: string; email: string; name: string; reason: string }): Promise<void> {
-  // The code is discarded: whatever made it invalid (links, devices, sheer size) must not stay in jobs/.
+/** A frozen inbox submission (jobs/.intake/<email>/<uid>) into pending/, or rejected/ with the reason. */
+async function admitFrozen(rec: Recorder, limits: Limits, email: string, uid: string): Promise<{ job: Job; refused?: string }> {
+  const dir = path.join(rec.paths.intake, email, uid);
+  let submission: z.infer<typeof SubmissionSchema>;
+  try {
+    submission = await readJsonFile(path.join(dir, "metadata.json"), SubmissionSchema);
+  } catch (error) {
+    if (isNotFound(error)) return refuse(rec, dir, { uid, email, name: undefined }, "the submission has no metadata.json");
+    if (error instanceof InvalidFileError) return refuse(rec, dir, { uid, email, name: undefined }, `metadata.json ${error.problems.join("; ")}`);
+    throw error;
+  }
+  const who = { uid, email, name: submission.name };
+  const gated = await gate(rec.paths, limits, dir, uid, submission, email);
+  if (!gated.ok) return refuse(rec, dir, who, gated.reason);
+  const marker = await readMarker(dir);
+  if (marker === "invalid") return refuse(rec, dir, who, "the submitted marker is not valid JSON (incomplete sync?); submit again");
+  if (marker.code_sha256 && marker.code_sha256 !== gated.codeHash) {
+    return refuse(
+      rec,
+      dir,
+      who,
+      "code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again",
+    );
+  }
+  // Only metadata.json and code/ go on: a stray syft.pub.yaml or other file from the inbox must not.
+  for (const entry of await fs.promises.readdir(dir)) {
+    if (entry !== "metadata.json" && entry !== "code") await removeTree(path.join(dir, entry));
+  }
+  const meta = JobMetadataSchema.parse({ ...submission, requester_email: email, status: "pending", updated_at: now(), code_sha256: gated.codeHash });
+  const job = await admit(rec, dir, meta, {
+    event: "submitted",
+    by: email,
+    detail: { name: meta.name, code_sha256: meta.code_sha256 },
+    say: `from ${email} → pending ("${meta.name}")`,
+  });
+  return { job };
+}
+
+/** Reject a job at the gate: its code is discarded (whatever made it invalid must not stay in jobs/), the reason kept for its sender. */
+async function refuse(
+  rec: Recorder,
+  dir: string,
+  job: { uid: string; email: string; name: string | undefined },
+  reason: string,
+): Promise<{ job: Job; refused: string }> {
   for (const entry of await fs.promises.readdir(dir)) await removeTree(path.join(dir, entry));
   const at = now();
   const meta = JobMetadataSchema.parse({
     uid: job.uid,
-    name: job.name,
+    name: job.name ?? "(invalid submission)",
     requester_email: job.email,
-    target_email: paths.owner,
+    target_email: rec.paths.owner,
     status: "rejected",
     created_at: at,
     updated_at: at,
     completed_at: at,
-    error_message: `rejected at intake: ${job.reason}`,
+    error_message: `rejected at intake: ${reason}`,
   });
-  await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
-  await jobPermissions(dir, job.email);
-  await fs.promises.mkdir(path.join(paths.jobs, "rejected"), { recursive: true });
-  await fs.promises.rename(dir, jobDir(paths, "rejected", job.uid));
-  await appendAudit(paths, { event: "intake-rejected", uid: job.uid, detail: { from: job.email, reason: job.reason } });
+  const rejected = await admit(rec, dir, meta, {
+    event: "intake-rejected",
+    detail: { from: job.email, reason },
+    say: `from ${job.email} → rejected: ${reason}`,
+  });
+  return { job: rejected, refused: reason };
 }
 
 /** A Python client's job is taken in only once nothing in it has changed for this long. */
@@ -276,74 +279,65 @@ const LEGACY_QUIET_MS = 10_000;
  * write there. Whatever their fields say (a code_sha256, sender "verified"), only the register of
  * admitted jobs tells ours from theirs.
  */
-async function adoptLegacyJobs(paths: QueuePaths, config: AppConfig, log: Log, result: IntakeResult): Promise<void> {
-  const admitted = await admittedUids(paths, log);
-  for (const uid of await listJobDirs(paths, "pending")) {
+async function adoptLegacyJobs(rec: Recorder, config: AppConfig, result: IntakeResult): Promise<void> {
+  const admitted = await admittedUids(rec.paths, rec.log);
+  for (const uid of await listJobDirs(rec.paths, "pending")) {
     if (admitted.has(uid)) continue;
     try {
-      await adoptLegacyJob(paths, config, log, result, uid);
+      await adoptLegacyJob(rec, config, result, uid);
     } catch (error) {
       // One job's trouble (it vanished, it is unreadable) never stops intake for the others.
-      log(`intake: pending/${shortUid(uid)} left for the next pass: ${errorMessage(error)}`);
+      reportJobError(rec.log, `pending/${shortUid(uid)}`, error);
     }
   }
 }
 
-async function adoptLegacyJob(paths: QueuePaths, config: AppConfig, log: Log, result: IntakeResult, uid: string): Promise<void> {
-  const dir = jobDir(paths, "pending", uid);
+async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeResult, uid: string): Promise<void> {
+  const dir = jobDir(rec.paths, "pending", uid);
   const raw = await readUntrustedFile(path.join(dir, "metadata.json")).then(
     (bytes) => JSON.parse(bytes.toString("utf8")) as unknown,
     () => undefined,
   );
   if (Date.now() - (await newestChange(dir)) < LEGACY_QUIET_MS) return; // may still be syncing
   const claimed = LegacyJobSchema.safeParse(raw);
-  const requester = claimed.data?.requester_email ?? "unknown@unverified.invalid";
-  const name = claimed.data?.name ?? "(invalid submission)";
-  let reason: string | undefined;
+  const who = { uid, email: claimed.data?.requester_email ?? "unknown@unverified.invalid", name: claimed.data?.name };
+  const reject = async (reason: string) => {
+    await refuse(rec, dir, who, reason);
+    result.rejected.push({ uid, reason });
+  };
   if (!config.accept_legacy_jobs) {
-    reason = 'jobs written straight into jobs/pending/ (Python syft-code-queue clients) are not accepted here; the owner can allow them with "accept_legacy_jobs": true';
-  } else if (!claimed.success) {
-    reason = `metadata.json ${claimed.error.issues.map((i) => `field "${i.path.join(".")}": ${i.message}`).join("; ")}`;
-  } else if (claimed.data.uid !== uid) {
-    reason = `metadata.json field "uid" (${claimed.data.uid}) does not match the folder name ${uid}`;
-  } else if (claimed.data.target_email !== paths.owner) {
-    reason = `metadata.json field "target_email" (${claimed.data.target_email}) is not this datasite's owner ${paths.owner}`;
+    return reject(
+      'jobs written straight into jobs/pending/ (Python syft-code-queue clients) are not accepted here; the owner can allow them with "accept_legacy_jobs": true',
+    );
   }
-  try {
-    if (reason === undefined && claimed.success) {
-      const code = path.join(dir, "code");
-      await removeSyncNoise(code).catch(() => {});
-      const entries = await checkJobCode(code, config.limits).catch((error: unknown) => {
-        throw isNotFound(error) ? new UnsafeTreeError("the job has no code/ folder") : prefixCode(error);
-      });
-      const meta = JobMetadataSchema.parse({
-        ...claimed.data,
-        status: "pending",
-        updated_at: now(),
-        code_sha256: await treeHash(code, entries),
-        sender: "unverified",
-      });
-      await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
-      await jobPermissions(dir, meta.requester_email);
-      await recordAdmitted(paths, uid);
-      await appendAudit(paths, { event: "submitted", uid, by: meta.requester_email, detail: { name: meta.name, code_sha256: meta.code_sha256, sender: "unverified" } });
-      log(`intake: ${shortUid(uid)} written into pending/ by a Python client, claiming to be from ${visible(meta.requester_email)} (sender UNVERIFIED) → pending`);
-      result.accepted.push(uid);
-      return;
-    }
-  } catch (error) {
-    if (!(error instanceof UnsafeTreeError)) throw error;
-    reason = errorMessage(error);
-  }
-  await rejectAtIntake(paths, dir, { uid, email: requester, name, reason: reason! });
-  log(`intake: ${shortUid(uid)} written into pending/ by a Python client → rejected: ${visible(reason!)}`);
-  result.rejected.push({ uid, reason: reason! });
+  if (!claimed.success) return reject(`metadata.json ${claimed.error.issues.map((i) => `field "${i.path.join(".")}": ${i.message}`).join("; ")}`);
+  // Nothing proves who wrote it: the requester claim is kept, and marked unverified.
+  const gated = await gate(rec.paths, config.limits, dir, uid, claimed.data, undefined);
+  if (!gated.ok) return reject(gated.reason);
+  const job = {
+    status: "pending" as const,
+    uid,
+    dir,
+    meta: JobMetadataSchema.parse({ ...claimed.data, status: "pending", updated_at: now(), sender: "unverified" }),
+  };
+  await adopt(
+    rec,
+    job,
+    { code_sha256: gated.codeHash, sender: "unverified" },
+    {
+      event: "submitted",
+      by: claimed.data.requester_email,
+      detail: { name: claimed.data.name, code_sha256: gated.codeHash, sender: "unverified" },
+      say: `written into pending/ by a Python client, claiming to be from ${visible(claimed.data.requester_email)} (sender UNVERIFIED) → pending`,
+    },
+  );
+  result.accepted.push(uid);
 }
 
 async function newestChange(dir: string): Promise<number> {
   let newest = (await fs.promises.lstat(dir)).mtimeMs;
   for (const entry of await fs.promises.readdir(dir, { withFileTypes: true, recursive: true })) {
-    const stat = await fs.promises.lstat(path.join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name)).catch(() => undefined);
+    const stat = await fs.promises.lstat(path.join(entry.parentPath, entry.name)).catch(() => undefined);
     if (stat) newest = Math.max(newest, stat.mtimeMs);
   }
   return newest;

@@ -1,13 +1,97 @@
-// Finding jobs from either side. A data owner's jobs are in their own queue; a data scientist's are
-// in other datasites' queues (SyftBox syncs them the job folders they may read) or, not yet taken in
-// by the owner's pass, still in the owner's inbox under the scientist's own email.
+// Finding jobs, the one place that does: in the owner's own queue (by status folder, uid or uid
+// prefix), and from a data scientist's side in other datasites' queues (SyftBox syncs them the job
+// folders they may read) or, not yet taken in by the owner's pass, still in the owner's inbox under
+// the scientist's own email. Nothing here changes a job; lifecycle.ts does that.
 import path from "node:path";
 import { ownQueue, type Context } from "./context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
 import { exists, listDirs, readJsonFile } from "./fsutil.ts";
-import { findJob, listJobDirs, listJobs, type Job } from "./lifecycle.ts";
-import { queuePaths, type QueuePaths } from "./paths.ts";
-import { JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobStatus } from "./schemas.ts";
+import { jobDir, queuePaths, type QueuePaths } from "./paths.ts";
+import { JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobMetadata, type JobStatus } from "./schemas.ts";
+
+export interface Job {
+  /** Where the folder is, which is what counts. */
+  status: JobStatus;
+  uid: string;
+  dir: string;
+  meta: JobMetadata;
+}
+
+export async function readJob(paths: QueuePaths, status: JobStatus, uid: string): Promise<Job> {
+  const dir = jobDir(paths, status, uid);
+  const meta = await readJsonFile(path.join(dir, "metadata.json"), JobMetadataSchema);
+  return { status, uid, dir, meta };
+}
+
+/**
+ * The job folders in one status folder. Only uid-named folders are jobs: SyftBox conflict copies
+ * (`<uid>.conflict.<ts>`), temp folders and anything else there are never listed, run or moved.
+ */
+export async function listJobDirs(paths: QueuePaths, status: JobStatus): Promise<string[]> {
+  return (await listDirs(path.join(paths.jobs, status))).filter((name) => UID_PATTERN.test(name));
+}
+
+/** Every uid in the queue with the status folder it is in (the later status where a move is under way). */
+export async function uidIndex(paths: QueuePaths, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Map<string, JobStatus>> {
+  const index = new Map<string, JobStatus>();
+  for (const status of statuses) for (const uid of await listJobDirs(paths, status)) index.set(uid, status);
+  return index;
+}
+
+export interface JobProblem {
+  status: JobStatus;
+  uid: string;
+  error: Error;
+}
+
+export async function listJobs(paths: QueuePaths, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<{ jobs: Job[]; problems: JobProblem[] }> {
+  // Keyed by uid: a job moved on by a pass while we list (approved → running) is seen in both
+  // folders; folders are listed in lifecycle order, so the later sighting is the current one.
+  const jobs = new Map<string, Job>();
+  const problems: JobProblem[] = [];
+  for (const status of statuses) {
+    for (const uid of await listJobDirs(paths, status)) {
+      try {
+        jobs.set(uid, await readJob(paths, status, uid));
+      } catch (error) {
+        problems.push({ status, uid, error: error as Error });
+      }
+    }
+  }
+  return { jobs: [...jobs.values()], problems };
+}
+
+/**
+ * The one rule for naming a job: its full uid, or an unambiguous prefix of at least 4 characters.
+ * Returns the matching uids (the exact one alone when there is one).
+ */
+export function matchUid(ref: string, uids: Iterable<string>): string[] {
+  const wanted = ref.trim().toLowerCase();
+  const matches = new Set<string>();
+  for (const uid of uids) {
+    if (uid === wanted) return [uid];
+    if (wanted.length >= 4 && uid.startsWith(wanted)) matches.add(uid);
+  }
+  return [...matches];
+}
+
+function ambiguous(ref: string, matches: { uid: string; status: JobStatus }[]): AmbiguousUidError {
+  return new AmbiguousUidError(
+    `"${ref}" matches ${matches.length} jobs: ${matches.map((m) => `${m.uid} (${m.status})`).join(", ")}. Give more characters of the uid.`,
+  );
+}
+
+/** A job of one queue by uid or prefix, in any of `statuses`. */
+export async function findJob(paths: QueuePaths, ref: string, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Job> {
+  const index = await uidIndex(paths, statuses);
+  const matches = matchUid(ref, index.keys()).map((uid) => ({ uid, status: index.get(uid)! }));
+  const [only, ...others] = matches;
+  if (only && others.length === 0) return readJob(paths, only.status, only.uid);
+  if (only) throw ambiguous(ref, matches);
+  throw new JobNotFoundError(
+    `No job "${ref}" in the queue of ${paths.owner}. List jobs with \`scq list\`; a job still arriving is not listed until a pass takes it in.`,
+  );
+}
 
 export interface JobView extends Job {
   /** The datasite whose queue holds the job. */
@@ -29,7 +113,7 @@ async function otherQueues(ctx: Context): Promise<QueuePaths[]> {
 }
 
 /** Jobs I submitted, on every datasite I have synced, including those still in an inbox. */
-export async function myJobs(ctx: Context, status?: JobStatus): Promise<JobView[]> {
+export async function listMyJobs(ctx: Context, status?: JobStatus): Promise<JobView[]> {
   const views: JobView[] = [];
   for (const paths of await otherQueues(ctx)) {
     const { jobs } = await listJobs(paths, status ? [status] : JOB_STATUSES);
@@ -66,33 +150,26 @@ export async function locateJob(ctx: Context, ref: string): Promise<JobView> {
   } catch (error) {
     if (!(error instanceof JobNotFoundError)) throw error;
   }
-  const wanted = ref.trim().toLowerCase();
-  const mine = await myJobs(ctx);
-  const exact = mine.filter((j) => j.uid === wanted);
+  const mine = await listMyJobs(ctx);
   // A job caught between the inbox and the queue can show up in both; the queue's record is current.
-  const candidates = exact.length > 0 ? exact : wanted.length >= 4 ? mine.filter((j) => j.uid.startsWith(wanted)) : [];
-  const matches = [...new Map(candidates.sort((a, b) => Number(a.taken_in) - Number(b.taken_in)).map((j) => [j.uid, j])).values()];
+  const byUid = new Map(mine.sort((a, b) => Number(a.taken_in) - Number(b.taken_in)).map((j) => [j.uid, j]));
+  const matches = matchUid(ref, byUid.keys()).map((uid) => byUid.get(uid)!);
   if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) {
-    throw new AmbiguousUidError(`"${ref}" matches ${matches.length} jobs: ${matches.map((m) => `${m.uid} (${m.status})`).join(", ")}. Give more characters of the uid.`);
-  }
-  const near = nearMatches(wanted, [...(await allUids(own)), ...mine.map((j) => j.uid)]);
+  if (matches.length > 1) throw ambiguous(ref, matches);
+  const near = nearMatches(ref.trim().toLowerCase(), [...(await uidIndex(own)).keys(), ...byUid.keys()]);
   throw new JobNotFoundError(
     `No job "${ref}" in your queue or among the jobs you submitted.` +
       (near.length > 0 ? ` Did you mean ${near.join(" or ")}?` : " List them with `scq list` (yours to review) or `scq mine` (yours submitted)."),
   );
 }
 
-async function allUids(paths: QueuePaths): Promise<string[]> {
-  const uids: string[] = [];
-  for (const status of JOB_STATUSES) uids.push(...(await listJobDirs(paths, status)));
-  return uids;
-}
-
 /** uids whose start is within two typing errors of what was given. */
 export function nearMatches(ref: string, uids: string[]): string[] {
   if (ref.length < 4) return [];
-  return [...new Set(uids)].filter((uid) => editDistance(ref, uid.slice(0, ref.length)) <= 2).slice(0, 3).map((uid) => uid.slice(0, 8));
+  return [...new Set(uids)]
+    .filter((uid) => editDistance(ref, uid.slice(0, ref.length)) <= 2)
+    .slice(0, 3)
+    .map((uid) => uid.slice(0, 8));
 }
 
 function editDistance(a: string, b: string): number {

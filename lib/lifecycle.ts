@@ -1,29 +1,43 @@
 /*
- * The job lifecycle: every status change goes through `transition` in this file.
+ * The job lifecycle. Every change of a job's state happens in this file, and nowhere else.
  *
  * A job is the folder jobs/<status>/<uid>/. The folder is the truth; metadata.json carries the details.
  *
- *   inbox/<email>/<uid> ──intake (valid)──────────────▶ pending
- *                       └─intake (invalid)────────────▶ rejected     (code discarded, reason recorded)
- *   pending  ──approve marker, code hash matches──────▶ approved
- *            ──approve marker, code hash differs──────▶ failed       ("code changed after approval")
- *            ──reject marker / expiry / cancel────────▶ rejected
- *   approved ──a pass starts it───────────────────────▶ running
- *            ──no valid approve marker (forged)───────▶ pending      (flagged, never run)
- *            ──cancel by the requester────────────────▶ rejected
- *   running  ──exit 0───────────────────────────────────▶ completed
- *            ──exit ≠ 0, timeout, limit, interrupted───▶ failed
+ *   inbox/<email>/<uid> ──intake (valid)────────────────▶ pending            admit        "submitted"
+ *                       └─intake (invalid)──────────────▶ rejected           admit        "intake-rejected"
+ *   pending/<uid> from a Python client (accepted)───────▶ pending            adopt        "submitted"
+ *   pending  ──approve marker, code hash matches────────▶ approved           transition   "approved"
+ *            ──approve marker, code hash differs────────▶ failed             transition   "failed"
+ *            ──reject marker / expiry / cancel──────────▶ rejected           transition   "rejected" / "expired" / "cancelled"
+ *   approved ──a pass starts it─────────────────────────▶ running            transition   "started"
+ *            ──no valid approve marker (forged)─────────▶ pending            transition   "returned"
+ *            ──code changed after approval──────────────▶ failed             transition   "failed"
+ *            ──cancel by the requester──────────────────▶ rejected           transition   "cancelled"
+ *   running  ──exit 0────────────────────────────────────▶ completed         transition   "completed"
+ *            ──exit ≠ 0, timeout, limit─────────────────▶ failed             transition   "failed"
+ *            ──its pass died (found by recovery)────────▶ failed             transition   "recovered"
+ *   any      ──a half-done change finished or undone────▶ its target / stays transition / update "recovered"
+ *   completed/failed with output held ──released────────▶ same status        release      "released"
+ *   completed/failed/rejected, old ──────────────────────▶ (removed)         remove       "cleaned"
  *
- * A change is two steps, each atomic: (1) write the new metadata (status = target) into the job's
- * folder, (2) rename the folder into jobs/<target>/. A crash between them leaves a folder whose
- * metadata names a later status; recover.ts finishes or undoes that on the next pass.
+ * One call is one change, always in this order: (1) write the new metadata atomically (temp file,
+ * rename) in the job's current folder; (2) rename the folder into jobs/<new status>/; (3) append
+ * exactly one audit event; (4) write one log line. A crash between (1) and (2) leaves a folder whose
+ * metadata names another status, which the next pass's recovery finishes or undoes (with its own
+ * "recovered" event). A crash between (2) and (3) loses that one audit line; the chain stays intact.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
-import { listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
-import { jobDir, type QueuePaths } from "./paths.ts";
-import { JOB_STATUSES, JobMetadataSchema, UID_PATTERN, type JobMetadata, type JobStatus } from "./schemas.ts";
+import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
+import { appendAudit, type AuditInput } from "./audit.ts";
+import { BugError, JobStateError } from "./errors.ts";
+import { writeJsonAtomic } from "./fsutil.ts";
+import type { Job } from "./jobs.ts";
+import { shortUid, type Log } from "./log.ts";
+import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
+import { jobPermissions } from "./permissions.ts";
+import { removeTree } from "./remove.ts";
+import { JobMetadataSchema, type JobMetadata, type JobStatus } from "./schemas.ts";
 
 export const TRANSITIONS = {
   pending: ["approved", "rejected", "failed"],
@@ -37,14 +51,6 @@ export const TRANSITIONS = {
 export const TERMINAL_STATUSES = ["completed", "failed", "rejected"] as const satisfies readonly JobStatus[];
 export const ACTIVE_STATUSES = ["pending", "approved", "running"] as const satisfies readonly JobStatus[];
 
-export interface Job {
-  /** Where the folder is, which is what counts. */
-  status: JobStatus;
-  uid: string;
-  dir: string;
-  meta: JobMetadata;
-}
-
 export function canTransition(from: JobStatus, to: JobStatus): boolean {
   return (TRANSITIONS[from] as readonly JobStatus[]).includes(to);
 }
@@ -53,88 +59,104 @@ export function now(): string {
   return new Date().toISOString();
 }
 
-export async function readJob(paths: QueuePaths, status: JobStatus, uid: string): Promise<Job> {
-  const dir = jobDir(paths, status, uid);
-  const meta = await readJsonFile(path.join(dir, "metadata.json"), JobMetadataSchema);
-  return { status, uid, dir, meta };
+/** Where changes are recorded: the queue (for its audit log) and the log of whoever makes them. */
+export interface Recorder {
+  paths: QueuePaths;
+  log: Log;
 }
 
-export async function transition(
-  paths: QueuePaths,
-  job: Job,
-  to: JobStatus,
-  patch: Partial<JobMetadata> = {},
-): Promise<Job> {
-  if (!canTransition(job.status, to)) {
-    throw new Error(`BUG: job ${job.uid} cannot go from ${job.status} to ${to}`);
-  }
-  const meta = JobMetadataSchema.parse({ ...job.meta, ...patch, status: to, updated_at: now() });
+/** What one change records: its audit event (uid filled in) and its log line (the uid prefix added). */
+export interface Change {
+  event: AuditInput["event"];
+  by?: string | null;
+  detail?: Record<string, unknown>;
+  say: string;
+}
+
+async function record(rec: Recorder, uid: string, change: Change): Promise<void> {
+  await appendAudit(rec.paths, { event: change.event, uid, by: change.by ?? null, detail: change.detail ?? {} });
+  rec.log(`${shortUid(uid)} ${change.say}`);
+}
+
+function nextMetadata(job: Job, patch: Partial<JobMetadata>, status: JobStatus): JobMetadata {
+  return JobMetadataSchema.parse({ ...job.meta, ...patch, status, updated_at: now() });
+}
+
+/** Move a job to another status: metadata, folder, audit line, log line. */
+export async function transition(rec: Recorder, job: Job, to: JobStatus, patch: Partial<JobMetadata>, change: Change): Promise<Job> {
+  if (!canTransition(job.status, to)) throw new BugError(`job ${job.uid} cannot go from ${job.status} to ${to}`, { uid: job.uid });
+  const meta = nextMetadata(job, patch, to);
   await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
-  const target = jobDir(paths, to, job.uid);
+  const target = jobDir(rec.paths, to, job.uid);
   await fs.promises.mkdir(path.dirname(target), { recursive: true });
   await fs.promises.rename(job.dir, target);
+  await record(rec, job.uid, change);
   return { status: to, uid: job.uid, dir: target, meta };
 }
 
-/** Rewrite a job's metadata in place, for changes that keep its status (e.g. fixing a stale status field). */
-export async function updateMetadata(job: Job, patch: Partial<JobMetadata>): Promise<Job> {
-  const meta = JobMetadataSchema.parse({ ...job.meta, ...patch, status: job.status, updated_at: now() });
+/** Change a job's record without moving it (adopting a Python client's job, undoing a half-done change). */
+export async function update(rec: Recorder, job: Job, patch: Partial<JobMetadata>, change: Change): Promise<Job> {
+  const meta = nextMetadata(job, patch, job.status);
   await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
+  await record(rec, job.uid, change);
   return { ...job, meta };
 }
 
+/** Take in a job a Python client wrote straight into pending/: its record rewritten in place, then registered as admitted (unverified). */
+export async function adopt(rec: Recorder, job: Job, patch: Partial<JobMetadata>, change: Change): Promise<Job> {
+  await jobPermissions(job.dir, job.meta.requester_email);
+  const adopted = await update(rec, job, patch, change);
+  await recordAdmitted(rec.paths, job.uid);
+  return adopted;
+}
+
 /**
- * The job folders in one status folder. Only uid-named folders are jobs: SyftBox conflict copies
- * (`<uid>.conflict.<ts>`), temp folders and anything else there are never listed, run or moved.
+ * Take a frozen submission (jobs/.intake/<email>/<uid>, holding only what may go on) into the queue:
+ * as pending, registered as admitted from its sender's inbox, or as rejected with its reason.
  */
-export async function listJobDirs(paths: QueuePaths, status: JobStatus): Promise<string[]> {
-  return (await listDirs(path.join(paths.jobs, status))).filter((name) => UID_PATTERN.test(name));
+export async function admit(rec: Recorder, dir: string, meta: JobMetadata, change: Change): Promise<Job> {
+  await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
+  await jobPermissions(dir, meta.requester_email);
+  if (meta.status === "pending") await recordAdmitted(rec.paths, meta.uid);
+  const target = jobDir(rec.paths, meta.status, meta.uid);
+  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  await fs.promises.rename(dir, target);
+  await record(rec, meta.uid, change);
+  return { status: meta.status, uid: meta.uid, dir: target, meta };
 }
 
-export interface JobProblem {
-  status: JobStatus;
-  uid: string;
-  error: Error;
+/** Hand a finished job's held output and logs (staging/<uid>/) to its requester. */
+export async function release(rec: Recorder, job: Job, by: string): Promise<Job> {
+  if (job.meta.output_review !== "pending") {
+    throw new JobStateError(
+      job.meta.output_review === "released"
+        ? `Job ${job.uid}: its output was released already.`
+        : `Job ${job.uid} (${job.status}) has no output awaiting release.`,
+      { uid: job.uid },
+    );
+  }
+  if (job.status !== "completed" && job.status !== "failed") {
+    throw new JobStateError(`Job ${job.uid} is ${job.status}: release it once it has finished.`, { uid: job.uid });
+  }
+  const staged = path.join(rec.paths.staging, job.uid);
+  for (const part of ["logs", "output"]) {
+    const from = path.join(staged, part);
+    if (!fs.existsSync(from)) continue;
+    await removeTree(path.join(job.dir, part));
+    await fs.promises.rename(from, path.join(job.dir, part));
+  }
+  const released = await update(rec, job, { output_review: "released" }, { event: "released", by, say: `output and logs released by ${by}` });
+  await removeTree(staged);
+  return released;
 }
 
-export async function listJobs(
-  paths: QueuePaths,
-  statuses: readonly JobStatus[] = JOB_STATUSES,
-): Promise<{ jobs: Job[]; problems: JobProblem[] }> {
-  // Keyed by uid: a job moved on by a pass while we list (approved → running) is seen in both
-  // folders; folders are listed in lifecycle order, so the later sighting is the current one.
-  const jobs = new Map<string, Job>();
-  const problems: JobProblem[] = [];
-  for (const status of statuses) {
-    for (const uid of await listJobDirs(paths, status)) {
-      try {
-        jobs.set(uid, await readJob(paths, status, uid));
-      } catch (error) {
-        problems.push({ status, uid, error: error as Error });
-      }
-    }
-  }
-  return { jobs: [...jobs.values()], problems };
-}
-
-/** Find a job by full uid or by an unambiguous prefix (at least 4 characters). */
-export async function findJob(paths: QueuePaths, ref: string): Promise<Job> {
-  const wanted = ref.trim().toLowerCase();
-  const found = new Map<string, JobStatus>(); // by uid: the latest sighting wins, as in listJobs
-  for (const status of JOB_STATUSES) {
-    for (const uid of await listJobDirs(paths, status)) {
-      if (uid === wanted) return readJob(paths, status, uid);
-      if (wanted.length >= 4 && uid.startsWith(wanted)) found.set(uid, status);
-    }
-  }
-  const matches = [...found].map(([uid, status]) => ({ uid, status }));
-  const [only, ...others] = matches;
-  if (only && others.length === 0) return readJob(paths, only.status, only.uid);
-  if (only) {
-    const list = matches.map((m) => `${m.uid} (${m.status})`).join(", ");
-    throw new AmbiguousUidError(`"${ref}" matches ${matches.length} jobs: ${list}. Give more characters of the uid.`);
-  }
-  throw new JobNotFoundError(
-    `No job "${ref}" in the queue of ${paths.owner}. List jobs with \`scq list\`; a job still arriving is not listed until a pass takes it in.`,
-  );
+/** Delete a finished job for good: renamed into jobs/.trash first, so a crash never leaves half of one in a status folder. */
+export async function remove(rec: Recorder, job: { uid: string; status: JobStatus; dir: string }): Promise<void> {
+  const trash = path.join(rec.paths.jobs, ".trash");
+  await fs.promises.mkdir(trash, { recursive: true });
+  await fs.promises.rename(job.dir, path.join(trash, job.uid));
+  await fs.promises.rm(decisionFile(rec.paths, job.uid), { force: true });
+  await removeTree(path.join(rec.paths.staging, job.uid));
+  await forgetAdmitted(rec.paths, job.uid);
+  await record(rec, job.uid, { event: "cleaned", detail: { status: job.status }, say: `(${job.status}) removed after cleanup_completed_after` });
 }

@@ -22,3 +22,8 @@ export function age(iso: string, nowMs = Date.now()): string {
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
   return `${Math.floor(seconds / 86_400)}d`;
 }
+
+/** The same log with every line starting with `prefix` ("run: ", "decision: "): says which step of the pass speaks. */
+export function prefixed(log: Log, prefix: string): Log {
+  return (line) => log(`${prefix}${line}`);
+}

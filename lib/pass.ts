@@ -1,19 +1,19 @@
-// One pass of the processor (DESIGN §5): lock → recover → intake (and cancel requests) → log pending →
+// One pass of the processor: lock → recover → intake (and cancel requests) → log pending →
 // apply decisions → run approved → cleanup → unlock. Each step leaves every job in a state the next
 // pass understands, so a pass can be killed at any point.
 import fs from "node:fs";
 import path from "node:path";
-import { appendAudit } from "./audit.ts";
 import { applyCancellations } from "./cancel.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { approvalMatches, markerFor } from "./decisions.ts";
-import { ConfigError, errorMessage } from "./errors.ts";
+import { ConfigError, errorMessage, reportJobError } from "./errors.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
-import { listJobs, now, transition, type Job } from "./lifecycle.ts";
+import { listJobs, type Job } from "./jobs.ts";
+import { now, transition, type Recorder } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
-import { age, shortUid, type Log } from "./log.ts";
+import { age, prefixed, shortUid, type Log } from "./log.ts";
 import { datasiteDir, queuePaths, resultsDir, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
@@ -103,45 +103,64 @@ function logPending(jobs: Job[], log: Log): number {
 }
 
 async function applyDecisions(paths: QueuePaths, pending: Job[], log: Log): Promise<{ uid: string; to: string }[]> {
+  const rec: Recorder = { paths, log: prefixed(log, "decision: ") };
   const decided: { uid: string; to: string }[] = [];
   for (const job of pending) {
     try {
-      const to = await applyDecision(paths, job, log);
+      const to = await applyDecision(rec, job);
       if (to) decided.push({ uid: job.uid, to });
     } catch (error) {
       // E.g. its folder is being deleted by a sync. It stays pending; the next pass looks again.
-      log(`decision: ${shortUid(job.uid)} left for the next pass: ${errorMessage(error)}`);
+      reportJobError(rec.log, shortUid(job.uid), error);
     }
   }
   return decided;
 }
 
-async function applyDecision(paths: QueuePaths, job: Job, log: Log): Promise<JobStatus | undefined> {
+const CODE_CHANGED = "code changed after approval: approve it again after reviewing the new code";
+
+async function applyDecision(rec: Recorder, job: Job): Promise<JobStatus | undefined> {
   let marker;
   try {
-    marker = await markerFor(paths, job.uid);
+    marker = await markerFor(rec.paths, job.uid);
   } catch (error) {
-    log(`decision for ${shortUid(job.uid)} ignored: ${errorMessage(error)}`);
+    rec.log(`${shortUid(job.uid)} marker ignored: ${errorMessage(error)}`);
     return undefined;
   }
   if (!marker) return undefined;
   const decision = { by: marker.by, reason: marker.reason, at: marker.at };
   if (marker.decision === "reject") {
-    await transition(paths, job, "rejected", { decision, completed_at: now(), error_message: `rejected by ${marker.by}: ${marker.reason}` });
-    await appendAudit(paths, { event: "rejected", uid: job.uid, by: marker.by, detail: { reason: marker.reason } });
-    log(`decision: ${shortUid(job.uid)} rejected by ${marker.by}: ${marker.reason}`);
+    await transition(
+      rec,
+      job,
+      "rejected",
+      { decision, completed_at: now(), error_message: `rejected by ${marker.by}: ${marker.reason}` },
+      { event: "rejected", by: marker.by, detail: { reason: marker.reason }, say: `rejected by ${marker.by}: ${marker.reason}` },
+    );
     return "rejected";
   }
   const current = await treeHash(path.join(job.dir, "code"));
   if (current !== marker.code_sha256) {
-    await transition(paths, job, "failed", { decision, completed_at: now(), error_message: "code changed after approval: approve it again after reviewing the new code" });
-    await appendAudit(paths, { event: "failed", uid: job.uid, detail: { reason: "code changed after approval", approved: marker.code_sha256, found: current } });
-    log(`decision: ${shortUid(job.uid)} NOT approved: its code changed after approval → failed`);
+    await transition(
+      rec,
+      job,
+      "failed",
+      { decision, completed_at: now(), error_message: CODE_CHANGED },
+      {
+        event: "failed",
+        detail: { reason: "code changed after approval", approved: marker.code_sha256, found: current },
+        say: "NOT approved: its code changed after approval → failed",
+      },
+    );
     return "failed";
   }
-  await transition(paths, job, "approved", { decision });
-  await appendAudit(paths, { event: "approved", uid: job.uid, by: marker.by, detail: { reason: marker.reason, code_sha256: current } });
-  log(`decision: ${shortUid(job.uid)} approved by ${marker.by}`);
+  await transition(
+    rec,
+    job,
+    "approved",
+    { decision },
+    { event: "approved", by: marker.by, detail: { reason: marker.reason, code_sha256: current }, say: `approved by ${marker.by}` },
+  );
   return "approved";
 }
 
@@ -164,46 +183,72 @@ async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Prom
   const queue = sortBy(jobs, (j) => j.meta.decision?.at ?? j.meta.updated_at);
   const ran: PassSummary["ran"] = [];
   await forEachLimit(queue, config.max_concurrent_jobs, async (job) => {
+    const rec: Recorder = { paths, log: prefixed(log, "run: ") };
     try {
-      const outcome = await runOne(paths, config, job, log);
+      const outcome = await runOne(rec, config, job);
       if (outcome) ran.push(outcome);
     } catch (error) {
       // E.g. its folder vanished under us (a sync, a person). Where it still is, the next pass finds it.
-      log(`run: ${shortUid(job.uid)} skipped: ${errorMessage(error)}`);
+      reportJobError(rec.log, shortUid(job.uid), error);
     }
   });
   return { ran };
 }
 
-async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: Log): Promise<PassSummary["ran"][number] | undefined> {
+async function runOne(rec: Recorder, config: AppConfig, approved: Job): Promise<PassSummary["ran"][number] | undefined> {
+  const { paths, log } = rec;
   const { stage, codeHash } = await stageJob(paths, approved, config.sandbox.mode, config.sandbox.data_paths);
   try {
     // Only a marker for exactly this code approves; a folder in approved/ proves nothing by itself.
     if (!(await approvalMatches(paths, approved.uid, codeHash))) {
       const marker = await markerFor(paths, approved.uid).catch(() => undefined);
       if (marker?.decision === "approve") {
-        await transition(paths, approved, "failed", { completed_at: now(), error_message: "code changed after approval: approve it again after reviewing the new code" });
-        log(`run: ${shortUid(approved.uid)} NOT run: its code changed after approval → failed`);
+        await transition(
+          rec,
+          approved,
+          "failed",
+          { completed_at: now(), error_message: CODE_CHANGED },
+          {
+            event: "failed",
+            detail: { reason: "code changed after approval", approved: marker.code_sha256, found: codeHash },
+            say: "NOT run: its code changed after approval → failed",
+          },
+        );
         return { uid: approved.uid, status: "failed", message: "code changed after approval" };
       }
-      await transition(paths, approved, "pending", {
-        decision: null,
-        error_message: "found in approved/ without a matching approval marker: back to pending for review",
-      });
-      log(`run: ${shortUid(approved.uid)} was in approved/ without an approval marker → back to pending, not run`);
+      await transition(
+        rec,
+        approved,
+        "pending",
+        { decision: null, error_message: "found in approved/ without a matching approval marker: back to pending for review" },
+        {
+          event: "returned",
+          detail: { reason: "in approved/ without a matching approval marker" },
+          say: "was in approved/ without an approval marker → back to pending, not run",
+        },
+      );
       return undefined;
     }
     const limits = appliedLimits(config);
-    const job = await transition(paths, approved, "running", {
-      started_at: now(),
-      limits,
-      sandbox: config.sandbox.mode,
-      error_message: null,
-      // Set before the run: a job interrupted mid-run keeps its partial logs in staging, unreleased.
-      output_review: config.release === "review" ? "pending" : null,
-    });
-    await appendAudit(paths, { event: "started", uid: job.uid, detail: { sandbox: config.sandbox.mode, limits } });
-    log(`run: ${shortUid(job.uid)} "${job.meta.name}" started${config.sandbox.mode === "none" ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"}`);
+    const unsandboxed = config.sandbox.mode === "none";
+    const job = await transition(
+      rec,
+      approved,
+      "running",
+      {
+        started_at: now(),
+        limits,
+        sandbox: config.sandbox.mode,
+        error_message: null,
+        // Set before the run: a job interrupted mid-run keeps its partial logs in staging, unreleased.
+        output_review: config.release === "review" ? "pending" : null,
+      },
+      {
+        event: "started",
+        detail: { sandbox: config.sandbox.mode, limits },
+        say: `"${approved.meta.name}" started${unsandboxed ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"}`,
+      },
+    );
     // From here on we MUST move the job out of running/, whatever execute() does.
     let result: RunResult | undefined;
     let crash: string | undefined;
@@ -216,26 +261,36 @@ async function runOne(paths: QueuePaths, config: AppConfig, approved: Job, log: 
       crash = `the runner failed: ${errorMessage(error)}`;
     }
     if (result && result.outputSkipped.length > 0) {
-      log(`run: ${shortUid(job.uid)} output not copied: ${result.outputSkipped.slice(0, 10).join(", ")}`);
+      log(`${shortUid(job.uid)} output not copied: ${result.outputSkipped.slice(0, 10).join(", ")}`);
     }
     if (job.meta.sender === "unverified") await writeExecutionLog(results);
     const status = result && !result.failed ? "completed" : "failed";
     const message = result?.message ?? crash ?? "unknown failure";
-    await transition(paths, job, status, {
-      completed_at: now(),
-      exit_code: result?.exitCode ?? null,
-      timed_out: result?.timedOut ?? false,
-      duration_ms: result?.durationMs ?? null,
-      output_folder: "output",
-      error_message: status === "failed" ? message : null,
-      output_review: review ? "pending" : null,
-    });
-    await appendAudit(paths, { event: status, uid: job.uid, detail: { exit_code: result?.exitCode ?? null, message, duration_ms: result?.durationMs ?? null } });
-    log(`run: ${shortUid(job.uid)} ${status} in ${result?.durationMs ?? 0} ms${status === "failed" ? `: ${message}` : ""}${review ? "; output and logs await release (scq release)" : ""}`);
+    await transition(
+      rec,
+      job,
+      status,
+      {
+        completed_at: now(),
+        exit_code: result?.exitCode ?? null,
+        timed_out: result?.timedOut ?? false,
+        duration_ms: result?.durationMs ?? null,
+        output_folder: "output",
+        error_message: status === "failed" ? message : null,
+        output_review: review ? "pending" : null,
+      },
+      {
+        event: status,
+        detail: { exit_code: result?.exitCode ?? null, message, duration_ms: result?.durationMs ?? null },
+        say: `${status} in ${result?.durationMs ?? 0} ms${status === "failed" ? `: ${message}` : ""}${review ? "; output and logs await release (scq release)" : ""}`,
+      },
+    );
     return { uid: job.uid, status, message };
   } finally {
     // A stage the job made hard to remove is said and retried by the next pass's recovery, never fatal.
-    await removeTree(stage.root).catch((error: unknown) => log(`run: ${shortUid(approved.uid)} stage not removed yet (the next pass retries): ${errorMessage(error)}`));
+    await removeTree(stage.root).catch((error: unknown) =>
+      log(`${shortUid(approved.uid)} stage not removed yet (the next pass retries): ${errorMessage(error)}`),
+    );
   }
 }
 

@@ -15,7 +15,8 @@ import type { JobStatus } from "./schemas.ts";
 export function findAppDir(from: string): string {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, "run.sh")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
-    if (dir === path.dirname(dir)) throw new Error(`no folder holding run.sh and package.json above ${from}: the app folder is incomplete; clone it again`);
+    if (dir === path.dirname(dir))
+      throw new Error(`no folder holding run.sh and package.json above ${from}: the app folder is incomplete; clone it again`);
   }
 }
 

@@ -69,14 +69,14 @@ export function parseRules(text: string): Rule[] {
 /** A doublestar glob (`**` any depth, `*` within a segment) with the {{.UserEmail}} template filled in. */
 export function globMatches(pattern: string, relPath: string, user: string): boolean {
   const source = pattern
-    .replaceAll("{{.UserEmail}}", "\u0000")
-    .split(/(\*\*\/?|\*|\?|\u0000)/)
+    .replaceAll("{{.UserEmail}}", "\uE000")
+    .split(/(\*\*\/?|\*|\?|\uE000)/)
     .map((part) => {
       if (part === "**/") return "(?:.*/)?";
       if (part === "**") return ".*";
       if (part === "*") return "[^/]*";
       if (part === "?") return "[^/]";
-      if (part === "\u0000") return user.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      if (part === "\uE000") return user.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
       return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     })
     .join("");

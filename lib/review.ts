@@ -4,10 +4,9 @@
 // "no findings" never hides a file nobody looked at.
 import fs from "fs-extra";
 import path from "node:path";
-import { ownQueue, type Context } from "./context.ts";
 import { scanText, type Finding } from "./danger.ts";
 import { openRegularFile } from "./fsutil.ts";
-import { findJob, type Job } from "./lifecycle.ts";
+import type { Job } from "./jobs.ts";
 import { treeHash, walkTree, type TreeEntry } from "./tree.ts";
 
 /** Larger text files are scanned but not printed in full. */
@@ -25,8 +24,8 @@ export interface Review {
   findings: Finding[];
 }
 
-export async function reviewJob(ctx: Context, ref: string): Promise<Review> {
-  const job = await findJob(ownQueue(ctx), ref);
+/** The review of a job already looked up (by the owner: the code is in their own queue). */
+export async function buildReview(job: Job): Promise<Review> {
   const code = path.join(job.dir, "code");
   const hasCode = await fs.pathExists(code);
   const files = hasCode ? await walkTree(code) : [];

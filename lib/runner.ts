@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
-import type { Job } from "./lifecycle.ts";
+import type { Job } from "./jobs.ts";
 import { processStartTime } from "./lock.ts";
 import type { QueuePaths } from "./paths.ts";
 import { jobUsage, pidNamespace } from "./procscan.ts";
@@ -132,7 +132,9 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   // bwrap takes only options from that fd: the command after "--" stays on its command line.
   const split = launch.args.indexOf("--");
   const options = launch.args.slice(0, split);
-  const fds = bwrap ? [new Uint8Array(Buffer.from(options.map((a) => `${a}\0`).join(""))), "pipe" as const, ...(seccomp ? [new Uint8Array(seccomp)] : [])] : [];
+  const fds = bwrap
+    ? [new Uint8Array(Buffer.from(options.map((a) => `${a}\0`).join(""))), "pipe" as const, ...(seccomp ? [new Uint8Array(seccomp)] : [])]
+    : [];
   const child = execa(launch.file, bwrap ? ["--args", "3", ...launch.args.slice(split)] : launch.args, {
     cwd: launch.cwd,
     env: launch.env,
@@ -148,7 +150,7 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   });
   child.stdout?.on("data", (chunk: Buffer) => stdout.write(chunk));
   child.stderr?.on("data", (chunk: Buffer) => stderr.write(chunk));
-  const init = bwrap ? sandboxInit(child.stdio[4] as NodeJS.ReadableStream | undefined) : Promise.resolve(undefined);
+  const init = bwrap ? sandboxInit(child.stdio[4]) : Promise.resolve(undefined);
 
   let timedOut = false;
   let outputLimitReason: string | null = null;

@@ -22,7 +22,10 @@ export const Uid = z.string().regex(UID_PATTERN, "must be a lower-case uuid like
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 const plainText = (max: number) =>
-  z.string().max(max).refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters");
+  z
+    .string()
+    .max(max)
+    .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters");
 
 export const Email = z.email("must be an email address").max(254);
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 hex digest");
@@ -58,9 +61,22 @@ export const AppConfigSchema = z
       .default("code-queue"),
     max_concurrent_jobs: z.number().int().min(1).max(64).default(2),
     // At most 7 days: longer runs belong on a cluster, and timers in node overflow past 24.8 days.
-    job_timeout: z.number().int().min(1).max(7 * 86_400).default(600),
-    cleanup_completed_after: z.number().int().min(60).default(30 * 86_400),
-    pending_expire_after: z.number().int().min(60).default(14 * 86_400),
+    job_timeout: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(600),
+    cleanup_completed_after: z
+      .number()
+      .int()
+      .min(60)
+      .default(30 * 86_400),
+    pending_expire_after: z
+      .number()
+      .int()
+      .min(60)
+      .default(14 * 86_400),
     /** How long a submission may stay incomplete (files still syncing, metadata half written) before intake rejects it. */
     intake_grace: z.number().int().min(0).default(600),
     /** Take in jobs that Python syft-code-queue clients write straight into jobs/pending/ (sender unverified). */
@@ -78,9 +94,7 @@ export const AppConfigSchema = z
       .prefault({}),
     limits: LimitsSchema.prefault({}),
     // Read by the legacy Python SyftBox client, which schedules `command` every `interval` seconds.
-    app: z
-      .object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) })
-      .optional(),
+    app: z.object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) }).optional(),
   })
   .strict();
 export type AppConfig = z.infer<typeof AppConfigSchema>;
@@ -160,8 +174,16 @@ export const LegacyJobSchema = z.looseObject({
   name: JobName,
   requester_email: Email,
   target_email: Email,
-  description: z.string().max(10_000).nullish().transform((d) => d ?? ""),
-  tags: z.array(Tag).max(32).nullish().transform((t) => t ?? []),
+  description: z
+    .string()
+    .max(10_000)
+    .nullish()
+    .transform((d) => d ?? ""),
+  tags: z
+    .array(Tag)
+    .max(32)
+    .nullish()
+    .transform((t) => t ?? []),
   created_at: LooseTimestamp,
 });
 
@@ -208,6 +230,7 @@ export const AUDIT_EVENTS = [
   "released",
   "cleaned",
   "recovered",
+  "returned",
 ] as const;
 export const AuditEventSchema = z.object({
   at: Timestamp,

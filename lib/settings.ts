@@ -1,19 +1,22 @@
 // The settings in force, said the same way by the pass log, `scq status` and the review page, so an
 // owner can always see which file was read and what it switched on.
-import type { AppConfig } from "./schemas.ts";
+import { z } from "zod";
+import { SandboxMode, type AppConfig } from "./schemas.ts";
 
-export interface Settings {
+/** Also read back from last-pass.json, hence a schema. */
+export const SettingsSchema = z.object({
   /** The settings file that was read, or null when none exists and the built-in defaults apply. */
-  file: string | null;
+  file: z.string().nullable(),
   /** Where a settings file was looked for (the same as `file` when one was read); null when a program passed its settings in. */
-  looked_at: string | null;
-  sandbox: AppConfig["sandbox"]["mode"];
-  network: boolean;
-  release: AppConfig["release"];
-  job_timeout: number;
-  executor: "local";
-  data_paths: string[];
-}
+  looked_at: z.string().nullable(),
+  sandbox: SandboxMode,
+  network: z.boolean(),
+  release: z.enum(["auto", "review"]),
+  job_timeout: z.number(),
+  executor: z.literal("local"),
+  data_paths: z.array(z.string()),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
 
 export function settingsInForce(config: AppConfig, file: string | null = null, lookedAt: string | null = file): Settings {
   return {

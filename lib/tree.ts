@@ -31,8 +31,19 @@ export function isSyncNoise(name: string): boolean {
   return /\.conflict\.[^/]*$/.test(name) || /\.syft\.tmp\./.test(name) || name.endsWith(".tmp");
 }
 
-/** Why a tree is refused; the message is shown to the requester as is. */
-export class UnsafeTreeError extends Error {}
+/**
+ * Why a tree is refused; shown to the requester. `missingRunSh` marks the one refusal a submitter can
+ * fix by other means (scq submit-script), so callers can say so without reading the message.
+ */
+export class UnsafeTreeError extends Error {
+  constructor(
+    message: string,
+    readonly missingRunSh = false,
+  ) {
+    super(message);
+    this.name = "UnsafeTreeError";
+  }
+}
 
 // eslint-disable-next-line no-control-regex
 const BAD_NAME = /[\u0000-\u001f\u007f\\]/;
@@ -69,7 +80,8 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
       }
       // Paths past PATH_MAX cannot be opened by name at all: refuse long before that.
       if (rel.length > MAX_PATH_CHARS) throw new UnsafeTreeError(`${rel.slice(0, 60)}... is a path longer than ${MAX_PATH_CHARS} characters`);
-      if (!options.anyName && isSyftBoxControlFile(name)) throw new UnsafeTreeError(`${rel} is a SyftBox permission or sync file; jobs may not carry one`);
+      if (!options.anyName && isSyftBoxControlFile(name))
+        throw new UnsafeTreeError(`${rel} is a SyftBox permission or sync file; jobs may not carry one`);
       const full = path.join(dir, name);
       const stat = await fs.promises.lstat(full);
       if (stat.isSymbolicLink()) throw new UnsafeTreeError(`${rel} is a symbolic link; submit plain files only`);
@@ -99,7 +111,7 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
 export async function checkJobCode(root: string, limits: { max_files: number; max_code_mb: number }): Promise<TreeEntry[]> {
   const entries = await walkTree(root, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
   if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) {
-    throw new UnsafeTreeError("has no run.sh: the owner's machine runs `bash run.sh` at the top of the job folder");
+    throw new UnsafeTreeError("has no run.sh: the owner's machine runs `bash run.sh` at the top of the job folder", true);
   }
   return entries;
 }

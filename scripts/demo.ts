@@ -7,13 +7,13 @@ import path from "node:path";
 import { decide } from "../lib/decisions.ts";
 import { ScqError } from "../lib/errors.ts";
 import { writeJsonAtomic } from "../lib/fsutil.ts";
-import { findJob } from "../lib/lifecycle.ts";
+import { findJob } from "../lib/jobs.ts";
 import { consoleLog } from "../lib/log.ts";
 import { runPass } from "../lib/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
 import { AppConfigSchema, type AppConfig } from "../lib/schemas.ts";
-import { submitJob } from "../lib/submit.ts";
+import { submitJob } from "../lib/api.ts";
 
 const OWNER = "owner@demo.local";
 const SCIENTIST = "scientist@demo.local";
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   await fs.copy(path.join(APP_DIR, "examples", "data", "patients.csv"), path.join(privateData, "patients.csv"));
 
   step("Setting up a demo SyftBox workspace");
-  const base = await fs.readJson(path.join(APP_DIR, "config.json"));
+  const base = AppConfigSchema.parse(await fs.readJson(path.join(APP_DIR, "config.json")));
   const problem = await sandboxProblem("bwrap");
   const mode = problem ? "none" : "bwrap";
   const config: AppConfig = AppConfigSchema.parse({ ...base, sandbox: { ...base.sandbox, mode, data_paths: [privateData] } });
@@ -73,13 +73,16 @@ async function main(): Promise<void> {
   await pass();
 
   step(`${SCIENTIST} submits examples/hello-job`);
-  const submitted = await submitJob(scientist, {
-    to: OWNER,
-    folder: path.join(APP_DIR, "examples", "hello-job"),
-    name: "patient summary",
-    description: "Counts patients and their mean age; writes only the two numbers.",
-    tags: ["demo"],
-  });
+  const submitted = await submitJob(
+    {
+      to: OWNER,
+      folder: path.join(APP_DIR, "examples", "hello-job"),
+      name: "patient summary",
+      description: "Counts patients and their mean age; writes only the two numbers.",
+      tags: ["demo"],
+    },
+    scientist,
+  );
   console.log(`submitted job ${submitted.uid}`);
 
   step("A pass takes it in; it waits for the owner's review");
@@ -98,6 +101,8 @@ async function main(): Promise<void> {
   console.log(`output/summary.txt:\n${summary.trimEnd().replace(/^/gm, "  ")}`);
   console.log(`job folder: ${job.dir}`);
   const scq = `SYFTBOX_CLIENT_CONFIG_PATH=${path.join(workspace, "owner.config.json")} SCQ_APP_CONFIG=${configFile} ./scripts/scq.sh`;
-  console.log(`\nExplore as the data owner:\n  ${scq} list\n  ${scq} review ${job.uid.slice(0, 8)}\n  ${scq} logs ${job.uid.slice(0, 8)}\n  ${scq} audit verify`);
+  console.log(
+    `\nExplore as the data owner:\n  ${scq} list\n  ${scq} review ${job.uid.slice(0, 8)}\n  ${scq} logs ${job.uid.slice(0, 8)}\n  ${scq} audit verify`,
+  );
   if (job.status !== "completed") process.exitCode = 1;
 }

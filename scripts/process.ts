@@ -41,8 +41,19 @@ try {
   if (values.help) {
     process.stdout.write(HELP);
   } else {
-    const ctx = await resolveContext({ clientConfig: values.config, dataDir: values["data-dir"], email: values.email, appConfig: values["app-config"] });
-    const summary = await runPass({ dataDir: ctx.dataDir, owner: ctx.email, config: ctx.config, settings: ctx.settings, log: values.json ? silentLog : consoleLog });
+    const ctx = await resolveContext({
+      clientConfig: values.config,
+      dataDir: values["data-dir"],
+      email: values.email,
+      appConfig: values["app-config"],
+    });
+    const summary = await runPass({
+      dataDir: ctx.dataDir,
+      owner: ctx.email,
+      config: ctx.config,
+      settings: ctx.settings,
+      log: values.json ? silentLog : consoleLog,
+    });
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   }
 } catch (error) {

@@ -28,5 +28,7 @@ await runCli("scq", (y) =>
     .example("$0 wait 3f2b8c1e && $0 output 3f2b8c1e --to ./results", "data scientist: fetch the results")
     .example("$0 pending && $0 review 3f2b8c1e", "data owner: read what waits")
     .example("$0 approve 3f2b8c1e -r 'aggregates only'", "data owner: let it run at the next pass")
-    .epilog("Who you are and where your data is come from the SyftBox client config; --data-dir and --email override it.\nEvery command takes --json. Exit codes: 0 ok, 1 could not be done, 2 bad command line."),
+    .epilog(
+      "Who you are and where your data is come from the SyftBox client config; --data-dir and --email override it.\nEvery command takes --json. Exit codes: 0 ok, 1 could not be done, 2 bad command line.",
+    ),
 );

@@ -8,13 +8,13 @@ import { pathToFileURL } from "node:url";
 import { onTestFinished, vi } from "vitest";
 import type { Context } from "../lib/context.ts";
 import { decide } from "../lib/decisions.ts";
-import { readJob, type Job } from "../lib/lifecycle.ts";
+import { readJob, type Job } from "../lib/jobs.ts";
 import { runPass, type PassSummary } from "../lib/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths, type QueuePaths } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
 import { AppConfigSchema, JOB_STATUSES, type AppConfig } from "../lib/schemas.ts";
 import { settingsInForce } from "../lib/settings.ts";
-import { submitJob } from "../lib/submit.ts";
+import { submitJob } from "../lib/api.ts";
 
 // Tests start real processes, sandboxes and browsers: give them time however vitest is started.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
@@ -49,7 +49,7 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
   });
   const dataDir = path.join(root, "SyftBox");
   for (const email of [OWNER, SCIENTIST]) await fs.mkdirp(datasiteDir(dataDir, email));
-  const base = await fs.readJson(path.join(APP_DIR, "config.json"));
+  const base = AppConfigSchema.parse(await fs.readJson(path.join(APP_DIR, "config.json")));
   const config = AppConfigSchema.parse({
     ...base,
     ...overrides,
@@ -71,8 +71,11 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
     lines,
     pass: () => runPass({ dataDir, owner: OWNER, config, settings: settingsInForce(config, configFile), log: (line) => lines.push(line) }),
     async submit(files, name = "test job") {
-      const folder = typeof files === "string" ? path.join(FIXTURES, files) : await writeFolder(path.join(root, `src-${Math.random().toString(36).slice(2)}`), files);
-      return (await submitJob(world.scientist, { to: OWNER, folder, name })).uid;
+      const folder =
+        typeof files === "string"
+          ? path.join(FIXTURES, files)
+          : await writeFolder(path.join(root, `src-${Math.random().toString(36).slice(2)}`), files);
+      return (await submitJob({ to: OWNER, folder, name }, world.scientist)).uid;
     },
     async approveAndRun(uid) {
       await world.pass();

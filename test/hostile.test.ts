@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { appendAudit, verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
-import { findJob } from "../lib/lifecycle.ts";
+import { findJob } from "../lib/jobs.ts";
 import { stageRoot } from "../lib/runner.ts";
 import { startUiServer } from "../lib/ui/server.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
@@ -153,6 +153,7 @@ describe.skipIf(!ready)("leak or deceive", () => {
     await world.pass();
     const review = await runScript("scq.ts", ["review", uid, ...worldArgs(world)]);
     expect(review.exitCode).toBe(0);
+    // eslint-disable-next-line no-control-regex -- the raw characters are what must not reach the terminal
     expect(review.stdout).not.toMatch(/[\u001b\r\u202e\u2066]/);
     expect(review.stdout).toContain(`${hidden}⟨CR⟩# aggregate only`);
     expect(review.stdout).toContain("⟨ESC⟩[2Aecho quiet");
@@ -381,7 +382,13 @@ describe.skipIf(!ready)("medium and low", () => {
       await fs.writeJson(path.join(dir, "metadata.json"), submission(uid));
       await fs.outputFile(path.join(dir, "code", "run.sh"), "echo hi\n");
       // Past PATH_MAX (4096) in 20 steps of 250 characters: only reachable relative to each folder.
-      await execa("bash", ["-c", 'cd "$1" && for i in $(seq 1 20); do mkdir "$2" && cd -P "$2"; done && echo x > f', "sh", path.join(dir, "code"), "n".repeat(250)]);
+      await execa("bash", [
+        "-c",
+        'cd "$1" && for i in $(seq 1 20); do mkdir "$2" && cd -P "$2"; done && echo x > f',
+        "sh",
+        path.join(dir, "code"),
+        "n".repeat(250),
+      ]);
       await fs.writeFile(path.join(dir, "submitted"), "");
     });
     await world.pass();
@@ -390,7 +397,8 @@ describe.skipIf(!ready)("medium and low", () => {
     expect((await world.job(deep)).meta.error_message).toMatch(/nested more than 64 folders deep/);
 
     const job = await runApproved(world, {
-      "run.sh": 'mkdir "$OUTPUT_DIR/closed" && echo x > "$OUTPUT_DIR/closed/f" && chmod 000 "$OUTPUT_DIR/closed"\ntr "\\0" " " < /proc/1/cmdline; echo\necho ok > "$OUTPUT_DIR/ok.txt"\n',
+      "run.sh":
+        'mkdir "$OUTPUT_DIR/closed" && echo x > "$OUTPUT_DIR/closed/f" && chmod 000 "$OUTPUT_DIR/closed"\ntr "\\0" " " < /proc/1/cmdline; echo\necho ok > "$OUTPUT_DIR/ok.txt"\n',
     });
     expect(job.status).toBe("completed");
     const cmdline = await readLog(job);

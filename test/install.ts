@@ -68,7 +68,10 @@ export async function makeInstall(): Promise<Install> {
   const dataDir = path.join(root, "SyftBox");
   const home = path.join(root, "home");
   const clientConfig = { owner: path.join(root, "owner.json"), scientist: path.join(root, "scientist.json") };
-  for (const [who, email] of [["owner", OWNER], ["scientist", SCIENTIST]] as const) {
+  for (const [who, email] of [
+    ["owner", OWNER],
+    ["scientist", SCIENTIST],
+  ] as const) {
     await fs.mkdirp(path.join(dataDir, "datasites", email));
     await fs.writeJson(clientConfig[who], { email, data_dir: dataDir });
   }
@@ -96,9 +99,10 @@ export async function makeInstall(): Promise<Install> {
     async scqJson(who, args) {
       const result = await install.scq(who, [...args, "--json"]);
       if (result.exitCode !== 0) throw new Error(`scq ${args.join(" ")} exited ${result.exitCode}: ${String(result.stderr)}`);
-      return JSON.parse(String(result.stdout));
+      return JSON.parse(String(result.stdout)) as never;
     },
-    npxTsx: (script, args) => execa("npx", ["tsx", `scripts/${script}.ts`, ...args], { cwd: app, env: install.env("owner"), extendEnv: false, reject: false }),
+    npxTsx: (script, args) =>
+      execa("npx", ["tsx", `scripts/${script}.ts`, ...args], { cwd: app, env: install.env("owner"), extendEnv: false, reject: false }),
     async writeFolder(files) {
       const dir = await fs.promises.mkdtemp(path.join(root, "src-"));
       for (const [rel, content] of Object.entries(files)) await fs.outputFile(path.join(dir, rel), content);

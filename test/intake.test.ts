@@ -7,8 +7,7 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { appendAudit, verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
-import { reviewJob } from "../lib/review.ts";
-import { submitJob } from "../lib/submit.ts";
+import { reviewJob, submitJob } from "../lib/api.ts";
 import { makeWorld, OWNER, SCIENTIST, writeFolder, type World } from "./helpers.ts";
 
 interface Crafted {
@@ -91,7 +90,9 @@ describe("intake gate", () => {
   test("a forged requester (someone else's email in your inbox) is rejected", async () => {
     const world = await makeWorld();
     const uid = await craft(world, { metadata: { requester_email: "victim@test.local" } });
-    expect(await rejectedReason(world, uid)).toMatch(/field "requester_email" \(victim@test.local\) is not the sender scientist@test.local: jobs can only be submitted in your own name/);
+    expect(await rejectedReason(world, uid)).toMatch(
+      /field "requester_email" \(victim@test.local\) is not the sender scientist@test.local: jobs can only be submitted in your own name/,
+    );
     // The record names the real sender, whatever was claimed.
     expect((await world.job(uid)).meta.requester_email).toBe(SCIENTIST);
   });
@@ -150,7 +151,7 @@ describe("intake gate", () => {
     const world = await makeWorld();
     const folder = await writeFolder(path.join(world.root, "linked"), { "run.sh": "cat secret\n" });
     await fs.symlink("/etc/passwd", path.join(folder, "secret"));
-    await expect(submitJob(world.scientist, { to: OWNER, folder, name: "x" })).rejects.toThrow(/secret is a symbolic link/);
+    await expect(submitJob({ to: OWNER, folder, name: "x" }, world.scientist)).rejects.toThrow(/secret is a symbolic link/);
     expect(await fs.pathExists(path.join(world.paths.inbox, SCIENTIST))).toBe(false);
   });
 });
@@ -203,11 +204,12 @@ describe("review and audit", () => {
     const uid = await craft(world, {
       files: {
         "run.sh": "pip install pandas\npython3 main.py\n",
-        "main.py": "import os\nprint(open(os.path.expanduser('~/.syftbox/config.json')).read())\nexec(__import__('base64').b64decode('cHJpbnQoMSk='))\n",
+        "main.py":
+          "import os\nprint(open(os.path.expanduser('~/.syftbox/config.json')).read())\nexec(__import__('base64').b64decode('cHJpbnQoMSk='))\n",
       },
     });
     await world.pass();
-    const review = await reviewJob(world.owner, uid.slice(0, 8));
+    const review = await reviewJob(uid.slice(0, 8), world.owner);
     expect(review.texts.map((t) => t.file)).toEqual(["run.sh", "main.py"]);
     expect(review.code_sha256).toBe(review.job.meta.code_sha256);
     const rules = review.findings.map((f) => `${f.file}:${f.line} ${f.rule}`);

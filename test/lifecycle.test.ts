@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { verifyAudit, readAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
 import { AmbiguousUidError, JobNotFoundError, JobStateError, ScqError } from "../lib/errors.ts";
-import { findJob } from "../lib/lifecycle.ts";
-import { submitJob } from "../lib/submit.ts";
+import { findJob } from "../lib/jobs.ts";
+import { submitJob } from "../lib/api.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, sleeperJob, writeFolder } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";
@@ -210,8 +210,8 @@ describe("intake", () => {
   test("submit refuses a folder without run.sh and names what to do", async () => {
     const world = await makeWorld({ sandbox: { mode } });
     const folder = await writeFolder(path.join(world.root, "norun"), { "main.py": "print(1)\n" });
-    await expect(submitJob(world.scientist, { to: OWNER, folder, name: "x" })).rejects.toThrow(/has no run.sh/);
-    await expect(submitJob(world.scientist, { to: "nobody@else.org", folder: path.join(world.root, "norun"), name: "x" })).rejects.toThrow(ScqError);
+    await expect(submitJob({ to: OWNER, folder, name: "x" }, world.scientist)).rejects.toThrow(/has no run.sh/);
+    await expect(submitJob({ to: "nobody@else.org", folder: path.join(world.root, "norun"), name: "x" }, world.scientist)).rejects.toThrow(ScqError);
   });
 });
 

@@ -75,7 +75,9 @@ describe("crash safety", () => {
     const uid = await approved(world, { "run.sh": `echo before-the-crash\n${sleeper.pattern}\n` });
     const pass = runScript("process.ts", worldArgs(world));
     const running = path.join(world.paths.jobs, "running", uid);
-    await waitFor("the job to start", async () => (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"));
+    await waitFor("the job to start", async () =>
+      (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
+    );
     pass.kill("SIGKILL");
     await pass;
     // Nothing of the job survives its pass (bwrap --die-with-parent; mode none: the process group).
@@ -126,7 +128,10 @@ describe("entry points", () => {
     const env = { SCQ_APP_CONFIG: world.configFile, PATH: process.env.PATH ?? "" };
     const bad = path.join(world.root, "bad.json");
     await fs.writeJson(bad, { ...world.config, limits: { ...world.config.limits, memory_mb: "lots" } });
-    const refused = await execa("bash", [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)], { env: { ...env, SCQ_APP_CONFIG: bad }, reject: false });
+    const refused = await execa("bash", [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)], {
+      env: { ...env, SCQ_APP_CONFIG: bad },
+      reject: false,
+    });
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain(`${bad}: field "limits.memory_mb": Invalid input: expected number, received string`);
     expect(await fs.pathExists(path.join(world.paths.inbox, SCIENTIST, uid))).toBe(true);
@@ -174,9 +179,13 @@ describe("entry points", () => {
     const client = path.join(world.root, "scientist.json");
     await fs.writeJson(client, { email: SCIENTIST, data_dir: world.dataDir });
     const folder = path.join(APP_DIR, "test", "fixtures", "ok");
-    const submitted = await runScript("scq.ts", ["submit", "--to", OWNER, "--folder", folder, "--name", "via cli", "--json", "--app-config", world.configFile], {
-      env: { SYFTBOX_CLIENT_CONFIG_PATH: client },
-    });
+    const submitted = await runScript(
+      "scq.ts",
+      ["submit", "--to", OWNER, "--folder", folder, "--name", "via cli", "--json", "--app-config", world.configFile],
+      {
+        env: { SYFTBOX_CLIENT_CONFIG_PATH: client },
+      },
+    );
     expect(submitted.exitCode).toBe(0);
     const { uid } = JSON.parse(submitted.stdout) as { uid: string };
     await world.pass();
@@ -193,7 +202,7 @@ describe("entry points", () => {
 
     const passed = await runScript("scq.ts", ["process", "--json", ...worldArgs(world)]);
     expect(passed.exitCode).toBe(0);
-    expect(JSON.parse(passed.stdout).ran).toEqual([{ uid, status: "completed", message: "completed" }]);
+    expect((JSON.parse(passed.stdout) as { ran: unknown }).ran).toEqual([{ uid, status: "completed", message: "completed" }]);
 
     const job = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world)]);
     expect(JSON.parse(job.stdout)).toMatchObject({ uid, status: "completed", exit_code: 0 });
@@ -217,7 +226,10 @@ describe("entry points", () => {
     const bad = await world.submit("fail", "bad");
     const mine = await runScript("scq.ts", ["mine", "--json", ...me]);
     expect((JSON.parse(mine.stdout) as { uid: string; taken_in: boolean; owner: string }[]).map((j) => [j.uid, j.taken_in, j.owner]).sort()).toEqual(
-      [[good, false, OWNER], [bad, false, OWNER]].sort(),
+      [
+        [good, false, OWNER],
+        [bad, false, OWNER],
+      ].sort(),
     );
     const waitTimeout = await runScript("scq.ts", ["wait", good, "--timeout", "1", ...me]);
     expect(waitTimeout.exitCode).toBe(124);
@@ -257,9 +269,13 @@ describe("entry points", () => {
     const flagged = await world.submit({ "run.sh": "curl http://example.org\n" }, "flagged");
     await world.pass();
     const loader = pathToFileURL(path.join(APP_DIR, "node_modules", "tsx", "dist", "loader.mjs")).href;
-    const bot = await execa(process.execPath, ["--import", loader, path.join(APP_DIR, "examples", "auto_approve_bot.ts"), "--allow", SCIENTIST, ...worldArgs(world)], {
-      reject: false,
-    });
+    const bot = await execa(
+      process.execPath,
+      ["--import", loader, path.join(APP_DIR, "examples", "auto_approve_bot.ts"), "--allow", SCIENTIST, ...worldArgs(world)],
+      {
+        reject: false,
+      },
+    );
     expect(bot.exitCode).toBe(0);
     expect(bot.stdout).toContain(`${clean.slice(0, 8)} approved ("clean" from ${SCIENTIST})`);
     expect(bot.stdout).toContain(`${flagged.slice(0, 8)} left for review: 1 finding(s), e.g. run.sh:1 network access`);
@@ -279,7 +295,7 @@ describe("entry points", () => {
     await sleep(1500);
     // Submitted after the loop started: only a later pass can take it in.
     const uid = await world.submit("ok");
-    await waitFor("a later pass to take the job in", async () => out.includes(`intake: ${uid.slice(0, 8)}`));
+    await waitFor("a later pass to take the job in", () => Promise.resolve(out.includes(`intake: ${uid.slice(0, 8)}`)));
     loop.kill("SIGTERM");
     const done = await loop;
     expect(done.exitCode).toBe(0);

@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import * as api from "../lib/api.ts";
 import { readAudit } from "../lib/audit.ts";
-import { JobNotFoundError, JobStateError } from "../lib/errors.ts";
+import { JobNotFoundError, JobStateError, WaitTimeoutError } from "../lib/errors.ts";
 import { mayAccess } from "../lib/permissions.ts";
 import { datasiteDir } from "../lib/paths.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs } from "./helpers.ts";
@@ -74,7 +74,11 @@ describe("data scientist", () => {
     const world = await makeWorld();
     const uid = await world.submit("ok");
     const seen: string[] = [];
-    const waiting = api.waitForCompletion(uid, { intervalMs: 50, onChange: (j) => seen.push(`${j.status}${j.taken_in ? "" : " (inbox)"}`) }, world.scientist);
+    const waiting = api.waitForCompletion(
+      uid,
+      { intervalMs: 50, onChange: (j) => seen.push(`${j.status}${j.taken_in ? "" : " (inbox)"}`) },
+      world.scientist,
+    );
     await world.pass();
     await api.approve(uid, "", world.owner);
     await world.pass();
@@ -83,7 +87,7 @@ describe("data scientist", () => {
     expect(seen[0]).toBe("pending (inbox)");
     expect(seen.at(-1)).toBe("completed");
     const stuck = await world.submit("ok");
-    await expect(api.waitForCompletion(stuck, { timeoutMs: 300, intervalMs: 50 }, world.scientist)).rejects.toThrow(api.WaitTimeoutError);
+    await expect(api.waitForCompletion(stuck, { timeoutMs: 300, intervalMs: 50 }, world.scientist)).rejects.toThrow(WaitTimeoutError);
     await expect(api.waitForCompletion("0123abcd", { timeoutMs: 300 }, world.scientist)).rejects.toThrow(JobNotFoundError);
   });
 

@@ -135,7 +135,18 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
     await fs.chmod(dataPath, 0o755); // readable by the unprivileged job user (see the next test)
     const world = await makeWorld({ sandbox: { data_paths: [dataPath] } });
     const name = path.basename(dataPath);
-    const targets = ["/usr/pwned", "/etc/pwned", "/pwned", "/dev/pwned", "/proc/pwned", `${world.paths.root}/pwned`, `${world.paths.jobs}/pwned`, `${dataPath}/pwned`, `$DATA_DIR/${name}/pwned`, `$DATA_DIR/${name}/patients.csv`];
+    const targets = [
+      "/usr/pwned",
+      "/etc/pwned",
+      "/pwned",
+      "/dev/pwned",
+      "/proc/pwned",
+      `${world.paths.root}/pwned`,
+      `${world.paths.jobs}/pwned`,
+      `${dataPath}/pwned`,
+      `$DATA_DIR/${name}/pwned`,
+      `$DATA_DIR/${name}/patients.csv`,
+    ];
     const script = [
       ...targets.map((t) => `echo pwned > "${t}" 2>/dev/null && echo "WROTE ${t}"`),
       `cat "$DATA_DIR/${name}/patients.csv"`,
@@ -174,7 +185,9 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
     );
     expect(job.status).toBe("completed");
     expect((await fs.readdir(path.join(job.dir, "output"))).sort()).toEqual(["real.txt"]);
-    expect(world.lines).toContainEqual(expect.stringMatching(/output not copied: (leak \(link or special file\), pipe|pipe \(link or special file\), leak) \(link or special file\)$/));
+    expect(world.lines).toContainEqual(
+      expect.stringMatching(/output not copied: (leak \(link or special file\), pipe|pipe \(link or special file\), leak) \(link or special file\)$/),
+    );
   });
 
   test("huge output: past limits.max_output_mb the job is killed and its output discarded", async () => {
@@ -187,7 +200,9 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
 
   test("one file past limits.max_file_mb is cut off by the file size limit", async () => {
     const world = await makeWorld({ limits: { max_file_mb: 2 } });
-    const job = await world.approveAndRun(await world.submit({ "run.sh": "set -e\nhead -c 10485760 /dev/zero > $OUTPUT_DIR/big.bin\necho not reached\n" }));
+    const job = await world.approveAndRun(
+      await world.submit({ "run.sh": "set -e\nhead -c 10485760 /dev/zero > $OUTPUT_DIR/big.bin\necho not reached\n" }),
+    );
     expect(job.status).toBe("failed");
     expect(job.meta.error_message).toMatch(/SIGXFSZ|exited with code 153/);
     expect((await fs.stat(path.join(job.dir, "output", "big.bin"))).size).toBeLessThanOrEqual(2 * 1024 * 1024);
@@ -199,7 +214,10 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
       const world = await makeWorld();
       const job = await world.approveAndRun(await world.submit("env-dump"));
       const env = await fs.readFile(path.join(job.dir, "output", "env.txt"), "utf8");
-      const keys = env.trim().split("\n").map((l) => l.split("=")[0]);
+      const keys = env
+        .trim()
+        .split("\n")
+        .map((l) => l.split("=")[0]);
       const allowed = ["PATH", "HOME", "LANG", "TMPDIR", "OUTPUT_DIR", "DATA_DIR", "JOB_UID", "JOB_NAME", "PWD", "SHLVL", "_", "OLDPWD"];
       expect(keys.filter((k) => !allowed.includes(k!))).toEqual([]);
       expect(env).toContain(`JOB_UID=${job.uid}`);

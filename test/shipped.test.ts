@@ -17,7 +17,7 @@ beforeAll(async () => {
 /** A fresh install whose owner set the sandbox this machine has, and whose queue exists (one pass ran). */
 async function installed(patch: Record<string, unknown> = {}): Promise<Install> {
   const install = await makeInstall();
-  await install.configure({ ...patch, sandbox: { mode, ...((patch.sandbox as object | undefined) ?? {}) } });
+  await install.configure({ ...patch, sandbox: { mode, ...(patch.sandbox ?? {}) } });
   const first = await install.runSh();
   expect(first.exitCode, String(first.stderr)).toBe(0);
   return install;
@@ -146,7 +146,8 @@ describe("settings in config.json are applied by the shipped pass", () => {
     await execa("chmod", ["-R", "a+rX", path.join(install.root, "private")]);
     await install.configure({ sandbox: { mode, data_paths: [data] } });
     const { uid, job } = await approveAndRun(install, {
-      "run.sh": 'wc -l < "$DATA_DIR/cohort/patients.csv" > "$OUTPUT_DIR/rows.txt"\necho x >> "$DATA_DIR/cohort/patients.csv" && echo WROTE || echo READONLY\n',
+      "run.sh":
+        'wc -l < "$DATA_DIR/cohort/patients.csv" > "$OUTPUT_DIR/rows.txt"\necho x >> "$DATA_DIR/cohort/patients.csv" && echo WROTE || echo READONLY\n',
     });
     expect(job.status, String(job.error_message)).toBe("completed");
     const out = path.join(install.root, "out");
@@ -222,11 +223,29 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     expect(help.stdout).toMatch(/submit-script/);
 
     const folder = await install.writeFolder({ "run.sh": 'echo "hello from the job"\necho 42 > "$OUTPUT_DIR/answer.txt"\n' });
-    const submitted = await install.scq("scientist", ["submit", "--to", OWNER, "--folder", folder, "--name", "mean age", "--description", "aggregates only", "--tag", "demo"]);
+    const submitted = await install.scq("scientist", [
+      "submit",
+      "--to",
+      OWNER,
+      "--folder",
+      folder,
+      "--name",
+      "mean age",
+      "--description",
+      "aggregates only",
+      "--tag",
+      "demo",
+    ]);
     expect(submitted.exitCode, String(submitted.stderr)).toBe(0);
     const uid = /Submitted ([0-9a-f-]{36})/.exec(String(submitted.stdout))?.[1];
     expect(uid).toBeDefined();
-    const script = await install.scqJson<{ uid: string }>("scientist", ["submit-script", "--to", OWNER, "--script", 'echo scripted > "$OUTPUT_DIR/s.txt"']);
+    const script = await install.scqJson<{ uid: string }>("scientist", [
+      "submit-script",
+      "--to",
+      OWNER,
+      "--script",
+      'echo scripted > "$OUTPUT_DIR/s.txt"',
+    ]);
     const py = await install.writeFolder({ "count.py": "print(1)\n" });
     const fromFile = await install.scqJson<{ uid: string }>("scientist", ["submit-script", "--to", OWNER, "--file", path.join(py, "count.py")]);
     const mine = await install.scq("scientist", ["mine"]);
@@ -260,7 +279,9 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     expect((await install.scq("scientist", ["mine", "--status", "completed"])).stdout).toContain("mean age");
 
     const status = await install.scq("owner", ["status"]);
-    expect(status.stdout).toContain(`Settings: ${path.join(install.app, "config.json")} (sandbox ${mode}, release auto, job_timeout 77 s, executor local)`);
+    expect(status.stdout).toContain(
+      `Settings: ${path.join(install.app, "config.json")} (sandbox ${mode}, release auto, job_timeout 77 s, executor local)`,
+    );
     expect(status.stdout).toMatch(/completed\s+1/);
     const json = await install.scqJson<{ settings: { file: string } }>("owner", ["status"]);
     expect(json.settings.file).toBe(path.join(install.app, "config.json"));
@@ -279,10 +300,20 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     const bin = path.join(install.root, "bin");
     await fs.mkdirp(bin);
     await fs.symlink(path.join(install.app, "scripts", "scq.sh"), path.join(bin, "scq"));
-    const linked = await execa("scq", ["status"], { cwd: install.home, env: { ...install.env(), PATH: `${bin}:${install.env().PATH}` }, extendEnv: false, reject: false });
+    const linked = await execa("scq", ["status"], {
+      cwd: install.home,
+      env: { ...install.env(), PATH: `${bin}:${install.env().PATH}` },
+      extendEnv: false,
+      reject: false,
+    });
     expect(linked.exitCode, String(linked.stderr)).toBe(0);
     expect(linked.stdout).toContain("Settings: ");
-    const npm = await execa("npm", ["run", "-s", "scq", "--", "pending", "--json"], { cwd: install.app, env: install.env(), extendEnv: false, reject: false });
+    const npm = await execa("npm", ["run", "-s", "scq", "--", "pending", "--json"], {
+      cwd: install.app,
+      env: install.env(),
+      extendEnv: false,
+      reject: false,
+    });
     expect(npm.exitCode, String(npm.stderr)).toBe(0);
     expect((JSON.parse(String(npm.stdout)) as { uid: string }[]).map((j) => j.uid)).toEqual([more]);
   });

@@ -166,7 +166,7 @@ describe("jobs from the Python syft-code-queue client", () => {
     expect(await fs.readFile(path.join(job.dir, "execution.log"), "utf8")).toBe("python log line\n");
     expect(await readLog(job)).toBe("python log line\n");
     // What the Python client reads: the folder name is the status, metadata parses with its fields.
-    const record = await fs.readJson(path.join(world.paths.jobs, "completed", uid, "metadata.json"));
+    const record: unknown = await fs.readJson(path.join(world.paths.jobs, "completed", uid, "metadata.json"));
     expect(record).toMatchObject({ uid, status: "completed", exit_code: 0, requester_email: SCIENTIST });
   });
 

@@ -20,7 +20,15 @@ beforeAll(async () => {
   if (!available) return;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
   });
 });
 afterAll(async () => {
@@ -40,7 +48,10 @@ async function serve(world: World): Promise<UiServer> {
 describe.skipIf(!available)("review page", () => {
   test("lists jobs, searches, shows the code, approves from the page, and follows the pass without a reload", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" } });
-    const first = await world.submit({ "run.sh": "# counts rows\nwc -l \"$DATA_DIR\"/*.csv > \"$OUTPUT_DIR/rows.txt\" || echo 0 > \"$OUTPUT_DIR/rows.txt\"\n" }, "row count");
+    const first = await world.submit(
+      { "run.sh": '# counts rows\nwc -l "$DATA_DIR"/*.csv > "$OUTPUT_DIR/rows.txt" || echo 0 > "$OUTPUT_DIR/rows.txt"\n' },
+      "row count",
+    );
     const second = await world.submit({ "run.sh": "curl http://example.org/upload\n" }, "suspicious upload");
     await world.pass();
     const server = await serve(world);
@@ -70,7 +81,7 @@ describe.skipIf(!available)("review page", () => {
       await page.fill("#reason", "aggregate only");
       await page.click("#approve");
       await expect.poll(() => page.locator("#decide-msg").textContent()).toBe("Approved: it runs at the next pass.");
-      const marker = await fs.readJson(path.join(world.paths.decisions, `${first}.json`));
+      const marker: unknown = await fs.readJson(path.join(world.paths.decisions, `${first}.json`));
       expect(marker).toMatchObject({ uid: first, decision: "approve", reason: "aggregate only", by: world.owner.email });
 
       await world.pass();
@@ -100,7 +111,8 @@ describe.skipIf(!available)("review page", () => {
       page.once("dialog", (dialog) => void dialog.accept());
       await page.click("#batch-reject");
       await expect.poll(() => page.locator("#batch-msg").textContent()).toBe("2 rejected.");
-      for (const uid of uids) expect((await fs.readJson(path.join(world.paths.decisions, `${uid}.json`))).decision).toBe("reject");
+      for (const uid of uids)
+        expect(((await fs.readJson(path.join(world.paths.decisions, `${uid}.json`))) as { decision: string }).decision).toBe("reject");
     } finally {
       await page.close();
       await server.close();
@@ -109,7 +121,7 @@ describe.skipIf(!available)("review page", () => {
 
   test("hostile job names and code are shown as text, never run as script", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" } });
-    await world.submit({ "run.sh": "echo '<img src=x onerror=\"window.pwned=1\">'\n" }, '<script>window.pwned=1</script>');
+    await world.submit({ "run.sh": "echo '<img src=x onerror=\"window.pwned=1\">'\n" }, "<script>window.pwned=1</script>");
     await world.pass();
     const server = await serve(world);
     const page = await browser.newPage();
@@ -150,15 +162,25 @@ describe("review page access rules", () => {
       expect(await fs.pathExists(path.join(world.paths.decisions, `${uid}.json`))).toBe(false);
       // fetch will not send a forged Host; a DNS-rebinding page's requests would carry its own name.
       const rebound = await new Promise<number>((resolve, reject) => {
-        http.get(`${server.origin}/api/jobs`, { headers: { ...headers, host: "evil.example:80" } }, (res) => resolve(res.statusCode ?? 0)).on("error", reject);
+        http
+          .get(`${server.origin}/api/jobs`, { headers: { ...headers, host: "evil.example:80" } }, (res) => resolve(res.statusCode ?? 0))
+          .on("error", reject);
       });
       expect(rebound).toBe(403);
-      const badBody = await fetch(`${server.origin}/api/jobs/${uid}/approve`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: '{"reason": 5}' });
+      const badBody = await fetch(`${server.origin}/api/jobs/${uid}/approve`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: '{"reason": 5}',
+      });
       expect(badBody.status).toBe(400);
       expect(((await badBody.json()) as { error: string }).error).toMatch(/field "reason"/);
       const traversal = await fetch(`${server.origin}/api/jobs/${uid}/output?file=../metadata.json`, { headers });
       expect(traversal.status).toBe(404);
-      const ok = await fetch(`${server.origin}/api/jobs/${uid}/approve`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: '{"reason": "fine"}' });
+      const ok = await fetch(`${server.origin}/api/jobs/${uid}/approve`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: '{"reason": "fine"}',
+      });
       expect(ok.status).toBe(200);
       expect(await fs.pathExists(path.join(world.paths.decisions, `${uid}.json`))).toBe(true);
     } finally {

@@ -12,7 +12,7 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
   command: "audit [action]",
   describe: "print the audit log, or check its hash chain with `scq audit verify`",
   builder: (y) =>
-    y.positional("action", { choices: ["verify"] as const }).option("job", { type: "string", describe: "only events of this job (uid prefix)" }) as never,
+    y.positional("action", { choices: ["verify"] as const }).option("job", { type: "string", describe: "only events of this job (uid prefix)" }),
   handler: async (argv) => {
     const paths = ownQueue(await contextFrom(argv));
     if (argv.action === "verify") {
@@ -31,7 +31,10 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
     }
     const events = (await readAudit(paths)).filter((e) => !argv.job || e.uid?.startsWith(argv.job));
     print(argv, events, () =>
-      table(["AT", "EVENT", "JOB", "BY", "DETAIL"], events.map((e) => [e.at, e.event, e.uid?.slice(0, 8) ?? "", e.by ?? "", JSON.stringify(e.detail)])),
+      table(
+        ["AT", "EVENT", "JOB", "BY", "DETAIL"],
+        events.map((e) => [e.at, e.event, e.uid?.slice(0, 8) ?? "", e.by ?? "", JSON.stringify(e.detail)]),
+      ),
     );
   },
 };

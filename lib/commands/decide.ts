@@ -2,8 +2,8 @@
 // a filter with --all-pending, are decided one by one; the command exits 1 if any could not be.
 import type { CommandModule } from "yargs";
 import { pendingForMe } from "../api.ts";
-import { decide, type Decision } from "../decisions.ts";
-import { errorMessage, UsageError } from "../errors.ts";
+import { decideMany, type Decision } from "../decisions.ts";
+import { UsageError } from "../errors.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
@@ -29,27 +29,25 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
         .option("search", { type: "string", describe: "with --all-pending: only jobs matching this text" })
         .option("sha", { type: "string", describe: "the code sha256 scq review showed you: refuse if the code is not exactly that any more" })
         .example(`$0 ${verb} 3f2b8c1e -r "${decision === "approve" ? "aggregate counts only" : "reads raw rows"}"`, "")
-        .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, "") as never,
+        .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, ""),
     handler: async (argv) => {
       const ctx = await contextFrom(argv);
-      if (argv["all-pending"] === argv.uid.length > 0) throw new UsageError(`Give job uids or --all-pending, not ${argv.uid.length > 0 ? "both" : "neither"}.`);
+      if (argv["all-pending"] === argv.uid.length > 0)
+        throw new UsageError(`Give job uids or --all-pending, not ${argv.uid.length > 0 ? "both" : "neither"}.`);
       if ((argv.from || argv.search) && !argv["all-pending"]) throw new UsageError("--from and --search go with --all-pending.");
       if (argv.sha !== undefined && argv.uid.length !== 1) throw new UsageError("--sha goes with exactly one job uid: it is that job's code hash.");
       const refs = argv["all-pending"] ? (await pendingForMe({ from: argv.from, search: argv.search }, ctx)).map((j) => j.uid) : argv.uid;
-      const results: { uid: string; ok: boolean; job?: string; error?: string }[] = [];
-      for (const ref of refs) {
-        try {
-          const { job } = await decide(ctx, ref, { decision, reason: argv.reason, sha: argv.sha });
-          results.push({ uid: ref, ok: true, job: job.uid });
-        } catch (error) {
-          results.push({ uid: ref, ok: false, error: errorMessage(error) });
-        }
-      }
+      const outcomes = await decideMany(ctx, refs, { decision, reason: argv.reason, sha: argv.sha });
+      const results = outcomes.map((o) => ({ uid: o.ref, ok: o.ok, ...(o.uid ? { job: o.uid } : {}), ...(o.error ? { error: o.error } : {}) }));
       print(argv, results, () =>
         results.length === 0
           ? "No pending jobs matched."
           : results
-              .map((r) => (r.ok ? `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.` : `error: ${r.error}`))
+              .map((r) =>
+                r.ok
+                  ? `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.`
+                  : `error: ${r.error}`,
+              )
               .join("\n"),
       );
       if (results.some((r) => !r.ok)) process.exitCode = 1;

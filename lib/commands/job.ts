@@ -16,12 +16,15 @@ const uidPositional = { type: "string", demandOption: true, describe: "job uid o
 export const jobCommand: CommandModule<GlobalArgs, UidArgs> = {
   command: "job <uid>",
   describe: "a job's status and details (yours to review, or yours submitted)",
-  builder: (y) => y.positional("uid", uidPositional) as never,
+  builder: (y) => y.positional("uid", uidPositional),
   handler: async (argv) => {
     const job = await getJob(argv.uid, await contextFrom(argv));
     const record = { ...jobJson(job), owner: job.owner };
     print(argv, record, () =>
-      [`${job.uid}  ${paint(stateText(job), job.status)}`, ...Object.entries(record).map(([k, v]) => `  ${k.padEnd(16)} ${typeof v === "string" ? v : JSON.stringify(v)}`)].join("\n"),
+      [
+        `${job.uid}  ${paint(stateText(job), job.status)}`,
+        ...Object.entries(record).map(([k, v]) => `  ${k.padEnd(16)} ${typeof v === "string" ? v : JSON.stringify(v)}`),
+      ].join("\n"),
     );
   },
 };
@@ -38,7 +41,7 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
     y
       .positional("uid", uidPositional)
       .option("stderr", { type: "boolean", default: false })
-      .option("follow", { alias: "f", type: "boolean", default: false, describe: "keep printing as the job writes, until it ends" }) as never,
+      .option("follow", { alias: "f", type: "boolean", default: false, describe: "keep printing as the job writes, until it ends" }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const stream = argv.stderr ? "stderr" : "stdout";
@@ -71,11 +74,15 @@ interface OutputArgs extends UidArgs {
 export const outputCommand: CommandModule<GlobalArgs, OutputArgs> = {
   command: "output <uid>",
   describe: "list a finished job's output files, or copy them into a new or empty folder with --to",
-  builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this folder (new or empty)" }) as never,
+  builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this folder (new or empty)" }),
   handler: async (argv) => {
     const out = await getJobOutput(argv.uid, { to: argv.to }, await contextFrom(argv));
     print(argv, { uid: out.job.uid, dir: out.dir, files: out.files, copied_to: out.copied_to }, () =>
-      [`Output of ${out.job.uid} in ${out.dir}:`, ...out.files.map((f) => `  ${f.rel}  (${f.size} bytes)`), ...(argv.to ? [`Copied to ${argv.to}`] : [])].join("\n"),
+      [
+        `Output of ${out.job.uid} in ${out.dir}:`,
+        ...out.files.map((f) => `  ${f.rel}  (${f.size} bytes)`),
+        ...(argv.to ? [`Copied to ${argv.to}`] : []),
+      ].join("\n"),
     );
   },
 };
@@ -87,7 +94,7 @@ interface WaitArgs extends UidArgs {
 export const waitCommand: CommandModule<GlobalArgs, WaitArgs> = {
   command: "wait <uid>",
   describe: "wait until a job has finished: exit 0 if it completed, 1 if it failed or was rejected, 124 on --timeout",
-  builder: (y) => y.positional("uid", uidPositional).option("timeout", { type: "number", describe: "give up after this many seconds" }) as never,
+  builder: (y) => y.positional("uid", uidPositional).option("timeout", { type: "number", describe: "give up after this many seconds" }),
   handler: async (argv) => {
     const started = Date.now();
     const job = await waitForCompletion(
@@ -95,7 +102,10 @@ export const waitCommand: CommandModule<GlobalArgs, WaitArgs> = {
       {
         ...(argv.timeout === undefined ? {} : { timeoutMs: argv.timeout * 1000 }),
         // Progress goes to stderr, so stdout stays the one result (or JSON document).
-        onChange: (j) => process.stderr.write(`${new Date().toISOString().slice(11, 19)}  ${j.uid.slice(0, 8)}  ${stateText(j)}  (${Math.round((Date.now() - started) / 1000)} s)\n`),
+        onChange: (j) =>
+          process.stderr.write(
+            `${new Date().toISOString().slice(11, 19)}  ${j.uid.slice(0, 8)}  ${stateText(j)}  (${Math.round((Date.now() - started) / 1000)} s)\n`,
+          ),
       },
       await contextFrom(argv),
     );
@@ -111,7 +121,7 @@ interface CancelArgs extends UidArgs {
 export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
   command: "cancel <uid>",
   describe: "withdraw a job you submitted that has not started yet",
-  builder: (y) => y.positional("uid", uidPositional).option("reason", { alias: "r", type: "string", default: "" }) as never,
+  builder: (y) => y.positional("uid", uidPositional).option("reason", { alias: "r", type: "string", default: "" }),
   handler: async (argv) => {
     const result = await cancel(argv.uid, argv.reason, await contextFrom(argv));
     print(argv, { uid: result.job.uid, outcome: result.outcome }, () =>
@@ -125,7 +135,7 @@ export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
 export const releaseCommand: CommandModule<GlobalArgs, UidArgs> = {
   command: "release <uid>",
   describe: 'release a finished job\'s output and logs to its requester (with "release": "review")',
-  builder: (y) => y.positional("uid", uidPositional) as never,
+  builder: (y) => y.positional("uid", uidPositional),
   handler: async (argv) => {
     const job = await release(argv.uid, await contextFrom(argv));
     print(argv, jobJson(job), () => `Released the output and logs of ${job.uid} to ${job.meta.requester_email}.`);

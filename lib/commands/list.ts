@@ -23,7 +23,7 @@ export const listCommand: CommandModule<GlobalArgs, FilterArgs> = {
     y
       .option("status", { choices: JOB_STATUSES, describe: "only jobs in this state" })
       .options(filterOptions)
-      .example("$0 list --status failed --from alice@uni.edu", "") as never,
+      .example("$0 list --status failed --from alice@uni.edu", ""),
   handler: async (argv) => {
     const jobs = await allJobsForMe({ status: argv.status, from: argv.from, search: argv.search, limit: argv.limit }, await contextFrom(argv));
     print(argv, jobs.map(jobJson), () => jobRows(jobs));
@@ -33,7 +33,7 @@ export const listCommand: CommandModule<GlobalArgs, FilterArgs> = {
 export const pendingCommand: CommandModule<GlobalArgs, FilterArgs> = {
   command: "pending",
   describe: "jobs waiting for your review",
-  builder: (y) => y.options(filterOptions) as never,
+  builder: (y) => y.options(filterOptions),
   handler: async (argv) => {
     const jobs = await pendingForMe({ from: argv.from, search: argv.search, limit: argv.limit }, await contextFrom(argv));
     print(argv, jobs.map(jobJson), () =>
@@ -45,9 +45,13 @@ export const pendingCommand: CommandModule<GlobalArgs, FilterArgs> = {
 export const mineCommand: CommandModule<GlobalArgs, FilterArgs> = {
   command: "mine",
   describe: "jobs you submitted, on every datasite you have synced (as data scientist)",
-  builder: (y) => y.option("status", { choices: JOB_STATUSES, describe: "only jobs in this state" }) as never,
+  builder: (y) => y.option("status", { choices: JOB_STATUSES, describe: "only jobs in this state" }),
   handler: async (argv) => {
     const jobs = await myJobs(argv.status, await contextFrom(argv));
-    print(argv, jobs.map((j) => ({ ...jobJson(j), owner: j.owner })), () => jobRows(jobs, "to"));
+    print(
+      argv,
+      jobs.map((j) => ({ ...jobJson(j), owner: j.owner })),
+      () => jobRows(jobs, "to"),
+    );
   },
 };

@@ -8,7 +8,13 @@ export const processCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: "run one pass of the processor now (what run.sh does)",
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
-    const summary = await runPass({ dataDir: ctx.dataDir, owner: ctx.email, config: ctx.config, settings: ctx.settings, log: argv.json ? silentLog : consoleLog });
+    const summary = await runPass({
+      dataDir: ctx.dataDir,
+      owner: ctx.email,
+      config: ctx.config,
+      settings: ctx.settings,
+      log: argv.json ? silentLog : consoleLog,
+    });
     if (argv.json) print(argv, summary, () => "");
   },
 };

@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { reviewJob } from "../review.ts";
+import { reviewJob } from "../api.ts";
 import { contextFrom, jobJson, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
@@ -9,12 +9,20 @@ interface Args extends GlobalArgs {
 export const reviewCommand: CommandModule<GlobalArgs, Args> = {
   command: "review <uid>",
   describe: "show a job's record, files, full code, code hash and advisory findings",
-  builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid or its first 8 characters" }) as never,
+  builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid or its first 8 characters" }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
-    const r = await reviewJob(ctx, argv.uid);
+    const r = await reviewJob(argv.uid, ctx);
     const m = r.job.meta;
-    const json = { job: jobJson(r.job), files: r.files, texts: r.texts, not_shown: r.notShown, not_scanned: r.notScanned, code_sha256: r.code_sha256, findings: r.findings };
+    const json = {
+      job: jobJson(r.job),
+      files: r.files,
+      texts: r.texts,
+      not_shown: r.notShown,
+      not_scanned: r.notScanned,
+      code_sha256: r.code_sha256,
+      findings: r.findings,
+    };
     print(argv, json, () => {
       const out = [
         `Job ${m.uid}  [${r.job.status}]`,
@@ -47,7 +55,11 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
       for (const f of r.findings) out.push(`  ${f.file}:${f.line}  ${f.rule}${f.text ? `: ${f.text}` : ""}`);
       if (r.job.status === "pending") {
         // --sha binds the approval to the code shown here: if it changes before you approve, approve refuses.
-        out.push("", `Approve: scq approve ${m.uid.slice(0, 8)} --sha ${r.code_sha256} -r "why"`, `Reject:  scq reject ${m.uid.slice(0, 8)} -r "why"`);
+        out.push(
+          "",
+          `Approve: scq approve ${m.uid.slice(0, 8)} --sha ${r.code_sha256} -r "why"`,
+          `Reject:  scq reject ${m.uid.slice(0, 8)} -r "why"`,
+        );
       }
       return out.join("\n");
     });

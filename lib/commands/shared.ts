@@ -3,7 +3,7 @@
 import type { Argv } from "yargs";
 import { resolveContext, type Context } from "../context.ts";
 import { age, shortUid } from "../log.ts";
-import type { Job } from "../lifecycle.ts";
+import type { Job } from "../jobs.ts";
 import { visibleKeepingColour } from "../visible.ts";
 
 export interface GlobalArgs {
@@ -16,11 +16,15 @@ export interface GlobalArgs {
 
 export function globalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
   return yargs
-    .option("config", { type: "string", describe: "SyftBox client config (default $SYFTBOX_CLIENT_CONFIG_PATH or ~/.syftbox/config.json)", global: true })
+    .option("config", {
+      type: "string",
+      describe: "SyftBox client config (default $SYFTBOX_CLIENT_CONFIG_PATH or ~/.syftbox/config.json)",
+      global: true,
+    })
     .option("data-dir", { type: "string", describe: "SyftBox data folder (overrides the client config)", global: true })
     .option("email", { type: "string", describe: "your datasite email (overrides the client config)", global: true })
     .option("app-config", { type: "string", describe: "app settings file (default config.json in the app folder)", global: true })
-    .option("json", { type: "boolean", default: false, describe: "print one JSON document, for scripts", global: true }) as Argv<T & GlobalArgs>;
+    .option("json", { type: "boolean", default: false, describe: "print one JSON document, for scripts", global: true });
 }
 
 export function contextFrom(argv: GlobalArgs): Promise<Context> {
@@ -40,7 +44,10 @@ export function print(argv: GlobalArgs, json: unknown, human: () => string): voi
 export function table(headers: string[], rows: string[][], decorate?: (row: number, col: number, padded: string) => string): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[], row: number) =>
-    cells.map((c, col) => (row >= 0 && decorate ? decorate(row, col, c.padEnd(widths[col] ?? 0)) : c.padEnd(widths[col] ?? 0))).join("  ").trimEnd();
+    cells
+      .map((c, col) => (row >= 0 && decorate ? decorate(row, col, c.padEnd(widths[col] ?? 0)) : c.padEnd(widths[col] ?? 0)))
+      .join("  ")
+      .trimEnd();
   return [line(headers, -1), ...rows.map(line)].join("\n");
 }
 
@@ -64,7 +71,13 @@ export function jobRows(jobs: (Job & { owner?: string; taken_in?: boolean })[], 
   if (jobs.length === 0) return "No jobs.";
   const sorted = [...jobs].sort((a, b) => b.meta.created_at.localeCompare(a.meta.created_at));
   const sender = (j: Job) => `${j.meta.requester_email}${j.meta.sender === "unverified" ? " (unverified)" : ""}`;
-  const rows = sorted.map((j) => [shortUid(j.uid), stateText(j), j.meta.name, who === "from" ? sender(j) : (j.owner ?? j.meta.target_email), `${age(j.meta.created_at)} ago`]);
+  const rows = sorted.map((j) => [
+    shortUid(j.uid),
+    stateText(j),
+    j.meta.name,
+    who === "from" ? sender(j) : (j.owner ?? j.meta.target_email),
+    `${age(j.meta.created_at)} ago`,
+  ]);
   return table(["UID", "STATUS", "NAME", who === "from" ? "FROM" : "TO", "SUBMITTED"], rows, (row, col, padded) =>
     col === 1 ? paint(padded, sorted[row]!.status) : padded,
   );

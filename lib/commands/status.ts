@@ -15,7 +15,9 @@ export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       [
         `Queue: ${s.queue}`,
         `Settings: ${describeSettings(s.settings)}`,
-        ...(pass?.settings && describeSettings(pass.settings) !== describeSettings(s.settings) ? [`  (the last pass read: ${describeSettings(pass.settings)})`] : []),
+        ...(pass?.settings && describeSettings(pass.settings) !== describeSettings(s.settings)
+          ? [`  (the last pass read: ${describeSettings(pass.settings)})`]
+          : []),
         ...JOB_STATUSES.map((st) => `  ${paint(st.padEnd(10), st)} ${s.counts[st]}`),
         `Oldest pending: ${s.oldest_pending ? `${age(s.oldest_pending)} old` : "none"}`,
         `Last pass: ${pass?.finished_at ? `${age(pass.finished_at)} ago${pass.sandbox_problem ? `, could not run jobs: ${pass.sandbox_problem}` : ", ok"}` : "never (is run.sh scheduled?)"}`,

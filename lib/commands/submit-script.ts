@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { submitScript } from "../submit.ts";
+import { submitScript } from "../api.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
@@ -26,18 +26,21 @@ export const submitScriptCommand: CommandModule<GlobalArgs, Args> = {
       .option("tag", { type: "string", array: true, default: [] as string[] })
       .conflicts("file", "script")
       .example("$0 submit-script --to owner@uni.edu --file count.py", "")
-      .example("$0 submit-script --to owner@uni.edu --script 'wc -l $DATA_DIR/*/*.csv > $OUTPUT_DIR/n.txt'", "") as never,
+      .example("$0 submit-script --to owner@uni.edu --script 'wc -l $DATA_DIR/*/*.csv > $OUTPUT_DIR/n.txt'", ""),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
-    const result = await submitScript(ctx, {
-      to: argv.to,
-      file: argv.file,
-      script: argv.script,
-      interpreter: argv.interpreter,
-      name: argv.name,
-      description: argv.description,
-      tags: argv.tag,
-    });
+    const result = await submitScript(
+      {
+        to: argv.to,
+        file: argv.file,
+        script: argv.script,
+        interpreter: argv.interpreter,
+        name: argv.name,
+        description: argv.description,
+        tags: argv.tag,
+      },
+      ctx,
+    );
     print(argv, result, () => `Submitted ${result.uid} ("${result.metadata.name}") to ${argv.to}.`);
   },
 };

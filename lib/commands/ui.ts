@@ -13,7 +13,7 @@ export const uiCommand: CommandModule<GlobalArgs, Args> = {
     y.option("port", {
       type: "number",
       describe: "port to listen on (default $SYFTBOX_ASSIGNED_PORT, else a free one)",
-    }) as never,
+    }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const assigned = process.env.SYFTBOX_ASSIGNED_PORT ? Number(process.env.SYFTBOX_ASSIGNED_PORT) : undefined;

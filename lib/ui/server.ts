@@ -9,16 +9,16 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { z } from "zod";
-import { allJobsForMe, getJobLogs, getJobOutput, myJobs } from "../api.ts";
+import { allJobsForMe, myJobs } from "../api.ts";
 import type { Context } from "../context.ts";
-import { decide } from "../decisions.ts";
+import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
 import { locateJob, type JobView } from "../jobs.ts";
 import { APP_DIR } from "../paths.ts";
-import { reviewJob } from "../review.ts";
+import { outputOf, readLogs } from "../results.ts";
+import { buildReview } from "../review.ts";
 import { describeSettings, settingsInForce } from "../settings.ts";
 import { visibleDeep } from "../visible.ts";
-import type { TreeEntry } from "../tree.ts";
 
 export interface UiServer {
   url: string;
@@ -32,7 +32,10 @@ const PAGE = path.join(APP_DIR, "lib", "ui", "page.html");
 const DecisionBody = z.object({
   reason: z.string().max(2000).default(""),
   /** The code hash the page displayed: the decision is refused if the code is not exactly that any more. */
-  code_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  code_sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 const BatchBody = z.object({
   action: z.enum(["approve", "reject"]),
@@ -102,28 +105,105 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     return result.data;
   };
 
-  /** Output files as the CLI sees them (getJobOutput decides where, and hides unreleased output from requesters); none when there are none to see. */
-  const outputOf = (uid: string) => getJobOutput(uid, {}, ctx).catch(() => ({ dir: "", files: [] as TreeEntry[] }));
+  /** Output files as the CLI sees them (outputOf decides where, and hides unreleased output from requesters); none when there are none to see. */
+  const outputFiles = (job: JobView) => outputOf(ctx, job).catch(() => ({ dir: "", files: [] }));
 
-  const detail = async (ref: string) => {
-    const job = await locateJob(ctx, ref);
+  /** Everything the page shows of one job, from one lookup. */
+  const detail = async (job: JobView) => {
     const logs = {
-      stdout: await getJobLogs(job.uid, "stdout", ctx).then((l) => l.text, () => null),
-      stderr: await getJobLogs(job.uid, "stderr", ctx).then((l) => l.text, () => null),
+      stdout: await readLogs(ctx, job, "stdout").catch(() => null),
+      stderr: await readLogs(ctx, job, "stderr").catch(() => null),
     };
-    const { files: output } = await outputOf(job.uid);
-    if (job.role === "owner") {
-      const r = await reviewJob(ctx, job.uid);
-      return { job: summary(job), meta: job.meta, files: r.files, texts: r.texts, not_shown: r.notShown, not_scanned: r.notScanned, findings: r.findings, code_sha256: r.code_sha256, logs, output };
-    }
-    return { job: summary(job), meta: job.meta, files: [], texts: [], not_shown: [], not_scanned: [], findings: [], code_sha256: job.meta.code_sha256, logs, output };
+    const { files: output } = await outputFiles(job);
+    const empty = { files: [], texts: [], notShown: [], notScanned: [], findings: [], code_sha256: job.meta.code_sha256 };
+    // Only the owner reviews code: a requester's view of their own job shows its record and results.
+    const r = job.role === "owner" ? await buildReview(job) : empty;
+    return {
+      job: summary(job),
+      meta: job.meta,
+      files: r.files,
+      texts: r.texts,
+      not_shown: r.notShown,
+      not_scanned: r.notScanned,
+      findings: r.findings,
+      code_sha256: r.code_sha256,
+      logs,
+      output,
+    };
   };
+
+  interface Request {
+    req: http.IncomingMessage;
+    res: http.ServerResponse;
+    url: URL;
+    params: string[];
+  }
+  // Everything shown comes from jobs: every control or bidirectional character in it is sent as a
+  // visible name, so the page cannot be made to show other code than runs (Trojan Source, escapes).
+  const send = (res: http.ServerResponse, body: unknown, status = 200) => {
+    res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff" });
+    res.end(JSON.stringify(visibleDeep(body)));
+  };
+
+  /** The API, one line a route: method, path pattern (its groups are the params), handler. */
+  const routes: { method: string; path: RegExp; handle: (r: Request) => Promise<void> }[] = [
+    {
+      method: "GET",
+      path: /^\/api\/jobs$/,
+      handle: async ({ res }) => {
+        const [owned, mine] = await Promise.all([allJobsForMe({}, ctx), myJobs(undefined, ctx)]);
+        send(res, { me: ctx.email, settings: describeSettings(ctx.settings ?? settingsInForce(ctx.config)), jobs: [...owned, ...mine].map(summary) });
+      },
+    },
+    {
+      method: "POST",
+      path: /^\/api\/batch$/,
+      handle: async ({ req, res }) => {
+        const body = parse(BatchBody, await readJson(req));
+        const outcomes = await decideMany(ctx, body.uids, { decision: body.action, reason: body.reason });
+        send(res, { results: outcomes.map((o) => ({ uid: o.ref, ok: o.ok, ...(o.error ? { error: o.error } : {}) })) });
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/jobs\/([^/]+)$/,
+      handle: async ({ res, params }) => send(res, await detail(await locateJob(ctx, params[0]!))),
+    },
+    {
+      method: "POST",
+      path: /^\/api\/jobs\/([^/]+)\/(approve|reject)$/,
+      handle: async ({ req, res, params }) => {
+        const body = parse(DecisionBody, await readJson(req));
+        const decision = params[1] === "approve" ? "approve" : "reject";
+        const { marker } = await decide(ctx, params[0]!, { decision, reason: body.reason, sha: body.code_sha256 });
+        send(res, { ok: true, marker });
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/jobs\/([^/]+)\/output$/,
+      handle: async ({ res, url, params }) => {
+        const { dir, files } = await outputFiles(await locateJob(ctx, params[0]!));
+        const wanted = url.searchParams.get("file") ?? "";
+        // Only a file from the listing: no path from the request ever reaches the filesystem as is.
+        const entry = files.find((e) => e.rel === wanted);
+        if (!entry) throw new HttpError(404, "no such output file");
+        res.writeHead(200, {
+          "content-type": "application/octet-stream",
+          "content-disposition": `attachment; filename="${path.basename(entry.rel).replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+          "x-content-type-options": "nosniff",
+        });
+        fs.createReadStream(path.join(dir, entry.rel)).pipe(res);
+      },
+    },
+  ];
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", origin);
     if (!hosts.includes(req.headers.host ?? "")) throw new HttpError(403, "wrong Host");
-    if (req.headers.origin !== undefined && !hosts.some((h) => req.headers.origin === `http://${h}`)) throw new HttpError(403, "cross-origin requests are refused");
-
+    if (req.headers.origin !== undefined && !hosts.some((h) => req.headers.origin === `http://${h}`)) {
+      throw new HttpError(403, "cross-origin requests are refused");
+    }
     if (req.method === "GET" && url.pathname === "/") {
       if (!tokenOk(url.searchParams.get("token"))) throw new HttpError(403, "open the URL that scq ui printed (it carries the token)");
       const nonce = randomBytes(16).toString("base64");
@@ -139,56 +219,9 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     }
     if (!url.pathname.startsWith("/api/")) throw new HttpError(404, "not found");
     if (!tokenOk(req.headers["x-scq-token"] as string | undefined)) throw new HttpError(403, "missing or wrong X-SCQ-Token");
-
-    // Everything shown comes from jobs: every control or bidirectional character in it is sent as a
-    // visible name, so the page cannot be made to show other code than runs (Trojan Source, escapes).
-    const send = (body: unknown, status = 200) => {
-      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff" });
-      res.end(JSON.stringify(visibleDeep(body)));
-    };
-    const parts = url.pathname.split("/").filter(Boolean); // ["api", "jobs", uid, action]
-    if (req.method === "GET" && url.pathname === "/api/jobs") {
-      const [owned, mine] = await Promise.all([allJobsForMe({}, ctx), myJobs(undefined, ctx)]);
-      send({ me: ctx.email, settings: describeSettings(ctx.settings ?? settingsInForce(ctx.config)), jobs: [...owned, ...mine].map(summary) });
-      return;
-    }
-    if (req.method === "POST" && url.pathname === "/api/batch") {
-      const body = parse(BatchBody, await readJson(req));
-      const results = [];
-      for (const uid of body.uids) {
-        try {
-          await decide(ctx, uid, { decision: body.action, reason: body.reason });
-          results.push({ uid, ok: true });
-        } catch (error) {
-          results.push({ uid, ok: false, error: errorMessage(error) });
-        }
-      }
-      send({ results });
-      return;
-    }
-    if (parts[1] === "jobs" && parts[2] && parts.length === 3 && req.method === "GET") {
-      send(await detail(parts[2]));
-      return;
-    }
-    if (parts[1] === "jobs" && parts[2] && (parts[3] === "approve" || parts[3] === "reject") && req.method === "POST") {
-      const body = parse(DecisionBody, await readJson(req));
-      const { marker } = await decide(ctx, parts[2], { decision: parts[3], reason: body.reason, sha: body.code_sha256 });
-      send({ ok: true, marker });
-      return;
-    }
-    if (parts[1] === "jobs" && parts[2] && parts[3] === "output" && req.method === "GET") {
-      const { dir, files } = await outputOf(parts[2]);
-      const wanted = url.searchParams.get("file") ?? "";
-      // Only a file from the listing: no path from the request ever reaches the filesystem as is.
-      const entry = files.find((e) => e.rel === wanted);
-      if (!entry) throw new HttpError(404, "no such output file");
-      res.writeHead(200, {
-        "content-type": "application/octet-stream",
-        "content-disposition": `attachment; filename="${path.basename(entry.rel).replace(/[^A-Za-z0-9._-]/g, "_")}"`,
-        "x-content-type-options": "nosniff",
-      });
-      fs.createReadStream(path.join(dir, entry.rel)).pipe(res);
-      return;
+    for (const route of routes) {
+      const match = route.path.exec(url.pathname);
+      if (match && req.method === route.method) return route.handle({ req, res, url, params: match.slice(1).map(decodeURIComponent) });
     }
     throw new HttpError(404, "not found");
   };

@@ -1,0 +1,48 @@
+// A job's results as a given user may see them: its logs and its output files. They are in the job's
+// folder, or, while the owner holds them for review ("release": "review"), in the owner-only staging
+// folder, which only the owner may read from. Both functions take a job already looked up.
+import fs from "fs-extra";
+import path from "node:path";
+import type { Context } from "./context.ts";
+import { JobStateError, ScqError } from "./errors.ts";
+import type { JobView } from "./jobs.ts";
+import { queuePaths, resultsDir } from "./paths.ts";
+import { walkTree, type TreeEntry } from "./tree.ts";
+
+/** Where a job's results are for this user, or why there are none to see (yet). */
+function resultsOf(ctx: Context, job: JobView): string {
+  if (job.meta.output_review !== "pending") return job.dir;
+  if (job.role === "requester") {
+    throw new JobStateError(`Job ${job.uid} is ${job.status}; its output and logs await the owner's review before release.`, { uid: job.uid });
+  }
+  return resultsDir(queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name), job);
+}
+
+/** The text of stdout or stderr, or null when the job has written none (yet). */
+export async function readLogs(ctx: Context, job: JobView, stream: "stdout" | "stderr"): Promise<string | null> {
+  const file = path.join(resultsOf(ctx, job), "logs", `${stream}.txt`);
+  return fs.promises.readFile(file, "utf8").catch(() => null);
+}
+
+export interface Output {
+  dir: string;
+  files: TreeEntry[];
+  copied_to: string | null;
+}
+
+/** The output files, optionally copied into `to`: a new or empty folder, like cp, rsync and scp, never over files there. */
+export async function outputOf(ctx: Context, job: JobView, to?: string): Promise<Output> {
+  const dir = path.join(resultsOf(ctx, job), "output");
+  if (!(await fs.pathExists(dir))) throw new JobStateError(`Job ${job.uid} has no output (it is ${job.status}).`, { uid: job.uid });
+  const files = (await walkTree(dir, { anyName: true })).filter((e) => e.type === "file");
+  if (to) {
+    const there = await fs.promises.readdir(to).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") return [];
+      if (error.code === "ENOTDIR") throw new ScqError(`${to} is a file: give a folder to copy the output into.`, { path: to });
+      throw error;
+    });
+    if (there.length > 0) throw new ScqError(`${to} is not empty: give a new or empty folder to copy the output into.`, { path: to });
+    await fs.copy(dir, to);
+  }
+  return { dir, files, copied_to: to ?? null };
+}
