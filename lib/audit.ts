@@ -12,16 +12,16 @@ import fs from "node:fs";
 import path from "node:path";
 import { withFileLock } from "./lock.ts";
 import { z } from "zod";
-import { exists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { exists, ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { AuditEventSchema, Sha256, type AuditEvent } from "./schemas.ts";
 import { describeZodIssues } from "./errors.ts";
 import type { QueuePaths } from "./paths.ts";
 
-export const GENESIS = "0".repeat(64);
+const GENESIS = "0".repeat(64);
 
 export type AuditInput = Omit<AuditEvent, "prev" | "at" | "by" | "uid" | "detail"> & Partial<Pick<AuditEvent, "by" | "uid" | "detail">>;
 
-export function lineHash(line: string): string {
+function lineHash(line: string): string {
   return createHash("sha256").update(line).digest("hex");
 }
 
@@ -118,7 +118,7 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
 }
 
 export async function readAudit(paths: QueuePaths): Promise<AuditEvent[]> {
-  const text = await fs.promises.readFile(paths.audit, "utf8").catch(() => "");
+  const text = (await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "";
   return text
     .split("\n")
     .filter((line) => line.length > 0)
@@ -145,7 +145,7 @@ async function writeHead(paths: QueuePaths, head: AuditHead): Promise<void> {
 
 /** The head of a log kept before heads were recorded: taken from the file once. */
 async function countHead(paths: QueuePaths): Promise<AuditHead> {
-  const lines = (await fs.promises.readFile(paths.audit, "utf8").catch(() => "")).split("\n").filter((l) => l.length > 0);
+  const lines = ((await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "").split("\n").filter((l) => l.length > 0);
   return { lines: lines.length, last: lines.length > 0 ? lineHash(lines.at(-1)!) : GENESIS };
 }
 
@@ -160,7 +160,7 @@ export interface AuditVerdict {
 }
 
 export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
-  const text = await fs.promises.readFile(paths.audit, "utf8").catch(() => "");
+  const text = (await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "";
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   const head = (await readHead(paths).catch(() => undefined)) ?? null;

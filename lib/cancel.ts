@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Context } from "./context.ts";
 import { errorMessage, JobNotFoundError, JobStateError, ScqError } from "./errors.ts";
-import { listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { ifExists, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { findJob, locateJob, type JobView } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
@@ -14,7 +14,7 @@ import { removeTree } from "./remove.ts";
 import { CancelSchema, Email } from "./schemas.ts";
 import { visible } from "./visible.ts";
 
-export const CANCEL_FOLDER = "cancel";
+const CANCEL_FOLDER = "cancel";
 
 export interface CancelResult {
   job: JobView;
@@ -46,7 +46,7 @@ export async function applyCancellations(paths: QueuePaths, log: Log): Promise<s
   for (const email of await listDirs(paths.inbox)) {
     if (!Email.safeParse(email).success) continue;
     const dir = path.join(paths.inbox, email, CANCEL_FOLDER);
-    const files = await fs.promises.readdir(dir).catch(() => [] as string[]);
+    const files = (await ifExists(fs.promises.readdir(dir))) ?? [];
     for (const name of files.filter((f) => f.endsWith(".json"))) {
       const file = path.join(dir, name);
       try {

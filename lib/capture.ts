@@ -26,10 +26,6 @@ export class CappedLog {
     return this.total > this.headMax + this.tailMax;
   }
 
-  get totalBytes(): number {
-    return this.total;
-  }
-
   write(chunk: Buffer): void {
     this.total += chunk.length;
     let rest = chunk;

@@ -57,7 +57,7 @@ export async function resolveContext(options: ContextOptions = {}): Promise<Cont
  * config.json in the app folder. Only that default file may be missing, and then the built-in
  * defaults apply and `settings.file` is null, so every caller can say so rather than hide it.
  */
-export async function loadAppConfig(appConfig?: string): Promise<{ config: AppConfig; settings: Settings }> {
+async function loadAppConfig(appConfig?: string): Promise<{ config: AppConfig; settings: Settings }> {
   // An empty --app-config or $SCQ_APP_CONFIG names no file.
   const named = appConfig || process.env.SCQ_APP_CONFIG || undefined;
   const file = path.resolve(named ?? DEFAULT_APP_CONFIG);

@@ -26,7 +26,7 @@ export interface DecideOptions {
 }
 
 /** Write the marker for one pending job of the context's own queue, already looked up. The next pass applies it. */
-export async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha }: DecideOptions): Promise<DecisionMarker> {
+async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha }: DecideOptions): Promise<DecisionMarker> {
   const paths = ownQueue(ctx);
   if (job.status !== "pending") {
     throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`, {
@@ -106,7 +106,7 @@ export async function decideMany(ctx: Context, refs: string[], options: DecideOp
   return outcomes;
 }
 
-export async function readMarker(file: string): Promise<DecisionMarker | undefined> {
+async function readMarker(file: string): Promise<DecisionMarker | undefined> {
   if (!(await exists(file))) return undefined;
   return readJsonFile(file, DecisionMarkerSchema, "Delete it and decide again with scq approve|reject");
 }

@@ -66,7 +66,7 @@ export class BugError extends Error {
 }
 
 /** Anything thrown, as an Error (a non-Error value is wrapped, keeping it as the cause). */
-export function coerceError(value: unknown): Error {
+function coerceError(value: unknown): Error {
   return value instanceof Error ? value : new Error(`non-error thrown: ${String(value)}`, { cause: value });
 }
 
@@ -76,7 +76,7 @@ const SYNC_RACE_CODES = new Set(["ENOENT", "ENOTEMPTY", "EEXIST", "ENOTDIR"]);
  * Is this what a sync or another process does to files under us (a folder vanished or moved, a file
  * half written), which the next pass sees settled? Anything else is a bug or a broken machine.
  */
-export function isExpectedRace(error: unknown): boolean {
+function isExpectedRace(error: unknown): boolean {
   if (error instanceof InvalidFileError) return error.syntax;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === "string" && SYNC_RACE_CODES.has(code);

@@ -30,7 +30,7 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
 }
 
 /** The largest settings, record or marker file we read: anything bigger is refused unread. */
-export const MAX_RECORD_BYTES = 1024 * 1024;
+const MAX_RECORD_BYTES = 1024 * 1024;
 
 /**
  * Open a file that someone else may have written, for reading, without trusting what it is: a link is
@@ -110,6 +110,17 @@ export async function exists(p: string): Promise<boolean> {
 
 export function isNotFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+/** The value, or undefined when the file (or a folder on its path) is not there; any other failure is thrown. */
+export async function ifExists<T>(work: Promise<T>): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw error;
+  }
 }
 
 /** Folder names in a listing, or [] when the folder does not exist; hidden and temp names are skipped. */

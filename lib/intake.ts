@@ -17,7 +17,7 @@ import { admittedUids } from "./admitted.ts";
 import { appendAudit } from "./audit.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { InvalidFileError, reportJobError } from "./errors.ts";
-import { isNotFound, listDirs, readJsonFile, readUntrustedFile } from "./fsutil.ts";
+import { ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile } from "./fsutil.ts";
 import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
 import { admit, adopt, now, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
@@ -63,7 +63,8 @@ export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Pr
       reportJobError(rec.log, `${shortUid(uid)} from ${email}`, error);
     }
   });
-  for (const email of await listDirs(paths.intake)) await fs.promises.rmdir(path.join(paths.intake, email)).catch(() => {});
+  // Emptied sender folders go; one still holding a submission (ENOTEMPTY) stays for the next pass.
+  for (const email of await listDirs(paths.intake)) await fs.promises.rmdir(path.join(paths.intake, email)).catch(() => undefined);
   await adoptLegacyJobs(rec, config, result);
   return result;
 }
@@ -92,7 +93,7 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
     if (claimed.has(uid)) return;
     claimed.add(uid);
     const from = path.join(paths.inbox, email, uid);
-    const marker = await fs.promises.lstat(path.join(from, SUBMITTED_MARKER)).catch(() => undefined);
+    const marker = await ifExists(fs.promises.lstat(path.join(from, SUBMITTED_MARKER)));
     if (!marker) return; // still arriving
     // A marker that is not a regular file (a FIFO, a folder, a link) will not become one: taken in to be rejected.
     const existing = known.get(uid);
@@ -184,7 +185,7 @@ async function gate(
   if (claim) return { ok: false, reason: claim };
   const code = path.join(dir, "code");
   try {
-    const stat = await fs.promises.lstat(code).catch(() => undefined);
+    const stat = await ifExists(fs.promises.lstat(code));
     if (!stat?.isDirectory()) return { ok: false, reason: "the submission has no code/ folder" };
     await removeSyncNoise(code);
     const entries = await checkJobCode(code, limits);
@@ -337,7 +338,7 @@ async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeRe
 async function newestChange(dir: string): Promise<number> {
   let newest = (await fs.promises.lstat(dir)).mtimeMs;
   for (const entry of await fs.promises.readdir(dir, { withFileTypes: true, recursive: true })) {
-    const stat = await fs.promises.lstat(path.join(entry.parentPath, entry.name)).catch(() => undefined);
+    const stat = await ifExists(fs.promises.lstat(path.join(entry.parentPath, entry.name)));
     if (stat) newest = Math.max(newest, stat.mtimeMs);
   }
   return newest;

@@ -164,7 +164,7 @@ export async function locateJob(ctx: Context, ref: string): Promise<JobView> {
 }
 
 /** uids whose start is within two typing errors of what was given. */
-export function nearMatches(ref: string, uids: string[]): string[] {
+function nearMatches(ref: string, uids: string[]): string[] {
   if (ref.length < 4) return [];
   return [...new Set(uids)]
     .filter((uid) => editDistance(ref, uid.slice(0, ref.length)) <= 2)

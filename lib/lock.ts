@@ -10,7 +10,7 @@ import { isNotFound, parseJsonText } from "./fsutil.ts";
 import { LockSchema } from "./schemas.ts";
 import type { z } from "zod";
 
-export type LockInfo = z.infer<typeof LockSchema>;
+type LockInfo = z.infer<typeof LockSchema>;
 
 /** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined if it is gone. */
 export function processStartTime(pid: number): string | undefined {
@@ -23,7 +23,7 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-export function isAlive(info: LockInfo): boolean {
+function isAlive(info: LockInfo): boolean {
   return processStartTime(info.pid) === info.pid_start;
 }
 

@@ -8,7 +8,7 @@ import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage, reportJobError } from "./errors.ts";
-import { exists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
+import { exists, ifExists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
@@ -296,7 +296,7 @@ async function runOne(rec: Recorder, config: AppConfig, approved: Job): Promise<
 
 /** Python syft-code-queue clients read a job's log from execution.log in its folder. */
 async function writeExecutionLog(dir: string): Promise<void> {
-  const read = (name: string) => fs.promises.readFile(path.join(dir, "logs", name), "utf8").catch(() => "");
+  const read = async (name: string) => (await ifExists(fs.promises.readFile(path.join(dir, "logs", name), "utf8"))) ?? "";
   await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout.txt")}${await read("stderr.txt")}`);
 }
 

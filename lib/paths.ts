@@ -12,7 +12,7 @@ import type { JobStatus } from "./schemas.ts";
  * says. SYFTBOX_APP_DIR is not consulted: the code knows where it is, and the variable is absent
  * under cron and the legacy client.
  */
-export function findAppDir(from: string): string {
+function findAppDir(from: string): string {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, "run.sh")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
     if (dir === path.dirname(dir))

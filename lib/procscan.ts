@@ -17,6 +17,7 @@ export async function pidNamespace(pid: number): Promise<string | undefined> {
   return fs.promises.readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
 }
 
+/** Processes and their files come and go while we look: each one gone meanwhile counts as nothing (hence the quiet catches). */
 export async function jobUsage(namespace: string): Promise<JobUsage> {
   const usage: JobUsage = { processes: 0, memoryBytes: 0, hiddenDiskBytes: 0 };
   const seen = new Set<string>();

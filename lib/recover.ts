@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches } from "./decisions.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
+import { ifExists } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { ACTIVE_STATUSES, canTransition, now, transition, update, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
@@ -18,7 +19,7 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   // Stage folders of runs that were in progress when their pass died. One that cannot be removed is
   // said and left for the next pass: it never stops this one.
   const stages = stageRoot(paths);
-  for (const name of await fs.promises.readdir(stages).catch(() => [] as string[])) {
+  for (const name of (await ifExists(fs.promises.readdir(stages))) ?? []) {
     await removeTree(path.join(stages, name)).catch((error: unknown) => rec.log(`stage ${name} could not be removed yet: ${errorMessage(error)}`));
   }
 

@@ -5,6 +5,7 @@ import fs from "fs-extra";
 import path from "node:path";
 import type { Context } from "./context.ts";
 import { JobStateError, ScqError } from "./errors.ts";
+import { ifExists } from "./fsutil.ts";
 import type { JobView } from "./jobs.ts";
 import { queuePaths, resultsDir } from "./paths.ts";
 import { walkTree, type TreeEntry } from "./tree.ts";
@@ -21,7 +22,7 @@ function resultsOf(ctx: Context, job: JobView): string {
 /** The text of stdout or stderr, or null when the job has written none (yet). */
 export async function readLogs(ctx: Context, job: JobView, stream: "stdout" | "stderr"): Promise<string | null> {
   const file = path.join(resultsOf(ctx, job), "logs", `${stream}.txt`);
-  return fs.promises.readFile(file, "utf8").catch(() => null);
+  return (await ifExists(fs.promises.readFile(file, "utf8"))) ?? null;
 }
 
 export interface Output {

@@ -38,6 +38,8 @@ export interface RunResult {
   outputLimitReason: string | null;
   /** The job's processes together held more than limits.memory_mb. */
   memoryLimitExceeded: boolean;
+  /** It did not end when killed, and the pass stopped waiting for it. */
+  abandoned: boolean;
   durationMs: number;
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
@@ -77,7 +79,7 @@ export async function ensureStageRoot(paths: QueuePaths): Promise<string> {
   return root;
 }
 
-export class StageRootError extends Error {}
+class StageRootError extends Error {}
 
 export async function stageJob(paths: QueuePaths, job: Job, mode: SandboxMode, dataPaths: string[]): Promise<{ stage: Stage; codeHash: string }> {
   const root = await ensureStageRoot(paths);
@@ -112,6 +114,90 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   await fs.promises.mkdir(logs, { recursive: true });
   const stdout = new CappedLog(path.join(logs, "stdout.txt"), limits.max_log_kb * 1024);
   const stderr = new CappedLog(path.join(logs, "stderr.txt"), limits.max_log_kb * 1024);
+  const started = Date.now();
+  const run = await startSandbox(config, limits, job, stage, { stdout, stderr });
+  const watch = watchLimits(stage.root, run, limits);
+  const outcome = await run.ended;
+  watch.stop();
+  // Stragglers (mode none, or a job that outlived its sandbox's start): nothing of the job outlives it.
+  await run.killAll();
+  await Promise.all([stdout.finish(), stderr.finish()]);
+  const durationMs = Date.now() - started;
+
+  const caps = outputCaps(limits);
+  const outputLimitReason = watch.outputLimitReason() ?? overOutputLimit(await measureTree(stage.root, caps), 0, caps, limits);
+  const memoryLimitExceeded = watch.memoryLimitExceeded();
+  const outputLimitExceeded = outputLimitReason !== null;
+  const copied =
+    outputLimitExceeded || memoryLimitExceeded ? { files: 0, skipped: [] } : await copyOutput(stage.output, path.join(resultsDir, "output"));
+  const abandoned = outcome === "abandoned";
+  const exitCode = abandoned ? null : (outcome.exitCode ?? null);
+  let signal: string | null = abandoned ? "SIGKILL" : (outcome.signal ?? null);
+  // bwrap reports a job killed by a signal as exit code 128 + signal number.
+  if (config.sandbox.mode === "bwrap" && exitCode !== null && exitCode > 128 && exitCode < 160) signal = signalName(exitCode - 128) ?? signal;
+  const timedOut = !abandoned && outcome.timedOut;
+  const result: RunResult = {
+    exitCode,
+    signal,
+    failed: timedOut || outputLimitExceeded || memoryLimitExceeded || abandoned || exitCode !== 0,
+    timedOut,
+    outputLimitExceeded,
+    outputLimitReason,
+    memoryLimitExceeded,
+    abandoned,
+    durationMs,
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
+    outputFiles: copied.files,
+    outputSkipped: copied.skipped,
+    message: "",
+  };
+  // Neither an exit code nor a signal: the sandbox itself could not be started.
+  const launchError = !abandoned && outcome.exitCode === undefined && outcome.signal === undefined ? outcome.message : undefined;
+  result.message = describeResult(result, limits, launchError);
+  return result;
+}
+
+/** What of execa's result the runner uses. */
+interface Ended {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  timedOut: boolean;
+  message: string;
+}
+
+interface SandboxInit {
+  pid: number;
+  start: string;
+  namespace: string;
+}
+
+interface SandboxRun {
+  /** Settles when the job has ended, or, when it survived being killed, when the pass stops waiting for it. */
+  ended: Promise<Ended | "abandoned">;
+  /** The sandbox's init (bwrap only), once bwrap has said which it is. */
+  init: Promise<SandboxInit | undefined>;
+  /** SIGKILL to the sandbox's init and to the process group. */
+  killAll(): Promise<void>;
+  /** Stop the job now (a limit was hit): kill everything, and wait for its end a bounded time only. */
+  stop(): void;
+}
+
+/**
+ * Start the job in its sandbox. execa owns the plain cases: the wall-clock timeout (SIGTERM, then
+ * SIGKILL after the grace), cancellation when a limit is hit, and the result's flags. The rest is
+ * for jobs that try to outlive all that: SIGKILL to the sandbox's init (checked by its start time, so
+ * a reused pid is never hit) makes the kernel kill every process in its pid namespace, whatever they
+ * did to their session, process group or parent-death signal; and the pass never waits for a job's
+ * end more than ABANDON_AFTER_MS after that.
+ */
+async function startSandbox(
+  config: AppConfig,
+  limits: AppliedLimits,
+  job: Job,
+  stage: Stage,
+  logs: { stdout: CappedLog; stderr: CappedLog },
+): Promise<SandboxRun> {
   const bwrap = config.sandbox.mode === "bwrap";
   const seccomp = bwrap ? seccompProgram() : undefined;
   const launch = launchCommand({
@@ -126,126 +212,107 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   });
   // Loaded here, not at the top: an idle pass never starts a job and should not pay for execa.
   const { execa } = await import("execa");
-  const started = Date.now();
-  // bwrap reads its arguments from fd 3 (`--args`), so host paths stay out of every command line the
-  // job can read (/proc/1/cmdline); it says on fd 4 which pid is the sandbox's init; fd 5 is the filter.
-  // bwrap takes only options from that fd: the command after "--" stays on its command line.
+  // bwrap reads its options from fd 3 (`--args`), so host paths stay out of every command line the job
+  // can read (/proc/1/cmdline); the command after "--" stays on its own command line. It says on fd 4
+  // which pid is the sandbox's init; fd 5 is the seccomp filter.
   const split = launch.args.indexOf("--");
-  const options = launch.args.slice(0, split);
   const fds = bwrap
-    ? [new Uint8Array(Buffer.from(options.map((a) => `${a}\0`).join(""))), "pipe" as const, ...(seccomp ? [new Uint8Array(seccomp)] : [])]
+    ? [
+        new Uint8Array(
+          Buffer.from(
+            launch.args
+              .slice(0, split)
+              .map((a) => `${a}\0`)
+              .join(""),
+          ),
+        ),
+        "pipe" as const,
+        ...(seccomp ? [new Uint8Array(seccomp)] : []),
+      ]
     : [];
+  const cancel = new AbortController();
   const child = execa(launch.file, bwrap ? ["--args", "3", ...launch.args.slice(split)] : launch.args, {
     cwd: launch.cwd,
     env: launch.env,
     extendEnv: false,
     ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
-    // Own process group, so a timeout can signal the whole tree at once.
+    // Own process group, so the whole tree can be signalled at once.
     detached: true,
     stdio: ["ignore", "pipe", "pipe", ...fds],
     buffer: false,
     reject: false,
+    timeout: limits.timeout_s * 1000,
+    killSignal: "SIGTERM",
+    forceKillAfterDelay: KILL_GRACE_MS,
+    cancelSignal: cancel.signal,
     // If this pass dies, bwrap's --die-with-parent takes the sandbox with it.
     cleanup: true,
   });
-  child.stdout?.on("data", (chunk: Buffer) => stdout.write(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => stderr.write(chunk));
+  child.stdout?.on("data", (chunk: Buffer) => logs.stdout.write(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => logs.stderr.write(chunk));
   const init = bwrap ? sandboxInit(child.stdio[4]) : Promise.resolve(undefined);
-
-  let timedOut = false;
-  let outputLimitReason: string | null = null;
-  let memoryLimitExceeded = false;
-  let stuck = false;
-  /**
-   * Kill everything of the job. SIGKILL to the sandbox's init (checked by its start time, so a reused
-   * pid is never hit) makes the kernel kill every process in its pid namespace; nothing inside can
-   * stop that, whatever it did to its session, process group or parent-death signal.
-   */
   const killAll = async () => {
     const known = await init;
     if (known && processStartTime(known.pid) === known.start) signalPid(known.pid, "SIGKILL");
     if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
   };
-  // We MUST NOT wait for the job forever: once it has been killed, its end is awaited for a bounded time.
-  let giveUp: (() => void) | undefined;
-  const abandoned = new Promise<"abandoned">((resolve) => (giveUp = () => resolve("abandoned")));
+  // We MUST NOT wait for the job forever: once it has been killed, its end is awaited a bounded time.
+  let abandon: () => void = () => {};
+  const abandoned = new Promise<"abandoned">((resolve) => (abandon = () => resolve("abandoned")));
+  let stopping = false;
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    cancel.abort();
     void killAll();
     setTimeout(() => {
-      stuck = true;
       child.stdout?.destroy();
       child.stderr?.destroy();
-      giveUp?.();
+      abandon();
     }, ABANDON_AFTER_MS).unref();
   };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    if (child.pid !== undefined) signalGroup(child.pid, "SIGTERM");
-    setTimeout(stop, KILL_GRACE_MS).unref();
-  }, limits.timeout_s * 1000);
-  // Everything the job can write (work copy, output, home, tmp) counts against the output cap, and so
-  // do files it deleted but keeps open; its processes' memory counts against memory_mb together.
-  const caps = { maxBytes: limits.max_output_mb * MB, maxFiles: limits.max_files * 2 };
+  // execa's timeout signals bwrap (or, in mode none, the job's first process); past the grace the
+  // whole tree goes, whatever it did to escape that signal.
+  const backstop = setTimeout(stop, limits.timeout_s * 1000 + KILL_GRACE_MS);
+  const exited = child.then(({ exitCode, signal, timedOut, message }): Ended => ({ exitCode, signal, timedOut, message: message ?? "" }));
+  const ended = Promise.race([exited, abandoned]).finally(() => clearTimeout(backstop));
+  return { ended, init, killAll, stop };
+}
+
+/** Caps on what a job may leave in its stage: everything it can write (work copy, output, home, tmp) counts. */
+function outputCaps(limits: AppliedLimits): { maxBytes: number; maxFiles: number } {
+  return { maxBytes: limits.max_output_mb * MB, maxFiles: limits.max_files * 2 };
+}
+
+/**
+ * Twice a second: what the job wrote (its stage, plus files it deleted but keeps open) against the
+ * output caps, and the memory of all its processes together against memory_mb. The first limit hit
+ * stops the job.
+ */
+function watchLimits(stageRoot: string, run: SandboxRun, limits: AppliedLimits) {
+  const caps = outputCaps(limits);
+  let outputLimitReason: string | null = null;
+  let memoryLimitExceeded = false;
   let measuring = false;
-  const watchdog = setInterval(() => {
-    if (measuring || stuck) return;
+  const timer = setInterval(() => {
+    if (measuring || outputLimitReason !== null || memoryLimitExceeded) return;
     measuring = true;
     void (async () => {
-      const tree = await measureTree(stage.root, caps);
-      const known = await init;
+      const tree = await measureTree(stageRoot, caps);
+      const known = await run.init;
       const usage = known ? await jobUsage(known.namespace) : undefined;
-      if (outputLimitReason === null && !memoryLimitExceeded) {
-        outputLimitReason = overOutputLimit(tree, usage?.hiddenDiskBytes ?? 0, caps, limits);
-        if (outputLimitReason === null && usage && usage.memoryBytes > limits.memory_mb * MB) memoryLimitExceeded = true;
-        if (outputLimitReason !== null || memoryLimitExceeded) stop();
-      }
+      outputLimitReason = overOutputLimit(tree, usage?.hiddenDiskBytes ?? 0, caps, limits);
+      if (outputLimitReason === null && usage && usage.memoryBytes > limits.memory_mb * MB) memoryLimitExceeded = true;
+      if (outputLimitReason !== null || memoryLimitExceeded) run.stop();
     })().finally(() => {
       measuring = false;
     });
   }, WATCHDOG_MS);
-
-  const outcome = await Promise.race([child, abandoned]);
-  clearTimeout(timer);
-  clearInterval(watchdog);
-  // Stragglers (mode none, or a job that outlived its sandbox's start): nothing of the job outlives it.
-  await killAll();
-  await Promise.all([stdout.finish(), stderr.finish()]);
-  const durationMs = Date.now() - started;
-
-  outputLimitReason ??= overOutputLimit(await measureTree(stage.root, caps), 0, caps, limits);
-  const outputLimitExceeded = outputLimitReason !== null;
-  let outputFiles = 0;
-  const outputSkipped: string[] = [];
-  if (!outputLimitExceeded && !memoryLimitExceeded) {
-    const copied = await copyOutput(stage.output, path.join(resultsDir, "output"));
-    outputFiles = copied.files;
-    outputSkipped.push(...copied.skipped);
-  }
-  const exitCode = outcome === "abandoned" ? null : (outcome.exitCode ?? null);
-  let signal: string | null = outcome === "abandoned" ? "SIGKILL" : (outcome.signal ?? null);
-  // bwrap reports a job killed by a signal as exit code 128 + signal number.
-  if (bwrap && exitCode !== null && exitCode > 128 && exitCode < 160) {
-    signal = signalName(exitCode - 128) ?? signal;
-  }
-  const result: RunResult = {
-    exitCode,
-    signal,
-    failed: timedOut || outputLimitExceeded || memoryLimitExceeded || stuck || exitCode !== 0,
-    timedOut,
-    outputLimitExceeded,
-    outputLimitReason,
-    memoryLimitExceeded,
-    durationMs,
-    stdoutTruncated: stdout.truncated,
-    stderrTruncated: stderr.truncated,
-    outputFiles,
-    outputSkipped,
-    message: "",
+  return {
+    stop: () => clearInterval(timer),
+    outputLimitReason: () => outputLimitReason,
+    memoryLimitExceeded: () => memoryLimitExceeded,
   };
-  // No exit code and no signal: the sandbox itself could not be started.
-  const launchError = outcome !== "abandoned" && outcome.exitCode === undefined && outcome.signal === undefined ? outcome.message : undefined;
-  result.message = describeResult(result, limits, launchError);
-  return result;
 }
 
 /** Why what the job wrote is over its limits, in words, or null when it is not. */
@@ -289,16 +356,14 @@ function sandboxInit(info: NodeJS.ReadableStream | undefined): Promise<{ pid: nu
 }
 
 /** The one place a run's outcome becomes words. */
-export function describeResult(r: RunResult, limits: AppliedLimits, launchError?: string): string {
+function describeResult(r: RunResult, limits: AppliedLimits, launchError?: string): string {
   if (launchError) return `could not start the job: ${launchError}`;
   if (r.timedOut) return `timed out after ${limits.timeout_s} seconds (job_timeout); the job and all its processes were killed`;
   if (r.outputLimitExceeded) return `${r.outputLimitReason}; the job was killed and its output discarded`;
   if (r.memoryLimitExceeded) {
     return `memory limit: its processes together held more than ${limits.memory_mb} MB (limits.memory_mb); the job was killed and its output discarded`;
   }
-  if (r.signal === "SIGKILL" && r.exitCode === null && r.durationMs > 0 && !r.timedOut) {
-    return "killed, and it did not end when told: the pass stopped waiting for it";
-  }
+  if (r.abandoned) return "killed, and it did not end when told: the pass stopped waiting for it";
   if (r.signal) {
     const hints: Record<string, string> = {
       SIGXCPU: ` (CPU time limit of ${limits.cpu_seconds} s)`,

@@ -1,4 +1,4 @@
-// How a job is started: the command line that puts `bash run.sh` inside the sandbox (DESIGN §6).
+// How a job is started: the command line that puts `bash run.sh` inside the sandbox.
 //
 // bwrap: a fresh mount namespace with read-only system folders, only the job's own stage folders
 // writable, configured data read-only, no network, own pid/ipc/uts/user namespaces, all capabilities
@@ -11,6 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { AppliedLimits, SandboxMode } from "./schemas.ts";
+import { ifExists } from "./fsutil.ts";
 import { seccompProgram } from "./seccomp.ts";
 
 export interface Stage {
@@ -308,7 +309,7 @@ export async function sandboxProblem(mode: SandboxMode): Promise<string | undefi
  */
 export async function dataPathsProblem(mode: SandboxMode, dataPaths: string[]): Promise<string | undefined> {
   for (const m of dataMounts(dataPaths)) {
-    const stat = await fs.promises.stat(m.source).catch(() => undefined);
+    const stat = await ifExists(fs.promises.stat(m.source));
     if (!stat) return `data path ${m.source} (sandbox.data_paths in config.json) does not exist; fix the path. Approved jobs stay approved.`;
     if (mode !== "bwrap" || process.getuid?.() !== 0) continue;
     const closed: string[] = [];

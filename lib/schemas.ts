@@ -10,13 +10,13 @@ export const JOB_STATUSES = ["pending", "approved", "running", "completed", "fai
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;
 
-export const SANDBOX_MODES = ["bwrap", "none"] as const;
+const SANDBOX_MODES = ["bwrap", "none"] as const;
 export const SandboxMode = z.enum(SANDBOX_MODES);
 export type SandboxMode = z.infer<typeof SandboxMode>;
 
 /** Lower-case RFC 4122 uuid, as Python's str(uuid4()) writes it. */
 export const UID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const Uid = z.string().regex(UID_PATTERN, "must be a lower-case uuid like 3f2b8c1e-0d4a-4c7b-9e21-5a6f7b8c9d0e");
+const Uid = z.string().regex(UID_PATTERN, "must be a lower-case uuid like 3f2b8c1e-0d4a-4c7b-9e21-5a6f7b8c9d0e");
 
 // Control characters in names end up in terminals and logs: refuse them.
 // eslint-disable-next-line no-control-regex
@@ -29,7 +29,7 @@ const plainText = (max: number) =>
 
 export const Email = z.email("must be an email address").max(254);
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 hex digest");
-export const Timestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone" });
+const Timestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone" });
 
 export const JobName = plainText(200).min(1, "must not be empty");
 export const Description = z.string().max(10_000);
@@ -37,7 +37,7 @@ export const Tag = plainText(64).min(1);
 
 // ---- app settings (config.json) ----------------------------------------------------------------
 
-export const LimitsSchema = z
+const LimitsSchema = z
   .object({
     memory_mb: z.number().int().min(32).default(2048),
     max_processes: z.number().int().min(4).default(128),
@@ -128,9 +128,9 @@ export const SubmittedMarkerSchema = z.looseObject({
 
 // ---- the job record: jobs/<status>/<uid>/metadata.json ------------------------------------------
 
-export const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timestamp });
+const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timestamp });
 
-export const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
+const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
 export type AppliedLimits = z.infer<typeof AppliedLimitsSchema>;
 
 export const JobMetadataSchema = z.looseObject({
@@ -189,7 +189,7 @@ export const LegacyJobSchema = z.looseObject({
 
 // ---- decisions/<uid>.json -------------------------------------------------------------------------
 
-export const DECISIONS = ["approve", "reject"] as const;
+const DECISIONS = ["approve", "reject"] as const;
 export const DecisionMarkerSchema = z.object({
   uid: Uid,
   decision: z.enum(DECISIONS),
@@ -215,7 +215,7 @@ export const LockSchema = z.object({
 
 // ---- audit.jsonl -----------------------------------------------------------------------------------
 
-export const AUDIT_EVENTS = [
+const AUDIT_EVENTS = [
   "submitted",
   "intake-rejected",
   "approve-marker",

@@ -177,10 +177,6 @@ const TABLES: Partial<Record<string, ArchTable>> = {
   },
 };
 
-export function seccompSupported(arch: string = process.arch): boolean {
-  return TABLES[arch] !== undefined;
-}
-
 type Insn = { code: number; k: number; jt?: string; jf?: string; label?: string };
 
 /** The filter for this machine's architecture, ready to hand to bwrap; undefined where there is no table. */

@@ -8,13 +8,13 @@ import path from "node:path";
 import { z } from "zod";
 import type { Context } from "./context.ts";
 import { describeZodIssues, ScqError } from "./errors.ts";
-import { writeJsonAtomic } from "./fsutil.ts";
+import { ifExists, writeJsonAtomic } from "./fsutil.ts";
 import { SUBMITTED_MARKER } from "./intake.ts";
 import { datasiteDir, queuePaths } from "./paths.ts";
 import { Description, Email, JobName, Tag, type Submission } from "./schemas.ts";
 import { checkJobCode, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 
-export const SubmitOptionsSchema = z.object({
+const SubmitOptionsSchema = z.object({
   to: Email,
   folder: z.string().min(1),
   name: JobName,
@@ -39,7 +39,7 @@ function parseOptions<S extends z.ZodType>(schema: S, options: unknown): z.outpu
 export async function writeSubmission(ctx: Context, options: SubmitOptions): Promise<Submitted> {
   const opts = parseOptions(SubmitOptionsSchema, options);
   const folder = path.resolve(opts.folder);
-  const stat = await fs.promises.stat(folder).catch(() => undefined);
+  const stat = await ifExists(fs.promises.stat(folder));
   if (!stat?.isDirectory()) throw new ScqError(`${opts.folder} is not a folder. Give the folder that holds your run.sh.`);
   const { limits } = ctx.config;
   try {
@@ -82,7 +82,7 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
   return { uid, dir, metadata };
 }
 
-export const INTERPRETERS: Record<string, string> = {
+const INTERPRETERS: Record<string, string> = {
   ".py": "python3",
   ".sh": "bash",
   ".js": "node",
@@ -91,7 +91,7 @@ export const INTERPRETERS: Record<string, string> = {
   ".R": "Rscript",
 };
 
-export const SubmitScriptOptionsSchema = z
+const SubmitScriptOptionsSchema = z
   .object({
     to: Email,
     file: z.string().min(1).optional(),
@@ -114,7 +114,7 @@ export async function writeScriptSubmission(ctx: Context, options: SubmitScriptO
   try {
     let scriptName = "script.sh";
     if (opts.file !== undefined) {
-      const stat = await fs.promises.lstat(opts.file).catch(() => undefined);
+      const stat = await ifExists(fs.promises.lstat(opts.file));
       if (!stat?.isFile()) throw new ScqError(`${opts.file} is not a file`);
       scriptName = path.basename(opts.file);
       await fs.promises.copyFile(opts.file, path.join(tmp, scriptName));

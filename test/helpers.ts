@@ -18,10 +18,12 @@ import { submitJob } from "../lib/api.ts";
 
 // Tests start real processes, sandboxes and browsers: give them time however vitest is started.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
+// A bug caught in a pass's per-job step fails the test instead of being logged as "left for the next pass".
+process.env.SCQ_STRICT = "1";
 
 export const OWNER = "owner@test.local";
 export const SCIENTIST = "scientist@test.local";
-export const FIXTURES = path.join(APP_DIR, "test", "fixtures");
+const FIXTURES = path.join(APP_DIR, "test", "fixtures");
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
@@ -66,7 +68,7 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
     config,
     configFile,
     paths,
-    owner: { dataDir, email: OWNER, config },
+    owner: { dataDir, email: OWNER, config, settings: settingsInForce(config, configFile) },
     scientist: { dataDir, email: SCIENTIST, config },
     lines,
     pass: () => runPass({ dataDir, owner: OWNER, config, settings: settingsInForce(config, configFile), log: (line) => lines.push(line) }),

@@ -6,7 +6,7 @@ import { describe, expect, test } from "vitest";
 import * as api from "../lib/api.ts";
 import { readAudit } from "../lib/audit.ts";
 import { JobNotFoundError, JobStateError, WaitTimeoutError } from "../lib/errors.ts";
-import { mayAccess } from "../lib/permissions.ts";
+import { mayAccess } from "./syftbox-rules.ts";
 import { datasiteDir } from "../lib/paths.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs } from "./helpers.ts";
 
@@ -173,8 +173,10 @@ describe("data owner", () => {
     await world.pass();
     const s = await api.status(world.owner);
     expect(s.counts).toEqual({ pending: 1, approved: 0, running: 0, completed: 0, failed: 0, rejected: 0 });
-    expect(s.oldest_pending).not.toBeNull();
-    expect(s.last_pass?.finished_at).toBeDefined();
+    const job = await world.job((await api.pendingForMe({}, world.owner))[0]!.uid);
+    expect(s.oldest_pending).toBe(job.meta.created_at);
+    expect(Date.now() - Date.parse(s.last_pass?.finished_at ?? "")).toBeLessThan(60_000);
+    expect(s.settings).toMatchObject({ file: world.configFile, sandbox: world.config.sandbox.mode, job_timeout: world.config.job_timeout });
   });
 });
 

@@ -1,0 +1,54 @@
+// What a reviewer is shown: control and bidi characters by name, and the advisory scan.
+import { describe, expect, test } from "vitest";
+import { scanText } from "../../lib/danger.ts";
+import { matchUid } from "../../lib/jobs.ts";
+import { describeSettings, settingsInForce } from "../../lib/settings.ts";
+import { AppConfigSchema } from "../../lib/schemas.ts";
+import { hasInvisible, visible, visibleKeepingColour } from "../../lib/visible.ts";
+
+describe("visible", () => {
+  test("names escapes, a lone CR, NUL and bidi controls; keeps newlines, tabs and CR LF", () => {
+    expect(visible("a\u001b[2Jb")).toBe("a⟨ESC⟩[2Jb");
+    expect(visible("shown\rhidden")).toBe("shown⟨CR⟩hidden");
+    expect(visible("line\r\nnext\tcol")).toBe("line\r\nnext\tcol");
+    expect(visible("x\u0000y\u202ez\u2066")).toBe("x⟨NUL⟩y⟨U+202E⟩z⟨U+2066⟩");
+    expect(hasInvisible("plain text")).toBe(false);
+    expect(hasInvisible("rtl\u202e")).toBe(true);
+  });
+
+  test("keeps only the CLI's own colour codes", () => {
+    expect(visibleKeepingColour("\u001b[32mok\u001b[39m \u001b[8mhidden")).toBe("\u001b[32mok\u001b[39m ⟨ESC⟩[8mhidden");
+  });
+});
+
+describe("advisory scan", () => {
+  test("finds network use, secrets, generated code and hidden characters, with line numbers", () => {
+    const findings = scanText("run.sh", 'echo ok\ncurl http://x\ncat $HOME/.netrc\neval "$(echo x)"\necho a\u202eb\n');
+    expect(findings.map((f) => `${f.line} ${f.rule.split(" ")[0]}`)).toEqual(["2 network", "3 reads", "4 runs", "5 control"]);
+    expect(findings.at(-1)!.text).toBe("echo a⟨U+202E⟩b");
+    expect(scanText("ok.py", "import pandas\nprint(df.mean())\n")).toEqual([]);
+  });
+});
+
+describe("naming a job", () => {
+  const uids = ["3f2b8c1e-0d4a-4c7b-9e21-5a6f7b8c9d0e", "3f2b0000-0d4a-4c7b-9e21-5a6f7b8c9d0e", "aaaa1111-0d4a-4c7b-9e21-5a6f7b8c9d0e"];
+  test("a full uid, or a prefix of at least 4 characters; ambiguity is every match", () => {
+    expect(matchUid(uids[0]!, uids)).toEqual([uids[0]]);
+    expect(matchUid("3f2b8", uids)).toEqual([uids[0]]);
+    expect(matchUid("3f2b", uids)).toEqual([uids[0], uids[1]]);
+    expect(matchUid("3f2", uids)).toEqual([]);
+    expect(matchUid(" AAAA1111 ", uids)).toEqual([uids[2]]);
+  });
+});
+
+describe("settings line", () => {
+  test("names the file, or says the built-in defaults apply", () => {
+    const config = AppConfigSchema.parse({ release: "review", job_timeout: 30 });
+    expect(describeSettings(settingsInForce(config, "/app/config.json"))).toBe(
+      "/app/config.json (sandbox bwrap, release review, job_timeout 30 s, executor local)",
+    );
+    expect(describeSettings(settingsInForce(config, null, "/app/config.json"))).toMatch(
+      /^built-in defaults \(no settings file at \/app\/config\.json\)/,
+    );
+  });
+});
