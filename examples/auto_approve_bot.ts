@@ -31,7 +31,7 @@ async function scqJson<T>(...command: string[]): Promise<T> {
 const pending = await scqJson<{ uid: string; name: string; requester_email: string }[]>("pending");
 for (const job of pending) {
   if (!allow.includes(job.requester_email)) {
-    console.log(`${job.uid.slice(0, 8)} left for review: ${job.requester_email} is not on the allow-list`);
+    console.log(`${job.uid.slice(-8)} left for review: ${job.requester_email} is not on the allow-list`);
     continue;
   }
   type Review = {
@@ -44,12 +44,12 @@ for (const job of pending) {
   // A file the scan could not read, or nobody could read in full, is not code the scan passed.
   const unread = [...review.not_scanned, ...review.not_shown].map((n) => n.file);
   if (unread.length > 0) {
-    console.log(`${job.uid.slice(0, 8)} left for review: not scanned or not shown in full: ${unread.join(", ")}`);
+    console.log(`${job.uid.slice(-8)} left for review: not scanned or not shown in full: ${unread.join(", ")}`);
     continue;
   }
   if (review.findings.length > 0) {
     const first = review.findings[0]!;
-    console.log(`${job.uid.slice(0, 8)} left for review: ${review.findings.length} finding(s), e.g. ${first.file}:${first.line} ${first.rule}`);
+    console.log(`${job.uid.slice(-8)} left for review: ${review.findings.length} finding(s), e.g. ${first.file}:${first.line} ${first.rule}`);
     continue;
   }
   // --sha: the approval covers exactly the code the scan read, not whatever is there a moment later.
@@ -61,5 +61,5 @@ for (const job of pending) {
     "-r",
     `auto-approved: ${job.requester_email} is allow-listed and the scan found nothing`,
   );
-  console.log(`${job.uid.slice(0, 8)} approved ("${job.name}" from ${job.requester_email})`);
+  console.log(`${job.uid.slice(-8)} approved ("${job.name}" from ${job.requester_email})`);
 }

@@ -8,7 +8,8 @@ import { ownQueue, resolveContext, type Context, type ContextOptions } from "./c
 import { decide, type DecideOptions } from "./decisions.ts";
 import { JobNotFoundError, WaitTimeoutError } from "./errors.ts";
 import { readJsonFile } from "./fsutil.ts";
-import { findJob, listJobDirs, listJobs, listMyJobs, locateJob, type JobView } from "./jobs.ts";
+import { findJob, listMyJobs, locateJob, type JobView } from "./jobs.ts";
+import { pageJobs, statusUids } from "./listing.ts";
 import { release as releaseJob, TERMINAL_STATUSES } from "./lifecycle.ts";
 import { silentLog } from "./log.ts";
 import { outputOf, readLogs, type Output } from "./results.ts";
@@ -27,7 +28,9 @@ export async function contextOf(c: ContextLike): Promise<Context> {
 
 export const submitJob = async (options: SubmitOptions, c?: ContextLike) => writeSubmission(await contextOf(c), options);
 export const submitScript = async (options: SubmitScriptOptions, c?: ContextLike) => writeScriptSubmission(await contextOf(c), options);
-export const myJobs = async (status?: JobStatus, c?: ContextLike) => listMyJobs(await contextOf(c), status);
+/** Jobs I submitted, newest first; all of them, or a page (`{limit, after}`). */
+export const myJobs = async (status?: JobStatus, c?: ContextLike, page?: { limit?: number; after?: string | undefined }) =>
+  listMyJobs(await contextOf(c), status, page);
 export const cancel = async (ref: string, reason?: string, c?: ContextLike) => cancelJob(await contextOf(c), ref, reason);
 
 // ---- data owner ---------------------------------------------------------------------------------
@@ -38,22 +41,36 @@ export interface JobFilter {
   from?: string | undefined;
   /** Case-insensitive text in name, description, tags, requester or uid. */
   search?: string | undefined;
+  /** At most this many jobs, newest first (default 50; Infinity for all). */
   limit?: number | undefined;
+  /** Continue after this uid (the `next` of the page before). */
+  after?: string | undefined;
 }
 
-/** Jobs in my queue, newest first, filtered. */
-export async function allJobsForMe(filter: JobFilter = {}, c?: ContextLike): Promise<JobView[]> {
+/**
+ * One page of my queue, newest first, filtered: only the records on the page are read (and, with a
+ * filter, those passed over to fill it), however long the queue's history.
+ */
+export async function pageOfMyQueue(filter: JobFilter = {}, c?: ContextLike): Promise<{ jobs: JobView[]; next: string | null; total: number }> {
   const ctx = await contextOf(c);
-  const { jobs } = await listJobs(ownQueue(ctx), filter.status ? [filter.status] : JOB_STATUSES);
   const text = filter.search?.toLowerCase();
-  const views = jobs
-    .filter((j) => !filter.from || j.meta.requester_email === filter.from)
-    .filter(
-      (j) => !text || [j.uid, j.meta.name, j.meta.description, j.meta.requester_email, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)),
-    )
-    .sort((a, b) => b.meta.created_at.localeCompare(a.meta.created_at))
-    .map((j): JobView => ({ ...j, owner: ctx.email, role: "owner", taken_in: true }));
-  return filter.limit === undefined ? views : views.slice(0, filter.limit);
+  const page = await pageJobs(ownQueue(ctx), {
+    statuses: filter.status ? [filter.status] : JOB_STATUSES,
+    limit: filter.limit ?? 50,
+    after: filter.after,
+    match:
+      filter.from || text
+        ? (j) =>
+            (!filter.from || j.meta.requester_email === filter.from) &&
+            (!text || [j.uid, j.meta.name, j.meta.description, j.meta.requester_email, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)))
+        : undefined,
+  });
+  return { ...page, jobs: page.jobs.map((j): JobView => ({ ...j, owner: ctx.email, role: "owner", taken_in: true })) };
+}
+
+/** Jobs in my queue, newest first, filtered: the first page (see pageOfMyQueue for the cursor). */
+export async function allJobsForMe(filter: JobFilter = {}, c?: ContextLike): Promise<JobView[]> {
+  return (await pageOfMyQueue(filter, c)).jobs;
 }
 
 export const pendingForMe = (filter: Omit<JobFilter, "status"> = {}, c?: ContextLike) => allJobsForMe({ ...filter, status: "pending" }, c);
@@ -92,15 +109,19 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const ctx = await contextOf(c);
   const paths = ownQueue(ctx);
   // Counting folders needs no metadata reads, so this stays fast with a long history.
-  const counts = Object.fromEntries(await Promise.all(JOB_STATUSES.map(async (s) => [s, (await listJobDirs(paths, s)).length] as const))) as Record<
-    JobStatus,
-    number
-  >;
-  const { jobs } = await listJobs(paths, ["pending"]);
-  const oldest = jobs.map((j) => j.meta.created_at).sort()[0] ?? null;
+  const names = await statusUids(paths);
+  const counts = Object.fromEntries(JOB_STATUSES.map((st) => [st, names.get(st)?.length ?? 0])) as Record<JobStatus, number>;
+  // The oldest pending job is the smallest time-ordered uid: found from names, its record read alone.
+  const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
   // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".
   const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(() => undefined)) ?? null;
-  return { queue: paths.root, settings: ctx.settings ?? settingsInForce(ctx.config), counts, oldest_pending: oldest, last_pass: lastPass };
+  return {
+    queue: paths.root,
+    settings: ctx.settings ?? settingsInForce(ctx.config),
+    counts,
+    oldest_pending: oldest?.meta.created_at ?? null,
+    last_pass: lastPass,
+  };
 }
 
 // ---- both ---------------------------------------------------------------------------------------

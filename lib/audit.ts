@@ -25,6 +25,42 @@ function lineHash(line: string): string {
   return createHash("sha256").update(line).digest("hex");
 }
 
+/** The complete lines in the last `window` bytes of the file (a few dozen events), oldest first. */
+async function tailLines(file: string, window = 64 * 1024): Promise<string[]> {
+  const handle = await ifExists(fs.promises.open(file, "r"));
+  if (!handle) return [];
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - window);
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    const lines = buffer
+      .toString("utf8")
+      .split("\n")
+      .filter((l) => l.length > 0);
+    return start > 0 ? lines.slice(1) : lines;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Is there an `event` for `uid` at or after `since` among the log's last lines? (Recovery asks, to append a lost line once.) */
+export async function auditHasSince(paths: QueuePaths, uid: string, event: string, since: string): Promise<boolean> {
+  for (const line of (await tailLines(paths.audit)).reverse()) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      continue; // a line cut short by a crash: verify reports it, recovery looks past it
+    }
+    const parsed = AuditEventSchema.safeParse(raw);
+    if (!parsed.success) continue;
+    if (parsed.data.at < since) return false;
+    if (parsed.data.uid === uid && parsed.data.event === event) return true;
+  }
+  return false;
+}
+
 /** The last complete line of the file, reading only its tail. */
 async function lastLine(file: string): Promise<string | undefined> {
   let handle: fs.promises.FileHandle;

@@ -1,9 +1,8 @@
-// Housekeeping at the end of a pass:
+// Housekeeping at the end of a pass, at most every `sweepEvery` seconds (an hour at most), so an idle
+// pass stays cheap however long the queue:
 //  - pending jobs nobody reviewed within pending_expire_after → rejected ("expired");
-//  - terminal jobs older than cleanup_completed_after are removed with their decision marker.
-// The pending folder is small and checked every pass. Terminal folders grow with history, so they
-// are swept at most every `sweepEvery` seconds and judged by a stat of metadata.json (written at
-// the job's last change), never by reading every record: an idle pass stays cheap.
+//  - terminal jobs older than cleanup_completed_after are removed with their decision marker, judged
+//    by a stat of metadata.json (written at the job's last change), never by reading every record.
 import fs from "node:fs";
 import path from "node:path";
 import { errorMessage, reportJobError } from "./errors.ts";
@@ -12,6 +11,7 @@ import { listJobDirs, listJobs } from "./jobs.ts";
 import { now, remove, TERMINAL_STATUSES, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
+import { finishHalfDoneTransition } from "./recover.ts";
 import { removeTree } from "./remove.ts";
 import type { AppConfig } from "./schemas.ts";
 
@@ -23,10 +23,21 @@ export interface CleanupResult {
 
 export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, nowMs = Date.now()): Promise<CleanupResult> {
   const result: CleanupResult = { expired: [], removed: [], swept: false };
+  const marker = path.join(paths.state, "last-sweep.json");
+  const sweepEvery = Math.min(3600, Math.max(60, Math.min(config.cleanup_completed_after, config.pending_expire_after) / 10));
+  const last = await fs.promises.stat(marker).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+  if (nowMs - last < sweepEvery * 1000) return result;
+  result.swept = true;
   const rec: Recorder = { paths, log: prefixed(log, "cleanup: ") };
   const { jobs } = await listJobs(paths, ["pending"]);
-  for (const job of jobs) {
-    if (nowMs - Date.parse(job.meta.updated_at) < config.pending_expire_after * 1000) continue;
+  for (let job of jobs) {
+    // A record that disagrees with its folder (another program rewrote it) is settled here, hourly:
+    // pending/ can be long, and the folder decides anyway.
+    if (job.meta.status !== job.status) job = await finishHalfDoneTransition(rec, job).catch(() => job);
+    if (job.status !== "pending" || nowMs - Date.parse(job.meta.updated_at) < config.pending_expire_after * 1000) continue;
     const days = Math.round(config.pending_expire_after / 86_400);
     try {
       await transition(
@@ -44,15 +55,6 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
       reportJobError(rec.log, shortUid(job.uid), error);
     }
   }
-
-  const marker = path.join(paths.state, "last-sweep.json");
-  const sweepEvery = Math.min(3600, Math.max(60, config.cleanup_completed_after / 10));
-  const last = await fs.promises.stat(marker).then(
-    (s) => s.mtimeMs,
-    () => 0,
-  );
-  if (nowMs - last < sweepEvery * 1000) return result;
-  result.swept = true;
 
   const trash = path.join(paths.jobs, ".trash");
   for (const status of TERMINAL_STATUSES) {

@@ -48,7 +48,7 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
   const codeHash = await treeHash(path.join(job.dir, "code"));
   if (sha !== undefined && sha.trim().toLowerCase() !== codeHash) {
     throw new JobStateError(
-      `The code of job ${job.uid} is not the code you reviewed: it hashes to ${codeHash}, you were shown ${sha}. Review it again (scq review ${job.uid.slice(0, 8)}).`,
+      `The code of job ${job.uid} is not the code you reviewed: it hashes to ${codeHash}, you were shown ${sha}. Review it again (scq review ${job.uid.slice(-8)}).`,
       { uid: job.uid },
     );
   }

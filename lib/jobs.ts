@@ -6,35 +6,16 @@ import path from "node:path";
 import { ownQueue, type Context } from "./context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
 import { exists, listDirs, readJsonFile } from "./fsutil.ts";
+import { listJobDirs, readJob, type Job } from "./job-record.ts";
+import { pageJobs, statusUids } from "./listing.ts";
 import { jobDir, queuePaths, type QueuePaths } from "./paths.ts";
-import { JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobMetadata, type JobStatus } from "./schemas.ts";
-
-export interface Job {
-  /** Where the folder is, which is what counts. */
-  status: JobStatus;
-  uid: string;
-  dir: string;
-  meta: JobMetadata;
-}
-
-export async function readJob(paths: QueuePaths, status: JobStatus, uid: string): Promise<Job> {
-  const dir = jobDir(paths, status, uid);
-  const meta = await readJsonFile(path.join(dir, "metadata.json"), JobMetadataSchema);
-  return { status, uid, dir, meta };
-}
-
-/**
- * The job folders in one status folder. Only uid-named folders are jobs: SyftBox conflict copies
- * (`<uid>.conflict.<ts>`), temp folders and anything else there are never listed, run or moved.
- */
-export async function listJobDirs(paths: QueuePaths, status: JobStatus): Promise<string[]> {
-  return (await listDirs(path.join(paths.jobs, status))).filter((name) => UID_PATTERN.test(name));
-}
+import { JOB_STATUSES, JobMetadataSchema, SubmissionSchema, UID_PATTERN, type JobStatus } from "./schemas.ts";
 
 /** Every uid in the queue with the status folder it is in (the later status where a move is under way). */
 export async function uidIndex(paths: QueuePaths, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Map<string, JobStatus>> {
+  const names = await statusUids(paths, statuses);
   const index = new Map<string, JobStatus>();
-  for (const status of statuses) for (const uid of await listJobDirs(paths, status)) index.set(uid, status);
+  for (const status of statuses) for (const uid of names.get(status) ?? []) index.set(uid, status);
   return index;
 }
 
@@ -62,7 +43,9 @@ export async function listJobs(paths: QueuePaths, statuses: readonly JobStatus[]
 }
 
 /**
- * The one rule for naming a job: its full uid, or an unambiguous prefix of at least 4 characters.
+ * The one rule for naming a job: its full uid, or an unambiguous start or end of at least 4
+ * characters. Listings show the last 8 (shortUid): uids are time-ordered, so jobs submitted within a
+ * minute of each other share their first 8 characters, while their ends are random.
  * Returns the matching uids (the exact one alone when there is one).
  */
 export function matchUid(ref: string, uids: Iterable<string>): string[] {
@@ -70,7 +53,7 @@ export function matchUid(ref: string, uids: Iterable<string>): string[] {
   const matches = new Set<string>();
   for (const uid of uids) {
     if (uid === wanted) return [uid];
-    if (wanted.length >= 4 && uid.startsWith(wanted)) matches.add(uid);
+    if (wanted.length >= 4 && (uid.startsWith(wanted) || uid.endsWith(wanted))) matches.add(uid);
   }
   return [...matches];
 }
@@ -83,6 +66,13 @@ function ambiguous(ref: string, matches: { uid: string; status: JobStatus }[]): 
 
 /** A job of one queue by uid or prefix, in any of `statuses`. */
 export async function findJob(paths: QueuePaths, ref: string, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Job> {
+  // A full uid is found by looking where it can be, without listing anything: the later status wins.
+  const wanted = ref.trim().toLowerCase();
+  if (UID_PATTERN.test(wanted)) {
+    for (const status of [...statuses].reverse()) {
+      if (await exists(path.join(jobDir(paths, status, wanted), "metadata.json"))) return readJob(paths, status, wanted);
+    }
+  }
   const index = await uidIndex(paths, statuses);
   const matches = matchUid(ref, index.keys()).map((uid) => ({ uid, status: index.get(uid)! }));
   const [only, ...others] = matches;
@@ -112,18 +102,27 @@ async function otherQueues(ctx: Context): Promise<QueuePaths[]> {
   return queues;
 }
 
-/** Jobs I submitted, on every datasite I have synced, including those still in an inbox. */
-export async function listMyJobs(ctx: Context, status?: JobStatus): Promise<JobView[]> {
+/**
+ * Jobs I submitted, on every datasite I have synced, including those still in an inbox; newest first,
+ * a page at a time (`limit`, `after`), reading only the records a page needs.
+ */
+export async function listMyJobs(ctx: Context, status?: JobStatus, page: { limit?: number; after?: string | undefined } = {}): Promise<JobView[]> {
+  const limit = page.limit ?? Infinity;
   const views: JobView[] = [];
   for (const paths of await otherQueues(ctx)) {
-    const { jobs } = await listJobs(paths, status ? [status] : JOB_STATUSES);
-    for (const job of jobs) {
-      if (job.meta.requester_email === ctx.email) views.push({ ...job, owner: paths.owner, role: "requester", taken_in: true });
-    }
+    const { jobs } = await pageJobs(paths, {
+      statuses: status ? [status] : JOB_STATUSES,
+      limit,
+      after: page.after,
+      match: (job) => job.meta.requester_email === ctx.email,
+    });
+    views.push(...jobs.map((job): JobView => ({ ...job, owner: paths.owner, role: "requester", taken_in: true })));
     if (status && status !== "pending") continue;
     views.push(...(await inboxJobs(paths, ctx.email)));
   }
-  return views;
+  const newest = views.sort((a, b) => b.meta.created_at.localeCompare(a.meta.created_at) || (a.uid < b.uid ? 1 : -1));
+  const from = page.after === undefined ? 0 : newest.findIndex((j) => j.uid === page.after) + 1;
+  return newest.slice(from, from + limit);
 }
 
 async function inboxJobs(paths: QueuePaths, email: string): Promise<JobView[]> {
@@ -163,13 +162,13 @@ export async function locateJob(ctx: Context, ref: string): Promise<JobView> {
   );
 }
 
-/** uids whose start is within two typing errors of what was given. */
+/** uids whose start or end is within two typing errors of what was given. */
 function nearMatches(ref: string, uids: string[]): string[] {
   if (ref.length < 4) return [];
   return [...new Set(uids)]
-    .filter((uid) => editDistance(ref, uid.slice(0, ref.length)) <= 2)
+    .filter((uid) => editDistance(ref, uid.slice(0, ref.length)) <= 2 || editDistance(ref, uid.slice(-ref.length)) <= 2)
     .slice(0, 3)
-    .map((uid) => uid.slice(0, 8));
+    .map((uid) => uid.slice(-8));
 }
 
 function editDistance(a: string, b: string): number {
@@ -183,3 +182,5 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length]!;
 }
+
+export { listJobDirs, readJob, type Job };

@@ -20,16 +20,18 @@
  *   completed/failed with output held ──released────────▶ same status        release      "released"
  *   completed/failed/rejected, old ──────────────────────▶ (removed)         remove       "cleaned"
  *
- * One call is one change, always in this order: (1) write the new metadata atomically (temp file,
- * rename) in the job's current folder; (2) rename the folder into jobs/<new status>/; (3) append
- * exactly one audit event; (4) write one log line. A crash between (1) and (2) leaves a folder whose
- * metadata names another status, which the next pass's recovery finishes or undoes (with its own
- * "recovered" event). A crash between (2) and (3) loses that one audit line; the chain stays intact.
+ * One call is one change, always in this order: (0) write a journal entry (the pass's private state,
+ * journal/<uid>.json) naming the change; (1) write the new metadata atomically (temp file, rename) in
+ * the job's current folder; (2) rename the folder into jobs/<new status>/; (3) append exactly one audit
+ * event; (4) write one log line; (5) remove the journal entry. The next pass's recovery reads only the
+ * journal: a change cut off before (2) is finished or undone (with its own "recovered" event), one cut
+ * off after (2) gets the audit line it may have missed. So recovery never has to read every job.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
-import { appendAudit, type AuditInput } from "./audit.ts";
+import { z } from "zod";
+import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
 import { BugError, JobStateError } from "./errors.ts";
 import { writeJsonAtomic } from "./fsutil.ts";
 import type { Job } from "./jobs.ts";
@@ -37,7 +39,7 @@ import { shortUid, type Log } from "./log.ts";
 import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { removeTree } from "./remove.ts";
-import { JobMetadataSchema, type JobMetadata, type JobStatus } from "./schemas.ts";
+import { AUDIT_EVENTS, JobMetadataSchema, JobStatus, type JobMetadata } from "./schemas.ts";
 
 export const TRANSITIONS = {
   pending: ["approved", "rejected", "failed"],
@@ -78,6 +80,47 @@ async function record(rec: Recorder, uid: string, change: Change): Promise<void>
   rec.log(`${shortUid(uid)} ${change.say}`);
 }
 
+/** A change under way, as the journal keeps it until its audit line is written. */
+export const JournalEntrySchema = z.object({
+  uid: z.string(),
+  from: JobStatus,
+  to: JobStatus,
+  at: z.string(),
+  change: z.object({
+    event: z.enum(AUDIT_EVENTS),
+    by: z.string().nullable().optional(),
+    detail: z.record(z.string(), z.unknown()).optional(),
+    say: z.string(),
+  }),
+});
+export type JournalEntry = z.infer<typeof JournalEntrySchema>;
+
+export function journalDir(paths: QueuePaths): string {
+  return path.join(paths.state, "journal");
+}
+
+/** Steps (0)–(5) around `work`, which does (1) and (2). */
+async function journaled<T>(rec: Recorder, entry: Omit<JournalEntry, "at">, work: () => Promise<T>): Promise<T> {
+  const file = path.join(journalDir(rec.paths), `${entry.uid}.json`);
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await writeJsonAtomic(file, { ...entry, at: now() });
+  const result = await work();
+  await record(rec, entry.uid, entry.change);
+  await fs.promises.rm(file, { force: true });
+  return result;
+}
+
+/** Recovery's part: append the audit line a change cut off after its folder move may have missed, and close its journal entry. */
+export async function completeRecorded(rec: Recorder, entry: JournalEntry): Promise<void> {
+  if (!(await auditHasSince(rec.paths, entry.uid, entry.change.event, entry.at))) await record(rec, entry.uid, entry.change);
+  await fs.promises.rm(path.join(journalDir(rec.paths), `${entry.uid}.json`), { force: true });
+}
+
+/** Close a journal entry whose change never started (cut off before its metadata was written). */
+export async function dropJournal(paths: QueuePaths, uid: string): Promise<void> {
+  await fs.promises.rm(path.join(journalDir(paths), `${uid}.json`), { force: true });
+}
+
 function nextMetadata(job: Job, patch: Partial<JobMetadata>, status: JobStatus): JobMetadata {
   return JobMetadataSchema.parse({ ...job.meta, ...patch, status, updated_at: now() });
 }
@@ -86,20 +129,22 @@ function nextMetadata(job: Job, patch: Partial<JobMetadata>, status: JobStatus):
 export async function transition(rec: Recorder, job: Job, to: JobStatus, patch: Partial<JobMetadata>, change: Change): Promise<Job> {
   if (!canTransition(job.status, to)) throw new BugError(`job ${job.uid} cannot go from ${job.status} to ${to}`, { uid: job.uid });
   const meta = nextMetadata(job, patch, to);
-  await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
   const target = jobDir(rec.paths, to, job.uid);
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
-  await fs.promises.rename(job.dir, target);
-  await record(rec, job.uid, change);
-  return { status: to, uid: job.uid, dir: target, meta };
+  return journaled(rec, { uid: job.uid, from: job.status, to, change }, async () => {
+    await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    await fs.promises.rename(job.dir, target);
+    return { status: to, uid: job.uid, dir: target, meta };
+  });
 }
 
 /** Change a job's record without moving it (adopting a Python client's job, undoing a half-done change). */
 export async function update(rec: Recorder, job: Job, patch: Partial<JobMetadata>, change: Change): Promise<Job> {
   const meta = nextMetadata(job, patch, job.status);
-  await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
-  await record(rec, job.uid, change);
-  return { ...job, meta };
+  return journaled(rec, { uid: job.uid, from: job.status, to: job.status, change }, async () => {
+    await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
+    return { ...job, meta };
+  });
 }
 
 /** Take in a job a Python client wrote straight into pending/: its record rewritten in place, then registered as admitted (unverified). */

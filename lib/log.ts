@@ -10,8 +10,9 @@ export const consoleLog: Log = (line) => {
 
 export const silentLog: Log = () => {};
 
+/** The part of a uid people see and type: its last 8 characters (its first ones carry the time, shared by jobs of the same minute). */
 export function shortUid(uid: string): string {
-  return uid.slice(0, 8);
+  return uid.slice(-8);
 }
 
 /** "3m", "2h", "5d": how long ago an ISO time was. */

@@ -10,7 +10,8 @@ import { approvalMatches, markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage, reportJobError } from "./errors.ts";
 import { exists, ifExists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
-import { listJobs, type Job } from "./jobs.ts";
+import { pageJobs, refreshIndex, statusUids } from "./listing.ts";
+import { listJobs, readJob, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
 import { age, prefixed, shortUid, type Log } from "./log.ts";
@@ -77,13 +78,16 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     await recover(paths, log);
     summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, log);
-    const { jobs: pending } = await listJobs(paths, ["pending"]);
-    summary.pending = logPending(pending, log);
-    summary.decided = await applyDecisions(paths, pending, log);
+    // One listing of pending/ (names only) serves the summary and the decisions.
+    const pending = (await statusUids(paths, ["pending"])).get("pending") ?? [];
+    summary.pending = pending.length;
+    await logPending(paths, pending, summary.intake.accepted.length, log);
+    summary.decided = await applyDecisions(paths, new Set(pending), log);
     const ran = await runApproved(paths, config, log);
     summary.ran = ran.ran;
     summary.sandbox_problem = ran.problem ?? null;
     summary.cleanup = await cleanup(paths, config, log);
+    await refreshIndex(paths);
     summary.finished_at = now();
     await writeJsonAtomic(paths.lastPass, summary);
     return summary;
@@ -93,25 +97,31 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
   }
 }
 
-function logPending(jobs: Job[], log: Log): number {
-  if (jobs.length === 0) return 0;
-  log(`pending: ${jobs.length} job(s) waiting for review (scq review <uid>, then scq approve|reject <uid>)`);
-  for (const job of sortBy(jobs, (j) => j.meta.created_at)) {
-    log(`  ${shortUid(job.uid)}  "${job.meta.name}" from ${job.meta.requester_email}, ${age(job.meta.created_at)} old`);
-  }
-  return jobs.length;
+/**
+ * One line a pass while jobs wait, however many: each job was named once, when intake took it in.
+ * (A line per job per pass would be gigabytes a day for a long queue under run.sh --loop.)
+ */
+async function logPending(paths: QueuePaths, pending: string[], fresh: number, log: Log): Promise<void> {
+  if (pending.length === 0) return;
+  const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
+  const since = oldest ? `, oldest ${age(oldest.meta.created_at)}` : "";
+  log(`pending: ${pending.length} (${fresh} new${since}); see them with scq pending, decide with scq review and scq approve|reject`);
 }
 
-async function applyDecisions(paths: QueuePaths, pending: Job[], log: Log): Promise<{ uid: string; to: string }[]> {
+/** Markers for pending jobs: one listing of decisions/, and only the jobs that have one are read. */
+async function applyDecisions(paths: QueuePaths, pending: Set<string>, log: Log): Promise<{ uid: string; to: string }[]> {
   const rec: Recorder = { paths, log: prefixed(log, "decision: ") };
   const decided: { uid: string; to: string }[] = [];
-  for (const job of pending) {
+  const marked = ((await ifExists(fs.promises.readdir(paths.decisions))) ?? [])
+    .map((name) => name.replace(/\.json$/, ""))
+    .filter((uid) => pending.has(uid));
+  for (const uid of marked.sort()) {
     try {
-      const to = await applyDecision(rec, job);
-      if (to) decided.push({ uid: job.uid, to });
+      const to = await applyDecision(rec, await readJob(paths, "pending", uid));
+      if (to) decided.push({ uid, to });
     } catch (error) {
       // E.g. its folder is being deleted by a sync. It stays pending; the next pass looks again.
-      reportJobError(rec.log, shortUid(job.uid), error);
+      reportJobError(rec.log, shortUid(uid), error);
     }
   }
   return decided;

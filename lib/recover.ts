@@ -4,10 +4,21 @@
 import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches } from "./decisions.ts";
-import { errorMessage, reportJobError } from "./errors.ts";
-import { ifExists } from "./fsutil.ts";
-import { listJobs, type Job } from "./jobs.ts";
-import { ACTIVE_STATUSES, canTransition, now, transition, update, type Recorder } from "./lifecycle.ts";
+import { errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
+import { ifExists, readJsonFile } from "./fsutil.ts";
+import { listJobs, readJob, type Job } from "./jobs.ts";
+import {
+  canTransition,
+  completeRecorded,
+  dropJournal,
+  journalDir,
+  JournalEntrySchema,
+  now,
+  transition,
+  update,
+  type JournalEntry,
+  type Recorder,
+} from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import type { QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
@@ -23,11 +34,25 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
     await removeTree(path.join(stages, name)).catch((error: unknown) => rec.log(`stage ${name} could not be removed yet: ${errorMessage(error)}`));
   }
 
-  const { jobs, problems } = await listJobs(paths, ACTIVE_STATUSES);
-  // Unreadable records in pending/ are jobs of Python clients still arriving: intake deals with them.
-  for (const problem of problems.filter((p) => p.status !== "pending")) {
-    rec.log(`${problem.status}/${problem.uid} has unreadable metadata, left alone: ${problem.error.message}`);
+  // Changes cut off mid-way, as the journal names them: recovery never reads every job.
+  for (const name of (await ifExists(fs.promises.readdir(journalDir(paths)))) ?? []) {
+    const uid = name.replace(/\.json$/, "");
+    try {
+      const entry = await readJsonFile(path.join(journalDir(paths), name), JournalEntrySchema);
+      await recoverChange(rec, entry);
+    } catch (error) {
+      if (error instanceof InvalidFileError) {
+        // Cut off while it was being written: the change it announced had not started.
+        await dropJournal(paths, uid);
+        continue;
+      }
+      reportJobError(rec.log, shortUid(uid), error);
+    }
   }
+  // approved/ and running/ hold few jobs: each is checked. A job left in running/ lost its pass; a
+  // record that disagrees with its folder (written by an older version or another program) is settled.
+  const { jobs, problems } = await listJobs(paths, ["approved", "running"]);
+  for (const problem of problems) rec.log(`${problem.status}/${problem.uid} has unreadable metadata, left alone: ${problem.error.message}`);
   for (let job of jobs) {
     try {
       if (job.meta.status !== job.status) job = await finishHalfDoneTransition(rec, job);
@@ -47,8 +72,30 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   }
 }
 
-/** The metadata names another status than the folder: a pass died between the two steps of a change. */
-async function finishHalfDoneTransition(rec: Recorder, job: Job): Promise<Job> {
+/** One journal entry: where did its change get to? */
+async function recoverChange(rec: Recorder, entry: JournalEntry): Promise<void> {
+  const moved = entry.from !== entry.to ? await ifExists(readJob(rec.paths, entry.to, entry.uid)) : undefined;
+  if (moved) return completeRecorded(rec, entry); // folder moved; its audit line may be missing
+  const job = await ifExists(readJob(rec.paths, entry.from, entry.uid));
+  if (!job) {
+    rec.log(`${shortUid(entry.uid)} named in the journal is gone (removed by hand or by a sync): nothing to recover`);
+    return dropJournal(rec.paths, entry.uid);
+  }
+  if (entry.from === entry.to) {
+    // A change of the record only: done if the record was rewritten after the entry.
+    return job.meta.updated_at >= entry.at ? completeRecorded(rec, entry) : dropJournal(rec.paths, entry.uid);
+  }
+  if (job.meta.status === entry.from) return dropJournal(rec.paths, entry.uid); // cut off before its record was written
+  await finishHalfDoneTransition(rec, job);
+  await dropJournal(rec.paths, entry.uid);
+}
+
+/**
+ * The metadata names another status than the folder: a pass died between the two steps of a change,
+ * or another program rewrote the record. Also called by the hourly sweep for pending/, which recovery
+ * does not read every pass.
+ */
+export async function finishHalfDoneTransition(rec: Recorder, job: Job): Promise<Job> {
   const target = job.meta.status;
   let finish = canTransition(job.status, target);
   // approved → running is undone, not finished: the job starts only after the rename, so it never ran.

@@ -215,7 +215,7 @@ export const LockSchema = z.object({
 
 // ---- audit.jsonl -----------------------------------------------------------------------------------
 
-const AUDIT_EVENTS = [
+export const AUDIT_EVENTS = [
   "submitted",
   "intake-rejected",
   "approve-marker",

@@ -1,7 +1,6 @@
 // The requester's side: put a job into the owner's inbox. The folder is written in the order the
 // intake expects: code/, metadata.json, and the `submitted` marker last, so a half-synced folder is
 // never taken for a whole one.
-import { randomUUID } from "node:crypto";
 import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +10,7 @@ import { describeZodIssues, ScqError } from "./errors.ts";
 import { ifExists, writeJsonAtomic } from "./fsutil.ts";
 import { SUBMITTED_MARKER } from "./intake.ts";
 import { datasiteDir, queuePaths } from "./paths.ts";
+import { uuidv7 } from "./uid.ts";
 import { Description, Email, JobName, Tag, type Submission } from "./schemas.ts";
 import { checkJobCode, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 
@@ -58,7 +58,7 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
   if (!(await fs.pathExists(queue.root))) {
     throw new ScqError(`${opts.to} does not run syft-code-queue (no app_data/${ctx.config.queue_name} in their datasite). Ask them to install it.`);
   }
-  const uid = randomUUID();
+  const uid = uuidv7();
   const dir = path.join(queue.inbox, ctx.email, uid);
   await fs.promises.mkdir(dir, { recursive: true });
   await fs.promises.cp(folder, path.join(dir, "code"), { recursive: true, verbatimSymlinks: true });

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   await pass();
 
   step(`${OWNER} reviews and approves it`);
-  const { marker } = await decide(owner, submitted.uid.slice(0, 8), { decision: "approve", reason: "aggregates only" });
+  const { marker } = await decide(owner, submitted.uid.slice(-8), { decision: "approve", reason: "aggregates only" });
   console.log(`approval marker written for code sha256 ${marker.code_sha256}`);
 
   step("A pass runs the approved job in the sandbox");
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   console.log(`job folder: ${job.dir}`);
   const scq = `SYFTBOX_CLIENT_CONFIG_PATH=${path.join(workspace, "owner.config.json")} SCQ_APP_CONFIG=${configFile} ./scripts/scq.sh`;
   console.log(
-    `\nExplore as the data owner:\n  ${scq} list\n  ${scq} review ${job.uid.slice(0, 8)}\n  ${scq} logs ${job.uid.slice(0, 8)}\n  ${scq} audit verify`,
+    `\nExplore as the data owner:\n  ${scq} list\n  ${scq} review ${job.uid.slice(-8)}\n  ${scq} logs ${job.uid.slice(-8)}\n  ${scq} audit verify`,
   );
   if (job.status !== "completed") process.exitCode = 1;
 }

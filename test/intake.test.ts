@@ -181,6 +181,10 @@ describe("only a marker approves", () => {
     const job = await world.job(uid);
     await fs.writeJson(path.join(job.dir, "metadata.json"), { ...job.meta, status: "approved" });
     await world.pass();
+    expect((await world.job(uid)).status).toBe("pending");
+    // The record is set right by the hourly sweep (pending/ is not read every pass; the folder decides).
+    await fs.remove(path.join(world.paths.state, "last-sweep.json"));
+    await world.pass();
     const after = await world.job(uid);
     expect(after.status).toBe("pending");
     expect(after.meta.status).toBe("pending");
@@ -209,7 +213,7 @@ describe("review and audit", () => {
       },
     });
     await world.pass();
-    const review = await reviewJob(uid.slice(0, 8), world.owner);
+    const review = await reviewJob(uid.slice(-8), world.owner);
     expect(review.texts.map((t) => t.file)).toEqual(["run.sh", "main.py"]);
     expect(review.code_sha256).toBe(review.job.meta.code_sha256);
     const rules = review.findings.map((f) => `${f.file}:${f.line} ${f.rule}`);

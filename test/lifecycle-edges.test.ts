@@ -54,7 +54,7 @@ describe("the transition table", () => {
     expect(await fs.pathExists(jobDir(world.paths, from, uid))).toBe(false);
     expect((await readJob(world.paths, to, uid)).meta.status).toBe(to);
     expect(await linesFor(world, uid)).toEqual(["recovered"]);
-    expect(lines).toEqual([`${uid.slice(0, 8)} moved`]);
+    expect(lines).toEqual([`${uid.slice(-8)} moved`]);
   });
 
   test("every move that is not in the table is refused as a bug, and nothing is written", async () => {
@@ -82,7 +82,14 @@ describe("one audit line per folder move in real passes", () => {
 
   test("recovery: a half-done change is finished or undone with one line; a job left running becomes failed with one line", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" } });
-    const halfRejected = await plant(world, "pending", "rejected"); // metadata written, folder not moved
+    const halfRejected = await plant(world, "pending", "rejected"); // metadata written, folder not moved:
+    await fs.outputJson(path.join(world.paths.state, "journal", `${halfRejected}.json`), {
+      uid: halfRejected,
+      from: "pending",
+      to: "rejected",
+      at: new Date().toISOString(),
+      change: { event: "rejected", say: "rejected" },
+    }); // ...and the journal entry a crash leaves
     const halfRunning = await plant(world, "approved", "running"); // undone: it never ran
     const orphan = await plant(world, "running");
     await world.pass();

@@ -26,7 +26,7 @@ describe("submit → pending → approve → completed", () => {
     expect(first.intake.accepted).toEqual([uid]);
     expect(first.pending).toBe(1);
     expect(first.ran).toEqual([]);
-    expect(world.lines.some((l) => l.includes(uid.slice(0, 8)) && l.includes(`"ok job" from ${SCIENTIST}`))).toBe(true);
+    expect(world.lines).toContain(`intake: ${uid.slice(-8)} from ${SCIENTIST} → pending ("ok job")`);
     expect(await fs.pathExists(inbox)).toBe(false);
     let job = await world.job(uid);
     expect(job.status).toBe("pending");
@@ -37,7 +37,7 @@ describe("submit → pending → approve → completed", () => {
     expect((await world.pass()).ran).toEqual([]);
     expect((await world.job(uid)).status).toBe("pending");
 
-    const { marker } = await decide(world.owner, uid.slice(0, 8), { decision: "approve", reason: "looks fine" });
+    const { marker } = await decide(world.owner, uid.slice(-8), { decision: "approve", reason: "looks fine" });
     expect(marker.code_sha256).toBe(job.meta.code_sha256);
     const summary = await world.pass();
     expect(summary.decided).toEqual([{ uid, to: "approved" }]);

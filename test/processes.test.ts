@@ -105,6 +105,14 @@ describe("crash safety", () => {
     const c = await world.submit({ "run.sh": "echo c > $OUTPUT_DIR/c.txt\n" });
     await world.pass();
     const jobA = await world.job(a);
+    // What a crash leaves: the journal entry, and the record already rewritten.
+    await fs.outputJson(path.join(world.paths.state, "journal", `${a}.json`), {
+      uid: a,
+      from: "pending",
+      to: "rejected",
+      at: new Date().toISOString(),
+      change: { event: "rejected", by: OWNER, say: "rejected" },
+    });
     await fs.writeJson(path.join(jobA.dir, "metadata.json"), { ...jobA.meta, status: "rejected", error_message: "x" });
     await decide(world.owner, c, { decision: "approve" });
     const jobC = await world.job(c);
@@ -138,7 +146,7 @@ describe("entry points", () => {
 
     const ok = await execa("bash", [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)], { env, reject: false });
     expect(ok.exitCode).toBe(0);
-    expect(ok.stdout).toContain(`intake: ${uid.slice(0, 8)} from ${SCIENTIST} → pending`);
+    expect(ok.stdout).toContain(`intake: ${uid.slice(-8)} from ${SCIENTIST} → pending`);
     // run.sh ran the pass from the bundle it builds from these sources.
     expect(await fs.pathExists(path.join(APP_DIR, "dist", "process.mjs"))).toBe(true);
     expect(ok.stderr).not.toContain("building dist/ failed");
@@ -193,10 +201,10 @@ describe("entry points", () => {
     const pending = await runScript("scq.ts", ["pending", "--json", ...worldArgs(world)]);
     expect(JSON.parse(pending.stdout)).toMatchObject([{ uid, name: "via cli", status: "pending", requester_email: SCIENTIST }]);
 
-    const approve = await runScript("approve.ts", [uid.slice(0, 8), "-r", "fine", ...worldArgs(world)]);
+    const approve = await runScript("approve.ts", [uid.slice(-8), "-r", "fine", ...worldArgs(world)]);
     expect(approve.exitCode).toBe(0);
     expect(approve.stdout).toContain(`Approved ${uid}`);
-    const again = await runScript("approve.ts", [uid.slice(0, 8), ...worldArgs(world)]);
+    const again = await runScript("approve.ts", [uid.slice(-8), ...worldArgs(world)]);
     expect(again.exitCode).toBe(1);
     expect(again.stderr + again.stdout).toMatch(/already has a decision/);
 
@@ -240,7 +248,7 @@ describe("entry points", () => {
     await decide(world.owner, good, { decision: "approve" });
     await decide(world.owner, bad, { decision: "approve" });
     await world.pass();
-    const waitGood = await runScript("scq.ts", ["wait", good.slice(0, 8), ...me]);
+    const waitGood = await runScript("scq.ts", ["wait", good.slice(-8), ...me]);
     expect(waitGood.exitCode).toBe(0);
     expect(waitGood.stdout).toBe(`${good} completed`); // execa strips the final newline
     const waitBad = await runScript("scq.ts", ["wait", bad, ...me]);
@@ -277,8 +285,8 @@ describe("entry points", () => {
       },
     );
     expect(bot.exitCode).toBe(0);
-    expect(bot.stdout).toContain(`${clean.slice(0, 8)} approved ("clean" from ${SCIENTIST})`);
-    expect(bot.stdout).toContain(`${flagged.slice(0, 8)} left for review: 1 finding(s), e.g. run.sh:1 network access`);
+    expect(bot.stdout).toContain(`${clean.slice(-8)} approved ("clean" from ${SCIENTIST})`);
+    expect(bot.stdout).toContain(`${flagged.slice(-8)} left for review: 1 finding(s), e.g. run.sh:1 network access`);
     await world.pass();
     expect((await world.job(clean)).status).toBe("completed");
     expect((await world.job(flagged)).status).toBe("pending");
@@ -295,7 +303,7 @@ describe("entry points", () => {
     await sleep(1500);
     // Submitted after the loop started: only a later pass can take it in.
     const uid = await world.submit("ok");
-    await waitFor("a later pass to take the job in", () => Promise.resolve(out.includes(`intake: ${uid.slice(0, 8)}`)));
+    await waitFor("a later pass to take the job in", () => Promise.resolve(out.includes(`intake: ${uid.slice(-8)}`)));
     loop.kill("SIGTERM");
     const done = await loop;
     expect(done.exitCode).toBe(0);

@@ -22,7 +22,7 @@ describe("data scientist", () => {
     await expect(api.getJobLogs(uid, "stdout", world.scientist)).resolves.toMatchObject({ text: null });
     await api.approve(uid, "ok", world.owner);
     await world.pass();
-    expect((await api.getJob(uid.slice(0, 8), world.scientist)).status).toBe("completed");
+    expect((await api.getJob(uid.slice(-8), world.scientist)).status).toBe("completed");
     expect((await api.getJobLogs(uid, "stdout", world.scientist)).text).toBe("hello from followed\n");
     const to = path.join(world.root, "results");
     const out = await api.getJobOutput(uid, { to }, world.scientist);
@@ -115,8 +115,8 @@ describe("data scientist", () => {
     // The same job in two status folders is what a listing sees when the rename lands between its reads.
     await fs.copy(job.dir, path.join(world.paths.jobs, "approved", uid));
     expect((await api.myJobs(undefined, world.scientist)).filter((j) => j.uid === uid).map((j) => j.status)).toEqual(["approved"]);
-    expect((await api.getJob(uid.slice(0, 8), world.scientist)).status).toBe("approved");
-    expect((await api.getJob(uid.slice(0, 8), world.owner)).uid).toBe(uid);
+    expect((await api.getJob(uid.slice(-8), world.scientist)).status).toBe("approved");
+    expect((await api.getJob(uid.slice(-8), world.owner)).uid).toBe(uid);
   });
 });
 
@@ -139,7 +139,7 @@ describe("data owner", () => {
 
     const typo = `${a.slice(0, 7)}${a[7] === "0" ? "1" : "0"}`;
     await expect(api.getJob(typo, world.owner)).rejects.toThrow(JobNotFoundError);
-    await expect(api.getJob(typo, world.owner)).rejects.toThrow(`Did you mean ${a.slice(0, 8)}`);
+    await expect(api.getJob(typo, world.owner)).rejects.toThrow(`Did you mean ${a.slice(-8)}`);
     await expect(api.getJob("", world.owner)).rejects.toThrow(JobNotFoundError);
   });
 

@@ -258,7 +258,7 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     expect(pending.stdout).toContain("mean age");
     const listed = await install.scqJson<unknown[]>("owner", ["list", "--from", SCIENTIST, "--search", "mean", "--limit", "5"]);
     expect(listed).toHaveLength(1);
-    const review = await install.scq("owner", ["review", uid!.slice(0, 8)]);
+    const review = await install.scq("owner", ["review", uid!.slice(-8)]);
     expect(review.stdout).toContain('echo "hello from the job"');
     expect(review.stdout).toMatch(/[0-9a-f]{64}/);
 

@@ -33,7 +33,7 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
     print(argv, events, () =>
       table(
         ["AT", "EVENT", "JOB", "BY", "DETAIL"],
-        events.map((e) => [e.at, e.event, e.uid?.slice(0, 8) ?? "", e.by ?? "", JSON.stringify(e.detail)]),
+        events.map((e) => [e.at, e.event, e.uid?.slice(-8) ?? "", e.by ?? "", JSON.stringify(e.detail)]),
       ),
     );
   },

@@ -22,7 +22,7 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
     describe: decision === "approve" ? "approve pending jobs: they run at the next pass" : "reject pending jobs with a reason",
     builder: (y) =>
       y
-        .positional("uid", { type: "string", array: true, default: [] as string[], describe: "job uid(s) or their first 8 characters" })
+        .positional("uid", { type: "string", array: true, default: [] as string[], describe: "job uid(s), or the 8 characters listings show (its end)" })
         .option("reason", { alias: "r", type: "string", demandOption: decision === "reject", describe: "why (the requester reads it)" })
         .option("all-pending", { type: "boolean", default: false, describe: `${verb} every pending job (narrow it with --from / --search)` })
         .option("from", { type: "string", describe: "with --all-pending: only jobs from this requester" })
@@ -36,7 +36,9 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
         throw new UsageError(`Give job uids or --all-pending, not ${argv.uid.length > 0 ? "both" : "neither"}.`);
       if ((argv.from || argv.search) && !argv["all-pending"]) throw new UsageError("--from and --search go with --all-pending.");
       if (argv.sha !== undefined && argv.uid.length !== 1) throw new UsageError("--sha goes with exactly one job uid: it is that job's code hash.");
-      const refs = argv["all-pending"] ? (await pendingForMe({ from: argv.from, search: argv.search }, ctx)).map((j) => j.uid) : argv.uid;
+      const refs = argv["all-pending"]
+        ? (await pendingForMe({ from: argv.from, search: argv.search, limit: Infinity }, ctx)).map((j) => j.uid)
+        : argv.uid;
       const outcomes = await decideMany(ctx, refs, { decision, reason: argv.reason, sha: argv.sha });
       const results = outcomes.map((o) => ({ uid: o.ref, ok: o.ok, ...(o.uid ? { job: o.uid } : {}), ...(o.error ? { error: o.error } : {}) }));
       print(argv, results, () =>

@@ -11,7 +11,7 @@ interface UidArgs extends GlobalArgs {
   uid: string;
 }
 
-const uidPositional = { type: "string", demandOption: true, describe: "job uid or its first 8 characters" } as const;
+const uidPositional = { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" } as const;
 
 export const jobCommand: CommandModule<GlobalArgs, UidArgs> = {
   command: "job <uid>",
@@ -104,7 +104,7 @@ export const waitCommand: CommandModule<GlobalArgs, WaitArgs> = {
         // Progress goes to stderr, so stdout stays the one result (or JSON document).
         onChange: (j) =>
           process.stderr.write(
-            `${new Date().toISOString().slice(11, 19)}  ${j.uid.slice(0, 8)}  ${stateText(j)}  (${Math.round((Date.now() - started) / 1000)} s)\n`,
+            `${new Date().toISOString().slice(11, 19)}  ${j.uid.slice(-8)}  ${stateText(j)}  (${Math.round((Date.now() - started) / 1000)} s)\n`,
           ),
       },
       await contextFrom(argv),

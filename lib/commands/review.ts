@@ -9,7 +9,7 @@ interface Args extends GlobalArgs {
 export const reviewCommand: CommandModule<GlobalArgs, Args> = {
   command: "review <uid>",
   describe: "show a job's record, files, full code, code hash and advisory findings",
-  builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid or its first 8 characters" }),
+  builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const r = await reviewJob(argv.uid, ctx);
@@ -57,8 +57,8 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
         // --sha binds the approval to the code shown here: if it changes before you approve, approve refuses.
         out.push(
           "",
-          `Approve: scq approve ${m.uid.slice(0, 8)} --sha ${r.code_sha256} -r "why"`,
-          `Reject:  scq reject ${m.uid.slice(0, 8)} -r "why"`,
+          `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256} -r "why"`,
+          `Reject:  scq reject ${m.uid.slice(-8)} -r "why"`,
         );
       }
       return out.join("\n");

@@ -1,0 +1,145 @@
+// Listing a queue of any size by reading only what is shown.
+//
+// Job uids are time-ordered (uid.ts), so the newest jobs are the largest uids and a page of a listing
+// needs the uids of the status folders, never their records. Listing a folder of 100,000 entries
+// still costs about 100 ms, so the pass keeps a cache of those names: index.json in its private
+// state, per status the uids and the folder's mtime as it was before they were listed.
+//
+// The folders stay the truth. A status's cached uids are used only while its folder's mtime is still
+// the one recorded; any change since (a pass, a sync, a person, another program) changes the mtime,
+// and then that folder is listed instead. A missing or unreadable cache is ignored the same way, and
+// every job shown is read from its own folder anyway. Only the pass writes the cache, at the end of a
+// pass, for the folders whose mtime changed.
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { forEachLimit } from "./concurrency.ts";
+import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { listJobDirs, readJob, type Job } from "./job-record.ts";
+import type { QueuePaths } from "./paths.ts";
+import { JOB_STATUSES, JobStatus } from "./schemas.ts";
+import { uidTime } from "./uid.ts";
+
+const IndexSchema = z.object({
+  version: z.literal(1),
+  statuses: z.partialRecord(JobStatus, z.object({ mtimeMs: z.number(), uids: z.array(z.string()) })),
+});
+type Index = z.infer<typeof IndexSchema>;
+
+function indexFile(paths: QueuePaths): string {
+  return path.join(paths.state, "index.json");
+}
+
+async function loadIndex(paths: QueuePaths): Promise<Index | undefined> {
+  return readJsonFile(indexFile(paths), IndexSchema).catch(() => undefined); // missing or unreadable: list the folders
+}
+
+async function folderMtime(paths: QueuePaths, status: JobStatus): Promise<number | undefined> {
+  return (await ifExists(fs.promises.stat(path.join(paths.jobs, status))))?.mtimeMs;
+}
+
+/** The uids in each status folder: from the cache where it is current, else from a listing. */
+export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Map<JobStatus, string[]>> {
+  const index = await loadIndex(paths);
+  const result = new Map<JobStatus, string[]>();
+  await Promise.all(
+    statuses.map(async (status) => {
+      const cached = index?.statuses[status];
+      const mtime = await folderMtime(paths, status);
+      result.set(status, cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status));
+    }),
+  );
+  return result;
+}
+
+/** The pass's last step: refresh the cache for the folders that changed since it was written. */
+export async function refreshIndex(paths: QueuePaths): Promise<void> {
+  const index: Index = (await loadIndex(paths)) ?? { version: 1, statuses: {} };
+  let changed = false;
+  for (const status of JOB_STATUSES) {
+    // The mtime is taken before the listing: a change made while listing leaves the cache stale, never wrong.
+    const mtime = await folderMtime(paths, status);
+    if (mtime === undefined || index.statuses[status]?.mtimeMs === mtime) continue;
+    index.statuses[status] = { mtimeMs: mtime, uids: await listJobDirs(paths, status) };
+    changed = true;
+  }
+  if (changed) await writeJsonAtomic(indexFile(paths), index);
+}
+
+export interface Page {
+  jobs: Job[];
+  /** The uid to pass as `after` for the next page, or null on the last page. */
+  next: string | null;
+  /** How many jobs the listed statuses hold in all (before any filter). */
+  total: number;
+}
+
+export interface PageOptions {
+  statuses?: readonly JobStatus[];
+  /** At most this many jobs (default 50). */
+  limit?: number;
+  /** Start after this uid (the `next` of the page before). */
+  after?: string | undefined;
+  /** Only jobs for which this is true (read from their records, page by page, until the page is full). */
+  match?: ((job: Job) => boolean) | undefined;
+  /** Newest first (the default), or oldest first. */
+  oldestFirst?: boolean;
+}
+
+const READ_CONCURRENCY = 16;
+
+/** One page of a queue, newest first, reading the records of the jobs on it (and, with a filter, of those passed over). */
+export async function pageJobs(paths: QueuePaths, options: PageOptions = {}): Promise<Page> {
+  const limit = options.limit ?? 50;
+  const names = await statusUids(paths, options.statuses ?? JOB_STATUSES);
+  // A job seen in two folders (moved while we looked) is listed once, in the later status.
+  const where = new Map<string, JobStatus>();
+  for (const status of options.statuses ?? JOB_STATUSES) for (const uid of names.get(status) ?? []) where.set(uid, status);
+  const order = await newestFirst(paths, where);
+  if (options.oldestFirst) order.reverse();
+  let start = 0;
+  if (options.after !== undefined) {
+    const at = order.indexOf(options.after);
+    start = at >= 0 ? at + 1 : order.findIndex((uid) => compareUids(uid, options.after!) * (options.oldestFirst ? -1 : 1) > 0);
+    if (start < 0) start = order.length;
+  }
+  const jobs: Job[] = [];
+  let position = start;
+  pages: while (jobs.length < limit && position < order.length) {
+    // Without a filter, exactly the jobs still wanted; with one, a batch at a time until the page is full.
+    const batch = order.slice(position, position + (options.match ? READ_CONCURRENCY * 4 : limit - jobs.length));
+    const read = new Array<Job | undefined>(batch.length);
+    await forEachLimit([...batch.keys()], READ_CONCURRENCY, async (k) => {
+      // Gone or unreadable since the listing (a pass moved it, a sync is writing it): not on this page.
+      read[k] = await readJob(paths, where.get(batch[k]!)!, batch[k]!).catch(() => undefined);
+    });
+    for (const [k, job] of read.entries()) {
+      if (job && (!options.match || options.match(job))) jobs.push(job);
+      if (jobs.length === limit) {
+        position += k + 1;
+        break pages;
+      }
+    }
+    position += batch.length;
+  }
+  return { jobs, next: jobs.length === limit && position < order.length ? jobs.at(-1)!.uid : null, total: where.size };
+}
+
+/** Order uids newest first: by the time a v7 uid carries; other uids (Python clients') by their record's created_at. */
+async function newestFirst(paths: QueuePaths, where: Map<string, JobStatus>): Promise<string[]> {
+  const legacy = [...where.keys()].filter((uid) => uidTime(uid) === undefined);
+  await forEachLimit(legacy, READ_CONCURRENCY, async (uid) => {
+    const job = await readJob(paths, where.get(uid)!, uid).catch(() => undefined);
+    legacyTimes.set(uid, job ? Date.parse(job.meta.created_at) : 0);
+  });
+  return [...where.keys()].sort(compareUids);
+}
+
+/** Sort times of uids without one of their own, learnt from their records (a process reads each once). */
+const legacyTimes = new Map<string, number>();
+
+function compareUids(a: string, b: string): number {
+  const ta = uidTime(a) ?? legacyTimes.get(a) ?? 0;
+  const tb = uidTime(b) ?? legacyTimes.get(b) ?? 0;
+  return tb - ta || (a < b ? 1 : a > b ? -1 : 0);
+}
