@@ -92,7 +92,7 @@ export interface JobView extends Job {
 }
 
 /** Queues of other datasites that this user can see (the app runs there). */
-async function otherQueues(ctx: Context): Promise<QueuePaths[]> {
+export async function otherQueues(ctx: Context): Promise<QueuePaths[]> {
   const queues: QueuePaths[] = [];
   for (const owner of await listDirs(path.join(ctx.dataDir, "datasites"))) {
     if (owner === ctx.email) continue;

@@ -51,7 +51,6 @@ export const TRANSITIONS = {
 } as const satisfies Record<JobStatus, readonly JobStatus[]>;
 
 export const TERMINAL_STATUSES = ["completed", "failed", "rejected"] as const satisfies readonly JobStatus[];
-export const ACTIVE_STATUSES = ["pending", "approved", "running"] as const satisfies readonly JobStatus[];
 
 export function canTransition(from: JobStatus, to: JobStatus): boolean {
   return (TRANSITIONS[from] as readonly JobStatus[]).includes(to);

@@ -143,3 +143,15 @@ function compareUids(a: string, b: string): number {
   const tb = uidTime(b) ?? legacyTimes.get(b) ?? 0;
   return tb - ta || (a < b ? 1 : a > b ? -1 : 0);
 }
+
+/**
+ * A token that changes whenever anything a listing shows may have changed: the mtimes of the status
+ * folders (a job moved, arrived or left), of the journal (every change through lifecycle.ts passes
+ * through it, in place or not) and of decisions/ (a marker written). Stats only, for the review page's
+ * "nothing changed" answers.
+ */
+export async function queueVersion(paths: QueuePaths): Promise<string> {
+  const folders = [...JOB_STATUSES.map((s) => path.join(paths.jobs, s)), path.join(paths.state, "journal"), paths.decisions, path.join(paths.inbox)];
+  const mtimes = await Promise.all(folders.map(async (f) => (await ifExists(fs.promises.stat(f)))?.mtimeMs ?? 0));
+  return mtimes.join(":");
+}

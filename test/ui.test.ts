@@ -231,4 +231,31 @@ describe("review page access rules", () => {
       expect((await child).exitCode).toBe(0);
     }
   });
+
+  test("the page never has two list requests in flight, even when the server is slow", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    await world.submit({ "run.sh": "echo hi\n" });
+    await world.pass();
+    const server = await startUiServer(world.owner, { port: 0 });
+    const page = await browser.newPage();
+    let inFlight = 0;
+    let most = 0;
+    let answered = 0;
+    try {
+      await page.route("**/api/jobs?**", async (route) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 2500)); // slower than the 2 s poll
+        await route.continue();
+        inFlight -= 1;
+        answered += 1;
+      });
+      await page.goto(server.url);
+      await expect.poll(() => answered, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+      expect(most).toBe(1);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
 });

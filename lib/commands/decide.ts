@@ -22,7 +22,12 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
     describe: decision === "approve" ? "approve pending jobs: they run at the next pass" : "reject pending jobs with a reason",
     builder: (y) =>
       y
-        .positional("uid", { type: "string", array: true, default: [] as string[], describe: "job uid(s), or the 8 characters listings show (its end)" })
+        .positional("uid", {
+          type: "string",
+          array: true,
+          default: [] as string[],
+          describe: "job uid(s), or the 8 characters listings show (its end)",
+        })
         .option("reason", { alias: "r", type: "string", demandOption: decision === "reject", describe: "why (the requester reads it)" })
         .option("all-pending", { type: "boolean", default: false, describe: `${verb} every pending job (narrow it with --from / --search)` })
         .option("from", { type: "string", describe: "with --all-pending: only jobs from this requester" })

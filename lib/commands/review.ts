@@ -55,11 +55,7 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
       for (const f of r.findings) out.push(`  ${f.file}:${f.line}  ${f.rule}${f.text ? `: ${f.text}` : ""}`);
       if (r.job.status === "pending") {
         // --sha binds the approval to the code shown here: if it changes before you approve, approve refuses.
-        out.push(
-          "",
-          `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256} -r "why"`,
-          `Reject:  scq reject ${m.uid.slice(-8)} -r "why"`,
-        );
+        out.push("", `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256} -r "why"`, `Reject:  scq reject ${m.uid.slice(-8)} -r "why"`);
       }
       return out.join("\n");
     });

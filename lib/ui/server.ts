@@ -3,21 +3,23 @@
 // cookie, so another site cannot make the browser send it). Requests whose Host or Origin is not this
 // server are refused too (DNS rebinding, cross-site requests). Approve and reject go through the same
 // library functions as the CLI: markers and audit log alike.
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import fs from "fs-extra";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { z } from "zod";
-import { allJobsForMe, myJobs } from "../api.ts";
-import type { Context } from "../context.ts";
+import { myJobs, pageOfMyQueue } from "../api.ts";
+import { ownQueue, type Context } from "../context.ts";
 import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
-import { locateJob, type JobView } from "../jobs.ts";
+import { locateJob, otherQueues, type JobView } from "../jobs.ts";
+import { queueVersion, statusUids } from "../listing.ts";
 import { APP_DIR } from "../paths.ts";
 import { outputOf, readLogs } from "../results.ts";
 import { buildReview } from "../review.ts";
 import { describeSettings, settingsInForce } from "../settings.ts";
+import { JOB_STATUSES, JobStatus } from "../schemas.ts";
 import { visibleDeep } from "../visible.ts";
 
 export interface UiServer {
@@ -36,6 +38,12 @@ const DecisionBody = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+});
+const ListQuery = z.object({
+  view: z.enum(["owner", "requester"]).default("owner"),
+  status: JobStatus.optional(),
+  q: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
 });
 const BatchBody = z.object({
   action: z.enum(["approve", "reject"]),
@@ -132,6 +140,14 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     };
   };
 
+  /** My jobs on other datasites (the requester's tab): few, so filtered here. */
+  const requesterPage = async (query: z.infer<typeof ListQuery>) => {
+    const text = query.q?.toLowerCase();
+    const all = await myJobs(query.status, ctx);
+    const matching = all.filter((j) => !text || [j.uid, j.meta.name, j.owner, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)));
+    return { jobs: matching.slice(0, query.limit), next: matching.length > query.limit ? matching[query.limit - 1]!.uid : null, total: all.length };
+  };
+
   interface Request {
     req: http.IncomingMessage;
     res: http.ServerResponse;
@@ -150,9 +166,37 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     {
       method: "GET",
       path: /^\/api\/jobs$/,
-      handle: async ({ res }) => {
-        const [owned, mine] = await Promise.all([allJobsForMe({}, ctx), myJobs(undefined, ctx)]);
-        send(res, { me: ctx.email, settings: describeSettings(ctx.settings ?? settingsInForce(ctx.config)), jobs: [...owned, ...mine].map(summary) });
+      handle: async ({ req, res, url }) => {
+        const query = parse(ListQuery, Object.fromEntries(url.searchParams));
+        // The page asks every few seconds: when nothing it shows can have changed, it gets a 304.
+        const queues = query.view === "owner" ? [ownQueue(ctx)] : await otherQueues(ctx);
+        const etag = `"${createHash("sha256")
+          .update(JSON.stringify([query, ctx.email, ...(await Promise.all(queues.map((q) => queueVersion(q))))]))
+          .digest("hex")
+          .slice(0, 32)}"`;
+        if (req.headers["if-none-match"] === etag) {
+          res.writeHead(304, { etag, "cache-control": "no-cache" });
+          res.end();
+          return;
+        }
+        const page =
+          query.view === "owner"
+            ? await pageOfMyQueue({ status: query.status, search: query.q, limit: query.limit }, ctx)
+            : await requesterPage(query);
+        const names = query.view === "owner" ? await statusUids(ownQueue(ctx)) : undefined;
+        const counts = Object.fromEntries(
+          JOB_STATUSES.map((st) => [st, names ? (names.get(st)?.length ?? 0) : page.jobs.filter((j) => j.status === st).length]),
+        );
+        res.setHeader("etag", etag);
+        send(res, {
+          me: ctx.email,
+          settings: describeSettings(ctx.settings ?? settingsInForce(ctx.config)),
+          view: query.view,
+          jobs: page.jobs.map(summary),
+          next: page.next,
+          total: page.total,
+          counts,
+        });
       },
     },
     {
@@ -244,6 +288,11 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     url: `${origin}/?token=${token}`,
     origin,
     token,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // Open keep-alive connections (a page polling) would hold close() open: they are ended too.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

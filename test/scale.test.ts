@@ -1,0 +1,143 @@
+// Views that read only what they show: paging through a queue by time-ordered uids, the names cache
+// in the pass's state (a cache: deleted, corrupted or outrun by a folder moved behind its back, the
+// folders still decide), one summary line per pass, and the review page's cheap polling.
+import fs from "fs-extra";
+import http from "node:http";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, test } from "vitest";
+import * as api from "../lib/api.ts";
+import { refreshIndex } from "../lib/listing.ts";
+import { jobDir } from "../lib/paths.ts";
+import { JobMetadataSchema, type JobStatus } from "../lib/schemas.ts";
+import { uuidv7 } from "../lib/uid.ts";
+import { startUiServer } from "../lib/ui/server.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+
+/** Jobs written straight into status folders, oldest first, a millisecond apart: listing needs no pass. */
+async function history(world: World, count: number, status: JobStatus = "completed"): Promise<string[]> {
+  const uids: string[] = [];
+  const start = Date.now() - count;
+  for (let i = 0; i < count; i += 1) {
+    const uid = uuidv7(start + i);
+    const at = new Date(start + i).toISOString();
+    await fs.outputJson(
+      path.join(jobDir(world.paths, status, uid), "metadata.json"),
+      JobMetadataSchema.parse({ uid, name: `job ${i}`, requester_email: SCIENTIST, target_email: OWNER, status, created_at: at, updated_at: at }),
+    );
+    uids.push(uid);
+  }
+  return uids;
+}
+
+describe("paged listings", () => {
+  test("list pages newest first with a cursor, without overlap or gaps, and says how to get the next page", async () => {
+    const world = await makeWorld();
+    const uids = (await history(world, 120)).reverse();
+    const first = await api.pageOfMyQueue({}, world.owner);
+    expect(first.jobs.map((j) => j.uid)).toEqual(uids.slice(0, 50));
+    expect(first.total).toBe(120);
+    const second = await api.pageOfMyQueue({ after: first.next! }, world.owner);
+    expect(second.jobs.map((j) => j.uid)).toEqual(uids.slice(50, 100));
+    const third = await api.pageOfMyQueue({ after: second.next! }, world.owner);
+    expect(third.jobs.map((j) => j.uid)).toEqual(uids.slice(100));
+    expect(third.next).toBeNull();
+    // A filter reads on until the page is full.
+    const filtered = await api.pageOfMyQueue({ search: "job 1", limit: 5 }, world.owner);
+    expect(filtered.jobs.map((j) => j.meta.name)).toEqual(["job 119", "job 118", "job 117", "job 116", "job 115"]);
+
+    const cli = await runScript("scq.ts", ["list", "--limit", "2", ...worldArgs(world)]);
+    expect(cli.stdout).toContain(`Showing 2 of 120, newest first. Next page: scq list --after ${uids[1]}`);
+    const next = await runScript("scq.ts", ["list", "--limit", "2", "--after", uids[1]!, "--json", ...worldArgs(world)]);
+    expect((JSON.parse(next.stdout) as { uid: string }[]).map((j) => j.uid)).toEqual(uids.slice(2, 4));
+  });
+
+  test("status finds the oldest pending job from names alone, and prefix lookup works from either end", async () => {
+    const world = await makeWorld();
+    const pending = await history(world, 30, "pending");
+    const s = await api.status(world.owner);
+    expect(s.counts.pending).toBe(30);
+    const oldest = await world.job(pending[0]!);
+    expect(s.oldest_pending).toBe(oldest.meta.created_at);
+    expect((await api.getJob(pending[7]!.slice(-8), world.owner)).uid).toBe(pending[7]);
+  });
+});
+
+describe("the names cache is only a cache", () => {
+  test("deleted, corrupted, or outrun by a folder moved behind its back: listings follow the folders", async () => {
+    const world = await makeWorld();
+    const uids = await history(world, 10);
+    await refreshIndex(world.paths);
+    const index = path.join(world.paths.state, "index.json");
+    expect(await fs.pathExists(index)).toBe(true);
+    const all = async () => (await api.pageOfMyQueue({ limit: 100 }, world.owner)).jobs.map((j) => `${j.uid}:${j.status}`).sort();
+    const expected = uids.map((u) => `${u}:completed`).sort();
+    expect(await all()).toEqual(expected);
+
+    await fs.remove(index);
+    expect(await all()).toEqual(expected);
+
+    await fs.writeFile(index, "{ not json");
+    expect(await all()).toEqual(expected);
+
+    await refreshIndex(world.paths);
+    // Moved behind the cache's back: the folder's mtime changes, so its cached names are not used.
+    await fs.mkdirp(path.join(world.paths.jobs, "failed"));
+    await fs.move(jobDir(world.paths, "completed", uids[0]!), jobDir(world.paths, "failed", uids[0]!));
+    const moved = await all();
+    expect(moved).toContain(`${uids[0]}:failed`);
+    expect(moved).not.toContain(`${uids[0]}:completed`);
+    expect((await api.status(world.owner)).counts).toMatchObject({ completed: 9, failed: 1 });
+  });
+});
+
+describe("the pass log", () => {
+  test("one summary line per pass for the jobs waiting, not one per job", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    for (let i = 0; i < 3; i += 1) await world.submit({ "run.sh": "echo hi\n" });
+    await world.pass();
+    expect(world.lines.filter((l) => l.startsWith("pending: "))).toEqual([expect.stringMatching(/^pending: 3 \(3 new, oldest \d+s\)/)]);
+    world.lines.length = 0;
+    await world.pass();
+    expect(world.lines.filter((l) => l.startsWith("pending") || l.startsWith("  "))).toEqual([expect.stringMatching(/^pending: 3 \(0 new, oldest/)]);
+  });
+});
+
+describe("the review page's server", () => {
+  test("answers 304 while nothing changed, and a new answer once a job moved", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uids = await history(world, 5, "pending");
+    const server = await startUiServer(world.owner, { port: 0 });
+    try {
+      const get = (etag?: string) =>
+        fetch(`${server.origin}/api/jobs`, { headers: { "x-scq-token": server.token, ...(etag ? { "if-none-match": etag } : {}) } });
+      const first = await get();
+      const etag = first.headers.get("etag")!;
+      expect(first.status).toBe(200);
+      expect(((await first.json()) as { counts: Record<string, number> }).counts.pending).toBe(5);
+      expect((await get(etag)).status).toBe(304);
+      await fs.mkdirp(path.join(world.paths.jobs, "rejected"));
+      await fs.move(jobDir(world.paths, "pending", uids[0]!), jobDir(world.paths, "rejected", uids[0]!));
+      const after = await get(etag);
+      expect(after.status).toBe(200);
+      expect(((await after.json()) as { counts: Record<string, number> }).counts).toMatchObject({ pending: 4, rejected: 1 });
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("scq ui stops within 2 s of SIGTERM, even with a browser's keep-alive connection open", async () => {
+    const world = await makeWorld();
+    const child = runScript("scq.ts", ["ui", "--json", ...worldArgs(world)]);
+    const line = await new Promise<string>((resolve) => child.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString())));
+    const { origin } = JSON.parse(line) as { origin: string };
+    const agent = new http.Agent({ keepAlive: true });
+    await new Promise<void>((resolve, reject) => http.get(`${origin}/`, { agent }, (res) => res.resume().on("end", resolve)).on("error", reject));
+    await sleep(100);
+    const stopping = Date.now();
+    child.kill("SIGTERM");
+    expect((await child).exitCode).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(2000);
+    agent.destroy();
+  });
+});
