@@ -4,16 +4,17 @@
 // them: from the bundle in dist/ (built here first by run.sh); the pass from the TypeScript
 // sources through tsx is measured too, for comparison.
 import { execa } from "execa";
-import { randomUUID } from "node:crypto";
 import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { forEachLimit } from "../lib/concurrency.ts";
 import { decide } from "../lib/decisions.ts";
 import { runPass } from "../lib/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
 import { AppConfigSchema, type AppConfig } from "../lib/schemas.ts";
+import { uuidv7 } from "../lib/uid.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const OWNER = "owner@bench.local";
@@ -64,19 +65,16 @@ async function world(name: string, config: AppConfig) {
   return { root, dataDir, configFile, paths, args };
 }
 
-/** Finished jobs as a long history leaves them: metadata, code, logs, output. */
+/** Finished jobs as a long history leaves them (a record and a little code each), written 32 at a time. */
 async function addHistory(paths: ReturnType<typeof queuePaths>, count: number): Promise<void> {
   const at = new Date().toISOString();
-  for (let i = 0; i < count; i += 1) {
-    const uid = randomUUID();
+  const start = Date.now() - count;
+  await forEachLimit([...Array(count).keys()], 32, async (i) => {
+    const uid = uuidv7(start + i);
     const status = i % 10 === 0 ? "failed" : i % 17 === 0 ? "rejected" : "completed";
     const dir = path.join(paths.jobs, status, uid);
     await fs.mkdirp(path.join(dir, "code"));
-    await fs.mkdirp(path.join(dir, "logs"));
-    await fs.mkdirp(path.join(dir, "output"));
     await fs.writeFile(path.join(dir, "code", "run.sh"), "echo hi\n");
-    await fs.writeFile(path.join(dir, "logs", "stdout.txt"), "hi\n");
-    await fs.writeFile(path.join(dir, "output", "result.txt"), "42\n");
     await fs.writeJson(path.join(dir, "metadata.json"), {
       uid,
       name: `job ${i}`,
@@ -89,13 +87,13 @@ async function addHistory(paths: ReturnType<typeof queuePaths>, count: number): 
       completed_at: at,
       exit_code: 0,
     });
-  }
+  });
 }
 
 async function addSubmissions(paths: ReturnType<typeof queuePaths>, count: number): Promise<string[]> {
   const uids: string[] = [];
   for (let i = 0; i < count; i += 1) {
-    const uid = randomUUID();
+    const uid = uuidv7();
     const dir = path.join(paths.inbox, REQUESTER, uid);
     await fs.outputFile(path.join(dir, "code", "run.sh"), 'echo ok > "$OUTPUT_DIR/ok.txt"\n');
     await fs.writeJson(path.join(dir, "metadata.json"), {
@@ -129,47 +127,129 @@ try {
   const bareNode = await timeProcess([path.join(APP_DIR, "bench", "rss.mjs")], []);
   row("bare node start", fmt(bareNode.time));
 
-  let rss10k = 0;
-  for (const count of [0, 1000, 10_000]) {
-    const w = await world(`idle-${count}`, base);
-    await addHistory(w.paths, count);
-    await timeProcess(entry("process"), w.args, 1); // warm: the periodic sweep runs here
-    const pass = await timeProcess(entry("process"), w.args);
-    const ratio = pass.time.median / bare.time.median;
-    // The pass's own work: what it takes beyond starting node at all.
-    const own = pass.time.median - bareNode.time.median;
-    const last = count === 10_000;
-    row(
-      `idle pass, ${count} finished jobs`,
-      `${fmt(pass.time)}  ×${ratio.toFixed(2)} bare tsx`,
-      last ? "≤ 1.5× bare tsx" : "",
-      last ? (ratio <= 1.5 ? "met" : "MISSED") : "",
-    );
-    row(`  its own work beyond a bare node start`, `${own.toFixed(0)} ms`, last ? "≤ 100 ms" : "", last ? (own <= 100 ? "met" : "MISSED") : "");
-    if (count === 10_000) {
-      rss10k = pass.rssKb;
-      const fromSources = await timeProcess(entry("process", "tsx"), w.args);
-      row("  same, TypeScript sources via tsx", `${fmt(fromSources.time)}  ×${(fromSources.time.median / bare.time.median).toFixed(2)} bare`);
-      await addSubmissions(w.paths, 1);
-      await timeProcess(entry("process"), w.args, 1);
-      const scq = entry("scq");
-      const pending = await timeProcess(scq, ["pending", "--json", ...w.args]);
-      const pr = pending.time.median / bare.time.median;
-      row("scq pending, 10,000 jobs on disk", `${fmt(pending.time)}  ×${pr.toFixed(2)} bare`, "≤ 1.2× bare", pr <= 1.2 ? "met" : "MISSED");
-      // Approve a fresh pending job each run (an approved one cannot be approved twice).
-      const uids = await addSubmissions(w.paths, RUNS);
-      await runPass({ dataDir: w.dataDir, owner: OWNER, config: base, log: () => {} });
-      const samples: number[] = [];
-      for (const uid of uids) {
-        const t = await timeProcess(scq, ["approve", uid.slice(0, 8), "-r", "bench", ...w.args], 1);
-        samples.push(t.time.median);
-      }
-      const approve = stats(samples);
-      const ar = approve.median / bare.time.median;
-      row("scq approve, 10,000 jobs on disk", `${fmt(approve)}  ×${ar.toFixed(2)} bare`, "≤ 1.2× bare", ar <= 1.2 ? "met" : "MISSED");
-    }
+  // ---- scale: the same operations on an empty queue and on 100,000 finished + 5,000 pending jobs ----
+  const HISTORY = Number(process.env.BENCH_HISTORY ?? 100_000);
+  const PENDING = Number(process.env.BENCH_PENDING ?? 5000);
+  const scq = entry("scq");
+  const ratioRow = (what: string, small: Stats, large: Stats, limit: number) => {
+    const ratio = large.median / small.median;
+    row(what, `${fmt(large)}  vs empty ${small.median.toFixed(0)} ms: ×${ratio.toFixed(2)}`, `≤ ${limit}×`, ratio <= limit ? "met" : "MISSED");
+  };
+  const empty = await world("scale-empty", base);
+  const [emptyUid] = await addSubmissions(empty.paths, 1);
+  await timeProcess(entry("process"), empty.args, 1);
+  const big = await world("scale-big", base);
+  process.stderr.write(`  writing ${HISTORY} finished jobs and taking in ${PENDING} submissions...\n`);
+  await addHistory(big.paths, HISTORY);
+  const bigPending = await addSubmissions(big.paths, PENDING);
+  await timeProcess(entry("process"), big.args, 1); // intake, and the first sweep
+  await timeProcess(entry("process"), big.args, 1);
+
+  const idleEmpty = await timeProcess(entry("process"), empty.args);
+  const idleBig = await timeProcess(entry("process"), big.args);
+  ratioRow(`idle pass, ${PENDING} pending + ${HISTORY} finished`, idleEmpty.time, idleBig.time, 1.5);
+  row(`  its peak RSS`, `${(idleBig.rssKb / 1024).toFixed(0)} MB`, "≤ 80 MB", idleBig.rssKb / 1024 <= 80 ? "met" : "MISSED");
+  for (const [what, args] of [
+    ["scq list --limit 50", ["list", "--limit", "50", "--json"]],
+    ["scq status", ["status", "--json"]],
+  ] as const) {
+    ratioRow(`${what}`, (await timeProcess(scq, [...args, ...empty.args])).time, (await timeProcess(scq, [...args, ...big.args])).time, 1.5);
   }
-  row("peak RSS of the pass, 10,000 jobs", `${(rss10k / 1024).toFixed(0)} MB`, "≤ 150 MB", rss10k / 1024 <= 150 ? "met" : "MISSED");
+  ratioRow(
+    "scq job <8 characters>",
+    (await timeProcess(scq, ["job", emptyUid!.slice(-8), "--json", ...empty.args])).time,
+    (await timeProcess(scq, ["job", bigPending[0]!.slice(-8), "--json", ...big.args])).time,
+    1.5,
+  );
+
+  // The review page: first page and one job's detail, then a page left polling (every 2 s, with the
+  // ETag the page sends) while the server's CPU and memory are read from /proc.
+  {
+    const ui = execa(process.execPath, [...scq, "ui", "--json", ...big.args], { cwd: APP_DIR });
+    const line = await new Promise<string>((resolve) => ui.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString())));
+    const { origin, url } = JSON.parse(line) as { origin: string; url: string };
+    const token = new URL(url).searchParams.get("token")!;
+    const get = async (p: string, etag = "") => {
+      const t = performance.now();
+      const res = await fetch(`${origin}${p}`, { headers: { "x-scq-token": token, ...(etag ? { "if-none-match": etag } : {}) } });
+      await res.arrayBuffer();
+      return { ms: performance.now() - t, etag: res.headers.get("etag") ?? "" };
+    };
+    await get("/api/jobs");
+    const first: number[] = [];
+    const detail: number[] = [];
+    for (let i = 0; i < RUNS; i += 1) {
+      first.push((await get("/api/jobs?limit=50")).ms);
+      detail.push((await get(`/api/jobs/${bigPending[i % bigPending.length]!}`)).ms);
+    }
+    row("review page: first page (50 jobs)", fmt(stats(first)), "≤ 100 ms", stats(first).median <= 100 ? "met" : "MISSED");
+    row("review page: one job's detail", fmt(stats(detail)), "≤ 50 ms", stats(detail).median <= 50 ? "met" : "MISSED");
+    const seconds = Number(process.env.BENCH_PAGE_SECONDS ?? 60);
+    const cpuTicks = () => {
+      const stat = fs.readFileSync(`/proc/${ui.pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${ui.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+    const ticksBefore = cpuTicks();
+    const started = performance.now();
+    let etag = (await get("/api/jobs?limit=50")).etag;
+    let peakRss = rssMb();
+    while (performance.now() - started < seconds * 1000) {
+      await new Promise((r) => setTimeout(r, 2000));
+      etag = (await get("/api/jobs?limit=50", etag)).etag || etag;
+      peakRss = Math.max(peakRss, rssMb());
+    }
+    const cpuShare = (cpuTicks() - ticksBefore) / 100 / ((performance.now() - started) / 1000);
+    row(
+      `review page left open ${seconds} s, polling`,
+      `${(cpuShare * 100).toFixed(1)} % of a core, ${peakRss.toFixed(0)} MB RSS`,
+      "≤ 5 %, ≤ 200 MB",
+      cpuShare <= 0.05 && peakRss <= 200 ? "met" : "MISSED",
+    );
+    ui.kill("SIGTERM");
+    await ui.catch(() => undefined);
+  }
+
+  // The hourly sweep over the whole history, against `find` listing the same folders.
+  {
+    const { cleanup } = await import("../lib/cleanup.ts");
+    const sweeps: number[] = [];
+    const finds: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      await fs.remove(path.join(big.paths.state, "last-sweep.json"));
+      let t = performance.now();
+      await cleanup(big.paths, base, () => {});
+      sweeps.push(performance.now() - t);
+      t = performance.now();
+      await execa("find", [big.paths.jobs, "-mindepth", "2", "-maxdepth", "2", "-name", "*-*"], { stdout: "ignore" });
+      finds.push(performance.now() - t);
+    }
+    const ratio = stats(sweeps).median / stats(finds).median;
+    row(
+      `cleanup sweep, ${HISTORY + PENDING} jobs`,
+      `${fmt(stats(sweeps))}  vs find ${stats(finds).median.toFixed(0)} ms: ×${ratio.toFixed(2)}`,
+      "≤ 1.5× find",
+      ratio <= 1.5 ? "met" : "MISSED",
+    );
+  }
+
+  // Batch approval: linear in the number of jobs.
+  for (const count of [1000, 2500, PENDING]) {
+    const w = count === PENDING ? big : await world(`approve-${count}`, base);
+    if (w !== big) {
+      await addSubmissions(w.paths, count);
+      await timeProcess(entry("process"), w.args, 1);
+    }
+    const t = await timeProcess(scq, ["approve", "--all-pending", "-r", "bench", "--json", ...w.args], 1);
+    const perJob = t.time.median / count;
+    row(
+      `scq approve --all-pending, ${count} jobs`,
+      `${fmt(t.time)}  = ${perJob.toFixed(2)} ms a job`,
+      "≤ 5 ms a job",
+      perJob <= 5 ? "met" : "MISSED",
+    );
+  }
 
   const problem = await sandboxProblem("bwrap");
   if (problem) {

@@ -9,7 +9,7 @@ import { decide, type DecideOptions } from "./decisions.ts";
 import { JobNotFoundError, WaitTimeoutError } from "./errors.ts";
 import { readJsonFile } from "./fsutil.ts";
 import { findJob, listMyJobs, locateJob, type JobView } from "./jobs.ts";
-import { pageJobs, statusUids } from "./listing.ts";
+import { pageJobs, statusCounts } from "./listing.ts";
 import { release as releaseJob, TERMINAL_STATUSES } from "./lifecycle.ts";
 import { silentLog } from "./log.ts";
 import { outputOf, readLogs, type Output } from "./results.ts";
@@ -109,8 +109,7 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const ctx = await contextOf(c);
   const paths = ownQueue(ctx);
   // Counting folders needs no metadata reads, so this stays fast with a long history.
-  const names = await statusUids(paths);
-  const counts = Object.fromEntries(JOB_STATUSES.map((st) => [st, names.get(st)?.length ?? 0])) as Record<JobStatus, number>;
+  const counts = await statusCounts(paths);
   // The oldest pending job is the smallest time-ordered uid: found from names, its record read alone.
   const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
   // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".

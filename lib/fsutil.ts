@@ -75,10 +75,10 @@ export async function readUntrustedFile(file: string, maxBytes = MAX_RECORD_BYTE
 }
 
 /** Read a JSON file and validate it; errors name the file and each bad field. Safe on files others wrote. */
-export async function readJsonFile<S extends z.ZodType>(file: string, schema: S, hint = ""): Promise<z.output<S>> {
+export async function readJsonFile<S extends z.ZodType>(file: string, schema: S, hint = "", maxBytes = MAX_RECORD_BYTES): Promise<z.output<S>> {
   let text: string;
   try {
-    text = (await readUntrustedFile(file)).toString("utf8");
+    text = (await readUntrustedFile(file, maxBytes)).toString("utf8");
   } catch (error) {
     if (error instanceof InvalidFileError && hint) throw new InvalidFileError(file, error.problems, false, hint);
     throw error;

@@ -2,7 +2,7 @@
 //
 // Job uids are time-ordered (uid.ts), so the newest jobs are the largest uids and a page of a listing
 // needs the uids of the status folders, never their records. Listing a folder of 100,000 entries
-// still costs about 100 ms, so the pass keeps a cache of those names: index.json in its private
+// still costs about 100 ms, so the pass keeps a cache of those names: index/<status>.json in its private
 // state, per status the uids and the folder's mtime as it was before they were listed.
 //
 // The folders stay the truth. A status's cached uids are used only while its folder's mtime is still
@@ -20,19 +20,17 @@ import type { QueuePaths } from "./paths.ts";
 import { JOB_STATUSES, JobStatus } from "./schemas.ts";
 import { uidTime } from "./uid.ts";
 
-const IndexSchema = z.object({
-  version: z.literal(1),
-  statuses: z.partialRecord(JobStatus, z.object({ mtimeMs: z.number(), uids: z.array(z.string()) })),
-});
-type Index = z.infer<typeof IndexSchema>;
+// One file per status folder, so a look at pending/ never parses the names of 100,000 finished jobs,
+// and one small file of counts.
+const NamesSchema = z.object({ mtimeMs: z.number(), uids: z.array(z.string()) });
+const CountsSchema = z.partialRecord(JobStatus, z.object({ mtimeMs: z.number(), count: z.number().int().min(0) }));
 
-function indexFile(paths: QueuePaths): string {
-  return path.join(paths.state, "index.json");
+function cacheDir(paths: QueuePaths): string {
+  return path.join(paths.state, "index");
 }
 
-async function loadIndex(paths: QueuePaths): Promise<Index | undefined> {
-  return readJsonFile(indexFile(paths), IndexSchema).catch(() => undefined); // missing or unreadable: list the folders
-}
+/** 100,000 uids take about 4 MB; the bound leaves room for ten times that. */
+const MAX_NAMES_BYTES = 64 * 1024 * 1024;
 
 async function folderMtime(paths: QueuePaths, status: JobStatus): Promise<number | undefined> {
   return (await ifExists(fs.promises.stat(path.join(paths.jobs, status))))?.mtimeMs;
@@ -40,13 +38,27 @@ async function folderMtime(paths: QueuePaths, status: JobStatus): Promise<number
 
 /** The uids in each status folder: from the cache where it is current, else from a listing. */
 export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Map<JobStatus, string[]>> {
-  const index = await loadIndex(paths);
   const result = new Map<JobStatus, string[]>();
   await Promise.all(
     statuses.map(async (status) => {
-      const cached = index?.statuses[status];
       const mtime = await folderMtime(paths, status);
+      // Missing or unreadable: the folder is listed instead.
+      const cached = await readJsonFile(path.join(cacheDir(paths), `${status}.json`), NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
       result.set(status, cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status));
+    }),
+  );
+  return result;
+}
+
+/** How many jobs each status folder holds: from the small counts file where current, else by listing. */
+export async function statusCounts(paths: QueuePaths): Promise<Record<JobStatus, number>> {
+  const counts = await readJsonFile(path.join(cacheDir(paths), "counts.json"), CountsSchema).catch(() => undefined);
+  const result = {} as Record<JobStatus, number>;
+  await Promise.all(
+    JOB_STATUSES.map(async (status) => {
+      const mtime = await folderMtime(paths, status);
+      const cached = counts?.[status];
+      result[status] = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.count : (await listJobDirs(paths, status)).length;
     }),
   );
   return result;
@@ -54,16 +66,20 @@ export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus
 
 /** The pass's last step: refresh the cache for the folders that changed since it was written. */
 export async function refreshIndex(paths: QueuePaths): Promise<void> {
-  const index: Index = (await loadIndex(paths)) ?? { version: 1, statuses: {} };
+  const dir = cacheDir(paths);
+  await fs.promises.mkdir(dir, { recursive: true });
+  const counts = (await readJsonFile(path.join(dir, "counts.json"), CountsSchema).catch(() => undefined)) ?? {};
   let changed = false;
   for (const status of JOB_STATUSES) {
     // The mtime is taken before the listing: a change made while listing leaves the cache stale, never wrong.
     const mtime = await folderMtime(paths, status);
-    if (mtime === undefined || index.statuses[status]?.mtimeMs === mtime) continue;
-    index.statuses[status] = { mtimeMs: mtime, uids: await listJobDirs(paths, status) };
+    if (mtime === undefined || counts[status]?.mtimeMs === mtime) continue;
+    const uids = await listJobDirs(paths, status);
+    await writeJsonAtomic(path.join(dir, `${status}.json`), { mtimeMs: mtime, uids });
+    counts[status] = { mtimeMs: mtime, count: uids.length };
     changed = true;
   }
-  if (changed) await writeJsonAtomic(indexFile(paths), index);
+  if (changed) await writeJsonAtomic(path.join(dir, "counts.json"), counts);
 }
 
 export interface Page {
@@ -125,19 +141,37 @@ export async function pageJobs(paths: QueuePaths, options: PageOptions = {}): Pr
   return { jobs, next: jobs.length === limit && position < order.length ? jobs.at(-1)!.uid : null, total: where.size };
 }
 
-/** Order uids newest first: by the time a v7 uid carries; other uids (Python clients') by their record's created_at. */
+/**
+ * Order uids newest first. A v7 uid's hex begins with its time, fixed width, so for them plain string
+ * order is time order; other uids (Python clients') are placed by their record's created_at.
+ */
 async function newestFirst(paths: QueuePaths, where: Map<string, JobStatus>): Promise<string[]> {
-  const legacy = [...where.keys()].filter((uid) => uidTime(uid) === undefined);
+  const timed: string[] = [];
+  const legacy: string[] = [];
+  for (const uid of where.keys()) (uidTime(uid) === undefined ? legacy : timed).push(uid);
+  timed.sort().reverse();
+  if (legacy.length === 0) return timed;
   await forEachLimit(legacy, READ_CONCURRENCY, async (uid) => {
+    if (legacyTimes.has(uid)) return;
     const job = await readJob(paths, where.get(uid)!, uid).catch(() => undefined);
     legacyTimes.set(uid, job ? Date.parse(job.meta.created_at) : 0);
   });
-  return [...where.keys()].sort(compareUids);
+  legacy.sort(compareUids);
+  // Merge the two newest-first lists.
+  const merged: string[] = [];
+  let a = 0;
+  let b = 0;
+  while (a < timed.length || b < legacy.length) {
+    if (b >= legacy.length || (a < timed.length && compareUids(timed[a]!, legacy[b]!) <= 0)) merged.push(timed[a++]!);
+    else merged.push(legacy[b++]!);
+  }
+  return merged;
 }
 
 /** Sort times of uids without one of their own, learnt from their records (a process reads each once). */
 const legacyTimes = new Map<string, number>();
 
+/** Negative when `a` is newer than `b`. */
 function compareUids(a: string, b: string): number {
   const ta = uidTime(a) ?? legacyTimes.get(a) ?? 0;
   const tb = uidTime(b) ?? legacyTimes.get(b) ?? 0;
@@ -147,11 +181,11 @@ function compareUids(a: string, b: string): number {
 /**
  * A token that changes whenever anything a listing shows may have changed: the mtimes of the status
  * folders (a job moved, arrived or left), of the journal (every change through lifecycle.ts passes
- * through it, in place or not) and of decisions/ (a marker written). Stats only, for the review page's
- * "nothing changed" answers.
+ * through it, in place or not), of decisions/ (a marker written) and of the inbox. Stats only, for
+ * the review page's "nothing changed" answers.
  */
 export async function queueVersion(paths: QueuePaths): Promise<string> {
-  const folders = [...JOB_STATUSES.map((s) => path.join(paths.jobs, s)), path.join(paths.state, "journal"), paths.decisions, path.join(paths.inbox)];
+  const folders = [...JOB_STATUSES.map((s) => path.join(paths.jobs, s)), path.join(paths.state, "journal"), paths.decisions, paths.inbox];
   const mtimes = await Promise.all(folders.map(async (f) => (await ifExists(fs.promises.stat(f)))?.mtimeMs ?? 0));
   return mtimes.join(":");
 }

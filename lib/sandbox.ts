@@ -63,7 +63,7 @@ export interface LaunchOptions {
 
 const NOBODY = 65534;
 /** The uid/gid the job sees inside bwrap. */
-const JOB_ID = 1000;
+const SANDBOX_UID = 1000;
 const PATH = "/usr/local/bin:/usr/bin:/bin";
 const MB = 1024 * 1024;
 
@@ -105,6 +105,9 @@ export function launchCommand(options: LaunchOptions): Launch {
         DATA_DIR: stage.data,
         JOB_UID: job.uid,
         JOB_NAME: job.name,
+        // As the Python syft-code-queue runner sets them, for run.sh files written for it.
+        JOB_ID: job.uid,
+        CODE_DIR: stage.work,
       },
     };
   }
@@ -117,6 +120,9 @@ export function launchCommand(options: LaunchOptions): Launch {
     DATA_DIR: "/data",
     JOB_UID: job.uid,
     JOB_NAME: job.name,
+    // As the Python syft-code-queue runner sets them, for run.sh files written for it.
+    JOB_ID: job.uid,
+    CODE_DIR: "/work",
   };
   const args = [
     "--unshare-all",
@@ -127,9 +133,9 @@ export function launchCommand(options: LaunchOptions): Launch {
     ...(options.fds ? ["--info-fd", String(options.fds.info)] : []),
     ...(options.fds?.seccomp !== undefined ? ["--seccomp", String(options.fds.seccomp)] : []),
     "--uid",
-    String(JOB_ID),
+    String(SANDBOX_UID),
     "--gid",
-    String(JOB_ID),
+    String(SANDBOX_UID),
     "--die-with-parent",
     "--new-session",
     "--cap-drop",
@@ -228,8 +234,8 @@ function systemDirs(): string[] {
 /** Write the few files the stage needs and, for bwrap as root, hand the stage to `nobody`. */
 export async function prepareStageFiles(mode: SandboxMode, stage: Stage, dataPaths: string[]): Promise<void> {
   for (const dir of [stage.output, stage.home, stage.tmp, stage.etc, stage.data]) await fs.promises.mkdir(dir, { recursive: true });
-  await fs.promises.writeFile(path.join(stage.etc, "passwd"), `job:x:${JOB_ID}:${JOB_ID}:job:/home/job:/bin/sh\n`);
-  await fs.promises.writeFile(path.join(stage.etc, "group"), `job:x:${JOB_ID}:\n`);
+  await fs.promises.writeFile(path.join(stage.etc, "passwd"), `job:x:${SANDBOX_UID}:${SANDBOX_UID}:job:/home/job:/bin/sh\n`);
+  await fs.promises.writeFile(path.join(stage.etc, "group"), `job:x:${SANDBOX_UID}:\n`);
   if (mode === "none") {
     for (const m of dataMounts(dataPaths)) await fs.promises.symlink(m.source, path.join(stage.data, m.target));
   }

@@ -221,9 +221,26 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
         .trim()
         .split("\n")
         .map((l) => l.split("=")[0]);
-      const allowed = ["PATH", "HOME", "LANG", "TMPDIR", "OUTPUT_DIR", "DATA_DIR", "JOB_UID", "JOB_NAME", "PWD", "SHLVL", "_", "OLDPWD"];
+      const allowed = [
+        "PATH",
+        "HOME",
+        "LANG",
+        "TMPDIR",
+        "OUTPUT_DIR",
+        "DATA_DIR",
+        "JOB_UID",
+        "JOB_NAME",
+        "JOB_ID",
+        "CODE_DIR",
+        "PWD",
+        "SHLVL",
+        "_",
+        "OLDPWD",
+      ];
       expect(keys.filter((k) => !allowed.includes(k!))).toEqual([]);
       expect(env).toContain(`JOB_UID=${job.uid}`);
+      expect(env).toContain(`JOB_ID=${job.uid}`);
+      expect(env).toContain("CODE_DIR=/work");
       expect(env).not.toContain("must-not-leak");
       expect(await fs.readFile(path.join(job.dir, "output", "uid.txt"), "utf8")).toBe("1000\n");
       expect(await fs.readFile(path.join(job.dir, "output", "pwd.txt"), "utf8")).toBe("/work\n");

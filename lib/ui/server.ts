@@ -14,7 +14,7 @@ import { ownQueue, type Context } from "../context.ts";
 import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
 import { locateJob, otherQueues, type JobView } from "../jobs.ts";
-import { queueVersion, statusUids } from "../listing.ts";
+import { queueVersion, statusCounts } from "../listing.ts";
 import { APP_DIR } from "../paths.ts";
 import { outputOf, readLogs } from "../results.ts";
 import { buildReview } from "../review.ts";
@@ -183,10 +183,10 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
           query.view === "owner"
             ? await pageOfMyQueue({ status: query.status, search: query.q, limit: query.limit }, ctx)
             : await requesterPage(query);
-        const names = query.view === "owner" ? await statusUids(ownQueue(ctx)) : undefined;
-        const counts = Object.fromEntries(
-          JOB_STATUSES.map((st) => [st, names ? (names.get(st)?.length ?? 0) : page.jobs.filter((j) => j.status === st).length]),
-        );
+        const counts =
+          query.view === "owner"
+            ? await statusCounts(ownQueue(ctx))
+            : Object.fromEntries(JOB_STATUSES.map((st) => [st, page.jobs.filter((j) => j.status === st).length]));
         res.setHeader("etag", etag);
         send(res, {
           me: ctx.email,
