@@ -113,6 +113,7 @@ export function appendAudit(paths: QueuePaths, input: AuditInput): Promise<Audit
  * appends, so the last line is read once and then carried along instead of re-read for each event.
  */
 async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
+  const written: (Pending & { event: AuditEvent })[] = [];
   try {
     await fs.promises.mkdir(path.dirname(paths.audit), { recursive: true });
     await withFileLock(`${paths.audit}.lock`, async () => {
@@ -134,15 +135,17 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
           previous = line;
           head.lines += 1;
           head.last = lineHash(line);
-          await writeHead(paths, head);
-          item.resolve(event);
+          written.push({ ...item, event });
         } catch (error) {
           item.reject(error);
         }
       }
+      // The head once for everything written under this lock; an append is done once its head is.
+      await writeHead(paths, head);
+      for (const item of written.splice(0)) item.resolve(item.event);
     });
   } catch (error) {
-    for (const item of queue.splice(0)) item.reject(error);
+    for (const item of [...written.splice(0), ...queue.splice(0)]) item.reject(error);
   } finally {
     queues.delete(paths.audit);
     // Appends that arrived while the lock was being released get a drain of their own.

@@ -6,14 +6,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { errorMessage, reportJobError } from "./errors.ts";
-import { writeJsonAtomic } from "./fsutil.ts";
-import { listJobDirs, listJobs } from "./jobs.ts";
+import { forEachLimit } from "./concurrency.ts";
+import { ifExists, writeJsonAtomic } from "./fsutil.ts";
+import { listJobs } from "./jobs.ts";
+import { statusUids } from "./listing.ts";
 import { now, remove, TERMINAL_STATUSES, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
 import { finishHalfDoneTransition } from "./recover.ts";
 import { removeTree } from "./remove.ts";
 import type { AppConfig } from "./schemas.ts";
+import { uidTime } from "./uid.ts";
 
 export interface CleanupResult {
   expired: string[];
@@ -32,6 +35,27 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
   if (nowMs - last < sweepEvery * 1000) return result;
   result.swept = true;
   const rec: Recorder = { paths, log: prefixed(log, "cleanup: ") };
+  const trash = path.join(paths.jobs, ".trash");
+  const keepMs = config.cleanup_completed_after * 1000;
+  const names = await statusUids(paths, TERMINAL_STATUSES);
+  for (const status of TERMINAL_STATUSES) {
+    // A job submitted more recently than the retention cannot have finished longer ago: a time-ordered
+    // uid tells, so only older ones are looked at (a stat of the record, written at its last change).
+    const candidates = (names.get(status) ?? []).filter((uid) => nowMs - (uidTime(uid) ?? 0) >= keepMs);
+    const old: string[] = [];
+    await forEachLimit(candidates, 64, async (uid) => {
+      const changed = (await ifExists(fs.promises.stat(path.join(jobDir(paths, status, uid), "metadata.json"))))?.mtimeMs;
+      if (changed !== undefined && nowMs - changed >= keepMs) old.push(uid);
+    });
+    for (const uid of old.sort()) {
+      try {
+        await remove(rec, { uid, status, dir: jobDir(paths, status, uid) });
+        result.removed.push(uid);
+      } catch (error) {
+        reportJobError(rec.log, shortUid(uid), error);
+      }
+    }
+  }
   const { jobs } = await listJobs(paths, ["pending"]);
   for (let job of jobs) {
     // A record that disagrees with its folder (another program rewrote it) is settled here, hourly:
@@ -56,23 +80,6 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
     }
   }
 
-  const trash = path.join(paths.jobs, ".trash");
-  for (const status of TERMINAL_STATUSES) {
-    for (const uid of await listJobDirs(paths, status)) {
-      const dir = jobDir(paths, status, uid);
-      const changed = await fs.promises.stat(path.join(dir, "metadata.json")).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      );
-      if (changed === undefined || nowMs - changed < config.cleanup_completed_after * 1000) continue;
-      try {
-        await remove(rec, { uid, status, dir });
-        result.removed.push(uid);
-      } catch (error) {
-        reportJobError(rec.log, shortUid(uid), error);
-      }
-    }
-  }
   await removeTree(trash).catch((error: unknown) =>
     log(`cleanup: ${trash} could not be removed, the next sweep tries again: ${errorMessage(error)}`),
   );

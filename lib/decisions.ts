@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
+import { forEachLimit } from "./concurrency.ts";
 import { ownQueue, type Context } from "./context.ts";
 import { JobStateError, ScqError } from "./errors.ts";
 import { exists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
@@ -87,8 +88,10 @@ export interface DecisionOutcome {
 export async function decideMany(ctx: Context, refs: string[], options: DecideOptions): Promise<DecisionOutcome[]> {
   const paths = ownQueue(ctx);
   const index = await uidIndex(paths);
-  const outcomes: DecisionOutcome[] = [];
-  for (const ref of refs) {
+  const outcomes = new Array<DecisionOutcome>(refs.length);
+  // A few at a time: each waits on the disk, and their audit lines are written together.
+  await forEachLimit([...refs.keys()], 8, async (i) => {
+    const ref = refs[i]!;
     try {
       const matches = matchUid(ref, index.keys());
       if (matches.length !== 1) {
@@ -97,12 +100,12 @@ export async function decideMany(ctx: Context, refs: string[], options: DecideOp
       }
       const uid = matches[0]!;
       const job = await readJob(paths, index.get(uid)!, uid);
-      outcomes.push({ ref, ok: true, uid, marker: await writeDecision(ctx, job, options) });
+      outcomes[i] = { ref, ok: true, uid, marker: await writeDecision(ctx, job, options) };
     } catch (error) {
       if (!(error instanceof ScqError)) throw error;
-      outcomes.push({ ref, ok: false, error: error.message });
+      outcomes[i] = { ref, ok: false, error: error.message };
     }
-  }
+  });
   return outcomes;
 }
 

@@ -59,10 +59,11 @@ export async function readUntrustedFile(file: string, maxBytes = MAX_RECORD_BYTE
   const { handle, size } = await openRegularFile(file);
   try {
     if (size > maxBytes) throw new InvalidFileError(file, [`is larger than ${maxBytes} bytes`], false);
-    // Read one byte more than allowed: a file growing while we read is caught too.
-    const buffer = Buffer.alloc(maxBytes + 1);
+    // Room for one byte more than the file had: a file growing while we read is caught too.
+    let buffer = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
     let length = 0;
     for (;;) {
+      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(Math.min(buffer.length, maxBytes + 1 - length))]);
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;

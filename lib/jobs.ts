@@ -3,6 +3,7 @@
 // folders they may read) or, not yet taken in by the owner's pass, still in the owner's inbox under
 // the scientist's own email. Nothing here changes a job; lifecycle.ts does that.
 import path from "node:path";
+import { forEachLimit } from "./concurrency.ts";
 import { ownQueue, type Context } from "./context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
 import { exists, listDirs, readJsonFile } from "./fsutil.ts";
@@ -31,13 +32,16 @@ export async function listJobs(paths: QueuePaths, statuses: readonly JobStatus[]
   const jobs = new Map<string, Job>();
   const problems: JobProblem[] = [];
   for (const status of statuses) {
-    for (const uid of await listJobDirs(paths, status)) {
+    const read = new Map<string, Job>();
+    // Records mostly wait on the disk: a few at a time.
+    await forEachLimit(await listJobDirs(paths, status), 32, async (uid) => {
       try {
-        jobs.set(uid, await readJob(paths, status, uid));
+        read.set(uid, await readJob(paths, status, uid));
       } catch (error) {
         problems.push({ status, uid, error: error as Error });
       }
-    }
+    });
+    for (const [uid, job] of read) jobs.set(uid, job);
   }
   return { jobs: [...jobs.values()], problems };
 }

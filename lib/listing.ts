@@ -36,15 +36,24 @@ async function folderMtime(paths: QueuePaths, status: JobStatus): Promise<number
   return (await ifExists(fs.promises.stat(path.join(paths.jobs, status))))?.mtimeMs;
 }
 
+/** Names already read in this process, by folder, with the folder's mtime they were current for (the review page asks often). */
+const seen = new Map<string, { mtimeMs: number; uids: string[] }>();
+
 /** The uids in each status folder: from the cache where it is current, else from a listing. */
 export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Map<JobStatus, string[]>> {
   const result = new Map<JobStatus, string[]>();
   await Promise.all(
     statuses.map(async (status) => {
+      const folder = path.join(paths.jobs, status);
       const mtime = await folderMtime(paths, status);
+      const known = seen.get(folder);
+      if (known && mtime !== undefined && known.mtimeMs === mtime) return result.set(status, known.uids);
       // Missing or unreadable: the folder is listed instead.
       const cached = await readJsonFile(path.join(cacheDir(paths), `${status}.json`), NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
-      result.set(status, cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status));
+      const uids = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status);
+      // Listed here after the mtime was taken: a change meanwhile makes the next look list again.
+      if (mtime !== undefined) seen.set(folder, { mtimeMs: mtime, uids });
+      return result.set(status, uids);
     }),
   );
   return result;

@@ -8,6 +8,7 @@ import { decide } from "../lib/decisions.ts";
 import { AmbiguousUidError, JobNotFoundError, JobStateError, ScqError } from "../lib/errors.ts";
 import { findJob } from "../lib/jobs.ts";
 import { submitJob } from "../lib/api.ts";
+import { cleanup } from "../lib/cleanup.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, sleeperJob, writeFolder } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";
@@ -223,15 +224,18 @@ describe("cleanup and expiry", () => {
     const oldPending = await world.submit("ok", "old pending");
     const newPending = await world.submit("ok", "new pending");
     await world.pass();
-    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
-    await fs.utimes(path.join(oldDone.dir, "metadata.json"), twoHoursAgo, twoHoursAgo);
+    // The sweep runs two hours from now: what changed now is two hours old then, except what is touched "then".
+    const later = Date.now() + 2 * 3600_000;
+    await fs.utimes(path.join(newDone.dir, "metadata.json"), new Date(later), new Date(later));
     const stale = await world.job(oldPending);
-    await fs.writeJson(path.join(stale.dir, "metadata.json"), { ...stale.meta, updated_at: new Date(Date.now() - 3 * 3600_000).toISOString() });
+    await fs.writeJson(path.join(stale.dir, "metadata.json"), { ...stale.meta, updated_at: new Date(Date.now() - 3600_000).toISOString() });
+    const fresh = await world.job(newPending);
+    await fs.writeJson(path.join(fresh.dir, "metadata.json"), { ...fresh.meta, updated_at: new Date(later).toISOString() });
     await fs.remove(path.join(world.paths.state, "last-sweep.json"));
 
-    const summary = await world.pass();
-    expect(summary.cleanup.removed).toEqual([oldDone.uid]);
-    expect(summary.cleanup.expired).toEqual([oldPending]);
+    const summary = await cleanup(world.paths, world.config, (line) => world.lines.push(line), later);
+    expect(summary.removed).toEqual([oldDone.uid]);
+    expect(summary.expired).toEqual([oldPending]);
     await expect(world.job(oldDone.uid)).rejects.toThrow(/in no status folder/);
     expect((await world.job(newDone.uid)).status).toBe("completed");
     expect((await world.job(newPending)).status).toBe("pending");
