@@ -18,6 +18,7 @@ import { appendAudit } from "./audit.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { InvalidFileError, reportJobError } from "./errors.ts";
 import { ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile } from "./fsutil.ts";
+import { recordFromDisk } from "./job-record.ts";
 import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
 import { admit, adopt, now, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
@@ -295,8 +296,9 @@ async function adoptLegacyJobs(rec: Recorder, config: AppConfig, result: IntakeR
 
 async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeResult, uid: string): Promise<void> {
   const dir = jobDir(rec.paths, "pending", uid);
-  const raw = await readUntrustedFile(path.join(dir, "metadata.json")).then(
-    (bytes) => JSON.parse(bytes.toString("utf8")) as unknown,
+  const file = path.join(dir, "metadata.json");
+  const raw = await readUntrustedFile(file).then(
+    async (bytes) => recordFromDisk(JSON.parse(bytes.toString("utf8")), (await fs.promises.lstat(file)).mtimeMs),
     () => undefined,
   );
   if (Date.now() - (await newestChange(dir)) < LEGACY_QUIET_MS) return; // may still be syncing

@@ -34,6 +34,7 @@ import { z } from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
 import { BugError, JobStateError } from "./errors.ts";
 import { writeJsonAtomic } from "./fsutil.ts";
+import { recordToDisk } from "./job-record.ts";
 import type { Job } from "./jobs.ts";
 import { shortUid, type Log } from "./log.ts";
 import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
@@ -130,7 +131,7 @@ export async function transition(rec: Recorder, job: Job, to: JobStatus, patch: 
   const meta = nextMetadata(job, patch, to);
   const target = jobDir(rec.paths, to, job.uid);
   return journaled(rec, { uid: job.uid, from: job.status, to, change }, async () => {
-    await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
+    await writeJsonAtomic(path.join(job.dir, "metadata.json"), recordToDisk(meta));
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
     await fs.promises.rename(job.dir, target);
     return { status: to, uid: job.uid, dir: target, meta };
@@ -141,7 +142,7 @@ export async function transition(rec: Recorder, job: Job, to: JobStatus, patch: 
 export async function update(rec: Recorder, job: Job, patch: Partial<JobMetadata>, change: Change): Promise<Job> {
   const meta = nextMetadata(job, patch, job.status);
   return journaled(rec, { uid: job.uid, from: job.status, to: job.status, change }, async () => {
-    await writeJsonAtomic(path.join(job.dir, "metadata.json"), meta);
+    await writeJsonAtomic(path.join(job.dir, "metadata.json"), recordToDisk(meta));
     return { ...job, meta };
   });
 }
@@ -159,7 +160,7 @@ export async function adopt(rec: Recorder, job: Job, patch: Partial<JobMetadata>
  * as pending, registered as admitted from its sender's inbox, or as rejected with its reason.
  */
 export async function admit(rec: Recorder, dir: string, meta: JobMetadata, change: Change): Promise<Job> {
-  await writeJsonAtomic(path.join(dir, "metadata.json"), meta);
+  await writeJsonAtomic(path.join(dir, "metadata.json"), recordToDisk(meta));
   await jobPermissions(dir, meta.requester_email);
   if (meta.status === "pending") await recordAdmitted(rec.paths, meta.uid);
   const target = jobDir(rec.paths, meta.status, meta.uid);

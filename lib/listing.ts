@@ -51,6 +51,8 @@ export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus
       // Missing or unreadable: the folder is listed instead.
       const cached = await readJsonFile(path.join(cacheDir(paths), `${status}.json`), NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
       const uids = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status);
+      // Sorted, so listings merge folders instead of sorting them (the cache is written sorted: this is a check).
+      if (!isSorted(uids)) uids.sort();
       // Listed here after the mtime was taken: a change meanwhile makes the next look list again.
       if (mtime !== undefined) seen.set(folder, { mtimeMs: mtime, uids });
       return result.set(status, uids);
@@ -73,6 +75,11 @@ export async function statusCounts(paths: QueuePaths): Promise<Record<JobStatus,
   return result;
 }
 
+function isSorted(uids: string[]): boolean {
+  for (let i = 1; i < uids.length; i += 1) if (uids[i - 1]! > uids[i]!) return false;
+  return true;
+}
+
 /** The pass's last step: refresh the cache for the folders that changed since it was written. */
 export async function refreshIndex(paths: QueuePaths): Promise<void> {
   const dir = cacheDir(paths);
@@ -83,7 +90,7 @@ export async function refreshIndex(paths: QueuePaths): Promise<void> {
     // The mtime is taken before the listing: a change made while listing leaves the cache stale, never wrong.
     const mtime = await folderMtime(paths, status);
     if (mtime === undefined || counts[status]?.mtimeMs === mtime) continue;
-    const uids = await listJobDirs(paths, status);
+    const uids = (await listJobDirs(paths, status)).sort();
     await writeJsonAtomic(path.join(dir, `${status}.json`), { mtimeMs: mtime, uids });
     counts[status] = { mtimeMs: mtime, count: uids.length };
     changed = true;
@@ -116,65 +123,127 @@ const READ_CONCURRENCY = 16;
 /** One page of a queue, newest first, reading the records of the jobs on it (and, with a filter, of those passed over). */
 export async function pageJobs(paths: QueuePaths, options: PageOptions = {}): Promise<Page> {
   const limit = options.limit ?? 50;
-  const names = await statusUids(paths, options.statuses ?? JOB_STATUSES);
-  // A job seen in two folders (moved while we looked) is listed once, in the later status.
-  const where = new Map<string, JobStatus>();
-  for (const status of options.statuses ?? JOB_STATUSES) for (const uid of names.get(status) ?? []) where.set(uid, status);
-  const order = await newestFirst(paths, where);
-  if (options.oldestFirst) order.reverse();
-  let start = 0;
-  if (options.after !== undefined) {
-    const at = order.indexOf(options.after);
-    start = at >= 0 ? at + 1 : order.findIndex((uid) => compareUids(uid, options.after!) * (options.oldestFirst ? -1 : 1) > 0);
-    if (start < 0) start = order.length;
-  }
+  const statuses = options.statuses ?? JOB_STATUSES;
+  const names = await statusUids(paths, statuses);
+  const total = statuses.reduce((sum, status) => sum + (names.get(status)?.length ?? 0), 0);
+  const order = await inOrder(paths, statuses, names, !options.oldestFirst, options.after);
   const jobs: Job[] = [];
-  let position = start;
-  pages: while (jobs.length < limit && position < order.length) {
+  let more = false;
+  pages: for (;;) {
     // Without a filter, exactly the jobs still wanted; with one, a batch at a time until the page is full.
-    const batch = order.slice(position, position + (options.match ? READ_CONCURRENCY * 4 : limit - jobs.length));
+    const batch = take(order, options.match ? READ_CONCURRENCY * 4 : limit - jobs.length);
+    if (batch.length === 0) break;
     const read = new Array<Job | undefined>(batch.length);
     await forEachLimit([...batch.keys()], READ_CONCURRENCY, async (k) => {
       // Gone or unreadable since the listing (a pass moved it, a sync is writing it): not on this page.
-      read[k] = await readJob(paths, where.get(batch[k]!)!, batch[k]!).catch(() => undefined);
+      read[k] = await readJob(paths, batch[k]!.status, batch[k]!.uid).catch(() => undefined);
     });
     for (const [k, job] of read.entries()) {
       if (job && (!options.match || options.match(job))) jobs.push(job);
       if (jobs.length === limit) {
-        position += k + 1;
+        more = k + 1 < batch.length || !order.next().done;
         break pages;
       }
     }
-    position += batch.length;
   }
-  return { jobs, next: jobs.length === limit && position < order.length ? jobs.at(-1)!.uid : null, total: where.size };
+  return { jobs, next: more ? jobs.at(-1)!.uid : null, total };
+}
+
+function take<T>(iterator: Iterator<T>, count: number): T[] {
+  const out: T[] = [];
+  while (out.length < count) {
+    const step = iterator.next();
+    if (step.done) break;
+    out.push(step.value);
+  }
+  return out;
 }
 
 /**
- * Order uids newest first. A v7 uid's hex begins with its time, fixed width, so for them plain string
- * order is time order; other uids (Python clients') are placed by their record's created_at.
+ * The uids of the listed folders in order, lazily, starting after `after`: a merge of each folder's
+ * sorted names (a v7 uid's hex begins with its time, fixed width, so string order is time order),
+ * never a sort of them all. Uids without a time (Python clients') are placed by their record's
+ * created_at. A uid seen in two folders (moved while we looked) comes once, in the later status.
  */
-async function newestFirst(paths: QueuePaths, where: Map<string, JobStatus>): Promise<string[]> {
-  const timed: string[] = [];
-  const legacy: string[] = [];
-  for (const uid of where.keys()) (uidTime(uid) === undefined ? legacy : timed).push(uid);
-  timed.sort().reverse();
-  if (legacy.length === 0) return timed;
-  await forEachLimit(legacy, READ_CONCURRENCY, async (uid) => {
+async function inOrder(
+  paths: QueuePaths,
+  statuses: readonly JobStatus[],
+  names: Map<JobStatus, string[]>,
+  newest: boolean,
+  after: string | undefined,
+): Promise<Iterator<{ uid: string; status: JobStatus }>> {
+  const where = (uid: string) => statuses.findLast((status) => binarySearch(names.get(status) ?? [], uid) >= 0) ?? statuses[0]!;
+  const legacy: { uid: string; status: JobStatus }[] = [];
+  const lists = statuses.map((status) => {
+    const all = names.get(status) ?? [];
+    for (const uid of all) if (uidTime(uid) === undefined) legacy.push({ uid, status });
+    return { status, uids: all, at: 0 };
+  });
+  await forEachLimit(legacy, READ_CONCURRENCY, async ({ uid, status }) => {
     if (legacyTimes.has(uid)) return;
-    const job = await readJob(paths, where.get(uid)!, uid).catch(() => undefined);
+    const job = await readJob(paths, status, uid).catch(() => undefined);
     legacyTimes.set(uid, job ? Date.parse(job.meta.created_at) : 0);
   });
-  legacy.sort(compareUids);
-  // Merge the two newest-first lists.
-  const merged: string[] = [];
-  let a = 0;
-  let b = 0;
-  while (a < timed.length || b < legacy.length) {
-    if (b >= legacy.length || (a < timed.length && compareUids(timed[a]!, legacy[b]!) <= 0)) merged.push(timed[a++]!);
-    else merged.push(legacy[b++]!);
+  legacy.sort((a, b) => compareUids(a.uid, b.uid) * (newest ? 1 : -1));
+  const direction = newest ? 1 : -1;
+  // Each list's cursor: the first position (in the direction of travel) past `after`.
+  for (const list of lists) {
+    const n = list.uids.length;
+    if (after === undefined) list.at = newest ? n - 1 : 0;
+    else if (uidTime(after) !== undefined) {
+      const bound = lowerBound(list.uids, after);
+      list.at = newest ? bound - 1 : list.uids[bound] === after ? bound + 1 : bound;
+    } else list.at = newest ? n - 1 : 0; // a Python uid as cursor: the lists are skipped up to it below
   }
-  return merged;
+  let legacyAt = after === undefined ? 0 : legacy.findIndex((l) => compareUids(l.uid, after) * direction > 0);
+  if (legacyAt < 0) legacyAt = legacy.length;
+  const afterPythonUid = after !== undefined && uidTime(after) === undefined;
+  const seen = new Set<string>();
+  const next = (): { uid: string; status: JobStatus } | undefined => {
+    for (;;) {
+      let best: (typeof lists)[number] | undefined;
+      for (const list of lists) {
+        while (list.at >= 0 && list.at < list.uids.length && uidTime(list.uids[list.at]!) === undefined) list.at -= direction;
+        if (list.at < 0 || list.at >= list.uids.length) continue;
+        if (!best || list.uids[list.at]! > best.uids[best.at]! === newest) best = list;
+      }
+      const candidate = best ? best.uids[best.at]! : undefined;
+      const fromLegacy = legacyAt < legacy.length && (candidate === undefined || compareUids(legacy[legacyAt]!.uid, candidate) * direction < 0);
+      let uid: string;
+      if (fromLegacy) uid = legacy[legacyAt++]!.uid;
+      else if (best && candidate !== undefined) {
+        uid = candidate;
+        best.at -= direction;
+      } else return undefined;
+      if (seen.has(uid)) continue;
+      seen.add(uid);
+      if (afterPythonUid && compareUids(uid, after) * direction <= 0) continue;
+      return { uid, status: where(uid) };
+    }
+  };
+  return {
+    next: () => {
+      const value = next();
+      return value ? { value, done: false } : { value: undefined, done: true };
+    },
+  };
+}
+
+/** The first index whose uid is not below `uid` in a sorted list. */
+function lowerBound(sorted: string[], uid: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid]! < uid) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+function binarySearch(sorted: string[], uid: string): number {
+  const at = lowerBound(sorted, uid);
+  return sorted[at] === uid ? at : -1;
 }
 
 /** Sort times of uids without one of their own, learnt from their records (a process reads each once). */

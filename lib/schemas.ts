@@ -133,18 +133,32 @@ const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timest
 const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
 export type AppliedLimits = z.infer<typeof AppliedLimitsSchema>;
 
+/** A record's time in memory: always with its zone (job-record.ts turns the naive times on disk into these). */
+const RecordTime = Timestamp;
+
 export const JobMetadataSchema = z.looseObject({
   uid: Uid,
   name: JobName,
   requester_email: Email,
   target_email: Email,
-  description: Description.default(""),
+  description: z
+    .string()
+    .max(10_000)
+    .nullish()
+    .transform((d) => d ?? ""),
   tags: z.array(Tag).default([]),
   status: JobStatus,
-  created_at: Timestamp,
-  updated_at: Timestamp,
-  started_at: Timestamp.nullable().default(null),
-  completed_at: Timestamp.nullable().default(null),
+  created_at: RecordTime,
+  updated_at: RecordTime,
+  started_at: RecordTime.nullable().default(null),
+  completed_at: RecordTime.nullable().default(null),
+  /** The Python client's CodeJob requires it: the job's code folder, relative to the job's folder. */
+  code_folder: z.string().default("code"),
+  /** How naive times written by a Python client were read: the zone they were written in, and how it was told. */
+  time_zone: z
+    .object({ offset_minutes: z.number().int(), source: z.enum(["file mtime", "assumed UTC"]) })
+    .nullable()
+    .default(null),
   exit_code: z.number().int().nullable().default(null),
   error_message: z.string().nullable().default(null),
   output_folder: z.string().nullable().default(null),
@@ -163,12 +177,6 @@ export type JobMetadata = z.infer<typeof JobMetadataSchema>;
 
 // ---- a job as the Python syft-code-queue client writes it (pydantic CodeJob) --------------------------
 
-/** Python writes datetime.isoformat(): often without a zone, which means UTC there. */
-const LooseTimestamp = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`)), "must be an ISO 8601 date-time")
-  .transform((s) => new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`).toISOString());
-
 export const LegacyJobSchema = z.looseObject({
   uid: Uid,
   name: JobName,
@@ -184,7 +192,8 @@ export const LegacyJobSchema = z.looseObject({
     .max(32)
     .nullish()
     .transform((t) => t ?? []),
-  created_at: LooseTimestamp,
+  // Naive times are read in the zone they were written in before this schema sees them (job-record.ts).
+  created_at: Timestamp,
 });
 
 // ---- decisions/<uid>.json -------------------------------------------------------------------------

@@ -228,9 +228,14 @@ describe("cleanup and expiry", () => {
     const later = Date.now() + 2 * 3600_000;
     await fs.utimes(path.join(newDone.dir, "metadata.json"), new Date(later), new Date(later));
     const stale = await world.job(oldPending);
-    await fs.writeJson(path.join(stale.dir, "metadata.json"), { ...stale.meta, updated_at: new Date(Date.now() - 3600_000).toISOString() });
+    // Records written by hand carry their times as given (no exact copies beside them: scq_times).
+    await fs.writeJson(path.join(stale.dir, "metadata.json"), {
+      ...stale.meta,
+      scq_times: undefined,
+      updated_at: new Date(Date.now() - 3600_000).toISOString(),
+    });
     const fresh = await world.job(newPending);
-    await fs.writeJson(path.join(fresh.dir, "metadata.json"), { ...fresh.meta, updated_at: new Date(later).toISOString() });
+    await fs.writeJson(path.join(fresh.dir, "metadata.json"), { ...fresh.meta, scq_times: undefined, updated_at: new Date(later).toISOString() });
     await fs.remove(path.join(world.paths.state, "last-sweep.json"));
 
     const summary = await cleanup(world.paths, world.config, (line) => world.lines.push(line), later);

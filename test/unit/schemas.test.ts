@@ -1,7 +1,8 @@
 // Pure logic, no processes: the schemas every file read from disk goes through.
 import { describe, expect, test } from "vitest";
 import { describeZodIssues } from "../../lib/errors.ts";
-import { AppConfigSchema, JobMetadataSchema, LegacyJobSchema, SubmissionSchema } from "../../lib/schemas.ts";
+import { recordFromDisk, recordToDisk } from "../../lib/job-record.ts";
+import { AppConfigSchema, JobMetadataSchema, SubmissionSchema } from "../../lib/schemas.ts";
 
 describe("config.json", () => {
   test("every field has a default", () => {
@@ -40,8 +41,36 @@ describe("job records", () => {
     expect(SubmissionSchema.safeParse(base).success).toBe(true);
   });
 
-  test("our records need a zone in every time; Python's naive times are read as UTC", () => {
+  test("in memory every time has its zone; on disk the Python-shared times are naive UTC, the exact ones beside them", () => {
     expect(JobMetadataSchema.safeParse({ ...base, status: "pending", updated_at: "2026-01-01T00:00:00" }).success).toBe(false);
-    expect(LegacyJobSchema.parse({ ...base, created_at: "2026-01-01T10:00:00" }).created_at).toBe("2026-01-01T10:00:00.000Z");
+    const meta = JobMetadataSchema.parse({
+      ...base,
+      status: "completed",
+      updated_at: "2026-01-01T08:30:00.250+02:00",
+      completed_at: "2026-01-01T06:30:00.250Z",
+    });
+    const disk = recordToDisk(meta);
+    expect(disk).toMatchObject({
+      created_at: "2026-01-01T00:00:00.000000",
+      updated_at: "2026-01-01T06:30:00.250000",
+      started_at: null,
+      code_folder: "code",
+    });
+    expect(disk.scq_times).toMatchObject({ updated_at: "2026-01-01T08:30:00.250+02:00" });
+    expect(JobMetadataSchema.parse(recordFromDisk(JSON.parse(JSON.stringify(disk)), 0))).toMatchObject({
+      updated_at: "2026-01-01T08:30:00.250+02:00",
+    });
+  });
+
+  test("a Python client's naive local times are read in the zone the file's mtime tells, else as UTC", () => {
+    // Written at 18:00 UTC by a client in UTC-8, whose clock said 10:00.
+    const written = Date.parse("2026-01-01T18:00:07Z");
+    const python = { ...base, created_at: "2026-01-01T09:59:00", updated_at: "2026-01-01T10:00:00", status: "pending" };
+    const read = JobMetadataSchema.parse(recordFromDisk(python, written));
+    expect(read.created_at).toBe("2026-01-01T17:59:00.000Z");
+    expect(read.time_zone).toEqual({ offset_minutes: -480, source: "file mtime" });
+    const unknown = JobMetadataSchema.parse(recordFromDisk(python, Date.parse("2026-03-01T00:00:00Z")));
+    expect(unknown.updated_at).toBe("2026-01-01T10:00:00.000Z");
+    expect(unknown.time_zone).toEqual({ offset_minutes: 0, source: "assumed UTC" });
   });
 });

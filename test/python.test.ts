@@ -1,0 +1,146 @@
+// Both ways with the Python syft-code-queue client: what we write in jobs/ parses in its CodeJob
+// model and compares with its own naive times; what it writes (naive local times from another zone,
+// its own approve moving a folder) is read right and never left stuck.
+import fs from "fs-extra";
+import path from "node:path";
+import { describe, expect, test } from "vitest";
+import { z } from "zod";
+import { readAudit } from "../lib/audit.ts";
+import { decide } from "../lib/decisions.ts";
+import { jobDir } from "../lib/paths.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+
+/**
+ * The fields and types of the Python client's CodeJob (pydantic 2), copied from its model: uid a UUID,
+ * code_folder a required Path, the datetimes parsed by datetime.fromisoformat, the rest optional with
+ * defaults. Python compares the datetimes of different jobs (sorting, expiry), so they must all be of
+ * one kind: naive, as the client writes its own.
+ */
+const NaiveDateTime = z
+  .string()
+  .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?$/, "a naive ISO date-time, as datetime.fromisoformat reads and Python compares");
+const CodeJob = z.object({
+  uid: z.uuid(),
+  name: z.string(),
+  requester_email: z.string(),
+  target_email: z.string(),
+  code_folder: z.string(),
+  description: z.string().nullable().optional(),
+  created_at: NaiveDateTime.optional(),
+  tags: z.array(z.string()).optional(),
+  status: z.enum(["pending", "approved", "running", "completed", "failed", "rejected"]).optional(),
+  updated_at: NaiveDateTime.optional(),
+  started_at: NaiveDateTime.nullable().optional(),
+  completed_at: NaiveDateTime.nullable().optional(),
+  output_folder: z.string().nullable().optional(),
+  error_message: z.string().nullable().optional(),
+  exit_code: z.number().int().nullable().optional(),
+  logs: z.string().nullable().optional(),
+});
+
+async function everyRecord(world: World): Promise<{ where: string; raw: unknown }[]> {
+  const records = [];
+  for (const status of ["pending", "approved", "running", "completed", "failed", "rejected"]) {
+    const dir = path.join(world.paths.jobs, status);
+    for (const uid of (await fs.pathExists(dir)) ? await fs.readdir(dir) : []) {
+      records.push({ where: `${status}/${uid}`, raw: (await fs.readJson(path.join(dir, uid, "metadata.json"))) as unknown });
+    }
+  }
+  return records;
+}
+
+/** A job as the Python client writes it into jobs/pending/: naive local times, no fields of ours. */
+async function pythonJob(world: World, options: { offsetHours: number }): Promise<string> {
+  const uid = crypto.randomUUID();
+  const dir = jobDir(world.paths, "pending", uid);
+  await fs.outputFile(path.join(dir, "code", "run.sh"), "echo from python\n");
+  // Written a minute ago (older than the settle time) by a client whose clock is `offsetHours` from UTC:
+  // datetime.now().isoformat() there, naive.
+  const written = Date.now() - 60_000;
+  const localClock = new Date(written + options.offsetHours * 3600_000).toISOString().replace("Z", "");
+  const meta = path.join(dir, "metadata.json");
+  await fs.writeJson(meta, {
+    uid,
+    name: "python job",
+    requester_email: SCIENTIST,
+    target_email: OWNER,
+    code_folder: "/home/scientist/analysis",
+    description: null,
+    created_at: localClock,
+    tags: [],
+    status: "pending",
+    updated_at: localClock,
+    started_at: null,
+    completed_at: null,
+    output_folder: null,
+    error_message: null,
+    exit_code: null,
+    logs: null,
+  });
+  for (const p of [path.join(dir, "code", "run.sh"), path.join(dir, "code"), meta, dir]) await fs.utimes(p, new Date(written), new Date(written));
+  return uid;
+}
+
+describe("what we write, the Python client reads", () => {
+  test("every record in jobs/ parses in CodeJob, with naive times it can compare with its own", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const done = await world.approveAndRun(await world.submit({ "run.sh": "echo ok\n" }));
+    const failed = await world.approveAndRun(await world.submit({ "run.sh": "exit 3\n" }));
+    const rejected = await world.submit({ "run.sh": "echo x\n" });
+    await world.pass();
+    await decide(world.owner, rejected, { decision: "reject", reason: "no" });
+    await world.pass();
+    const pending = await world.submit({ "run.sh": "echo later\n" });
+    await world.pass();
+    const records = await everyRecord(world);
+    expect(records.map((r) => r.where.split("/")[0]).sort()).toEqual(["completed", "failed", "pending", "rejected"]);
+    for (const { where, raw } of records) {
+      const parsed = CodeJob.safeParse(raw);
+      expect(parsed.success, `${where}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+    }
+    // Exact times stay ours, beside the shared ones.
+    const record = (await fs.readJson(path.join(done.dir, "metadata.json"))) as { completed_at: string; scq_times: { completed_at: string } };
+    expect(Date.parse(`${record.completed_at}Z`)).toBe(Date.parse(record.scq_times.completed_at));
+    expect([done.status, failed.status, pending.length > 0]).toEqual(["completed", "failed", true]);
+  });
+});
+
+describe("what the Python client writes, we read", () => {
+  test("naive local times from UTC-8 are read in that zone: a new job is not 8 hours old", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
+    const uid = await pythonJob(world, { offsetHours: -8 });
+    await world.pass();
+    const job = await world.job(uid);
+    expect(job.status).toBe("pending");
+    expect(job.meta.sender).toBe("unverified");
+    expect(Math.abs(Date.now() - Date.parse(job.meta.created_at))).toBeLessThan(5 * 60_000);
+    expect(job.meta.time_zone).toEqual({ offset_minutes: -480, source: "file mtime" });
+    const shown = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world)]);
+    expect(shown.exitCode).toBe(0);
+  });
+
+  test("the Python client's own approve (folder moved to approved/, our fields gone) is sent back to pending, flagged, with one audit line", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
+    const uid = await pythonJob(world, { offsetHours: 0 });
+    await world.pass();
+    // What q.approve() does: move the folder, rewrite the record with its own model (naive updated_at).
+    const from = jobDir(world.paths, "pending", uid);
+    const to = jobDir(world.paths, "approved", uid);
+    const record = (await fs.readJson(path.join(from, "metadata.json"))) as Record<string, unknown>;
+    await fs.mkdirp(path.dirname(to));
+    await fs.move(from, to);
+    const python = Object.fromEntries(Object.entries(record).filter(([k]) => Object.keys(CodeJob.shape).includes(k)));
+    await fs.writeJson(path.join(to, "metadata.json"), {
+      ...python,
+      status: "approved",
+      updated_at: new Date().toISOString().slice(0, 26).replace("Z", ""),
+    });
+    await world.pass();
+    const job = await world.job(uid);
+    expect(job.status).toBe("pending");
+    expect(job.meta.error_message).toMatch(/without a matching approval marker/);
+    expect((await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event)).toEqual(["submitted", "returned"]);
+    expect((await runScript("scq.ts", ["job", uid, ...worldArgs(world)])).exitCode).toBe(0);
+    expect((await runScript("scq.ts", ["pending", "--json", ...worldArgs(world)])).stdout).toContain(uid);
+  });
+});
