@@ -87,7 +87,7 @@ export function recordFromDisk(raw: unknown, mtimeMs: number): unknown {
     }
     return record;
   }
-  const naive = TIME_FIELDS.filter((f) => typeof record[f] === "string" && !ZONED.test(record[f] as string));
+  const naive = TIME_FIELDS.filter((f) => typeof record[f] === "string" && !ZONED.test(record[f]));
   if (naive.length === 0) return record;
   const reference = typeof record.updated_at === "string" && !ZONED.test(record.updated_at) ? record.updated_at : (record[naive[0]!] as string);
   const wallClock = Date.parse(`${reference}Z`);
