@@ -22,7 +22,7 @@ export async function readJob(paths: QueuePaths, status: JobStatus, uid: string)
 }
 
 /** A metadata.json, ours or a Python client's: bounded, not followed through links, times read with their zones. */
-export async function readRecord(file: string): Promise<JobMetadata> {
+async function readRecord(file: string): Promise<JobMetadata> {
   const text = (await readUntrustedFile(file)).toString("utf8");
   const { mtimeMs } = await fs.promises.lstat(file);
   let raw: unknown;
