@@ -18,6 +18,7 @@
  *            ──its pass died (found by recovery)────────▶ failed             transition   "recovered"
  *   any      ──a half-done change finished or undone────▶ its target / stays transition / update "recovered"
  *   completed/failed with output held ──released────────▶ same status        release      "released"
+ *   moved into rejected/ (or completed/, failed/) by another program ─▶ same   update       "cancelled" / "recovered"
  *   completed/failed/rejected, old ──────────────────────▶ (removed)         remove       "cleaned"
  *
  * One call is one change, always in this order: (0) write a journal entry (the pass's private state,

@@ -80,22 +80,37 @@ function isSorted(uids: string[]): boolean {
   return true;
 }
 
-/** The pass's last step: refresh the cache for the folders that changed since it was written. */
-export async function refreshIndex(paths: QueuePaths): Promise<void> {
+/**
+ * The pass's last step: refresh the cache for the folders that changed since it was written. Returns
+ * the uids that arrived in each changed folder since the cache was last written (where there was one).
+ */
+export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, string[]>> {
   const dir = cacheDir(paths);
   await fs.promises.mkdir(dir, { recursive: true });
   const counts = (await readJsonFile(path.join(dir, "counts.json"), CountsSchema).catch(() => undefined)) ?? {};
+  const arrivals = new Map<JobStatus, string[]>();
   let changed = false;
   for (const status of JOB_STATUSES) {
     // The mtime is taken before the listing: a change made while listing leaves the cache stale, never wrong.
-    const mtime = await folderMtime(paths, status);
-    if (mtime === undefined || counts[status]?.mtimeMs === mtime) continue;
-    const uids = (await listJobDirs(paths, status)).sort();
-    await writeJsonAtomic(path.join(dir, `${status}.json`), { mtimeMs: mtime, uids });
+    // A folder not there yet is recorded as empty (mtime -1), so what arrives when it appears is known.
+    const mtime = (await folderMtime(paths, status)) ?? -1;
+    if (counts[status]?.mtimeMs === mtime) continue;
+    const file = path.join(dir, `${status}.json`);
+    const before = await readJsonFile(file, NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
+    const uids = mtime === -1 ? [] : (await listJobDirs(paths, status)).sort();
+    if (before) {
+      const known = new Set(before.uids);
+      arrivals.set(
+        status,
+        uids.filter((uid) => !known.has(uid)),
+      );
+    }
+    await writeJsonAtomic(file, { mtimeMs: mtime, uids });
     counts[status] = { mtimeMs: mtime, count: uids.length };
     changed = true;
   }
   if (changed) await writeJsonAtomic(path.join(dir, "counts.json"), counts);
+  return arrivals;
 }
 
 export interface Page {

@@ -8,14 +8,14 @@ import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage, reportJobError } from "./errors.ts";
-import { exists, ifExists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
+import { exists, ifExists, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { pageJobs, refreshIndex, statusUids } from "./listing.ts";
 import { listJobs, readJob, type Job } from "./jobs.ts";
-import { now, transition, type Recorder } from "./lifecycle.ts";
+import { now, TERMINAL_STATUSES, transition, update, type Recorder } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
 import { age, prefixed, shortUid, type Log } from "./log.ts";
-import { datasiteDir, queuePaths, resultsDir, type QueuePaths } from "./paths.ts";
+import { datasiteDir, jobDir, queuePaths, resultsDir, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
 import { removeTree } from "./remove.ts";
@@ -87,7 +87,7 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     summary.ran = ran.ran;
     summary.sandbox_problem = ran.problem ?? null;
     summary.cleanup = await cleanup(paths, config, log);
-    await refreshIndex(paths);
+    await settleForeignMoves(paths, await refreshIndex(paths), log);
     summary.finished_at = now();
     await writeJsonAtomic(paths.lastPass, summary);
     return summary;
@@ -301,6 +301,39 @@ async function runOne(rec: Recorder, config: AppConfig, approved: Job): Promise<
     await removeTree(stage.root).catch((error: unknown) =>
       log(`${shortUid(approved.uid)} stage not removed yet (the next pass retries): ${errorMessage(error)}`),
     );
+  }
+}
+
+/**
+ * Jobs that arrived in a finished state's folder during this pass without this app moving them (their
+ * record lacks the exact times every record it writes carries): the Python client's cancel_job moves a
+ * job into rejected/ itself. Each is recorded once (a "cancelled" line for rejected/), so no change to
+ * a job goes unaudited, and its record becomes one this app reads and writes from then on.
+ */
+async function settleForeignMoves(paths: QueuePaths, arrivals: Map<JobStatus, string[]>, log: Log): Promise<void> {
+  const rec: Recorder = { paths, log: prefixed(log, "recover: ") };
+  for (const status of TERMINAL_STATUSES) {
+    for (const uid of arrivals.get(status) ?? []) {
+      try {
+        const raw = (await readUntrustedFile(path.join(jobDir(paths, status, uid), "metadata.json"))).toString("utf8");
+        if ((JSON.parse(raw) as Record<string, unknown>).scq_times !== undefined) continue; // moved by this app
+        const job = await readJob(paths, status, uid);
+        const cancelled = status === "rejected";
+        await update(
+          rec,
+          job,
+          { error_message: job.meta.error_message ?? (cancelled ? "cancelled outside this app (a Python syft-code-queue client)" : null) },
+          {
+            event: cancelled ? "cancelled" : "recovered",
+            by: cancelled ? job.meta.requester_email : null,
+            detail: { moved_by: "another program (a Python syft-code-queue client?)", to: status },
+            say: `was moved into ${status}/ by another program (a Python client?): recorded${cancelled ? " as cancelled" : ""}`,
+          },
+        );
+      } catch (error) {
+        reportJobError(rec.log, shortUid(uid), error);
+      }
+    }
   }
 }
 

@@ -143,4 +143,28 @@ describe("what the Python client writes, we read", () => {
     expect((await runScript("scq.ts", ["job", uid, ...worldArgs(world)])).exitCode).toBe(0);
     expect((await runScript("scq.ts", ["pending", "--json", ...worldArgs(world)])).stdout).toContain(uid);
   });
+
+  test("the Python client's cancel_job (folder moved to rejected/ by the requester's client) is recorded as cancelled and listed", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
+    const uid = await pythonJob(world, { offsetHours: 2 });
+    await world.pass();
+    const from = jobDir(world.paths, "pending", uid);
+    const to = jobDir(world.paths, "rejected", uid);
+    const record = (await fs.readJson(path.join(from, "metadata.json"))) as Record<string, unknown>;
+    await fs.mkdirp(path.dirname(to));
+    await fs.move(from, to);
+    const python = Object.fromEntries(Object.entries(record).filter(([k]) => Object.keys(CodeJob.shape).includes(k)));
+    const now = new Date(Date.now() + 2 * 3600_000).toISOString().replace("Z", "");
+    await fs.writeJson(path.join(to, "metadata.json"), { ...python, status: "rejected", updated_at: now, completed_at: now });
+    await world.pass();
+    expect((await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event)).toEqual(["submitted", "cancelled"]);
+    const job = await world.job(uid);
+    expect(job.meta.error_message).toMatch(/cancelled outside this app/);
+    expect(Math.abs(Date.now() - Date.parse(job.meta.completed_at!))).toBeLessThan(5 * 60_000);
+    const listed = await runScript("scq.ts", ["list", "--status", "rejected", "--json", ...worldArgs(world)]);
+    expect((JSON.parse(listed.stdout) as { uid: string }[]).map((j) => j.uid)).toContain(uid);
+    // Recorded once: later passes leave it be.
+    await world.pass();
+    expect((await readAudit(world.paths)).filter((e) => e.uid === uid)).toHaveLength(2);
+  });
 });
