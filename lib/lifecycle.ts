@@ -19,6 +19,7 @@
  *   any      ──a half-done change finished or undone────▶ its target / stays transition / update "recovered"
  *   completed/failed with output held ──released────────▶ same status        release      "released"
  *   moved into rejected/ (or completed/, failed/) by another program ─▶ same   update       "cancelled" / "recovered"
+ *   approved/running with an unreadable record (past a sync's time) ─▶ pending  returnUnreadable "returned"
  *   completed/failed/rejected, old ──────────────────────▶ (removed)         remove       "cleaned"
  *
  * One call is one change, always in this order: (0) write a journal entry (the pass's private state,
@@ -169,6 +170,23 @@ export async function admit(rec: Recorder, dir: string, meta: JobMetadata, chang
   await fs.promises.rename(dir, target);
   await record(rec, meta.uid, change);
   return { status: meta.status, uid: meta.uid, dir: target, meta };
+}
+
+/**
+ * A job whose record cannot be read, back to pending/ as it is: no record can be written for it, so
+ * only the folder moves; intake's gate then rejects it with what is wrong with the record. Its
+ * admission is forgotten, so the gate looks at it as at any job this datasite did not take in.
+ */
+export async function returnUnreadable(rec: Recorder, from: JobStatus, uid: string, reason: string): Promise<void> {
+  const target = jobDir(rec.paths, "pending", uid);
+  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  await forgetAdmitted(rec.paths, uid);
+  await fs.promises.rename(jobDir(rec.paths, from, uid), target);
+  await record(rec, uid, {
+    event: "returned",
+    detail: { from, reason: `unreadable record: ${reason}` },
+    say: `had an unreadable record in ${from}/ → back to pending, to be judged by the intake gate`,
+  });
 }
 
 /** Hand a finished job's held output and logs (staging/<uid>/) to its requester. */

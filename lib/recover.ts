@@ -5,9 +5,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches } from "./decisions.ts";
 import { errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
-import { ifExists, readJsonFile } from "./fsutil.ts";
+import { ifExists, isNotFound, readJsonFile } from "./fsutil.ts";
 import { listJobs, readJob, type Job } from "./jobs.ts";
 import {
+  returnUnreadable,
   canTransition,
   completeRecorded,
   dropJournal,
@@ -20,7 +21,8 @@ import {
   type Recorder,
 } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
-import type { QueuePaths } from "./paths.ts";
+import { jobDir, type QueuePaths } from "./paths.ts";
+import type { JobStatus } from "./schemas.ts";
 import { removeTree } from "./remove.ts";
 import { stageRoot } from "./runner.ts";
 import { treeHash } from "./tree.ts";
@@ -52,7 +54,13 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   // approved/ and running/ hold few jobs: each is checked. A job left in running/ lost its pass; a
   // record that disagrees with its folder (written by an older version or another program) is settled.
   const { jobs, problems } = await listJobs(paths, ["approved", "running"]);
-  for (const problem of problems) rec.log(`${problem.status}/${problem.uid} has unreadable metadata, left alone: ${problem.error.message}`);
+  for (const problem of problems) {
+    try {
+      await settleUnreadable(rec, problem.status, problem.uid, problem.error);
+    } catch (error) {
+      reportJobError(rec.log, shortUid(problem.uid), error);
+    }
+  }
   for (let job of jobs) {
     try {
       if (job.meta.status !== job.status) job = await finishHalfDoneTransition(rec, job);
@@ -105,4 +113,23 @@ export async function finishHalfDoneTransition(rec: Recorder, job: Job): Promise
   const detail = { folder: job.status, metadata: target, finished: finish };
   if (finish) return transition(rec, job, target, {}, { event: "recovered", detail, say: `finishing ${job.status} → ${target}` });
   return update(rec, job, {}, { event: "recovered", detail, say: `metadata said ${target}, folder says ${job.status}: keeping ${job.status}` });
+}
+
+/** A sync writes a record within this: an unreadable one older than that is not half-synced but wrong. */
+const SETTLE_MS = 60_000;
+
+/**
+ * A job in approved/ or running/ whose record cannot be read (another program wrote it, or wrote
+ * garbage): it never runs, and it is not left stuck either. Once the record has stayed unreadable
+ * past a sync's time, the folder goes back to pending/ (one "returned" line), where the intake gate
+ * rejects it with what is wrong with its record, which the requester and every listing then show.
+ */
+async function settleUnreadable(rec: Recorder, status: JobStatus, uid: string, error: Error): Promise<void> {
+  const file = path.join(jobDir(rec.paths, status, uid), "metadata.json");
+  const written = (await ifExists(fs.promises.lstat(file)))?.mtimeMs ?? 0;
+  if (!(error instanceof InvalidFileError || isNotFound(error)) || Date.now() - written < SETTLE_MS) {
+    rec.log(`${status}/${uid} has unreadable metadata, left for the next pass: ${error.message}`);
+    return;
+  }
+  await returnUnreadable(rec, status, uid, error.message);
 }

@@ -167,4 +167,23 @@ describe("what the Python client writes, we read", () => {
     await world.pass();
     expect((await readAudit(world.paths)).filter((e) => e.uid === uid)).toHaveLength(2);
   });
+
+  test("a record in approved/ that cannot be read is not left stuck: back to pending, rejected by the gate with the reason, listed", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
+    const uid = crypto.randomUUID();
+    const dir = jobDir(world.paths, "approved", uid);
+    await fs.outputFile(path.join(dir, "code", "run.sh"), "echo never\n");
+    await fs.writeJson(path.join(dir, "metadata.json"), { uid, status: "approved", name: 42 });
+    const old = new Date(Date.now() - 5 * 60_000);
+    for (const p of [path.join(dir, "code", "run.sh"), path.join(dir, "code"), path.join(dir, "metadata.json"), dir]) await fs.utimes(p, old, old);
+    const pass = await runScript("process.ts", worldArgs(world));
+    expect(pass.exitCode).toBe(0);
+    const job = await world.job(uid);
+    expect(job.status).toBe("rejected");
+    expect(job.meta.error_message).toMatch(/metadata\.json field "name"/);
+    expect((await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event)).toEqual(["returned", "intake-rejected"]);
+    const shown = await runScript("scq.ts", ["job", uid, ...worldArgs(world)]);
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toContain("rejected");
+  });
 });
