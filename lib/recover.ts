@@ -125,8 +125,10 @@ const SETTLE_MS = 60_000;
  * rejects it with what is wrong with its record, which the requester and every listing then show.
  */
 async function settleUnreadable(rec: Recorder, status: JobStatus, uid: string, error: Error): Promise<void> {
-  const file = path.join(jobDir(rec.paths, status, uid), "metadata.json");
-  const written = (await ifExists(fs.promises.lstat(file)))?.mtimeMs ?? 0;
+  const dir = jobDir(rec.paths, status, uid);
+  // When the record itself is gone, the folder's mtime tells when (a sync deleting a folder file by file).
+  const written =
+    (await ifExists(fs.promises.lstat(path.join(dir, "metadata.json"))))?.mtimeMs ?? (await ifExists(fs.promises.lstat(dir)))?.mtimeMs ?? 0;
   if (!(error instanceof InvalidFileError || isNotFound(error)) || Date.now() - written < SETTLE_MS) {
     rec.log(`${status}/${uid} has unreadable metadata, left for the next pass: ${error.message}`);
     return;
