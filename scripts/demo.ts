@@ -10,6 +10,7 @@ import { writeJsonAtomic } from "../lib/fsutil.ts";
 import { findJob } from "../lib/jobs.ts";
 import { consoleLog } from "../lib/log.ts";
 import { runPass } from "../lib/pass.ts";
+import { settingsInForce } from "../lib/settings.ts";
 import { APP_DIR, datasiteDir, queuePaths } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
 import { AppConfigSchema, type AppConfig } from "../lib/schemas.ts";
@@ -67,7 +68,8 @@ async function main(): Promise<void> {
 
   const owner = { dataDir, email: OWNER, config };
   const scientist = { dataDir, email: SCIENTIST, config };
-  const pass = () => runPass({ dataDir, owner: OWNER, config, log: (line) => consoleLog(`  [pass] ${line}`) });
+  const settings = settingsInForce(config, configFile);
+  const pass = () => runPass({ dataDir, owner: OWNER, config, settings, log: (line) => consoleLog(`  [pass] ${line}`) });
 
   step("The owner's app runs its first pass (creates the queue)");
   await pass();
