@@ -14,7 +14,8 @@ import { pageJobs, refreshIndex, statusUids } from "./listing.ts";
 import { listJobs, readJob, type Job } from "./jobs.ts";
 import { now, TERMINAL_STATUSES, transition, update, type Recorder } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
-import { age, prefixed, shortUid, type Log } from "./log.ts";
+import type { Context } from "./context.ts";
+import { age, consoleLog, prefixed, shortUid, silentLog, type Log } from "./log.ts";
 import { datasiteDir, jobDir, queuePaths, resultsDir, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
@@ -46,6 +47,11 @@ export interface PassSummary {
   sandbox_problem: string | null;
   cleanup: CleanupResult;
   settings: Settings;
+}
+
+/** One pass as the owner of a resolved context: log lines on stdout, or (json) the summary returned alone. */
+export function passFor(ctx: Context, json: boolean): Promise<PassSummary> {
+  return runPass({ dataDir: ctx.dataDir, owner: ctx.email, config: ctx.config, settings: ctx.settings, log: json ? silentLog : consoleLog });
 }
 
 export async function runPass({ dataDir, owner, config, settings = settingsInForce(config), log }: PassOptions): Promise<PassSummary> {

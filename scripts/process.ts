@@ -4,8 +4,7 @@
 import { parseArgs } from "node:util";
 import { resolveContext } from "../lib/context.ts";
 import { reportError, UsageError } from "../lib/errors.ts";
-import { consoleLog, silentLog } from "../lib/log.ts";
-import { runPass } from "../lib/pass.ts";
+import { passFor } from "../lib/pass.ts";
 
 const HELP = `Usage: process [options]
 
@@ -47,13 +46,7 @@ try {
       email: values.email,
       appConfig: values["app-config"],
     });
-    const summary = await runPass({
-      dataDir: ctx.dataDir,
-      owner: ctx.email,
-      config: ctx.config,
-      settings: ctx.settings,
-      log: values.json ? silentLog : consoleLog,
-    });
+    const summary = await passFor(ctx, values.json);
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   }
 } catch (error) {

@@ -1,6 +1,5 @@
 import type { CommandModule } from "yargs";
-import { consoleLog, silentLog } from "../log.ts";
-import { runPass } from "../pass.ts";
+import { passFor } from "../pass.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 export const processCommand: CommandModule<GlobalArgs, GlobalArgs> = {
@@ -8,13 +7,7 @@ export const processCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: "run one pass of the processor now (what run.sh does)",
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
-    const summary = await runPass({
-      dataDir: ctx.dataDir,
-      owner: ctx.email,
-      config: ctx.config,
-      settings: ctx.settings,
-      log: argv.json ? silentLog : consoleLog,
-    });
+    const summary = await passFor(ctx, argv.json);
     if (argv.json) print(argv, summary, () => "");
   },
 };
