@@ -89,6 +89,8 @@ export async function decideMany(ctx: Context, refs: string[], options: DecideOp
   const paths = ownQueue(ctx);
   const index = await uidIndex(paths);
   const outcomes = new Array<DecisionOutcome>(refs.length);
+  // One decision per job, even when it is named twice (by a prefix and by its uid, say).
+  const claimed = new Set<string>();
   // A few at a time: each waits on the disk, and their audit lines are written together.
   await forEachLimit([...refs.keys()], 8, async (i) => {
     const ref = refs[i]!;
@@ -99,6 +101,8 @@ export async function decideMany(ctx: Context, refs: string[], options: DecideOp
         await findJob(paths, ref);
       }
       const uid = matches[0]!;
+      if (claimed.has(uid)) throw new JobStateError(`Job ${uid} is named more than once in this batch: decided once.`, { uid });
+      claimed.add(uid);
       const job = await readJob(paths, index.get(uid)!, uid);
       outcomes[i] = { ref, ok: true, uid, marker: await writeDecision(ctx, job, options) };
     } catch (error) {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import * as api from "../lib/api.ts";
 import { readAudit } from "../lib/audit.ts";
+import { decideMany } from "../lib/decisions.ts";
 import { JobNotFoundError, JobStateError, WaitTimeoutError } from "../lib/errors.ts";
 import { mayAccess } from "./syftbox-rules.ts";
 import { datasiteDir } from "../lib/paths.ts";
@@ -137,7 +138,16 @@ describe("data owner", () => {
     expect((await world.job(a)).status).toBe("completed");
     expect((await world.job(b)).status).toBe("completed");
 
-    const typo = `${a.slice(0, 7)}${a[7] === "0" ? "1" : "0"}`;
+    // A job named twice in one batch (by its short form and by its uid) is decided once.
+    const c = await world.submit("ok", "gamma");
+    await world.pass();
+    const twice = await decideMany(world.owner, [c.slice(-8), c], { decision: "approve" });
+    expect(twice.map((o) => o.ok)).toEqual([true, false]);
+    expect(twice[1]!.error).toMatch(/named more than once/);
+    expect((await readAudit(world.paths)).filter((e) => e.uid === c && e.event === "approve-marker")).toHaveLength(1);
+
+    // A typo in the 8 characters listings show.
+    const typo = `${a.slice(-8, -1)}${a.at(-1) === "0" ? "1" : "0"}`;
     await expect(api.getJob(typo, world.owner)).rejects.toThrow(JobNotFoundError);
     await expect(api.getJob(typo, world.owner)).rejects.toThrow(`Did you mean ${a.slice(-8)}`);
     await expect(api.getJob("", world.owner)).rejects.toThrow(JobNotFoundError);
