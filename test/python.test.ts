@@ -106,6 +106,16 @@ describe("what we write, the Python client reads", () => {
 });
 
 describe("what the Python client writes, we read", () => {
+  test("without accept_legacy_jobs, its job is rejected where it looks: in jobs/rejected/, parsing in CodeJob, with the reason", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await pythonJob(world, { offsetHours: -5 });
+    await world.pass();
+    const raw: unknown = await fs.readJson(path.join(jobDir(world.paths, "rejected", uid), "metadata.json"));
+    const parsed = CodeJob.parse(raw);
+    expect(parsed.status).toBe("rejected");
+    expect(parsed.error_message).toMatch(/accept_legacy_jobs/);
+  });
+
   test("naive local times from UTC-8 are read in that zone: a new job is not 8 hours old", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
     const uid = await pythonJob(world, { offsetHours: -8 });
