@@ -8,7 +8,8 @@ import { z } from "zod";
 import { readAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
 import { jobDir } from "../lib/paths.ts";
-import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { makeWorld, runScript, worldArgs, type World } from "./helpers.ts";
+import { writePythonJob } from "./python-job.ts";
 
 /**
  * The fields and types of the Python client's CodeJob (pydantic 2), copied from its model: uid a UUID,
@@ -49,36 +50,19 @@ async function everyRecord(world: World): Promise<{ where: string; raw: unknown 
   return records;
 }
 
-/** A job as the Python client writes it into jobs/pending/: naive local times, no fields of ours. */
-async function pythonJob(world: World, options: { offsetHours: number }): Promise<string> {
-  const uid = crypto.randomUUID();
-  const dir = jobDir(world.paths, "pending", uid);
-  await fs.outputFile(path.join(dir, "code", "run.sh"), "echo from python\n");
-  // Written a minute ago (older than the settle time) by a client whose clock is `offsetHours` from UTC:
-  // datetime.now().isoformat() there, naive.
-  const written = Date.now() - 60_000;
-  const localClock = new Date(written + options.offsetHours * 3600_000).toISOString().replace("Z", "");
-  const meta = path.join(dir, "metadata.json");
-  await fs.writeJson(meta, {
-    uid,
-    name: "python job",
-    requester_email: SCIENTIST,
-    target_email: OWNER,
-    code_folder: "/home/scientist/analysis",
-    description: null,
-    created_at: localClock,
-    tags: [],
-    status: "pending",
-    updated_at: localClock,
-    started_at: null,
-    completed_at: null,
-    output_folder: null,
-    error_message: null,
-    exit_code: null,
-    logs: null,
-  });
-  for (const p of [path.join(dir, "code", "run.sh"), path.join(dir, "code"), meta, dir]) await fs.utimes(p, new Date(written), new Date(written));
-  return uid;
+function pythonJob(world: World, options: { offsetHours: number }): Promise<string> {
+  return writePythonJob(world.paths.jobs, options);
+}
+
+/** What the Python client does when it changes a job's status: move its folder, rewrite the record with its own model (our fields dropped). */
+async function movedByPython(world: World, uid: string, status: "approved" | "rejected", times: Record<string, string>): Promise<void> {
+  const from = jobDir(world.paths, "pending", uid);
+  const to = jobDir(world.paths, status, uid);
+  const record = (await fs.readJson(path.join(from, "metadata.json"))) as Record<string, unknown>;
+  await fs.mkdirp(path.dirname(to));
+  await fs.move(from, to);
+  const python = Object.fromEntries(Object.entries(record).filter(([k]) => Object.keys(CodeJob.shape).includes(k)));
+  await fs.writeJson(path.join(to, "metadata.json"), { ...python, status, ...times });
 }
 
 describe("what we write, the Python client reads", () => {
@@ -133,18 +117,9 @@ describe("what the Python client writes, we read", () => {
     const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
     const uid = await pythonJob(world, { offsetHours: 0 });
     await world.pass();
-    // What q.approve() does: move the folder, rewrite the record with its own model (naive updated_at).
-    const from = jobDir(world.paths, "pending", uid);
-    const to = jobDir(world.paths, "approved", uid);
-    const record = (await fs.readJson(path.join(from, "metadata.json"))) as Record<string, unknown>;
-    await fs.mkdirp(path.dirname(to));
-    await fs.move(from, to);
-    const python = Object.fromEntries(Object.entries(record).filter(([k]) => Object.keys(CodeJob.shape).includes(k)));
-    await fs.writeJson(path.join(to, "metadata.json"), {
-      ...python,
-      status: "approved",
-      updated_at: new Date().toISOString().slice(0, 26).replace("Z", ""),
-    });
+    // What q.approve() does.
+    const now = new Date().toISOString().replace("Z", "");
+    await movedByPython(world, uid, "approved", { updated_at: now });
     await world.pass();
     const job = await world.job(uid);
     expect(job.status).toBe("pending");
@@ -158,14 +133,9 @@ describe("what the Python client writes, we read", () => {
     const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
     const uid = await pythonJob(world, { offsetHours: 2 });
     await world.pass();
-    const from = jobDir(world.paths, "pending", uid);
-    const to = jobDir(world.paths, "rejected", uid);
-    const record = (await fs.readJson(path.join(from, "metadata.json"))) as Record<string, unknown>;
-    await fs.mkdirp(path.dirname(to));
-    await fs.move(from, to);
-    const python = Object.fromEntries(Object.entries(record).filter(([k]) => Object.keys(CodeJob.shape).includes(k)));
+    // What cancel_job() does, on a clock two hours ahead of UTC.
     const now = new Date(Date.now() + 2 * 3600_000).toISOString().replace("Z", "");
-    await fs.writeJson(path.join(to, "metadata.json"), { ...python, status: "rejected", updated_at: now, completed_at: now });
+    await movedByPython(world, uid, "rejected", { updated_at: now, completed_at: now });
     await world.pass();
     expect((await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event)).toEqual(["submitted", "cancelled"]);
     const job = await world.job(uid);

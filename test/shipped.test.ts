@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, test } from "vitest";
 import { bwrapReady, OWNER, SCIENTIST } from "./helpers.ts";
 import { makeInstall, type Install } from "./install.ts";
+import { writePythonJob } from "./python-job.ts";
 
 let mode: "bwrap" | "none" = "none";
 beforeAll(async () => {
@@ -183,24 +184,7 @@ describe("settings in config.json are applied by the shipped pass", () => {
 
   test("accept_legacy_jobs: a job a Python client wrote into jobs/pending/ is taken in only when switched on", async () => {
     const install = await installed();
-    const pythonJob = async () => {
-      const uid = crypto.randomUUID();
-      const dir = path.join(install.queue, "jobs", "pending", uid);
-      await fs.outputFile(path.join(dir, "code", "run.sh"), "echo from python\n");
-      await fs.writeJson(path.join(dir, "metadata.json"), {
-        uid,
-        name: "python job",
-        requester_email: SCIENTIST,
-        target_email: OWNER,
-        code_folder: path.join(dir, "code"),
-        status: "pending",
-        created_at: "2026-01-01T10:00:00",
-        updated_at: "2026-01-01T10:00:00",
-      });
-      const old = new Date(Date.now() - 60_000);
-      for (const p of [path.join(dir, "code", "run.sh"), path.join(dir, "code"), path.join(dir, "metadata.json"), dir]) await fs.utimes(p, old, old);
-      return uid;
-    };
+    const pythonJob = () => writePythonJob(path.join(install.queue, "jobs"));
     const refused = await pythonJob();
     expect((await install.runSh()).exitCode).toBe(0);
     const r = await install.scqJson("owner", ["job", refused]);

@@ -3,11 +3,11 @@
 // jobs/pending/ by Python clients (fixtures written from that client's documented fields).
 import fs from "fs-extra";
 import path from "node:path";
-import { randomUUID } from "node:crypto";
 import { describe, expect, test } from "vitest";
 import * as api from "../lib/api.ts";
 import { decide } from "../lib/decisions.ts";
-import { makeWorld, OWNER, readLog, SCIENTIST, type World } from "./helpers.ts";
+import { makeWorld, readLog, SCIENTIST, type World } from "./helpers.ts";
+import { writePythonJob } from "./python-job.ts";
 
 const inboxDir = (world: World, uid: string) => path.join(world.paths.inbox, SCIENTIST, uid);
 
@@ -100,34 +100,12 @@ describe("sync realities", () => {
   });
 });
 
-/** A job as the Python syft-code-queue client writes it: straight into jobs/pending/<uid>/. */
-async function pythonJob(world: World, fields: Record<string, unknown> = {}): Promise<string> {
-  const uid = randomUUID();
-  const dir = path.join(world.paths.jobs, "pending", uid);
-  await fs.outputFile(path.join(dir, "code", "run.sh"), "echo from python > $OUTPUT_DIR/py.txt\necho python log line\n");
-  await fs.writeJson(path.join(dir, "metadata.json"), {
-    uid,
-    name: "python job",
-    requester_email: SCIENTIST,
-    target_email: OWNER,
-    code_folder: `/home/scientist/SyftBox/datasites/${OWNER}/app_data/code-queue/jobs/pending/${uid}/code`,
-    description: null,
-    created_at: "2026-11-20T09:30:00.123456",
-    tags: ["py"],
-    status: "pending",
-    updated_at: "2026-11-20T09:30:00.123456",
-    started_at: null,
-    completed_at: null,
-    output_folder: null,
-    error_message: null,
-    exit_code: null,
-    logs: null,
-    ...fields,
+/** A job as the Python client writes it, as these tests knew it: a fixed time long ago, tags, a run.sh with output. */
+function pythonJob(world: World, fields: Record<string, unknown> = {}): Promise<string> {
+  return writePythonJob(world.paths.jobs, {
+    run: "echo from python > $OUTPUT_DIR/py.txt\necho python log line\n",
+    fields: { created_at: "2026-11-20T09:30:00.123456", updated_at: "2026-11-20T09:30:00.123456", tags: ["py"], ...fields },
   });
-  // Quiet for longer than the settling time, as a finished sync is.
-  const then = new Date(Date.now() - 60_000);
-  for (const p of [path.join(dir, "code", "run.sh"), path.join(dir, "code"), path.join(dir, "metadata.json"), dir]) await fs.utimes(p, then, then);
-  return uid;
 }
 
 describe("jobs from the Python syft-code-queue client", () => {
@@ -150,7 +128,7 @@ describe("jobs from the Python syft-code-queue client", () => {
     expect(job.meta).toMatchObject({ sender: "unverified", created_at: "2026-11-20T09:30:00.123Z", description: "", tags: ["py"] });
     expect(job.meta.code_sha256).toMatch(/^[0-9a-f]{64}$/);
     // Fields of the Python record we do not use are kept.
-    expect((job.meta as Record<string, unknown>).code_folder).toMatch(/\/code$/);
+    expect(job.meta.code_folder).toBe("/home/scientist/analysis");
     expect(world.lines.some((l) => l.includes("sender UNVERIFIED"))).toBe(true);
     const review = await api.reviewJob(uid, world.owner);
     expect(review.job.meta.sender).toBe("unverified");
