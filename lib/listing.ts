@@ -18,7 +18,7 @@ import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { listJobDirs, readJob, type Job } from "./job-record.ts";
 import type { QueuePaths } from "./paths.ts";
 import { JOB_STATUSES, JobStatus } from "./schemas.ts";
-import { uidTime } from "./uid.ts";
+import { isTimeOrdered, uidTime } from "./uid.ts";
 
 // One file per status folder, so a look at pending/ never parses the names of 100,000 finished jobs,
 // and one small file of counts.
@@ -191,7 +191,7 @@ async function inOrder(
   const legacy: { uid: string; status: JobStatus }[] = [];
   const lists = statuses.map((status) => {
     const all = names.get(status) ?? [];
-    for (const uid of all) if (uidTime(uid) === undefined) legacy.push({ uid, status });
+    for (const uid of all) if (!isTimeOrdered(uid)) legacy.push({ uid, status });
     return { status, uids: all, at: 0 };
   });
   await forEachLimit(legacy, READ_CONCURRENCY, async ({ uid, status }) => {
@@ -205,20 +205,20 @@ async function inOrder(
   for (const list of lists) {
     const n = list.uids.length;
     if (after === undefined) list.at = newest ? n - 1 : 0;
-    else if (uidTime(after) !== undefined) {
+    else if (isTimeOrdered(after)) {
       const bound = lowerBound(list.uids, after);
       list.at = newest ? bound - 1 : list.uids[bound] === after ? bound + 1 : bound;
     } else list.at = newest ? n - 1 : 0; // a Python uid as cursor: the lists are skipped up to it below
   }
   let legacyAt = after === undefined ? 0 : legacy.findIndex((l) => compareUids(l.uid, after) * direction > 0);
   if (legacyAt < 0) legacyAt = legacy.length;
-  const afterPythonUid = after !== undefined && uidTime(after) === undefined;
+  const afterPythonUid = after !== undefined && !isTimeOrdered(after);
   const seen = new Set<string>();
   const next = (): { uid: string; status: JobStatus } | undefined => {
     for (;;) {
       let best: (typeof lists)[number] | undefined;
       for (const list of lists) {
-        while (list.at >= 0 && list.at < list.uids.length && uidTime(list.uids[list.at]!) === undefined) list.at -= direction;
+        while (list.at >= 0 && list.at < list.uids.length && !isTimeOrdered(list.uids[list.at]!)) list.at -= direction;
         if (list.at < 0 || list.at >= list.uids.length) continue;
         if (!best || list.uids[list.at]! > best.uids[best.at]! === newest) best = list;
       }

@@ -25,8 +25,13 @@ export function uuidv7(now = Date.now()): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** Does the uid carry its submission time (a v7 uid)? Its version digit says, without parsing it. */
+export function isTimeOrdered(uid: string): boolean {
+  return uid[14] === "7";
+}
+
 /** The submission time a v7 uid carries (ms), or undefined for any other uid. */
 export function uidTime(uid: string): number | undefined {
-  if (uid[14] !== "7") return undefined;
+  if (!isTimeOrdered(uid)) return undefined;
   return parseInt(uid.slice(0, 8) + uid.slice(9, 13), 16);
 }
