@@ -2,7 +2,7 @@
 # syft-code-queue: the SyftBox app entry point. POSIX sh, so `sh run.sh` (dash), `bash run.sh`,
 # `./run.sh`, a symlink to it, cron and both SyftBox clients all run the same thing.
 #   ./run.sh                one pass of the processor, then exit (SyftBox legacy client, cron)
-#   ./run.sh --loop         a pass every `interval` seconds, each in a fresh process
+#   ./run.sh --loop         a pass every `interval` seconds (sooner when a running job ends), each in a fresh process
 #                           (automatic when SYFTBOX_APP_ID is set: the Go client starts apps once)
 #   ./run.sh --demo [dir]   build a local demo datasite, submit, approve and run a job, show the output
 #   ./run.sh --install-only install dependencies and build the bundle if needed, nothing else
@@ -57,6 +57,15 @@ build_dist() {
       --bundle --platform=node --target=node20 --format=esm --outdir="$tmp" --out-extension:.js=.mjs \
       --banner:js="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);" \
       --minify --splitting --chunk-names=chunks/[name]-[hash] --log-level=error >&2; then
+    # The job supervisor, also as one self-contained file: a Slurm node runs it from the shared folder.
+    if ! node_modules/.bin/esbuild scripts/supervise.ts --bundle --platform=node --target=node20 --format=esm \
+        --outfile="$tmp/supervise.mjs" \
+        --banner:js="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);" \
+        --minify --log-level=error >&2; then
+      rm -rf "$tmp"
+      say "building dist/ failed; running the TypeScript sources through tsx instead"
+      return 1
+    fi
     touch "$tmp/.built"
     rm -rf "dist.old.$$"
     if [ -d dist ]; then mv dist "dist.old.$$"; fi
@@ -90,11 +99,15 @@ fi
 
 interval="$(node -e 'try { const c = JSON.parse(require("fs").readFileSync(process.env.SCQ_APP_CONFIG || "config.json", "utf8")); console.log(Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10) } catch { console.log(10) }')"
 say "looping: one pass every ${interval}s (Ctrl-C to stop)"
-trap 'exit 0' INT TERM
+sleeper=
+trap 'if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null || true; fi; exit 0' INT TERM
 while true; do
   status=0
   pass "$@" || status=$?
   if [ "$status" -ne 0 ]; then say "pass failed with exit code $status; retrying in ${interval}s"; fi
-  sleep "$interval" &
-  wait $!
+  # Sleep `interval` seconds, or less when a running job ends (its slot is then refilled at once).
+  # In the background, so a SIGTERM is handled at once; the sleeper goes with the loop.
+  if [ "$bundled" = 1 ]; then node dist/process.mjs --sleep "$interval" "$@" 2>/dev/null & else node --import tsx scripts/process.ts --sleep "$interval" "$@" 2>/dev/null & fi
+  sleeper=$!
+  wait "$sleeper" || sleep "$interval"
 done

@@ -1,17 +1,20 @@
-// A requester withdraws a job that has not started. They can write only to their own inbox, so the
-// request is a file there, inbox/<email>/cancel/<uid>.json, which the owner's pass honours for jobs
-// still pending or approved, and records. A job not yet taken in is simply taken back.
+// A requester withdraws a job. They can write only to their own inbox, so the request is a file
+// there, inbox/<email>/cancel/<uid>.json, which the owner's pass honours and records: a job still
+// pending or approved is rejected at once; a running one is stopped through its executor, and the
+// pass that collects it records it as cancelled (failed, with its partial logs). A job not yet taken
+// in is simply taken back.
 import fs from "node:fs";
 import path from "node:path";
 import type { Context } from "./context.ts";
 import { errorMessage, JobNotFoundError, JobStateError, ScqError } from "./errors.ts";
 import { ifExists, listDirs, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
-import { findJob, locateJob, type JobView } from "./jobs.ts";
+import { executorFor, recordCancel } from "./executor.ts";
+import { findJob, locateJob, type Job, type JobView } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { queuePaths, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
-import { CancelSchema, Email } from "./schemas.ts";
+import { CancelSchema, Email, type AppConfig } from "./schemas.ts";
 import { visible } from "./visible.ts";
 
 const CANCEL_FOLDER = "cancel";
@@ -29,8 +32,8 @@ export async function cancelJob(ctx: Context, ref: string, reason = ""): Promise
     await fs.promises.rm(job.dir, { recursive: true, force: true });
     return { job, outcome: "withdrawn" };
   }
-  if (job.status !== "pending" && job.status !== "approved") {
-    throw new JobStateError(`Job ${job.uid} is ${job.status}: only a job that has not started can be cancelled.`);
+  if (job.status !== "pending" && job.status !== "approved" && job.status !== "running") {
+    throw new JobStateError(`Job ${job.uid} is ${job.status}: it has finished already, so there is nothing to cancel.`);
   }
   const paths = queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name);
   const dir = path.join(paths.inbox, ctx.email, CANCEL_FOLDER);
@@ -40,7 +43,7 @@ export async function cancelJob(ctx: Context, ref: string, reason = ""): Promise
 }
 
 /** The pass's step: honour cancel requests for jobs that have not started; drop the rest. */
-export async function applyCancellations(paths: QueuePaths, log: Log): Promise<string[]> {
+export async function applyCancellations(paths: QueuePaths, config: AppConfig, log: Log): Promise<string[]> {
   const cancelled: string[] = [];
   const rec: Recorder = { paths, log: prefixed(log, "cancel: ") };
   for (const email of await listDirs(paths.inbox)) {
@@ -51,14 +54,17 @@ export async function applyCancellations(paths: QueuePaths, log: Log): Promise<s
       const file = path.join(dir, name);
       try {
         const request = await readJsonFile(file, CancelSchema);
-        const job = await findJob(paths, request.uid, ["pending", "approved"]).catch((error: unknown) => {
+        const job = await findJob(paths, request.uid, ["pending", "approved", "running"]).catch((error: unknown) => {
           if (error instanceof JobNotFoundError) return undefined;
           throw error;
         });
         if (!job) {
-          log(`cancel: ${shortUid(request.uid)} from ${email} ignored: the job is not pending or approved (too late, or unknown)`);
+          log(`cancel: ${shortUid(request.uid)} from ${email} ignored: the job has finished already, or is unknown`);
         } else if (job.meta.requester_email !== email) {
           log(`cancel: ${shortUid(request.uid)} from ${email} ignored: only its requester can cancel a job`);
+        } else if (job.status === "running") {
+          await stopRunning(paths, config, job, { by: email, reason: request.reason, at: request.at });
+          log(`cancel: ${shortUid(job.uid)} is running: stopping it at its requester's request (${email}); the next pass records it`);
         } else {
           await transition(
             rec,
@@ -77,4 +83,12 @@ export async function applyCancellations(paths: QueuePaths, log: Log): Promise<s
     }
   }
   return cancelled;
+}
+
+/** A running job: the cancellation is recorded beside its run, then its executor stops it. */
+async function stopRunning(paths: QueuePaths, config: AppConfig, job: Job, request: { by: string; reason: string; at: string }): Promise<void> {
+  const ref = job.meta.run;
+  if (!ref) return; // a run from an older version: recovery fails it as interrupted
+  await recordCancel(paths, ref.run_id, request);
+  await (await executorFor(config, paths, ref.executor)).stop(ref);
 }

@@ -23,8 +23,22 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+/**
+ * Is the process that had this pid and start time still running? A zombie (ended, not yet reaped by
+ * its parent) is not: its work is over.
+ */
+export function isRunning(pid: number, start: string): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19] === start && fields[0] !== "Z" && fields[0] !== "X";
+  } catch {
+    return false;
+  }
+}
+
 function isAlive(info: LockInfo): boolean {
-  return processStartTime(info.pid) === info.pid_start;
+  return isRunning(info.pid, info.pid_start);
 }
 
 export type TryLockResult = { acquired: true; release: () => Promise<void> } | { acquired: false; holder: LockInfo };

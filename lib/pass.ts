@@ -5,23 +5,20 @@ import fs from "node:fs";
 import path from "node:path";
 import { applyCancellations } from "./cancel.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
-import { forEachLimit } from "./concurrency.ts";
-import { approvalMatches, markerFor } from "./decisions.ts";
+import { markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage, reportJobError } from "./errors.ts";
-import { exists, ifExists, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
+import { exists, ifExists, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { pageJobs, refreshIndex, statusUids } from "./listing.ts";
-import { listJobs, readJob, type Job } from "./jobs.ts";
+import { readJob, type Job } from "./jobs.ts";
 import { now, TERMINAL_STATUSES, transition, update, type Recorder } from "./lifecycle.ts";
 import { tryLock } from "./lock.ts";
 import type { Context } from "./context.ts";
 import { age, consoleLog, prefixed, shortUid, silentLog, type Log } from "./log.ts";
-import { datasiteDir, jobDir, queuePaths, resultsDir, type QueuePaths } from "./paths.ts";
+import { datasiteDir, jobDir, queuePaths, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
 import { recover } from "./recover.ts";
-import { removeTree } from "./remove.ts";
-import { appliedLimits, ensureStageRoot, execute, stageJob, type RunResult } from "./runner.ts";
-import { dataPathsProblem, sandboxProblem } from "./sandbox.ts";
+import { CODE_CHANGED, collectRuns, startApproved, type Ran } from "./runs.ts";
 import type { AppConfig, JobStatus } from "./schemas.ts";
 import { describeSettings, settingsInForce, type Settings } from "./settings.ts";
 import { treeHash } from "./tree.ts";
@@ -43,7 +40,12 @@ export interface PassSummary {
   cancelled: string[];
   pending: number;
   decided: { uid: string; to: string }[];
-  ran: { uid: string; status: "completed" | "failed"; message: string }[];
+  /** Jobs this pass started (they run on, detached; a later pass collects them). */
+  started: string[];
+  /** Runs collected (or refused at start) by this pass. */
+  ran: Ran[];
+  /** Jobs still running when this pass ended. */
+  running: number;
   sandbox_problem: string | null;
   cleanup: CleanupResult;
   settings: Settings;
@@ -66,7 +68,9 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     cancelled: [],
     pending: 0,
     decided: [],
+    started: [],
     ran: [],
+    running: 0,
     sandbox_problem: null,
     cleanup: { expired: [], removed: [], swept: false },
     settings,
@@ -83,15 +87,18 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     await queuePermissions(paths.root);
     await recover(paths, log);
     summary.intake = await intake(paths, config, log);
-    summary.cancelled = await applyCancellations(paths, log);
+    summary.cancelled = await applyCancellations(paths, config, log);
     // One listing of pending/ (names only) serves the summary and the decisions.
     const pending = (await statusUids(paths, ["pending"])).get("pending") ?? [];
     summary.pending = pending.length;
     await logPending(paths, pending, summary.intake.accepted.length, log);
     summary.decided = await applyDecisions(paths, new Set(pending), log);
-    const ran = await runApproved(paths, config, log);
-    summary.ran = ran.ran;
-    summary.sandbox_problem = ran.problem ?? null;
+    const collected = await collectRuns(paths, config, log);
+    const started = await startApproved(paths, config, log, collected.running);
+    summary.started = started.started;
+    summary.running = collected.running + started.started.length;
+    summary.ran = [...collected.ran, ...started.ran];
+    summary.sandbox_problem = started.problem ?? null;
     summary.cleanup = await cleanup(paths, config, log);
     await settleForeignMoves(paths, await refreshIndex(paths), log);
     summary.finished_at = now();
@@ -132,8 +139,6 @@ async function applyDecisions(paths: QueuePaths, pending: Set<string>, log: Log)
   }
   return decided;
 }
-
-const CODE_CHANGED = "code changed after approval: approve it again after reviewing the new code";
 
 async function applyDecision(rec: Recorder, job: Job): Promise<JobStatus | undefined> {
   let marker;
@@ -180,136 +185,6 @@ async function applyDecision(rec: Recorder, job: Job): Promise<JobStatus | undef
   return "approved";
 }
 
-async function runApproved(paths: QueuePaths, config: AppConfig, log: Log): Promise<{ ran: PassSummary["ran"]; problem?: string }> {
-  const { jobs, problems } = await listJobs(paths, ["approved"]);
-  for (const p of problems) log(`approved/${p.uid} has unreadable metadata, not run: ${p.error.message}`);
-  if (jobs.length === 0) return { ran: [] };
-  const problem =
-    (await sandboxProblem(config.sandbox.mode)) ??
-    (await dataPathsProblem(config.sandbox.mode, config.sandbox.data_paths)) ??
-    (await ensureStageRoot(paths).then(
-      () => undefined,
-      (error: unknown) => errorMessage(error),
-    ));
-  if (problem) {
-    log(`NOT running ${jobs.length} approved job(s): ${problem}`);
-    return { ran: [], problem };
-  }
-  if (config.sandbox.mode === "none") log(`WARNING: sandbox mode is "none": jobs run UNSANDBOXED, with resource limits only`);
-  const queue = sortBy(jobs, (j) => j.meta.decision?.at ?? j.meta.updated_at);
-  const ran: PassSummary["ran"] = [];
-  await forEachLimit(queue, config.max_concurrent_jobs, async (job) => {
-    const rec: Recorder = { paths, log: prefixed(log, "run: ") };
-    try {
-      const outcome = await runOne(rec, config, job);
-      if (outcome) ran.push(outcome);
-    } catch (error) {
-      // E.g. its folder vanished under us (a sync, a person). Where it still is, the next pass finds it.
-      reportJobError(rec.log, shortUid(job.uid), error);
-    }
-  });
-  return { ran };
-}
-
-async function runOne(rec: Recorder, config: AppConfig, approved: Job): Promise<PassSummary["ran"][number] | undefined> {
-  const { paths, log } = rec;
-  const { stage, codeHash } = await stageJob(paths, approved, config.sandbox.mode, config.sandbox.data_paths);
-  try {
-    // Only a marker for exactly this code approves; a folder in approved/ proves nothing by itself.
-    if (!(await approvalMatches(paths, approved.uid, codeHash))) {
-      const marker = await markerFor(paths, approved.uid).catch(() => undefined);
-      if (marker?.decision === "approve") {
-        await transition(
-          rec,
-          approved,
-          "failed",
-          { completed_at: now(), error_message: CODE_CHANGED },
-          {
-            event: "failed",
-            detail: { reason: "code changed after approval", approved: marker.code_sha256, found: codeHash },
-            say: "NOT run: its code changed after approval → failed",
-          },
-        );
-        return { uid: approved.uid, status: "failed", message: "code changed after approval" };
-      }
-      await transition(
-        rec,
-        approved,
-        "pending",
-        { decision: null, error_message: "found in approved/ without a matching approval marker: back to pending for review" },
-        {
-          event: "returned",
-          detail: { reason: "in approved/ without a matching approval marker" },
-          say: "was in approved/ without an approval marker → back to pending, not run",
-        },
-      );
-      return undefined;
-    }
-    const limits = appliedLimits(config);
-    const unsandboxed = config.sandbox.mode === "none";
-    const job = await transition(
-      rec,
-      approved,
-      "running",
-      {
-        started_at: now(),
-        limits,
-        sandbox: config.sandbox.mode,
-        error_message: null,
-        // Set before the run: a job interrupted mid-run keeps its partial logs in staging, unreleased.
-        output_review: config.release === "review" ? "pending" : null,
-      },
-      {
-        event: "started",
-        detail: { sandbox: config.sandbox.mode, limits },
-        say: `"${approved.meta.name}" started${unsandboxed ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"}`,
-      },
-    );
-    // From here on we MUST move the job out of running/, whatever execute() does.
-    let result: RunResult | undefined;
-    let crash: string | undefined;
-    const review = config.release === "review";
-    // Set by the transition to running above: the job's own folder, or staging until released.
-    const results = resultsDir(paths, job);
-    try {
-      result = await execute({ config, limits, job, stage, resultsDir: results });
-    } catch (error) {
-      crash = `the runner failed: ${errorMessage(error)}`;
-    }
-    if (result && result.outputSkipped.length > 0) {
-      log(`${shortUid(job.uid)} output not copied: ${result.outputSkipped.slice(0, 10).join(", ")}`);
-    }
-    if (job.meta.sender === "unverified") await writeExecutionLog(results);
-    const status = result && !result.failed ? "completed" : "failed";
-    const message = result?.message ?? crash ?? "unknown failure";
-    await transition(
-      rec,
-      job,
-      status,
-      {
-        completed_at: now(),
-        exit_code: result?.exitCode ?? null,
-        timed_out: result?.timedOut ?? false,
-        duration_ms: result?.durationMs ?? null,
-        output_folder: "output",
-        error_message: status === "failed" ? message : null,
-        output_review: review ? "pending" : null,
-      },
-      {
-        event: status,
-        detail: { exit_code: result?.exitCode ?? null, message, duration_ms: result?.durationMs ?? null },
-        say: `${status} in ${result?.durationMs ?? 0} ms${status === "failed" ? `: ${message}` : ""}${review ? "; output and logs await release (scq release)" : ""}`,
-      },
-    );
-    return { uid: job.uid, status, message };
-  } finally {
-    // A stage the job made hard to remove is said and retried by the next pass's recovery, never fatal.
-    await removeTree(stage.root).catch((error: unknown) =>
-      log(`${shortUid(approved.uid)} stage not removed yet (the next pass retries): ${errorMessage(error)}`),
-    );
-  }
-}
-
 /**
  * Jobs that arrived in a finished state's folder during this pass without this app moving them (their
  * record lacks the exact times every record it writes carries): the Python client's cancel_job moves a
@@ -341,14 +216,4 @@ async function settleForeignMoves(paths: QueuePaths, arrivals: Map<JobStatus, st
       }
     }
   }
-}
-
-/** Python syft-code-queue clients read a job's log from execution.log in its folder. */
-async function writeExecutionLog(dir: string): Promise<void> {
-  const read = async (name: string) => (await ifExists(fs.promises.readFile(path.join(dir, "logs", name), "utf8"))) ?? "";
-  await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout.txt")}${await read("stderr.txt")}`);
-}
-
-function sortBy<T>(items: T[], key: (item: T) => string): T[] {
-  return [...items].sort((a, b) => key(a).localeCompare(key(b)));
 }

@@ -44,6 +44,10 @@ export interface QueuePaths {
   state: string;
   lock: string;
   lastPass: string;
+  /** One private folder per run (state/runs/<run id>): the supervisor's request and result, a cancellation. */
+  runs: string;
+  /** Touched by a supervisor when its run ends, so `run.sh --loop` starts the next pass at once. */
+  wake: string;
 }
 
 export function queuePaths(dataDir: string, owner: string, queueName: string): QueuePaths {
@@ -61,6 +65,8 @@ export function queuePaths(dataDir: string, owner: string, queueName: string): Q
     state,
     lock: path.join(state, "process.lock"),
     lastPass: path.join(state, "last-pass.json"),
+    runs: path.join(state, "runs"),
+    wake: path.join(state, "wake"),
   };
 }
 

@@ -14,7 +14,6 @@ import {
   dropJournal,
   journalDir,
   JournalEntrySchema,
-  now,
   transition,
   update,
   type JournalEntry,
@@ -29,13 +28,6 @@ import { treeHash } from "./tree.ts";
 
 export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   const rec: Recorder = { paths, log: prefixed(log, "recover: ") };
-  // Stage folders of runs that were in progress when their pass died. One that cannot be removed is
-  // said and left for the next pass: it never stops this one.
-  const stages = stageRoot(paths);
-  for (const name of (await ifExists(fs.promises.readdir(stages))) ?? []) {
-    await removeTree(path.join(stages, name)).catch((error: unknown) => rec.log(`stage ${name} could not be removed yet: ${errorMessage(error)}`));
-  }
-
   // Changes cut off mid-way, as the journal names them: recovery never reads every job.
   for (const name of (await ifExists(fs.promises.readdir(journalDir(paths)))) ?? []) {
     const uid = name.replace(/\.json$/, "");
@@ -51,8 +43,8 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
       reportJobError(rec.log, shortUid(uid), error);
     }
   }
-  // approved/ and running/ hold few jobs: each is checked. A job left in running/ lost its pass; a
-  // record that disagrees with its folder (written by an older version or another program) is settled.
+  // approved/ and running/ hold few jobs: each is checked. A record that disagrees with its folder
+  // (written by an older version or another program) is settled.
   const { jobs, problems } = await listJobs(paths, ["approved", "running"]);
   for (const problem of problems) {
     try {
@@ -61,21 +53,24 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
       reportJobError(rec.log, shortUid(problem.uid), error);
     }
   }
-  for (let job of jobs) {
+  for (const job of jobs) {
     try {
-      if (job.meta.status !== job.status) job = await finishHalfDoneTransition(rec, job);
-      if (job.status === "running") {
-        // We hold the lock, so no live pass is running it: its pass died.
-        await transition(
-          rec,
-          job,
-          "failed",
-          { completed_at: now(), error_message: "interrupted: the pass running this job stopped (crash, kill or reboot); partial logs are kept" },
-          { event: "recovered", detail: { to: "failed", reason: "interrupted" }, say: "was running when its pass died → failed (interrupted)" },
-        );
-      }
+      if (job.meta.status !== job.status) await finishHalfDoneTransition(rec, job);
     } catch (error) {
       reportJobError(rec.log, shortUid(job.uid), error);
+    }
+  }
+  // Running jobs are left to their runs (collected by runs.ts). What no running job refers to any
+  // more is left over from a pass or a supervisor that died: its stage and private run folder go.
+  const { jobs: running } = await listJobs(paths, ["running"]);
+  const live = new Set(running.flatMap((job) => (job.meta.run ? [job.meta.run.run_id] : [])));
+  for (const dir of [stageRoot(paths), paths.runs]) {
+    for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
+      if (live.has(name)) continue;
+      // One that cannot be removed is said and left for the next pass: it never stops this one.
+      await removeTree(path.join(dir, name)).catch((error: unknown) =>
+        rec.log(`left-over run folder ${name} could not be removed yet: ${errorMessage(error)}`),
+      );
     }
   }
 }

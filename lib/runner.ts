@@ -1,8 +1,9 @@
-// Running one approved job. Two halves, because the pass must check the approval between them:
-//   stageJob: copy the code into a private stage folder and hash *that copy*; the copy is what runs,
-//             so the hash checked against the approval marker is the hash of the code that runs.
-//   execute:  start it in the sandbox with limits, a wall-clock timeout that kills the whole tree,
-//             capped logs and a watchdog on disk use; then copy the output back and remove the stage.
+// Running one approved job. Two halves, in two processes:
+//   stageJob: (the pass) copy the code into a fresh stage folder and hash *that copy*; the copy is what
+//             runs, so the hash the pass checks against the approval is the hash of the code that runs.
+//   execute:  (the job's supervisor, see supervisor.ts) start it in the sandbox with limits, a
+//             wall-clock timeout that kills the whole tree, capped logs and a watchdog on memory and
+//             disk use; then copy the output back.
 // The result is one flat object in the style of execa's (failed, timedOut, exitCode, durationMs...)
 // with its human message built in one function, `describeResult`.
 import { createHash } from "node:crypto";
@@ -12,11 +13,12 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
 import type { Job } from "./jobs.ts";
+import { removeTree } from "./remove.ts";
 import { processStartTime } from "./lock.ts";
 import type { QueuePaths } from "./paths.ts";
 import { jobUsage, pidNamespace } from "./procscan.ts";
 import { bwrapDisablesUserns, launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
-import type { AppliedLimits, AppConfig, SandboxMode } from "./schemas.ts";
+import type { AppliedLimits, AppConfig, RunRequest, RunResult, SandboxMode } from "./schemas.ts";
 import { seccompProgram } from "./seccomp.ts";
 import { copyTreeHashed, isSyftBoxControlFile, MAX_DEPTH, measureTree } from "./tree.ts";
 
@@ -26,28 +28,6 @@ const KILL_GRACE_MS = 2000;
 /** After the SIGKILL, how long the pass waits for the job's end before it stops waiting and says so. */
 const ABANDON_AFTER_MS = 5000;
 const WATCHDOG_MS = 500;
-
-export interface RunResult {
-  exitCode: number | null;
-  signal: string | null;
-  failed: boolean;
-  timedOut: boolean;
-  /** The job wrote more than limits.max_output_mb or more than limits.max_files files, or nested folders too deep. */
-  outputLimitExceeded: boolean;
-  /** Which of those, in words (for the message). */
-  outputLimitReason: string | null;
-  /** The job's processes together held more than limits.memory_mb. */
-  memoryLimitExceeded: boolean;
-  /** It did not end when killed, and the pass stopped waiting for it. */
-  abandoned: boolean;
-  durationMs: number;
-  stdoutTruncated: boolean;
-  stderrTruncated: boolean;
-  /** Files copied back into output/, and what was left behind (links, devices). */
-  outputFiles: number;
-  outputSkipped: string[];
-  message: string;
-}
 
 /**
  * Every stage folder of one queue lives under one root, so a new pass can clear what a dead one left.
@@ -62,8 +42,15 @@ export function stageRoot(paths: QueuePaths): string {
 
 /** Make the stage root, or check the one there is ours; throws a message saying what to do if not. */
 export async function ensureStageRoot(paths: QueuePaths): Promise<string> {
-  const root = stageRoot(paths);
-  // 0711: nobody may list it or add to it; jobs run as `nobody` under a root pass need only to pass through.
+  return ensureOwnFolder(stageRoot(paths), "Remove it, or set TMPDIR to a folder only you can write.");
+}
+
+/**
+ * Make `root` (mode 0711), or check that the one there is ours: a folder, owned by this process's
+ * user, writable by nobody else. 0711: nobody may list it or add to it; jobs run as `nobody` under a
+ * root pass need only to pass through.
+ */
+export async function ensureOwnFolder(root: string, advice: string): Promise<string> {
   await fs.promises.mkdir(root, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== "EEXIST") throw error;
   });
@@ -72,7 +59,7 @@ export async function ensureStageRoot(paths: QueuePaths): Promise<string> {
   if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
     throw new StageRootError(
       `the stage folder ${root} is not this pass's own (${stat.isDirectory() ? `owner uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}` : "not a folder"}): ` +
-        `another user may have made it. Remove it, or set TMPDIR to a folder only you can write. Approved jobs stay approved.`,
+        `another user may have made it. ${advice} Approved jobs stay approved.`,
     );
   }
   await fs.promises.chmod(root, 0o711);
@@ -81,24 +68,29 @@ export async function ensureStageRoot(paths: QueuePaths): Promise<string> {
 
 class StageRootError extends Error {}
 
-export async function stageJob(paths: QueuePaths, job: Job, mode: SandboxMode, dataPaths: string[]): Promise<{ stage: Stage; codeHash: string }> {
-  const root = await ensureStageRoot(paths);
-  // A fresh folder with a random, neutral name for every run: never reused, and nothing of the job or
-  // the datasite in its path (the job can see the path of its mounts).
-  const stage = stageLayout(await fs.promises.mkdtemp(path.join(root, "run-")));
-  // code/ passed the intake gate; copyTreeHashed checks it again and hashes the very bytes it writes.
-  const codeHash = await copyTreeHashed(path.join(job.dir, "code"), stage.work);
-  await prepareStageFiles(mode, stage, dataPaths);
-  return { stage, codeHash };
-}
-
-export interface ExecuteOptions {
-  config: AppConfig;
-  limits: AppliedLimits;
-  job: Job;
-  stage: Stage;
-  /** The folder that receives logs/ and output/: the job's own, or its staging folder. */
-  resultsDir: string;
+/**
+ * A fresh stage folder for one run under `root`, with a random, neutral name: never reused, and
+ * nothing of the job or the datasite in its path (the job can see the path of its mounts). Its name
+ * is the run's id. code/ passed the intake gate; copyTreeHashed checks it again and hashes the very
+ * bytes it writes, so the hash checked against the approval is the hash of the code that runs.
+ */
+export async function stageJob(
+  root: string,
+  job: Job,
+  mode: SandboxMode,
+  dataPaths: string[],
+  sub = "",
+): Promise<{ runId: string; stage: Stage; codeHash: string }> {
+  const dir = await fs.promises.mkdtemp(path.join(root, "run-"));
+  const stage = stageLayout(path.join(dir, sub));
+  try {
+    const codeHash = await copyTreeHashed(path.join(job.dir, "code"), stage.work);
+    await prepareStageFiles(mode, stage, dataPaths);
+    return { runId: path.basename(dir), stage, codeHash };
+  } catch (error) {
+    await removeTree(dir).catch(() => {});
+    throw error;
+  }
 }
 
 export function appliedLimits(config: AppConfig): AppliedLimits {
@@ -109,16 +101,31 @@ export function appliedLimits(config: AppConfig): AppliedLimits {
   };
 }
 
-export async function execute({ config, limits, job, stage, resultsDir }: ExecuteOptions): Promise<RunResult> {
-  const logs = path.join(resultsDir, "logs");
+/**
+ * Run one job to its end in its sandbox (the supervisor calls this): logs into `results`/logs as it
+ * runs, output copied into `results`/output at the end, unless a limit was hit. `stop` aborted (the
+ * supervisor was told to stop) ends the job as a limit would.
+ */
+export async function execute(request: RunRequest, stop?: AbortSignal): Promise<RunResult> {
+  const { limits } = request;
+  const stage = stageLayout(request.stage);
+  const logs = path.join(request.results, "logs");
   await fs.promises.mkdir(logs, { recursive: true });
   const stdout = new CappedLog(path.join(logs, "stdout.txt"), limits.max_log_kb * 1024);
   const stderr = new CappedLog(path.join(logs, "stderr.txt"), limits.max_log_kb * 1024);
   const started = Date.now();
-  const run = await startSandbox(config, limits, job, stage, { stdout, stderr });
+  const run = await startSandbox(request, stage, { stdout, stderr });
+  let stopped = false;
+  const onStop = () => {
+    stopped = true;
+    run.stop();
+  };
+  if (stop?.aborted) onStop();
+  else stop?.addEventListener("abort", onStop, { once: true });
   const watch = watchLimits(stage.root, run, limits);
   const outcome = await run.ended;
   watch.stop();
+  stop?.removeEventListener("abort", onStop);
   // Stragglers (mode none, or a job that outlived its sandbox's start): nothing of the job outlives it.
   await run.killAll();
   await Promise.all([stdout.finish(), stderr.finish()]);
@@ -129,22 +136,25 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   const memoryLimitExceeded = watch.memoryLimitExceeded();
   const outputLimitExceeded = outputLimitReason !== null;
   const copied =
-    outputLimitExceeded || memoryLimitExceeded ? { files: 0, skipped: [] } : await copyOutput(stage.output, path.join(resultsDir, "output"));
+    outputLimitExceeded || memoryLimitExceeded || stopped
+      ? { files: 0, skipped: [] }
+      : await copyOutput(stage.output, path.join(request.results, "output"));
   const abandoned = outcome === "abandoned";
   const exitCode = abandoned ? null : (outcome.exitCode ?? null);
   let signal: string | null = abandoned ? "SIGKILL" : (outcome.signal ?? null);
   // bwrap reports a job killed by a signal as exit code 128 + signal number.
-  if (config.sandbox.mode === "bwrap" && exitCode !== null && exitCode > 128 && exitCode < 160) signal = signalName(exitCode - 128) ?? signal;
+  if (request.mode === "bwrap" && exitCode !== null && exitCode > 128 && exitCode < 160) signal = signalName(exitCode - 128) ?? signal;
   const timedOut = !abandoned && outcome.timedOut;
   const result: RunResult = {
     exitCode,
     signal,
-    failed: timedOut || outputLimitExceeded || memoryLimitExceeded || abandoned || exitCode !== 0,
+    failed: timedOut || outputLimitExceeded || memoryLimitExceeded || abandoned || stopped || exitCode !== 0,
     timedOut,
     outputLimitExceeded,
     outputLimitReason,
     memoryLimitExceeded,
     abandoned,
+    stopped,
     durationMs,
     stdoutTruncated: stdout.truncated,
     stderrTruncated: stderr.truncated,
@@ -156,6 +166,17 @@ export async function execute({ config, limits, job, stage, resultsDir }: Execut
   const launchError = !abandoned && outcome.exitCode === undefined && outcome.signal === undefined ? outcome.message : undefined;
   result.message = describeResult(result, limits, launchError);
   return result;
+}
+
+/** The limits a run hit, as short names for the job's record and listings. */
+export function limitsHit(r: RunResult): string[] {
+  return [
+    ...(r.timedOut ? ["timeout"] : []),
+    ...(r.memoryLimitExceeded ? ["memory"] : []),
+    ...(r.outputLimitExceeded ? ["output"] : []),
+    ...(r.stdoutTruncated ? ["stdout cap"] : []),
+    ...(r.stderrTruncated ? ["stderr cap"] : []),
+  ];
 }
 
 /** What of execa's result the runner uses. */
@@ -191,22 +212,17 @@ interface SandboxRun {
  * did to their session, process group or parent-death signal; and the pass never waits for a job's
  * end more than ABANDON_AFTER_MS after that.
  */
-async function startSandbox(
-  config: AppConfig,
-  limits: AppliedLimits,
-  job: Job,
-  stage: Stage,
-  logs: { stdout: CappedLog; stderr: CappedLog },
-): Promise<SandboxRun> {
-  const bwrap = config.sandbox.mode === "bwrap";
+async function startSandbox(request: RunRequest, stage: Stage, logs: { stdout: CappedLog; stderr: CappedLog }): Promise<SandboxRun> {
+  const { limits } = request;
+  const bwrap = request.mode === "bwrap";
   const seccomp = bwrap ? seccompProgram() : undefined;
   const launch = launchCommand({
-    mode: config.sandbox.mode,
+    mode: request.mode,
     stage,
     limits,
-    network: config.sandbox.network,
-    dataPaths: config.sandbox.data_paths,
-    job: { uid: job.uid, name: job.meta.name },
+    network: request.network,
+    dataPaths: request.data_paths,
+    job: { uid: request.uid, name: request.name },
     fds: { args: 3, info: 4, seccomp: seccomp ? 5 : undefined },
     disableUserns: bwrap && (await bwrapDisablesUserns()),
   });
@@ -245,7 +261,7 @@ async function startSandbox(
     killSignal: "SIGTERM",
     forceKillAfterDelay: KILL_GRACE_MS,
     cancelSignal: cancel.signal,
-    // If this pass dies, bwrap's --die-with-parent takes the sandbox with it.
+    // If the supervisor dies, bwrap's --die-with-parent takes the sandbox with it.
     cleanup: true,
   });
   child.stdout?.on("data", (chunk: Buffer) => logs.stdout.write(chunk));
@@ -363,7 +379,8 @@ function describeResult(r: RunResult, limits: AppliedLimits, launchError?: strin
   if (r.memoryLimitExceeded) {
     return `memory limit: its processes together held more than ${limits.memory_mb} MB (limits.memory_mb); the job was killed and its output discarded`;
   }
-  if (r.abandoned) return "killed, and it did not end when told: the pass stopped waiting for it";
+  if (r.stopped) return "stopped on request; the job and all its processes were killed";
+  if (r.abandoned) return "killed, and it did not end when told: its supervisor stopped waiting for it";
   if (r.signal) {
     const hints: Record<string, string> = {
       SIGXCPU: ` (CPU time limit of ${limits.cpu_seconds} s)`,
@@ -399,7 +416,7 @@ function signalName(n: number): string | undefined {
  * sync files (in the synced datasite they would grant access, before any review), and folders the job
  * made unreadable.
  */
-async function copyOutput(from: string, to: string): Promise<{ files: number; skipped: string[] }> {
+export async function copyOutput(from: string, to: string): Promise<{ files: number; skipped: string[] }> {
   await fs.promises.mkdir(to, { recursive: true });
   let files = 0;
   const skipped: string[] = [];

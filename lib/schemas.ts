@@ -52,6 +52,32 @@ const LimitsSchema = z
   .strict();
 export type Limits = z.infer<typeof LimitsSchema>;
 
+/**
+ * Where approved jobs run. "local": each under a supervisor process on this machine. "slurm": each as a
+ * batch job on a Slurm cluster whose nodes see `shared_dir` at the same path and have bubblewrap.
+ */
+const ExecutorSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("local") }).strict(),
+  z
+    .object({
+      type: z.literal("slurm"),
+      partition: z.string().regex(/^[A-Za-z0-9._-]+$/, "must be a Slurm partition name"),
+      account: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]+$/, "must be a Slurm account name")
+        .optional(),
+      /** A folder the submitting machine and every compute node see at this same absolute path. */
+      shared_dir: z.string().refine((p) => p.startsWith("/"), "must be an absolute path"),
+      cpus_per_task: z.number().int().min(1).max(1024).default(1),
+      /** Node.js on the compute nodes; by default the one running the pass (the same path must exist there). */
+      node: z.string().min(1).optional(),
+      /** More sbatch options, e.g. ["--qos=short"]. */
+      extra_args: z.array(z.string().regex(/^--?[A-Za-z]/, "must be an sbatch option like --qos=short")).default([]),
+    })
+    .strict(),
+]);
+export type ExecutorConfig = z.infer<typeof ExecutorSchema>;
+
 export const AppConfigSchema = z
   .object({
     $comment: z.string().optional(),
@@ -93,6 +119,7 @@ export const AppConfigSchema = z
       .strict()
       .prefault({}),
     limits: LimitsSchema.prefault({}),
+    executor: ExecutorSchema.default({ type: "local" }),
     // Read by the legacy Python SyftBox client, which schedules `command` every `interval` seconds.
     app: z.object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) }).optional(),
   })
@@ -133,6 +160,25 @@ const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timest
 const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
 export type AppliedLimits = z.infer<typeof AppliedLimitsSchema>;
 
+export const RunRefSchema = z.discriminatedUnion("executor", [
+  z.object({
+    executor: z.literal("local"),
+    /** Names the run's private folder (state/runs/<run_id>) and its stage. */
+    run_id: z.string().regex(/^run-[A-Za-z0-9]+$/),
+    pid: z.number().int().positive(),
+    /** Kernel start time of the supervisor, so a reused pid is never taken for it. */
+    pid_start: z.string(),
+    host: z.string(),
+  }),
+  z.object({
+    executor: z.literal("slurm"),
+    run_id: z.string().regex(/^run-[A-Za-z0-9]+$/),
+    job_id: z.string().regex(/^[0-9]+$/),
+    partition: z.string(),
+  }),
+]);
+export type RunRef = z.infer<typeof RunRefSchema>;
+
 /** A record's time in memory: always with its zone (job-record.ts turns the naive times on disk into these). */
 const RecordTime = Timestamp;
 
@@ -170,6 +216,10 @@ export const JobMetadataSchema = z.looseObject({
   timed_out: z.boolean().default(false),
   /** With release "review": "pending" while the owner has not released output and logs, then "released". */
   output_review: z.enum(["pending", "released"]).nullable().default(null),
+  /** How to find the job's run while it runs: the local supervisor (pid, start time) or the Slurm job. */
+  run: RunRefSchema.nullable().default(null),
+  /** The limits a finished run hit ("timeout", "memory", "output", "stdout cap", "stderr cap", "cancelled"). */
+  limits_hit: z.array(z.string()).default([]),
   /** "unverified": written straight into jobs/pending/ by a Python syft-code-queue client, so nothing proves who sent it. */
   sender: z.enum(["verified", "unverified"]).default("verified"),
 });
@@ -250,3 +300,51 @@ export const AuditEventSchema = z.object({
   prev: Sha256,
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+// ---- a run's private files: request.json (the pass → the supervisor), result.json (the supervisor → the pass) ----
+
+export const RunRequestSchema = z.object({
+  uid: Uid,
+  name: JobName,
+  mode: SandboxMode,
+  network: z.boolean(),
+  data_paths: z.array(z.string()),
+  limits: AppliedLimitsSchema,
+  /** The stage folder (code copy, output, home, tmp) the sandbox is built from. */
+  stage: z.string(),
+  /** Where logs/ and output/ go: the job's own folder, its staging folder, or (Slurm) a folder the pass collects from. */
+  results: z.string(),
+  /**
+   * How the supervisor learns that the pass recorded the run, before which it must not start the job:
+   * "stdin" (local: "go" on its stdin; end of input means the pass died) or "go-file" (Slurm: a file `go` beside this one).
+   */
+  gate: z.enum(["stdin", "go-file"]),
+  /** A file the supervisor touches when the run has ended, so a waiting `run.sh --loop` starts the next pass at once. */
+  wake: z.string().nullable(),
+});
+export type RunRequest = z.infer<typeof RunRequestSchema>;
+
+export const RunResultSchema = z.object({
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  failed: z.boolean(),
+  timedOut: z.boolean(),
+  /** The job wrote more than limits.max_output_mb or more than limits.max_files files, or nested folders too deep. */
+  outputLimitExceeded: z.boolean(),
+  /** Which of those, in words (for the message). */
+  outputLimitReason: z.string().nullable(),
+  /** The job's processes together held more than limits.memory_mb. */
+  memoryLimitExceeded: z.boolean(),
+  /** It did not end when killed, and the supervisor stopped waiting for it. */
+  abandoned: z.boolean(),
+  /** Stopped on request (the supervisor got SIGTERM: a cancellation, scancel, a shutdown). */
+  stopped: z.boolean(),
+  durationMs: z.number().int(),
+  stdoutTruncated: z.boolean(),
+  stderrTruncated: z.boolean(),
+  /** Files copied back into output/, and what was left behind (links, devices). */
+  outputFiles: z.number().int(),
+  outputSkipped: z.array(z.string()),
+  message: z.string(),
+});
+export type RunResult = z.infer<typeof RunResultSchema>;

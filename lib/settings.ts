@@ -13,7 +13,8 @@ export const SettingsSchema = z.object({
   network: z.boolean(),
   release: z.enum(["auto", "review"]),
   job_timeout: z.number(),
-  executor: z.literal("local"),
+  /** "local", or "slurm (partition P, shared_dir D)". */
+  executor: z.string(),
   data_paths: z.array(z.string()),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -26,7 +27,7 @@ export function settingsInForce(config: AppConfig, file: string | null = null, l
     network: config.sandbox.network,
     release: config.release,
     job_timeout: config.job_timeout,
-    executor: "local",
+    executor: config.executor.type === "local" ? "local" : `slurm (partition ${config.executor.partition}, shared_dir ${config.executor.shared_dir})`,
     data_paths: config.sandbox.data_paths,
   };
 }

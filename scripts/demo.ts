@@ -10,6 +10,7 @@ import { writeJsonAtomic } from "../lib/fsutil.ts";
 import { findJob } from "../lib/jobs.ts";
 import { consoleLog } from "../lib/log.ts";
 import { runPass } from "../lib/pass.ts";
+import { sleepUntilWoken } from "../lib/wake.ts";
 import { settingsInForce } from "../lib/settings.ts";
 import { APP_DIR, datasiteDir, queuePaths } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
@@ -94,10 +95,16 @@ async function main(): Promise<void> {
   const { marker } = await decide(owner, submitted.uid.slice(-8), { decision: "approve", reason: "aggregates only" });
   console.log(`approval marker written for code sha256 ${marker.code_sha256}`);
 
-  step("A pass runs the approved job in the sandbox");
-  await pass();
+  step("A pass starts the approved job in the sandbox; a later pass collects it once it has run");
+  // As run.sh --loop does: a pass, then a wait that ends early when the run ends.
+  const paths = queuePaths(dataDir, OWNER, config.queue_name);
+  for (let round = 0; round < 60; round += 1) {
+    const summary = await pass();
+    if (summary.running === 0 && summary.started.length === 0) break;
+    await sleepUntilWoken(paths, 1);
+  }
 
-  const job = await findJob(queuePaths(dataDir, OWNER, config.queue_name), submitted.uid);
+  const job = await findJob(paths, submitted.uid);
   step(`Result: job ${job.uid} is ${job.status}`);
   const summary = await fs.readFile(path.join(job.dir, "output", "summary.txt"), "utf8").catch(() => "(no output)");
   console.log(`output/summary.txt:\n${summary.trimEnd().replace(/^/gm, "  ")}`);

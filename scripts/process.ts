@@ -5,6 +5,8 @@ import { parseArgs } from "node:util";
 import { resolveContext } from "../lib/context.ts";
 import { reportError, UsageError } from "../lib/errors.ts";
 import { passFor } from "../lib/pass.ts";
+import { queuePaths } from "../lib/paths.ts";
+import { sleepUntilWoken } from "../lib/wake.ts";
 
 const HELP = `Usage: process [options]
 
@@ -17,6 +19,7 @@ Options:
   --email EMAIL      your datasite email (overrides the client config)
   --app-config FILE  app settings file (default config.json in the app folder)
   --json             print the pass summary as JSON instead of log lines
+  --sleep SECONDS    no pass: sleep that long, or until a running job ends (run.sh --loop uses it)
   -h, --help         show this help
 `;
 
@@ -30,6 +33,7 @@ try {
         email: { type: "string" },
         "app-config": { type: "string" },
         json: { type: "boolean", default: false },
+        sleep: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -46,8 +50,14 @@ try {
       email: values.email,
       appConfig: values["app-config"],
     });
-    const summary = await passFor(ctx, values.json);
-    if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    if (values.sleep !== undefined) {
+      const seconds = Number(values.sleep);
+      if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--sleep needs a number of seconds, not "${values.sleep}"`);
+      await sleepUntilWoken(queuePaths(ctx.dataDir, ctx.email, ctx.config.queue_name), seconds);
+    } else {
+      const summary = await passFor(ctx, values.json);
+      if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    }
   }
 } catch (error) {
   reportError(error);

@@ -37,6 +37,11 @@ export interface World {
   scientist: Context;
   lines: string[];
   pass(): Promise<PassSummary>;
+  /**
+   * Passes until no job runs and the last pass started none (runs are detached: the pass that starts a
+   * job never waits for it), each pass's summary collected. Fails past `timeoutMs`.
+   */
+  settle(timeoutMs?: number): Promise<PassSummary[]>;
   submit(files: Record<string, string> | string, name?: string): Promise<string>;
   approveAndRun(uid: string): Promise<Job>;
   job(uid: string): Promise<Job>;
@@ -79,10 +84,22 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
           : await writeFolder(path.join(root, `src-${Math.random().toString(36).slice(2)}`), files);
       return (await submitJob({ to: OWNER, folder, name }, world.scientist)).uid;
     },
+    async settle(timeoutMs = 50_000) {
+      const summaries: PassSummary[] = [];
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const summary = await world.pass();
+        summaries.push(summary);
+        const running = await fs.readdir(path.join(paths.jobs, "running")).catch(() => []);
+        if (running.length === 0 && summary.started.length === 0) return summaries;
+        if (Date.now() > deadline) throw new Error(`jobs still running after ${timeoutMs} ms: ${running.join(", ")}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
     async approveAndRun(uid) {
       await world.pass();
       await decide(world.owner, uid, { decision: "approve", reason: "test" });
-      await world.pass();
+      await world.settle();
       return world.job(uid);
     },
     async job(uid) {
@@ -137,4 +154,13 @@ export function worldArgs(world: World, email = OWNER): string[] {
 export function sleeperJob(): { files: Record<string, string>; pattern: string } {
   const n = 100_000 + Math.floor(Math.random() * 800_000);
   return { files: { "run.sh": `echo started\nsleep ${n} &\nsleep ${n} &\nsleep ${n}\n` }, pattern: `sleep ${n}` };
+}
+
+/** Poll `check` every 50 ms until it holds; fails after `timeoutMs`, naming what it waited for. */
+export async function waitUntil(check: () => Promise<boolean>, what = "a condition", timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

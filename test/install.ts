@@ -46,6 +46,11 @@ export interface Install {
   /** The environment of a person at a shell: PATH, HOME and their SyftBox client config. */
   env(who?: "owner" | "scientist"): Record<string, string>;
   runSh(args?: string[]): ResultPromise<{ reject: false }>;
+  /**
+   * `sh run.sh` again and again, as SyftBox calls it, until the last pass started nothing and left
+   * nothing running (it says so in last-pass.json); every pass's output joined.
+   */
+  runShUntilSettled(): Promise<{ exitCode: number; stdout: string; stderr: string }>;
   scq(who: "owner" | "scientist", args: string[]): ResultPromise<{ reject: false }>;
   /** `scq <args> --json` that must succeed, parsed. */
   scqJson<T = Record<string, unknown>>(who: "owner" | "scientist", args: string[]): Promise<T>;
@@ -95,6 +100,20 @@ export async function makeInstall(): Promise<Install> {
     },
     env: (who = "owner") => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, SYFTBOX_CLIENT_CONFIG_PATH: clientConfig[who] }),
     runSh: (args = []) => execa("sh", [path.join(app, "run.sh"), ...args], { cwd: app, env: install.env(), extendEnv: false, reject: false }),
+    async runShUntilSettled() {
+      const last = path.join(dataDir, ".syft-code-queue", OWNER, "code-queue", "last-pass.json");
+      let stdout = "";
+      let stderr = "";
+      for (const deadline = Date.now() + 50_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+        const pass = await install.runSh();
+        stdout += `${String(pass.stdout)}\n`;
+        stderr += String(pass.stderr);
+        if (pass.exitCode !== 0) return { exitCode: pass.exitCode ?? 1, stdout, stderr };
+        const summary = (await fs.readJson(last)) as { running: number; started: string[] };
+        if (summary.running === 0 && summary.started.length === 0) return { exitCode: 0, stdout, stderr };
+        if (Date.now() > deadline) throw new Error(`jobs still running after 50 s of passes:\n${stdout}`);
+      }
+    },
     scq: (who, args) => execa(path.join(app, "scripts", "scq.sh"), args, { cwd: root, env: install.env(who), extendEnv: false, reject: false }),
     async scqJson(who, args) {
       const result = await install.scq(who, [...args, "--json"]);

@@ -42,7 +42,14 @@ describe("submit → pending → approve → completed", () => {
     expect(marker.code_sha256).toBe(job.meta.code_sha256);
     const summary = await world.pass();
     expect(summary.decided).toEqual([{ uid, to: "approved" }]);
-    expect(summary.ran).toEqual([{ uid, status: "completed", message: "completed" }]);
+    // The pass starts the run and ends; a later pass collects it.
+    expect(summary.started).toEqual([uid]);
+    expect(summary.ran).toEqual([]);
+    const running = await world.job(uid);
+    expect(running.status).toBe("running");
+    expect(running.meta.run).toMatchObject({ executor: "local", pid: expect.any(Number) });
+    const later = await world.settle();
+    expect(later.flatMap((s) => s.ran)).toEqual([{ uid, status: "completed", message: "completed" }]);
 
     job = await world.job(uid);
     expect(job.status).toBe("completed");
@@ -116,13 +123,16 @@ describe("submit → pending → approve → completed", () => {
     await world.pass();
     for (const uid of uids) await decide(world.owner, uid, { decision: "approve" });
     const started = Date.now();
-    await world.pass();
+    const first = await world.pass();
+    expect(first.started).toHaveLength(2);
+    expect(first.running).toBe(2);
+    await world.settle();
     const spans = await Promise.all(uids.map(async (uid) => (await world.job(uid)).meta));
     expect(spans.every((m) => m.status === "completed")).toBe(true);
     let most = 0;
     for (const s of spans) {
       const t = Date.parse(s.started_at!) + 1;
-      const overlapping = spans.filter((o) => Date.parse(o.started_at!) <= t && Date.parse(o.completed_at!) > t).length;
+      const overlapping = spans.filter((o) => Date.parse(o.started_at!) <= t && Date.parse(o.started_at!) + o.duration_ms! > t).length;
       most = Math.max(most, overlapping);
     }
     expect(most).toBe(2);

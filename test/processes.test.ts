@@ -4,10 +4,10 @@ import fs from "fs-extra";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
-import { beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
-import { processStartTime } from "../lib/lock.ts";
+import { isRunning, processStartTime } from "../lib/lock.ts";
 import { APP_DIR } from "../lib/paths.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, worldArgs, type World } from "./helpers.ts";
 
@@ -36,16 +36,37 @@ async function approved(world: World, files: Record<string, string>): Promise<st
 describe("locking", () => {
   test("two passes at once: the second exits 0 quietly and touches nothing", async () => {
     const world = await makeWorld({ sandbox: { mode } });
-    const uid = await approved(world, { "run.sh": "sleep 3\necho done\n" });
-    const first = runScript("process.ts", worldArgs(world));
-    await waitFor("the first pass to start the job", () => fs.pathExists(path.join(world.paths.jobs, "running", uid)));
+    const uid = await approved(world, { "run.sh": "echo done\n" });
+    // Another live process holds the lock, as a pass in progress does.
+    const holder = execa("sleep", ["30"], { reject: false });
+    onTestFinished(() => void holder.kill());
+    await waitFor("the holder to start", async () => processStartTime(holder.pid!) !== undefined);
+    await fs.writeJson(world.paths.lock, { pid: holder.pid, pid_start: processStartTime(holder.pid!), started_at: new Date().toISOString() });
     const second = await runScript("process.ts", worldArgs(world));
     expect(second.exitCode).toBe(0);
     expect(second.stdout).toMatch(/another pass is running \(pid \d+/);
-    expect(await fs.pathExists(path.join(world.paths.jobs, "running", uid))).toBe(true);
-    const done = await first;
-    expect(done.exitCode).toBe(0);
-    expect((await world.job(uid)).status).toBe("completed");
+    // Its decision is still to be applied: nothing was touched.
+    expect((await world.job(uid)).status).toBe("pending");
+    expect(await fs.pathExists(path.join(world.paths.decisions, `${uid}.json`))).toBe(true);
+  });
+
+  test("the lock is held for the pass's own work only, never for a job's run time", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await approved(world, { "run.sh": "sleep 4\necho done\n" });
+    const started = Date.now();
+    const first = await runScript("process.ts", worldArgs(world));
+    expect(first.exitCode).toBe(0);
+    expect(first.stdout).toMatch(/started in the bwrap sandbox \(local \(supervisor pid \d+/);
+    // The pass ended while its job runs on, and the next one is not locked out.
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect((await world.job(uid)).status).toBe("running");
+    const second = await runScript("process.ts", worldArgs(world));
+    expect(second.stdout).not.toMatch(/another pass is running/);
+    expect((await world.job(uid)).status).toBe("running");
+    await world.settle();
+    const done = await world.job(uid);
+    expect(done.status).toBe("completed");
+    expect(await readLog(done)).toBe("done\n");
   });
 
   test("a stale lock from a dead pid is taken over", async () => {
@@ -57,8 +78,10 @@ describe("locking", () => {
     await fs.writeJson(world.paths.lock, { pid: deadPid, pid_start: "1", started_at: new Date().toISOString() });
     const summary = await world.pass();
     expect(summary.skipped).toBeUndefined();
-    expect((await world.job(uid)).status).toBe("completed");
+    expect(summary.started).toEqual([uid]);
     expect(await fs.pathExists(world.paths.lock)).toBe(false);
+    await world.settle();
+    expect((await world.job(uid)).status).toBe("completed");
   });
 
   test("a lock held by a live process is respected", async () => {
@@ -69,31 +92,63 @@ describe("locking", () => {
 });
 
 describe("crash safety", () => {
-  test("kill -9 of a pass in the middle of a run: the sandbox dies too, the next pass records it as interrupted", async () => {
+  test("kill -9 of a pass (its whole process group) leaves the running job running; the next pass adopts and collects it", async () => {
     const world = await makeWorld({ sandbox: { mode } });
-    const sleeper = sleeperJob();
-    const uid = await approved(world, { "run.sh": `echo before-the-crash\n${sleeper.pattern}\n` });
-    const pass = runScript("process.ts", worldArgs(world));
+    const uid = await approved(world, { "run.sh": "echo before\nsleep 3\necho after\necho out > $OUTPUT_DIR/out.txt\n" });
+    const loader = pathToFileURL(path.join(APP_DIR, "node_modules", "tsx", "dist", "loader.mjs")).href;
+    const pass = execa(process.execPath, ["--import", loader, path.join(APP_DIR, "scripts", "process.ts"), ...worldArgs(world)], {
+      detached: true,
+      reject: false,
+    });
     const running = path.join(world.paths.jobs, "running", uid);
     await waitFor("the job to start", async () =>
       (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
     );
-    pass.kill("SIGKILL");
+    // As a client killing its app would: every process in the pass's group.
+    try {
+      process.kill(-pass.pid!, "SIGKILL");
+    } catch {
+      // the pass had ended already: its group is gone, which is the same case
+    }
     await pass;
-    // Nothing of the job survives its pass (bwrap --die-with-parent; mode none: the process group).
+    const { run } = (await world.job(uid)).meta;
+    expect(run?.executor).toBe("local");
+    expect(run?.executor === "local" && isRunning(run.pid, run.pid_start)).toBe(true);
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status).toBe("completed");
+    expect(await readLog(job)).toBe("before\nafter\n");
+    expect(await fs.readFile(path.join(job.dir, "output", "out.txt"), "utf8")).toBe("out\n");
+    expect((await verifyAudit(world.paths)).ok).toBe(true);
+  });
+
+  test("kill -9 of a job's supervisor: its sandbox dies with it, the job fails as interrupted, partial logs kept", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const sleeper = sleeperJob();
+    const uid = await approved(world, { "run.sh": `echo before-the-crash\n${sleeper.pattern}\n` });
+    await world.pass();
+    const running = path.join(world.paths.jobs, "running", uid);
+    await waitFor("the job to start", async () =>
+      (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
+    );
+    const { run } = (await world.job(uid)).meta;
+    if (run?.executor !== "local") throw new Error("expected a local run");
+    process.kill(run.pid, "SIGKILL");
+    // Nothing of the job survives its supervisor (bwrap --die-with-parent; mode none: the process group).
     if (mode === "bwrap") {
       await waitFor("the job's processes to die", async () => (await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).stdout === "");
     } else {
       await execa("pkill", ["-f", sleeper.pattern], { reject: false });
     }
-    expect(await fs.pathExists(running)).toBe(true);
-    const summary = await world.pass();
-    expect(summary.skipped).toBeUndefined();
+    await waitFor("the supervisor to be gone", async () => !isRunning(run.pid, run.pid_start));
+    await world.settle();
     const job = await world.job(uid);
     expect(job.status).toBe("failed");
-    expect(job.meta.error_message).toMatch(/^interrupted/);
+    expect(job.meta.error_message).toMatch(/^interrupted: its supervisor ended without a result/);
     expect(await readLog(job)).toContain("before-the-crash");
-    expect(world.lines.some((l) => l.includes("was running when its pass died"))).toBe(true);
+    expect(world.lines.some((l) => l.includes("→ failed (interrupted"))).toBe(true);
+    // Nothing of the run is left outside the job's folder.
+    expect(await fs.readdir(world.paths.runs)).toEqual([]);
     expect((await verifyAudit(world.paths)).ok).toBe(true);
   });
 
@@ -121,7 +176,7 @@ describe("crash safety", () => {
     await fs.rename(jobC.dir, approvedDir);
     await fs.writeJson(path.join(approvedDir, "metadata.json"), { ...jobC.meta, status: "running" });
 
-    await world.pass();
+    await world.settle();
     expect((await world.job(a)).status).toBe("rejected");
     const doneC = await world.job(c);
     expect(doneC.status).toBe("completed");
@@ -210,7 +265,10 @@ describe("entry points", () => {
 
     const passed = await runScript("scq.ts", ["process", "--json", ...worldArgs(world)]);
     expect(passed.exitCode).toBe(0);
-    expect((JSON.parse(passed.stdout) as { ran: unknown }).ran).toEqual([{ uid, status: "completed", message: "completed" }]);
+    expect(JSON.parse(passed.stdout)).toMatchObject({ started: [uid], running: 1, ran: [] });
+    await waitFor("the run to end", async () => fs.pathExists(path.join(world.paths.runs, (await world.job(uid)).meta.run!.run_id, "result.json")));
+    const collected = await runScript("scq.ts", ["process", "--json", ...worldArgs(world)]);
+    expect(JSON.parse(collected.stdout)).toMatchObject({ started: [], running: 0, ran: [{ uid, status: "completed", message: "completed" }] });
 
     const job = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world)]);
     expect(JSON.parse(job.stdout)).toMatchObject({ uid, status: "completed", exit_code: 0 });
@@ -247,7 +305,7 @@ describe("entry points", () => {
     await world.pass();
     await decide(world.owner, good, { decision: "approve" });
     await decide(world.owner, bad, { decision: "approve" });
-    await world.pass();
+    await world.settle();
     const waitGood = await runScript("scq.ts", ["wait", good.slice(-8), ...me]);
     expect(waitGood.exitCode).toBe(0);
     expect(waitGood.stdout).toBe(`${good} completed`); // execa strips the final newline
@@ -268,7 +326,7 @@ describe("entry points", () => {
 
     const tooLate = await runScript("scq.ts", ["cancel", good, ...me]);
     expect(tooLate.exitCode).toBe(1);
-    expect(tooLate.stderr).toBe(`error: Job ${good} is completed: only a job that has not started can be cancelled.`);
+    expect(tooLate.stderr).toBe(`error: Job ${good} is completed: it has finished already, so there is nothing to cancel.`);
   });
 
   test("the example auto-approval bot approves only allow-listed requesters whose code the scan passes", async () => {
@@ -287,7 +345,7 @@ describe("entry points", () => {
     expect(bot.exitCode).toBe(0);
     expect(bot.stdout).toContain(`${clean.slice(-8)} approved ("clean" from ${SCIENTIST})`);
     expect(bot.stdout).toContain(`${flagged.slice(-8)} left for review: 1 finding(s), e.g. run.sh:1 network access`);
-    await world.pass();
+    await world.settle();
     expect((await world.job(clean)).status).toBe("completed");
     expect((await world.job(flagged)).status).toBe("pending");
   });
@@ -313,10 +371,12 @@ describe("entry points", () => {
   test("scq logs --follow prints a running job's output as it comes and returns when the job ends", async () => {
     const world = await makeWorld({ sandbox: { mode } });
     const uid = await approved(world, { "run.sh": "echo first\nsleep 2\necho second\n" });
-    const pass = world.pass();
-    await waitFor("the job to start", () => fs.pathExists(path.join(world.paths.jobs, "running", uid)));
+    await world.pass();
+    expect((await world.job(uid)).status).toBe("running");
+    // Passes go on meanwhile, as under run.sh --loop: one of them collects the run.
+    const passes = world.settle();
     const follow = await runScript("scq.ts", ["logs", uid, "--follow", ...worldArgs(world, SCIENTIST)]);
-    await pass;
+    await passes;
     expect(follow.exitCode).toBe(0);
     expect(follow.stdout).toBe("first\nsecond");
   });

@@ -1,15 +1,16 @@
 // Both roles through the library API on two datasites in one temp data folder: the requester's view,
 // cancel, wait, batch approval, output release, filters; and what the permission files grant.
+import { execa } from "execa";
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import * as api from "../lib/api.ts";
 import { readAudit } from "../lib/audit.ts";
 import { decideMany } from "../lib/decisions.ts";
-import { JobNotFoundError, JobStateError, WaitTimeoutError } from "../lib/errors.ts";
+import { JobNotFoundError, WaitTimeoutError } from "../lib/errors.ts";
 import { mayAccess } from "./syftbox-rules.ts";
 import { datasiteDir } from "../lib/paths.ts";
-import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs } from "./helpers.ts";
+import { makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, waitUntil, worldArgs } from "./helpers.ts";
 
 describe("data scientist", () => {
   test("mine follows a job from the inbox to completed; logs and output are readable by its requester", async () => {
@@ -22,7 +23,7 @@ describe("data scientist", () => {
     expect(view).toMatchObject({ uid, taken_in: true, status: "pending" });
     await expect(api.getJobLogs(uid, "stdout", world.scientist)).resolves.toMatchObject({ text: null });
     await api.approve(uid, "ok", world.owner);
-    await world.pass();
+    await world.settle();
     expect((await api.getJob(uid.slice(-8), world.scientist)).status).toBe("completed");
     expect((await api.getJobLogs(uid, "stdout", world.scientist)).text).toBe("hello from followed\n");
     const to = path.join(world.root, "results");
@@ -54,11 +55,38 @@ describe("data scientist", () => {
     expect(job.meta.error_message).toBe("cancelled by the requester: wrong dataset");
     expect(await fs.pathExists(path.join(job.dir, "output"))).toBe(false);
     expect((await readAudit(world.paths)).some((e) => e.event === "cancelled" && e.uid === late && e.by === SCIENTIST)).toBe(true);
-    // Once a job has run it can no longer be cancelled, and the owner rejects rather than cancels.
+    // Once a job has finished it can no longer be cancelled, and the owner rejects rather than cancels.
     await api.approve(ran, "", world.owner);
-    await world.pass();
-    await expect(api.cancel(ran, "", world.scientist)).rejects.toThrow(JobStateError);
+    await world.settle();
+    await expect(api.cancel(ran, "", world.scientist)).rejects.toThrow(/has finished already/);
     await expect(api.cancel(late, "", world.owner)).rejects.toThrow(/in your own queue: reject it instead/);
+  });
+
+  test("cancel of a running job: its run is stopped, the job fails as cancelled with its partial logs", async () => {
+    const world = await makeWorld();
+    const sleeper = sleeperJob();
+    const uid = await world.submit({ "run.sh": `echo partial\n${sleeper.pattern}\n` });
+    await world.pass();
+    await api.approve(uid, "", world.owner);
+    await world.pass();
+    const running = await world.job(uid);
+    expect(running.status).toBe("running");
+    await waitUntil(async () => (await readLog(running)).includes("partial"), "the job to start");
+    expect((await api.cancel(uid.slice(-8), "wrong parameters", world.scientist)).outcome).toBe("requested");
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status).toBe("failed");
+    expect(job.meta.error_message).toBe(`cancelled by ${SCIENTIST} while it ran: wrong parameters`);
+    expect(job.meta.limits_hit).toEqual(["cancelled"]);
+    expect(await readLog(job)).toBe("partial\n");
+    expect((await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).stdout).toBe("");
+    expect((await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event)).toEqual([
+      "submitted",
+      "approve-marker",
+      "approved",
+      "started",
+      "cancelled",
+    ]);
   });
 
   test("a cancel request for someone else's job is ignored", async () => {
@@ -82,7 +110,7 @@ describe("data scientist", () => {
     );
     await world.pass();
     await api.approve(uid, "", world.owner);
-    await world.pass();
+    await world.settle();
     const done = await waiting;
     expect(done.status).toBe("completed");
     expect(seen[0]).toBe("pending (inbox)");
@@ -104,7 +132,7 @@ describe("data scientist", () => {
     await fs.move(aside, inbox);
     await world.pass();
     await api.approve(uid, "", world.owner);
-    await world.pass();
+    await world.settle();
     expect((await waiting).status).toBe("completed");
   });
 
@@ -134,7 +162,7 @@ describe("data owner", () => {
     const cli = await runScript("scq.ts", ["approve", "--all-pending", "--from", SCIENTIST, "-r", "batch", "--json", ...worldArgs(world)]);
     expect(cli.exitCode).toBe(0);
     expect((JSON.parse(cli.stdout) as { job: string }[]).map((r) => r.job).sort()).toEqual([a, b].sort());
-    await world.pass();
+    await world.settle();
     expect((await world.job(a)).status).toBe("completed");
     expect((await world.job(b)).status).toBe("completed");
 

@@ -39,7 +39,7 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
     const uid = await world.submit("fork-bomb");
     await world.pass();
     await decide(world.owner, uid, { decision: "approve" });
-    const { peak, before } = await peakProcesses(() => world.pass());
+    const { peak, before } = await peakProcesses(() => world.settle());
     const job = await world.job(uid);
     // The bomb may end by itself once every fork fails, or be killed at the timeout; either way it ended in time.
     expect(job.status === "completed" || job.meta.timed_out).toBe(true);
@@ -177,7 +177,7 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
     expect(summary.sandbox_problem).toContain("chmod o+rX");
     expect((await world.job(uid)).status).toBe("approved");
     await fs.chmod(dataPath, 0o755);
-    expect((await world.pass()).ran).toMatchObject([{ uid, status: "completed" }]);
+    expect((await world.settle()).flatMap((s) => s.ran)).toMatchObject([{ uid, status: "completed" }]);
     await fs.remove(dataPath);
   });
 
@@ -270,9 +270,9 @@ describe("sandbox availability", () => {
     expect(summary.sandbox_problem).toMatch(/bubblewrap \(bwrap\) is not installed.*apt-get install bubblewrap.*"mode": "none"/);
     expect(summary.ran).toEqual([]);
     expect((await world.job(uid)).status).toBe("approved");
-    expect(world.lines.some((l) => l.startsWith("NOT running 1 approved job(s)"))).toBe(true);
+    expect(world.lines.some((l) => l.startsWith("NOT starting 1 approved job(s)"))).toBe(true);
     // Once it is fixed, the job runs.
-    expect((await world.pass()).ran).toMatchObject(ready ? [{ uid, status: "completed" }] : []);
+    expect((await world.settle()).flatMap((s) => s.ran)).toMatchObject(ready ? [{ uid, status: "completed" }] : []);
   });
 
   test("mode none is logged as unsandboxed and recorded in the job", async () => {

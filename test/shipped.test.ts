@@ -30,13 +30,13 @@ async function submit(install: Install, files: Record<string, string>, name = "s
   return uid;
 }
 
-/** Submit, take in, approve with `scq approve`, run with `sh run.sh`; the job record as `scq job --json` prints it. */
+/** Submit, take in, approve with `scq approve`, run with `sh run.sh` (until a pass collects it); the job record as `scq job --json` prints it. */
 async function approveAndRun(install: Install, files: Record<string, string>): Promise<{ uid: string; job: Record<string, unknown>; pass: string }> {
   const uid = await submit(install, files);
   expect((await install.runSh()).exitCode).toBe(0);
   const approved = await install.scq("owner", ["approve", uid, "-r", "fine"]);
   expect(approved.exitCode, String(approved.stderr)).toBe(0);
-  const pass = await install.runSh();
+  const pass = await install.runShUntilSettled();
   expect(pass.exitCode, String(pass.stderr)).toBe(0);
   return { uid, job: await install.scqJson("owner", ["job", uid]), pass: String(pass.stdout) };
 }
@@ -250,7 +250,7 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     const rejected = await install.npxTsx("reject", [fromFile.uid, "-r", "prints raw rows"]);
     expect(rejected.exitCode, String(rejected.stderr)).toBe(0);
     expect((await install.scq("scientist", ["cancel", script.uid, "-r", "not needed"])).exitCode).toBe(0);
-    expect((await install.runSh()).exitCode).toBe(0);
+    expect((await install.runShUntilSettled()).exitCode).toBe(0);
 
     expect((await install.scq("scientist", ["wait", uid!, "--timeout", "30"])).exitCode).toBe(0);
     expect((await install.scq("scientist", ["wait", fromFile.uid, "--timeout", "30"])).exitCode).toBe(1);

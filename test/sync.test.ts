@@ -93,7 +93,8 @@ describe("sync realities", () => {
     await fs.remove(path.join(world.paths.jobs, "approved", recordGone, "metadata.json"));
 
     const summary = await world.pass();
-    expect(summary.ran).toEqual([{ uid: fine, status: "completed", message: "completed" }]);
+    expect(summary.started).toEqual([fine]);
+    expect((await world.settle()).flatMap((s) => s.ran)).toEqual([{ uid: fine, status: "completed", message: "completed" }]);
     expect(world.lines).toContainEqual(expect.stringMatching(new RegExp(`^decision: ${codeGone.slice(-8)} left for the next pass: .*ENOENT`)));
     expect(world.lines).toContainEqual(expect.stringMatching(new RegExp(`^approved/${recordGone} has unreadable metadata, not run`)));
     expect((await world.job(codeGone)).status).toBe("pending");

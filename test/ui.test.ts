@@ -84,7 +84,7 @@ describe.skipIf(!available)("review page", () => {
       const marker: unknown = await fs.readJson(path.join(world.paths.decisions, `${first}.json`));
       expect(marker).toMatchObject({ uid: first, decision: "approve", reason: "aggregate only", by: world.owner.email });
 
-      await world.pass();
+      await world.settle();
       // The page notices the change by itself.
       await expect.poll(() => page.locator(`tr[data-uid="${first}"] .badge`).textContent(), { timeout: 10_000 }).toBe("completed");
       await expect.poll(() => page.locator("#detail .badge").first().textContent(), { timeout: 10_000 }).toBe("completed");

@@ -1,0 +1,270 @@
+// The Slurm executor: each run is a batch job whose script starts the same supervisor on a compute
+// node, which builds the same bubblewrap sandbox there. Everything the node needs is under
+// `shared_dir`, a folder this machine and every node see at the same path:
+//
+//   <shared_dir>/syft-code-queue-<key>/
+//     bin/supervise-<hash>.mjs      the supervisor, one self-contained file (from dist/, built by run.sh)
+//     run-XXXXXX/                   one run: request.json, job.sh, go, result.json, slurm.txt,
+//       stage/                      the staged code, output, home, tmp (the sandbox's folders)
+//       results/                    logs/ and output/ the supervisor wrote; the pass collects them
+//
+// The batch job waits for `go` (written once the pass recorded the run), so a pass that dies between
+// sbatch and that record leaves a job that is still approved and a batch job that runs nothing.
+// sbatch gets --time from job_timeout (a backstop: the supervisor enforces the timeout itself),
+// --mem from memory_mb, --cpus-per-task, a job name carrying the uid, and --export=NONE, so nothing of
+// the owner's environment reaches the node. States come from squeue, once per pass; a job squeue no
+// longer lists and that left no result is looked up in sacct (when accounting is on) to say why.
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { forgetRunDir, makeRunDir, runDir as privateRunDir, supervisorCommand, type Executor, type Launched, type Poll } from "../executor.ts";
+import { errorMessage } from "../errors.ts";
+import { exists, ifExists, readJsonFile, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "../fsutil.ts";
+import { APP_DIR, type QueuePaths } from "../paths.ts";
+import { removeTree } from "../remove.ts";
+import { copyOutput, ensureOwnFolder, stageJob } from "../runner.ts";
+import { REQUEST_FILE, RESULT_FILE, sayGo } from "../supervisor.ts";
+import { measureTree } from "../tree.ts";
+import { RunResultSchema, type ExecutorConfig, type RunRequest, type SandboxMode } from "../schemas.ts";
+
+type SlurmConfig = Extract<ExecutorConfig, { type: "slurm" }>;
+
+/** Memory for the supervisor itself (node) on top of the job's memory_mb, in the --mem request. */
+const SUPERVISOR_MB = 512;
+/** A Slurm command that takes longer than this is taken as "the cluster cannot be reached". */
+const COMMAND_TIMEOUT_MS = 30_000;
+/** Past its deadline by this much and still RUNNING, a batch job is cancelled (the supervisor should have ended it). */
+const OVERDUE_MS = 300_000;
+const MB = 1024 * 1024;
+
+/** Where a run's shared folder is: kept in its private folder, so a change of shared_dir never loses a run. */
+const WhereSchema = z.object({ run_dir: z.string() });
+
+export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined, mode: SandboxMode, dataPaths: string[]): Executor {
+  const key = createHash("sha256").update(paths.state).digest("hex").slice(0, 16);
+  const rootOf = (c: SlurmConfig) => path.join(c.shared_dir, `syft-code-queue-${key}`);
+  const needConfig = (): SlurmConfig => {
+    if (!config) throw new Error('executor.type is not "slurm" in config.json: no new job can be sent to the cluster');
+    return config;
+  };
+  const whereFile = (runId: string) => path.join(privateRunDir(paths, runId), "where.json");
+  const sharedDirOf = async (runId: string) => (await ifExists(readJsonFile(whereFile(runId), WhereSchema)))?.run_dir;
+  // One squeue a pass, whatever the number of running jobs; undefined until asked.
+  let queue: Promise<Map<string, string> | { unreachable: string }> | undefined;
+
+  return {
+    type: "slurm",
+
+    async problem() {
+      const c = needConfig();
+      const { execa } = await import("execa");
+      const info = await execa("sinfo", ["-h", "-p", c.partition, "-o", "%a"], { reject: false, timeout: COMMAND_TIMEOUT_MS });
+      if (info.exitCode !== 0) {
+        return `cannot reach the Slurm cluster (sinfo: ${firstLine(info.stderr) || info.shortMessage}). Approved jobs stay approved and start once it answers.`;
+      }
+      if (!String(info.stdout).includes("up")) {
+        return `Slurm partition "${c.partition}" (executor.partition) is ${String(info.stdout).trim() || "unknown to the cluster"}: fix config.json or ask the cluster's admin. Approved jobs stay approved.`;
+      }
+      return ensureOwnFolder(rootOf(c), "Remove it, or point executor.shared_dir at a folder only you can write.").then(
+        () => undefined,
+        (error: unknown) => errorMessage(error),
+      );
+    },
+
+    async stage(job) {
+      const root = rootOf(needConfig());
+      const { runId, stage, codeHash } = await stageJob(root, job, mode, dataPaths, "stage");
+      const shared = path.join(root, runId);
+      // The run folder is made 0700; under a root pass the job runs as `nobody` and must pass through it.
+      await fs.promises.chmod(shared, 0o711);
+      return {
+        runId,
+        codeHash,
+        stage: stage.root,
+        discard: async () => {
+          await removeTree(shared);
+          await forgetRunDir(paths, runId);
+        },
+      };
+    },
+
+    async launch(staged, plan): Promise<Launched> {
+      const c = needConfig();
+      const root = rootOf(c);
+      const shared = path.join(root, staged.runId);
+      const request: RunRequest = { ...plan, results: path.join(shared, "results"), stage: staged.stage, gate: "go-file", wake: null };
+      await writeJsonAtomic(path.join(shared, REQUEST_FILE), request);
+      await makeRunDir(paths, staged.runId);
+      await writeJsonAtomic(whereFile(staged.runId), { run_dir: shared });
+      const command = [c.node ?? process.execPath, ...(await clusterSupervisor(root)), shared];
+      const script = path.join(shared, "job.sh");
+      await writeFileAtomic(
+        script,
+        [
+          "#!/bin/sh",
+          `# syft-code-queue: job ${plan.uid}, run ${staged.runId}. Started by sbatch; runs the job's supervisor on this node.`,
+          "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+          "export PATH",
+          `exec ${command.map(shellQuote).join(" ")}`,
+          "",
+        ].join("\n"),
+      );
+      const minutes = Math.ceil((plan.limits.timeout_s + 120) / 60);
+      const args = [
+        "--parsable",
+        `--job-name=scq-${plan.uid}`,
+        `--partition=${c.partition}`,
+        ...(c.account ? [`--account=${c.account}`] : []),
+        `--time=${minutes}`,
+        `--mem=${plan.limits.memory_mb + SUPERVISOR_MB}M`,
+        `--cpus-per-task=${c.cpus_per_task}`,
+        "--nodes=1",
+        "--ntasks=1",
+        "--no-requeue",
+        "--export=NONE",
+        `--chdir=${shared}`,
+        `--output=${path.join(shared, "slurm.txt")}`,
+        ...c.extra_args,
+        script,
+      ];
+      const { execa } = await import("execa");
+      const submitted = await execa("sbatch", args, { reject: false, timeout: COMMAND_TIMEOUT_MS });
+      const jobId = /^(\d+)/.exec(String(submitted.stdout).trim())?.[1];
+      if (submitted.exitCode !== 0 || !jobId) {
+        throw new Error(
+          `sbatch refused the job: ${firstLine(submitted.stderr) || submitted.shortMessage}; it stays approved and is tried again next pass`,
+        );
+      }
+      return {
+        ref: { executor: "slurm", run_id: staged.runId, job_id: jobId, partition: c.partition },
+        go: () => sayGo(shared),
+        abort: async () => {
+          await execa("scancel", [jobId], { reject: false, timeout: COMMAND_TIMEOUT_MS });
+        },
+      };
+    },
+
+    async poll(ref, job): Promise<Poll> {
+      if (ref.executor !== "slurm") throw new Error("not a Slurm run");
+      const shared = await sharedDirOf(ref.run_id);
+      if (!shared)
+        return { state: "lost", reason: `its run folder is not recorded (the private folder ${privateRunDir(paths, ref.run_id)} is gone)` };
+      const result = await ifExists(readJsonFile(path.join(shared, RESULT_FILE), RunResultSchema));
+      if (result) return { state: "finished", result };
+      queue ??= squeue();
+      const jobs = await queue;
+      if ("unreachable" in jobs) return { state: "unreachable", reason: jobs.unreachable };
+      const state = jobs.get(ref.job_id);
+      if (state !== undefined) {
+        const started = Date.parse(job.meta.started_at ?? job.meta.updated_at);
+        if (state === "RUNNING" && Date.now() - started > (job.meta.limits?.timeout_s ?? 0) * 1000 + OVERDUE_MS) {
+          await this.stop(ref);
+        }
+        return { state: "running", detail: `Slurm job ${ref.job_id} ${state}` };
+      }
+      // Gone from the queue: it may have written its result just before.
+      const late = await ifExists(readJsonFile(path.join(shared, RESULT_FILE), RunResultSchema));
+      if (late) return { state: "finished", result: late };
+      const how = await sacctState(ref.job_id);
+      const said = await tail(path.join(shared, "slurm.txt"));
+      return { state: "lost", reason: `Slurm job ${ref.job_id} ended (${how}) without a result${said ? `; its batch output ends: ${said}` : ""}` };
+    },
+
+    async collect(ref, results, job) {
+      const shared = ref.executor === "slurm" ? await sharedDirOf(ref.run_id) : undefined;
+      if (!shared) return [];
+      const limits = job.meta.limits;
+      const from = path.join(shared, "results");
+      const skipped: string[] = [];
+      // Logs: the supervisor capped them; what comes back is bounded again, in case the folder was tampered with.
+      await fs.promises.mkdir(path.join(results, "logs"), { recursive: true });
+      for (const name of ["stdout.txt", "stderr.txt"]) {
+        const max = (limits?.max_log_kb ?? 1024) * 1024 + 4096;
+        const data = await ifExists(readUntrustedFile(path.join(from, "logs", name), max)).catch((error: unknown) => {
+          skipped.push(`logs/${name} (${errorMessage(error)})`);
+          return undefined;
+        });
+        if (data) await writeFileAtomic(path.join(results, "logs", name), data);
+      }
+      const output = path.join(from, "output");
+      if (!(await exists(output))) return skipped;
+      const caps = { maxBytes: (limits?.max_output_mb ?? 1024) * MB, maxFiles: (limits?.max_files ?? 10_000) * 2 };
+      const size = await measureTree(output, caps);
+      if (size.tooDeep || size.bytes > caps.maxBytes || size.files > caps.maxFiles) {
+        return [...skipped, "output/ (over limits.max_output_mb or limits.max_files on the shared folder: not collected)"];
+      }
+      const copied = await copyOutput(output, path.join(results, "output"));
+      return [...skipped, ...copied.skipped];
+    },
+
+    async stop(ref) {
+      if (ref.executor !== "slurm") return;
+      const { execa } = await import("execa");
+      // SIGTERM to the batch job: its supervisor kills the sandbox and writes a result saying it was stopped.
+      await execa("scancel", [ref.job_id], { reject: false, timeout: COMMAND_TIMEOUT_MS });
+    },
+
+    async forget(ref) {
+      const shared = await sharedDirOf(ref.run_id);
+      if (shared) await removeTree(shared);
+      await forgetRunDir(paths, ref.run_id);
+    },
+  };
+}
+
+/** Our jobs in the queue: job id → state, or why the controller could not be asked. */
+async function squeue(): Promise<Map<string, string> | { unreachable: string }> {
+  const { execa } = await import("execa");
+  const listed = await execa("squeue", ["-h", "--me", "-o", "%i|%T"], { reject: false, timeout: COMMAND_TIMEOUT_MS });
+  if (listed.exitCode !== 0) return { unreachable: `cannot reach the Slurm controller (squeue: ${firstLine(listed.stderr) || listed.shortMessage})` };
+  const jobs = new Map<string, string>();
+  for (const line of String(listed.stdout).split("\n")) {
+    const [id, state] = line.trim().split("|");
+    if (id && state) jobs.set(id, state);
+  }
+  return jobs;
+}
+
+/** How a job that left the queue ended, from accounting; said plainly when accounting is off. */
+async function sacctState(jobId: string): Promise<string> {
+  const { execa } = await import("execa");
+  const acct = await execa("sacct", ["-n", "-X", "-P", "-j", jobId, "-o", "State"], { reject: false, timeout: COMMAND_TIMEOUT_MS });
+  const state = String(acct.stdout ?? "")
+    .trim()
+    .split("\n")[0];
+  if (acct.exitCode === 0 && state) return `state ${state}`;
+  return "state unknown: Slurm accounting is off";
+}
+
+/**
+ * The supervisor the nodes run: dist/supervise.mjs (self-contained) copied once under the shared
+ * folder, named by its hash; from the sources (tests without a build), the app folder's own scripts.
+ */
+async function clusterSupervisor(root: string): Promise<string[]> {
+  const bundle = path.join(APP_DIR, "dist", "supervise.mjs");
+  const data = await ifExists(fs.promises.readFile(bundle));
+  if (!data) return supervisorCommand().args;
+  const target = path.join(root, "bin", `supervise-${createHash("sha256").update(data).digest("hex").slice(0, 16)}.mjs`);
+  if (!(await exists(target))) {
+    await fs.promises.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    await writeFileAtomic(target, data);
+  }
+  return [target];
+}
+
+async function tail(file: string): Promise<string> {
+  const data = await ifExists(readUntrustedFile(file, 10 * MB)).catch(() => undefined);
+  return data ? data.toString("utf8").trim().split("\n").slice(-3).join(" | ").slice(-500) : "";
+}
+
+function firstLine(text: unknown): string {
+  return String(text ?? "")
+    .trim()
+    .split("\n")[0]!
+    .trim();
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,252 @@
+// The pass's two steps for runs, neither of which ever waits for a job:
+//   collectRuns:   each job in running/ is polled through the executor that started it; a finished run
+//                  is collected (logs, output, exit code, limits hit) and the job moves to completed or
+//                  failed; a run that ended without a result fails as "interrupted", partial logs kept.
+//   startApproved: approved jobs, oldest decision first, up to max_concurrent_jobs running at a time:
+//                  stage the code, check the approval against the hash of the staged copy, launch the
+//                  run held at its gate, record the job as running, then say go.
+import fs from "node:fs";
+import path from "node:path";
+import { approvalMatches, markerFor } from "./decisions.ts";
+import { cancelRecorded, executorFor, type Executor } from "./executor.ts";
+import { errorMessage, reportJobError } from "./errors.ts";
+import { ifExists, writeFileAtomic } from "./fsutil.ts";
+import { listJobs, type Job } from "./jobs.ts";
+import { now, transition, type Recorder } from "./lifecycle.ts";
+import { prefixed, shortUid, type Log } from "./log.ts";
+import { jobDir, resultsDir, type QueuePaths } from "./paths.ts";
+import { appliedLimits, limitsHit } from "./runner.ts";
+import type { AppConfig, RunRef, RunResult } from "./schemas.ts";
+
+export interface Ran {
+  uid: string;
+  status: "completed" | "failed";
+  message: string;
+}
+
+export const CODE_CHANGED = "code changed after approval: approve it again after reviewing the new code";
+
+/** Poll every running job; collect the finished. Returns what finished and how many still run. */
+export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log): Promise<{ ran: Ran[]; running: number }> {
+  const rec: Recorder = { paths, log: prefixed(log, "run: ") };
+  const { jobs, problems } = await listJobs(paths, ["running"]);
+  const ran: Ran[] = [];
+  let running = problems.length; // unreadable records are settled by recovery; their slots count meanwhile
+  const unreachable = new Map<string, number>();
+  // One executor of each kind for the whole step, so a cluster is asked once per pass, not once per job.
+  const executors = new Map<RunRef["executor"], Promise<Executor>>();
+  const executorOf = (type: RunRef["executor"]) => {
+    const made = executors.get(type) ?? executorFor(config, paths, type);
+    executors.set(type, made);
+    return made;
+  };
+  for (const job of jobs) {
+    try {
+      const ref = job.meta.run;
+      if (!ref) {
+        // Started by a version that ran jobs inside the pass, and that pass is gone.
+        ran.push(await finish(rec, job, undefined, { lost: "its pass stopped while it ran (crash, kill or reboot)" }));
+        continue;
+      }
+      const executor = await executorOf(ref.executor);
+      const poll = await executor.poll(ref, job);
+      if (poll.state === "running") running += 1;
+      else if (poll.state === "unreachable") {
+        running += 1;
+        unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);
+      } else ran.push(await finish(rec, job, executor, poll.state === "finished" ? { result: poll.result } : { lost: poll.reason }));
+    } catch (error) {
+      running += 1;
+      reportJobError(rec.log, shortUid(job.uid), error);
+    }
+  }
+  for (const [reason, count] of unreachable) rec.log(`${count} running job(s) left as they are, to be collected later: ${reason}`);
+  return { ran, running };
+}
+
+/** Move a finished or lost run's job out of running/: we MUST, whatever the run left, or it would hold its slot for ever. */
+async function finish(rec: Recorder, job: Job, executor: Executor | undefined, end: { result: RunResult } | { lost: string }): Promise<Ran> {
+  const { paths, log } = rec;
+  const ref = job.meta.run;
+  const results = resultsDir(paths, job);
+  const skipped = executor && ref ? await executor.collect(ref, results, job) : [];
+  const result = "result" in end ? end.result : undefined;
+  const outputSkipped = [...(result?.outputSkipped ?? []), ...skipped];
+  if (outputSkipped.length > 0) log(`${shortUid(job.uid)} output not copied: ${outputSkipped.slice(0, 10).join(", ")}`);
+  if (job.meta.sender === "unverified") await writeExecutionLog(results);
+  const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
+  const status = result && !result.failed ? "completed" : "failed";
+  const message = cancel
+    ? `cancelled by ${cancel.by} while it ran${cancel.reason ? `: ${cancel.reason}` : ""}`
+    : (result?.message ?? `interrupted: ${"lost" in end ? end.lost : "unknown"}; partial logs are kept`);
+  const review = job.meta.output_review === "pending";
+  const finished = await transition(
+    rec,
+    job,
+    status,
+    {
+      completed_at: now(),
+      exit_code: result?.exitCode ?? null,
+      timed_out: result?.timedOut ?? false,
+      duration_ms: result?.durationMs ?? null,
+      output_folder: "output",
+      error_message: status === "failed" ? message : null,
+      limits_hit: [...(result ? limitsHit(result) : []), ...(cancel ? ["cancelled"] : [])],
+    },
+    cancel
+      ? {
+          event: "cancelled",
+          by: cancel.by,
+          detail: { reason: cancel.reason, while: "running" },
+          say: `cancelled by ${cancel.by} while it ran → failed`,
+        }
+      : result
+        ? {
+            event: status,
+            detail: { exit_code: result.exitCode, message, duration_ms: result.durationMs, limits_hit: limitsHit(result) },
+            say: `${status} in ${result.durationMs} ms${status === "failed" ? `: ${message}` : ""}${review ? "; output and logs await release (scq release)" : ""}`,
+          }
+        : { event: "recovered", detail: { to: "failed", reason: "interrupted", why: message }, say: `→ failed (${message})` },
+  );
+  if (executor && ref) {
+    await executor.forget(ref).catch((error: unknown) => log(`${shortUid(job.uid)} run folders not removed yet: ${errorMessage(error)}`));
+  }
+  return { uid: finished.uid, status, message };
+}
+
+/** Start approved jobs in the free slots. Returns what could not even be tried, and why. */
+export async function startApproved(
+  paths: QueuePaths,
+  config: AppConfig,
+  log: Log,
+  running: number,
+): Promise<{ started: string[]; ran: Ran[]; problem?: string }> {
+  const { jobs, problems } = await listJobs(paths, ["approved"]);
+  for (const p of problems) log(`approved/${p.uid} has unreadable metadata, not run: ${p.error.message}`);
+  const slots = config.max_concurrent_jobs - running;
+  if (jobs.length === 0 || slots <= 0) return { started: [], ran: [] };
+  const executor = await executorFor(config, paths);
+  const problem = await executor.problem();
+  if (problem) {
+    log(`NOT starting ${jobs.length} approved job(s): ${problem}`);
+    return { started: [], ran: [], problem };
+  }
+  if (config.sandbox.mode === "none") log(`WARNING: sandbox mode is "none": jobs run UNSANDBOXED, with resource limits only`);
+  const queue = [...jobs].sort((a, b) => (a.meta.decision?.at ?? a.meta.updated_at).localeCompare(b.meta.decision?.at ?? b.meta.updated_at));
+  const ran: Ran[] = [];
+  const started: string[] = [];
+  for (const job of queue) {
+    if (started.length >= slots) break;
+    const rec: Recorder = { paths, log: prefixed(log, "run: ") };
+    try {
+      const outcome = await startOne(rec, config, executor, job);
+      if (outcome === "started") started.push(job.uid);
+      else if (outcome) ran.push(outcome);
+    } catch (error) {
+      // E.g. its folder vanished under us, or the cluster refused it. It stays approved; the next pass tries again.
+      reportJobError(rec.log, shortUid(job.uid), error);
+    }
+  }
+  return { started, ran };
+}
+
+async function startOne(rec: Recorder, config: AppConfig, executor: Executor, approved: Job): Promise<Ran | "started" | undefined> {
+  const { paths } = rec;
+  const staged = await executor.stage(approved);
+  let launched;
+  try {
+    // Only a marker for exactly this code approves; a folder in approved/ proves nothing by itself.
+    if (!(await approvalMatches(paths, approved.uid, staged.codeHash))) {
+      await staged.discard();
+      return notApproved(rec, approved, staged.codeHash);
+    }
+    const limits = appliedLimits(config);
+    const review = config.release === "review";
+    const output_review = review ? ("pending" as const) : null;
+    const results = resultsDir(paths, { uid: approved.uid, dir: jobDir(paths, "running", approved.uid), meta: { output_review } });
+    launched = await executor.launch(staged, {
+      uid: approved.uid,
+      name: approved.meta.name,
+      mode: config.sandbox.mode,
+      network: config.sandbox.network,
+      data_paths: config.sandbox.data_paths,
+      limits,
+      results,
+    });
+  } catch (error) {
+    await staged.discard().catch(() => {});
+    throw error;
+  }
+  const unsandboxed = config.sandbox.mode === "none";
+  try {
+    await transition(
+      rec,
+      approved,
+      "running",
+      {
+        started_at: now(),
+        limits: appliedLimits(config),
+        sandbox: config.sandbox.mode,
+        error_message: null,
+        run: launched.ref,
+        // Set before the run: a job interrupted mid-run keeps its partial logs in staging, unreleased.
+        output_review: config.release === "review" ? "pending" : null,
+      },
+      {
+        event: "started",
+        detail: { sandbox: config.sandbox.mode, limits: appliedLimits(config), run: launched.ref },
+        say: `"${approved.meta.name}" started${unsandboxed ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"} (${describeRun(launched.ref)})`,
+      },
+    );
+  } catch (error) {
+    // Not recorded, so it must never run: the gate stays shut and the stage goes.
+    await launched.abort().catch(() => {});
+    await staged.discard().catch(() => {});
+    throw error;
+  }
+  // Recorded: from here on the job is found again through its run, whatever happens to this pass.
+  await launched.go();
+  return "started";
+}
+
+/** A job in approved/ whose approval does not match the code that would run. */
+async function notApproved(rec: Recorder, approved: Job, codeHash: string): Promise<Ran | undefined> {
+  const marker = await markerFor(rec.paths, approved.uid).catch(() => undefined);
+  if (marker?.decision === "approve") {
+    await transition(
+      rec,
+      approved,
+      "failed",
+      { completed_at: now(), error_message: CODE_CHANGED },
+      {
+        event: "failed",
+        detail: { reason: "code changed after approval", approved: marker.code_sha256, found: codeHash },
+        say: "NOT run: its code changed after approval → failed",
+      },
+    );
+    return { uid: approved.uid, status: "failed", message: "code changed after approval" };
+  }
+  await transition(
+    rec,
+    approved,
+    "pending",
+    { decision: null, error_message: "found in approved/ without a matching approval marker: back to pending for review" },
+    {
+      event: "returned",
+      detail: { reason: "in approved/ without a matching approval marker" },
+      say: "was in approved/ without an approval marker → back to pending, not run",
+    },
+  );
+  return undefined;
+}
+
+/** Python syft-code-queue clients read a job's log from execution.log in its folder. */
+async function writeExecutionLog(dir: string): Promise<void> {
+  const read = async (name: string) => (await ifExists(fs.promises.readFile(path.join(dir, "logs", name), "utf8"))) ?? "";
+  await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout.txt")}${await read("stderr.txt")}`);
+}
+
+/** For `scq status` and the page: where a running job runs. */
+export function describeRun(ref: RunRef): string {
+  return ref.executor === "local" ? `local (supervisor pid ${ref.pid} on ${ref.host})` : `Slurm job ${ref.job_id} (partition ${ref.partition})`;
+}

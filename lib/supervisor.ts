@@ -1,0 +1,86 @@
+// A job's supervisor: one small process per run, started by a pass (local executor) or by Slurm on a
+// compute node, that outlives the pass. It owns the sandbox exactly as a pass once did: the timeout,
+// the log and output caps, the memory watchdog. The pass reads only what the supervisor writes
+// (result.json, atomically, in a folder no job can reach), never anything the job itself wrote.
+//
+//   1. read request.json (the pass wrote it, schema-checked here too)
+//   2. wait for the pass's "go": the pass says it only after it recorded the job as running, so a
+//      pass that dies before that leaves a job that is still approved and a supervisor that runs nothing
+//   3. run the job (runner.execute); SIGTERM (a cancellation, scancel) stops it the same way a limit does
+//   4. write result.json, remove the stage, touch the wake file, exit
+import fs from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { errorMessage } from "./errors.ts";
+import { exists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
+import { removeTree } from "./remove.ts";
+import { execute } from "./runner.ts";
+import { RunRequestSchema, type RunRequest, type RunResult } from "./schemas.ts";
+
+export const REQUEST_FILE = "request.json";
+export const RESULT_FILE = "result.json";
+export const GO_FILE = "go";
+/** How long a Slurm run waits for its pass to say go before it concludes the pass died and runs nothing. */
+const GO_FILE_WAIT_MS = 120_000;
+
+export async function supervise(runDir: string): Promise<"ran" | "not started"> {
+  const request = await readJsonFile(path.join(runDir, REQUEST_FILE), RunRequestSchema);
+  const stop = new AbortController();
+  // Told to stop before or while the job runs: the job is killed, and the result says so.
+  process.on("SIGTERM", () => stop.abort());
+  process.on("SIGINT", () => stop.abort());
+  if (!(await gate(request, runDir))) {
+    await removeTree(request.stage).catch(() => {});
+    return "not started";
+  }
+  let result: RunResult;
+  try {
+    result = await execute(request, stop.signal);
+  } catch (error) {
+    result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
+  }
+  await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
+  await removeTree(request.stage).catch(() => {}); // the pass's recovery removes what is left
+  if (request.wake) await writeFileAtomic(request.wake, `${new Date().toISOString()}\n`).catch(() => {});
+  return "ran";
+}
+
+async function gate(request: RunRequest, runDir: string): Promise<boolean> {
+  if (request.gate === "stdin") {
+    let said = "";
+    for await (const chunk of process.stdin) {
+      said += String(chunk);
+      if (said.includes("go\n")) return true;
+    }
+    return false; // the pass's end of the pipe closed without a go: it died
+  }
+  for (const deadline = Date.now() + GO_FILE_WAIT_MS; Date.now() < deadline; await sleep(200)) {
+    if (await exists(path.join(runDir, GO_FILE))) return true;
+  }
+  return false;
+}
+
+function crashed(message: string): RunResult {
+  return {
+    exitCode: null,
+    signal: null,
+    failed: true,
+    timedOut: false,
+    outputLimitExceeded: false,
+    outputLimitReason: null,
+    memoryLimitExceeded: false,
+    abandoned: false,
+    stopped: false,
+    durationMs: 0,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    outputFiles: 0,
+    outputSkipped: [],
+    message,
+  };
+}
+
+/** For the pass: say go to a supervisor gated by a file (Slurm), after the run is recorded. */
+export async function sayGo(runDir: string): Promise<void> {
+  await fs.promises.writeFile(path.join(runDir, GO_FILE), "go\n");
+}

@@ -1,0 +1,36 @@
+// Between passes of `run.sh --loop`: sleep `interval` seconds, but wake at once when a run ends (its
+// supervisor touches the wake file), so a finished job is collected and its slot refilled without
+// waiting out the interval.
+import fs from "node:fs";
+import path from "node:path";
+import type { QueuePaths } from "./paths.ts";
+
+export async function sleepUntilWoken(paths: QueuePaths, seconds: number): Promise<"woken" | "interval"> {
+  await fs.promises.mkdir(paths.state, { recursive: true });
+  const stamp = () =>
+    fs.promises.stat(paths.wake).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
+  const before = await stamp();
+  return new Promise((resolve) => {
+    let watcher: fs.FSWatcher | undefined;
+    const done = (how: "woken" | "interval") => {
+      clearTimeout(timer);
+      clearInterval(check);
+      watcher?.close();
+      resolve(how);
+    };
+    const timer = setTimeout(() => done("interval"), seconds * 1000);
+    const look = () => void stamp().then((now) => now !== before && done("woken"));
+    // The folder is watched; a slow check backs the watch up where events do not arrive (network file systems).
+    const check = setInterval(look, 1000);
+    try {
+      watcher = fs.watch(paths.state, (_event, name) => {
+        if (name === path.basename(paths.wake)) look();
+      });
+    } catch {
+      // no watching here: the slow check alone
+    }
+  });
+}
