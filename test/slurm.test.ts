@@ -1,0 +1,142 @@
+// The Slurm executor against a real single-node cluster (test/slurm-cluster.ts): jobs go through
+// sbatch to a compute node, run there in the same bubblewrap sandbox under the same supervisor, and
+// come back through the shared folder.
+import { execa } from "execa";
+import fs from "fs-extra";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import * as api from "../lib/api.ts";
+import { readAudit } from "../lib/audit.ts";
+import { decide } from "../lib/decisions.ts";
+import { bwrapReady, makeWorld, readLog, SCIENTIST, sleeperJob, waitUntil, type World } from "./helpers.ts";
+import { slurmProblem, startCluster, type Cluster } from "./slurm-cluster.ts";
+
+const ready = (await slurmProblem()) === undefined && (await bwrapReady());
+
+describe.skipIf(!ready)("the Slurm executor on a real cluster", () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster();
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+
+  /** A world whose config.json points at the cluster, with a shared folder jobs (as `nobody`) can pass through. */
+  async function slurmWorld(overrides: Parameters<typeof makeWorld>[0] = {}): Promise<World> {
+    const shared = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-shared-"));
+    await fs.promises.chmod(shared, 0o755);
+    return makeWorld({ ...overrides, executor: { type: "slurm", partition: cluster.partition, shared_dir: shared } });
+  }
+
+  async function approved(world: World, files: Record<string, string>): Promise<string> {
+    const uid = await world.submit(files);
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve" });
+    return uid;
+  }
+
+  test("submit → approve → sbatch → runs on the node in the sandbox → completed, with its output and logs", async () => {
+    const world = await slurmWorld();
+    const uid = await approved(world, {
+      "run.sh":
+        'echo "on $(hostname) as $(id -u)"\necho 42 > "$OUTPUT_DIR/answer.txt"\nif test -e /etc/slurm || test -n "${SLURM_CONF:-}"; then echo leak; fi\n',
+    });
+    const first = await world.pass();
+    expect(first.started).toEqual([uid]);
+    const running = await world.job(uid);
+    expect(running.status).toBe("running");
+    expect(running.meta.run).toMatchObject({ executor: "slurm", job_id: expect.stringMatching(/^\d+$/), partition: "scq" });
+    const view = await api.getJob(uid, world.owner);
+    expect(view.status).toBe("running");
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status, job.meta.error_message ?? "").toBe("completed");
+    // Inside the sandbox: the job's own uid (1000), no host /etc beyond the minimal one.
+    expect(await readLog(job)).toMatch(/^on \S+ as 1000\n/);
+    expect(await readLog(job)).not.toContain("leak");
+    expect(await fs.readFile(path.join(job.dir, "output", "answer.txt"), "utf8")).toBe("42\n");
+    expect(world.lines.some((l) => /started in the bwrap sandbox \(Slurm job \d+ \(partition scq\)\)/.test(l))).toBe(true);
+    // Nothing of the run is left in the shared folder or the private one.
+    const shared = (world.config.executor as { shared_dir: string }).shared_dir;
+    const left = await execa("find", [shared, "-name", "run-*"], { reject: false });
+    expect(left.stdout).toBe("");
+    expect(await fs.readdir(world.paths.runs)).toEqual([]);
+  });
+
+  test("job_timeout: the supervisor on the node kills the job; it fails as timed out", async () => {
+    const world = await slurmWorld({ job_timeout: 3 });
+    const sleeper = sleeperJob();
+    const uid = await approved(world, sleeper.files);
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status).toBe("failed");
+    expect(job.meta.timed_out).toBe(true);
+    expect(job.meta.limits_hit).toContain("timeout");
+    expect(job.meta.error_message).toMatch(/^timed out after 3 seconds/);
+    expect(await readLog(job)).toBe("started\n");
+    expect((await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).stdout).toBe("");
+  });
+
+  test("cancel of a running Slurm job: scancel, the job fails as cancelled", async () => {
+    const world = await slurmWorld();
+    const sleeper = sleeperJob();
+    const uid = await approved(world, sleeper.files);
+    await world.pass();
+    await waitUntil(async () => (await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).stdout !== "", "the job to run on the node");
+    expect((await api.cancel(uid, "not needed", world.scientist)).outcome).toBe("requested");
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status).toBe("failed");
+    expect(job.meta.error_message).toBe(`cancelled by ${SCIENTIST} while it ran: not needed`);
+    expect((await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).stdout).toBe("");
+    expect((await readAudit(world.paths)).some((e) => e.uid === uid && e.event === "cancelled")).toBe(true);
+  });
+
+  test("slurmctld stopped mid-run: running jobs stay running, approved ones stay approved, and both go on when it returns", async () => {
+    const world = await slurmWorld({ max_concurrent_jobs: 1 });
+    const first = await approved(world, { "run.sh": "sleep 4\necho first > $OUTPUT_DIR/first.txt\n" });
+    await world.pass();
+    expect((await world.job(first)).status).toBe("running");
+    const second = await approved(world, { "run.sh": "echo second > $OUTPUT_DIR/second.txt\n" });
+    await cluster.stopController();
+    try {
+      // The controller is gone: nothing is lost or failed, and the log says why nothing moves.
+      const summary = await world.pass();
+      expect(summary.ran).toEqual([]);
+      expect((await world.job(first)).status).toBe("running");
+      expect((await world.job(second)).status).toBe("approved");
+      expect(world.lines).toContainEqual(
+        expect.stringMatching(/^run: 1 running job\(s\) left as they are, to be collected later: cannot reach the Slurm controller/),
+      );
+    } finally {
+      await cluster.startController();
+    }
+    await world.settle();
+    for (const [uid, file] of [
+      [first, "first.txt"],
+      [second, "second.txt"],
+    ] as const) {
+      const job = await world.job(uid);
+      expect(job.status, job.meta.error_message ?? "").toBe("completed");
+      expect(await fs.readFile(path.join(job.dir, "output", file), "utf8")).toMatch(/^(first|second)\n$/);
+    }
+  });
+
+  test("a cluster that cannot be reached leaves approved jobs approved, with a pass-log line saying so", async () => {
+    const world = await slurmWorld();
+    const uid = await approved(world, { "run.sh": "echo hi\n" });
+    await cluster.stopController();
+    try {
+      const summary = await world.pass();
+      expect(summary.sandbox_problem).toMatch(/^cannot reach the Slurm cluster \(sinfo: .*\)\. Approved jobs stay approved/);
+      expect((await world.job(uid)).status).toBe("approved");
+      expect(world.lines).toContainEqual(expect.stringMatching(/^NOT starting 1 approved job\(s\): cannot reach the Slurm cluster/));
+    } finally {
+      await cluster.startController();
+    }
+    await world.settle();
+    expect((await world.job(uid)).status).toBe("completed");
+  });
+});
