@@ -26,7 +26,10 @@ export async function jobUsage(namespace: string): Promise<JobUsage> {
     pids.map(async (pid) => {
       if ((await pidNamespace(Number(pid))) !== namespace) return;
       usage.processes += 1;
-      usage.memoryBytes += await anonymousMemory(pid);
+      // Read first, then add: `total += await x` would read the total before awaiting, and the
+      // processes scanned side by side would overwrite each other's share.
+      const memory = await anonymousMemory(pid);
+      usage.memoryBytes += memory;
       const fds = await fs.promises.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
       for (const fd of fds) {
         const target = await fs.promises.readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
