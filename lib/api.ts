@@ -8,7 +8,8 @@ import { ownQueue, resolveContext, type Context, type ContextOptions } from "./c
 import { decide, type DecideOptions } from "./decisions.ts";
 import { JobNotFoundError, WaitTimeoutError } from "./errors.ts";
 import { readJsonFile } from "./fsutil.ts";
-import { findJob, listMyJobs, locateJob, type JobView } from "./jobs.ts";
+import { describeRun } from "./executor.ts";
+import { findJob, listJobs, listMyJobs, locateJob, type JobView } from "./jobs.ts";
 import { pageJobs, statusCounts } from "./listing.ts";
 import { release as releaseJob, TERMINAL_STATUSES } from "./lifecycle.ts";
 import { silentLog } from "./log.ts";
@@ -102,6 +103,8 @@ export interface QueueStatus {
   settings: Settings;
   counts: Record<JobStatus, number>;
   oldest_pending: string | null;
+  /** Where each running job runs, and since when. */
+  running: { uid: string; name: string; runs_on: string; started_at: string | null }[];
   last_pass: { finished_at?: string; skipped?: string; sandbox_problem?: string | null; settings?: Settings } | null;
 }
 
@@ -114,11 +117,19 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
   // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".
   const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(() => undefined)) ?? null;
+  // running/ holds at most max_concurrent_jobs jobs (plus any a config change left): each is read.
+  const { jobs: running } = await listJobs(paths, ["running"]);
   return {
     queue: paths.root,
     settings: ctx.settings ?? settingsInForce(ctx.config),
     counts,
     oldest_pending: oldest?.meta.created_at ?? null,
+    running: running.map((job) => ({
+      uid: job.uid,
+      name: job.meta.name,
+      runs_on: job.meta.run ? describeRun(job.meta.run) : "unknown (started by an older version)",
+      started_at: job.meta.started_at,
+    })),
     last_pass: lastPass,
   };
 }

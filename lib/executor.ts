@@ -125,3 +125,8 @@ export async function executorFor(config: AppConfig, paths: QueuePaths, type: Ru
   // A run Slurm started can be followed and collected even if config.json no longer names Slurm.
   return slurmExecutor(paths, config.executor.type === "slurm" ? config.executor : undefined, mode, data_paths);
 }
+
+/** For `scq status` and the page: where a running job runs. */
+export function describeRun(ref: RunRef): string {
+  return ref.executor === "local" ? `local (supervisor pid ${ref.pid} on ${ref.host})` : `Slurm job ${ref.job_id} (partition ${ref.partition})`;
+}

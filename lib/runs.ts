@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches, markerFor } from "./decisions.ts";
-import { cancelRecorded, executorFor, type Executor } from "./executor.ts";
+import { cancelRecorded, describeRun, executorFor, type Executor } from "./executor.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
 import { ifExists, writeFileAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
@@ -244,9 +244,4 @@ async function notApproved(rec: Recorder, approved: Job, codeHash: string): Prom
 async function writeExecutionLog(dir: string): Promise<void> {
   const read = async (name: string) => (await ifExists(fs.promises.readFile(path.join(dir, "logs", name), "utf8"))) ?? "";
   await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout.txt")}${await read("stderr.txt")}`);
-}
-
-/** For `scq status` and the page: where a running job runs. */
-export function describeRun(ref: RunRef): string {
-  return ref.executor === "local" ? `local (supervisor pid ${ref.pid} on ${ref.host})` : `Slurm job ${ref.job_id} (partition ${ref.partition})`;
 }

@@ -63,6 +63,15 @@ describe("locking", () => {
     const second = await runScript("process.ts", worldArgs(world));
     expect(second.stdout).not.toMatch(/another pass is running/);
     expect((await world.job(uid)).status).toBe("running");
+    // Where it runs, and for how long, as the owner and the requester see it.
+    const status = await runScript("scq.ts", ["status", ...worldArgs(world)]);
+    expect(status.stdout).toMatch(new RegExp(`running ${uid.slice(-8)} "test job" on local \\(supervisor pid \\d+ on \\S+\\), for \\d+s`));
+    const job = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world, SCIENTIST)]);
+    expect(JSON.parse(job.stdout)).toMatchObject({
+      status: "running",
+      runs_on: expect.stringMatching(/^local \(supervisor pid \d+/),
+      running_for: expect.any(String),
+    });
     await world.settle();
     const done = await world.job(uid);
     expect(done.status).toBe("completed");

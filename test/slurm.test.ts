@@ -48,8 +48,15 @@ describe.skipIf(!ready)("the Slurm executor on a real cluster", () => {
     const running = await world.job(uid);
     expect(running.status).toBe("running");
     expect(running.meta.run).toMatchObject({ executor: "slurm", job_id: expect.stringMatching(/^\d+$/), partition: "scq" });
-    const view = await api.getJob(uid, world.owner);
-    expect(view.status).toBe("running");
+    const status = await api.status(world.owner);
+    expect(status.running).toEqual([
+      {
+        uid,
+        name: "test job",
+        runs_on: `Slurm job ${running.meta.run?.executor === "slurm" ? running.meta.run.job_id : "?"} (partition scq)`,
+        started_at: running.meta.started_at,
+      },
+    ]);
     await world.settle();
     const job = await world.job(uid);
     expect(job.status, job.meta.error_message ?? "").toBe("completed");

@@ -49,7 +49,7 @@ describe.skipIf(!available)("review page", () => {
   test("lists jobs, searches, shows the code, approves from the page, and follows the pass without a reload", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" } });
     const first = await world.submit(
-      { "run.sh": '# counts rows\nwc -l "$DATA_DIR"/*.csv > "$OUTPUT_DIR/rows.txt" || echo 0 > "$OUTPUT_DIR/rows.txt"\n' },
+      { "run.sh": '# counts rows\nwc -l "$DATA_DIR"/*.csv > "$OUTPUT_DIR/rows.txt" || echo 0 > "$OUTPUT_DIR/rows.txt"\nsleep 3\n' },
       "row count",
     );
     const second = await world.submit({ "run.sh": "curl http://example.org/upload\n" }, "suspicious upload");
@@ -84,6 +84,12 @@ describe.skipIf(!available)("review page", () => {
       const marker: unknown = await fs.readJson(path.join(world.paths.decisions, `${first}.json`));
       expect(marker).toMatchObject({ uid: first, decision: "approve", reason: "aggregate only", by: world.owner.email });
 
+      // A pass starts it: the page shows where it runs, and since when.
+      await world.pass();
+      await expect.poll(() => page.locator(`tr[data-uid="${first}"] .badge`).textContent(), { timeout: 10_000 }).toBe("running");
+      await expect
+        .poll(() => page.locator("#detail").textContent(), { timeout: 10_000 })
+        .toMatch(/runs onlocal \(supervisor pid \d+ on \S+\), for \d+s/);
       await world.settle();
       // The page notices the change by itself.
       await expect.poll(() => page.locator(`tr[data-uid="${first}"] .badge`).textContent(), { timeout: 10_000 }).toBe("completed");

@@ -2,6 +2,7 @@
 // With --json a command prints exactly one JSON document on stdout and nothing else.
 import type { Argv } from "yargs";
 import { resolveContext, type Context } from "../context.ts";
+import { describeRun } from "../executor.ts";
 import { age, shortUid } from "../log.ts";
 import type { Job } from "../jobs.ts";
 import { visibleKeepingColour } from "../visible.ts";
@@ -85,5 +86,12 @@ export function jobRows(jobs: (Job & { owner?: string; taken_in?: boolean })[], 
 
 /** The job record as printed with --json: the metadata.json fields, status from the folder. */
 export function jobJson(job: Job & { owner?: string; taken_in?: boolean }): Record<string, unknown> {
-  return { ...job.meta, status: job.status, ...(job.taken_in === undefined ? {} : { taken_in: job.taken_in }) };
+  return {
+    ...job.meta,
+    status: job.status,
+    ...(job.taken_in === undefined ? {} : { taken_in: job.taken_in }),
+    ...(job.status === "running" && job.meta.run
+      ? { runs_on: describeRun(job.meta.run), running_for: age(job.meta.started_at ?? job.meta.updated_at) }
+      : {}),
+  };
 }

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { status } from "../api.ts";
-import { age } from "../log.ts";
+import { age, shortUid } from "../log.ts";
 import { JOB_STATUSES } from "../schemas.ts";
 import { describeSettings } from "../settings.ts";
 import { contextFrom, paint, print, type GlobalArgs } from "./shared.ts";
@@ -19,6 +19,7 @@ export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           ? [`  (the last pass read: ${describeSettings(pass.settings)})`]
           : []),
         ...JOB_STATUSES.map((st) => `  ${paint(st.padEnd(10), st)} ${s.counts[st]}`),
+        ...s.running.map((r) => `  running ${shortUid(r.uid)} "${r.name}" on ${r.runs_on}, for ${r.started_at ? age(r.started_at) : "?"}`),
         `Oldest pending: ${s.oldest_pending ? `${age(s.oldest_pending)} old` : "none"}`,
         `Last pass: ${pass?.finished_at ? `${age(pass.finished_at)} ago${pass.sandbox_problem ? `, could not run jobs: ${pass.sandbox_problem}` : ", ok"}` : "never (is run.sh scheduled?)"}`,
       ].join("\n"),

@@ -13,6 +13,7 @@ import { myJobs, pageOfMyQueue } from "../api.ts";
 import { ownQueue, type Context } from "../context.ts";
 import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
+import { describeRun } from "../executor.ts";
 import { locateJob, otherQueues, type JobView } from "../jobs.ts";
 import { queueVersion, statusCounts } from "../listing.ts";
 import { APP_DIR } from "../paths.ts";
@@ -76,6 +77,9 @@ function summary(job: JobView) {
     taken_in: job.taken_in,
     output_review: job.meta.output_review,
     error_message: job.meta.error_message,
+    /** Where a running job runs: "local (supervisor pid 4242 on host)", "Slurm job 17 (partition p)". */
+    runs_on: job.status === "running" && job.meta.run ? describeRun(job.meta.run) : null,
+    started_at: job.meta.started_at,
   };
 }
 
