@@ -90,12 +90,12 @@ async function addHistory(paths: ReturnType<typeof queuePaths>, count: number): 
   });
 }
 
-async function addSubmissions(paths: ReturnType<typeof queuePaths>, count: number): Promise<string[]> {
+async function addSubmissions(paths: ReturnType<typeof queuePaths>, count: number, script = 'echo ok > "$OUTPUT_DIR/ok.txt"\n'): Promise<string[]> {
   const uids: string[] = [];
   for (let i = 0; i < count; i += 1) {
     const uid = uuidv7();
     const dir = path.join(paths.inbox, REQUESTER, uid);
-    await fs.outputFile(path.join(dir, "code", "run.sh"), 'echo ok > "$OUTPUT_DIR/ok.txt"\n');
+    await fs.outputFile(path.join(dir, "code", "run.sh"), script);
     await fs.writeJson(path.join(dir, "metadata.json"), {
       uid,
       name: `submission ${i}`,
@@ -107,6 +107,69 @@ async function addSubmissions(paths: ReturnType<typeof queuePaths>, count: numbe
     uids.push(uid);
   }
   return uids;
+}
+
+/** Stop every run a bench world left going (their supervisors, and with them the sandboxes). */
+async function stopRuns(paths: ReturnType<typeof queuePaths>): Promise<void> {
+  for (const name of await fs.readdir(path.join(paths.jobs, "running")).catch(() => [] as string[])) {
+    const meta = (await fs.readJson(path.join(paths.jobs, "running", name, "metadata.json"))) as { run?: { pid?: number } };
+    if (meta.run?.pid) process.kill(meta.run.pid, "SIGKILL");
+  }
+}
+
+/** Jobs of LONG_JOB_S seconds run; a pass (the shipped one) every second meanwhile: how long does each hold the lock? */
+async function lockWhileJobsRun(): Promise<void> {
+  const seconds = Number(process.env.BENCH_LONG_JOB_S ?? 60);
+  const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 4 });
+  const w = await world("long-jobs", config);
+  const uids = await addSubmissions(w.paths, 6, `sleep ${seconds}\n`);
+  await runPass({ dataDir: w.dataDir, owner: OWNER, config, log: () => {} });
+  for (const uid of uids) await decide({ dataDir: w.dataDir, email: OWNER, config }, uid, { decision: "approve" });
+  const held: number[] = [];
+  let running = 0;
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const pass = await execa(process.execPath, [...entry("process"), ...w.args, "--json"], { cwd: APP_DIR });
+    const summary = JSON.parse(pass.stdout) as { started_at: string; finished_at: string; skipped?: string; running: number };
+    if (!summary.skipped) held.push(Date.parse(summary.finished_at) - Date.parse(summary.started_at));
+    running = Math.max(running, summary.running);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  const s = stats(held);
+  row(
+    `lock held by a pass while ${running} jobs of ${seconds} s run`,
+    `median ${s.median.toFixed(0)} ms, max ${s.max.toFixed(0)} ms over ${held.length} passes`,
+    "≤ 1 s",
+    s.max <= 1000 && running === 4 ? "met" : "MISSED",
+  );
+  await stopRuns(w.paths);
+}
+
+/** 40 jobs of 5 s, 4 at a time, under run.sh --loop with the default interval: how long until all are done? */
+async function loopThroughput(): Promise<void> {
+  const jobs = Number(process.env.BENCH_LOOP_JOBS ?? 40);
+  const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 4 });
+  const w = await world("loop", config);
+  const uids = await addSubmissions(w.paths, jobs, "sleep 5\n");
+  await runPass({ dataDir: w.dataDir, owner: OWNER, config, log: () => {} });
+  for (const uid of uids) await decide({ dataDir: w.dataDir, email: OWNER, config }, uid, { decision: "approve" });
+  const ideal = (Math.ceil(jobs / 4) * 5) | 0;
+  const started = performance.now();
+  const loop = execa("sh", [path.join(APP_DIR, "run.sh"), "--loop", ...w.args], { env: { SCQ_APP_CONFIG: w.configFile }, reject: false });
+  let done = 0;
+  while (done < jobs && performance.now() - started < ideal * 3000) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    done = (await fs.readdir(path.join(w.paths.jobs, "completed")).catch(() => [] as string[])).length;
+  }
+  const took = (performance.now() - started) / 1000;
+  loop.kill("SIGTERM");
+  await loop;
+  row(
+    `${jobs} jobs of 5 s, 4 at a time, run.sh --loop (interval ${config.interval} s)`,
+    `${took.toFixed(1)} s for ${done} completed: ×${(took / ideal).toFixed(2)} of ${ideal} s`,
+    `≤ 1.15 × ${ideal} s`,
+    done === jobs && took <= ideal * 1.15 ? "met" : "MISSED",
+  );
 }
 
 const benchRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-bench-"));
@@ -262,14 +325,17 @@ try {
     for (const uid of approved) await decide({ dataDir: w.dataDir, email: OWNER, config }, uid, { decision: "approve" });
     await addSubmissions(w.paths, 1000);
     const busy = await timeProcess(entry("process"), w.args, 1);
-    const done = (await fs.readdir(path.join(w.paths.jobs, "completed"))).length;
+    const running = (await fs.readdir(path.join(w.paths.jobs, "running"))).length;
     row(
-      "pass: intake 1,000 + run 100 (bwrap, 2 at once)",
-      `${fmt(busy.time)}  (${done} completed)`,
+      "pass: intake 1,000 + start 2 of 100 approved (bwrap)",
+      `${fmt(busy.time)}  (${running} started)`,
       "≤ 10 s",
-      busy.time.median <= 10_000 && done === 100 ? "met" : "MISSED",
+      busy.time.median <= 10_000 && running === 2 ? "met" : "MISSED",
     );
+    await stopRuns(w.paths);
 
+    await lockWhileJobsRun();
+    await loopThroughput();
     // Sandbox overhead: the same trivial command with and without the sandbox around it.
     const { launchCommand, prepareStageFiles, stageLayout } = await import("../lib/sandbox.ts");
     const { appliedLimits } = await import("../lib/runner.ts");

@@ -3,6 +3,8 @@
 // waiting out the interval.
 import fs from "node:fs";
 import path from "node:path";
+import { z } from "zod";
+import { ifExists, readJsonFile } from "./fsutil.ts";
 import type { QueuePaths } from "./paths.ts";
 
 export async function sleepUntilWoken(paths: QueuePaths, seconds: number): Promise<"woken" | "interval"> {
@@ -12,7 +14,12 @@ export async function sleepUntilWoken(paths: QueuePaths, seconds: number): Promi
       (s) => s.mtimeMs,
       () => 0,
     );
-  const before = await stamp();
+  // A run that ended while the last pass was under way (after it had collected) has woken nobody yet:
+  // anything newer than that pass's start counts.
+  const lastPass = await ifExists(readJsonFile(paths.lastPass, z.looseObject({ started_at: z.string() })));
+  const since = lastPass ? Date.parse(lastPass.started_at) : Date.now();
+  if ((await stamp()) > since) return "woken";
+  const before = Math.max(await stamp(), since);
   return new Promise((resolve) => {
     let watcher: fs.FSWatcher | undefined;
     const done = (how: "woken" | "interval") => {
@@ -22,7 +29,7 @@ export async function sleepUntilWoken(paths: QueuePaths, seconds: number): Promi
       resolve(how);
     };
     const timer = setTimeout(() => done("interval"), seconds * 1000);
-    const look = () => void stamp().then((now) => now !== before && done("woken"));
+    const look = () => void stamp().then((now) => now > before && done("woken"));
     // The folder is watched; a slow check backs the watch up where events do not arrive (network file systems).
     const check = setInterval(look, 1000);
     try {
