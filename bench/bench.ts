@@ -13,7 +13,8 @@ import { decide } from "../lib/decisions.ts";
 import { runPass } from "../lib/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
-import { AppConfigSchema, type AppConfig } from "../lib/schemas.ts";
+import { recordToDisk } from "../lib/job-record.ts";
+import { AppConfigSchema, JobMetadataSchema, type AppConfig } from "../lib/schemas.ts";
 import { uuidv7 } from "../lib/uid.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -75,7 +76,9 @@ async function addHistory(paths: ReturnType<typeof queuePaths>, count: number): 
     const dir = path.join(paths.jobs, status, uid);
     await fs.mkdirp(path.join(dir, "code"));
     await fs.writeFile(path.join(dir, "code", "run.sh"), "echo hi\n");
-    await fs.writeJson(path.join(dir, "metadata.json"), {
+    // Written as this app writes records (a record without its exact times would be taken for one
+    // another program moved, and settled one by one).
+    const meta = JobMetadataSchema.parse({
       uid,
       name: `job ${i}`,
       requester_email: REQUESTER,
@@ -87,6 +90,7 @@ async function addHistory(paths: ReturnType<typeof queuePaths>, count: number): 
       completed_at: at,
       exit_code: 0,
     });
+    await fs.writeJson(path.join(dir, "metadata.json"), recordToDisk(meta));
   });
 }
 

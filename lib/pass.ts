@@ -1,6 +1,7 @@
 // One pass of the processor: lock → recover → intake (and cancel requests) → log pending →
-// apply decisions → run approved → cleanup → unlock. Each step leaves every job in a state the next
-// pass understands, so a pass can be killed at any point.
+// apply decisions → collect finished runs → start approved ones (never waiting for them) → cleanup →
+// unlock. Each step leaves every job in a state the next pass understands, so a pass can be killed
+// at any point.
 import fs from "node:fs";
 import path from "node:path";
 import { applyCancellations } from "./cancel.ts";

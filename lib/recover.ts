@@ -62,7 +62,9 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   }
   // Running jobs are left to their runs (collected by runs.ts). What no running job refers to any
   // more is left over from a pass or a supervisor that died: its stage and private run folder go.
-  const { jobs: running } = await listJobs(paths, ["running"]);
+  const { jobs: running, problems: unreadable } = await listJobs(paths, ["running"]);
+  // A running job whose record cannot be read may own any of them: nothing is removed until it is settled.
+  if (unreadable.length > 0) return;
   const live = new Set(running.flatMap((job) => (job.meta.run ? [job.meta.run.run_id] : [])));
   for (const dir of [stageRoot(paths), paths.runs]) {
     for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {

@@ -11,7 +11,8 @@ import { sleepUntilWoken } from "../lib/wake.ts";
 const HELP = `Usage: process [options]
 
 Run one pass of syft-code-queue: lock, recover, take in submissions, log pending jobs, apply
-decisions, run approved jobs in the sandbox, clean up, unlock.
+decisions, collect finished runs, start approved jobs (detached: the pass never waits
+for a job), clean up, unlock.
 
 Options:
   --config FILE      SyftBox client config (default $SYFTBOX_CLIENT_CONFIG_PATH or ~/.syftbox/config.json)

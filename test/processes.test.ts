@@ -8,7 +8,9 @@ import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
 import { isRunning, processStartTime } from "../lib/lock.ts";
+import { executorFor } from "../lib/executor.ts";
 import { APP_DIR } from "../lib/paths.ts";
+import { appliedLimits } from "../lib/runner.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, worldArgs, type World } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";
@@ -159,6 +161,38 @@ describe("crash safety", () => {
     // Nothing of the run is left outside the job's folder.
     expect(await fs.readdir(world.paths.runs)).toEqual([]);
     expect((await verifyAudit(world.paths)).ok).toBe(true);
+  });
+
+  test("a pass that dies between launching a run and recording it: the supervisor runs nothing, the job stays approved and runs later", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await approved(world, { "run.sh": "echo ran >> $OUTPUT_DIR/count.txt\n" });
+    await world.pass();
+    // Stage and launch as a pass does, then stop where a killed pass would: the pipe to the supervisor closes without "go".
+    const approvedJob = await world.job(uid);
+    const executor = await executorFor(world.config, world.paths);
+    const staged = await executor.stage(approvedJob);
+    const launched = await executor.launch(staged, {
+      uid,
+      name: approvedJob.meta.name,
+      mode,
+      network: false,
+      data_paths: [],
+      limits: appliedLimits(world.config),
+      results: path.join(world.root, "never"),
+    });
+    await launched.abort();
+    const ref = launched.ref;
+    if (ref.executor !== "local") throw new Error("expected a local run");
+    await waitFor("the supervisor to give up", async () => !isRunning(ref.pid, ref.pid_start));
+    expect(await fs.pathExists(path.join(world.paths.runs, ref.run_id, "result.json"))).toBe(false);
+    expect(await fs.pathExists(path.join(world.root, "never"))).toBe(false);
+    expect((await world.job(uid)).status).toBe("approved");
+    // The next pass clears what the dead one left and runs the job once.
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status).toBe("completed");
+    expect(await fs.readFile(path.join(job.dir, "output", "count.txt"), "utf8")).toBe("ran\n");
+    expect(await fs.readdir(world.paths.runs)).toEqual([]);
   });
 
   test("a transition cut between its two steps is finished or undone by the next pass", async () => {

@@ -120,7 +120,7 @@ interface CancelArgs extends UidArgs {
 
 export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
   command: "cancel <uid>",
-  describe: "withdraw a job you submitted that has not started yet",
+  describe: "withdraw a job you submitted, or stop it while it runs",
   builder: (y) => y.positional("uid", uidPositional).option("reason", { alias: "r", type: "string", default: "" }),
   handler: async (argv) => {
     const result = await cancel(argv.uid, argv.reason, await contextFrom(argv));
