@@ -47,7 +47,7 @@ describe("submit → pending → approve → completed", () => {
     expect(summary.ran).toEqual([]);
     const running = await world.job(uid);
     expect(running.status).toBe("running");
-    expect(running.meta.run).toMatchObject({ executor: "local", pid: expect.any(Number) });
+    expect(running.meta.run).toMatchObject({ executor: "local", pid: expect.any(Number) as number });
     const later = await world.settle();
     expect(later.flatMap((s) => s.ran)).toEqual([{ uid, status: "completed", message: "completed" }]);
 

@@ -42,7 +42,7 @@ describe("locking", () => {
     // Another live process holds the lock, as a pass in progress does.
     const holder = execa("sleep", ["30"], { reject: false });
     onTestFinished(() => void holder.kill());
-    await waitFor("the holder to start", async () => processStartTime(holder.pid!) !== undefined);
+    await waitFor("the holder to start", () => Promise.resolve(processStartTime(holder.pid!) !== undefined));
     await fs.writeJson(world.paths.lock, { pid: holder.pid, pid_start: processStartTime(holder.pid!), started_at: new Date().toISOString() });
     const second = await runScript("process.ts", worldArgs(world));
     expect(second.exitCode).toBe(0);
@@ -71,8 +71,8 @@ describe("locking", () => {
     const job = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world, SCIENTIST)]);
     expect(JSON.parse(job.stdout)).toMatchObject({
       status: "running",
-      runs_on: expect.stringMatching(/^local \(supervisor pid \d+/),
-      running_for: expect.any(String),
+      runs_on: expect.stringMatching(/^local \(supervisor pid \d+/) as string,
+      running_for: expect.any(String) as string,
     });
     await world.settle();
     const done = await world.job(uid);
@@ -151,7 +151,7 @@ describe("crash safety", () => {
     } else {
       await execa("pkill", ["-f", sleeper.pattern], { reject: false });
     }
-    await waitFor("the supervisor to be gone", async () => !isRunning(run.pid, run.pid_start));
+    await waitFor("the supervisor to be gone", () => Promise.resolve(!isRunning(run.pid, run.pid_start)));
     await world.settle();
     const job = await world.job(uid);
     expect(job.status).toBe("failed");
@@ -166,7 +166,12 @@ describe("crash safety", () => {
   test("a pass that dies between launching a run and recording it: the supervisor runs nothing, the job stays approved and runs later", async () => {
     const world = await makeWorld({ sandbox: { mode } });
     const uid = await approved(world, { "run.sh": "echo ran >> $OUTPUT_DIR/count.txt\n" });
-    await world.pass();
+    // In approved/ (with its marker), as a pass leaves it just before starting it.
+    const pending = await world.job(uid);
+    const dir = path.join(world.paths.jobs, "approved", uid);
+    await fs.mkdirp(path.dirname(dir));
+    await fs.rename(pending.dir, dir);
+    await fs.writeJson(path.join(dir, "metadata.json"), { ...pending.meta, status: "approved" });
     // Stage and launch as a pass does, then stop where a killed pass would: the pipe to the supervisor closes without "go".
     const approvedJob = await world.job(uid);
     const executor = await executorFor(world.config, world.paths);
@@ -183,7 +188,7 @@ describe("crash safety", () => {
     await launched.abort();
     const ref = launched.ref;
     if (ref.executor !== "local") throw new Error("expected a local run");
-    await waitFor("the supervisor to give up", async () => !isRunning(ref.pid, ref.pid_start));
+    await waitFor("the supervisor to give up", () => Promise.resolve(!isRunning(ref.pid, ref.pid_start)));
     expect(await fs.pathExists(path.join(world.paths.runs, ref.run_id, "result.json"))).toBe(false);
     expect(await fs.pathExists(path.join(world.root, "never"))).toBe(false);
     expect((await world.job(uid)).status).toBe("approved");

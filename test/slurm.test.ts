@@ -47,7 +47,7 @@ describe.skipIf(!ready)("the Slurm executor on a real cluster", () => {
     expect(first.started).toEqual([uid]);
     const running = await world.job(uid);
     expect(running.status).toBe("running");
-    expect(running.meta.run).toMatchObject({ executor: "slurm", job_id: expect.stringMatching(/^\d+$/), partition: "scq" });
+    expect(running.meta.run).toMatchObject({ executor: "slurm", job_id: expect.stringMatching(/^\d+$/) as string, partition: "scq" });
     const status = await api.status(world.owner);
     expect(status.running).toEqual([
       {

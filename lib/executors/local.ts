@@ -80,7 +80,7 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: s
           await new Promise<void>((resolve, reject) => child.stdin?.write("go\n", (error) => (error ? reject(error) : resolve())));
           release();
         },
-        abort: async () => release(),
+        abort: () => Promise.resolve(release()),
       };
     },
 
@@ -103,13 +103,13 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: s
       return { state: "lost", reason: "its supervisor ended without a result (killed, crashed, or the machine restarted)" };
     },
 
-    async collect() {
-      return []; // the supervisor wrote logs and output straight into the job's results folder
+    collect() {
+      return Promise.resolve([]); // the supervisor wrote logs and output straight into the job's results folder
     },
 
-    async stop(ref) {
-      if (ref.executor !== "local") return;
-      if (isRunning(ref.pid, ref.pid_start)) process.kill(ref.pid, "SIGTERM");
+    stop(ref) {
+      if (ref.executor === "local" && isRunning(ref.pid, ref.pid_start)) process.kill(ref.pid, "SIGTERM");
+      return Promise.resolve();
     },
 
     async forget(ref) {

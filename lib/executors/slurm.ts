@@ -259,10 +259,7 @@ async function tail(file: string): Promise<string> {
 }
 
 function firstLine(text: unknown): string {
-  return String(text ?? "")
-    .trim()
-    .split("\n")[0]!
-    .trim();
+  return (typeof text === "string" ? text : "").trim().split("\n")[0]!.trim();
 }
 
 function shellQuote(word: string): string {
