@@ -127,7 +127,7 @@ export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
     print(argv, { uid: result.job.uid, outcome: result.outcome }, () =>
       result.outcome === "withdrawn"
         ? `Withdrew ${result.job.uid}: it had not reached ${result.job.owner}'s queue yet.`
-        : `Asked ${result.job.owner} to cancel ${result.job.uid}: their next pass does, unless it has started by then.`,
+        : `Asked ${result.job.owner} to cancel ${result.job.uid}: their next pass rejects it, or stops it if it is running.`,
     );
   },
 };
