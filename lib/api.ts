@@ -13,9 +13,9 @@ import { findJob, listJobs, listMyJobs, locateJob, type JobView } from "./jobs.t
 import { pageJobs, statusCounts } from "./listing.ts";
 import { release as releaseJob, TERMINAL_STATUSES } from "./lifecycle.ts";
 import { silentLog } from "./log.ts";
-import { outputOf, readLogs, type Output } from "./results.ts";
+import { checksOf, outputOf, readLogs, type Output } from "./results.ts";
 import { buildReview, type Review } from "./review.ts";
-import { JOB_STATUSES, type JobStatus } from "./schemas.ts";
+import { JOB_STATUSES, type ChecksReport, type JobStatus } from "./schemas.ts";
 import { SettingsSchema, settingsInForce, type Settings } from "./settings.ts";
 import { writeScriptSubmission, writeSubmission, type SubmitOptions, type SubmitScriptOptions } from "./submit.ts";
 
@@ -146,6 +146,13 @@ export async function getJobLogs(
   const ctx = await contextOf(c);
   const job = await locateJob(ctx, ref);
   return { job, text: await readLogs(ctx, job, stream) };
+}
+
+/** What the disclosure check found in a finished job's output. */
+export async function getJobChecks(ref: string, c?: ContextLike): Promise<ChecksReport & { job: JobView }> {
+  const ctx = await contextOf(c);
+  const job = await locateJob(ctx, ref);
+  return { job, ...(await checksOf(ctx, job)) };
 }
 
 export async function getJobOutput(ref: string, options: { to?: string | undefined } = {}, c?: ContextLike): Promise<Output & { job: JobView }> {

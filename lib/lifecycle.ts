@@ -41,7 +41,7 @@ import { writeJsonAtomic } from "./fsutil.ts";
 import { recordToDisk } from "./job-record.ts";
 import type { Job } from "./jobs.ts";
 import { shortUid, type Log } from "./log.ts";
-import { decisionFile, jobDir, type QueuePaths } from "./paths.ts";
+import { CHECKS_FILE, decisionFile, jobDir, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { removeTree } from "./remove.ts";
 import { AUDIT_EVENTS, JobMetadataSchema, JobStatus, type JobMetadata } from "./schemas.ts";
@@ -205,7 +205,7 @@ export async function release(rec: Recorder, job: Job, by: string): Promise<Job>
     throw new JobStateError(`Job ${job.uid} is ${job.status}: release it once it has finished.`, { uid: job.uid });
   }
   const staged = path.join(rec.paths.staging, job.uid);
-  for (const part of ["logs", "output"]) {
+  for (const part of ["logs", "output", CHECKS_FILE]) {
     const from = path.join(staged, part);
     if (!fs.existsSync(from)) continue;
     await removeTree(path.join(job.dir, part));

@@ -79,6 +79,9 @@ export function resultsDir(paths: QueuePaths, job: { uid: string; dir: string; m
   return job.meta.output_review === "pending" ? path.join(paths.staging, job.uid) : job.dir;
 }
 
+/** Beside a finished job's output/: what the disclosure check found in it (lib/checks/). */
+export const CHECKS_FILE = "output-checks.json";
+
 export function decisionFile(paths: QueuePaths, uid: string): string {
   return path.join(paths.decisions, `${uid}.json`);
 }

@@ -5,9 +5,10 @@ import fs from "fs-extra";
 import path from "node:path";
 import type { Context } from "./context.ts";
 import { JobStateError, ScqError } from "./errors.ts";
-import { ifExists } from "./fsutil.ts";
+import { ifExists, readJsonFile } from "./fsutil.ts";
 import type { JobView } from "./jobs.ts";
-import { queuePaths, resultsDir } from "./paths.ts";
+import { CHECKS_FILE, queuePaths, resultsDir } from "./paths.ts";
+import { ChecksReportSchema, type ChecksReport } from "./schemas.ts";
 import { walkTree, type TreeEntry } from "./tree.ts";
 
 /** Where a job's results are for this user, or why there are none to see (yet). */
@@ -46,4 +47,13 @@ export async function outputOf(ctx: Context, job: JobView, to?: string): Promise
     await fs.copy(dir, to);
   }
   return { dir, files, copied_to: to ?? null };
+}
+
+/** What the disclosure check found in the job's output (output-checks.json), as this user may see it. */
+export async function checksOf(ctx: Context, job: JobView): Promise<ChecksReport> {
+  const file = path.join(resultsOf(ctx, job), CHECKS_FILE);
+  const report = await ifExists(readJsonFile(file, ChecksReportSchema, "", 64 * 1024 * 1024));
+  if (!report)
+    throw new JobStateError(`Job ${job.uid} has no output checks (it is ${job.status}; checks run on a finished job's output).`, { uid: job.uid });
+  return report;
 }

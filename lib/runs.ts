@@ -10,13 +10,14 @@ import path from "node:path";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { cancelRecorded, describeRun, executorFor, type Executor } from "./executor.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
-import { ifExists, writeFileAtomic } from "./fsutil.ts";
+import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
+import { exists, ifExists, writeFileAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, resultsDir, type QueuePaths } from "./paths.ts";
 import { appliedLimits, limitsHit } from "./runner.ts";
-import type { AppConfig, RunRef, RunResult } from "./schemas.ts";
+import type { AppConfig, JobMetadata, RunRef, RunResult } from "./schemas.ts";
 
 export interface Ran {
   uid: string;
@@ -45,7 +46,7 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
       const ref = job.meta.run;
       if (!ref) {
         // Started by a version that ran jobs inside the pass, and that pass is gone.
-        ran.push(await finish(rec, job, undefined, { lost: "its pass stopped while it ran (crash, kill or reboot)" }));
+        ran.push(await finish(rec, config, job, undefined, { lost: "its pass stopped while it ran (crash, kill or reboot)" }));
         continue;
       }
       const executor = await executorOf(ref.executor);
@@ -54,7 +55,7 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
       else if (poll.state === "unreachable") {
         running += 1;
         unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);
-      } else ran.push(await finish(rec, job, executor, poll.state === "finished" ? { result: poll.result } : { lost: poll.reason }));
+      } else ran.push(await finish(rec, config, job, executor, poll.state === "finished" ? { result: poll.result } : { lost: poll.reason }));
     } catch (error) {
       running += 1;
       reportJobError(rec.log, shortUid(job.uid), error);
@@ -65,7 +66,13 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
 }
 
 /** Move a finished or lost run's job out of running/: we MUST, whatever the run left, or it would hold its slot for ever. */
-async function finish(rec: Recorder, job: Job, executor: Executor | undefined, end: { result: RunResult } | { lost: string }): Promise<Ran> {
+async function finish(
+  rec: Recorder,
+  config: AppConfig,
+  job: Job,
+  executor: Executor | undefined,
+  end: { result: RunResult } | { lost: string },
+): Promise<Ran> {
   const { paths, log } = rec;
   const ref = job.meta.run;
   const results = resultsDir(paths, job);
@@ -74,6 +81,7 @@ async function finish(rec: Recorder, job: Job, executor: Executor | undefined, e
   const outputSkipped = [...(result?.outputSkipped ?? []), ...skipped];
   if (outputSkipped.length > 0) log(`${shortUid(job.uid)} output not copied: ${outputSkipped.slice(0, 10).join(", ")}`);
   if (job.meta.sender === "unverified") await writeExecutionLog(results);
+  const checks = await checkResults(rec, config, job, results);
   const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
   const status = result && !result.failed ? "completed" : "failed";
   const message = cancel
@@ -92,6 +100,7 @@ async function finish(rec: Recorder, job: Job, executor: Executor | undefined, e
       output_folder: "output",
       error_message: status === "failed" ? message : null,
       limits_hit: [...(result ? limitsHit(result) : []), ...(cancel ? ["cancelled"] : [])],
+      checks,
     },
     cancel
       ? {
@@ -112,6 +121,31 @@ async function finish(rec: Recorder, job: Job, executor: Executor | undefined, e
     await executor.forget(ref).catch((error: unknown) => log(`${shortUid(job.uid)} run folders not removed yet: ${errorMessage(error)}`));
   }
   return { uid: finished.uid, status, message };
+}
+
+/**
+ * The disclosure check of what the run wrote, before anything of it is released: output-checks.json
+ * beside output/, a summary in the record, a pass-log line. A check that fails is said, never fatal:
+ * the job must still leave running/.
+ */
+async function checkResults(rec: Recorder, config: AppConfig, job: Job, results: string): Promise<JobMetadata["checks"]> {
+  const output = path.join(results, "output");
+  if (!(await exists(output))) return null;
+  try {
+    const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths);
+    await writeChecks(results, report);
+    const summary = checksSummary(report);
+    if (summary.findings > 0) {
+      const rules = [...new Set(report.files.flatMap((f) => f.findings.map((x) => x.rule)))].join(", ");
+      rec.log(
+        `${shortUid(job.uid)} output checks: ${summary.findings} finding(s)${summary.blocking ? `, ${summary.blocking} blocking` : ""} in ${summary.files} file(s) (${rules}); see scq checks ${shortUid(job.uid)}`,
+      );
+    }
+    return summary;
+  } catch (error) {
+    rec.log(`${shortUid(job.uid)} output checks could not run: ${errorMessage(error)}`);
+    return null;
+  }
 }
 
 /** Start approved jobs in the free slots. Returns what could not even be tried, and why. */

@@ -78,6 +78,52 @@ const ExecutorSchema = z.discriminatedUnion("type", [
 ]);
 export type ExecutorConfig = z.infer<typeof ExecutorSchema>;
 
+/** The rules of the disclosure check (lib/checks/); each can be made blocking by name. */
+export const CHECK_RULES = [
+  "file-type",
+  "file-size",
+  "not-checked",
+  "small-count",
+  "zero-count",
+  "unrounded",
+  "dominance-p",
+  "dominance-nk",
+  "row-count",
+  "identifier-column",
+  "identifier-values",
+  "data-rows",
+] as const;
+export const CheckRule = z.enum(CHECK_RULES);
+export type CheckRule = z.infer<typeof CheckRule>;
+
+const OutputChecksSchema = z
+  .object({
+    /** Counts below this (and above 0) in a frequency table are flagged. */
+    min_count: z.number().int().min(1).default(10),
+    /** When set, counts that are not a multiple of it are flagged as unrounded. */
+    rounding: z.number().int().min(2).nullable().default(null),
+    /** Dominance: one contributor over p % of a cell's total, or the top n over k %. */
+    dominance: z
+      .object({
+        p: z.number().min(1).max(100).default(50),
+        n: z.number().int().min(1).max(10).default(2),
+        k: z.number().min(1).max(100).default(85),
+      })
+      .strict()
+      .prefault({}),
+    /** A table with more rows than this looks like row-level data. */
+    max_rows: z.number().int().min(1).default(5000),
+    /** Output files bigger than this are flagged (and not parsed). */
+    max_file_mb: z.number().int().min(1).default(100),
+    allowed_types: z
+      .array(z.string().regex(/^[a-z0-9]+$/, "must be a file extension without the dot, lower case"))
+      .default(["csv", "tsv", "json", "txt", "md", "png", "svg", "pdf"]),
+    /** Rules whose findings block (reported as such); every other rule is advisory. */
+    blocking: z.array(CheckRule).default([]),
+  })
+  .strict();
+export type OutputChecks = z.infer<typeof OutputChecksSchema>;
+
 export const AppConfigSchema = z
   .object({
     $comment: z.string().optional(),
@@ -120,6 +166,7 @@ export const AppConfigSchema = z
       .prefault({}),
     limits: LimitsSchema.prefault({}),
     executor: ExecutorSchema.default({ type: "local" }),
+    output_checks: OutputChecksSchema.prefault({}),
     // Read by the legacy Python SyftBox client, which schedules `command` every `interval` seconds.
     app: z.object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) }).optional(),
   })
@@ -218,6 +265,8 @@ export const JobMetadataSchema = z.looseObject({
   output_review: z.enum(["pending", "released"]).nullable().default(null),
   /** How to find the job's run while it runs: the local supervisor (pid, start time) or the Slurm job. */
   run: RunRefSchema.nullable().default(null),
+  /** What the disclosure check found in the output (details in output-checks.json beside it). */
+  checks: z.object({ files: z.number().int(), findings: z.number().int(), blocking: z.number().int() }).nullable().default(null),
   /** The limits a finished run hit ("timeout", "memory", "output", "stdout cap", "stderr cap", "cancelled"). */
   limits_hit: z.array(z.string()).default([]),
   /** "unverified": written straight into jobs/pending/ by a Python syft-code-queue client, so nothing proves who sent it. */
@@ -348,3 +397,33 @@ export const RunResultSchema = z.object({
   message: z.string(),
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
+
+// ---- output-checks.json: what the disclosure check found in a finished job's output ---------------
+
+const FindingSchema = z.object({
+  rule: CheckRule,
+  blocking: z.boolean(),
+  /** 1-based data row (the header is row 0), when the finding is about one. */
+  row: z.number().int().nullable(),
+  column: z.string().nullable(),
+  /** The value that triggered it, as text (cut to 200 characters). */
+  value: z.string().nullable(),
+  message: z.string(),
+});
+export type Finding = z.infer<typeof FindingSchema>;
+
+export const ChecksReportSchema = z.object({
+  checked_at: Timestamp,
+  settings: OutputChecksSchema,
+  files: z.array(
+    z.object({
+      path: z.string(),
+      type: z.string(),
+      bytes: z.number().int(),
+      rows: z.number().int().nullable(),
+      columns: z.number().int().nullable(),
+      findings: z.array(FindingSchema),
+    }),
+  ),
+});
+export type ChecksReport = z.infer<typeof ChecksReportSchema>;

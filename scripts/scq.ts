@@ -19,6 +19,7 @@ await runCli("scq", (y) =>
     .command(c.jobCommand)
     .command(c.logsCommand)
     .command(c.outputCommand)
+    .command(c.checksCommand)
     .command(c.releaseCommand)
     .command(c.auditCommand)
     .command(c.uiCommand)

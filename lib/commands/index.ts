@@ -1,5 +1,6 @@
 // Every scq command, one file each (the one-job commands share job.ts); scripts/scq.ts registers them.
 export { auditCommand } from "./audit.ts";
+export { checksCommand } from "./checks.ts";
 export { decideCommand } from "./decide.ts";
 export { cancelCommand, jobCommand, logsCommand, outputCommand, releaseCommand, waitCommand } from "./job.ts";
 export { listCommand, mineCommand, pendingCommand } from "./list.ts";

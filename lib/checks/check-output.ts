@@ -1,0 +1,121 @@
+// The disclosure check of a finished job's output: every file's type, size and, for tables (CSV, TSV,
+// JSON arrays of records), rows, columns and what the rules in rules.ts find. It runs in the pass on
+// the owner's copy of the output, before the output is released, and writes output-checks.json beside
+// output/. Findings are advisory unless the owner made their rule blocking; they never approve
+// anything. Everything is read with limits (read-table.ts), so a hostile output costs bounded time.
+import fs from "node:fs";
+import path from "node:path";
+import { writeJsonAtomic } from "../fsutil.ts";
+import { CHECKS_FILE } from "../paths.ts";
+import { dataMounts } from "../sandbox.ts";
+import type { ChecksReport, Finding, OutputChecks } from "../schemas.ts";
+import { NotATableError, readTable, TABLE_LIMITS } from "./read-table.ts";
+import { rowKey, tableFindings } from "./rules.ts";
+
+const MB = 1024 * 1024;
+/** Most files looked at in one output (a job may write twice limits.max_files; the rest are counted, not read). */
+const MAX_FILES = 20_000;
+
+export async function checkOutput(outputDir: string, settings: OutputChecks, dataPaths: string[]): Promise<ChecksReport> {
+  const dataRows = await privateRows(dataPaths);
+  const files: ChecksReport["files"] = [];
+  for (const { rel, full, bytes } of await outputFiles(outputDir)) {
+    const type = path.extname(rel).slice(1).toLowerCase() || "(none)";
+    const entry: ChecksReport["files"][number] = { path: rel, type, bytes, rows: null, columns: null, findings: [] };
+    const found: Omit<Finding, "blocking">[] = [];
+    if (!settings.allowed_types.includes(type)) {
+      found.push({ rule: "file-type", row: null, column: null, value: type, message: `type "${type}" is not in output_checks.allowed_types` });
+    }
+    if (bytes > settings.max_file_mb * MB) {
+      found.push({
+        rule: "file-size",
+        row: null,
+        column: null,
+        value: String(bytes),
+        message: `${(bytes / MB).toFixed(1)} MB: over output_checks.max_file_mb (${settings.max_file_mb} MB); not read`,
+      });
+    } else if (type === "csv" || type === "tsv" || type === "json") {
+      try {
+        if (bytes > TABLE_LIMITS.bytes) throw new NotATableError(`larger than ${TABLE_LIMITS.bytes / MB} MB, the most a table is read`);
+        const table = await readTable(full, type);
+        entry.rows = table.rows.length;
+        entry.columns = table.columns.length;
+        found.push(...tableFindings(table, settings, dataRows));
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        found.push({ rule: "not-checked", row: null, column: null, value: null, message: `could not be checked as a table: ${why}` });
+      }
+    }
+    entry.findings = capPerRule(found).map((f) => ({
+      ...f,
+      value: f.value === null ? null : f.value.slice(0, 200),
+      blocking: settings.blocking.includes(f.rule),
+    }));
+    files.push(entry);
+  }
+  return { checked_at: new Date().toISOString(), settings, files };
+}
+
+/** At most PER_RULE findings of one rule in one file, then one that counts the rest: the report stays small. */
+const PER_RULE = 50;
+function capPerRule(found: Omit<Finding, "blocking">[]): Omit<Finding, "blocking">[] {
+  const kept: Omit<Finding, "blocking">[] = [];
+  const seen = new Map<Finding["rule"], number>();
+  for (const f of found) {
+    const n = (seen.get(f.rule) ?? 0) + 1;
+    seen.set(f.rule, n);
+    if (n <= PER_RULE) kept.push(f);
+  }
+  for (const [rule, n] of seen) {
+    if (n > PER_RULE) kept.push({ rule, row: null, column: null, value: null, message: `and ${n - PER_RULE} more like these` });
+  }
+  return kept;
+}
+
+export async function writeChecks(resultsDir: string, report: ChecksReport): Promise<void> {
+  await writeJsonAtomic(path.join(resultsDir, CHECKS_FILE), report);
+}
+
+export function checksSummary(report: ChecksReport): { files: number; findings: number; blocking: number } {
+  const findings = report.files.flatMap((f) => f.findings);
+  return { files: report.files.length, findings: findings.length, blocking: findings.filter((f) => f.blocking).length };
+}
+
+/** Regular files under output/ (the owner's copy: links and special files were left behind when it was made). */
+async function outputFiles(dir: string): Promise<{ rel: string; full: string; bytes: number }[]> {
+  const out: { rel: string; full: string; bytes: number }[] = [];
+  const visit = async (at: string, rel: string): Promise<void> => {
+    const names = await fs.promises.readdir(at).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      if (out.length >= MAX_FILES) return;
+      const full = path.join(at, name);
+      const stat = await fs.promises.lstat(full).catch(() => undefined);
+      if (stat?.isDirectory()) await visit(full, rel ? `${rel}/${name}` : name);
+      else if (stat?.isFile()) out.push({ rel: rel ? `${rel}/${name}` : name, full, bytes: stat.size });
+    }
+  };
+  await visit(dir, "");
+  return out;
+}
+
+/**
+ * Rows of the data paths' own tables (CSV and TSV files directly in each, bounded like outputs), so an
+ * output that copies them out is seen. Rows with fewer than three filled cells say too little to count.
+ */
+async function privateRows(dataPaths: string[]): Promise<Map<string, string>> {
+  const rows = new Map<string, string>();
+  for (const mount of dataMounts(dataPaths)) {
+    const names = await fs.promises.readdir(mount.source).catch(() => [] as string[]);
+    for (const name of names) {
+      const type = path.extname(name).slice(1).toLowerCase();
+      if (type !== "csv" && type !== "tsv") continue;
+      try {
+        const table = await readTable(path.join(mount.source, name), type);
+        for (const row of table.rows) if (row.filter((c) => c.trim() !== "").length >= 3) rows.set(rowKey(row), `${mount.target}/${name}`);
+      } catch {
+        // a data file that is not a readable table has no rows to compare
+      }
+    }
+  }
+  return rows;
+}

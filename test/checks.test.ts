@@ -1,0 +1,153 @@
+// The disclosure check on real-looking outputs (and hostile ones), then end to end: a job's output is
+// checked when a pass collects it, and `scq checks` shows the findings to whoever may see the output.
+import { execa } from "execa";
+import fs from "fs-extra";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, test } from "vitest";
+import { checkOutput } from "../lib/checks/check-output.ts";
+import { decide } from "../lib/decisions.ts";
+import { AppConfigSchema, type OutputChecks } from "../lib/schemas.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs } from "./helpers.ts";
+
+const defaults = AppConfigSchema.parse({}).output_checks;
+
+async function outputs(files: Record<string, string>): Promise<string> {
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-checks-"));
+  for (const [rel, text] of Object.entries(files)) await fs.outputFile(path.join(dir, rel), text);
+  return dir;
+}
+
+async function check(files: Record<string, string>, settings: Partial<OutputChecks> = {}, dataPaths: string[] = []) {
+  const report = await checkOutput(await outputs(files), { ...defaults, ...settings }, dataPaths);
+  return report.files.flatMap((f) => f.findings.map((x) => ({ file: f.path, ...x })));
+}
+
+describe("the rules", () => {
+  test("a frequency table with small cells and a zero: each cell is named with its row, column and value", async () => {
+    const found = await check({ "by_ward.csv": "ward,count\nNorth,3\nSouth,0\nEast,25\nWest,\n" });
+    expect(found.map(({ rule, row, column, value }) => ({ rule, row, column, value }))).toEqual([
+      { rule: "small-count", row: 1, column: "count", value: "3" },
+      { rule: "zero-count", row: 2, column: "count", value: "0" },
+    ]);
+    expect(found[0]!.message).toBe("count 3 is below the minimum of 10 (output_checks.min_count)");
+    expect(found.every((f) => !f.blocking)).toBe(true);
+  });
+
+  test("a rounded table with no small cells passes; with rounding set, an unrounded count is flagged", async () => {
+    expect(await check({ "rounded.tsv": "age band\tn\n18-30\t15\n31-50\t20\n51+\t35\n" }, { rounding: 5 })).toEqual([]);
+    const found = await check({ "counts.csv": "age band,n\n18-30,15\n31-50,23\n" }, { rounding: 5 });
+    expect(found).toMatchObject([{ rule: "unrounded", row: 2, column: "n", value: "23" }]);
+  });
+
+  test("dominance: one contributor over p %, the top n over k %", async () => {
+    const found = await check({ "spend.csv": "region,total,total_top1,total_top2\nA,1000,700,200\nB,1000,300,250\nC,1000,450,420\n" });
+    expect(found.map(({ rule, row }) => ({ rule, row }))).toEqual([
+      { rule: "dominance-p", row: 1 },
+      { rule: "dominance-nk", row: 1 },
+      { rule: "dominance-nk", row: 3 },
+    ]);
+    expect(found[0]!.message).toBe("one contributor is 70.0 % of this total (over 50 %)");
+  });
+
+  test("a patient-level extract: too many rows, identifying column names and values, and rows of the private data", async () => {
+    const data = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-data-"));
+    await fs.outputFile(path.join(data, "patients.csv"), "patient_id,age,postcode\nP001,34,SW1A 1AA\nP002,51,M1 1AE\nP003,29,B33 8TH\n");
+    const rows = Array.from({ length: 6000 }, (_, i) => `${i},${20 + (i % 60)},person${i}@mail.example`).join("\n");
+    const found = await check(
+      {
+        "extract.csv": `patient_id,age,contact\n${rows}\n`,
+        "copied.csv": "patient_id,age,postcode\nP002,51,M1 1AE\nP003,29,B33 8TH\n",
+      },
+      {},
+      [data],
+    );
+    const rules = found.map((f) => `${f.file}: ${f.rule}${f.column ? ` ${f.column}` : ""}`);
+    expect(rules).toEqual([
+      "copied.csv: identifier-column patient_id",
+      "copied.csv: identifier-column postcode",
+      "copied.csv: data-rows",
+      "extract.csv: row-count",
+      "extract.csv: identifier-column patient_id",
+      "extract.csv: identifier-values contact",
+    ]);
+    expect(found.find((f) => f.rule === "data-rows")!.message).toBe(
+      `2 row(s) equal rows of the private data (${path.basename(data)}/patients.csv, and maybe others)`,
+    );
+  });
+
+  test("file policy: an image passes, an archive's type and an over-size file are flagged", async () => {
+    const dir = await outputs({ "plot.png": "\x89PNG\r\n\x1a\n", "bundle.zip": "PK\x03\x04" });
+    // 2 GB, sparse: the check must judge it by its size and never read it.
+    await execa("truncate", ["-s", "2G", path.join(dir, "huge.csv")]);
+    const started = Date.now();
+    const report = await checkOutput(dir, defaults, []);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(report.files.map((f) => [f.path, f.findings.map((x) => x.rule)])).toEqual([
+      ["bundle.zip", ["file-type"]],
+      ["huge.csv", ["file-size"]],
+      ["plot.png", []],
+    ]);
+    expect(report.files[1]!.findings[0]!.message).toBe("2048.0 MB: over output_checks.max_file_mb (100 MB); not read");
+  });
+
+  test("hostile tables: malformed CSV and JSON nested 100,000 deep are reported as not checked, quickly", async () => {
+    const started = Date.now();
+    const found = await check({
+      "broken.csv": 'a,b\n"unterminated,1\n',
+      "deep.json": `${"[".repeat(100_000)}${"]".repeat(100_000)}`,
+      "records.json": JSON.stringify([{ area: "X", count: 4 }]),
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(found.map(({ file, rule }) => `${file} ${rule}`)).toEqual(["broken.csv not-checked", "deep.json not-checked", "records.json small-count"]);
+    expect(found[0]!.message).toMatch(/^could not be checked as a table: not valid CSV: /);
+    expect(found[1]!.message).toBe("could not be checked as a table: JSON nested more than 64 deep");
+  });
+
+  test("a rule the owner made blocking is reported as blocking; many findings of one rule are capped with a count", async () => {
+    const rows = Array.from({ length: 80 }, (_, i) => `g${i},2`).join("\n");
+    const found = await check({ "many.csv": `group,n\n${rows}\n` }, { blocking: ["small-count"] });
+    expect(found).toHaveLength(51);
+    expect(found.every((f) => f.blocking)).toBe(true);
+    expect(found.at(-1)!.message).toBe("and 30 more like these");
+  });
+});
+
+describe("in the queue", () => {
+  test("a pass checks what a finished job wrote; scq checks shows it, text and --json, to the owner and the requester", async () => {
+    const world = await makeWorld();
+    const uid = await world.submit({ "run.sh": 'printf "ward,count\\nNorth,3\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"\n' }, "ward counts");
+    const job = await world.approveAndRun(uid);
+    expect(job.status).toBe("completed");
+    expect(job.meta.checks).toEqual({ files: 1, findings: 1, blocking: 0 });
+    expect(world.lines).toContainEqual(
+      `run: ${uid.slice(-8)} output checks: 1 finding(s) in 1 file(s) (small-count); see scq checks ${uid.slice(-8)}`,
+    );
+    const text = await runScript("scq.ts", ["checks", uid.slice(-8), ...worldArgs(world, SCIENTIST)]);
+    expect(text.exitCode).toBe(0);
+    expect(text.stdout).toContain("  wards.csv  (csv, 27 bytes, 2 rows × 2 columns)\n");
+    expect(text.stdout).toContain('    [small-count] row 1, column "count" = 3: count 3 is below the minimum of 10 (output_checks.min_count)');
+    const json = await runScript("scq.ts", ["checks", uid, "--json", ...worldArgs(world, OWNER)]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      uid,
+      status: "completed",
+      files: [{ path: "wards.csv", rows: 2, findings: [{ rule: "small-count" }] }],
+    });
+  });
+
+  test('with release "review" the findings wait with the output: the owner sees them, the requester only after release', async () => {
+    const world = await makeWorld({ release: "review", output_checks: { blocking: ["small-count"] } });
+    const uid = await world.submit({ "run.sh": 'printf "area,n\\nA,4\\n" > "$OUTPUT_DIR/t.csv"\n' });
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve" });
+    await world.settle();
+    const owner = await runScript("scq.ts", ["checks", uid, ...worldArgs(world, OWNER)]);
+    expect(owner.stdout).toContain('    BLOCKING [small-count] row 1, column "n" = 4');
+    const early = await runScript("scq.ts", ["checks", uid, ...worldArgs(world, SCIENTIST)]);
+    expect(early.exitCode).toBe(1);
+    expect(early.stderr).toMatch(/await the owner's review before release/);
+    expect((await runScript("scq.ts", ["release", uid, ...worldArgs(world, OWNER)])).exitCode).toBe(0);
+    const later = await runScript("scq.ts", ["checks", uid, "--json", ...worldArgs(world, SCIENTIST)]);
+    expect(JSON.parse(later.stdout)).toMatchObject({ files: [{ path: "t.csv", findings: [{ rule: "small-count", blocking: true }] }] });
+  });
+});
