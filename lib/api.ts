@@ -11,7 +11,7 @@ import { readJsonFile } from "./fsutil.ts";
 import { describeRun } from "./executor.ts";
 import { findJob, listJobs, listMyJobs, locateJob, type JobView } from "./jobs.ts";
 import { pageJobs, statusCounts } from "./listing.ts";
-import { release as releaseJob, TERMINAL_STATUSES } from "./lifecycle.ts";
+import { release as releaseJob, TERMINAL_STATUSES, type ReleaseDecision } from "./lifecycle.ts";
 import { silentLog } from "./log.ts";
 import { checksOf, outputOf, readLogs, type Output } from "./results.ts";
 import { buildReview, type Review } from "./review.ts";
@@ -84,10 +84,11 @@ export const approve = async (ref: string, reason = "", c?: ContextLike, options
   decide(await contextOf(c), ref, { decision: "approve", reason, ...options });
 export const reject = async (ref: string, reason: string, c?: ContextLike) => decide(await contextOf(c), ref, { decision: "reject", reason });
 /** Hand a finished job's held output and logs to its requester (with "release": "review"). */
-export async function release(ref: string, c?: ContextLike) {
+/** Release a finished job's held logs and output to its requester, file by file (see ReleaseDecision). */
+export async function release(ref: string, c?: ContextLike, decision: ReleaseDecision = {}) {
   const ctx = await contextOf(c);
   const paths = ownQueue(ctx);
-  return releaseJob({ paths, log: silentLog }, await findJob(paths, ref), ctx.email);
+  return releaseJob({ paths, log: silentLog }, await findJob(paths, ref), ctx.email, decision);
 }
 
 const LastPassSchema = z.looseObject({

@@ -47,8 +47,10 @@ export type Poll =
 
 /** The part of a run request the pass decides; each executor adds where the files are and how to start. */
 export type RunPlan = Pick<RunRequest, "uid" | "name" | "mode" | "network" | "data_paths" | "limits"> & {
-  /** Where logs/ and output/ must end up: the job's folder in running/, or its staging folder. */
+  /** Where logs/ must end up: the job's folder in running/, or its staging folder. */
   results: string;
+  /** Where output/ must end up: the job's owner-only staging folder, until it is checked and released. */
+  output: string;
 };
 
 export interface Executor {
@@ -61,8 +63,8 @@ export interface Executor {
   launch(staged: Staged, plan: RunPlan): Promise<Launched>;
   /** Where the run is now. */
   poll(ref: RunRef, job: Job): Promise<Poll>;
-  /** Bring a finished (or lost) run's logs and output into `results`; what was left behind, in words. */
-  collect(ref: RunRef, results: string, job: Job): Promise<string[]>;
+  /** Bring a finished (or lost) run's logs and output to where they go; what was left behind, in words. */
+  collect(ref: RunRef, to: { results: string; output: string }, job: Job): Promise<string[]>;
   /** Stop a running job (its result then says it was stopped). */
   stop(ref: RunRef): Promise<void>;
   /** Remove everything the run left outside the job's folder. */

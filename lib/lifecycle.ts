@@ -37,14 +37,15 @@ import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
 import { z } from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
 import { BugError, JobStateError } from "./errors.ts";
-import { writeJsonAtomic } from "./fsutil.ts";
+import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { recordToDisk } from "./job-record.ts";
 import type { Job } from "./jobs.ts";
 import { shortUid, type Log } from "./log.ts";
 import { CHECKS_FILE, decisionFile, jobDir, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { removeTree } from "./remove.ts";
-import { AUDIT_EVENTS, JobMetadataSchema, JobStatus, type JobMetadata } from "./schemas.ts";
+import { AUDIT_EVENTS, ChecksReportSchema, JobMetadataSchema, JobStatus, type JobMetadata } from "./schemas.ts";
+import { walkTree } from "./tree.ts";
 
 export const TRANSITIONS = {
   pending: ["approved", "rejected", "failed"],
@@ -191,8 +192,21 @@ export async function returnUnreadable(rec: Recorder, from: JobStatus, uid: stri
   });
 }
 
-/** Hand a finished job's held output and logs (staging/<uid>/) to its requester. */
-export async function release(rec: Recorder, job: Job, by: string): Promise<Job> {
+export interface ReleaseDecision {
+  /** Output files kept back (paths under output/), each with why: the requester reads it. */
+  withhold?: Record<string, string>;
+  /** Return the job to its requester with this comment: every output file is kept back. */
+  requestChanges?: string | undefined;
+  /** Why files with blocking findings go out anyway; required when any released file has one. */
+  exception?: string | undefined;
+}
+
+/**
+ * Hand a finished job's held logs and output (staging/<uid>/) to its requester, file by file: what is
+ * withheld stays in staging (until cleanup), and the checks report that goes along covers only the
+ * files released, since findings quote the values they flag.
+ */
+export async function release(rec: Recorder, job: Job, by: string, decision: ReleaseDecision = {}): Promise<Job> {
   if (job.meta.output_review !== "pending") {
     throw new JobStateError(
       job.meta.output_review === "released"
@@ -205,15 +219,61 @@ export async function release(rec: Recorder, job: Job, by: string): Promise<Job>
     throw new JobStateError(`Job ${job.uid} is ${job.status}: release it once it has finished.`, { uid: job.uid });
   }
   const staged = path.join(rec.paths.staging, job.uid);
-  for (const part of ["logs", "output", CHECKS_FILE]) {
-    const from = path.join(staged, part);
-    if (!fs.existsSync(from)) continue;
-    await removeTree(path.join(job.dir, part));
-    await fs.promises.rename(from, path.join(job.dir, part));
+  const files = (await walkTree(path.join(staged, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file").map((e) => e.rel);
+  const report = await ifExists(readJsonFile(path.join(staged, CHECKS_FILE), ChecksReportSchema, "", 64 * 1024 * 1024));
+  const withhold = new Map(Object.entries(decision.withhold ?? {}));
+  if (decision.requestChanges !== undefined) for (const f of files) withhold.set(f, `changes requested: ${decision.requestChanges}`);
+  const unknown = [...withhold.keys()].filter((f) => !files.includes(f));
+  if (unknown.length > 0) {
+    throw new JobStateError(`Job ${job.uid} has no output file ${unknown.join(", ")}; its files are: ${files.join(", ") || "none"}.`, {
+      uid: job.uid,
+    });
   }
-  const released = await update(rec, job, { output_review: "released" }, { event: "released", by, say: `output and logs released by ${by}` });
-  await removeTree(staged);
-  return released;
+  const released = files.filter((f) => !withhold.has(f));
+  const blocked = released.filter((f) => report?.files.find((r) => r.path === f)?.findings.some((x) => x.blocking));
+  if (blocked.length > 0 && !decision.exception) {
+    throw new JobStateError(
+      `Job ${job.uid}: ${blocked.join(", ")} ${blocked.length > 1 ? "have" : "has"} blocking findings (scq checks ${job.uid.slice(-8)}): ` +
+        `withhold ${blocked.length > 1 ? "them" : "it"}, or release with an exception that says why (--exception "...").`,
+      { uid: job.uid },
+    );
+  }
+  // Logs go to the requester with any decision; output file by file.
+  if (fs.existsSync(path.join(staged, "logs"))) {
+    await removeTree(path.join(job.dir, "logs"));
+    await fs.promises.rename(path.join(staged, "logs"), path.join(job.dir, "logs"));
+  }
+  await fs.promises.mkdir(path.join(job.dir, "output"), { recursive: true });
+  for (const rel of released) {
+    await fs.promises.mkdir(path.dirname(path.join(job.dir, "output", rel)), { recursive: true });
+    await fs.promises.rename(path.join(staged, "output", rel), path.join(job.dir, "output", rel));
+  }
+  if (report) await writeJsonAtomic(path.join(job.dir, CHECKS_FILE), { ...report, files: report.files.filter((f) => released.includes(f.path)) });
+  const withheld = [...withhold].map(([p, reason]) => ({ path: p, reason }));
+  const output_decisions = {
+    by,
+    at: now(),
+    released,
+    withheld,
+    exception: decision.exception ?? null,
+    changes_requested: decision.requestChanges ?? null,
+  };
+  const done = await update(
+    rec,
+    job,
+    { output_review: "released", output_decisions },
+    {
+      event: "released",
+      by,
+      detail: { released, withheld, exception: output_decisions.exception, changes_requested: output_decisions.changes_requested },
+      say:
+        decision.requestChanges !== undefined
+          ? `returned to its requester by ${by} (changes requested: ${decision.requestChanges}); logs released, output withheld`
+          : `released by ${by}: logs and ${released.length} output file(s)${withheld.length ? `, ${withheld.length} withheld` : ""}`,
+    },
+  );
+  if (withheld.length === 0) await removeTree(staged);
+  return done;
 }
 
 /** Delete a finished job for good: renamed into jobs/.trash first, so a crash never leaves half of one in a status folder. */

@@ -103,7 +103,7 @@ export function appliedLimits(config: AppConfig): AppliedLimits {
 
 /**
  * Run one job to its end in its sandbox (the supervisor calls this): logs into `results`/logs as it
- * runs, output copied into `results`/output at the end, unless a limit was hit. `stop` aborted (the
+ * runs, output copied into `output` (owner-only) at the end, unless a limit was hit. `stop` aborted (the
  * supervisor was told to stop) ends the job as a limit would.
  */
 export async function execute(request: RunRequest, stop?: AbortSignal): Promise<RunResult> {
@@ -135,10 +135,7 @@ export async function execute(request: RunRequest, stop?: AbortSignal): Promise<
   const outputLimitReason = watch.outputLimitReason() ?? overOutputLimit(await measureTree(stage.root, caps), 0, caps, limits);
   const memoryLimitExceeded = watch.memoryLimitExceeded();
   const outputLimitExceeded = outputLimitReason !== null;
-  const copied =
-    outputLimitExceeded || memoryLimitExceeded || stopped
-      ? { files: 0, skipped: [] }
-      : await copyOutput(stage.output, path.join(request.results, "output"));
+  const copied = outputLimitExceeded || memoryLimitExceeded || stopped ? { files: 0, skipped: [] } : await copyOutput(stage.output, request.output);
   const abandoned = outcome === "abandoned";
   const exitCode = abandoned ? null : (outcome.exitCode ?? null);
   let signal: string | null = abandoned ? "SIGKILL" : (outcome.signal ?? null);

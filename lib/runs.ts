@@ -11,13 +11,14 @@ import { approvalMatches, markerFor } from "./decisions.ts";
 import { cancelRecorded, describeRun, executorFor, type Executor } from "./executor.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
 import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
-import { exists, ifExists, writeFileAtomic } from "./fsutil.ts";
+import { exists, ifExists, readJsonFile, writeFileAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
-import { jobDir, resultsDir, type QueuePaths } from "./paths.ts";
+import { CHECKS_FILE, jobDir, resultsDir, type QueuePaths } from "./paths.ts";
+import { removeTree } from "./remove.ts";
 import { appliedLimits, limitsHit } from "./runner.ts";
-import type { AppConfig, JobMetadata, RunRef, RunResult } from "./schemas.ts";
+import { ChecksReportSchema, type AppConfig, type JobMetadata, type RunRef, type RunResult } from "./schemas.ts";
 
 export interface Ran {
   uid: string;
@@ -76,18 +77,25 @@ async function finish(
   const { paths, log } = rec;
   const ref = job.meta.run;
   const results = resultsDir(paths, job);
-  const skipped = executor && ref ? await executor.collect(ref, results, job) : [];
+  // Output is held in the owner-only staging folder until it has been checked (and, with release
+  // "review" or a blocking finding, until the owner releases it).
+  const held = path.join(paths.staging, job.uid);
+  const skipped = executor && ref ? await executor.collect(ref, { results, output: path.join(held, "output") }, job) : [];
   const result = "result" in end ? end.result : undefined;
   const outputSkipped = [...(result?.outputSkipped ?? []), ...skipped];
   if (outputSkipped.length > 0) log(`${shortUid(job.uid)} output not copied: ${outputSkipped.slice(0, 10).join(", ")}`);
   if (job.meta.sender === "unverified") await writeExecutionLog(results);
-  const checks = await checkResults(rec, config, job, results);
+  const checks = await checkResults(rec, config, job, held);
+  // With release "auto", checked output goes to the requester now, unless a finding blocks it.
+  const blocked = job.meta.output_review !== "pending" && (checks?.blocking ?? 0) > 0;
+  if (blocked) log(`${shortUid(job.uid)} output held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
+  if (job.meta.output_review !== "pending" && !blocked) await publish(held, job.dir);
   const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
   const status = result && !result.failed ? "completed" : "failed";
   const message = cancel
     ? `cancelled by ${cancel.by} while it ran${cancel.reason ? `: ${cancel.reason}` : ""}`
     : (result?.message ?? `interrupted: ${"lost" in end ? end.lost : "unknown"}; partial logs are kept`);
-  const review = job.meta.output_review === "pending";
+  const review = job.meta.output_review === "pending" || blocked;
   const finished = await transition(
     rec,
     job,
@@ -101,6 +109,7 @@ async function finish(
       error_message: status === "failed" ? message : null,
       limits_hit: [...(result ? limitsHit(result) : []), ...(cancel ? ["cancelled"] : [])],
       checks,
+      output_review: review ? "pending" : null,
     },
     cancel
       ? {
@@ -130,7 +139,11 @@ async function finish(
  */
 async function checkResults(rec: Recorder, config: AppConfig, job: Job, results: string): Promise<JobMetadata["checks"]> {
   const output = path.join(results, "output");
-  if (!(await exists(output))) return null;
+  if (!(await exists(output))) {
+    // Published already by a pass that died before recording the job as finished: its report went along.
+    const published = await ifExists(readJsonFile(path.join(job.dir, CHECKS_FILE), ChecksReportSchema, "", 64 * 1024 * 1024));
+    return published ? checksSummary(published) : null;
+  }
   try {
     const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths);
     await writeChecks(results, report);
@@ -146,6 +159,17 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
     rec.log(`${shortUid(job.uid)} output checks could not run: ${errorMessage(error)}`);
     return null;
   }
+}
+
+/** Checked output (and its report) from the staging folder into the job's own folder, where its requester reads it. */
+async function publish(held: string, jobDir: string): Promise<void> {
+  for (const part of ["output", CHECKS_FILE]) {
+    const from = path.join(held, part);
+    if (!(await exists(from))) continue;
+    await removeTree(path.join(jobDir, part));
+    await fs.promises.rename(from, path.join(jobDir, part));
+  }
+  await removeTree(held);
 }
 
 /** Start approved jobs in the free slots. Returns what could not even be tried, and why. */
@@ -206,6 +230,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
       data_paths: config.sandbox.data_paths,
       limits,
       results,
+      output: path.join(paths.staging, approved.uid, "output"),
     });
   } catch (error) {
     await staged.discard().catch(() => {});

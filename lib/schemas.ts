@@ -190,6 +190,8 @@ export const SubmissionSchema = z.object({
   description: Description.default(""),
   tags: z.array(Tag).max(32).default([]),
   created_at: Timestamp,
+  /** An earlier job of the same requester that this one revises (its owner asked for changes). */
+  revises: Uid.nullable().default(null),
 });
 export type Submission = z.infer<typeof SubmissionSchema>;
 
@@ -265,6 +267,22 @@ export const JobMetadataSchema = z.looseObject({
   output_review: z.enum(["pending", "released"]).nullable().default(null),
   /** How to find the job's run while it runs: the local supervisor (pid, start time) or the Slurm job. */
   run: RunRefSchema.nullable().default(null),
+  /** The owner's per-file decision on held output (`scq release`): what went to the requester, what was kept back and why. */
+  output_decisions: z
+    .object({
+      by: z.string(),
+      at: Timestamp,
+      released: z.array(z.string()),
+      withheld: z.array(z.object({ path: z.string(), reason: z.string() })),
+      /** Why files with blocking findings were released anyway. */
+      exception: z.string().nullable(),
+      /** The job was returned to its requester with this comment: change the code and submit again (scq submit --revises). */
+      changes_requested: z.string().nullable(),
+    })
+    .nullable()
+    .default(null),
+  /** The earlier job this one revises (its owner asked for changes). */
+  revises: Uid.nullable().default(null),
   /** What the disclosure check found in the output (details in output-checks.json beside it). */
   checks: z.object({ files: z.number().int(), findings: z.number().int(), blocking: z.number().int() }).nullable().default(null),
   /** The limits a finished run hit ("timeout", "memory", "output", "stdout cap", "stderr cap", "cancelled"). */
@@ -361,8 +379,13 @@ export const RunRequestSchema = z.object({
   limits: AppliedLimitsSchema,
   /** The stage folder (code copy, output, home, tmp) the sandbox is built from. */
   stage: z.string(),
-  /** Where logs/ and output/ go: the job's own folder, its staging folder, or (Slurm) a folder the pass collects from. */
+  /** Where logs/ go while the job runs: the job's own folder, its staging folder, or (Slurm) a folder the pass collects from. */
   results: z.string(),
+  /**
+   * Where output/ goes once the job has ended: always somewhere only the owner can read (the queue's
+   * staging folder, or the Slurm run's folder), so nothing of it is released before it is checked.
+   */
+  output: z.string(),
   /**
    * How the supervisor learns that the pass recorded the run, before which it must not start the job:
    * "stdin" (local: "go" on its stdin; end of input means the pass died) or "go-file" (Slurm: a file `go` beside this one).
@@ -398,6 +421,24 @@ export const RunResultSchema = z.object({
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
 
+// ---- output/manifest.json: a requester's notes on each output file, shown beside the findings ----
+
+export const OUTPUT_MANIFEST = "manifest.json";
+export const OutputManifestSchema = z
+  .object({
+    files: z.record(
+      z.string().max(1024),
+      z
+        .object({
+          description: z.string().max(2000).optional(),
+          /** Disclosure controls applied, e.g. "counts rounded to 5", "cells under 10 suppressed". */
+          controls: z.array(z.string().max(500)).max(50).optional(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
 // ---- output-checks.json: what the disclosure check found in a finished job's output ---------------
 
 const FindingSchema = z.object({
@@ -422,6 +463,9 @@ export const ChecksReportSchema = z.object({
       bytes: z.number().int(),
       rows: z.number().int().nullable(),
       columns: z.number().int().nullable(),
+      /** What the requester says the file is, and the controls they applied (from output/manifest.json). */
+      description: z.string().nullable(),
+      controls: z.array(z.string()),
       findings: z.array(FindingSchema),
     }),
   ),

@@ -20,6 +20,8 @@ const SubmitOptionsSchema = z.object({
   name: JobName,
   description: Description.default(""),
   tags: z.array(Tag).max(32).default([]),
+  /** The uid of an earlier job this one revises. */
+  revises: z.string().nullable().default(null),
 });
 export type SubmitOptions = z.input<typeof SubmitOptionsSchema>;
 
@@ -70,6 +72,7 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
     description: opts.description,
     tags: opts.tags,
     created_at: new Date().toISOString(),
+    revises: opts.revises,
   };
   await writeJsonAtomic(path.join(dir, "metadata.json"), metadata);
   // Last, with a manifest of the code, so the owner's intake can tell when every file has synced.

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { checkOutput } from "../lib/checks/check-output.ts";
+import { readAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
 import { AppConfigSchema, type OutputChecks } from "../lib/schemas.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs } from "./helpers.ts";
@@ -146,8 +147,92 @@ describe("in the queue", () => {
     const early = await runScript("scq.ts", ["checks", uid, ...worldArgs(world, SCIENTIST)]);
     expect(early.exitCode).toBe(1);
     expect(early.stderr).toMatch(/await the owner's review before release/);
-    expect((await runScript("scq.ts", ["release", uid, ...worldArgs(world, OWNER)])).exitCode).toBe(0);
+    // Its blocking finding needs a written exception to go out.
+    expect((await runScript("scq.ts", ["release", uid, ...worldArgs(world, OWNER)])).exitCode).toBe(1);
+    expect((await runScript("scq.ts", ["release", uid, "--exception", "the panel accepted this count", ...worldArgs(world, OWNER)])).exitCode).toBe(
+      0,
+    );
     const later = await runScript("scq.ts", ["checks", uid, "--json", ...worldArgs(world, SCIENTIST)]);
     expect(JSON.parse(later.stdout)).toMatchObject({ files: [{ path: "t.csv", findings: [{ rule: "small-count", blocking: true }] }] });
+  });
+
+  test('release "auto" with a blocking rule: output that fails it is held, never reaches the requester\'s folder, until the owner decides', async () => {
+    const world = await makeWorld({ output_checks: { blocking: ["small-count"] } });
+    const uid = await world.submit({ "run.sh": 'printf "area,n\\nA,4\\n" > "$OUTPUT_DIR/t.csv"\necho ok > "$OUTPUT_DIR/note.txt"\necho logged\n' });
+    const job = await world.approveAndRun(uid);
+    expect(job.status).toBe("completed");
+    expect(job.meta.output_review).toBe("pending");
+    expect(await fs.pathExists(path.join(job.dir, "output"))).toBe(false);
+    expect(world.lines).toContainEqual(`run: ${uid.slice(-8)} output held for review: 1 blocking finding(s); see scq checks, then scq release`);
+    // The owner still reads the logs; the requester waits.
+    expect((await runScript("scq.ts", ["logs", uid, ...worldArgs(world, OWNER)])).stdout).toBe("logged");
+    expect((await runScript("scq.ts", ["output", uid, ...worldArgs(world, SCIENTIST)])).exitCode).toBe(1);
+    // A file with a blocking finding goes out only with a written exception, or is withheld.
+    const refused = await runScript("scq.ts", ["release", uid, ...worldArgs(world, OWNER)]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("t.csv has blocking findings");
+    const noReason = await runScript("scq.ts", ["release", uid, "--withhold", "t.csv", ...worldArgs(world, OWNER)]);
+    expect(noReason.exitCode).toBe(2);
+    expect(noReason.stderr).toContain("--withhold needs --reason");
+    const released = await runScript("scq.ts", ["release", uid, "--withhold", "t.csv", "-r", "a cell under 10", ...worldArgs(world, OWNER)]);
+    expect(released.stdout).toBe(`Released to ${SCIENTIST}: the logs of ${uid} and 1 output file(s); withheld: t.csv.`);
+    const seen = await runScript("scq.ts", ["output", uid, ...worldArgs(world, SCIENTIST)]);
+    expect(seen.stdout).toContain("  note.txt  (3 bytes)\n  withheld: t.csv: a cell under 10");
+    // The report that went along covers only what was released (findings quote the values they flag).
+    const checks = JSON.parse((await runScript("scq.ts", ["checks", uid, "--json", ...worldArgs(world, SCIENTIST)])).stdout) as {
+      files: { path: string }[];
+    };
+    expect(checks.files.map((f) => f.path)).toEqual(["note.txt"]);
+    const audit = await readAudit(world.paths);
+    expect(audit.filter((e) => e.uid === uid && e.event === "released").map((e) => e.detail)).toEqual([
+      { released: ["note.txt"], withheld: [{ path: "t.csv", reason: "a cell under 10" }], exception: null, changes_requested: null },
+    ]);
+  });
+
+  test("request changes: the job goes back with a comment, its output withheld; the requester submits a revision linked to it", async () => {
+    const world = await makeWorld({ release: "review" });
+    const uid = await world.submit({
+      "run.sh": [
+        'printf "ward,count\\nNorth,12\\nSouth,7\\n" > "$OUTPUT_DIR/wards.csv"',
+        `cat > "$OUTPUT_DIR/manifest.json" <<'EOF'`,
+        '{"files": {"wards.csv": {"description": "patients per ward, 2024", "controls": ["none yet"]}}}',
+        "EOF",
+        "",
+      ].join("\n"),
+    });
+    await world.approveAndRun(uid);
+    const review = await runScript("scq.ts", ["checks", uid, ...worldArgs(world, OWNER)]);
+    expect(review.stdout).toContain(
+      "  wards.csv  (csv, 28 bytes, 2 rows × 2 columns)\n    the requester says: patients per ward, 2024\n    controls applied: none yet\n",
+    );
+    expect(review.stdout).toContain("  manifest.json  (json, ");
+    const back = await runScript("scq.ts", [
+      "release",
+      uid,
+      "--request-changes",
+      "suppress cells under 10, then resubmit",
+      ...worldArgs(world, OWNER),
+    ]);
+    expect(back.stdout).toBe(`Returned ${uid} to ${SCIENTIST} with your comment; its logs are released, its output withheld.`);
+    const mine = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world, SCIENTIST)]);
+    expect(JSON.parse(mine.stdout)).toMatchObject({
+      output_decisions: { changes_requested: "suppress cells under 10, then resubmit", released: [] },
+    });
+    const folder = path.join(world.root, "revised");
+    await fs.outputFile(path.join(folder, "run.sh"), 'printf "ward,count\\nNorth,12\\n" > "$OUTPUT_DIR/wards.csv"\n');
+    const again = await runScript("scq.ts", [
+      "submit",
+      "--to",
+      OWNER,
+      "--folder",
+      folder,
+      "--revises",
+      uid.slice(-8),
+      "--json",
+      ...worldArgs(world, SCIENTIST),
+    ]);
+    const revised = (JSON.parse(again.stdout) as { uid: string }).uid;
+    await world.pass();
+    expect((await world.job(revised)).meta.revises).toBe(uid);
   });
 });

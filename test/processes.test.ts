@@ -184,6 +184,7 @@ describe("crash safety", () => {
       data_paths: [],
       limits: appliedLimits(world.config),
       results: path.join(world.root, "never"),
+      output: path.join(world.root, "never", "output"),
     });
     await launched.abort();
     const ref = launched.ref;

@@ -5,10 +5,11 @@
 // anything. Everything is read with limits (read-table.ts), so a hostile output costs bounded time.
 import fs from "node:fs";
 import path from "node:path";
-import { writeJsonAtomic } from "../fsutil.ts";
+import type { z } from "zod";
+import { exists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
 import { CHECKS_FILE } from "../paths.ts";
 import { dataMounts } from "../sandbox.ts";
-import type { ChecksReport, Finding, OutputChecks } from "../schemas.ts";
+import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type Finding, type OutputChecks } from "../schemas.ts";
 import { NotATableError, readTable, TABLE_LIMITS } from "./read-table.ts";
 import { rowKey, tableFindings } from "./rules.ts";
 
@@ -19,10 +20,29 @@ const MAX_FILES = 20_000;
 export async function checkOutput(outputDir: string, settings: OutputChecks, dataPaths: string[]): Promise<ChecksReport> {
   const dataRows = await privateRows(dataPaths);
   const files: ChecksReport["files"] = [];
+  const manifest = await readManifest(outputDir);
   for (const { rel, full, bytes } of await outputFiles(outputDir)) {
     const type = path.extname(rel).slice(1).toLowerCase() || "(none)";
-    const entry: ChecksReport["files"][number] = { path: rel, type, bytes, rows: null, columns: null, findings: [] };
+    const notes = "files" in manifest ? manifest.files[rel] : undefined;
+    const entry: ChecksReport["files"][number] = {
+      path: rel,
+      type,
+      bytes,
+      rows: null,
+      columns: null,
+      description: notes?.description ?? null,
+      controls: notes?.controls ?? [],
+      findings: [],
+    };
     const found: Omit<Finding, "blocking">[] = [];
+    if (rel === OUTPUT_MANIFEST) {
+      // The requester's notes, not a result: checked against its schema only.
+      if ("problem" in manifest)
+        found.push({ rule: "not-checked", row: null, column: null, value: null, message: `the manifest is not valid: ${manifest.problem}` });
+      entry.findings = found.map((f) => ({ ...f, blocking: false }));
+      files.push(entry);
+      continue;
+    }
     if (!settings.allowed_types.includes(type)) {
       found.push({ rule: "file-type", row: null, column: null, value: type, message: `type "${type}" is not in output_checks.allowed_types` });
     }
@@ -54,6 +74,17 @@ export async function checkOutput(outputDir: string, settings: OutputChecks, dat
     files.push(entry);
   }
   return { checked_at: new Date().toISOString(), settings, files };
+}
+
+/** output/manifest.json, when the requester wrote one: its notes, or what is wrong with it. */
+async function readManifest(outputDir: string): Promise<z.infer<typeof OutputManifestSchema> | { problem: string }> {
+  const file = path.join(outputDir, OUTPUT_MANIFEST);
+  if (!(await exists(file))) return { files: {} };
+  try {
+    return await readJsonFile(file, OutputManifestSchema, "", 1024 * 1024);
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 /** At most PER_RULE findings of one rule in one file, then one that counts the rest: the report stays small. */

@@ -19,6 +19,8 @@ export const checksCommand: CommandModule<GlobalArgs, ChecksArgs> = {
       for (const f of report.files) {
         const shape = f.rows === null ? "" : `, ${f.rows} rows × ${f.columns} columns`;
         lines.push(`  ${visible(f.path)}  (${f.type}, ${f.bytes} bytes${shape})${f.findings.length === 0 ? ": no findings" : ""}`);
+        if (f.description) lines.push(`    the requester says: ${visible(f.description)}`);
+        if (f.controls.length > 0) lines.push(`    controls applied: ${f.controls.map(visible).join("; ")}`);
         for (const x of f.findings) {
           const where = [x.row === null ? "" : `row ${x.row}`, x.column === null ? "" : `column "${visible(x.column)}"`].filter(Boolean).join(", ");
           const value = x.value === null ? "" : ` = ${visible(x.value)}`;

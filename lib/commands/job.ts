@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CommandModule } from "yargs";
 import { cancel, getJob, getJobLogs, getJobOutput, release, waitForCompletion } from "../api.ts";
-import { JobStateError } from "../errors.ts";
+import { JobStateError, UsageError } from "../errors.ts";
 import { TERMINAL_STATUSES } from "../lifecycle.ts";
 import { visible } from "../visible.ts";
 import { contextFrom, jobJson, paint, print, stateText, type GlobalArgs } from "./shared.ts";
@@ -77,12 +77,19 @@ export const outputCommand: CommandModule<GlobalArgs, OutputArgs> = {
   builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this folder (new or empty)" }),
   handler: async (argv) => {
     const out = await getJobOutput(argv.uid, { to: argv.to }, await contextFrom(argv));
-    print(argv, { uid: out.job.uid, dir: out.dir, files: out.files, copied_to: out.copied_to }, () =>
-      [
-        `Output of ${out.job.uid} in ${out.dir}:`,
-        ...out.files.map((f) => `  ${f.rel}  (${f.size} bytes)`),
-        ...(argv.to ? [`Copied to ${argv.to}`] : []),
-      ].join("\n"),
+    const decided = out.job.meta.output_review === "released" ? out.job.meta.output_decisions : null;
+    const withheld = decided?.withheld ?? [];
+    print(
+      argv,
+      { uid: out.job.uid, dir: out.dir, files: out.files, withheld, changes_requested: decided?.changes_requested ?? null, copied_to: out.copied_to },
+      () =>
+        [
+          `Output of ${out.job.uid} in ${out.dir}:`,
+          ...out.files.map((f) => `  ${visible(f.rel)}  (${f.size} bytes)`),
+          ...(decided?.changes_requested ? [`Changes requested by ${decided.by}: ${visible(decided.changes_requested)}`] : []),
+          ...withheld.map((w) => `  withheld: ${visible(w.path)}: ${visible(w.reason)}`),
+          ...(argv.to ? [`Copied to ${argv.to}`] : []),
+        ].join("\n"),
     );
   },
 };
@@ -132,12 +139,36 @@ export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
   },
 };
 
-export const releaseCommand: CommandModule<GlobalArgs, UidArgs> = {
+interface ReleaseArgs extends UidArgs {
+  withhold: string[];
+  reason: string | undefined;
+  exception: string | undefined;
+  "request-changes": string | undefined;
+}
+
+export const releaseCommand: CommandModule<GlobalArgs, ReleaseArgs> = {
   command: "release <uid>",
-  describe: 'release a finished job\'s output and logs to its requester (with "release": "review")',
-  builder: (y) => y.positional("uid", uidPositional),
+  describe: "release a finished job's held output and logs to its requester, file by file",
+  builder: (y) =>
+    y
+      .positional("uid", uidPositional)
+      .option("withhold", { type: "string", array: true, default: [], describe: "an output file (path under output/) to keep back; repeat for more" })
+      .option("reason", { alias: "r", type: "string", describe: "why the withheld files are kept back (the requester reads it)" })
+      .option("exception", { type: "string", describe: "why files with blocking findings go out anyway" })
+      .option("request-changes", { type: "string", describe: "return the job to its requester with this comment: all output withheld" })
+      .check((a) => {
+        if (a.withhold.length > 0 && !a.reason?.trim()) throw new UsageError("--withhold needs --reason: the requester reads why.");
+        if (a["request-changes"] !== undefined && !a["request-changes"].trim()) throw new UsageError("--request-changes needs a comment.");
+        return true;
+      }),
   handler: async (argv) => {
-    const job = await release(argv.uid, await contextFrom(argv));
-    print(argv, jobJson(job), () => `Released the output and logs of ${job.uid} to ${job.meta.requester_email}.`);
+    const withhold = Object.fromEntries(argv.withhold.map((f) => [f, argv.reason ?? ""]));
+    const job = await release(argv.uid, await contextFrom(argv), { withhold, exception: argv.exception, requestChanges: argv["request-changes"] });
+    const d = job.meta.output_decisions;
+    print(argv, jobJson(job), () =>
+      d?.changes_requested
+        ? `Returned ${job.uid} to ${job.meta.requester_email} with your comment; its logs are released, its output withheld.`
+        : `Released to ${job.meta.requester_email}: the logs of ${job.uid} and ${d?.released.length ?? 0} output file(s)${d?.withheld.length ? `; withheld: ${d.withheld.map((w) => w.path).join(", ")}` : ""}.`,
+    );
   },
 };

@@ -65,6 +65,8 @@ export function paint(text: string, status: string): string {
 export function stateText(job: Job & { taken_in?: boolean }): string {
   if (job.taken_in === false) return "submitted (not yet taken in)";
   if (job.meta.output_review === "pending") return `${job.status} (awaiting output review)`;
+  if (job.meta.output_decisions?.changes_requested) return `${job.status} (changes requested)`;
+  if (job.meta.output_decisions?.withheld.length) return `${job.status} (${job.meta.output_decisions.withheld.length} output file(s) withheld)`;
   return job.status;
 }
 

@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { submitJob } from "../api.ts";
+import { getJob, submitJob } from "../api.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
@@ -20,11 +20,13 @@ export const submitCommand: CommandModule<GlobalArgs, Args> = {
       .option("name", { type: "string", describe: "a short name for the job (default: the folder name)" })
       .option("description", { type: "string", default: "", describe: "what it does and why, for the reviewer" })
       .option("tag", { type: "string", array: true, default: [] as string[], describe: "a tag (repeatable)" })
+      .option("revises", { type: "string", describe: "an earlier job of yours this one revises (its owner asked for changes)" })
       .example("$0 submit --to owner@uni.edu --folder ./analysis --name 'mean age'", ""),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const name = argv.name ?? argv.folder.replace(/\/+$/, "").split("/").pop() ?? "job";
-    const result = await submitJob({ to: argv.to, folder: argv.folder, name, description: argv.description, tags: argv.tag }, ctx);
+    const revises = typeof argv.revises === "string" ? (await getJob(argv.revises, ctx)).uid : null;
+    const result = await submitJob({ to: argv.to, folder: argv.folder, name, description: argv.description, tags: argv.tag, revises }, ctx);
     print(argv, result, () => `Submitted ${result.uid} ("${name}") to ${argv.to}.\nIt runs only after ${argv.to} has reviewed and approved it.`);
   },
 };

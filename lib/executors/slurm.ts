@@ -93,7 +93,14 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       const c = needConfig();
       const root = rootOf(c);
       const shared = path.join(root, staged.runId);
-      const request: RunRequest = { ...plan, results: path.join(shared, "results"), stage: staged.stage, gate: "go-file", wake: null };
+      const request: RunRequest = {
+        ...plan,
+        results: path.join(shared, "results"),
+        output: path.join(shared, "results", "output"),
+        stage: staged.stage,
+        gate: "go-file",
+        wake: null,
+      };
       await writeJsonAtomic(path.join(shared, REQUEST_FILE), request);
       await makeRunDir(paths, staged.runId);
       await writeJsonAtomic(whereFile(staged.runId), { run_dir: shared });
@@ -171,21 +178,21 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       return { state: "lost", reason: `Slurm job ${ref.job_id} ended (${how}) without a result${said ? `; its batch output ends: ${said}` : ""}` };
     },
 
-    async collect(ref, results, job) {
+    async collect(ref, to, job) {
       const shared = ref.executor === "slurm" ? await sharedDirOf(ref.run_id) : undefined;
       if (!shared) return [];
       const limits = job.meta.limits;
       const from = path.join(shared, "results");
       const skipped: string[] = [];
       // Logs: the supervisor capped them; what comes back is bounded again, in case the folder was tampered with.
-      await fs.promises.mkdir(path.join(results, "logs"), { recursive: true });
+      await fs.promises.mkdir(path.join(to.results, "logs"), { recursive: true });
       for (const name of ["stdout.txt", "stderr.txt"]) {
         const max = (limits?.max_log_kb ?? 1024) * 1024 + 4096;
         const data = await ifExists(readUntrustedFile(path.join(from, "logs", name), max)).catch((error: unknown) => {
           skipped.push(`logs/${name} (${errorMessage(error)})`);
           return undefined;
         });
-        if (data) await writeFileAtomic(path.join(results, "logs", name), data);
+        if (data) await writeFileAtomic(path.join(to.results, "logs", name), data);
       }
       const output = path.join(from, "output");
       if (!(await exists(output))) return skipped;
@@ -194,7 +201,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       if (size.tooDeep || size.bytes > caps.maxBytes || size.files > caps.maxFiles) {
         return [...skipped, "output/ (over limits.max_output_mb or limits.max_files on the shared folder: not collected)"];
       }
-      const copied = await copyOutput(output, path.join(results, "output"));
+      const copied = await copyOutput(output, to.output);
       return [...skipped, ...copied.skipped];
     },
 
