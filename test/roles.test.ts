@@ -197,11 +197,11 @@ describe("data owner", () => {
     const staged = path.join(world.paths.staging, job.uid, "output", "answer.txt");
     expect(await mayAccess(datasiteDir(world.dataDir, OWNER), OWNER, staged, SCIENTIST, "read")).toBe(false);
 
-    const released = await api.release(job.uid, world.owner);
+    const released = await api.release(job.uid, {}, world.owner);
     expect(released.meta.output_review).toBe("released");
     expect((await api.getJobLogs(job.uid, "stdout", world.scientist)).text).toBe("hello from sensitive\n");
     expect(await fs.readFile(path.join(job.dir, "output", "answer.txt"), "utf8")).toBe("42\n");
-    await expect(api.release(job.uid, world.owner)).rejects.toThrow(/released already/);
+    await expect(api.release(job.uid, {}, world.owner)).rejects.toThrow(/released already/);
     expect((await readAudit(world.paths)).some((e) => e.event === "released" && e.uid === job.uid)).toBe(true);
   });
 

@@ -70,8 +70,9 @@ function jsonTable(text: string): Table {
 }
 
 function cell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  return typeof value === "object" ? JSON.stringify(value) : String(value as string | number | boolean);
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return value === null || value === undefined ? "" : JSON.stringify(value);
 }
 
 /** The deepest nesting of arrays and objects, counted without parsing (brackets inside strings skipped). */

@@ -163,7 +163,7 @@ export const releaseCommand: CommandModule<GlobalArgs, ReleaseArgs> = {
       }),
   handler: async (argv) => {
     const withhold = Object.fromEntries(argv.withhold.map((f) => [f, argv.reason ?? ""]));
-    const job = await release(argv.uid, await contextFrom(argv), { withhold, exception: argv.exception, requestChanges: argv["request-changes"] });
+    const job = await release(argv.uid, { withhold, exception: argv.exception, requestChanges: argv["request-changes"] }, await contextFrom(argv));
     const d = job.meta.output_decisions;
     print(argv, jobJson(job), () =>
       d?.changes_requested
