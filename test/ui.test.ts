@@ -100,6 +100,55 @@ describe.skipIf(!available)("review page", () => {
     }
   });
 
+  test("held output: tables with flagged cells, images, findings; withhold a file with a reason and release the rest from the page", async () => {
+    const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="teal"/></svg>';
+    const uid = await world.submit(
+      {
+        "run.sh": [
+          'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"',
+          `echo '${svg}' > "$OUTPUT_DIR/plot.svg"`,
+          `echo '{"files": {"wards.csv": {"description": "patients per ward", "controls": ["none"]}}}' > "$OUTPUT_DIR/manifest.json"`,
+          "",
+        ].join("\n"),
+      },
+      "ward counts",
+    );
+    const job = await world.approveAndRun(uid);
+    expect(job.meta.output_review).toBe("pending");
+    const server = await serve(world);
+    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await page.goto(server.url);
+      await page.click(`tr[data-uid="${uid}"]`);
+      const wards = page.locator('.outfile[data-file="wards.csv"]');
+      await expect.poll(() => wards.locator("td.flagged").textContent()).toBe("4");
+      expect(await wards.locator("td.flagged").getAttribute("title")).toBe(
+        "small-count: count 4 is below the minimum of 10 (output_checks.min_count)",
+      );
+      expect(await wards.textContent()).toContain("The requester says: patients per ward");
+      expect(await page.locator('.outfile[data-file="plot.svg"] img.preview').getAttribute("src")).toMatch(/^data:image\/svg\+xml;base64,/);
+      await page.screenshot({ path: shot(world, "ui-output.png"), fullPage: true });
+
+      await wards.locator("select.choice").selectOption("withhold");
+      await wards.locator("input.withhold-reason").fill("a ward count under 10");
+      await page.click("#release");
+      await expect.poll(() => page.locator("#release-msg, #detail .warn").first().textContent(), { timeout: 10_000 }).toMatch(/Released|Withheld/);
+      const done = await world.job(uid);
+      expect(done.meta.output_review).toBe("released");
+      expect(done.meta.output_decisions).toMatchObject({
+        released: ["manifest.json", "plot.svg"],
+        withheld: [{ path: "wards.csv", reason: "a ward count under 10" }],
+      });
+      expect(await fs.pathExists(path.join(done.dir, "output", "wards.csv"))).toBe(false);
+      expect(await fs.pathExists(path.join(done.dir, "output", "plot.svg"))).toBe(true);
+      await expect.poll(() => page.locator("#detail").textContent(), { timeout: 10_000 }).toContain("Withheld: wards.csv: a ward count under 10");
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
   test("batch reject from the table needs a reason and decides every selected job", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" } });
     const uids = [await world.submit("ok", "one"), await world.submit("ok", "two")];

@@ -9,18 +9,21 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { z } from "zod";
-import { myJobs, pageOfMyQueue } from "../api.ts";
+import { myJobs, pageOfMyQueue, release } from "../api.ts";
+import { NotATableError, readTable } from "../checks/read-table.ts";
 import { ownQueue, type Context } from "../context.ts";
 import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
 import { describeRun } from "../executor.ts";
 import { locateJob, otherQueues, type JobView } from "../jobs.ts";
 import { queueVersion, statusCounts } from "../listing.ts";
+import { readUntrustedFile } from "../fsutil.ts";
 import { APP_DIR } from "../paths.ts";
-import { outputOf, readLogs } from "../results.ts";
+import { checksOf, outputOf, readLogs } from "../results.ts";
 import { buildReview } from "../review.ts";
 import { describeSettings, settingsInForce } from "../settings.ts";
 import { JOB_STATUSES, JobStatus } from "../schemas.ts";
+import type { TreeEntry } from "../tree.ts";
 import { visibleDeep } from "../visible.ts";
 
 export interface UiServer {
@@ -46,6 +49,13 @@ const ListQuery = z.object({
   q: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
 });
+const ReleaseBody = z.object({
+  /** Output files kept back, each with the reason the requester reads. */
+  withhold: z.record(z.string().max(1024), z.string().trim().min(1, "a withheld file needs a reason").max(2000)).default({}),
+  exception: z.string().trim().min(1).max(2000).optional(),
+  request_changes: z.string().trim().min(1).max(2000).optional(),
+});
+
 const BatchBody = z.object({
   action: z.enum(["approve", "reject"]),
   uids: z.array(z.string().min(4).max(64)).min(1).max(500),
@@ -81,6 +91,33 @@ function summary(job: JobView) {
     runs_on: job.status === "running" && job.meta.run ? describeRun(job.meta.run) : null,
     started_at: job.meta.started_at,
   };
+}
+
+/** How many output files the page previews, and how big each may be. */
+const PREVIEW = { files: 20, bytes: 1024 * 1024, rows: 20 };
+
+/**
+ * What the page shows of output files inline: the first rows of a table (parsed here, with the
+ * checks' limits, and shown by the page as text), or a small PNG or SVG as a data: URL (an image, so
+ * an SVG's scripts never run).
+ */
+async function previews(dir: string, files: TreeEntry[]): Promise<Record<string, { columns: string[]; rows: string[][] } | { image: string }>> {
+  const out: Record<string, { columns: string[]; rows: string[][] } | { image: string }> = {};
+  for (const f of files.filter((e) => e.type === "file" && e.size <= PREVIEW.bytes).slice(0, PREVIEW.files)) {
+    const type = path.extname(f.rel).slice(1).toLowerCase();
+    const file = path.join(dir, f.rel);
+    if (type === "csv" || type === "tsv" || type === "json") {
+      const table = await readTable(file, type).catch((error: unknown) => {
+        if (error instanceof NotATableError) return undefined;
+        throw error;
+      });
+      if (table) out[f.rel] = { columns: table.columns, rows: table.rows.slice(0, PREVIEW.rows) };
+    } else if (type === "png" || type === "svg") {
+      const data = await readUntrustedFile(file, PREVIEW.bytes).catch(() => undefined);
+      if (data) out[f.rel] = { image: `data:image/${type === "svg" ? "svg+xml" : "png"};base64,${data.toString("base64")}` };
+    }
+  }
+  return out;
 }
 
 export async function startUiServer(ctx: Context, options: { port?: number } = {}): Promise<UiServer> {
@@ -126,7 +163,8 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       stdout: await readLogs(ctx, job, "stdout").catch(() => null),
       stderr: await readLogs(ctx, job, "stderr").catch(() => null),
     };
-    const { files: output } = await outputFiles(job);
+    const { dir: outputDir, files: output } = await outputFiles(job);
+    const checks = output.length > 0 ? await checksOf(ctx, job).catch(() => null) : null;
     const empty = { files: [], texts: [], notShown: [], notScanned: [], findings: [], code_sha256: job.meta.code_sha256 };
     // Only the owner reviews code: a requester's view of their own job shows its record and results.
     const r = job.role === "owner" ? await buildReview(job) : empty;
@@ -141,6 +179,8 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       code_sha256: r.code_sha256,
       logs,
       output,
+      checks,
+      previews: await previews(outputDir, output),
     };
   };
 
@@ -228,6 +268,15 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       },
     },
     {
+      method: "POST",
+      path: /^\/api\/jobs\/([^/]+)\/release$/,
+      handle: async ({ req, res, params }) => {
+        const body = parse(ReleaseBody, await readJson(req));
+        const job = await release(params[0]!, { withhold: body.withhold, exception: body.exception, requestChanges: body.request_changes }, ctx);
+        send(res, { ok: true, output_decisions: job.meta.output_decisions });
+      },
+    },
+    {
       method: "GET",
       path: /^\/api\/jobs\/([^/]+)\/output$/,
       handle: async ({ res, url, params }) => {
@@ -257,7 +306,7 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       const nonce = randomBytes(16).toString("base64");
       res.writeHead(200, {
         "content-type": "text/html; charset=utf-8",
-        "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+        "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
         "referrer-policy": "no-referrer",
         "x-content-type-options": "nosniff",
         "cache-control": "no-store",
