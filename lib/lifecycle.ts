@@ -38,6 +38,7 @@ import { z } from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
 import { BugError, JobStateError } from "./errors.ts";
 import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { rememberReleased } from "./checks/released.ts";
 import { recordToDisk } from "./job-record.ts";
 import type { Job } from "./jobs.ts";
 import { shortUid, type Log } from "./log.ts";
@@ -244,6 +245,8 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     await fs.promises.rename(path.join(staged, "logs"), path.join(job.dir, "logs"));
   }
   await fs.promises.mkdir(path.join(job.dir, "output"), { recursive: true });
+  // Remembered for the differencing check of later tables released to the same requester.
+  await rememberReleased(rec.paths, job.meta.requester_email, job.uid, path.join(staged, "output"), released);
   for (const rel of released) {
     await fs.promises.mkdir(path.dirname(path.join(job.dir, "output", rel)), { recursive: true });
     await fs.promises.rename(path.join(staged, "output", rel), path.join(job.dir, "output", rel));

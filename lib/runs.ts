@@ -11,12 +11,14 @@ import { approvalMatches, markerFor } from "./decisions.ts";
 import { cancelRecorded, describeRun, executorFor, type Executor } from "./executor.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
 import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
+import { releasedBefore, rememberReleased } from "./checks/released.ts";
 import { exists, ifExists, readJsonFile, writeFileAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { CHECKS_FILE, jobDir, resultsDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
+import { walkTree } from "./tree.ts";
 import { appliedLimits, limitsHit } from "./runner.ts";
 import { ChecksReportSchema, type AppConfig, type JobMetadata, type RunRef, type RunResult } from "./schemas.ts";
 
@@ -89,7 +91,7 @@ async function finish(
   // With release "auto", checked output goes to the requester now, unless a finding blocks it.
   const blocked = job.meta.output_review !== "pending" && (checks?.blocking ?? 0) > 0;
   if (blocked) log(`${shortUid(job.uid)} output held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
-  if (job.meta.output_review !== "pending" && !blocked) await publish(held, job.dir);
+  if (job.meta.output_review !== "pending" && !blocked) await publish(rec, job, held);
   const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
   const status = result && !result.failed ? "completed" : "failed";
   const message = cancel
@@ -145,7 +147,9 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
     return published ? checksSummary(published) : null;
   }
   try {
-    const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths);
+    const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths, (rel) =>
+      releasedBefore(rec.paths, job.meta.requester_email, rel),
+    );
     await writeChecks(results, report);
     const summary = checksSummary(report);
     if (summary.findings > 0) {
@@ -162,12 +166,17 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
 }
 
 /** Checked output (and its report) from the staging folder into the job's own folder, where its requester reads it. */
-async function publish(held: string, jobDir: string): Promise<void> {
+async function publish(rec: Recorder, job: Job, held: string): Promise<void> {
+  const output = path.join(held, "output");
+  if (await exists(output)) {
+    const files = (await walkTree(output, { anyName: true })).filter((e) => e.type === "file").map((e) => e.rel);
+    await rememberReleased(rec.paths, job.meta.requester_email, job.uid, output, files);
+  }
   for (const part of ["output", CHECKS_FILE]) {
     const from = path.join(held, part);
     if (!(await exists(from))) continue;
-    await removeTree(path.join(jobDir, part));
-    await fs.promises.rename(from, path.join(jobDir, part));
+    await removeTree(path.join(job.dir, part));
+    await fs.promises.rename(from, path.join(job.dir, part));
   }
   await removeTree(held);
 }

@@ -92,6 +92,7 @@ export const CHECK_RULES = [
   "identifier-column",
   "identifier-values",
   "data-rows",
+  "differencing",
 ] as const;
 export const CheckRule = z.enum(CHECK_RULES);
 export type CheckRule = z.infer<typeof CheckRule>;

@@ -235,4 +235,29 @@ describe("in the queue", () => {
     await world.pass();
     expect((await world.job(revised)).meta.revises).toBe(uid);
   });
+
+  test("differencing: a table like one already released to the same requester, with cells a few apart, is flagged", async () => {
+    const world = await makeWorld();
+    const first = await world.approveAndRun(
+      await world.submit({ "run.sh": 'printf "ward,count\\nNorth,20\\nEast,30\\n" > "$OUTPUT_DIR/wards.csv"\n' }),
+    );
+    expect(first.meta.checks).toEqual({ files: 1, findings: 0, blocking: 0 });
+    // The same table a week later, one patient more in North: 21 − 20 discloses that patient.
+    const second = await world.approveAndRun(
+      await world.submit({ "run.sh": 'printf "ward,count\\nNorth,21\\nEast,30\\n" > "$OUTPUT_DIR/wards.csv"\n' }),
+    );
+    const report = JSON.parse((await runScript("scq.ts", ["checks", second.uid, "--json", ...worldArgs(world, OWNER)])).stdout) as {
+      files: { findings: { rule: string; row: number; column: string; value: string; message: string }[] }[];
+    };
+    expect(report.files[0]!.findings).toEqual([
+      {
+        rule: "differencing",
+        blocking: false,
+        row: 1,
+        column: "count",
+        value: "21",
+        message: `differs by 1 from the same cell (20) of the table released to this requester by job ${first.uid.slice(-8)}`,
+      },
+    ]);
+  });
 });

@@ -11,13 +11,22 @@ import { CHECKS_FILE } from "../paths.ts";
 import { dataMounts } from "../sandbox.ts";
 import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type Finding, type OutputChecks } from "../schemas.ts";
 import { NotATableError, readTable, TABLE_LIMITS } from "./read-table.ts";
-import { rowKey, tableFindings } from "./rules.ts";
+import type { ReleasedTable } from "./released.ts";
+import { differencingFindings, rowKey, tableFindings } from "./rules.ts";
 
 const MB = 1024 * 1024;
 /** Most files looked at in one output (a job may write twice limits.max_files; the rest are counted, not read). */
 const MAX_FILES = 20_000;
 
-export async function checkOutput(outputDir: string, settings: OutputChecks, dataPaths: string[]): Promise<ChecksReport> {
+/** Earlier releases of a file of this name to the job's requester (none for a check outside a queue). */
+type Priors = (rel: string) => Promise<ReleasedTable[]>;
+
+export async function checkOutput(
+  outputDir: string,
+  settings: OutputChecks,
+  dataPaths: string[],
+  priors: Priors = () => Promise.resolve([]),
+): Promise<ChecksReport> {
   const dataRows = await privateRows(dataPaths);
   const files: ChecksReport["files"] = [];
   const manifest = await readManifest(outputDir);
@@ -60,7 +69,7 @@ export async function checkOutput(outputDir: string, settings: OutputChecks, dat
         const table = await readTable(full, type);
         entry.rows = table.rows.length;
         entry.columns = table.columns.length;
-        found.push(...tableFindings(table, settings, dataRows));
+        found.push(...tableFindings(table, settings, dataRows), ...differencingFindings(table, await priors(rel), settings));
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);
         found.push({ rule: "not-checked", row: null, column: null, value: null, message: `could not be checked as a table: ${why}` });

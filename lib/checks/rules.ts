@@ -5,6 +5,7 @@
 //   dominance: beside a column of magnitudes X, its largest contributions in X_top1, X_top2, ...
 import type { Finding, OutputChecks } from "../schemas.ts";
 import type { Table } from "./read-table.ts";
+import type { ReleasedTable } from "./released.ts";
 
 type Found = Omit<Finding, "blocking">;
 
@@ -123,6 +124,34 @@ function dataRowFindings(table: Table, dataRows: Map<string, string>): Found[] {
       message: `${matches.length} row(s) equal rows of the private data (${first.file}, and maybe others)`,
     },
   ];
+}
+
+/**
+ * Differencing: the same file name and shape released to the same requester before, with cells that
+ * differ by more than 0 and less than min_count; subtracting one release from the other discloses it.
+ */
+export function differencingFindings(table: Table, priors: ReleasedTable[], s: OutputChecks): Found[] {
+  const found: Found[] = [];
+  for (const prior of priors) {
+    if (prior.rows.length !== table.rows.length || prior.columns.join("\u0001") !== table.columns.join("\u0001")) continue;
+    table.rows.forEach((row, i) => {
+      row.forEach((raw, c) => {
+        const before = prior.rows[i]?.[c] ?? "";
+        if (!NUMBER.test(raw) || !NUMBER.test(before)) return;
+        const d = Math.abs(Number(raw) - Number(before));
+        if (d > 0 && d < s.min_count) {
+          found.push({
+            rule: "differencing",
+            row: i + 1,
+            column: table.columns[c] ?? null,
+            value: raw.trim(),
+            message: `differs by ${d} from the same cell (${before.trim()}) of the table released to this requester by job ${prior.uid.slice(-8)}`,
+          });
+        }
+      });
+    });
+  }
+  return found;
 }
 
 /** A row as a comparable key: cells trimmed; rows of one or two short cells say too little to count. */
