@@ -128,6 +128,10 @@ describe("in the queue", () => {
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toContain("  wards.csv  (csv, 27 bytes, 2 rows × 2 columns)\n");
     expect(text.stdout).toContain('    [small-count] row 1, column "count" = 3: count 3 is below the minimum of 10 (output_checks.min_count)');
+    // In brief where the output and the review are shown.
+    const brief = "Output checks: 1 finding(s) in 1 file(s) (details: scq checks)\n  wards.csv: small-count";
+    expect((await runScript("scq.ts", ["output", uid, ...worldArgs(world, SCIENTIST)])).stdout).toContain(brief);
+    expect((await runScript("scq.ts", ["review", uid, ...worldArgs(world, OWNER)])).stdout).toContain(brief);
     const json = await runScript("scq.ts", ["checks", uid, "--json", ...worldArgs(world, OWNER)]);
     expect(JSON.parse(json.stdout)).toMatchObject({
       uid,

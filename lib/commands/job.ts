@@ -1,11 +1,11 @@
 // Commands about one job, for either side: job (its record), logs, output, wait, cancel, release.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CommandModule } from "yargs";
-import { cancel, getJob, getJobLogs, getJobOutput, release, waitForCompletion } from "../api.ts";
+import { cancel, getJob, getJobChecks, getJobLogs, getJobOutput, release, waitForCompletion } from "../api.ts";
 import { JobStateError, UsageError } from "../errors.ts";
 import { TERMINAL_STATUSES } from "../lifecycle.ts";
 import { visible } from "../visible.ts";
-import { contextFrom, jobJson, paint, print, stateText, type GlobalArgs } from "./shared.ts";
+import { contextFrom, jobJson, outputChecksLines, paint, print, stateText, type GlobalArgs } from "./shared.ts";
 
 interface UidArgs extends GlobalArgs {
   uid: string;
@@ -76,18 +76,29 @@ export const outputCommand: CommandModule<GlobalArgs, OutputArgs> = {
   describe: "list a finished job's output files, or copy them into a new or empty folder with --to",
   builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this folder (new or empty)" }),
   handler: async (argv) => {
-    const out = await getJobOutput(argv.uid, { to: argv.to }, await contextFrom(argv));
+    const ctx = await contextFrom(argv);
+    const out = await getJobOutput(argv.uid, { to: argv.to }, ctx);
+    const checks = await getJobChecks(out.job.uid, ctx).catch(() => null);
     const decided = out.job.meta.output_review === "released" ? out.job.meta.output_decisions : null;
     const withheld = decided?.withheld ?? [];
     print(
       argv,
-      { uid: out.job.uid, dir: out.dir, files: out.files, withheld, changes_requested: decided?.changes_requested ?? null, copied_to: out.copied_to },
+      {
+        uid: out.job.uid,
+        dir: out.dir,
+        files: out.files,
+        withheld,
+        changes_requested: decided?.changes_requested ?? null,
+        checks: checks?.files ?? null,
+        copied_to: out.copied_to,
+      },
       () =>
         [
           `Output of ${out.job.uid} in ${out.dir}:`,
           ...out.files.map((f) => `  ${visible(f.rel)}  (${f.size} bytes)`),
           ...(decided?.changes_requested ? [`Changes requested by ${decided.by}: ${visible(decided.changes_requested)}`] : []),
           ...withheld.map((w) => `  withheld: ${visible(w.path)}: ${visible(w.reason)}`),
+          ...(checks ? outputChecksLines(checks.files) : []),
           ...(argv.to ? [`Copied to ${argv.to}`] : []),
         ].join("\n"),
     );

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
-import { reviewJob } from "../api.ts";
-import { contextFrom, jobJson, print, type GlobalArgs } from "./shared.ts";
+import { getJobChecks, reviewJob } from "../api.ts";
+import { contextFrom, jobJson, outputChecksLines, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   uid: string;
@@ -14,6 +14,8 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = await contextFrom(argv);
     const r = await reviewJob(argv.uid, ctx);
     const m = r.job.meta;
+    // A finished job: what the disclosure check found in its output (as this user may see it).
+    const checks = await getJobChecks(r.job.uid, ctx).catch(() => null);
     const json = {
       job: jobJson(r.job),
       files: r.files,
@@ -22,6 +24,7 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
       not_scanned: r.notScanned,
       code_sha256: r.code_sha256,
       findings: r.findings,
+      output_checks: checks ? { checked_at: checks.checked_at, files: checks.files } : null,
     };
     print(argv, json, () => {
       const out = [
@@ -32,6 +35,7 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
         `  description: ${m.description || "(none)"}`,
         `  tags:        ${m.tags.join(", ") || "(none)"}`,
         `  code sha256: ${r.code_sha256}`,
+        ...(m.revises ? [`  revises:     ${m.revises} (its owner asked for changes)`] : []),
         "",
         `Files (${r.files.filter((f) => f.type === "file").length}):`,
         ...r.files.map((f) => `  ${f.type === "dir" ? `${f.rel}/` : `${f.rel}  (${f.size} bytes)`}`),
@@ -53,6 +57,7 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
           : `Advisory findings (${r.findings.length}; they decide nothing, you do)${unseen}${unscanned}:`,
       );
       for (const f of r.findings) out.push(`  ${f.file}:${f.line}  ${f.rule}${f.text ? `: ${f.text}` : ""}`);
+      if (checks) out.push("", ...outputChecksLines(checks.files));
       if (r.job.status === "pending") {
         // --sha binds the approval to the code shown here: if it changes before you approve, approve refuses.
         out.push("", `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256} -r "why"`, `Reject:  scq reject ${m.uid.slice(-8)} -r "why"`);

@@ -5,6 +5,7 @@ import { resolveContext, type Context } from "../context.ts";
 import { describeRun } from "../executor.ts";
 import { age, shortUid } from "../log.ts";
 import type { Job } from "../jobs.ts";
+import type { ChecksReport } from "../schemas.ts";
 import { visibleKeepingColour } from "../visible.ts";
 
 export interface GlobalArgs {
@@ -96,4 +97,20 @@ export function jobJson(job: Job & { owner?: string; taken_in?: boolean }): Reco
       ? { runs_on: describeRun(job.meta.run), running_for: age(job.meta.started_at ?? job.meta.updated_at) }
       : {}),
   };
+}
+
+/** The output checks in brief, file by file ("wards.csv: small-count ×2, zero-count"); `scq checks` has the detail. */
+export function outputChecksLines(files: ChecksReport["files"]): string[] {
+  const all = files.flatMap((f) => f.findings);
+  const blocking = all.filter((f) => f.blocking).length;
+  const lines = [
+    `Output checks: ${all.length === 0 ? "no findings" : `${all.length} finding(s)${blocking ? `, ${blocking} blocking` : ""}`} in ${files.length} file(s)${all.length ? " (details: scq checks)" : ""}`,
+  ];
+  for (const f of files) {
+    if (f.findings.length === 0) continue;
+    const counts = new Map<string, number>();
+    for (const x of f.findings) counts.set(x.rule, (counts.get(x.rule) ?? 0) + 1);
+    lines.push(`  ${visibleKeepingColour(f.path)}: ${[...counts].map(([rule, n]) => (n > 1 ? `${rule} ×${n}` : rule)).join(", ")}`);
+  }
+  return lines;
 }
