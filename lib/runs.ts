@@ -124,7 +124,9 @@ async function finish(
         ? {
             event: status,
             detail: { exit_code: result.exitCode, message, duration_ms: result.durationMs, limits_hit: limitsHit(result) },
-            say: `${status} in ${result.durationMs} ms${status === "failed" ? `: ${message}` : ""}${review ? "; output and logs await release (scq release)" : ""}`,
+            say: `${status} in ${result.durationMs} ms${status === "failed" ? `: ${message}` : ""}${
+              blocked ? "; its output awaits release (scq release)" : review ? "; output and logs await release (scq release)" : ""
+            }`,
           }
         : { event: "recovered", detail: { to: "failed", reason: "interrupted", why: message }, say: `→ failed (${message})` },
   );

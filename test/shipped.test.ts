@@ -270,7 +270,7 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     const json = await install.scqJson<{ settings: { file: string } }>("owner", ["status"]);
     expect(json.settings.file).toBe(path.join(install.app, "config.json"));
     expect((await install.scq("owner", ["job", uid!])).stdout).toContain("completed");
-    expect((await install.scq("owner", ["audit", "--job", uid!])).stdout).toMatch(/approved/);
+    expect((await install.scq("owner", ["audit", "--job", uid!.slice(-8)])).stdout).toMatch(/approved/);
     const verify = await install.scq("owner", ["audit", "verify"]);
     expect(verify.exitCode).toBe(0);
     expect(verify.stdout).toMatch(/intact/);

@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { readAudit, verifyAudit } from "../audit.ts";
 import { ownQueue } from "../context.ts";
+import { matchUid } from "../jobs.ts";
 import { contextFrom, print, table, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
@@ -12,7 +13,9 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
   command: "audit [action]",
   describe: "print the audit log, or check its hash chain with `scq audit verify`",
   builder: (y) =>
-    y.positional("action", { choices: ["verify"] as const }).option("job", { type: "string", describe: "only events of this job (uid prefix)" }),
+    y
+      .positional("action", { choices: ["verify"] as const })
+      .option("job", { type: "string", describe: "only events of this job (uid, or the 8 characters listings show)" }),
   handler: async (argv) => {
     const paths = ownQueue(await contextFrom(argv));
     if (argv.action === "verify") {
@@ -29,7 +32,10 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
       if (!verdict.ok) process.exitCode = 1;
       return;
     }
-    const events = (await readAudit(paths)).filter((e) => !argv.job || e.uid?.startsWith(argv.job));
+    const all = await readAudit(paths);
+    // The same rule as every other command: the whole uid, or at least 4 characters of its start or end.
+    const wanted = argv.job === undefined ? undefined : new Set(matchUid(argv.job, new Set(all.flatMap((e) => (e.uid ? [e.uid] : [])))));
+    const events = all.filter((e) => !wanted || (e.uid !== null && wanted.has(e.uid)));
     print(argv, events, () =>
       table(
         ["AT", "EVENT", "JOB", "BY", "DETAIL"],
