@@ -65,6 +65,33 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
   return marker;
 }
 
+/**
+ * The marker a pinned rule writes at intake for a job whose code is exactly the code the rule pins
+ * (rules.ts decided that). It names the rule, and the pass applies it like any other.
+ */
+export async function writeRuleMarker(
+  paths: QueuePaths,
+  uid: string,
+  rule: { id: string; code_sha256: string; from_job: string; reviewed_by: string },
+): Promise<void> {
+  const marker: DecisionMarker = {
+    uid,
+    decision: "approve",
+    reason: `approved by rule ${rule.id}: the code of job ${rule.from_job.slice(-8)}, reviewed and approved by ${rule.reviewed_by}`,
+    by: `rule ${rule.id}`,
+    at: now(),
+    code_sha256: rule.code_sha256,
+  };
+  await fs.promises.mkdir(paths.decisions, { recursive: true });
+  await writeJsonAtomic(decisionFile(paths, uid), marker);
+  await appendAudit(paths, {
+    event: "approve-marker",
+    uid,
+    by: marker.by,
+    detail: { reason: marker.reason, code_sha256: marker.code_sha256, rule: rule.id },
+  });
+}
+
 /** One job by uid or prefix: looked up, then decided (throws what would stop it). */
 export async function decide(ctx: Context, ref: string, options: DecideOptions): Promise<{ job: Job; marker: DecisionMarker }> {
   const job = await findJob(ownQueue(ctx), ref);

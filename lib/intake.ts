@@ -15,8 +15,9 @@ import path from "node:path";
 import type { z } from "zod";
 import { admittedUids } from "./admitted.ts";
 import { appendAudit } from "./audit.ts";
+import { writeRuleMarker } from "./decisions.ts";
 import { forEachLimit } from "./concurrency.ts";
-import { InvalidFileError, reportJobError } from "./errors.ts";
+import { errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
 import { ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile } from "./fsutil.ts";
 import { recordFromDisk } from "./job-record.ts";
 import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
@@ -24,6 +25,7 @@ import { admit, adopt, now, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
+import { claimRule } from "./rules.ts";
 import {
   Email,
   JobMetadataSchema,
@@ -242,6 +244,20 @@ async function admitFrozen(rec: Recorder, limits: Limits, email: string, uid: st
     detail: { name: meta.name, code_sha256: meta.code_sha256 },
     say: `from ${email} → pending ("${meta.name}")`,
   });
+  // Exactly the code a person approved before, from the same requester: an owner's rule may approve it.
+  const claimed: Awaited<ReturnType<typeof claimRule>> = await claimRule(rec.paths, email, gated.codeHash, job.uid).catch((error: unknown) => {
+    // A damaged rules file approves nothing: the job waits for a person, and the log says what to fix.
+    rec.log(`${shortUid(job.uid)} waits for review: the rules could not be read (${errorMessage(error)})`);
+    return {};
+  });
+  if (claimed.rule) {
+    await writeRuleMarker(rec.paths, job.uid, claimed.rule);
+    rec.log(
+      `${shortUid(job.uid)} matches rule ${claimed.rule.id} (the code of job ${shortUid(claimed.rule.from_job)}, approved by ${claimed.rule.reviewed_by}): approval marker written`,
+    );
+  } else if (claimed.refused) {
+    rec.log(`${shortUid(job.uid)} not approved by a rule: ${claimed.refused}; it waits for review`);
+  }
   return { job };
 }
 

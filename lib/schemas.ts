@@ -358,6 +358,8 @@ export const AUDIT_EVENTS = [
   "cleaned",
   "recovered",
   "returned",
+  "rule-added",
+  "rule-removed",
 ] as const;
 export const AuditEventSchema = z.object({
   at: Timestamp,

@@ -21,6 +21,7 @@ await runCli("scq", (y) =>
     .command(c.outputCommand)
     .command(c.checksCommand)
     .command(c.releaseCommand)
+    .command(c.rulesCommand)
     .command(c.auditCommand)
     .command(c.uiCommand)
     .command(c.processCommand)

@@ -6,6 +6,7 @@ export { cancelCommand, jobCommand, logsCommand, outputCommand, releaseCommand, 
 export { listCommand, mineCommand, pendingCommand } from "./list.ts";
 export { processCommand } from "./process.ts";
 export { reviewCommand } from "./review.ts";
+export { rulesCommand } from "./rules.ts";
 export { statusCommand } from "./status.ts";
 export { submitCommand } from "./submit.ts";
 export { submitScriptCommand } from "./submit-script.ts";

@@ -1,0 +1,122 @@
+// Pinned auto-approval rules: an owner pins the code of a job a person approved, for its requester;
+// the same code from the same requester is approved by the rule at intake. And every way around it.
+import fs from "fs-extra";
+import path from "node:path";
+import { describe, expect, test } from "vitest";
+import { readAudit } from "../lib/audit.ts";
+import { readRules } from "../lib/rules.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+
+const CODE = { "run.sh": 'echo "weekly summary" > "$OUTPUT_DIR/summary.txt"\n' };
+
+/** A job a person approved and ran, pinned for its requester with `scq rules add`; the rule's id. */
+async function pinned(world: World, extra: string[] = []): Promise<{ uid: string; rule: string }> {
+  const uid = await world.submit(CODE, "weekly");
+  expect((await world.approveAndRun(uid)).status).toBe("completed");
+  const added = await runScript("scq.ts", ["rules", "add", "--from", SCIENTIST, "--job", uid.slice(-8), ...extra, "--json", ...worldArgs(world)]);
+  expect(added.exitCode, added.stderr).toBe(0);
+  return { uid, rule: (JSON.parse(added.stdout) as { id: string }).id };
+}
+
+describe("pinned rules", () => {
+  test("the same code from the same requester is approved at intake by the rule, and runs; the decision names the rule", async () => {
+    const world = await makeWorld();
+    const { uid: first, rule } = await pinned(world);
+    const again = await world.submit(CODE, "weekly, again");
+    const summaries = await world.settle();
+    expect(summaries[0]!.decided).toEqual([{ uid: again, to: "approved" }]);
+    const job = await world.job(again);
+    expect(job.status).toBe("completed");
+    expect(job.meta.decision).toMatchObject({
+      by: `rule ${rule}`,
+      reason: `approved by rule ${rule}: the code of job ${first.slice(-8)}, reviewed and approved by ${OWNER}`,
+    });
+    expect(world.lines).toContainEqual(
+      `intake: ${again.slice(-8)} matches rule ${rule} (the code of job ${first.slice(-8)}, approved by ${OWNER}): approval marker written`,
+    );
+    // The requester sees who approved it.
+    const seen = JSON.parse((await runScript("scq.ts", ["job", again, "--json", ...worldArgs(world, SCIENTIST)])).stdout) as {
+      decision: { by: string };
+    };
+    expect(seen.decision.by).toBe(`rule ${rule}`);
+    const audit = await readAudit(world.paths);
+    expect(audit.find((e) => e.event === "rule-added")).toMatchObject({ uid: first, by: OWNER });
+    expect(audit.find((e) => e.uid === again && e.event === "approve-marker")).toMatchObject({ by: `rule ${rule}`, detail: { rule } });
+    const list = await runScript("scq.ts", ["rules", "list", ...worldArgs(world)]);
+    expect(list.stdout).toMatch(new RegExp(`${rule}\\s+${SCIENTIST}\\s+${first.slice(-8)}\\s+${OWNER}\\s+never\\s+-\\s+1`));
+  });
+
+  test("other code, another requester, an expired rule, a used-up quota: the job waits for review", async () => {
+    const world = await makeWorld();
+    const { rule } = await pinned(world, ["--per-day", "1"]);
+    // Changed code.
+    const changed = await world.submit({ "run.sh": 'echo "weekly summary" > "$OUTPUT_DIR/summary.txt"\ncat /data/* \n' });
+    // The same code from someone else, through their own inbox.
+    const other = "other@test.local";
+    await fs.mkdirp(path.join(world.dataDir, "datasites", other));
+    const { submitJob } = await import("../lib/api.ts");
+    const src = path.join(world.root, "same-code");
+    await fs.outputFile(path.join(src, "run.sh"), CODE["run.sh"]);
+    const foreign = (await submitJob({ to: OWNER, folder: src, name: "copied" }, { ...world.scientist, email: other })).uid;
+    // Within the quota: approved; past it: waits.
+    const first = await world.submit(CODE);
+    const second = await world.submit(CODE);
+    await world.settle();
+    expect((await world.job(changed)).status).toBe("pending");
+    expect((await world.job(foreign)).status).toBe("pending");
+    // Intake takes submissions side by side: one of the two gets the day's one approval, the other waits.
+    const both = await Promise.all([first, second].map(async (uid) => ({ uid, status: (await world.job(uid)).status })));
+    expect(both.map((j) => j.status).sort()).toEqual(["completed", "pending"]);
+    const waits = both.find((j) => j.status === "pending")!.uid;
+    expect(world.lines).toContainEqual(
+      `intake: ${foreign.slice(-8)} not approved by a rule: the code matches a rule for another requester; it waits for review`,
+    );
+    expect(world.lines).toContainEqual(
+      `intake: ${waits.slice(-8)} not approved by a rule: rule ${rule} has used its quota of 1 a day; it waits for review`,
+    );
+
+    // Expired: rules.json is the owner's; age the rule as time would.
+    const file = path.join(world.paths.state, "rules.json");
+    const rules = await readRules(world.paths);
+    await fs.writeJson(file, { rules: rules.map((r) => ({ ...r, per_day: null, expires_at: new Date(Date.now() - 1000).toISOString() })) });
+    const late = await world.submit(CODE);
+    await world.settle();
+    expect((await world.job(late)).status).toBe("pending");
+    expect(world.lines).toContainEqual(`intake: ${late.slice(-8)} not approved by a rule: rule ${rule} has expired; it waits for review`);
+  });
+
+  test("no rule pins code nobody approved, or another requester's; a requester cannot write one; a damaged file approves nothing", async () => {
+    const world = await makeWorld();
+    const waiting = await world.submit(CODE);
+    await world.pass();
+    const refused = await runScript("scq.ts", ["rules", "add", "--from", SCIENTIST, "--job", waiting, ...worldArgs(world)]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("was not approved by a person (it is pending)");
+    const wrongRequester = await pinnedAttempt(world, "someone@test.local");
+    expect(wrongRequester.stderr).toContain(`was submitted by ${SCIENTIST}, not someone@test.local`);
+    const usage = await runScript("scq.ts", ["rules", "add", "--job", waiting, ...worldArgs(world)]);
+    expect(usage.exitCode).toBe(2);
+
+    // A rule file a requester writes into the places they can write is nothing to the pass.
+    const forged = { rules: [{ requester: SCIENTIST, code_sha256: (await world.job(waiting)).meta.code_sha256 }] };
+    await fs.outputJson(path.join(world.paths.inbox, SCIENTIST, "rules.json"), forged);
+    await fs.outputJson(path.join(world.paths.root, "rules.json"), forged);
+    const hopeful = await world.submit(CODE);
+    await world.settle();
+    expect((await world.job(hopeful)).status).toBe("pending");
+    expect(await readRules(world.paths)).toEqual([]);
+
+    // A damaged rules file (the owner's, edited by hand) approves nothing and stops nothing else.
+    await fs.outputFile(path.join(world.paths.state, "rules.json"), "{ not json");
+    const meanwhile = await world.submit(CODE);
+    await world.settle();
+    expect((await world.job(meanwhile)).status).toBe("pending");
+    expect(world.lines.some((l) => l.startsWith(`intake: ${meanwhile.slice(-8)} waits for review: the rules could not be read (`))).toBe(true);
+  });
+});
+
+async function pinnedAttempt(world: World, from: string) {
+  const uid = await world.submit(CODE);
+  await world.approveAndRun(uid);
+  return runScript("scq.ts", ["rules", "add", "--from", from, "--job", uid, ...worldArgs(world)]);
+}
