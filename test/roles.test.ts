@@ -89,6 +89,28 @@ describe("data scientist", () => {
     ]);
   });
 
+  test("scq mine --watch prints each change to the requester's jobs as it happens, and stops cleanly on SIGTERM", async () => {
+    const world = await makeWorld();
+    const uid = await world.submit("ok", "watched");
+    const watch = runScript("scq.ts", ["mine", "--watch", "--every", "0.2", ...worldArgs(world, SCIENTIST)]);
+    let out = "";
+    watch.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    await waitUntil(() => Promise.resolve(out.includes("watched")), "the first listing");
+    await world.pass();
+    await waitUntil(() => Promise.resolve(out.includes("→ pending")), "the watcher to see it taken in");
+    await api.approve(uid, "fine", world.owner);
+    await world.settle();
+    await waitUntil(() => Promise.resolve(out.includes("→ completed")), "the watcher to see it complete");
+    watch.kill("SIGTERM");
+    const done = await watch;
+    expect(done.exitCode).toBe(0);
+    const changes = out.split("\n").filter((l) => l.includes(" → "));
+    // Every change it saw, in order (a poll may fall between two quick ones, like approved and running).
+    const seen = changes.map((l) => l.replace(/^\d\d:\d\d:\d\d {2}/, ""));
+    expect(seen[0]).toBe(`${uid.slice(-8)}  "watched"  submitted (not yet taken in) → pending`);
+    expect(seen.at(-1)).toMatch(new RegExp(`^${uid.slice(-8)}  "watched"  (pending|approved|running) → completed$`));
+  });
+
   test("a cancel request for someone else's job is ignored", async () => {
     const world = await makeWorld();
     const uid = await world.submit("ok");

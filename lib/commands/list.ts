@@ -1,7 +1,12 @@
 import type { CommandModule } from "yargs";
 import { myJobs, pageOfMyQueue } from "../api.ts";
+import type { Context } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import type { JobView } from "../jobs.ts";
+import { shortUid } from "../log.ts";
 import { JOB_STATUSES, type JobStatus } from "../schemas.ts";
-import { contextFrom, jobJson, jobRows, print, type GlobalArgs } from "./shared.ts";
+import { visible } from "../visible.ts";
+import { contextFrom, jobJson, jobRows, print, stateText, type GlobalArgs } from "./shared.ts";
 
 interface FilterArgs extends GlobalArgs {
   status?: JobStatus;
@@ -59,19 +64,62 @@ export const pendingCommand: CommandModule<GlobalArgs, FilterArgs> = {
   },
 };
 
-export const mineCommand: CommandModule<GlobalArgs, FilterArgs> = {
+interface MineArgs extends FilterArgs {
+  watch: boolean;
+  every: number;
+}
+
+export const mineCommand: CommandModule<GlobalArgs, MineArgs> = {
   command: "mine",
-  describe: "jobs you submitted, on every datasite you have synced (as data scientist)",
+  describe: "jobs you submitted, on every datasite you have synced (as data scientist); --watch follows them",
   builder: (y) =>
     y
       .option("status", { choices: JOB_STATUSES, describe: "only jobs in this state" })
-      .options({ limit: filterOptions.limit, after: filterOptions.after }),
+      .options({ limit: filterOptions.limit, after: filterOptions.after })
+      .option("watch", { type: "boolean", default: false, describe: "then print each change as it happens, until Ctrl-C" })
+      .option("every", { type: "number", default: 2, describe: "with --watch: seconds between looks" }),
   handler: async (argv) => {
-    const jobs = await myJobs(argv.status, await contextFrom(argv), { limit: limitOf(argv), after: argv.after });
+    const ctx = await contextFrom(argv);
+    const jobs = await myJobs(argv.status, ctx, { limit: limitOf(argv), after: argv.after });
     print(
       argv,
       jobs.map((j) => ({ ...jobJson(j), owner: j.owner })),
       () => jobRows(jobs, "to"),
     );
+    if (argv.watch) await watchMine(ctx, argv, jobs);
   },
 };
+
+/**
+ * One line per change to the requester's jobs (a new job, a new state, a decision), printed as the
+ * syncs bring it, until SIGINT or SIGTERM (exit 0). With --json, one JSON object per line.
+ */
+async function watchMine(ctx: Context, argv: MineArgs, first: JobView[]): Promise<void> {
+  if (!Number.isFinite(argv.every) || argv.every <= 0) throw new UsageError("--every needs a positive number of seconds");
+  let stopping = false;
+  const stop = () => (stopping = true);
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const seen = new Map(first.map((j) => [j.uid, stateText(j)]));
+  while (!stopping) {
+    await new Promise((resolve) => setTimeout(resolve, argv.every * 1000));
+    if (stopping) break;
+    const now = await myJobs(argv.status, ctx, { limit: limitOf(argv) });
+    for (const j of [...now].reverse()) {
+      const state = stateText(j);
+      const before = seen.get(j.uid);
+      if (before === state) continue;
+      seen.set(j.uid, state);
+      const at = new Date().toISOString().slice(11, 19);
+      const why =
+        j.status === "rejected" || j.status === "failed"
+          ? `: ${j.meta.error_message ?? ""}`
+          : j.meta.decision && j.status === "approved"
+            ? ` by ${j.meta.decision.by}`
+            : "";
+      if (argv.json)
+        process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), uid: j.uid, name: j.meta.name, from: before ?? null, to: state })}\n`);
+      else process.stdout.write(`${at}  ${shortUid(j.uid)}  "${visible(j.meta.name)}"  ${before ?? "new"} → ${state}${visible(why)}\n`);
+    }
+  }
+}
