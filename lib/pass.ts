@@ -18,6 +18,7 @@ import type { Context } from "./context.ts";
 import { age, consoleLog, prefixed, shortUid, silentLog, type Log } from "./log.ts";
 import { datasiteDir, jobDir, queuePaths, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
+import { notify } from "./notify.ts";
 import { recover } from "./recover.ts";
 import { CODE_CHANGED, collectRuns, startApproved, type Ran } from "./runs.ts";
 import type { AppConfig, JobStatus } from "./schemas.ts";
@@ -102,6 +103,15 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     summary.sandbox_problem = started.problem ?? null;
     summary.cleanup = await cleanup(paths, config, log);
     await settleForeignMoves(paths, await refreshIndex(paths), log);
+    // Jobs this pass took in that still wait for a person (a rule may have approved some).
+    const decided = new Set(summary.decided.map((d) => d.uid));
+    await notify(
+      paths,
+      config.notify,
+      owner,
+      summary.intake.accepted.filter((uid) => !decided.has(uid)),
+      log,
+    ).catch((error: unknown) => log(`notify: could not work this pass (the next one tries again): ${errorMessage(error)}`));
     summary.finished_at = now();
     await writeJsonAtomic(paths.lastPass, summary);
     return summary;

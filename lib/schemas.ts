@@ -125,6 +125,27 @@ const OutputChecksSchema = z
   .strict();
 export type OutputChecks = z.infer<typeof OutputChecksSchema>;
 
+export const NOTIFY_EVENTS = ["submitted", "pending_for_review", "approved", "completed", "failed", "released"] as const;
+export const NotifyEvent = z.enum(NOTIFY_EVENTS);
+export type NotifyEvent = z.infer<typeof NotifyEvent>;
+
+/** Where notifications go: a webhook (JSON POST) or a local command (the event JSON on its stdin). */
+export const NotifyTarget = z.union([
+  z
+    .object({
+      url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
+      events: z.array(NotifyEvent).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      command: z.array(z.string().min(1)).min(1, 'must name a program, e.g. ["/usr/local/bin/notify-me"]'),
+      events: z.array(NotifyEvent).optional(),
+    })
+    .strict(),
+]);
+export type NotifyTarget = z.infer<typeof NotifyTarget>;
+
 export const AppConfigSchema = z
   .object({
     $comment: z.string().optional(),
@@ -168,6 +189,7 @@ export const AppConfigSchema = z
     limits: LimitsSchema.prefault({}),
     executor: ExecutorSchema.default({ type: "local" }),
     output_checks: OutputChecksSchema.prefault({}),
+    notify: z.array(NotifyTarget).default([]),
     // Read by the legacy Python SyftBox client, which schedules `command` every `interval` seconds.
     app: z.object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) }).optional(),
   })
@@ -360,6 +382,7 @@ export const AUDIT_EVENTS = [
   "returned",
   "rule-added",
   "rule-removed",
+  "notified",
 ] as const;
 export const AuditEventSchema = z.object({
   at: Timestamp,

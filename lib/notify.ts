@@ -1,0 +1,178 @@
+// Notifications: the owner's `notify` targets (a webhook URL, JSON POST; or a local command, the event
+// JSON on stdin) hear of submitted, pending_for_review, approved, completed, failed and released jobs.
+//
+// Events come from the audit log, which already records every change once: each pass reads the lines
+// appended since the last one (a byte offset kept in private state) and turns them into messages in an
+// outbox (state/outbox/), then sends what is due within a fixed budget, so a slow or dead target never
+// holds a pass for more than a few seconds. A failed send is retried by later passes with growing
+// waits, then given up. Every attempt is one audit line ("notified").
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { appendAudit } from "./audit.ts";
+import { errorMessage } from "./errors.ts";
+import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import type { Log } from "./log.ts";
+import type { QueuePaths } from "./paths.ts";
+import { AuditEventSchema, NotifyTarget, type NotifyEvent } from "./schemas.ts";
+
+/** What one pass may spend sending. */
+const BUDGET_MS = 3000;
+const ATTEMPT_TIMEOUT_MS = 2000;
+const MAX_ATTEMPTS = 8;
+/** Audit read per pass at most: a long backlog is worked through over several passes. */
+const MAX_READ = 1024 * 1024;
+
+const CursorSchema = z.object({ offset: z.number().int().min(0) });
+const MessageSchema = z.object({
+  id: z.string(),
+  target: NotifyTarget,
+  payload: z.object({ event: z.string(), at: z.string() }).loose(),
+  attempts: z.number().int(),
+  next_at: z.number(),
+});
+type Message = z.infer<typeof MessageSchema>;
+
+const FROM_AUDIT: Partial<Record<string, NotifyEvent>> = {
+  submitted: "submitted",
+  approved: "approved",
+  completed: "completed",
+  failed: "failed",
+  released: "released",
+};
+
+/**
+ * The pass's step: queue what happened since the last pass for every target that wants it, plus one
+ * pending_for_review for jobs this pass took in that still wait; then send what is due.
+ */
+export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: string, pendingNew: string[], log: Log): Promise<void> {
+  const cursorFile = path.join(paths.state, "notify-cursor.json");
+  if (targets.length === 0) {
+    // Nothing to tell (and no write on an idle pass); targets added later start from their first pass.
+    await fs.promises.rm(cursorFile, { force: true });
+    return;
+  }
+  const size = (await ifExists(fs.promises.stat(paths.audit)))?.size ?? 0;
+  const cursor = await ifExists(readJsonFile(cursorFile, CursorSchema));
+  // The first pass that has targets: history is not replayed; from now on.
+  if (!cursor) await writeJsonAtomic(cursorFile, { offset: size });
+  const events: Record<string, unknown>[] = [];
+  if (cursor && cursor.offset > size) await writeJsonAtomic(cursorFile, { offset: size }); // the log was replaced
+  if (cursor && cursor.offset < size) {
+    const { lines, offset } = await readFrom(paths.audit, cursor.offset, size);
+    for (const line of lines) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line);
+      } catch {
+        continue; // a damaged line: scq audit verify reports it
+      }
+      const parsed = AuditEventSchema.safeParse(raw);
+      if (!parsed.success) continue;
+      const e = parsed.data;
+      const kind = FROM_AUDIT[e.event] ?? (e.event === "recovered" && e.detail.to === "failed" ? "failed" : undefined);
+      if (kind) events.push({ event: kind, at: e.at, uid: e.uid, by: e.by, detail: e.detail, datasite: owner });
+    }
+    await writeJsonAtomic(cursorFile, { offset });
+  }
+  if (pendingNew.length > 0) {
+    events.push({ event: "pending_for_review", at: new Date().toISOString(), uids: pendingNew, count: pendingNew.length, datasite: owner });
+  }
+  const outbox = path.join(paths.state, "outbox");
+  await fs.promises.mkdir(outbox, { recursive: true });
+  for (const payload of events) {
+    for (const target of targets) {
+      if (target.events && !target.events.includes(payload.event as NotifyEvent)) continue;
+      const message: Message = {
+        id: `${Date.now()}-${randomBytes(4).toString("hex")}`,
+        target,
+        payload: payload as Message["payload"],
+        attempts: 0,
+        next_at: 0,
+      };
+      await writeJsonAtomic(path.join(outbox, `${message.id}.json`), message);
+    }
+  }
+  await sendDue(paths, outbox, log);
+}
+
+async function sendDue(paths: QueuePaths, outbox: string, log: Log): Promise<void> {
+  const deadline = Date.now() + BUDGET_MS;
+  for (const name of (await fs.promises.readdir(outbox)).sort()) {
+    if (Date.now() >= deadline) return; // the rest waits for the next pass
+    const file = path.join(outbox, name);
+    const message = await readJsonFile(file, MessageSchema).catch(() => undefined);
+    if (!message) {
+      await fs.promises.rm(file, { force: true });
+      continue;
+    }
+    if (message.next_at > Date.now()) continue;
+    const attempt = message.attempts + 1;
+    const error = await send(message, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
+    const target = describe(message.target);
+    const uid = typeof message.payload.uid === "string" ? message.payload.uid : null;
+    await appendAudit(paths, {
+      event: "notified",
+      uid,
+      by: null,
+      detail: { target, event: message.payload.event, attempt, ok: error === undefined, ...(error ? { error } : {}) },
+    });
+    if (error === undefined) {
+      await fs.promises.rm(file, { force: true });
+    } else if (attempt >= MAX_ATTEMPTS) {
+      log(`notify: gave up telling ${target} of ${message.payload.event} after ${attempt} attempts: ${error}`);
+      await fs.promises.rm(file, { force: true });
+    } else {
+      // 10 s, 20 s, 40 s, ... at most an hour.
+      const wait = Math.min(10_000 * 2 ** (attempt - 1), 3_600_000);
+      log(`notify: ${target} did not take ${message.payload.event} (${error}); trying again in ${Math.round(wait / 1000)} s`);
+      await writeJsonAtomic(file, { ...message, attempts: attempt, next_at: Date.now() + wait });
+    }
+  }
+}
+
+/** One attempt; undefined when the target took it, else why not. */
+async function send(message: Message, timeoutMs: number): Promise<string | undefined> {
+  const body = JSON.stringify(message.payload);
+  try {
+    if ("url" in message.target) {
+      const res = await fetch(message.target.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "user-agent": "syft-code-queue" },
+        body,
+        signal: AbortSignal.timeout(Math.max(100, timeoutMs)),
+        redirect: "error",
+      });
+      await res.body?.cancel();
+      return res.ok ? undefined : `HTTP ${res.status}`;
+    }
+    const { execa } = await import("execa");
+    const [file, ...args] = message.target.command;
+    const run = await execa(file!, args, { input: body, timeout: Math.max(100, timeoutMs), reject: false, stdout: "ignore", stderr: "pipe" });
+    if (run.timedOut) return `timed out after ${timeoutMs} ms`;
+    return run.exitCode === 0 ? undefined : `exit code ${run.exitCode}${run.stderr ? `: ${String(run.stderr).slice(0, 200)}` : ""}`;
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+function describe(target: NotifyTarget): string {
+  return "url" in target ? target.url : target.command.join(" ");
+}
+
+/** Whole lines between two byte offsets (at most MAX_READ bytes), and the offset after the last one. */
+async function readFrom(file: string, from: number, to: number): Promise<{ lines: string[]; offset: number }> {
+  const handle = await fs.promises.open(file, "r");
+  try {
+    const length = Math.min(to - from, MAX_READ);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, from);
+    const text = buffer.subarray(0, bytesRead).toString("utf8");
+    const end = text.lastIndexOf("\n");
+    if (end < 0) return { lines: [], offset: from };
+    return { lines: text.slice(0, end).split("\n").filter(Boolean), offset: from + Buffer.byteLength(text.slice(0, end + 1)) };
+  } finally {
+    await handle.close();
+  }
+}
