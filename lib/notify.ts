@@ -99,8 +99,9 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
 
 async function sendDue(paths: QueuePaths, outbox: string, log: Log): Promise<void> {
   const deadline = Date.now() + BUDGET_MS;
+  // Targets side by side, each one's messages in order: a dead target never starves the others.
+  const byTarget = new Map<string, { file: string; message: Message }[]>();
   for (const name of (await fs.promises.readdir(outbox)).sort()) {
-    if (Date.now() >= deadline) return; // the rest waits for the next pass
     const file = path.join(outbox, name);
     const message = await readJsonFile(file, MessageSchema).catch(() => undefined);
     if (!message) {
@@ -108,27 +109,40 @@ async function sendDue(paths: QueuePaths, outbox: string, log: Log): Promise<voi
       continue;
     }
     if (message.next_at > Date.now()) continue;
-    const attempt = message.attempts + 1;
-    const error = await send(message, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
-    const target = describe(message.target);
-    const uid = typeof message.payload.uid === "string" ? message.payload.uid : null;
-    await appendAudit(paths, {
-      event: "notified",
-      uid,
-      by: null,
-      detail: { target, event: message.payload.event, attempt, ok: error === undefined, ...(error ? { error } : {}) },
-    });
-    if (error === undefined) {
-      await fs.promises.rm(file, { force: true });
-    } else if (attempt >= MAX_ATTEMPTS) {
-      log(`notify: gave up telling ${target} of ${message.payload.event} after ${attempt} attempts: ${error}`);
-      await fs.promises.rm(file, { force: true });
-    } else {
-      // 10 s, 20 s, 40 s, ... at most an hour.
-      const wait = Math.min(10_000 * 2 ** (attempt - 1), 3_600_000);
-      log(`notify: ${target} did not take ${message.payload.event} (${error}); trying again in ${Math.round(wait / 1000)} s`);
-      await writeJsonAtomic(file, { ...message, attempts: attempt, next_at: Date.now() + wait });
-    }
+    const key = describe(message.target);
+    byTarget.set(key, [...(byTarget.get(key) ?? []), { file, message }]);
+  }
+  await Promise.all(
+    [...byTarget.values()].map(async (queue) => {
+      for (const { file, message } of queue) {
+        if (Date.now() >= deadline) return; // the rest waits for the next pass
+        await attempt(paths, file, message, deadline, log);
+      }
+    }),
+  );
+}
+
+async function attempt(paths: QueuePaths, file: string, message: Message, deadline: number, log: Log): Promise<void> {
+  const n = message.attempts + 1;
+  const error = await send(message, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
+  const target = describe(message.target);
+  const uid = typeof message.payload.uid === "string" ? message.payload.uid : null;
+  await appendAudit(paths, {
+    event: "notified",
+    uid,
+    by: null,
+    detail: { target, event: message.payload.event, attempt: n, ok: error === undefined, ...(error ? { error } : {}) },
+  });
+  if (error === undefined) {
+    await fs.promises.rm(file, { force: true });
+  } else if (n >= MAX_ATTEMPTS) {
+    log(`notify: gave up telling ${target} of ${message.payload.event} after ${n} attempts: ${error}`);
+    await fs.promises.rm(file, { force: true });
+  } else {
+    // 10 s, 20 s, 40 s, ... at most an hour.
+    const wait = Math.min(10_000 * 2 ** (n - 1), 3_600_000);
+    log(`notify: ${target} did not take ${message.payload.event} (${error}); trying again in ${Math.round(wait / 1000)} s`);
+    await writeJsonAtomic(file, { ...message, attempts: n, next_at: Date.now() + wait });
   }
 }
 
