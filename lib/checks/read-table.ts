@@ -2,7 +2,6 @@
 // it to hurt the reader: a size cap before anything is read, csv-parse with a cap on each record's
 // length and on the number of lines, a column cap, and for JSON a nesting-depth scan before JSON.parse
 // (whose recursion a deeply nested document would exhaust).
-import { parse } from "csv-parse/sync";
 import { readUntrustedFile } from "../fsutil.ts";
 
 export interface Table {
@@ -31,7 +30,9 @@ export async function readTable(file: string, type: "csv" | "tsv" | "json"): Pro
   return type === "json" ? jsonTable(data.toString("utf8")) : delimitedTable(data, type === "tsv" ? "\t" : ",");
 }
 
-function delimitedTable(data: Buffer, delimiter: string): Table {
+async function delimitedTable(data: Buffer, delimiter: string): Promise<Table> {
+  // Loaded when a table is read, not with every command and pass that merely may read one.
+  const { parse } = await import("csv-parse/sync");
   let records: string[][];
   try {
     records = parse(data, {
