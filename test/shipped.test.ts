@@ -312,3 +312,80 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     expect(demo.stdout).toContain("mean age: 42.4");
   });
 });
+
+describe("the output, rules and follow-up commands through scripts/scq.sh", () => {
+  test("checks, release file by file (withhold, request changes, exception), submit --revises, rules add|list|remove, mine --watch, cancel of a running job", async () => {
+    const install = await installed({ output_checks: { blocking: ["small-count"] } });
+    const code = {
+      "run.sh": 'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"\necho "mean age 41" > "$OUTPUT_DIR/summary.txt"\n',
+    };
+    const { uid } = await approveAndRun(install, code);
+    const short = uid.slice(-8);
+    // The blocking finding held the output; the owner reads the checks and releases file by file.
+    const checks = await install.scq("owner", ["checks", short]);
+    expect(checks.stdout).toContain('    BLOCKING [small-count] row 1, column "count" = 4');
+    expect((await install.scq("owner", ["release", short])).exitCode).toBe(1);
+    const released = await install.scq("owner", ["release", short, "--withhold", "wards.csv", "-r", "a ward under 10"]);
+    expect(released.exitCode, String(released.stderr)).toBe(0);
+    expect((await install.scq("scientist", ["output", short])).stdout).toContain("  summary.txt  (12 bytes)\n  withheld: wards.csv: a ward under 10");
+
+    // A rule pins the reviewed code: the same code again runs without a person.
+    const added = await install.scqJson<{ id: string }>("owner", ["rules", "add", "--from", SCIENTIST, "--job", short, "--per-day", "3"]);
+    expect((await install.scq("owner", ["rules", "list"])).stdout).toContain(added.id);
+    const again = await submit(install, code, "same code");
+    expect((await install.runShUntilSettled()).exitCode).toBe(0);
+    expect(await install.scqJson("scientist", ["job", again])).toMatchObject({ status: "completed", decision: { by: `rule ${added.id}` } });
+    expect((await install.scq("owner", ["rules", "remove", added.id])).stdout).toBe(`Removed ${added.id}.`);
+
+    // mine --watch lists, then follows until told to stop.
+    const watch = execa(path.join(install.app, "scripts", "scq.sh"), ["mine", "--watch", "--every", "0.5"], {
+      cwd: install.root,
+      env: install.env("scientist"),
+      extendEnv: false,
+      reject: false,
+    });
+    let out = "";
+    watch.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    for (let i = 0; i < 100 && !out.includes("same code"); i += 1) await sleep(100);
+    watch.kill("SIGTERM");
+    expect((await watch).exitCode).toBe(0);
+    expect(out).toContain("same code");
+
+    // Request changes, a revision linked to it, and a release with a written exception.
+    const small = await submit(install, { "run.sh": 'printf "ward,count\\nWest,3\\n" > "$OUTPUT_DIR/w.csv"\n' }, "small");
+    expect((await install.runSh()).exitCode).toBe(0);
+    expect((await install.scq("owner", ["approve", small.slice(-8), "-r", "ok"])).exitCode).toBe(0);
+    expect((await install.runShUntilSettled()).exitCode).toBe(0);
+    expect((await install.scq("owner", ["release", small.slice(-8), "--request-changes", "round to 5"])).exitCode).toBe(0);
+    const folder = await install.writeFolder({ "run.sh": 'printf "ward,count\\nWest,5\\n" > "$OUTPUT_DIR/w.csv"\n' });
+    const { uid: revised } = await install.scqJson<{ uid: string }>("scientist", [
+      "submit",
+      "--to",
+      OWNER,
+      "--folder",
+      folder,
+      "--revises",
+      small.slice(-8),
+    ]);
+    expect((await install.runSh()).exitCode).toBe(0);
+    expect((await install.scq("owner", ["review", revised.slice(-8)])).stdout).toContain(`  revises:     ${small}`);
+    expect((await install.scq("owner", ["approve", revised.slice(-8), "-r", "ok"])).exitCode).toBe(0);
+    expect((await install.runShUntilSettled()).exitCode).toBe(0);
+    const excepted = await install.scq("owner", ["release", revised.slice(-8), "--exception", "5 is the agreed floor here"]);
+    expect(excepted.exitCode, String(excepted.stderr)).toBe(0);
+    expect(await install.scqJson("scientist", ["job", revised])).toMatchObject({ output_decisions: { exception: "5 is the agreed floor here" } });
+
+    // A running job stopped at its requester's request.
+    const long = await submit(install, { "run.sh": "echo started\nsleep 300\n" }, "long");
+    expect((await install.runSh()).exitCode).toBe(0);
+    expect((await install.scq("owner", ["approve", long.slice(-8), "-r", "ok"])).exitCode).toBe(0);
+    expect((await install.runSh()).exitCode).toBe(0);
+    expect((await install.scqJson("scientist", ["job", long])).status).toBe("running");
+    expect((await install.scq("scientist", ["cancel", long.slice(-8), "-r", "not needed"])).exitCode).toBe(0);
+    expect((await install.runShUntilSettled()).exitCode).toBe(0);
+    expect(await install.scqJson("scientist", ["job", long])).toMatchObject({
+      status: "failed",
+      error_message: `cancelled by ${SCIENTIST} while it ran: not needed`,
+    });
+  });
+});
