@@ -37,7 +37,7 @@ import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
 import { z } from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
 import { BugError, JobStateError } from "./errors.ts";
-import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { writeJsonAtomic } from "./fsutil.ts";
 import { rememberReleased } from "./checks/released.ts";
 import { recordToDisk } from "./job-record.ts";
 import type { Job } from "./jobs.ts";
@@ -45,7 +45,8 @@ import { shortUid, type Log } from "./log.ts";
 import { CHECKS_FILE, decisionFile, jobDir, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { removeTree } from "./remove.ts";
-import { AUDIT_EVENTS, ChecksReportSchema, JobMetadataSchema, JobStatus, type JobMetadata } from "./schemas.ts";
+import { readChecksReport } from "./results.ts";
+import { AUDIT_EVENTS, JobMetadataSchema, JobStatus, type JobMetadata } from "./schemas.ts";
 import { walkTree } from "./tree.ts";
 
 export const TRANSITIONS = {
@@ -221,7 +222,7 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
   }
   const staged = path.join(rec.paths.staging, job.uid);
   const files = (await walkTree(path.join(staged, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file").map((e) => e.rel);
-  const report = await ifExists(readJsonFile(path.join(staged, CHECKS_FILE), ChecksReportSchema, "", 64 * 1024 * 1024));
+  const report = await readChecksReport(staged);
   const withhold = new Map(Object.entries(decision.withhold ?? {}));
   if (decision.requestChanges !== undefined) for (const f of files) withhold.set(f, `changes requested: ${decision.requestChanges}`);
   const unknown = [...withhold.keys()].filter((f) => !files.includes(f));

@@ -50,10 +50,14 @@ export async function outputOf(ctx: Context, job: JobView, to?: string): Promise
   return { dir, files, copied_to: to ?? null };
 }
 
+/** The checks report (output-checks.json) in a folder holding a job's results, if there is one. */
+export function readChecksReport(dir: string): Promise<ChecksReport | undefined> {
+  return ifExists(readJsonFile(path.join(dir, CHECKS_FILE), ChecksReportSchema, "", 64 * 1024 * 1024));
+}
+
 /** What the disclosure check found in the job's output (output-checks.json), as this user may see it. */
 export async function checksOf(ctx: Context, job: JobView): Promise<ChecksReport> {
-  const file = path.join(resultsOf(ctx, job), CHECKS_FILE);
-  const report = await ifExists(readJsonFile(file, ChecksReportSchema, "", 64 * 1024 * 1024));
+  const report = await readChecksReport(resultsOf(ctx, job));
   if (!report)
     throw new JobStateError(`Job ${job.uid} has no output checks (it is ${job.status}; checks run on a finished job's output).`, { uid: job.uid });
   return report;

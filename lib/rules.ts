@@ -15,10 +15,8 @@ import { findJob, type Job } from "./jobs.ts";
 import { now } from "./lifecycle.ts";
 import { withFileLock } from "./lock.ts";
 import type { QueuePaths } from "./paths.ts";
-import { Email, Sha256 } from "./schemas.ts";
+import { Email, Sha256, Timestamp } from "./schemas.ts";
 import { treeHash } from "./tree.ts";
-
-const Timestamp = z.iso.datetime({ offset: true });
 
 export const RuleSchema = z.object({
   id: z.string().regex(/^rule-[0-9a-f]{8}$/),

@@ -293,7 +293,7 @@ async function startSandbox(request: RunRequest, stage: Stage, logs: { stdout: C
 }
 
 /** Caps on what a job may leave in its stage: everything it can write (work copy, output, home, tmp) counts. */
-function outputCaps(limits: AppliedLimits): { maxBytes: number; maxFiles: number } {
+export function outputCaps(limits: AppliedLimits): { maxBytes: number; maxFiles: number } {
   return { maxBytes: limits.max_output_mb * MB, maxFiles: limits.max_files * 2 };
 }
 

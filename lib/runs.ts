@@ -12,7 +12,7 @@ import { cancelRecorded, describeRun, executorFor, type Executor } from "./execu
 import { errorMessage, reportJobError } from "./errors.ts";
 import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
 import { releasedBefore, rememberReleased } from "./checks/released.ts";
-import { exists, ifExists, readJsonFile, writeFileAtomic } from "./fsutil.ts";
+import { exists, ifExists, writeFileAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
@@ -20,7 +20,8 @@ import { CHECKS_FILE, jobDir, resultsDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { walkTree } from "./tree.ts";
 import { appliedLimits, limitsHit } from "./runner.ts";
-import { ChecksReportSchema, type AppConfig, type JobMetadata, type RunRef, type RunResult } from "./schemas.ts";
+import { readChecksReport } from "./results.ts";
+import type { AppConfig, JobMetadata, RunRef, RunResult } from "./schemas.ts";
 
 export interface Ran {
   uid: string;
@@ -145,7 +146,7 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
   const output = path.join(results, "output");
   if (!(await exists(output))) {
     // Published already by a pass that died before recording the job as finished: its report went along.
-    const published = await ifExists(readJsonFile(path.join(job.dir, CHECKS_FILE), ChecksReportSchema, "", 64 * 1024 * 1024));
+    const published = await readChecksReport(job.dir);
     return published ? checksSummary(published) : null;
   }
   try {
@@ -222,6 +223,7 @@ export async function startApproved(
 async function startOne(rec: Recorder, config: AppConfig, executor: Executor, approved: Job): Promise<Ran | "started" | undefined> {
   const { paths } = rec;
   const staged = await executor.stage(approved);
+  const limits = appliedLimits(config);
   let launched;
   try {
     // Only a marker for exactly this code approves; a folder in approved/ proves nothing by itself.
@@ -229,7 +231,6 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
       await staged.discard();
       return notApproved(rec, approved, staged.codeHash);
     }
-    const limits = appliedLimits(config);
     const review = config.release === "review";
     const output_review = review ? ("pending" as const) : null;
     const results = resultsDir(paths, { uid: approved.uid, dir: jobDir(paths, "running", approved.uid), meta: { output_review } });
@@ -255,7 +256,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
       "running",
       {
         started_at: now(),
-        limits: appliedLimits(config),
+        limits,
         sandbox: config.sandbox.mode,
         error_message: null,
         run: launched.ref,
@@ -264,7 +265,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
       },
       {
         event: "started",
-        detail: { sandbox: config.sandbox.mode, limits: appliedLimits(config), run: launched.ref },
+        detail: { sandbox: config.sandbox.mode, limits, run: launched.ref },
         say: `"${approved.meta.name}" started${unsandboxed ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"} (${describeRun(launched.ref)})`,
       },
     );

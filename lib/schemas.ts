@@ -29,7 +29,7 @@ const plainText = (max: number) =>
 
 export const Email = z.email("must be an email address").max(254);
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 hex digest");
-const Timestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone" });
+export const Timestamp = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time with a zone" });
 
 export const JobName = plainText(200).min(1, "must not be empty");
 export const Description = z.string().max(10_000);

@@ -10,7 +10,7 @@ import { exists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
 import { CHECKS_FILE } from "../paths.ts";
 import { dataMounts } from "../sandbox.ts";
 import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type Finding, type OutputChecks } from "../schemas.ts";
-import { NotATableError, readTable, TABLE_LIMITS } from "./read-table.ts";
+import { NotATableError, readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
 import { differencingFindings, rowKey, tableFindings } from "./rules.ts";
 
@@ -32,6 +32,7 @@ export async function checkOutput(
   const manifest = await readManifest(outputDir);
   for (const { rel, full, bytes } of await outputFiles(outputDir)) {
     const type = path.extname(rel).slice(1).toLowerCase() || "(none)";
+    const format = tableType(rel);
     const notes = "files" in manifest ? manifest.files[rel] : undefined;
     const entry: ChecksReport["files"][number] = {
       path: rel,
@@ -63,10 +64,10 @@ export async function checkOutput(
         value: String(bytes),
         message: `${(bytes / MB).toFixed(1)} MB: over output_checks.max_file_mb (${settings.max_file_mb} MB); not read`,
       });
-    } else if (type === "csv" || type === "tsv" || type === "json") {
+    } else if (format) {
       try {
         if (bytes > TABLE_LIMITS.bytes) throw new NotATableError(`larger than ${TABLE_LIMITS.bytes / MB} MB, the most a table is read`);
-        const table = await readTable(full, type);
+        const table = await readTable(full, format);
         entry.rows = table.rows.length;
         entry.columns = table.columns.length;
         found.push(...tableFindings(table, settings, dataRows), ...differencingFindings(table, await priors(rel), settings));

@@ -24,6 +24,12 @@ export const TABLE_LIMITS = {
 
 export class NotATableError extends Error {}
 
+/** The table format a file's name says it holds (CSV, TSV, JSON), or undefined for any other file. */
+export function tableType(name: string): "csv" | "tsv" | "json" | undefined {
+  const type = name.slice(name.lastIndexOf(".") + 1).toLowerCase();
+  return name.includes(".") && (type === "csv" || type === "tsv" || type === "json") ? type : undefined;
+}
+
 /** The table in a CSV, TSV or JSON (array of records) file; NotATableError says why one cannot be read. */
 export async function readTable(file: string, type: "csv" | "tsv" | "json"): Promise<Table> {
   const data = await readUntrustedFile(file, TABLE_LIMITS.bytes);

@@ -7,7 +7,7 @@ import path from "node:path";
 import { z } from "zod";
 import { ifExists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
 import type { QueuePaths } from "../paths.ts";
-import { readTable, type Table } from "./read-table.ts";
+import { readTable, tableType, type Table } from "./read-table.ts";
 
 const KEEP = 5;
 const MAX_ROWS = 5000;
@@ -22,11 +22,6 @@ export type ReleasedTable = z.infer<typeof HistorySchema>["versions"][number];
 function historyFile(paths: QueuePaths, requester: string, rel: string): string {
   const key = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
   return path.join(paths.state, "released", key(requester), `${key(rel)}.json`);
-}
-
-function tableType(rel: string): "csv" | "tsv" | "json" | undefined {
-  const type = path.extname(rel).slice(1).toLowerCase();
-  return type === "csv" || type === "tsv" || type === "json" ? type : undefined;
 }
 
 /** Earlier releases of a file of this name to this requester, newest first. */

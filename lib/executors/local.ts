@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { forgetRunDir, makeRunDir, runDir, supervisorCommand, type Executor, type Launched, type Staged } from "../executor.ts";
 import { errorMessage } from "../errors.ts";
-import { exists, ifExists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
+import { ifExists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
 import { isRunning, processStartTime } from "../lock.ts";
 import type { QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
@@ -104,7 +104,7 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: s
     },
 
     collect() {
-      return Promise.resolve([]); // the supervisor wrote logs and output straight into the job's results folder
+      return Promise.resolve([]); // the supervisor wrote the logs into the results folder and the output into staging itself
     },
 
     stop(ref) {
@@ -113,7 +113,6 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: s
     },
 
     async forget(ref) {
-      if (!(await exists(runDir(paths, ref.run_id))) && !(await exists(path.join(stageRoot(paths), ref.run_id)))) return;
       await removeTree(path.join(stageRoot(paths), ref.run_id));
       await forgetRunDir(paths, ref.run_id);
     },

@@ -23,10 +23,10 @@ import { errorMessage } from "../errors.ts";
 import { exists, ifExists, readJsonFile, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "../fsutil.ts";
 import { APP_DIR, type QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
-import { copyOutput, ensureOwnFolder, stageJob } from "../runner.ts";
+import { appliedLimits, copyOutput, ensureOwnFolder, outputCaps, stageJob } from "../runner.ts";
 import { REQUEST_FILE, RESULT_FILE, sayGo } from "../supervisor.ts";
 import { measureTree } from "../tree.ts";
-import { RunResultSchema, type ExecutorConfig, type RunRequest, type SandboxMode } from "../schemas.ts";
+import { AppConfigSchema, RunResultSchema, type ExecutorConfig, type RunRequest, type SandboxMode } from "../schemas.ts";
 
 type SlurmConfig = Extract<ExecutorConfig, { type: "slurm" }>;
 
@@ -181,13 +181,14 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
     async collect(ref, to, job) {
       const shared = ref.executor === "slurm" ? await sharedDirOf(ref.run_id) : undefined;
       if (!shared) return [];
-      const limits = job.meta.limits;
+      // Set when the job started; the defaults only for a record that somehow lost them.
+      const limits = job.meta.limits ?? appliedLimits(AppConfigSchema.parse({}));
       const from = path.join(shared, "results");
       const skipped: string[] = [];
       // Logs: the supervisor capped them; what comes back is bounded again, in case the folder was tampered with.
       await fs.promises.mkdir(path.join(to.results, "logs"), { recursive: true });
       for (const name of ["stdout.txt", "stderr.txt"]) {
-        const max = (limits?.max_log_kb ?? 1024) * 1024 + 4096;
+        const max = limits.max_log_kb * 1024 + 4096;
         const data = await ifExists(readUntrustedFile(path.join(from, "logs", name), max)).catch((error: unknown) => {
           skipped.push(`logs/${name} (${errorMessage(error)})`);
           return undefined;
@@ -196,7 +197,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       }
       const output = path.join(from, "output");
       if (!(await exists(output))) return skipped;
-      const caps = { maxBytes: (limits?.max_output_mb ?? 1024) * MB, maxFiles: (limits?.max_files ?? 10_000) * 2 };
+      const caps = outputCaps(limits);
       const size = await measureTree(output, caps);
       if (size.tooDeep || size.bytes > caps.maxBytes || size.files > caps.maxFiles) {
         return [...skipped, "output/ (over limits.max_output_mb or limits.max_files on the shared folder: not collected)"];

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 import { myJobs, pageOfMyQueue, release } from "../api.ts";
-import { NotATableError, readTable } from "../checks/read-table.ts";
+import { NotATableError, readTable, tableType } from "../checks/read-table.ts";
 import { ownQueue, type Context } from "../context.ts";
 import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
@@ -106,8 +106,9 @@ async function previews(dir: string, files: TreeEntry[]): Promise<Record<string,
   for (const f of files.filter((e) => e.type === "file" && e.size <= PREVIEW.bytes).slice(0, PREVIEW.files)) {
     const type = path.extname(f.rel).slice(1).toLowerCase();
     const file = path.join(dir, f.rel);
-    if (type === "csv" || type === "tsv" || type === "json") {
-      const table = await readTable(file, type).catch((error: unknown) => {
+    const format = tableType(f.rel);
+    if (format) {
+      const table = await readTable(file, format).catch((error: unknown) => {
         if (error instanceof NotATableError) return undefined;
         throw error;
       });
