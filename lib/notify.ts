@@ -34,6 +34,9 @@ const MessageSchema = z.object({
 });
 type Message = z.infer<typeof MessageSchema>;
 
+/** Orders the messages queued within one millisecond. */
+let sequence = 0;
+
 const FROM_AUDIT: Partial<Record<string, NotifyEvent>> = {
   submitted: "submitted",
   approved: "approved",
@@ -85,7 +88,8 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
     for (const target of targets) {
       if (target.events && !target.events.includes(payload.event as NotifyEvent)) continue;
       const message: Message = {
-        id: `${Date.now()}-${randomBytes(4).toString("hex")}`,
+        // Names sort in the order the events happened: the outbox is sent in name order.
+        id: `${String(Date.now()).padStart(15, "0")}-${String(sequence++).padStart(6, "0")}-${randomBytes(4).toString("hex")}`,
         target,
         payload: payload as Message["payload"],
         attempts: 0,
