@@ -4,12 +4,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { cancelJob } from "./cancel.ts";
-import { ownQueue, resolveContext, type Context, type ContextOptions } from "./context.ts";
+import { ownQueue, resolveContext, reviewedQueue, type Context, type ContextOptions } from "./context.ts";
 import { decide, type DecideOptions } from "./decisions.ts";
 import { JobNotFoundError, WaitTimeoutError } from "./errors.ts";
 import { readJsonFile } from "./fsutil.ts";
 import { describeRun } from "./executor.ts";
-import { findJob, listJobs, listMyJobs, locateJob, type JobView } from "./jobs.ts";
+import { findJob, listJobs, listMyJobs, locateJob, reviewerRole, type JobView } from "./jobs.ts";
 import { pageJobs, statusCounts } from "./listing.ts";
 import { release as releaseJob, TERMINAL_STATUSES, type ReleaseDecision } from "./lifecycle.ts";
 import { silentLog } from "./log.ts";
@@ -55,7 +55,8 @@ export interface JobFilter {
 export async function pageOfMyQueue(filter: JobFilter = {}, c?: ContextLike): Promise<{ jobs: JobView[]; next: string | null; total: number }> {
   const ctx = await contextOf(c);
   const text = filter.search?.toLowerCase();
-  const page = await pageJobs(ownQueue(ctx), {
+  const paths = reviewedQueue(ctx);
+  const page = await pageJobs(paths, {
     statuses: filter.status ? [filter.status] : JOB_STATUSES,
     limit: filter.limit ?? 50,
     after: filter.after,
@@ -66,7 +67,7 @@ export async function pageOfMyQueue(filter: JobFilter = {}, c?: ContextLike): Pr
             (!text || [j.uid, j.meta.name, j.meta.description, j.meta.requester_email, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)))
         : undefined,
   });
-  return { ...page, jobs: page.jobs.map((j): JobView => ({ ...j, owner: ctx.email, role: "owner", taken_in: true })) };
+  return { ...page, jobs: page.jobs.map((j): JobView => ({ ...j, owner: paths.owner, role: reviewerRole(ctx), taken_in: true })) };
 }
 
 /** Jobs in my queue, newest first, filtered: the first page (see pageOfMyQueue for the cursor). */
@@ -77,7 +78,7 @@ export async function allJobsForMe(filter: JobFilter = {}, c?: ContextLike): Pro
 export const pendingForMe = (filter: Omit<JobFilter, "status"> = {}, c?: ContextLike) => allJobsForMe({ ...filter, status: "pending" }, c);
 export async function reviewJob(ref: string, c?: ContextLike): Promise<Review> {
   const ctx = await contextOf(c);
-  return buildReview(await findJob(ownQueue(ctx), ref));
+  return buildReview(await findJob(reviewedQueue(ctx), ref));
 }
 /** Approve a pending job; `sha`, when given, must be the code hash the approver was shown. */
 export const approve = async (ref: string, reason = "", c?: ContextLike, options: Pick<DecideOptions, "sha"> = {}) =>

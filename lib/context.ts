@@ -4,7 +4,7 @@ import type { z } from "zod";
 import path from "node:path";
 import { ConfigError, InvalidFileError } from "./errors.ts";
 import { exists, readJsonFile } from "./fsutil.ts";
-import { DEFAULT_APP_CONFIG, defaultClientConfigPath, queuePaths, type QueuePaths } from "./paths.ts";
+import { datasiteDir, DEFAULT_APP_CONFIG, defaultClientConfigPath, queuePaths, type QueuePaths } from "./paths.ts";
 import { AppConfigSchema, ClientConfigSchema, Email, type AppConfig } from "./schemas.ts";
 import { settingsInForce, type Settings } from "./settings.ts";
 
@@ -16,6 +16,11 @@ export interface Context {
   config: AppConfig;
   /** Which settings file `config` came from; absent when a caller built the context by hand. */
   settings?: Settings;
+  /**
+   * Whose queue the reviewing commands (pending, review, approve, reject, the page) work on: another
+   * owner's, for a listed approver of theirs; absent or your own email: your own queue.
+   */
+  datasite?: string | undefined;
 }
 
 export interface ContextOptions {
@@ -25,6 +30,8 @@ export interface ContextOptions {
   clientConfig?: string | undefined;
   /** App settings file; default $SCQ_APP_CONFIG or config.json in the app folder. */
   appConfig?: string | undefined;
+  /** Review another owner's queue, as one of their listed approvers. */
+  datasite?: string | undefined;
 }
 
 const DEMO_HINT = "To try it without SyftBox, run ./run.sh --demo";
@@ -49,7 +56,18 @@ export async function resolveContext(options: ContextOptions = {}): Promise<Cont
   if (!(await exists(dataDir))) {
     throw new ConfigError(`The SyftBox data folder ${dataDir} does not exist. Check data_dir in the client config or --data-dir.`);
   }
-  return { dataDir: path.resolve(dataDir), email: parsedEmail.data, config, settings };
+  let datasite: string | undefined;
+  if (options.datasite !== undefined) {
+    const parsed = Email.safeParse(options.datasite);
+    if (!parsed.success) throw new ConfigError(`--datasite "${options.datasite}" is not an email address: give the data owner's email.`);
+    if (parsed.data !== parsedEmail.data) {
+      datasite = parsed.data;
+      if (!(await exists(datasiteDir(dataDir, datasite)))) {
+        throw new ConfigError(`No datasite for ${datasite} in ${path.join(dataDir, "datasites")}: has SyftBox synced it yet? Check the email.`);
+      }
+    }
+  }
+  return { dataDir: path.resolve(dataDir), email: parsedEmail.data, config, settings, datasite };
 }
 
 /**
@@ -82,4 +100,14 @@ async function readConfig<S extends z.ZodType>(file: string, schema: S, hint: st
 /** The queue of the user in the context: the owner's view. */
 export function ownQueue(ctx: Context): QueuePaths {
   return queuePaths(ctx.dataDir, ctx.email, ctx.config.queue_name);
+}
+
+/** The queue the reviewing commands work on: another owner's with --datasite (as their approver), else your own. */
+export function reviewedQueue(ctx: Context): QueuePaths {
+  return queuePaths(ctx.dataDir, ctx.datasite ?? ctx.email, ctx.config.queue_name);
+}
+
+/** Reviewing someone else's queue, as one of their approvers: the owner's own powers do not apply. */
+export function reviewsForAnother(ctx: Context): boolean {
+  return ctx.datasite !== undefined && ctx.datasite !== ctx.email;
 }

@@ -1,15 +1,17 @@
 // Decision markers: decisions/<uid>.json, written by the owner (scq approve|reject, scripts/approve.ts,
-// scripts/reject.ts), applied by the pass. Only a marker approves, and only for the exact code it hashed.
+// scripts/reject.ts), by a pinned rule, or by the pass when a job's votes are in (votes.ts), and
+// applied by the pass. Only a marker approves, and only for the exact code it hashed. Votes:
+// decisions/<approver>/<uid>.json, written by listed approvers, counted by the pass.
 import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { forEachLimit } from "./concurrency.ts";
-import { ownQueue, type Context } from "./context.ts";
+import { reviewedQueue, reviewsForAnother, type Context } from "./context.ts";
 import { JobStateError, ScqError } from "./errors.ts";
-import { exists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { exists, ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { now } from "./lifecycle.ts";
 import { findJob, matchUid, readJob, uidIndex, type Job } from "./jobs.ts";
-import { decisionFile, type QueuePaths } from "./paths.ts";
+import { decisionFile, voteFile, type QueuePaths } from "./paths.ts";
 import { DecisionMarkerSchema, type DecisionMarker } from "./schemas.ts";
 import { treeHash } from "./tree.ts";
 
@@ -26,9 +28,19 @@ export interface DecideOptions {
   sha?: string | undefined;
 }
 
-/** Write the marker for one pending job of the context's own queue, already looked up. The next pass applies it. */
-async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha }: DecideOptions): Promise<DecisionMarker> {
-  const paths = ownQueue(ctx);
+/** What deciding wrote: the decision marker itself, or (N-of-M approvals) the decider's vote. */
+export interface Decided {
+  marker: DecisionMarker;
+  vote: boolean;
+}
+
+/**
+ * Record one decider's decision on a pending job of the reviewed queue, already looked up; the next
+ * pass applies it. With N-of-M approvals (config.json `approvals`), or as another owner's approver
+ * (--datasite), that is a vote in decisions/<decider>/; else the decision marker itself.
+ */
+async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha }: DecideOptions): Promise<Decided> {
+  const paths = reviewedQueue(ctx);
   if (job.status !== "pending") {
     throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`, {
       uid: job.uid,
@@ -36,8 +48,18 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
   }
   if (decision === "reject" && reason.trim() === "")
     throw new ScqError('A rejection needs a reason (-r "..."): the requester reads it.', { uid: job.uid });
-  const file = decisionFile(paths, job.uid);
-  const existing = await readMarker(file).catch(() => undefined);
+  const voting = reviewsForAnother(ctx) || ctx.config.approvals !== undefined;
+  if (voting && job.meta.requester_email === ctx.email) {
+    throw new JobStateError(`Job ${job.uid} is yours (you submitted it): a requester never counts as an approver of their own job.`, { uid: job.uid });
+  }
+  if (voting && !reviewsForAnother(ctx) && !ctx.config.approvals!.approvers.includes(ctx.email)) {
+    throw new ScqError(
+      `Jobs here need ${ctx.config.approvals!.required} approval(s) from ${ctx.config.approvals!.approvers.join(", ")}, and you (${ctx.email}) are not listed: ` +
+        `add yourself to approvals.approvers in ${ctx.settings?.file ?? "config.json"}, or ask them (scq approve ${job.uid.slice(-8)} --datasite ${ctx.email}).`,
+      { uid: job.uid },
+    );
+  }
+  const existing = await readMarker(decisionFile(paths, job.uid)).catch(() => undefined);
   if (existing) {
     throw new JobStateError(
       `Job ${job.uid} already has a decision (${existing.decision} by ${existing.by} at ${existing.at}); the next pass applies it.`,
@@ -54,15 +76,28 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
     );
   }
   const marker: DecisionMarker = { uid: job.uid, decision, reason, by: ctx.email, at: now(), code_sha256: codeHash };
+  // The pass audits a vote when it counts it: an approver cannot write the owner's audit log.
+  if (voting) {
+    await writeVote(paths, marker);
+    return { marker, vote: true };
+  }
+  await writeMarker(paths, marker);
+  return { marker, vote: false };
+}
+
+/**
+ * Write a decision marker (decisions/<uid>.json, owner-only) and its audit line: the owner's decision,
+ * a pinned rule's, or the one the pass writes when a job's votes are in. The pass applies it.
+ */
+export async function writeMarker(paths: QueuePaths, marker: DecisionMarker, detail: Record<string, unknown> = {}): Promise<void> {
   await fs.promises.mkdir(paths.decisions, { recursive: true });
-  await writeJsonAtomic(file, marker);
+  await writeJsonAtomic(decisionFile(paths, marker.uid), marker);
   await appendAudit(paths, {
-    event: decision === "approve" ? "approve-marker" : "reject-marker",
-    uid: job.uid,
-    by: ctx.email,
-    detail: { reason, code_sha256: marker.code_sha256 },
+    event: marker.decision === "approve" ? "approve-marker" : "reject-marker",
+    uid: marker.uid,
+    by: marker.by,
+    detail: { reason: marker.reason, code_sha256: marker.code_sha256, ...detail },
   });
-  return marker;
 }
 
 /**
@@ -74,28 +109,24 @@ export async function writeRuleMarker(
   uid: string,
   rule: { id: string; code_sha256: string; from_job: string; reviewed_by: string },
 ): Promise<void> {
-  const marker: DecisionMarker = {
-    uid,
-    decision: "approve",
-    reason: `approved by rule ${rule.id}: the code of job ${rule.from_job.slice(-8)}, reviewed and approved by ${rule.reviewed_by}`,
-    by: `rule ${rule.id}`,
-    at: now(),
-    code_sha256: rule.code_sha256,
-  };
-  await fs.promises.mkdir(paths.decisions, { recursive: true });
-  await writeJsonAtomic(decisionFile(paths, uid), marker);
-  await appendAudit(paths, {
-    event: "approve-marker",
-    uid,
-    by: marker.by,
-    detail: { reason: marker.reason, code_sha256: marker.code_sha256, rule: rule.id },
-  });
+  await writeMarker(
+    paths,
+    {
+      uid,
+      decision: "approve",
+      reason: `approved by rule ${rule.id}: the code of job ${rule.from_job.slice(-8)}, reviewed and approved by ${rule.reviewed_by}`,
+      by: `rule ${rule.id}`,
+      at: now(),
+      code_sha256: rule.code_sha256,
+    },
+    { rule: rule.id },
+  );
 }
 
 /** One job by uid or prefix: looked up, then decided (throws what would stop it). */
-export async function decide(ctx: Context, ref: string, options: DecideOptions): Promise<{ job: Job; marker: DecisionMarker }> {
-  const job = await findJob(ownQueue(ctx), ref);
-  return { job, marker: await writeDecision(ctx, job, options) };
+export async function decide(ctx: Context, ref: string, options: DecideOptions): Promise<{ job: Job } & Decided> {
+  const job = await findJob(reviewedQueue(ctx), ref);
+  return { job, ...(await writeDecision(ctx, job, options)) };
 }
 
 export interface DecisionOutcome {
@@ -104,6 +135,8 @@ export interface DecisionOutcome {
   ok: boolean;
   uid?: string;
   marker?: DecisionMarker;
+  /** The decision was a vote (N-of-M approvals), counted by the next pass. */
+  vote?: boolean;
   error?: string;
 }
 
@@ -113,7 +146,7 @@ export interface DecisionOutcome {
  * refusal does not stop the others.
  */
 export async function decideMany(ctx: Context, refs: string[], options: DecideOptions): Promise<DecisionOutcome[]> {
-  const paths = ownQueue(ctx);
+  const paths = reviewedQueue(ctx);
   const index = await uidIndex(paths);
   const outcomes = new Array<DecisionOutcome>(refs.length);
   // One decision per job, even when it is named twice (by a prefix and by its uid, say).
@@ -131,7 +164,7 @@ export async function decideMany(ctx: Context, refs: string[], options: DecideOp
       if (claimed.has(uid)) throw new JobStateError(`Job ${uid} is named more than once in this batch: decided once.`, { uid });
       claimed.add(uid);
       const job = await readJob(paths, index.get(uid)!, uid);
-      outcomes[i] = { ref, ok: true, uid, marker: await writeDecision(ctx, job, options) };
+      outcomes[i] = { ref, ok: true, uid, ...(await writeDecision(ctx, job, options)) };
     } catch (error) {
       if (!(error instanceof ScqError)) throw error;
       outcomes[i] = { ref, ok: false, error: error.message };
@@ -156,4 +189,16 @@ export async function markerFor(paths: QueuePaths, uid: string): Promise<Decisio
 export async function approvalMatches(paths: QueuePaths, uid: string, codeHash: string): Promise<boolean> {
   const marker = await markerFor(paths, uid).catch(() => undefined);
   return marker !== undefined && marker.uid === uid && marker.decision === "approve" && marker.code_sha256 === codeHash;
+}
+
+
+/** Write (or change) one approver's vote on a pending job; the next pass counts it. */
+export async function writeVote(paths: QueuePaths, vote: DecisionMarker): Promise<void> {
+  const file = voteFile(paths, vote.by, vote.uid);
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await writeJsonAtomic(file, vote);
+}
+
+export async function readVote(paths: QueuePaths, voter: string, uid: string): Promise<DecisionMarker | undefined> {
+  return ifExists(readJsonFile(voteFile(paths, voter, uid), DecisionMarkerSchema, "Vote again with scq approve|reject"));
 }

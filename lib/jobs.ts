@@ -4,7 +4,7 @@
 // the scientist's own email. Nothing here changes a job; lifecycle.ts does that.
 import path from "node:path";
 import { forEachLimit } from "./concurrency.ts";
-import { ownQueue, type Context } from "./context.ts";
+import { reviewedQueue, reviewsForAnother, type Context } from "./context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "./errors.ts";
 import { exists, listDirs, readJsonFile } from "./fsutil.ts";
 import { listJobDirs, readJob, type Job } from "./job-record.ts";
@@ -90,9 +90,15 @@ export async function findJob(paths: QueuePaths, ref: string, statuses: readonly
 export interface JobView extends Job {
   /** The datasite whose queue holds the job. */
   owner: string;
-  role: "owner" | "requester";
+  /** "approver": a listed approver reviewing another owner's queue (--datasite). */
+  role: "owner" | "approver" | "requester";
   /** False while the job waits in the owner's inbox for their pass to take it in. */
   taken_in: boolean;
+}
+
+/** The role of whoever reviews the reviewed queue: its owner, or another owner's approver. */
+export function reviewerRole(ctx: Context): "owner" | "approver" {
+  return reviewsForAnother(ctx) ? "approver" : "owner";
 }
 
 /** Queues of other datasites that this user can see (the app runs there). */
@@ -147,9 +153,9 @@ async function inboxJobs(paths: QueuePaths, email: string): Promise<JobView[]> {
 
 /** A job by uid or prefix: first in my own queue (as owner), then among the jobs I submitted elsewhere. */
 export async function locateJob(ctx: Context, ref: string): Promise<JobView> {
-  const own = ownQueue(ctx);
+  const own = reviewedQueue(ctx);
   try {
-    return { ...(await findJob(own, ref)), owner: ctx.email, role: "owner", taken_in: true };
+    return { ...(await findJob(own, ref)), owner: own.owner, role: reviewerRole(ctx), taken_in: true };
   } catch (error) {
     if (!(error instanceof JobNotFoundError)) throw error;
   }

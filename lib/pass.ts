@@ -1,5 +1,5 @@
 // One pass of the processor: lock → recover → intake (and cancel requests) → log pending →
-// apply decisions → collect finished runs → start approved ones (never waiting for them) → cleanup →
+// count votes → apply decisions → collect finished runs → start approved ones (never waiting for them) → cleanup →
 // unlock. Each step leaves every job in a state the next pass understands, so a pass can be killed
 // at any point.
 import fs from "node:fs";
@@ -23,6 +23,7 @@ import { recover } from "./recover.ts";
 import { CODE_CHANGED, collectRuns, startApproved, type Ran } from "./runs.ts";
 import type { AppConfig, JobStatus } from "./schemas.ts";
 import { describeSettings, settingsInForce, type Settings } from "./settings.ts";
+import { applyVotes, grantApprovers } from "./votes.ts";
 import { treeHash } from "./tree.ts";
 
 export interface PassOptions {
@@ -86,14 +87,16 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     // Said on every pass: an owner who edits config.json sees in the log whether it was read.
     log(`settings: ${describeSettings(settings)}`);
     for (const dir of [paths.inbox, paths.jobs, paths.decisions]) await fs.promises.mkdir(dir, { recursive: true });
-    await queuePermissions(paths.root);
+    await queuePermissions(paths.root, config.approvals?.approvers);
     await recover(paths, log);
     summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, config, log);
+    await grantApprovers(paths, config.approvals, summary.intake.accepted);
     // One listing of pending/ (names only) serves the summary and the decisions.
     const pending = (await statusUids(paths, ["pending"])).get("pending") ?? [];
     summary.pending = pending.length;
     await logPending(paths, pending, summary.intake.accepted.length, log);
+    await applyVotes(paths, config.approvals, new Set(pending), log);
     summary.decided = await applyDecisions(paths, new Set(pending), log);
     const collected = await collectRuns(paths, config, log);
     const started = await startApproved(paths, config, log, collected.running);

@@ -86,6 +86,11 @@ export function decisionFile(paths: QueuePaths, uid: string): string {
   return path.join(paths.decisions, `${uid}.json`);
 }
 
+/** One approver's vote on a job (N-of-M approvals): in the folder only that approver may write. */
+export function voteFile(paths: QueuePaths, voter: string, uid: string): string {
+  return path.join(paths.decisions, voter, `${uid}.json`);
+}
+
 export function defaultClientConfigPath(): string {
   return process.env.SYFTBOX_CLIENT_CONFIG_PATH ?? path.join(os.homedir(), ".syftbox", "config.json");
 }

@@ -1,8 +1,12 @@
 // SyftBox permission files (syft.pub.yaml). Only the nearest file with rules applies to a path and the
 // datasite owner always has full access, so:
-//   queue root: every user may read and write inbox/<their own email>/** and nothing else;
-//   each job folder: its requester may read it (status, logs, output), nobody else;
-//   decisions/ and audit.jsonl: no rule grants anything, so they stay owner-only.
+//   queue root: every user may read and write inbox/<their own email>/** and nothing else; each
+//     listed approver (config approvals) may read and write decisions/<their own email>/**, and only that;
+//   each job folder: its requester may read it (status, logs, output); listed approvers may read its
+//     code/ and metadata.json (what they review), nobody else anything;
+//   decisions/<uid>.json and audit.jsonl: no rule grants anything, so they stay owner-only.
+// The narrower rules only add readers to what the wider one grants, so a reader of these files gets
+// the same answer whether SyftBox applies every matching rule or only the most specific one.
 import fs from "node:fs";
 import path from "node:path";
 import { ifExists, writeFileAtomic } from "./fsutil.ts";
@@ -26,10 +30,19 @@ function renderRules(rules: Rule[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-const QUEUE_ROOT_RULES: Rule[] = [{ pattern: "inbox/{{.UserEmail}}/**", access: { read: ["USER"], write: ["USER"] } }];
+function queueRootRules(approvers: readonly string[]): Rule[] {
+  return [
+    { pattern: "inbox/{{.UserEmail}}/**", access: { read: ["USER"], write: ["USER"] } },
+    ...approvers.map((a) => ({ pattern: `decisions/${a}/**`, access: { read: [a], write: [a] } })),
+  ];
+}
 
-function jobRules(requester: string): Rule[] {
-  return [{ pattern: "**", access: { read: [requester] } }];
+function jobRules(requester: string, approvers: readonly string[]): Rule[] {
+  const readers = [requester, ...approvers.filter((a) => a !== requester)];
+  return [
+    { pattern: "**", access: { read: [requester] } },
+    ...(approvers.length > 0 ? ["code/**", "metadata.json"].map((pattern) => ({ pattern, access: { read: readers } })) : []),
+  ];
 }
 
 /** Write the file only when its content differs, so an idle pass causes no sync traffic. */
@@ -40,10 +53,10 @@ async function writeRules(dir: string, rules: Rule[]): Promise<void> {
   if (current !== text) await writeFileAtomic(file, text);
 }
 
-export async function queuePermissions(root: string): Promise<void> {
-  await writeRules(root, QUEUE_ROOT_RULES);
+export async function queuePermissions(root: string, approvers: readonly string[] = []): Promise<void> {
+  await writeRules(root, queueRootRules(approvers));
 }
 
-export async function jobPermissions(jobDir: string, requester: string): Promise<void> {
-  await writeRules(jobDir, jobRules(requester));
+export async function jobPermissions(jobDir: string, requester: string, approvers: readonly string[] = []): Promise<void> {
+  await writeRules(jobDir, jobRules(requester, approvers));
 }

@@ -190,6 +190,19 @@ export const AppConfigSchema = z
     executor: ExecutorSchema.default({ type: "local" }),
     output_checks: OutputChecksSchema.prefault({}),
     notify: z.array(NotifyTarget).default([]),
+    /**
+     * N-of-M approval: a job runs only when `required` distinct listed approvers voted to approve its
+     * exact code and none voted to reject. Absent: the owner's own approve or reject decides.
+     */
+    approvals: z
+      .object({
+        required: z.number().int().min(1),
+        approvers: z.array(Email).min(1, "must list at least one approver's email"),
+      })
+      .strict()
+      .refine((a) => new Set(a.approvers).size === a.approvers.length, { message: "must not list an approver twice", path: ["approvers"] })
+      .refine((a) => a.required <= a.approvers.length, { message: "cannot be more than the number of approvers", path: ["required"] })
+      .optional(),
     // Read by the legacy Python SyftBox client, which schedules `command` every `interval` seconds.
     app: z.object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) }).optional(),
   })
@@ -228,6 +241,16 @@ export const SubmittedMarkerSchema = z.looseObject({
 // ---- the job record: jobs/<status>/<uid>/metadata.json ------------------------------------------
 
 const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timestamp });
+
+/** One approver's vote on a job, as the pass found it in decisions/<approver>/<uid>.json. */
+export const VoteSchema = z.object({
+  by: Email,
+  decision: z.enum(["approve", "reject"]),
+  reason: z.string(),
+  at: Timestamp,
+  code_sha256: Sha256,
+});
+export type Vote = z.infer<typeof VoteSchema>;
 
 const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
 export type AppliedLimits = z.infer<typeof AppliedLimitsSchema>;
@@ -282,6 +305,8 @@ export const JobMetadataSchema = z.looseObject({
   output_folder: z.string().nullable().default(null),
   code_sha256: Sha256.nullable().default(null),
   decision: DecisionSchema.nullable().default(null),
+  /** With N-of-M approvals: each listed approver's latest vote, as the pass recorded it. */
+  votes: z.array(VoteSchema).default([]),
   limits: AppliedLimitsSchema.nullable().default(null),
   sandbox: SandboxMode.nullable().default(null),
   duration_ms: z.number().int().nullable().default(null),
@@ -383,6 +408,9 @@ export const AUDIT_EVENTS = [
   "rule-added",
   "rule-removed",
   "notified",
+  "vote",
+  "vote-ignored",
+  "dry-run",
 ] as const;
 export const AuditEventSchema = z.object({
   at: Timestamp,

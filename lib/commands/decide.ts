@@ -4,7 +4,7 @@ import type { CommandModule } from "yargs";
 import { pendingForMe } from "../api.ts";
 import { decideMany, type Decision } from "../decisions.ts";
 import { UsageError } from "../errors.ts";
-import { contextFrom, print, type GlobalArgs } from "./shared.ts";
+import { contextFrom, datasiteOption, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   uid: string[];
@@ -21,7 +21,7 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
     command: `${verb} [uid..]`,
     describe: decision === "approve" ? "approve pending jobs: they run at the next pass" : "reject pending jobs with a reason",
     builder: (y) =>
-      y
+      datasiteOption(y)
         .positional("uid", {
           type: "string",
           array: true,
@@ -34,7 +34,8 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
         .option("search", { type: "string", describe: "with --all-pending: only jobs matching this text" })
         .option("sha", { type: "string", describe: "the code sha256 scq review showed you: refuse if the code is not exactly that any more" })
         .example(`$0 ${verb} 3f2b8c1e -r "${decision === "approve" ? "aggregate counts only" : "reads raw rows"}"`, "")
-        .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, ""),
+        .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, "")
+        .example(`$0 ${verb} 3f2b8c1e --datasite owner@uni.edu -r "..."`, "as one of that owner's listed approvers: your vote"),
     handler: async (argv) => {
       const ctx = await contextFrom(argv);
       if (argv["all-pending"] === argv.uid.length > 0)
@@ -45,15 +46,23 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
         ? (await pendingForMe({ from: argv.from, search: argv.search, limit: Infinity }, ctx)).map((j) => j.uid)
         : argv.uid;
       const outcomes = await decideMany(ctx, refs, { decision, reason: argv.reason, sha: argv.sha });
-      const results = outcomes.map((o) => ({ uid: o.ref, ok: o.ok, ...(o.uid ? { job: o.uid } : {}), ...(o.error ? { error: o.error } : {}) }));
+      const results = outcomes.map((o) => ({
+        uid: o.ref,
+        ok: o.ok,
+        ...(o.uid ? { job: o.uid } : {}),
+        ...(o.vote !== undefined ? { vote: o.vote } : {}),
+        ...(o.error ? { error: o.error } : {}),
+      }));
       print(argv, results, () =>
         results.length === 0
           ? "No pending jobs matched."
           : results
               .map((r) =>
-                r.ok
-                  ? `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.`
-                  : `error: ${r.error}`,
+                !r.ok
+                  ? `error: ${r.error}`
+                  : r.vote
+                    ? `Voted to ${verb} ${r.job}: the owner's next pass counts your vote${decision === "approve" ? "; the job runs once enough approvers agree" : " (one listed approver's reject rejects it)"}.`
+                    : `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.`,
               )
               .join("\n"),
       );

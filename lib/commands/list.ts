@@ -6,7 +6,7 @@ import type { JobView } from "../jobs.ts";
 import { shortUid } from "../log.ts";
 import { JOB_STATUSES, type JobStatus } from "../schemas.ts";
 import { visible } from "../visible.ts";
-import { contextFrom, jobJson, jobRows, print, stateText, type GlobalArgs } from "./shared.ts";
+import { contextFrom, datasiteOption, jobJson, jobRows, onDatasite, print, stateText, type GlobalArgs } from "./shared.ts";
 
 interface FilterArgs extends GlobalArgs {
   status?: JobStatus;
@@ -34,7 +34,7 @@ export const listCommand: CommandModule<GlobalArgs, FilterArgs> = {
   command: "list",
   describe: "jobs in your queue, newest first (as data owner)",
   builder: (y) =>
-    y
+    datasiteOption(y)
       .option("status", { choices: JOB_STATUSES, describe: "only jobs in this state" })
       .options(filterOptions)
       .example("$0 list --status failed --from alice@uni.edu", ""),
@@ -50,7 +50,7 @@ export const listCommand: CommandModule<GlobalArgs, FilterArgs> = {
 export const pendingCommand: CommandModule<GlobalArgs, FilterArgs> = {
   command: "pending",
   describe: "jobs waiting for your review",
-  builder: (y) => y.options(filterOptions),
+  builder: (y) => datasiteOption(y).options(filterOptions),
   handler: async (argv) => {
     const page = await pageOfMyQueue(
       { status: "pending", from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after },
@@ -59,7 +59,7 @@ export const pendingCommand: CommandModule<GlobalArgs, FilterArgs> = {
     print(argv, page.jobs.map(jobJson), () =>
       page.jobs.length === 0
         ? "Nothing to review."
-        : `${jobRows(page.jobs)}\n\n${pageFooter("pending", page.jobs.length, page.total, page.next)}\nReview one with: scq review <uid>, then scq approve|reject <uid>`,
+        : `${jobRows(page.jobs)}\n\n${pageFooter("pending", page.jobs.length, page.total, page.next)}\nReview one with: scq review <uid>${onDatasite(argv)}, then scq approve|reject <uid>${onDatasite(argv)}`,
     );
   },
 };

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { getJobChecks, reviewJob } from "../api.ts";
-import { contextFrom, jobJson, outputChecksLines, print, type GlobalArgs } from "./shared.ts";
+import { approvalsOf, contextFrom, datasiteOption, jobJson, onDatasite, outputChecksLines, print, votesLines, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   uid: string;
@@ -9,7 +9,7 @@ interface Args extends GlobalArgs {
 export const reviewCommand: CommandModule<GlobalArgs, Args> = {
   command: "review <uid>",
   describe: "show a job's record, files, full code, code hash and advisory findings",
-  builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" }),
+  builder: (y) => datasiteOption(y).positional("uid", { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const r = await reviewJob(argv.uid, ctx);
@@ -25,6 +25,8 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
       code_sha256: r.code_sha256,
       findings: r.findings,
       output_checks: checks ? { checked_at: checks.checked_at, files: checks.files } : null,
+      votes: m.votes,
+      approvals: approvalsOf(ctx, r.job),
     };
     print(argv, json, () => {
       const out = [
@@ -58,9 +60,11 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
       );
       for (const f of r.findings) out.push(`  ${f.file}:${f.line}  ${f.rule}${f.text ? `: ${f.text}` : ""}`);
       if (checks) out.push("", ...outputChecksLines(checks.files));
+      out.push(...votesLines(r.job, json.approvals));
       if (r.job.status === "pending") {
         // --sha binds the approval to the code shown here: if it changes before you approve, approve refuses.
-        out.push("", `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256} -r "why"`, `Reject:  scq reject ${m.uid.slice(-8)} -r "why"`);
+        const on = onDatasite(argv);
+        out.push("", `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256}${on} -r "why"`, `Reject:  scq reject ${m.uid.slice(-8)}${on} -r "why"`);
       }
       return out.join("\n");
     });

@@ -7,12 +7,15 @@ import { age, shortUid } from "../log.ts";
 import type { Job } from "../jobs.ts";
 import type { ChecksReport } from "../schemas.ts";
 import { visibleKeepingColour } from "../visible.ts";
+import { tally, type Tally } from "../votes.ts";
 
 export interface GlobalArgs {
   config?: string | undefined;
   "data-dir"?: string | undefined;
   email?: string | undefined;
   "app-config"?: string | undefined;
+  /** Only on the reviewing commands (datasiteOption). */
+  datasite?: string | undefined;
   json: boolean;
 }
 
@@ -30,7 +33,26 @@ export function globalOptions<T>(yargs: Argv<T>): Argv<T & GlobalArgs> {
 }
 
 export function contextFrom(argv: GlobalArgs): Promise<Context> {
-  return resolveContext({ clientConfig: argv.config, dataDir: argv["data-dir"], email: argv.email, appConfig: argv["app-config"] });
+  return resolveContext({
+    clientConfig: argv.config,
+    dataDir: argv["data-dir"],
+    email: argv.email,
+    appConfig: argv["app-config"],
+    datasite: argv.datasite,
+  });
+}
+
+/** " --datasite owner@x" when the command reviews another owner's queue: for the hints it prints. */
+export function onDatasite(argv: GlobalArgs): string {
+  return argv.datasite ? ` --datasite ${argv.datasite}` : "";
+}
+
+/** --datasite on the reviewing commands: a listed approver works on another owner's queue. */
+export function datasiteOption<T>(yargs: Argv<T>): Argv<T> {
+  return yargs.option("datasite", {
+    type: "string",
+    describe: "review this data owner's queue, as one of their listed approvers (default: your own queue)",
+  });
 }
 
 /**
@@ -113,4 +135,31 @@ export function outputChecksLines(files: ChecksReport["files"]): string[] {
     lines.push(`  ${visibleKeepingColour(f.path)}: ${[...counts].map(([rule, n]) => (n > 1 ? `${rule} ×${n}` : rule)).join(", ")}`);
   }
   return lines;
+}
+
+/**
+ * Where a job stands with N-of-M approvals, as its owner's settings say (null when they ask for none,
+ * or when an approver reviews another owner's queue: that owner's settings are not visible here).
+ */
+export function approvalsOf(ctx: Context, job: Job): (Tally & { required: number; approvers: string[] }) | null {
+  const approvals = ctx.datasite ? undefined : ctx.config.approvals;
+  return approvals ? { ...tally(job, approvals), required: approvals.required, approvers: approvals.approvers } : null;
+}
+
+/** The votes on a job, and (for its owner) who is still needed. */
+export function votesLines(job: Job, approvals: ReturnType<typeof approvalsOf>): string[] {
+  if (job.meta.votes.length === 0 && !approvals) return [];
+  const out = ["", approvals ? `Approvals: ${approvals.approvedBy.length} of ${approvals.required} required` : "Votes recorded by the owner's pass:"];
+  for (const v of job.meta.votes) {
+    const other = v.code_sha256 !== job.meta.code_sha256 ? "  (for other code: not counted)" : "";
+    out.push(`  ${v.by} ${v.decision === "approve" ? "approved" : "rejected"} ${age(v.at)}${v.reason ? `: ${v.reason}` : ""}${other}`);
+  }
+  if (approvals && job.status === "pending") {
+    if (approvals.unreachable) {
+      out.push(`  It can never have ${approvals.required}: too few listed approvers besides its requester. Reject it, or change approvals in config.json.`);
+    } else if (approvals.needed > 0) {
+      out.push(`  Still needed: ${approvals.needed} more, from ${approvals.waitingFor.join(", ") || "(nobody left to ask)"}`);
+    }
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { startUiServer } from "../ui/server.ts";
-import { contextFrom, type GlobalArgs } from "./shared.ts";
+import { contextFrom, datasiteOption, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   port?: number;
@@ -10,7 +10,7 @@ export const uiCommand: CommandModule<GlobalArgs, Args> = {
   command: "ui",
   describe: "serve the review page on 127.0.0.1 (the printed URL carries its access token)",
   builder: (y) =>
-    y.option("port", {
+    datasiteOption(y).option("port", {
       type: "number",
       describe: "port to listen on (default $SYFTBOX_ASSIGNED_PORT, else a free one)",
     }),
@@ -19,7 +19,10 @@ export const uiCommand: CommandModule<GlobalArgs, Args> = {
     const assigned = process.env.SYFTBOX_ASSIGNED_PORT ? Number(process.env.SYFTBOX_ASSIGNED_PORT) : undefined;
     const server = await startUiServer(ctx, { port: argv.port ?? assigned ?? 0 });
     if (argv.json) process.stdout.write(`${JSON.stringify({ url: server.url, origin: server.origin })}\n`);
-    else process.stdout.write(`Review page for ${ctx.email}: ${server.url}\nOnly this URL (with its token) opens it. Ctrl-C to stop.\n`);
+    else {
+      const whose = ctx.datasite ? `${ctx.email}, reviewing the queue of ${ctx.datasite} as an approver` : ctx.email;
+      process.stdout.write(`Review page for ${whose}: ${server.url}\nOnly this URL (with its token) opens it. Ctrl-C to stop.\n`);
+    }
     await new Promise<void>((resolve) => {
       const stop = () => void server.close().then(resolve);
       process.once("SIGINT", stop);

@@ -1,0 +1,177 @@
+// N-of-M approvals (config.json "approvals": {required, approvers}).
+//
+// Each listed approver is a SyftBox user who may write only decisions/<their email>/ in the owner's
+// queue (permissions.ts writes that rule), so their identity is that folder's name, as a requester's
+// is their inbox's. A vote is decisions/<approver>/<uid>.json, bound to the code hash the approver
+// was shown. Each pass (applyVotes):
+//   - a vote file in a folder not named for a listed approver, one by the job's own requester, or one
+//     that is not a valid vote is ignored: logged, audited ("vote-ignored") and deleted, so it is said once;
+//   - each new or changed vote is recorded on the job (metadata `votes`) with one audit line ("vote");
+//   - one listed approver's reject rejects the job; `required` distinct listed approvers' approvals of
+//     exactly the job's code approve it. Either way the pass writes the decision marker
+//     (decisions/<uid>.json, owner-only), applied like any other: the hash is checked once more then.
+// The owner is an approver only if listed. A requester never counts for their own job. A pinned rule
+// (rules.ts) still approves on its own: it pins code that people already approved.
+import fs from "node:fs";
+import path from "node:path";
+import { appendAudit } from "./audit.ts";
+import { markerFor, readVote, writeMarker } from "./decisions.ts";
+import { errorMessage, reportJobError } from "./errors.ts";
+import { ifExists, isNotFound, listDirs, writeJsonAtomic } from "./fsutil.ts";
+import { readJob, type Job } from "./jobs.ts";
+import { now, update, type Recorder } from "./lifecycle.ts";
+import { prefixed, shortUid, type Log } from "./log.ts";
+import { jobDir, voteFile, type QueuePaths } from "./paths.ts";
+import { jobPermissions } from "./permissions.ts";
+import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "./schemas.ts";
+
+export type Approvals = NonNullable<AppConfig["approvals"]>;
+
+export interface Tally {
+  /** Listed approvers (never the requester) who approved exactly this code. */
+  approvedBy: string[];
+  /** The first listed approver's reject, if any. */
+  rejectedBy: Vote | undefined;
+  /** How many more approvals the job needs. */
+  needed: number;
+  /** Listed approvers who have not voted on this code (the requester excluded). */
+  waitingFor: string[];
+  /** Fewer listed approvers than required besides the requester: this job can never be approved by votes. */
+  unreachable: boolean;
+}
+
+export function tally(job: Job, approvals: Approvals): Tally {
+  const requester = job.meta.requester_email;
+  const eligible = approvals.approvers.filter((a) => a !== requester);
+  const valid = job.meta.votes.filter((v) => eligible.includes(v.by));
+  const approvedBy = valid.filter((v) => v.decision === "approve" && v.code_sha256 === job.meta.code_sha256).map((v) => v.by);
+  return {
+    approvedBy,
+    rejectedBy: valid.find((v) => v.decision === "reject"),
+    needed: Math.max(0, approvals.required - approvedBy.length),
+    waitingFor: eligible.filter((a) => !valid.some((v) => v.by === a && (v.decision === "reject" || v.code_sha256 === job.meta.code_sha256))),
+    unreachable: eligible.length < approvals.required,
+  };
+}
+
+/** The pass's step: record new votes on pending jobs, and decide those whose votes are in. */
+export async function applyVotes(paths: QueuePaths, approvals: Approvals | undefined, pending: Set<string>, log: Log): Promise<void> {
+  const rec: Recorder = { paths, log: prefixed(log, "vote: ") };
+  const listed = new Set(approvals?.approvers ?? []);
+  const voters = new Map<string, string[]>();
+  for (const folder of await listDirs(paths.decisions)) {
+    for (const name of (await ifExists(fs.promises.readdir(path.join(paths.decisions, folder)))) ?? []) {
+      const uid = name.endsWith(".json") ? name.slice(0, -".json".length) : "";
+      // A write under way (a temp name) or sync noise: not a vote (yet).
+      if (!UID_PATTERN.test(uid)) continue;
+      if (!listed.has(folder)) {
+        await ignore(rec, folder, uid, `${folder} is not a listed approver (config.json approvals.approvers)`);
+      } else if (pending.has(uid)) {
+        voters.set(uid, [...(voters.get(uid) ?? []), folder]);
+      }
+    }
+  }
+  if (!approvals) return;
+  for (const [uid, who] of [...voters].sort(([a], [b]) => a.localeCompare(b))) {
+    try {
+      await countVotes(rec, approvals, await readJob(paths, "pending", uid), who.sort());
+    } catch (error) {
+      // E.g. its folder is being deleted by a sync. It stays pending; the next pass counts again.
+      reportJobError(rec.log, shortUid(uid), error);
+    }
+  }
+}
+
+async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters: string[]): Promise<void> {
+  let current = job;
+  for (const voter of voters) {
+    let marker: DecisionMarker | undefined;
+    try {
+      marker = await readVote(rec.paths, voter, job.uid);
+    } catch (error) {
+      await ignore(rec, voter, job.uid, `not a valid vote: ${errorMessage(error)}`);
+      continue;
+    }
+    if (!marker) continue; // withdrawn since the listing
+    if (marker.uid !== job.uid) {
+      await ignore(rec, voter, job.uid, `the vote names job ${marker.uid}, not the job its file is named for`);
+      continue;
+    }
+    if (voter === job.meta.requester_email) {
+      await ignore(rec, voter, job.uid, "the requester of a job never counts as one of its approvers");
+      continue;
+    }
+    // Who voted is the folder's name, whatever the file claims.
+    const vote: Vote = { by: voter, decision: marker.decision, reason: marker.reason, at: marker.at, code_sha256: marker.code_sha256 };
+    const previous = current.meta.votes.find((v) => v.by === voter);
+    if (previous && previous.at === vote.at && previous.decision === vote.decision && previous.code_sha256 === vote.code_sha256) continue;
+    const counts = vote.code_sha256 === job.meta.code_sha256;
+    current = await update(
+      rec,
+      current,
+      { votes: [...current.meta.votes.filter((v) => v.by !== voter), vote] },
+      {
+        event: "vote",
+        by: voter,
+        detail: { decision: vote.decision, reason: vote.reason, code_sha256: vote.code_sha256, counts, ...(previous ? { replaces: previous.decision } : {}) },
+        say: `${voter} votes to ${vote.decision}${counts ? "" : ": NOT counted, the vote is for other code than this job's"}`,
+      },
+    );
+  }
+  // A rule's marker, or the one a cut-off pass wrote: applied as it is.
+  if (await markerFor(rec.paths, job.uid).catch(() => undefined)) return;
+  const t = tally(current, approvals);
+  if (t.rejectedBy) {
+    await writeMarker(rec.paths, {
+      uid: job.uid,
+      decision: "reject",
+      reason: t.rejectedBy.reason || "(no reason given)",
+      by: t.rejectedBy.by,
+      at: now(),
+      code_sha256: t.rejectedBy.code_sha256,
+    });
+  } else if (t.needed === 0) {
+    const votes = current.meta.votes.filter((v) => t.approvedBy.includes(v.by));
+    await writeMarker(
+      rec.paths,
+      {
+        uid: job.uid,
+        decision: "approve",
+        reason: votes.map((v) => `${v.by}: ${v.reason || "approved"}`).join("; "),
+        by: t.approvedBy.join(", "),
+        at: now(),
+        code_sha256: current.meta.code_sha256!,
+      },
+      { votes: t.approvedBy, required: approvals.required },
+    );
+    rec.log(`${shortUid(job.uid)} has ${t.approvedBy.length} of ${approvals.required} approvals (${t.approvedBy.join(", ")}): approval marker written`);
+  }
+}
+
+/** A vote that does not count: said in the log and the audit, then deleted so it is said once. */
+async function ignore(rec: Recorder, folder: string, uid: string, why: string): Promise<void> {
+  await appendAudit(rec.paths, { event: "vote-ignored", uid, by: null, detail: { folder: `decisions/${folder}`, reason: why } });
+  rec.log(`decisions/${folder}/${shortUid(uid)}… ignored: ${why}`);
+  await fs.promises.rm(voteFile(rec.paths, folder, uid), { force: true }).catch((error: unknown) => {
+    if (!isNotFound(error)) throw error;
+  });
+}
+
+/**
+ * Listed approvers may read the code and record of pending jobs (the job folder's syft.pub.yaml):
+ * written for the jobs taken in this pass, and for every pending job when the list of approvers
+ * changed since the last pass (kept in the app's private state).
+ */
+export async function grantApprovers(paths: QueuePaths, approvals: Approvals | undefined, admitted: string[]): Promise<void> {
+  const approvers = approvals?.approvers ?? [];
+  const file = path.join(paths.state, "approvers.json");
+  const before = await ifExists(fs.promises.readFile(file, "utf8"));
+  const changed = before !== JSON.stringify(approvers);
+  const uids = changed ? ((await ifExists(fs.promises.readdir(path.join(paths.jobs, "pending")))) ?? []) : admitted;
+  for (const uid of uids) {
+    const dir = jobDir(paths, "pending", uid);
+    const meta = await readJob(paths, "pending", uid).catch(() => undefined);
+    if (meta) await jobPermissions(dir, meta.meta.requester_email, approvers);
+  }
+  if (changed) await writeJsonAtomic(file, approvers);
+}
