@@ -101,23 +101,25 @@ export async function writeMarker(paths: QueuePaths, marker: DecisionMarker, det
 }
 
 /**
- * The marker a pinned rule writes at intake for a job whose code is exactly the code the rule pins
- * (rules.ts decided that). It names the rule, and the pass applies it like any other.
+ * The marker a pinned rule writes at intake for a job whose code the rule pins (rules.ts decided
+ * that). It names the rule and binds the job's own code hash (which differs from the reviewed job's in
+ * params.json for a parameterised rule); the pass applies it like any other.
  */
 export async function writeRuleMarker(
   paths: QueuePaths,
   uid: string,
-  rule: { id: string; code_sha256: string; from_job: string; reviewed_by: string },
+  codeHash: string,
+  rule: { id: string; from_job: string; reviewed_by: string; params: unknown },
 ): Promise<void> {
   await writeMarker(
     paths,
     {
       uid,
       decision: "approve",
-      reason: `approved by rule ${rule.id}: the code of job ${rule.from_job.slice(-8)}, reviewed and approved by ${rule.reviewed_by}`,
+      reason: `approved by rule ${rule.id}: the code of job ${rule.from_job.slice(-8)}${rule.params ? " with its own params.json, which meets the rule's schema" : ""}, reviewed and approved by ${rule.reviewed_by}`,
       by: `rule ${rule.id}`,
       at: now(),
-      code_sha256: rule.code_sha256,
+      code_sha256: codeHash,
     },
     { rule: rule.id },
   );

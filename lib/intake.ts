@@ -245,13 +245,18 @@ async function admitFrozen(rec: Recorder, limits: Limits, email: string, uid: st
     say: `from ${email} → pending ("${meta.name}")`,
   });
   // Exactly the code a person approved before, from the same requester: an owner's rule may approve it.
-  const claimed: Awaited<ReturnType<typeof claimRule>> = await claimRule(rec.paths, email, gated.codeHash, job.uid).catch((error: unknown) => {
+  const claimed: Awaited<ReturnType<typeof claimRule>> = await claimRule(rec.paths, {
+    requester: email,
+    code_sha256: gated.codeHash,
+    uid: job.uid,
+    code: path.join(job.dir, "code"),
+  }).catch((error: unknown) => {
     // A damaged rules file approves nothing: the job waits for a person, and the log says what to fix.
     rec.log(`${shortUid(job.uid)} waits for review: the rules could not be read (${errorMessage(error)})`);
     return {};
   });
   if (claimed.rule) {
-    await writeRuleMarker(rec.paths, job.uid, claimed.rule);
+    await writeRuleMarker(rec.paths, job.uid, gated.codeHash, claimed.rule);
     rec.log(
       `${shortUid(job.uid)} matches rule ${claimed.rule.id} (the code of job ${shortUid(claimed.rule.from_job)}, approved by ${claimed.rule.reviewed_by}): approval marker written`,
     );

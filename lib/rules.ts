@@ -4,19 +4,23 @@
 // and the job's decision name the rule. A rule never approves code nobody reviewed: it can only be
 // made from a job a person approved, and it pins that job's hash. Rules live in the app's private
 // state (state/rules.json), where no requester can write, validated by schema on every read.
+//
+// A parameterised rule (--params-schema) pins every file but params.json, plus a JSON Schema that
+// params.json must meet: a submission that differs from the reviewed code only in a params.json the
+// schema accepts is approved by it. The marker then binds the submission's own full hash.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { appendAudit } from "./audit.ts";
 import { ownQueue, type Context } from "./context.ts";
-import { JobStateError, ScqError } from "./errors.ts";
-import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { describeZodIssues, errorMessage, JobStateError, ScqError } from "./errors.ts";
+import { ifExists, isNotFound, readJsonFile, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
 import { findJob, type Job } from "./jobs.ts";
 import { now } from "./lifecycle.ts";
 import { withFileLock } from "./lock.ts";
 import type { QueuePaths } from "./paths.ts";
 import { Email, Sha256, Timestamp } from "./schemas.ts";
-import { treeHash } from "./tree.ts";
+import { treeHash, walkTree } from "./tree.ts";
 
 export const RuleSchema = z.object({
   id: z.string().regex(/^rule-[0-9a-f]{8}$/),
@@ -30,6 +34,14 @@ export const RuleSchema = z.object({
   expires_at: Timestamp.nullable(),
   /** Most approvals by this rule in any 24 hours; null: no quota. */
   per_day: z.number().int().min(1).nullable(),
+  /**
+   * A parameterised rule: the tree hash of the reviewed code without params.json, and the JSON Schema
+   * a submission's params.json must meet. null: the rule pins the exact code, params.json included.
+   */
+  params: z
+    .object({ code_sha256: Sha256, schema: z.record(z.string(), z.unknown()) })
+    .nullable()
+    .default(null),
   /** When it approved, newest last (only the last day's are kept: they are what the quota counts). */
   uses: z.array(z.object({ uid: z.string(), at: Timestamp })),
 });
@@ -64,6 +76,39 @@ export interface AddRuleOptions {
   /** When the rule stops approving. */
   expires?: string | undefined;
   perDay?: number | undefined;
+  /** A JSON Schema (already parsed) for params.json: the rule then pins the code without params.json. */
+  paramsSchema?: unknown;
+}
+
+export const PARAMS_FILE = "params.json";
+/** params.json is data, not code: small. */
+const MAX_PARAMS_BYTES = 64 * 1024;
+
+/** The JSON Schema of a parameterised rule, as a zod schema; throws (ScqError) saying what is wrong with it. */
+function paramsValidator(schema: unknown): z.ZodType {
+  if (typeof schema !== "object" || schema === null || Array.isArray(schema)) throw new ScqError("The params schema must be a JSON object (a JSON Schema).");
+  try {
+    return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch (error) {
+    throw new ScqError(`The params schema is not a JSON Schema this app can apply: ${errorMessage(error)}`);
+  }
+}
+
+/** Why the params.json in `code` does not meet the rule's schema, or undefined when it does. */
+async function paramsProblem(code: string, schema: Record<string, unknown>): Promise<string | undefined> {
+  let value: unknown;
+  try {
+    value = JSON.parse((await readUntrustedFile(path.join(code, PARAMS_FILE), MAX_PARAMS_BYTES)).toString("utf8"));
+  } catch (error) {
+    return isNotFound(error) ? `there is no ${PARAMS_FILE}` : `${PARAMS_FILE} is not readable JSON (${errorMessage(error)})`;
+  }
+  const result = paramsValidator(schema).safeParse(value);
+  return result.success ? undefined : `${PARAMS_FILE} does not meet the rule's schema: ${describeZodIssues(result.error).join("; ")}`;
+}
+
+/** The tree hash of a code folder without its params.json: what a parameterised rule pins. */
+async function hashWithoutParams(code: string): Promise<string> {
+  return treeHash(code, (await walkTree(code)).filter((e) => e.rel !== PARAMS_FILE));
 }
 
 /** Pin the reviewed code of one of the owner's jobs for its requester. */
@@ -86,6 +131,14 @@ export async function addRule(ctx: Context, options: AddRuleOptions): Promise<Ru
   if (job.meta.code_sha256 !== code) {
     throw new JobStateError(`The code of job ${job.uid} no longer has the hash that was approved: it cannot be pinned.`, { uid: job.uid });
   }
+  let params: Rule["params"] = null;
+  if (options.paramsSchema !== undefined) {
+    paramsValidator(options.paramsSchema);
+    const schema = options.paramsSchema as Record<string, unknown>;
+    const problem = await paramsProblem(path.join(job.dir, "code"), schema);
+    if (problem) throw new ScqError(`Job ${job.uid} cannot be pinned with this schema: in the reviewed code, ${problem}.`, { uid: job.uid });
+    params = { code_sha256: await hashWithoutParams(path.join(job.dir, "code")), schema };
+  }
   let expires: string | null = null;
   if (options.expires !== undefined) {
     const at = Date.parse(options.expires);
@@ -103,6 +156,7 @@ export async function addRule(ctx: Context, options: AddRuleOptions): Promise<Ru
     created_at: now(),
     expires_at: expires,
     per_day: options.perDay ?? null,
+    params,
     uses: [],
   };
   await changeRules(paths, (rules) => ({ rules: [...rules, rule], result: undefined }));
@@ -122,17 +176,34 @@ export async function removeRule(ctx: Context, id: string): Promise<Rule> {
 }
 
 /**
- * At intake: the rule that approves this submission, if one does (same requester, same code hash, not
- * expired, quota not used up), its use recorded; or why none does, for the log, when one nearly did.
+ * At intake: the rule that approves this submission, if one does (same requester; the same code, or
+ * for a parameterised rule the same code but params.json, which meets its schema; not expired, quota
+ * not used up), its use recorded; or why none does, for the log, when one nearly did.
  */
-export async function claimRule(paths: QueuePaths, requester: string, code: string, uid: string): Promise<{ rule?: Rule; refused?: string }> {
-  if ((await readRules(paths)).every((r) => r.code_sha256 !== code)) return {};
+export async function claimRule(
+  paths: QueuePaths,
+  submission: { requester: string; code_sha256: string; uid: string; code: string },
+): Promise<{ rule?: Rule; refused?: string }> {
+  const { requester, code_sha256: code, uid } = submission;
+  const all = await readRules(paths);
+  // The hash without params.json is computed only when a parameterised rule could use it.
+  const withoutParams = all.some((r) => r.params !== null) ? await hashWithoutParams(submission.code).catch(() => undefined) : undefined;
+  const pins = (r: Rule) => r.code_sha256 === code || (r.params !== null && r.params.code_sha256 === withoutParams);
+  if (!all.some(pins)) return {};
+  // Schemas are checked before the lock: the files are frozen, and a bad params.json refuses the rule, not the job.
+  const problems = new Map<string, string>();
+  for (const r of all.filter((r) => pins(r) && r.requester === requester && r.code_sha256 !== code && r.params)) {
+    const problem = await paramsProblem(submission.code, r.params!.schema);
+    if (problem) problems.set(r.id, problem);
+  }
   return changeRules<{ rule?: Rule; refused?: string }>(paths, (rules) => {
     const at = Date.now();
-    const candidates = rules.filter((r) => r.code_sha256 === code && r.requester === requester);
+    const candidates = rules.filter((r) => pins(r) && r.requester === requester);
     if (candidates.length === 0) return { rules, result: { refused: "the code matches a rule for another requester" } };
-    const live = candidates.filter((r) => r.expires_at === null || Date.parse(r.expires_at) > at);
-    if (live.length === 0) return { rules, result: { refused: `rule ${candidates[0]!.id} has expired` } };
+    const valid = candidates.filter((r) => !problems.has(r.id));
+    if (valid.length === 0) return { rules, result: { refused: `rule ${candidates[0]!.id}: ${problems.get(candidates[0]!.id)}` } };
+    const live = valid.filter((r) => r.expires_at === null || Date.parse(r.expires_at) > at);
+    if (live.length === 0) return { rules, result: { refused: `rule ${valid[0]!.id} has expired` } };
     const open = live.find((r) => r.per_day === null || r.uses.filter((u) => at - Date.parse(u.at) < DAY_MS).length < r.per_day);
     if (!open) return { rules, result: { refused: `rule ${live[0]!.id} has used its quota of ${live[0]!.per_day} a day` } };
     const used: Rule = { ...open, uses: [...open.uses.filter((u) => at - Date.parse(u.at) < DAY_MS), { uid, at: new Date(at).toISOString() }] };

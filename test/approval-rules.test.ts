@@ -43,7 +43,7 @@ describe("pinned rules", () => {
     expect(audit.find((e) => e.event === "rule-added")).toMatchObject({ uid: first, by: OWNER });
     expect(audit.find((e) => e.uid === again && e.event === "approve-marker")).toMatchObject({ by: `rule ${rule}`, detail: { rule } });
     const list = await runScript("scq.ts", ["rules", "list", ...worldArgs(world)]);
-    expect(list.stdout).toMatch(new RegExp(`${rule}\\s+${SCIENTIST}\\s+${first.slice(-8)}\\s+${OWNER}\\s+never\\s+-\\s+1`));
+    expect(list.stdout).toMatch(new RegExp(`${rule}\\s+${SCIENTIST}\\s+${first.slice(-8)}\\s+-\\s+${OWNER}\\s+never\\s+-\\s+1`));
   });
 
   test("other code, another requester, an expired rule, a used-up quota: the job waits for review", async () => {
@@ -120,3 +120,65 @@ async function pinnedAttempt(world: World, from: string) {
   await world.approveAndRun(uid);
   return runScript("scq.ts", ["rules", "add", "--from", from, "--job", uid, ...worldArgs(world)]);
 }
+
+describe("parameterised rules", () => {
+  const PARAM_CODE = { "run.sh": 'cat params.json > "$OUTPUT_DIR/used-params.json"\n', "params.json": '{"region": "north", "year": 2024}\n' };
+  const SCHEMA = {
+    type: "object",
+    properties: { region: { enum: ["north", "south"] }, year: { type: "integer", minimum: 2000, maximum: 2030 } },
+    required: ["region", "year"],
+    additionalProperties: false,
+  };
+
+  test("the reviewed code with another params.json its schema accepts is approved by the rule; anything else waits", async () => {
+    const world = await makeWorld();
+    const reviewed = await world.submit(PARAM_CODE, "regional");
+    expect((await world.approveAndRun(reviewed)).status).toBe("completed");
+    const schemaFile = path.join(world.root, "params.schema.json");
+    // A schema the reviewed job's own params.json does not meet is refused.
+    await fs.writeJson(schemaFile, { ...SCHEMA, properties: { ...SCHEMA.properties, region: { enum: ["east"] } } });
+    const refused = await runScript("scq.ts", ["rules", "add", "--from", SCIENTIST, "--job", reviewed, "--params-schema", schemaFile, ...worldArgs(world)]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("cannot be pinned with this schema: in the reviewed code, params.json does not meet the rule's schema");
+    await fs.writeJson(schemaFile, SCHEMA);
+    const added = await runScript("scq.ts", ["rules", "add", "--from", SCIENTIST, "--job", reviewed, "--params-schema", schemaFile, "--json", ...worldArgs(world)]);
+    expect(added.exitCode, added.stderr).toBe(0);
+    const rule = (JSON.parse(added.stdout) as { id: string }).id;
+
+    const south = await world.submit({ ...PARAM_CODE, "params.json": '{"region": "south", "year": 2025}' }, "south");
+    const outside = await world.submit({ ...PARAM_CODE, "params.json": '{"region": "south; rm -rf /", "year": 2025}' }, "hostile params");
+    const extra = await world.submit({ ...PARAM_CODE, "params.json": '{"region": "south", "year": 2025, "sql": "select *"}' }, "extra field");
+    const notJson = await world.submit({ ...PARAM_CODE, "params.json": "region=south" }, "not json");
+    const changed = await world.submit({ ...PARAM_CODE, "run.sh": `${PARAM_CODE["run.sh"]}cat /data/*/* > "$OUTPUT_DIR/all.csv"\n` }, "changed code");
+    const added2 = await world.submit({ ...PARAM_CODE, "extra.sh": "echo more\n", "params.json": '{"region": "south", "year": 2025}' }, "added file");
+    await world.settle();
+
+    const job = await world.job(south);
+    expect(job.status).toBe("completed");
+    expect(job.meta.decision?.by).toBe(`rule ${rule}`);
+    expect(job.meta.decision?.reason).toContain("with its own params.json, which meets the rule's schema");
+    expect(await fs.readFile(path.join(job.dir, "output", "used-params.json"), "utf8")).toBe('{"region": "south", "year": 2025}');
+    for (const uid of [outside, extra, notJson, changed, added2]) expect((await world.job(uid)).status).toBe("pending");
+    const said = (uid: string) => world.lines.find((l) => l.startsWith(`intake: ${uid.slice(-8)} not approved by a rule:`)) ?? "";
+    expect(said(outside)).toContain(`rule ${rule}: params.json does not meet the rule's schema: field "region"`);
+    expect(said(extra)).toContain(`rule ${rule}: params.json does not meet the rule's schema`);
+    expect(said(notJson)).toContain(`rule ${rule}: params.json is not readable JSON`);
+    // Other code is no business of this rule: not even a line.
+    expect(said(changed)).toBe("");
+    expect(said(added2)).toBe("");
+
+    // The same code and a valid params.json from someone else: not theirs.
+    const other = "other@test.local";
+    await fs.mkdirp(path.join(world.dataDir, "datasites", other));
+    const { submitJob } = await import("../lib/api.ts");
+    const src = path.join(world.root, "copied");
+    await fs.outputFile(path.join(src, "run.sh"), PARAM_CODE["run.sh"]);
+    await fs.outputFile(path.join(src, "params.json"), '{"region": "south", "year": 2026}');
+    const foreign = (await submitJob({ to: OWNER, folder: src, name: "copied" }, { ...world.scientist, email: other })).uid;
+    await world.settle();
+    expect((await world.job(foreign)).status).toBe("pending");
+    expect(said(foreign)).toContain("the code matches a rule for another requester");
+    const list = await runScript("scq.ts", ["rules", "list", ...worldArgs(world)]);
+    expect(list.stdout).toMatch(new RegExp(`${rule}\\s+${SCIENTIST}\\s+${reviewed.slice(-8)}\\s+by schema`));
+  });
+});
