@@ -50,7 +50,9 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
     throw new ScqError('A rejection needs a reason (-r "..."): the requester reads it.', { uid: job.uid });
   const voting = reviewsForAnother(ctx) || ctx.config.approvals !== undefined;
   if (voting && job.meta.requester_email === ctx.email) {
-    throw new JobStateError(`Job ${job.uid} is yours (you submitted it): a requester never counts as an approver of their own job.`, { uid: job.uid });
+    throw new JobStateError(`Job ${job.uid} is yours (you submitted it): a requester never counts as an approver of their own job.`, {
+      uid: job.uid,
+    });
   }
   if (voting && !reviewsForAnother(ctx) && !ctx.config.approvals!.approvers.includes(ctx.email)) {
     throw new ScqError(
@@ -192,7 +194,6 @@ export async function approvalMatches(paths: QueuePaths, uid: string, codeHash: 
   const marker = await markerFor(paths, uid).catch(() => undefined);
   return marker !== undefined && marker.uid === uid && marker.decision === "approve" && marker.code_sha256 === codeHash;
 }
-
 
 /** Write (or change) one approver's vote on a pending job; the next pass counts it. */
 export async function writeVote(paths: QueuePaths, vote: DecisionMarker): Promise<void> {

@@ -18,6 +18,7 @@ import type { Context } from "./context.ts";
 import { age, consoleLog, prefixed, shortUid, silentLog, type Log } from "./log.ts";
 import { datasiteDir, jobDir, queuePaths, type QueuePaths } from "./paths.ts";
 import { queuePermissions } from "./permissions.ts";
+import { publishMocks } from "./mock.ts";
 import { notify } from "./notify.ts";
 import { recover } from "./recover.ts";
 import { CODE_CHANGED, collectRuns, startApproved, type Ran } from "./runs.ts";
@@ -88,6 +89,7 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     log(`settings: ${describeSettings(settings)}`);
     for (const dir of [paths.inbox, paths.jobs, paths.decisions]) await fs.promises.mkdir(dir, { recursive: true });
     await queuePermissions(paths.root, config.approvals?.approvers);
+    await publishMocks(paths, config, log);
     await recover(paths, log);
     summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, config, log);

@@ -14,7 +14,9 @@ import { walkTree, type TreeEntry } from "./tree.ts";
 /** Where a job's results are for this user, or why there are none to see (yet). */
 function resultsOf(ctx: Context, job: JobView): string {
   if (job.role === "approver") {
-    throw new JobStateError(`Job ${job.uid}: an approver reviews its code and record; its logs and output are for its requester and owner.`, { uid: job.uid });
+    throw new JobStateError(`Job ${job.uid}: an approver reviews its code and record; its logs and output are for its requester and owner.`, {
+      uid: job.uid,
+    });
   }
   if (job.meta.output_review !== "pending") return job.dir;
   if (job.role === "requester") {

@@ -86,7 +86,8 @@ const MAX_PARAMS_BYTES = 64 * 1024;
 
 /** The JSON Schema of a parameterised rule, as a zod schema; throws (ScqError) saying what is wrong with it. */
 function paramsValidator(schema: unknown): z.ZodType {
-  if (typeof schema !== "object" || schema === null || Array.isArray(schema)) throw new ScqError("The params schema must be a JSON object (a JSON Schema).");
+  if (typeof schema !== "object" || schema === null || Array.isArray(schema))
+    throw new ScqError("The params schema must be a JSON object (a JSON Schema).");
   try {
     return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (error) {
@@ -108,7 +109,10 @@ async function paramsProblem(code: string, schema: Record<string, unknown>): Pro
 
 /** The tree hash of a code folder without its params.json: what a parameterised rule pins. */
 async function hashWithoutParams(code: string): Promise<string> {
-  return treeHash(code, (await walkTree(code)).filter((e) => e.rel !== PARAMS_FILE));
+  return treeHash(
+    code,
+    (await walkTree(code)).filter((e) => e.rel !== PARAMS_FILE),
+  );
 }
 
 /** Pin the reviewed code of one of the owner's jobs for its requester. */

@@ -12,13 +12,12 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
-import type { Job } from "./jobs.ts";
 import { removeTree } from "./remove.ts";
 import { processStartTime } from "./lock.ts";
 import type { QueuePaths } from "./paths.ts";
 import { jobUsage, pidNamespace } from "./procscan.ts";
 import { bwrapDisablesUserns, launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
-import type { AppliedLimits, AppConfig, RunRequest, RunResult, SandboxMode } from "./schemas.ts";
+import type { AppliedLimits, AppConfig, DataPath, RunRequest, RunResult, SandboxMode } from "./schemas.ts";
 import { seccompProgram } from "./seccomp.ts";
 import { copyTreeHashed, isSyftBoxControlFile, MAX_DEPTH, measureTree } from "./tree.ts";
 
@@ -76,15 +75,16 @@ class StageRootError extends Error {}
  */
 export async function stageJob(
   root: string,
-  job: Job,
+  /** The code folder: a job's code/, or (scq try) a requester's own folder. */
+  code: string,
   mode: SandboxMode,
-  dataPaths: string[],
+  dataPaths: DataPath[],
   sub = "",
 ): Promise<{ runId: string; stage: Stage; codeHash: string }> {
   const dir = await fs.promises.mkdtemp(path.join(root, "run-"));
   const stage = stageLayout(path.join(dir, sub));
   try {
-    const codeHash = await copyTreeHashed(path.join(job.dir, "code"), stage.work);
+    const codeHash = await copyTreeHashed(code, stage.work);
     await prepareStageFiles(mode, stage, dataPaths);
     return { runId: path.basename(dir), stage, codeHash };
   } catch (error) {

@@ -10,7 +10,7 @@
 // in config.json, and every such run is logged and recorded as unsandboxed.
 import fs from "node:fs";
 import path from "node:path";
-import type { AppliedLimits, SandboxMode } from "./schemas.ts";
+import type { AppliedLimits, DataPath, SandboxMode } from "./schemas.ts";
 import { ifExists } from "./fsutil.ts";
 import { seccompProgram } from "./seccomp.ts";
 
@@ -53,7 +53,7 @@ export interface LaunchOptions {
   stage: Stage;
   limits: AppliedLimits;
   network: boolean;
-  dataPaths: string[];
+  dataPaths: DataPath[];
   job: { uid: string; name: string };
   /** bwrap's fd numbers for the file of its arguments, its info output and the seccomp program (see runner). */
   fds?: { args: number; info: number; seccomp: number | undefined };
@@ -67,15 +67,32 @@ const SANDBOX_UID = 1000;
 const PATH = "/usr/local/bin:/usr/bin:/bin";
 const MB = 1024 * 1024;
 
-/** Where each data path appears to the job: /data/<basename>. */
-export function dataMounts(dataPaths: string[]): { source: string; target: string }[] {
+export interface Mount {
+  source: string;
+  /** Its name under $DATA_DIR. */
+  target: string;
+  /** Its made-up twin, for dry runs and `scq try`. */
+  mock: string | null;
+}
+
+/** Where each data path appears to the job: /data/<name>, by default the path's last part. */
+export function dataMounts(dataPaths: DataPath[]): Mount[] {
   const seen = new Set<string>();
-  return dataPaths.map((source) => {
-    let name = path.basename(path.resolve(source)) || "data";
+  return dataPaths.map((entry) => {
+    const { path: source, mock, name: given } = typeof entry === "string" ? { path: entry, mock: undefined, name: undefined } : entry;
+    let name = given ?? (path.basename(path.resolve(source)) || "data");
     while (seen.has(name)) name = `${name}_`;
     seen.add(name);
-    return { source: path.resolve(source), target: name };
+    return { source: path.resolve(source), target: name, mock: mock === undefined ? null : path.resolve(mock) };
   });
+}
+
+/**
+ * The data paths of a run on made-up data: each mock in place of its private folder, under the same
+ * name, so the code runs unchanged; a data path without a mock is not there at all.
+ */
+export function mockDataPaths(dataPaths: DataPath[]): DataPath[] {
+  return dataMounts(dataPaths).flatMap((m) => (m.mock ? [{ path: m.mock, name: m.target }] : []));
 }
 
 export function prlimitArgs(limits: AppliedLimits, withProcessLimit: boolean): string[] {
@@ -232,7 +249,7 @@ function systemDirs(): string[] {
 }
 
 /** Write the few files the stage needs and, for bwrap as root, hand the stage to `nobody`. */
-export async function prepareStageFiles(mode: SandboxMode, stage: Stage, dataPaths: string[]): Promise<void> {
+export async function prepareStageFiles(mode: SandboxMode, stage: Stage, dataPaths: DataPath[]): Promise<void> {
   for (const dir of [stage.output, stage.home, stage.tmp, stage.etc, stage.data]) await fs.promises.mkdir(dir, { recursive: true });
   await fs.promises.writeFile(path.join(stage.etc, "passwd"), `job:x:${SANDBOX_UID}:${SANDBOX_UID}:job:/home/job:/bin/sh\n`);
   await fs.promises.writeFile(path.join(stage.etc, "group"), `job:x:${SANDBOX_UID}:\n`);
@@ -313,7 +330,7 @@ export async function sandboxProblem(mode: SandboxMode): Promise<string | undefi
  * Are the configured data paths usable by jobs? They must exist; when the pass runs as root, jobs run
  * as `nobody`, so each path and the folders above it must be open to other users.
  */
-export async function dataPathsProblem(mode: SandboxMode, dataPaths: string[]): Promise<string | undefined> {
+export async function dataPathsProblem(mode: SandboxMode, dataPaths: DataPath[]): Promise<string | undefined> {
   for (const m of dataMounts(dataPaths)) {
     const stat = await ifExists(fs.promises.stat(m.source));
     if (!stat) return `data path ${m.source} (sandbox.data_paths in config.json) does not exist; fix the path. Approved jobs stay approved.`;
@@ -325,7 +342,7 @@ export async function dataPathsProblem(mode: SandboxMode, dataPaths: string[]): 
     }
     if (closed.length > 0) {
       return (
-        `data path ${m.source} is not readable by jobs: the pass runs as root, so jobs run as the unprivileged user "nobody", ` +
+        `data path ${m.source} is not readable by jobs: they are started by root here, so they run as the unprivileged user "nobody", ` +
         `and ${closed.join(", ")} ${closed.length > 1 ? "are" : "is"} closed to other users. Run SyftBox as a normal user, or open it ` +
         `(chmod o+rX on the folders, chmod -R o+rX on the data). Approved jobs stay approved.`
       );

@@ -146,6 +146,26 @@ export const NotifyTarget = z.union([
 ]);
 export type NotifyTarget = z.infer<typeof NotifyTarget>;
 
+/**
+ * A folder of data jobs may read, mounted read-only at $DATA_DIR/<name>: a path, or {path, mock, name}
+ * where `mock` is a folder of made-up data of the same shape (what dry runs and requesters' `scq try`
+ * see instead) and `name` the mount's name (default: the path's last part).
+ */
+export const DataPath = z.union([
+  z.string().min(1),
+  z
+    .object({
+      path: z.string().min(1),
+      mock: z.string().min(1).optional(),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, "must be a plain folder name (letters, digits, . _ -)")
+        .optional(),
+    })
+    .strict(),
+]);
+export type DataPath = z.infer<typeof DataPath>;
+
 export const AppConfigSchema = z
   .object({
     $comment: z.string().optional(),
@@ -182,7 +202,7 @@ export const AppConfigSchema = z
       .object({
         mode: SandboxMode.default("bwrap"),
         network: z.boolean().default(false),
-        data_paths: z.array(z.string().min(1)).default([]),
+        data_paths: z.array(DataPath).default([]),
       })
       .strict()
       .prefault({}),
@@ -429,7 +449,7 @@ export const RunRequestSchema = z.object({
   name: JobName,
   mode: SandboxMode,
   network: z.boolean(),
-  data_paths: z.array(z.string()),
+  data_paths: z.array(DataPath),
   limits: AppliedLimitsSchema,
   /** The stage folder (code copy, output, home, tmp) the sandbox is built from. */
   stage: z.string(),

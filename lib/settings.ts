@@ -1,6 +1,7 @@
 // The settings in force, said the same way by the pass log, `scq status` and the review page, so an
 // owner can always see which file was read and what it switched on.
 import { z } from "zod";
+import { dataMounts } from "./sandbox.ts";
 import { SandboxMode, type AppConfig } from "./schemas.ts";
 
 /** Also read back from last-pass.json, hence a schema. */
@@ -28,7 +29,8 @@ export function settingsInForce(config: AppConfig, file: string | null = null, l
     release: config.release,
     job_timeout: config.job_timeout,
     executor: config.executor.type === "local" ? "local" : `slurm (partition ${config.executor.partition}, shared_dir ${config.executor.shared_dir})`,
-    data_paths: config.sandbox.data_paths,
+    // Said as "/srv/cohort (mock /srv/mock-cohort)", so the log shows which folder stands in for which.
+    data_paths: dataMounts(config.sandbox.data_paths).map((m) => `${m.source}${m.mock ? ` (mock ${m.mock})` : ""}`),
   };
 }
 

@@ -113,7 +113,13 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
       {
         event: "vote",
         by: voter,
-        detail: { decision: vote.decision, reason: vote.reason, code_sha256: vote.code_sha256, counts, ...(previous ? { replaces: previous.decision } : {}) },
+        detail: {
+          decision: vote.decision,
+          reason: vote.reason,
+          code_sha256: vote.code_sha256,
+          counts,
+          ...(previous ? { replaces: previous.decision } : {}),
+        },
         say: `${voter} votes to ${vote.decision}${counts ? "" : ": NOT counted, the vote is for other code than this job's"}`,
       },
     );
@@ -144,7 +150,9 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
       },
       { votes: t.approvedBy, required: approvals.required },
     );
-    rec.log(`${shortUid(job.uid)} has ${t.approvedBy.length} of ${approvals.required} approvals (${t.approvedBy.join(", ")}): approval marker written`);
+    rec.log(
+      `${shortUid(job.uid)} has ${t.approvedBy.length} of ${approvals.required} approvals (${t.approvedBy.join(", ")}): approval marker written`,
+    );
   }
 }
 

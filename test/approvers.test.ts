@@ -66,7 +66,10 @@ describe("N-of-M approvals", () => {
       [OWNER, "approve", true],
       [ALICE, "approve", true],
     ]);
-    expect(audit.find((e) => e.event === "approve-marker")).toMatchObject({ by: `${OWNER}, ${ALICE}`, detail: { votes: [OWNER, ALICE], required: 2 } });
+    expect(audit.find((e) => e.event === "approve-marker")).toMatchObject({
+      by: `${OWNER}, ${ALICE}`,
+      detail: { votes: [OWNER, ALICE], required: 2 },
+    });
     expect(world.lines).toContainEqual(`vote: ${uid.slice(-8)} has 2 of 2 approvals (${OWNER}, ${ALICE}): approval marker written`);
   });
 
@@ -97,7 +100,15 @@ describe("N-of-M approvals", () => {
     expect(own.exitCode).toBe(1);
     expect(own.stdout).toContain("a requester never counts as an approver of their own job");
     // Written by hand into folders only SyftBox's rules keep them out of.
-    const vote = (by: string, extra: object = {}) => ({ uid, decision: "approve", reason: "", by, at: new Date().toISOString(), code_sha256: sha, ...extra });
+    const vote = (by: string, extra: object = {}) => ({
+      uid,
+      decision: "approve",
+      reason: "",
+      by,
+      at: new Date().toISOString(),
+      code_sha256: sha,
+      ...extra,
+    });
     await fs.outputJson(voteFile(world.paths, SCIENTIST, uid), vote(SCIENTIST));
     await fs.outputJson(voteFile(world.paths, BOB, uid), vote(BOB)); // Bob is not listed here
     await fs.outputJson(voteFile(world.paths, "mallory@test.local", uid), vote(OWNER)); // claims to be the owner
@@ -119,7 +130,12 @@ describe("N-of-M approvals", () => {
     // Said once: the ignored files are gone, and the next pass is quiet about them.
     for (const who of [SCIENTIST, BOB, "mallory@test.local", OWNER]) expect(await fs.pathExists(voteFile(world.paths, who, uid))).toBe(false);
     const ignored = (await readAudit(world.paths)).filter((e) => e.event === "vote-ignored");
-    expect(ignored.map((e) => e.detail.folder).sort()).toEqual([`decisions/${BOB}`, "decisions/mallory@test.local", `decisions/${OWNER}`, `decisions/${SCIENTIST}`]);
+    expect(ignored.map((e) => e.detail.folder).sort()).toEqual([
+      `decisions/${BOB}`,
+      "decisions/mallory@test.local",
+      `decisions/${OWNER}`,
+      `decisions/${SCIENTIST}`,
+    ]);
     world.lines.length = 0;
     await world.pass();
     expect(world.lines.filter((l) => l.startsWith("vote:"))).toEqual([]);
@@ -175,7 +191,9 @@ describe("N-of-M approvals", () => {
     expect(await can(`${dir}/output/counts.txt`, ALICE, "read")).toBe(false);
     expect(await can(`${dir}/logs/stdout.txt`, ALICE, "read")).toBe(false);
     const asAlice = { ...world.owner, email: ALICE, datasite: OWNER };
-    await expect(getJobLogs(uid, "stdout", asAlice)).rejects.toThrow("an approver reviews its code and record; its logs and output are for its requester and owner");
+    await expect(getJobLogs(uid, "stdout", asAlice)).rejects.toThrow(
+      "an approver reviews its code and record; its logs and output are for its requester and owner",
+    );
     expect((await reviewJob(uid, asAlice)).texts.map((t) => t.file)).toEqual(["run.sh"]);
 
     // Taking an approver off the list takes their access to jobs that wait.

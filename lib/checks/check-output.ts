@@ -9,7 +9,7 @@ import type { z } from "zod";
 import { exists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
 import { CHECKS_FILE } from "../paths.ts";
 import { dataMounts } from "../sandbox.ts";
-import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type Finding, type OutputChecks } from "../schemas.ts";
+import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type DataPath, type Finding, type OutputChecks } from "../schemas.ts";
 import { NotATableError, readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
 import { differencingFindings, rowKey, tableFindings } from "./rules.ts";
@@ -24,7 +24,7 @@ type Priors = (rel: string) => Promise<ReleasedTable[]>;
 export async function checkOutput(
   outputDir: string,
   settings: OutputChecks,
-  dataPaths: string[],
+  dataPaths: DataPath[],
   priors: Priors = () => Promise.resolve([]),
 ): Promise<ChecksReport> {
   const dataRows = await privateRows(dataPaths);
@@ -143,7 +143,7 @@ async function outputFiles(dir: string): Promise<{ rel: string; full: string; by
  * Rows of the data paths' own tables (CSV and TSV files directly in each, bounded like outputs), so an
  * output that copies them out is seen. Rows with fewer than three filled cells say too little to count.
  */
-async function privateRows(dataPaths: string[]): Promise<Map<string, string>> {
+async function privateRows(dataPaths: DataPath[]): Promise<Map<string, string>> {
   const rows = new Map<string, string>();
   for (const mount of dataMounts(dataPaths)) {
     const names = await fs.promises.readdir(mount.source).catch(() => [] as string[]);

@@ -2,6 +2,7 @@
 export { auditCommand } from "./audit.ts";
 export { checksCommand } from "./checks.ts";
 export { decideCommand } from "./decide.ts";
+export { dryRunCommand, tryCommand } from "./dry-run.ts";
 export { cancelCommand, jobCommand, logsCommand, outputCommand, releaseCommand, waitCommand } from "./job.ts";
 export { listCommand, mineCommand, pendingCommand } from "./list.ts";
 export { processCommand } from "./process.ts";

@@ -9,7 +9,8 @@ interface Args extends GlobalArgs {
 export const reviewCommand: CommandModule<GlobalArgs, Args> = {
   command: "review <uid>",
   describe: "show a job's record, files, full code, code hash and advisory findings",
-  builder: (y) => datasiteOption(y).positional("uid", { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" }),
+  builder: (y) =>
+    datasiteOption(y).positional("uid", { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const r = await reviewJob(argv.uid, ctx);
@@ -64,7 +65,11 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
       if (r.job.status === "pending") {
         // --sha binds the approval to the code shown here: if it changes before you approve, approve refuses.
         const on = onDatasite(argv);
-        out.push("", `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256}${on} -r "why"`, `Reject:  scq reject ${m.uid.slice(-8)}${on} -r "why"`);
+        out.push(
+          "",
+          `Approve: scq approve ${m.uid.slice(-8)} --sha ${r.code_sha256}${on} -r "why"`,
+          `Reject:  scq reject ${m.uid.slice(-8)}${on} -r "why"`,
+        );
       }
       return out.join("\n");
     });

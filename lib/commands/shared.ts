@@ -156,7 +156,9 @@ export function votesLines(job: Job, approvals: ReturnType<typeof approvalsOf>):
   }
   if (approvals && job.status === "pending") {
     if (approvals.unreachable) {
-      out.push(`  It can never have ${approvals.required}: too few listed approvers besides its requester. Reject it, or change approvals in config.json.`);
+      out.push(
+        `  It can never have ${approvals.required}: too few listed approvers besides its requester. Reject it, or change approvals in config.json.`,
+      );
     } else if (approvals.needed > 0) {
       out.push(`  Still needed: ${approvals.needed} more, from ${approvals.waitingFor.join(", ") || "(nobody left to ask)"}`);
     }

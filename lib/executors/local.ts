@@ -16,12 +16,12 @@ import { removeTree } from "../remove.ts";
 import { ensureStageRoot, stageJob, stageRoot } from "../runner.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
 import { REQUEST_FILE, RESULT_FILE } from "../supervisor.ts";
-import { RunResultSchema, type RunRequest, type SandboxMode } from "../schemas.ts";
+import { RunResultSchema, type DataPath, type RunRequest, type SandboxMode } from "../schemas.ts";
 
 /** Past its deadline by this much, a supervisor is taken for hung: it is killed and its run counted lost. */
 const OVERDUE_MS = 60_000;
 
-export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: string[]): Executor {
+export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: DataPath[]): Executor {
   const resultOf = (runId: string) => ifExists(readJsonFile(path.join(runDir(paths, runId), RESULT_FILE), RunResultSchema));
   return {
     type: "local",
@@ -38,7 +38,7 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: s
     },
 
     async stage(job) {
-      const { runId, stage, codeHash } = await stageJob(await ensureStageRoot(paths), job, mode, dataPaths);
+      const { runId, stage, codeHash } = await stageJob(await ensureStageRoot(paths), path.join(job.dir, "code"), mode, dataPaths);
       return {
         runId,
         codeHash,

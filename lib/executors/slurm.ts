@@ -26,7 +26,7 @@ import { removeTree } from "../remove.ts";
 import { appliedLimits, copyOutput, ensureOwnFolder, outputCaps, stageJob } from "../runner.ts";
 import { REQUEST_FILE, RESULT_FILE, sayGo } from "../supervisor.ts";
 import { measureTree } from "../tree.ts";
-import { AppConfigSchema, RunResultSchema, type ExecutorConfig, type RunRequest, type SandboxMode } from "../schemas.ts";
+import { AppConfigSchema, RunResultSchema, type DataPath, type ExecutorConfig, type RunRequest, type SandboxMode } from "../schemas.ts";
 
 type SlurmConfig = Extract<ExecutorConfig, { type: "slurm" }>;
 
@@ -41,7 +41,7 @@ const MB = 1024 * 1024;
 /** Where a run's shared folder is: kept in its private folder, so a change of shared_dir never loses a run. */
 const WhereSchema = z.object({ run_dir: z.string() });
 
-export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined, mode: SandboxMode, dataPaths: string[]): Executor {
+export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined, mode: SandboxMode, dataPaths: DataPath[]): Executor {
   const key = createHash("sha256").update(paths.state).digest("hex").slice(0, 16);
   const rootOf = (c: SlurmConfig) => path.join(c.shared_dir, `syft-code-queue-${key}`);
   const needConfig = (): SlurmConfig => {
@@ -74,7 +74,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
 
     async stage(job) {
       const root = rootOf(needConfig());
-      const { runId, stage, codeHash } = await stageJob(root, job, mode, dataPaths, "stage");
+      const { runId, stage, codeHash } = await stageJob(root, path.join(job.dir, "code"), mode, dataPaths, "stage");
       const shared = path.join(root, runId);
       // The run folder is made 0700; under a root pass the job runs as `nobody` and must pass through it.
       await fs.promises.chmod(shared, 0o711);

@@ -1,0 +1,185 @@
+// Runs on made-up data, before anyone decides: the same sandbox, limits and variables as a real run,
+// with each data path's `mock` folder mounted under the private folder's name and no private data at
+// all. Two ways in:
+//   - the owner's dry run of a pending job (scq dry-run, the page's button): logs, output and its
+//     checks kept in the app's private state (state/dry-runs/<uid>/, never synced), one audit line;
+//   - a requester's `scq try` of their own folder, before submitting, against the mock data the owner
+//     publishes (mock.ts): results in a folder of their choosing.
+// Neither changes a job's state: a dry run approves nothing.
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import fs from "node:fs";
+import path from "node:path";
+import { appendAudit } from "./audit.ts";
+import { checkOutput } from "./checks/check-output.ts";
+import { ownQueue, type Context } from "./context.ts";
+import { JobStateError, ScqError } from "./errors.ts";
+import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { findJob, type Job } from "./jobs.ts";
+import { now } from "./lifecycle.ts";
+import { mockFolder, MockManifestSchema } from "./mock.ts";
+import { datasiteDir, type QueuePaths } from "./paths.ts";
+import { removeTree } from "./remove.ts";
+import { appliedLimits, ensureOwnFolder, execute, stageJob, stageRoot } from "./runner.ts";
+import { dataPathsProblem, mockDataPaths, sandboxProblem } from "./sandbox.ts";
+import { RunResultSchema, Sha256, Timestamp, type AppliedLimits, type DataPath, type RunResult, type SandboxMode } from "./schemas.ts";
+import { z } from "zod";
+
+export const DryRunRecordSchema = z.object({
+  uid: z.string(),
+  by: z.string(),
+  started_at: Timestamp,
+  finished_at: Timestamp,
+  code_sha256: Sha256,
+  /** The mock folders mounted, by the name the job sees under $DATA_DIR. */
+  mocks: z.array(z.object({ name: z.string(), source: z.string() })),
+  result: RunResultSchema,
+});
+export type DryRunRecord = z.infer<typeof DryRunRecordSchema>;
+
+export function dryRunDir(paths: QueuePaths, uid: string): string {
+  return path.join(paths.state, "dry-runs", uid);
+}
+
+interface Sandboxed {
+  mode: SandboxMode;
+  network: boolean;
+  limits: AppliedLimits;
+  data: DataPath[];
+}
+
+/**
+ * Run `code` once in the sandbox, to its end, results into `results` (logs/, output/). The stage is
+ * made under `root` (not the pass's stage root, whose leftovers a pass clears) and removed after.
+ */
+async function runOnce(root: string, code: string, uid: string, name: string, run: Sandboxed, results: string): Promise<RunResult> {
+  const problem = (await sandboxProblem(run.mode)) ?? (await dataPathsProblem(run.mode, run.data));
+  if (problem) throw new ScqError(problem.replace(" Approved jobs stay approved.", ""));
+  const { runId, stage } = await stageJob(root, code, run.mode, run.data);
+  try {
+    return await execute({
+      uid,
+      name,
+      mode: run.mode,
+      network: run.network,
+      data_paths: run.data,
+      limits: run.limits,
+      stage: stage.root,
+      results,
+      output: path.join(results, "output"),
+      gate: "stdin",
+      wake: null,
+    });
+  } finally {
+    await removeTree(path.join(root, runId));
+  }
+}
+
+/** The owner's dry run of one of their pending jobs on the mock data; replaces the job's previous dry run. */
+export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
+  const paths = ownQueue(ctx);
+  const job = await findJob(paths, ref);
+  if (job.status !== "pending") {
+    throw new JobStateError(`Job ${job.uid} is ${job.status}: dry runs are for pending jobs, before you decide.`, { uid: job.uid });
+  }
+  const data = mockDataPaths(ctx.config.sandbox.data_paths);
+  const dir = dryRunDir(paths, job.uid);
+  const fresh = `${dir}.new-${process.pid}`;
+  await removeTree(fresh);
+  await fs.promises.mkdir(fresh, { recursive: true });
+  const started_at = now();
+  const root = await ensureOwnFolder(`${stageRoot(paths)}-dry`, "Remove it, or set TMPDIR to a folder only you can write.");
+  const run = { mode: ctx.config.sandbox.mode, network: ctx.config.sandbox.network, limits: appliedLimits(ctx.config), data };
+  const result = await runOnce(root, path.join(job.dir, "code"), job.uid, job.meta.name, run, fresh);
+  const report = await checkOutput(path.join(fresh, "output"), ctx.config.output_checks, data).catch(() => undefined);
+  if (report) await writeJsonAtomic(path.join(fresh, "output-checks.json"), report);
+  const record: DryRunRecord = {
+    uid: job.uid,
+    by: ctx.email,
+    started_at,
+    finished_at: now(),
+    code_sha256: job.meta.code_sha256 ?? "",
+    mocks: data.map((d) =>
+      typeof d === "string" ? { name: path.basename(d), source: d } : { name: d.name ?? path.basename(d.path), source: d.path },
+    ),
+    result,
+  };
+  await writeJsonAtomic(path.join(fresh, "dry-run.json"), record);
+  // The new results replace the old in one rename: a reader sees the one or the other.
+  await removeTree(dir);
+  await fs.promises.rename(fresh, dir);
+  await appendAudit(paths, {
+    event: "dry-run",
+    uid: job.uid,
+    by: ctx.email,
+    detail: { mocks: record.mocks.map((m) => m.name), exit_code: result.exitCode, failed: result.failed, message: result.message },
+  });
+  return record;
+}
+
+/** The last dry run of a job, with where its logs and output are, or undefined if it has none. */
+export async function lastDryRun(paths: QueuePaths, job: Job): Promise<(DryRunRecord & { dir: string }) | undefined> {
+  const dir = dryRunDir(paths, job.uid);
+  const record = await ifExists(readJsonFile(path.join(dir, "dry-run.json"), DryRunRecordSchema));
+  return record ? { ...record, dir } : undefined;
+}
+
+// ---- the requester's side: scq try ----------------------------------------------------------------
+
+export interface TryOptions {
+  folder: string;
+  to: string;
+  /** Where logs and output go: a new or empty folder. */
+  out: string;
+}
+
+/**
+ * Run a requester's own folder against the mock data an owner publishes, with the owner's limits and
+ * network setting and this machine's sandbox: what the job would do on the real data, minus the data.
+ */
+export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ result: RunResult; out: string; mocks: string[] }> {
+  const published = mockFolder(datasiteDir(ctx.dataDir, options.to), ctx.config.queue_name);
+  const manifestFile = path.join(published, "manifest.json");
+  const manifest = await ifExists(
+    readJsonFile(manifestFile, MockManifestSchema, "The owner's app writes it; wait for SyftBox to sync it again, or ask them."),
+  );
+  if (!manifest) {
+    throw new ScqError(
+      `${options.to} publishes no mock data (no ${manifestFile}): ask them to give their data paths a "mock" folder, or wait for SyftBox to sync it.`,
+    );
+  }
+  const stat = await ifExists(fs.promises.stat(options.folder));
+  if (!stat?.isDirectory()) throw new ScqError(`--folder ${options.folder} is not a folder: give the folder you would submit (with its run.sh).`);
+  const there = await ifExists(fs.promises.readdir(options.out));
+  if (there && there.length > 0) throw new ScqError(`--out ${options.out} is not empty: give a new or empty folder for the logs and output.`);
+  const limits = appliedLimits(ctx.config);
+  const owner = manifest.limits as Partial<AppliedLimits>;
+  const run: Sandboxed = {
+    mode: ctx.config.sandbox.mode,
+    network: manifest.network,
+    limits: { ...limits, ...pickNumbers(owner, limits) },
+    data: manifest.mocks.map((m) => ({ path: path.join(published, m.name), name: m.name })),
+  };
+  // What SyftBox synced is the owner's: a mock that is a link could point anywhere on this machine.
+  for (const m of manifest.mocks) {
+    const mock = await ifExists(fs.promises.lstat(path.join(published, m.name)));
+    if (!mock?.isDirectory()) throw new ScqError(`The mock data "${m.name}" of ${options.to} is not a folder at ${published} (not synced yet?).`);
+  }
+  await fs.promises.mkdir(options.out, { recursive: true });
+  const root = await ensureOwnFolder(
+    path.join(os.tmpdir(), `scq-try-${process.getuid?.() ?? 0}`),
+    "Remove it, or set TMPDIR to a folder only you can write.",
+  );
+  const result = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out));
+  return { result, out: path.resolve(options.out), mocks: manifest.mocks.map((m) => m.name) };
+}
+
+/** The owner's limits that the requester's run takes on: only known numeric fields. */
+function pickNumbers(given: Partial<AppliedLimits>, known: AppliedLimits): Partial<AppliedLimits> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(known)) {
+    const value = (given as Record<string, unknown>)[key];
+    if (typeof value === "number" && Number.isFinite(value) && value > 0) out[key] = value;
+  }
+  return out as Partial<AppliedLimits>;
+}
