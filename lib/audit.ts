@@ -164,6 +164,20 @@ export async function readAudit(paths: QueuePaths): Promise<AuditEvent[]> {
     .map((line) => AuditEventSchema.parse(JSON.parse(line)));
 }
 
+/**
+ * One job's events, oldest first. Lines are matched as text before they are parsed, so a long log
+ * costs one read, not one parse per line.
+ */
+export async function jobHistory(paths: QueuePaths, uid: string): Promise<AuditEvent[]> {
+  const text = (await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "";
+  const needle = `"uid":"${uid}"`;
+  return text
+    .split("\n")
+    .filter((line) => line.includes(needle))
+    .map((line) => AuditEventSchema.parse(JSON.parse(line)))
+    .filter((e) => e.uid === uid);
+}
+
 /** The end of the log as the last append left it: kept outside the synced folder. */
 const AuditHeadSchema = z.object({ lines: z.number().int().min(0), last: Sha256 });
 type AuditHead = z.infer<typeof AuditHeadSchema>;

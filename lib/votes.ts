@@ -19,6 +19,7 @@ import { markerFor, readVote, writeMarker } from "./decisions.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
 import { ifExists, isNotFound, listDirs, writeJsonAtomic } from "./fsutil.ts";
 import { readJob, type Job } from "./jobs.ts";
+import type { Context } from "./context.ts";
 import { now, update, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, voteFile, type QueuePaths } from "./paths.ts";
@@ -52,6 +53,15 @@ export function tally(job: Job, approvals: Approvals): Tally {
     waitingFor: eligible.filter((a) => !valid.some((v) => v.by === a && (v.decision === "reject" || v.code_sha256 === job.meta.code_sha256))),
     unreachable: eligible.length < approvals.required,
   };
+}
+
+/**
+ * Where a job stands with N-of-M approvals, as its owner's settings say (null when they ask for none,
+ * or when an approver reviews another owner's queue: that owner's settings are not visible here).
+ */
+export function approvalsOf(ctx: Context, job: Job): (Tally & { required: number; approvers: string[] }) | null {
+  const approvals = ctx.datasite ? undefined : ctx.config.approvals;
+  return approvals ? { ...tally(job, approvals), required: approvals.required, approvers: approvals.approvers } : null;
 }
 
 /** The pass's step: record new votes on pending jobs, and decide those whose votes are in. */

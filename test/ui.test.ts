@@ -2,6 +2,7 @@
 // listing, search, code review, approving from the page, live updates; and the token and origin rules.
 import fs from "fs-extra";
 import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -39,6 +40,13 @@ afterAll(async () => {
 function shot(world: World, name: string): string {
   return path.join(process.env.UPDATE_SCREENSHOTS ? path.join(APP_DIR, "docs") : world.root, name);
 }
+
+/** A folder beside the worlds for data paths (created per call). */
+function world0Root(): string {
+  return (world0 ??= fs.mkdtempSync(path.join(os.tmpdir(), "scq-ui-data-")));
+}
+let world0: string | undefined;
+afterAll(() => world0 && fs.remove(world0));
 
 async function serve(world: World): Promise<UiServer> {
   const server = await startUiServer(world.owner, { port: 0 });
@@ -145,6 +153,62 @@ describe.skipIf(!available)("review page", () => {
       await expect.poll(() => page.locator("#detail").textContent(), { timeout: 10_000 }).toContain("Withheld: wards.csv: a ward count under 10");
     } finally {
       await page.close();
+      await server.close();
+    }
+  });
+
+  test("an approver votes from their page; the owner's page shows the votes, who is still needed, a dry run on mock data and the job's history", async () => {
+    const alice = "alice@test.local";
+    const mock = path.join(world0Root(), "mock");
+    const world = await makeWorld({
+      sandbox: { mode: "none", data_paths: [{ path: path.join(world0Root(), "private"), mock, name: "cohort" }] },
+      approvals: { required: 2, approvers: [OWNER, alice] },
+      notify: [{ command: ["true"] }],
+    });
+    await fs.outputFile(path.join(world0Root(), "private", "rows.csv"), "name\nREAL\n");
+    await fs.outputFile(path.join(mock, "rows.csv"), "name\nMADE-UP\n");
+    await fs.mkdirp(path.join(world.dataDir, "datasites", alice));
+    const uid = await world.submit({ "run.sh": 'cat "$DATA_DIR"/cohort/rows.csv\ncp "$DATA_DIR"/cohort/rows.csv "$OUTPUT_DIR/"\n' }, "two approvers");
+    await world.pass();
+
+    // Alice's page reviews the owner's queue: she sees the code and votes.
+    const hers = await startUiServer({ ...world.owner, email: alice, datasite: OWNER }, { port: 0 });
+    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await page.goto(hers.url);
+      await expect.poll(() => page.locator("#me").textContent()).toBe(`${alice}, approver for ${OWNER}`);
+      await page.click(`tr[data-uid="${uid}"]`);
+      await expect.poll(() => page.locator("pre.code").first().textContent()).toContain("cat");
+      expect(await page.locator("#dry-run").count()).toBe(0); // the owner's, not hers
+      await page.fill("#reason", "aggregate only");
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#approve");
+      await expect.poll(() => page.locator("#decide-msg").textContent()).toBe("Your vote to approve is recorded: the owner's next pass counts it.");
+    } finally {
+      await page.close();
+      await hers.close();
+    }
+    await world.pass();
+
+    const server = await serve(world);
+    const own: Page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
+    try {
+      await own.goto(server.url);
+      await own.click(`tr[data-uid="${uid}"]`);
+      await expect.poll(() => own.locator(".votes li").first().textContent()).toMatch(new RegExp(`^${alice} approved .* ago: aggregate only$`));
+      expect(await own.locator("h3", { hasText: "Approvals:" }).textContent()).toBe("Approvals: 1 of 2 required");
+      expect(await own.locator("#still-needed").textContent()).toBe(`Still needed: 1 more, from ${OWNER}`);
+      await own.click("#dry-run");
+      await expect.poll(() => own.locator("#dry-run-result").textContent(), { timeout: 20_000 }).toContain("succeeded");
+      expect(await own.locator("#dry-stdout").textContent()).toBe("name\nMADE-UP\n");
+      expect(await own.locator("#dry-output li").textContent()).toMatch(/^rows\.csv \(\d+ bytes\)$/);
+      expect(await own.locator('#history tr[data-event="vote"] td').nth(2).textContent()).toBe(alice);
+      expect(await own.locator('#history tr[data-event="dry-run"]').count()).toBe(1);
+      expect(await own.locator('#history tr[data-event="notified"] td').nth(3).textContent()).toMatch(/^target: true, event: submitted, attempt: 1, ok: true/);
+      await own.screenshot({ path: shot(world, "ui-approvals.png"), fullPage: true });
+      expect((await world.job(uid)).status).toBe("pending");
+    } finally {
+      await own.close();
       await server.close();
     }
   });

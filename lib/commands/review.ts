@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { getJobChecks, reviewJob } from "../api.ts";
-import { approvalsOf, contextFrom, datasiteOption, jobJson, onDatasite, outputChecksLines, print, votesLines, type GlobalArgs } from "./shared.ts";
+import { approvalsOf } from "../votes.ts";
+import { contextFrom, datasiteOption, jobJson, onDatasite, outputChecksLines, print, votesLines, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   uid: string;

@@ -7,7 +7,7 @@ import { age, shortUid } from "../log.ts";
 import type { Job } from "../jobs.ts";
 import type { ChecksReport } from "../schemas.ts";
 import { visibleKeepingColour } from "../visible.ts";
-import { tally, type Tally } from "../votes.ts";
+import type { approvalsOf } from "../votes.ts";
 
 export interface GlobalArgs {
   config?: string | undefined;
@@ -135,15 +135,6 @@ export function outputChecksLines(files: ChecksReport["files"]): string[] {
     lines.push(`  ${visibleKeepingColour(f.path)}: ${[...counts].map(([rule, n]) => (n > 1 ? `${rule} ×${n}` : rule)).join(", ")}`);
   }
   return lines;
-}
-
-/**
- * Where a job stands with N-of-M approvals, as its owner's settings say (null when they ask for none,
- * or when an approver reviews another owner's queue: that owner's settings are not visible here).
- */
-export function approvalsOf(ctx: Context, job: Job): (Tally & { required: number; approvers: string[] }) | null {
-  const approvals = ctx.datasite ? undefined : ctx.config.approvals;
-  return approvals ? { ...tally(job, approvals), required: approvals.required, approvers: approvals.approvers } : null;
 }
 
 /** The votes on a job, and (for its owner) who is still needed. */

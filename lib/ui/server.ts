@@ -11,7 +11,10 @@ import path from "node:path";
 import { z } from "zod";
 import { myJobs, pageOfMyQueue, release } from "../api.ts";
 import { NotATableError, readTable, tableType } from "../checks/read-table.ts";
-import { ownQueue, type Context } from "../context.ts";
+import { ownQueue, reviewedQueue, type Context } from "../context.ts";
+import { approvalsOf } from "../votes.ts";
+import { jobHistory } from "../audit.ts";
+import { dryRun, lastDryRun, type DryRunRecord } from "../dry-run.ts";
 import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
 import { describeRun } from "../executor.ts";
@@ -23,7 +26,7 @@ import { checksOf, outputOf, readLogs } from "../results.ts";
 import { buildReview } from "../review.ts";
 import { describeSettings, settingsInForce } from "../settings.ts";
 import { JOB_STATUSES, JobStatus } from "../schemas.ts";
-import type { TreeEntry } from "../tree.ts";
+import { walkTree, type TreeEntry } from "../tree.ts";
 import { visibleDeep } from "../visible.ts";
 
 export interface UiServer {
@@ -168,7 +171,10 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     const checks = output.length > 0 ? await checksOf(ctx, job).catch(() => null) : null;
     const empty = { files: [], texts: [], notShown: [], notScanned: [], findings: [], code_sha256: job.meta.code_sha256 };
     // Only the owner reviews code: a requester's view of their own job shows its record and results.
-    const r = job.role === "owner" ? await buildReview(job) : empty;
+    // Approvers review code too (the files their listing as approver lets them read).
+    const r = job.role !== "requester" ? await buildReview(job) : empty;
+    const owner = job.role === "owner";
+    const dry = owner ? await lastDryRun(ownQueue(ctx), job).catch(() => undefined) : undefined;
     return {
       job: summary(job),
       meta: job.meta,
@@ -182,7 +188,22 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       output,
       checks,
       previews: await previews(outputDir, output),
+      approvals: job.role === "requester" ? null : approvalsOf(ctx, job),
+      // Every rule, vote, dry run and notification of this job, from the owner's audit log.
+      history: owner ? await jobHistory(ownQueue(ctx), job.uid) : [],
+      dry_run: dry ? await dryRunView(dry) : null,
+      dry_run_running: dryRuns.has(job.uid),
+      can_dry_run: owner && job.status === "pending",
     };
+  };
+
+  /** Dry runs started from the page, by uid, while they run (at most one per job). */
+  const dryRuns = new Map<string, Promise<unknown>>();
+
+  const dryRunView = async (d: DryRunRecord & { dir: string }) => {
+    const read = (stream: string) => fs.promises.readFile(path.join(d.dir, "logs", `${stream}.txt`), "utf8").catch(() => "");
+    const output = (await walkTree(path.join(d.dir, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file");
+    return { ...d, dir: undefined, logs: { stdout: await read("stdout"), stderr: await read("stderr") }, output, previews: await previews(path.join(d.dir, "output"), output) };
   };
 
   /** My jobs on other datasites (the requester's tab): few, so filtered here. */
@@ -214,7 +235,7 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       handle: async ({ req, res, url }) => {
         const query = parse(ListQuery, Object.fromEntries(url.searchParams));
         // The page asks every few seconds: when nothing it shows can have changed, it gets a 304.
-        const queues = query.view === "owner" ? [ownQueue(ctx)] : await otherQueues(ctx);
+        const queues = query.view === "owner" ? [reviewedQueue(ctx)] : await otherQueues(ctx);
         const etag = `"${createHash("sha256")
           .update(JSON.stringify([query, ctx.email, ...(await Promise.all(queues.map((q) => queueVersion(q))))]))
           .digest("hex")
@@ -230,11 +251,13 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
             : await requesterPage(query);
         const counts =
           query.view === "owner"
-            ? await statusCounts(ownQueue(ctx))
+            ? await statusCounts(reviewedQueue(ctx))
             : Object.fromEntries(JOB_STATUSES.map((st) => [st, page.jobs.filter((j) => j.status === st).length]));
         res.setHeader("etag", etag);
         send(res, {
           me: ctx.email,
+          /** The queue this page reviews: the user's own, or (as a listed approver) another owner's. */
+          reviewing: reviewedQueue(ctx).owner,
           settings: describeSettings(ctx.settings ?? settingsInForce(ctx.config)),
           view: query.view,
           jobs: page.jobs.map(summary),
@@ -264,8 +287,24 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       handle: async ({ req, res, params }) => {
         const body = parse(DecisionBody, await readJson(req));
         const decision = params[1] === "approve" ? "approve" : "reject";
-        const { marker } = await decide(ctx, params[0]!, { decision, reason: body.reason, sha: body.code_sha256 });
-        send(res, { ok: true, marker });
+        const { marker, vote } = await decide(ctx, params[0]!, { decision, reason: body.reason, sha: body.code_sha256 });
+        send(res, { ok: true, marker, vote });
+      },
+    },
+    {
+      method: "POST",
+      path: /^\/api\/jobs\/([^/]+)\/dry-run$/,
+      handle: async ({ res, params }) => {
+        const job = await locateJob(ctx, params[0]!);
+        if (job.role !== "owner") throw new HttpError(403, "only the owner of the queue runs dry runs");
+        if (job.status !== "pending") throw new HttpError(409, `the job is ${job.status}: dry runs are for pending jobs`);
+        if (dryRuns.has(job.uid)) throw new HttpError(409, "a dry run of this job is already running");
+        // It runs on (up to job_timeout); the page asks for the job again to see it end.
+        const run = dryRun(ctx, job.uid)
+          .catch((error: unknown) => process.stderr.write(`dry run of ${job.uid}: ${errorMessage(error)}\n`))
+          .finally(() => dryRuns.delete(job.uid));
+        dryRuns.set(job.uid, run);
+        send(res, { ok: true, started: true }, 202);
       },
     },
     {
