@@ -152,12 +152,13 @@ export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ re
   if (!stat?.isDirectory()) throw new ScqError(`--folder ${options.folder} is not a folder: give the folder you would submit (with its run.sh).`);
   const there = await ifExists(fs.promises.readdir(options.out));
   if (there && there.length > 0) throw new ScqError(`--out ${options.out} is not empty: give a new or empty folder for the logs and output.`);
-  const limits = appliedLimits(ctx.config);
-  const owner = manifest.limits as Partial<AppliedLimits>;
+  // The owner's limits where they give them (checked by the manifest's schema), this app's defaults elsewhere.
+  const { timeout_s, cpu_seconds, memory_mb, max_processes, max_file_mb, max_output_mb, max_log_kb, max_code_mb, max_files } = manifest.limits;
+  const given = { timeout_s, cpu_seconds, memory_mb, max_processes, max_file_mb, max_output_mb, max_log_kb, max_code_mb, max_files };
   const run: Sandboxed = {
     mode: ctx.config.sandbox.mode,
     network: manifest.network,
-    limits: { ...limits, ...pickNumbers(owner, limits) },
+    limits: { ...appliedLimits(ctx.config), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) },
     data: manifest.mocks.map((m) => ({ path: path.join(published, m.name), name: m.name })),
   };
   // What SyftBox synced is the owner's: a mock that is a link could point anywhere on this machine.
@@ -172,14 +173,4 @@ export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ re
   );
   const result = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out));
   return { result, out: path.resolve(options.out), mocks: manifest.mocks.map((m) => m.name) };
-}
-
-/** The owner's limits that the requester's run takes on: only known numeric fields. */
-function pickNumbers(given: Partial<AppliedLimits>, known: AppliedLimits): Partial<AppliedLimits> {
-  const out: Record<string, number> = {};
-  for (const key of Object.keys(known)) {
-    const value = (given as Record<string, unknown>)[key];
-    if (typeof value === "number" && Number.isFinite(value) && value > 0) out[key] = value;
-  }
-  return out as Partial<AppliedLimits>;
 }

@@ -14,7 +14,7 @@ import type { QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { appliedLimits } from "./runner.ts";
 import { dataMounts } from "./sandbox.ts";
-import { Timestamp, type AppConfig } from "./schemas.ts";
+import { AppliedLimitsSchema, Timestamp, type AppConfig } from "./schemas.ts";
 import { copyTreeHashed, treeHash, walkTree } from "./tree.ts";
 import { createHash } from "node:crypto";
 
@@ -26,7 +26,8 @@ export const MockManifestSchema = z.object({
   published_at: Timestamp,
   mocks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/), files: z.number().int(), bytes: z.number().int() })),
   network: z.boolean(),
-  limits: z.looseObject({ timeout_s: z.number(), memory_mb: z.number() }),
+  /** The limits jobs get on the real data; fields a newer app adds are ignored. */
+  limits: AppliedLimitsSchema.partial().loose(),
 });
 type MockManifest = z.infer<typeof MockManifestSchema>;
 

@@ -272,7 +272,7 @@ export const VoteSchema = z.object({
 });
 export type Vote = z.infer<typeof VoteSchema>;
 
-const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
+export const AppliedLimitsSchema = LimitsSchema.extend({ timeout_s: z.number(), cpu_seconds: z.number() });
 export type AppliedLimits = z.infer<typeof AppliedLimitsSchema>;
 
 export const RunRefSchema = z.discriminatedUnion("executor", [

@@ -17,6 +17,8 @@ export const SettingsSchema = z.object({
   /** "local", or "slurm (partition P, shared_dir D)". */
   executor: z.string(),
   data_paths: z.array(z.string()),
+  /** "2 of a@x, b@x, c@x", or null when the owner decides alone. */
+  approvals: z.string().nullable().default(null),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -30,6 +32,7 @@ export function settingsInForce(config: AppConfig, file: string | null = null, l
     job_timeout: config.job_timeout,
     executor: config.executor.type === "local" ? "local" : `slurm (partition ${config.executor.partition}, shared_dir ${config.executor.shared_dir})`,
     // Said as "/srv/cohort (mock /srv/mock-cohort)", so the log shows which folder stands in for which.
+    approvals: config.approvals ? `${config.approvals.required} of ${config.approvals.approvers.join(", ")}` : null,
     data_paths: dataMounts(config.sandbox.data_paths).map((m) => `${m.source}${m.mock ? ` (mock ${m.mock})` : ""}`),
   };
 }
@@ -38,5 +41,6 @@ export function settingsInForce(config: AppConfig, file: string | null = null, l
 export function describeSettings(s: Settings): string {
   const source = s.file ?? (s.looked_at === null ? "settings passed in by the program" : `built-in defaults (no settings file at ${s.looked_at})`);
   const data = s.data_paths.length > 0 ? `, data_paths ${s.data_paths.join(", ")}` : "";
-  return `${source} (sandbox ${s.sandbox}${s.network ? " with network" : ""}, release ${s.release}, job_timeout ${s.job_timeout} s, executor ${s.executor}${data})`;
+  const approvals = s.approvals ? `, approvals ${s.approvals}` : "";
+  return `${source} (sandbox ${s.sandbox}${s.network ? " with network" : ""}, release ${s.release}, job_timeout ${s.job_timeout} s, executor ${s.executor}${approvals}${data})`;
 }

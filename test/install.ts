@@ -32,6 +32,10 @@ function buildTemplate(): Promise<string> {
   return template;
 }
 
+/** A third SyftBox user, whom an owner may list as an approver. */
+export const APPROVER = "approver@test.local";
+type Who = "owner" | "scientist" | "approver";
+
 export interface Install {
   root: string;
   /** The app folder (holds run.sh, config.json, dist/). */
@@ -39,21 +43,21 @@ export interface Install {
   dataDir: string;
   /** A HOME for every command, so nothing of the real one is read. */
   home: string;
-  clientConfig: Record<"owner" | "scientist", string>;
+  clientConfig: Record<Who, string>;
   queue: string;
   /** Edit config.json in the app folder, as an owner does: keys are merged one level deep. */
   configure(patch: Record<string, unknown>): Promise<void>;
   /** The environment of a person at a shell: PATH, HOME and their SyftBox client config. */
-  env(who?: "owner" | "scientist"): Record<string, string>;
+  env(who?: Who): Record<string, string>;
   runSh(args?: string[]): ResultPromise<{ reject: false }>;
   /**
    * `sh run.sh` again and again, as SyftBox calls it, until the last pass started nothing and left
    * nothing running (it says so in last-pass.json); every pass's output joined.
    */
   runShUntilSettled(): Promise<{ exitCode: number; stdout: string; stderr: string }>;
-  scq(who: "owner" | "scientist", args: string[]): ResultPromise<{ reject: false }>;
+  scq(who: Who, args: string[]): ResultPromise<{ reject: false }>;
   /** `scq <args> --json` that must succeed, parsed. */
-  scqJson<T = Record<string, unknown>>(who: "owner" | "scientist", args: string[]): Promise<T>;
+  scqJson<T = Record<string, unknown>>(who: Who, args: string[]): Promise<T>;
   /** `npx tsx scripts/<script>.ts`, from the app folder, as the README says. */
   npxTsx(script: "approve" | "reject", args: string[]): ResultPromise<{ reject: false }>;
   writeFolder(files: Record<string, string>): Promise<string>;
@@ -72,10 +76,15 @@ export async function makeInstall(): Promise<Install> {
   await fs.promises.cp(from, app, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
   const dataDir = path.join(root, "SyftBox");
   const home = path.join(root, "home");
-  const clientConfig = { owner: path.join(root, "owner.json"), scientist: path.join(root, "scientist.json") };
+  const clientConfig = {
+    owner: path.join(root, "owner.json"),
+    scientist: path.join(root, "scientist.json"),
+    approver: path.join(root, "approver.json"),
+  };
   for (const [who, email] of [
     ["owner", OWNER],
     ["scientist", SCIENTIST],
+    ["approver", APPROVER],
   ] as const) {
     await fs.mkdirp(path.join(dataDir, "datasites", email));
     await fs.writeJson(clientConfig[who], { email, data_dir: dataDir });

@@ -3,11 +3,12 @@
 // call it), scripts/scq.sh and `npx tsx scripts/approve.ts|reject.ts`.
 import { execa } from "execa";
 import fs from "fs-extra";
+import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { bwrapReady, OWNER, SCIENTIST } from "./helpers.ts";
-import { makeInstall, type Install } from "./install.ts";
+import { APPROVER, makeInstall, type Install } from "./install.ts";
 import { writePythonJob } from "./python-job.ts";
 
 let mode: "bwrap" | "none" = "none";
@@ -387,5 +388,80 @@ describe("the output, rules and follow-up commands through scripts/scq.sh", () =
       status: "failed",
       error_message: `cancelled by ${SCIENTIST} while it ran: not needed`,
     });
+  });
+});
+
+describe("approval workflows through scripts/scq.sh", () => {
+  test("scq try on published mock data, scq dry-run, approvers voting with --datasite (pending, review, approve, ui), a parameterised rule", async () => {
+    const data = path.join(os.tmpdir(), `scq-shipped-data-${process.pid}-${Date.now()}`);
+    onTestFinished(() => fs.remove(data));
+    await fs.outputFile(path.join(data, "private", "rows.csv"), "name\nREAL-PERSON\n");
+    await fs.outputFile(path.join(data, "mock", "rows.csv"), "name\nMADE-UP\n");
+    await execa("chmod", ["-R", "a+rX", data]);
+    const install = await installed({
+      approvals: { required: 2, approvers: [OWNER, APPROVER] },
+      sandbox: { data_paths: [{ path: path.join(data, "private"), mock: path.join(data, "mock"), name: "cohort" }] },
+    });
+    const code = {
+      "run.sh": 'cp "$DATA_DIR/cohort/rows.csv" "$OUTPUT_DIR/"\ncat params.json\n',
+      "params.json": '{"year": 2024}\n',
+    };
+    const folder = await install.writeFolder(code);
+
+    // The requester tries the folder on the published mock data before submitting.
+    const tried = await install.scq("scientist", ["try", "--folder", folder, "--to", OWNER, "--out", path.join(install.root, "tried")]);
+    expect(tried.exitCode, String(tried.stderr)).toBe(0);
+    expect(await fs.readFile(path.join(install.root, "tried", "output", "rows.csv"), "utf8")).toBe("name\nMADE-UP\n");
+
+    const { uid } = await install.scqJson<{ uid: string }>("scientist", ["submit", "--to", OWNER, "--folder", folder, "--name", "yearly"]);
+    const short = uid.slice(-8);
+    expect((await install.runSh()).exitCode).toBe(0);
+    // The owner runs it on the mock data first.
+    const dry = await install.scq("owner", ["dry-run", short]);
+    expect(dry.exitCode, String(dry.stderr)).toBe(0);
+    expect(dry.stdout).toContain("succeeded");
+    expect(dry.stdout).toContain('{"year": 2024}');
+
+    // Two votes: the approver's from their own account, the owner's own.
+    expect((await install.scq("approver", ["pending", "--datasite", OWNER])).stdout).toContain(short);
+    const review = await install.scq("approver", ["review", short, "--datasite", OWNER]);
+    expect(review.stdout).toContain(`scq approve ${short} --sha `);
+    expect(review.stdout).toContain(`--datasite ${OWNER} -r "why"`);
+    const voted = await install.scq("approver", ["approve", short, "--datasite", OWNER, "-r", "one row, made up"]);
+    expect(voted.stdout).toContain(`Voted to approve ${uid}`);
+    expect((await install.runSh()).exitCode).toBe(0);
+    expect((await install.scq("owner", ["review", short])).stdout).toContain(`Still needed: 1 more, from ${OWNER}`);
+    expect((await install.scq("owner", ["approve", short, "-r", "fine"])).stdout).toContain(`Voted to approve ${uid}`);
+    expect((await install.runShUntilSettled()).exitCode).toBe(0);
+    expect(await install.scqJson("owner", ["job", uid])).toMatchObject({ status: "completed", decision: { by: `${APPROVER}, ${OWNER}` } });
+
+    // The approver's page reviews the owner's queue.
+    const child = install.scq("approver", ["ui", "--datasite", OWNER, "--json"]);
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString()));
+        void child.then((r) => reject(new Error(`scq ui exited ${r.exitCode}: ${String(r.stderr)}`)));
+      });
+      const { url, origin } = JSON.parse(line) as { url: string; origin: string };
+      const token = new URL(url).searchParams.get("token")!;
+      const listing = (await (await fetch(`${origin}/api/jobs`, { headers: { "x-scq-token": token } })).json()) as {
+        me: string;
+        reviewing: string;
+        jobs: { uid: string; role: string }[];
+      };
+      expect(listing).toMatchObject({ me: APPROVER, reviewing: OWNER, jobs: [{ uid, role: "approver" }] });
+    } finally {
+      child.kill("SIGTERM");
+      expect((await child).exitCode).toBe(0);
+    }
+
+    // A parameterised rule: the same code with another params.json runs without a vote.
+    const schema = path.join(install.root, "params.schema.json");
+    await fs.writeJson(schema, { type: "object", properties: { year: { type: "integer" } }, required: ["year"], additionalProperties: false });
+    const rule = await install.scqJson<{ id: string }>("owner", ["rules", "add", "--from", SCIENTIST, "--job", short, "--params-schema", schema]);
+    const next = await submit(install, { ...code, "params.json": '{"year": 2025}\n' }, "next year");
+    expect((await install.runShUntilSettled()).exitCode).toBe(0);
+    expect(await install.scqJson("scientist", ["job", next])).toMatchObject({ status: "completed", decision: { by: `rule ${rule.id}` } });
+    expect((await install.scq("scientist", ["logs", next.slice(-8)])).stdout).toContain('{"year": 2025}');
   });
 });

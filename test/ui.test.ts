@@ -204,7 +204,9 @@ describe.skipIf(!available)("review page", () => {
       expect(await own.locator("#dry-output li").textContent()).toMatch(/^rows\.csv \(\d+ bytes\)$/);
       expect(await own.locator('#history tr[data-event="vote"] td').nth(2).textContent()).toBe(alice);
       expect(await own.locator('#history tr[data-event="dry-run"]').count()).toBe(1);
-      expect(await own.locator('#history tr[data-event="notified"] td').nth(3).textContent()).toMatch(/^target: true, event: submitted, attempt: 1, ok: true/);
+      expect(await own.locator('#history tr[data-event="notified"] td').nth(3).textContent()).toMatch(
+        /^target: true, event: submitted, attempt: 1, ok: true/,
+      );
       await own.screenshot({ path: shot(world, "ui-approvals.png"), fullPage: true });
       expect((await world.job(uid)).status).toBe("pending");
     } finally {

@@ -203,7 +203,13 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
   const dryRunView = async (d: DryRunRecord & { dir: string }) => {
     const read = (stream: string) => fs.promises.readFile(path.join(d.dir, "logs", `${stream}.txt`), "utf8").catch(() => "");
     const output = (await walkTree(path.join(d.dir, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file");
-    return { ...d, dir: undefined, logs: { stdout: await read("stdout"), stderr: await read("stderr") }, output, previews: await previews(path.join(d.dir, "output"), output) };
+    return {
+      ...d,
+      dir: undefined,
+      logs: { stdout: await read("stdout"), stderr: await read("stderr") },
+      output,
+      previews: await previews(path.join(d.dir, "output"), output),
+    };
   };
 
   /** My jobs on other datasites (the requester's tab): few, so filtered here. */
