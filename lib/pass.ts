@@ -93,12 +93,12 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     await recover(paths, log);
     summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, config, log);
-    await grantApprovers(paths, config.approvals, summary.intake.accepted);
+    const approvalsChanged = await grantApprovers(paths, config.approvals, summary.intake.accepted);
     // One listing of pending/ (names only) serves the summary and the decisions.
     const pending = (await statusUids(paths, ["pending"])).get("pending") ?? [];
     summary.pending = pending.length;
     await logPending(paths, pending, summary.intake.accepted.length, log);
-    await applyVotes(paths, config.approvals, new Set(pending), log);
+    await applyVotes(paths, config.approvals, new Set(pending), log, approvalsChanged);
     summary.decided = await applyDecisions(paths, new Set(pending), log);
     const collected = await collectRuns(paths, config, log);
     const started = await startApproved(paths, config, log, collected.running);

@@ -6,7 +6,10 @@
 // was shown. Each pass (applyVotes):
 //   - a vote file in a folder not named for a listed approver, one by the job's own requester, or one
 //     that is not a valid vote is ignored: logged, audited ("vote-ignored") and deleted, so it is said once;
-//   - each new or changed vote is recorded on the job (metadata `votes`) with one audit line ("vote");
+//   - each new or changed vote is recorded on the job (metadata `votes`) with one audit line ("vote"),
+//     and its file removed: the vote lives on in the record and the audit log, an approver may vote
+//     again (the latest vote counts), and an idle pass reads no vote it has counted before;
+//   - a vote for a job that is no longer pending is ignored the same way;
 //   - one listed approver's reject rejects the job; `required` distinct listed approvers' approvals of
 //     exactly the job's code approve it. Either way the pass writes the decision marker
 //     (decisions/<uid>.json, owner-only), applied like any other: the hash is checked once more then.
@@ -17,7 +20,7 @@ import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { markerFor, readVote, writeMarker } from "./decisions.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
-import { ifExists, isNotFound, listDirs, writeJsonAtomic } from "./fsutil.ts";
+import { ifExists, isNotFound, listDirs, writeFileAtomic } from "./fsutil.ts";
 import { readJob, type Job } from "./jobs.ts";
 import type { Context } from "./context.ts";
 import { now, update, type Recorder } from "./lifecycle.ts";
@@ -65,7 +68,14 @@ export function approvalsOf(ctx: Context, job: Job): (Tally & { required: number
 }
 
 /** The pass's step: record new votes on pending jobs, and decide those whose votes are in. */
-export async function applyVotes(paths: QueuePaths, approvals: Approvals | undefined, pending: Set<string>, log: Log): Promise<void> {
+export async function applyVotes(
+  paths: QueuePaths,
+  approvals: Approvals | undefined,
+  pending: Set<string>,
+  log: Log,
+  /** The approvals settings changed since the last pass: every pending job with votes is counted again. */
+  recount = false,
+): Promise<void> {
   const rec: Recorder = { paths, log: prefixed(log, "vote: ") };
   const listed = new Set(approvals?.approvers ?? []);
   const voters = new Map<string, string[]>();
@@ -78,10 +88,13 @@ export async function applyVotes(paths: QueuePaths, approvals: Approvals | undef
         await ignore(rec, folder, uid, `${folder} is not a listed approver (config.json approvals.approvers)`);
       } else if (pending.has(uid)) {
         voters.set(uid, [...(voters.get(uid) ?? []), folder]);
+      } else {
+        await ignore(rec, folder, uid, "the job is not pending: a vote counts only while a job waits for its decision");
       }
     }
   }
   if (!approvals) return;
+  if (recount) for (const uid of pending) if (!voters.has(uid)) voters.set(uid, []);
   for (const [uid, who] of [...voters].sort(([a], [b]) => a.localeCompare(b))) {
     try {
       await countVotes(rec, approvals, await readJob(paths, "pending", uid), who.sort());
@@ -114,7 +127,11 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
     // Who voted is the folder's name, whatever the file claims.
     const vote: Vote = { by: voter, decision: marker.decision, reason: marker.reason, at: marker.at, code_sha256: marker.code_sha256 };
     const previous = current.meta.votes.find((v) => v.by === voter);
-    if (previous && previous.at === vote.at && previous.decision === vote.decision && previous.code_sha256 === vote.code_sha256) continue;
+    const same = previous && previous.at === vote.at && previous.decision === vote.decision && previous.code_sha256 === vote.code_sha256;
+    if (same) {
+      await consume(rec.paths, voter, job.uid); // recorded by a pass cut off before it removed the file
+      continue;
+    }
     const counts = vote.code_sha256 === job.meta.code_sha256;
     current = await update(
       rec,
@@ -133,7 +150,9 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
         say: `${voter} votes to ${vote.decision}${counts ? "" : ": NOT counted, the vote is for other code than this job's"}`,
       },
     );
+    await consume(rec.paths, voter, job.uid);
   }
+  if (current.meta.votes.length === 0) return;
   // A rule's marker, or the one a cut-off pass wrote: applied as it is.
   if (await markerFor(rec.paths, job.uid).catch(() => undefined)) return;
   const t = tally(current, approvals);
@@ -170,26 +189,33 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
 async function ignore(rec: Recorder, folder: string, uid: string, why: string): Promise<void> {
   await appendAudit(rec.paths, { event: "vote-ignored", uid, by: null, detail: { folder: `decisions/${folder}`, reason: why } });
   rec.log(`decisions/${folder}/${shortUid(uid)}… ignored: ${why}`);
-  await fs.promises.rm(voteFile(rec.paths, folder, uid), { force: true }).catch((error: unknown) => {
+  await consume(rec.paths, folder, uid);
+}
+
+/** A vote file dealt with (recorded on the job, or ignored and audited) is removed. */
+async function consume(paths: QueuePaths, folder: string, uid: string): Promise<void> {
+  await fs.promises.rm(voteFile(paths, folder, uid), { force: true }).catch((error: unknown) => {
     if (!isNotFound(error)) throw error;
   });
 }
 
 /**
  * Listed approvers may read the code and record of pending jobs (the job folder's syft.pub.yaml):
- * written for the jobs taken in this pass, and for every pending job when the list of approvers
- * changed since the last pass (kept in the app's private state).
+ * written for the jobs taken in this pass, and for every pending job when the approvals settings
+ * changed since the last pass (kept in the app's private state). Says whether they changed.
  */
-export async function grantApprovers(paths: QueuePaths, approvals: Approvals | undefined, admitted: string[]): Promise<void> {
+export async function grantApprovers(paths: QueuePaths, approvals: Approvals | undefined, admitted: string[]): Promise<boolean> {
   const approvers = approvals?.approvers ?? [];
-  const file = path.join(paths.state, "approvers.json");
+  const file = path.join(paths.state, "approvals.json");
   const before = await ifExists(fs.promises.readFile(file, "utf8"));
-  const changed = before !== JSON.stringify(approvers);
+  const changed = before !== JSON.stringify(approvals ?? null);
   const uids = changed ? ((await ifExists(fs.promises.readdir(path.join(paths.jobs, "pending")))) ?? []) : admitted;
   for (const uid of uids) {
     const dir = jobDir(paths, "pending", uid);
     const meta = await readJob(paths, "pending", uid).catch(() => undefined);
     if (meta) await jobPermissions(dir, meta.meta.requester_email, approvers);
   }
-  if (changed) await writeJsonAtomic(file, approvers);
+  // Written exactly as compared above (writeJsonAtomic would indent it, and every pass would see a change).
+  if (changed) await writeFileAtomic(file, JSON.stringify(approvals ?? null));
+  return changed;
 }

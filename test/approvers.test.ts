@@ -149,6 +149,57 @@ describe("N-of-M approvals", () => {
     expect(job.meta.decision?.by).toBe(`${ALICE}, ${OWNER}`);
   });
 
+  test("a counted vote file is removed; an approver may change their vote; fewer required approvals count the votes already in", async () => {
+    const world = await twoOfThree();
+    const uid = await world.submit(CODE);
+    await world.pass();
+    expect((await scqAs(world, ALICE, ["approve", uid, "-r", "looks fine"])).exitCode).toBe(0);
+    await world.pass();
+    // Recorded on the job and in the audit log: the file itself is gone, and the next pass reads nothing.
+    expect(await fs.pathExists(voteFile(world.paths, ALICE, uid))).toBe(false);
+    expect((await world.job(uid)).meta.votes.map((v) => [v.by, v.decision])).toEqual([[ALICE, "approve"]]);
+    world.lines.length = 0;
+    await world.pass();
+    expect(world.lines.filter((l) => l.startsWith("vote:"))).toEqual([]);
+
+    // Alice changes her mind: her latest vote counts, and it rejects.
+    expect((await scqAs(world, ALICE, ["reject", uid, "-r", "on second thought: row-level"])).exitCode).toBe(0);
+    await world.pass();
+    const rejected = await world.job(uid);
+    expect(rejected.status).toBe("rejected");
+    expect(rejected.meta.votes.map((v) => [v.by, v.decision])).toEqual([[ALICE, "reject"]]);
+    const votes = (await readAudit(world.paths)).filter((e) => e.uid === uid && e.event === "vote");
+    expect(votes.map((e) => [e.detail.decision, e.detail.replaces ?? null])).toEqual([
+      ["approve", null],
+      ["reject", "approve"],
+    ]);
+    // A vote on a job that no longer waits changes nothing, and is said once.
+    await fs.outputJson(voteFile(world.paths, BOB, uid), {
+      uid,
+      decision: "approve",
+      reason: "",
+      by: BOB,
+      at: new Date().toISOString(),
+      code_sha256: rejected.meta.code_sha256,
+    });
+    await world.pass();
+    expect(world.lines).toContainEqual(
+      `vote: decisions/${BOB}/${uid.slice(-8)}… ignored: the job is not pending: a vote counts only while a job waits for its decision`,
+    );
+    expect((await world.job(uid)).status).toBe("rejected");
+
+    // One approval in, two required; the owner lowers it to one: the next pass counts the votes already in.
+    const other = await world.submit(CODE);
+    await world.pass();
+    expect((await scqAs(world, BOB, ["approve", other])).exitCode).toBe(0);
+    await world.pass();
+    expect((await world.job(other)).status).toBe("pending");
+    const { runPass } = await import("../lib/pass.ts");
+    const config = { ...world.config, approvals: { required: 1, approvers: [OWNER, ALICE, BOB] } };
+    const summary = await runPass({ dataDir: world.dataDir, owner: OWNER, config, log: () => {} });
+    expect(summary.decided).toEqual([{ uid: other, to: "approved" }]);
+  });
+
   test("an owner who is not listed cannot approve; a config that asks for more approvers than it lists is refused", async () => {
     const world = await twoOfThree([ALICE, BOB]);
     const uid = await world.submit(CODE);
