@@ -6,6 +6,7 @@ import { z } from "zod";
 import { cancelJob } from "./cancel.ts";
 import { ownQueue, resolveContext, reviewedQueue, type Context, type ContextOptions } from "./context.ts";
 import { decide, type DecideOptions } from "./decisions.ts";
+import { dryRun as dryRunJob, tryOnMock as tryFolder, type TryOptions } from "./dry-run.ts";
 import { JobNotFoundError, WaitTimeoutError } from "./errors.ts";
 import { readJsonFile } from "./fsutil.ts";
 import { describeRun } from "./executor.ts";
@@ -33,6 +34,10 @@ export const submitScript = async (options: SubmitScriptOptions, c?: ContextLike
 export const myJobs = async (status?: JobStatus, c?: ContextLike, page?: { limit?: number; after?: string | undefined }) =>
   listMyJobs(await contextOf(c), status, page);
 export const cancel = async (ref: string, reason?: string, c?: ContextLike) => cancelJob(await contextOf(c), ref, reason);
+/** Run your folder on the mock data an owner publishes, before submitting it (scq try). */
+export const tryOnMock = async (options: TryOptions, c?: ContextLike) => tryFolder(await contextOf(c), options);
+/** The owner's run of a pending job on the mock data (scq dry-run); decides nothing. */
+export const dryRun = async (ref: string, c?: ContextLike) => dryRunJob(await contextOf(c), ref);
 
 // ---- data owner ---------------------------------------------------------------------------------
 

@@ -18,10 +18,10 @@ import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { findJob, type Job } from "./jobs.ts";
 import { now } from "./lifecycle.ts";
 import { mockFolder, MockManifestSchema } from "./mock.ts";
-import { datasiteDir, type QueuePaths } from "./paths.ts";
+import { CHECKS_FILE, datasiteDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { appliedLimits, ensureOwnFolder, execute, stageJob, stageRoot } from "./runner.ts";
-import { dataPathsProblem, mockDataPaths, sandboxProblem } from "./sandbox.ts";
+import { dataMounts, dataPathsProblem, mockDataPaths, sandboxProblem } from "./sandbox.ts";
 import { RunResultSchema, Sha256, Timestamp, type AppliedLimits, type DataPath, type RunResult, type SandboxMode } from "./schemas.ts";
 import { z } from "zod";
 
@@ -52,12 +52,20 @@ interface Sandboxed {
  * Run `code` once in the sandbox, to its end, results into `results` (logs/, output/). The stage is
  * made under `root` (not the pass's stage root, whose leftovers a pass clears) and removed after.
  */
-async function runOnce(root: string, code: string, uid: string, name: string, run: Sandboxed, results: string): Promise<RunResult> {
+async function runOnce(
+  root: string,
+  code: string,
+  uid: string,
+  name: string,
+  run: Sandboxed,
+  results: string,
+): Promise<{ result: RunResult; codeHash: string }> {
   const problem = (await sandboxProblem(run.mode)) ?? (await dataPathsProblem(run.mode, run.data));
-  if (problem) throw new ScqError(problem.replace(" Approved jobs stay approved.", ""));
-  const { runId, stage } = await stageJob(root, code, run.mode, run.data);
+  // Those messages are worded for the pass, which leaves approved jobs approved; nothing is approved here.
+  if (problem) throw new ScqError(problem.replace(/ Approved jobs stay approved\.$/, ""));
+  const { runId, stage, codeHash } = await stageJob(root, code, run.mode, run.data);
   try {
-    return await execute({
+    const result = await execute({
       uid,
       name,
       mode: run.mode,
@@ -70,6 +78,7 @@ async function runOnce(root: string, code: string, uid: string, name: string, ru
       gate: "stdin",
       wake: null,
     });
+    return { result, codeHash };
   } finally {
     await removeTree(path.join(root, runId));
   }
@@ -88,31 +97,41 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
   await removeTree(fresh);
   await fs.promises.mkdir(fresh, { recursive: true });
   const started_at = now();
-  const root = await ensureOwnFolder(`${stageRoot(paths)}-dry`, "Remove it, or set TMPDIR to a folder only you can write.");
-  const run = { mode: ctx.config.sandbox.mode, network: ctx.config.sandbox.network, limits: appliedLimits(ctx.config), data };
-  const result = await runOnce(root, path.join(job.dir, "code"), job.uid, job.meta.name, run, fresh);
-  const report = await checkOutput(path.join(fresh, "output"), ctx.config.output_checks, data).catch(() => undefined);
-  if (report) await writeJsonAtomic(path.join(fresh, "output-checks.json"), report);
-  const record: DryRunRecord = {
-    uid: job.uid,
-    by: ctx.email,
-    started_at,
-    finished_at: now(),
-    code_sha256: job.meta.code_sha256 ?? "",
-    mocks: data.map((d) =>
-      typeof d === "string" ? { name: path.basename(d), source: d } : { name: d.name ?? path.basename(d.path), source: d.path },
-    ),
-    result,
-  };
-  await writeJsonAtomic(path.join(fresh, "dry-run.json"), record);
-  // The new results replace the old in one rename: a reader sees the one or the other.
+  let record: DryRunRecord;
+  try {
+    const root = await ensureOwnFolder(`${stageRoot(paths)}-dry`, "Remove it, or set TMPDIR to a folder only you can write.");
+    const run = { mode: ctx.config.sandbox.mode, network: ctx.config.sandbox.network, limits: appliedLimits(ctx.config), data };
+    const { result, codeHash } = await runOnce(root, path.join(job.dir, "code"), job.uid, job.meta.name, run, fresh);
+    // The findings the real run's output would get (as advice: a dry run releases nothing).
+    const report = await checkOutput(path.join(fresh, "output"), ctx.config.output_checks, data).catch(() => undefined);
+    if (report) await writeJsonAtomic(path.join(fresh, CHECKS_FILE), report);
+    record = {
+      uid: job.uid,
+      by: ctx.email,
+      started_at,
+      finished_at: now(),
+      code_sha256: codeHash,
+      mocks: dataMounts(data).map((m) => ({ name: m.target, source: m.source })),
+      result,
+    };
+    await writeJsonAtomic(path.join(fresh, "dry-run.json"), record);
+  } catch (error) {
+    await removeTree(fresh);
+    throw error;
+  }
+  // The new results replace the old: a reader sees the old, none, or the new, never half of one.
   await removeTree(dir);
   await fs.promises.rename(fresh, dir);
   await appendAudit(paths, {
     event: "dry-run",
     uid: job.uid,
     by: ctx.email,
-    detail: { mocks: record.mocks.map((m) => m.name), exit_code: result.exitCode, failed: result.failed, message: result.message },
+    detail: {
+      mocks: record.mocks.map((m) => m.name),
+      exit_code: record.result.exitCode,
+      failed: record.result.failed,
+      message: record.result.message,
+    },
   });
   return record;
 }
@@ -171,6 +190,6 @@ export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ re
     path.join(os.tmpdir(), `scq-try-${process.getuid?.() ?? 0}`),
     "Remove it, or set TMPDIR to a folder only you can write.",
   );
-  const result = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out));
+  const { result } = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out));
   return { result, out: path.resolve(options.out), mocks: manifest.mocks.map((m) => m.name) };
 }

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { applyCancellations } from "./cancel.ts";
+import { forEachLimit } from "./concurrency.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage, reportJobError } from "./errors.ts";
@@ -144,7 +145,8 @@ async function applyDecisions(paths: QueuePaths, pending: Set<string>, log: Log)
   const marked = ((await ifExists(fs.promises.readdir(paths.decisions))) ?? [])
     .map((name) => name.replace(/\.json$/, ""))
     .filter((uid) => pending.has(uid));
-  for (const uid of marked.sort()) {
+  // Independent jobs whose changes mostly wait on the disk: a few at a time, reported in uid order.
+  await forEachLimit(marked.sort(), 8, async (uid) => {
     try {
       const to = await applyDecision(rec, await readJob(paths, "pending", uid));
       if (to) decided.push({ uid, to });
@@ -152,8 +154,8 @@ async function applyDecisions(paths: QueuePaths, pending: Set<string>, log: Log)
       // E.g. its folder is being deleted by a sync. It stays pending; the next pass looks again.
       reportJobError(rec.log, shortUid(uid), error);
     }
-  }
-  return decided;
+  });
+  return decided.sort((a, b) => a.uid.localeCompare(b.uid));
 }
 
 async function applyDecision(rec: Recorder, job: Job): Promise<JobStatus | undefined> {

@@ -19,6 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { appendAudit } from "./audit.ts";
 import { markerFor, readVote, writeMarker } from "./decisions.ts";
+import { forEachLimit } from "./concurrency.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
 import { ifExists, isNotFound, listDirs, writeFileAtomic } from "./fsutil.ts";
 import { readJob, type Job } from "./jobs.ts";
@@ -30,6 +31,8 @@ import { jobPermissions } from "./permissions.ts";
 import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "./schemas.ts";
 
 export type Approvals = NonNullable<AppConfig["approvals"]>;
+
+const COUNT_CONCURRENCY = 8;
 
 export interface Tally {
   /** Listed approvers (never the requester) who approved exactly this code. */
@@ -95,14 +98,19 @@ export async function applyVotes(
   }
   if (!approvals) return;
   if (recount) for (const uid of pending) if (!voters.has(uid)) voters.set(uid, []);
-  for (const [uid, who] of [...voters].sort(([a], [b]) => a.localeCompare(b))) {
-    try {
-      await countVotes(rec, approvals, await readJob(paths, "pending", uid), who.sort());
-    } catch (error) {
-      // E.g. its folder is being deleted by a sync. It stays pending; the next pass counts again.
-      reportJobError(rec.log, shortUid(uid), error);
-    }
-  }
+  // Jobs are independent and their steps mostly wait on the disk: a few at a time (one job's votes in order).
+  await forEachLimit(
+    [...voters].sort(([a], [b]) => a.localeCompare(b)),
+    COUNT_CONCURRENCY,
+    async ([uid, who]) => {
+      try {
+        await countVotes(rec, approvals, await readJob(paths, "pending", uid), who.sort());
+      } catch (error) {
+        // E.g. its folder is being deleted by a sync. It stays pending; the next pass counts again.
+        reportJobError(rec.log, shortUid(uid), error);
+      }
+    },
+  );
 }
 
 async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters: string[]): Promise<void> {

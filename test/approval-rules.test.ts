@@ -137,32 +137,13 @@ describe("parameterised rules", () => {
     const schemaFile = path.join(world.root, "params.schema.json");
     // A schema the reviewed job's own params.json does not meet is refused.
     await fs.writeJson(schemaFile, { ...SCHEMA, properties: { ...SCHEMA.properties, region: { enum: ["east"] } } });
-    const refused = await runScript("scq.ts", [
-      "rules",
-      "add",
-      "--from",
-      SCIENTIST,
-      "--job",
-      reviewed,
-      "--params-schema",
-      schemaFile,
-      ...worldArgs(world),
-    ]);
+    const pin = (extra: string[] = []) =>
+      runScript("scq.ts", ["rules", "add", "--from", SCIENTIST, "--job", reviewed, "--params-schema", schemaFile, ...extra, ...worldArgs(world)]);
+    const refused = await pin();
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain("cannot be pinned with this schema: in the reviewed code, params.json does not meet the rule's schema");
     await fs.writeJson(schemaFile, SCHEMA);
-    const added = await runScript("scq.ts", [
-      "rules",
-      "add",
-      "--from",
-      SCIENTIST,
-      "--job",
-      reviewed,
-      "--params-schema",
-      schemaFile,
-      "--json",
-      ...worldArgs(world),
-    ]);
+    const added = await pin(["--json"]);
     expect(added.exitCode, added.stderr).toBe(0);
     const rule = (JSON.parse(added.stdout) as { id: string }).id;
 

@@ -131,45 +131,20 @@ describe("scq try: a requester's run on the mock data an owner publishes", () =>
     await fs.remove(path.join(published, "cohort"));
     await fs.symlink(secret, path.join(published, "cohort"));
     const folder = await writeFolder(path.join(world.root, "analysis"), PEEK);
-    const linked = await runScript("scq.ts", [
-      "try",
-      "--folder",
-      folder,
-      "--to",
-      OWNER,
-      "--out",
-      path.join(world.root, "o1"),
-      ...worldArgs(world, SCIENTIST),
-    ]);
+    const tryOn = (owner: string, as: string, out: string) =>
+      runScript("scq.ts", ["try", "--folder", folder, "--to", owner, "--out", path.join(world.root, out), ...worldArgs(world, as)]);
+    const linked = await tryOn(OWNER, SCIENTIST, "o1");
     expect(linked.exitCode).toBe(1);
     expect(linked.stderr).toContain(`The mock data "cohort" of ${OWNER} is not a folder`);
     // A manifest naming a folder outside the mock folder is not a manifest.
     const manifestFile = path.join(published, "manifest.json");
     const manifest = (await fs.readJson(manifestFile)) as { mocks: { name: string }[] };
     await fs.writeJson(manifestFile, { ...manifest, mocks: [{ name: "../../../..", files: 1, bytes: 1 }] });
-    const escaped = await runScript("scq.ts", [
-      "try",
-      "--folder",
-      folder,
-      "--to",
-      OWNER,
-      "--out",
-      path.join(world.root, "o2"),
-      ...worldArgs(world, SCIENTIST),
-    ]);
+    const escaped = await tryOn(OWNER, SCIENTIST, "o2");
     expect(escaped.exitCode).toBe(1);
     expect(escaped.stderr).toContain('field "mocks.0.name"');
 
-    const none = await runScript("scq.ts", [
-      "try",
-      "--folder",
-      folder,
-      "--to",
-      SCIENTIST,
-      "--out",
-      path.join(world.root, "o3"),
-      ...worldArgs(world, OWNER),
-    ]);
+    const none = await tryOn(SCIENTIST, OWNER, "o3");
     expect(none.exitCode).toBe(1);
     expect(none.stderr).toContain(`${SCIENTIST} publishes no mock data`);
 

@@ -4,7 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { ownQueue } from "../context.ts";
-import { dryRun, dryRunDir, tryOnMock } from "../dry-run.ts";
+import { dryRun, tryOnMock } from "../api.ts";
+import { dryRunDir } from "../dry-run.ts";
 import type { RunResult } from "../schemas.ts";
 import { walkTree } from "../tree.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
@@ -42,7 +43,7 @@ export const dryRunCommand: CommandModule<GlobalArgs, DryRunArgs> = {
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     if (!argv.json) process.stderr.write(`Running ${argv.uid} on mock data (up to ${ctx.config.job_timeout} s)...\n`);
-    const record = await dryRun(ctx, argv.uid);
+    const record = await dryRun(argv.uid, ctx);
     const dir = dryRunDir(ownQueue(ctx), record.uid);
     const lines = [
       `Dry run of ${record.uid} on ${record.mocks.length > 0 ? `mock data: ${record.mocks.map((m) => `$DATA_DIR/${m.name} = ${m.source}`).join(", ")}` : "no data (no data path has a mock)"}`,
@@ -72,7 +73,7 @@ export const tryCommand: CommandModule<GlobalArgs, TryArgs> = {
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     if (!argv.json) process.stderr.write(`Running ${argv.folder} on the mock data of ${argv.to}...\n`);
-    const { result, out, mocks } = await tryOnMock(ctx, { folder: argv.folder, to: argv.to, out: argv.out });
+    const { result, out, mocks } = await tryOnMock({ folder: argv.folder, to: argv.to, out: argv.out }, ctx);
     const lines = [
       `Tried ${argv.folder} on the mock data of ${argv.to}: ${mocks.map((m) => `$DATA_DIR/${m}`).join(", ") || "(none)"}`,
       ...(await resultLines(result, out)),
