@@ -2,8 +2,9 @@
 //
 // Job uids are time-ordered (uid.ts), so the newest jobs are the largest uids and a page of a listing
 // needs the uids of the status folders, never their records. Listing a folder of 100,000 entries
-// still costs about 100 ms, so the pass keeps a cache of those names: index/<status>.json in its private
-// state, per status the uids and the folder's mtime as it was before they were listed.
+// still costs about 100 ms, so the pass keeps a cache of those names: index/<status>.uids.json in its
+// private state, per status the uids (one string, a uid a line: parsed as one JSON string, not 100,000)
+// and the folder's mtime as it was before they were listed.
 //
 // The folders stay the truth. A status's cached uids are used only while its folder's mtime is still
 // the one recorded; any change since (a pass, a sync, a person, another program) changes the mtime,
@@ -14,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { forEachLimit } from "./concurrency.ts";
-import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { listJobDirs, readJob, type Job } from "./job-record.ts";
 import type { QueuePaths } from "./paths.ts";
 import { JOB_STATUSES, JobStatus } from "./schemas.ts";
@@ -22,11 +23,15 @@ import { isTimeOrdered, uidTime } from "./uid.ts";
 
 // One file per status folder, so a look at pending/ never parses the names of 100,000 finished jobs,
 // and one small file of counts.
-const NamesSchema = z.object({ mtimeMs: z.number(), uids: z.array(z.string()) });
+const NamesSchema = z.object({ mtimeMs: z.number(), uids: z.string().transform((s) => (s === "" ? [] : s.split("\n"))) });
 const CountsSchema = z.partialRecord(JobStatus, z.object({ mtimeMs: z.number(), count: z.number().int().min(0) }));
 
 function cacheDir(paths: QueuePaths): string {
   return path.join(paths.state, "index");
+}
+
+function namesFile(paths: QueuePaths, status: JobStatus): string {
+  return path.join(cacheDir(paths), `${status}.uids.json`);
 }
 
 /** 100,000 uids take about 4 MB; the bound leaves room for ten times that. */
@@ -49,7 +54,7 @@ export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus
       const known = seen.get(folder);
       if (known && mtime !== undefined && known.mtimeMs === mtime) return result.set(status, known.uids);
       // Missing or unreadable: the folder is listed instead.
-      const cached = await readJsonFile(path.join(cacheDir(paths), `${status}.json`), NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
+      const cached = await readJsonFile(namesFile(paths, status), NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
       const uids = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status);
       // Sorted, so listings merge folders instead of sorting them (the cache is written sorted: this is a check).
       if (!isSorted(uids)) uids.sort();
@@ -94,8 +99,9 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     // The mtime is taken before the listing: a change made while listing leaves the cache stale, never wrong.
     // A folder not there yet is recorded as empty (mtime -1), so what arrives when it appears is known.
     const mtime = (await folderMtime(paths, status)) ?? -1;
-    if (counts[status]?.mtimeMs === mtime) continue;
-    const file = path.join(dir, `${status}.json`);
+    const file = namesFile(paths, status);
+    // (A cache from before the names file had its present form is written anew once.)
+    if (counts[status]?.mtimeMs === mtime && (await exists(file))) continue;
     const before = await readJsonFile(file, NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
     const uids = mtime === -1 ? [] : (await listJobDirs(paths, status)).sort();
     if (before) {
@@ -105,7 +111,8 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
         uids.filter((uid) => !known.has(uid)),
       );
     }
-    await writeJsonAtomic(file, { mtimeMs: mtime, uids });
+    await writeFileAtomic(file, JSON.stringify({ mtimeMs: mtime, uids: uids.join("\n") }));
+    await fs.promises.rm(path.join(dir, `${status}.json`), { force: true }); // the form before this one
     counts[status] = { mtimeMs: mtime, count: uids.length };
     changed = true;
   }

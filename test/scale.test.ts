@@ -68,7 +68,7 @@ describe("the names cache is only a cache", () => {
     const world = await makeWorld();
     const uids = await history(world, 10);
     await refreshIndex(world.paths);
-    const index = path.join(world.paths.state, "index", "completed.json");
+    const index = path.join(world.paths.state, "index", "completed.uids.json");
     expect(await fs.pathExists(index)).toBe(true);
     const all = async () => (await api.pageOfMyQueue({ limit: 100 }, world.owner)).jobs.map((j) => `${j.uid}:${j.status}`).sort();
     const expected = uids.map((u) => `${u}:completed`).sort();
