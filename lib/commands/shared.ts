@@ -143,7 +143,7 @@ export function votesLines(job: Job, approvals: ReturnType<typeof approvalsOf>):
   const out = ["", approvals ? `Approvals: ${approvals.approvedBy.length} of ${approvals.required} required` : "Votes recorded by the owner's pass:"];
   for (const v of job.meta.votes) {
     const other = v.code_sha256 !== job.meta.code_sha256 ? "  (for other code: not counted)" : "";
-    out.push(`  ${v.by} ${v.decision === "approve" ? "approved" : "rejected"} ${age(v.at)}${v.reason ? `: ${v.reason}` : ""}${other}`);
+    out.push(`  ${v.by} ${v.decision === "approve" ? "approved" : "rejected"} ${age(v.at)} ago${v.reason ? `: ${v.reason}` : ""}${other}`);
   }
   if (approvals && job.status === "pending") {
     if (approvals.unreachable) {
