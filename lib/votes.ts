@@ -33,6 +33,8 @@ import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "./s
 export type Approvals = NonNullable<AppConfig["approvals"]>;
 
 const COUNT_CONCURRENCY = 8;
+/** How long a vote file that does not parse may be a write still under way before it is ignored. */
+const HALF_WRITTEN_GRACE_MS = 60_000;
 
 export interface Tally {
   /** Listed approvers (never the requester) who approved exactly this code. */
@@ -120,6 +122,9 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
     try {
       marker = await readVote(rec.paths, voter, job.uid);
     } catch (error) {
+      // Possibly still arriving (a sync writing it): looked at again by later passes for a minute.
+      const stat = await ifExists(fs.promises.lstat(voteFile(rec.paths, voter, job.uid)));
+      if (stat && Date.now() - stat.mtimeMs < HALF_WRITTEN_GRACE_MS) continue;
       await ignore(rec, voter, job.uid, `not a valid vote: ${errorMessage(error)}`);
       continue;
     }

@@ -114,6 +114,11 @@ describe("N-of-M approvals", () => {
     await fs.outputJson(voteFile(world.paths, "mallory@test.local", uid), vote(OWNER)); // claims to be the owner
     await fs.outputJson(voteFile(world.paths, ALICE, uid), vote(ALICE, { code_sha256: "0".repeat(64) })); // for other code
     await fs.outputFile(voteFile(world.paths, OWNER, uid), "{ half written");
+    // A damaged file may be a sync still writing it: left for a minute, then ignored.
+    await world.pass();
+    expect(await fs.pathExists(voteFile(world.paths, OWNER, uid))).toBe(true);
+    const aMinuteAgo = new Date(Date.now() - 61_000);
+    await fs.utimes(voteFile(world.paths, OWNER, uid), aMinuteAgo, aMinuteAgo);
     await world.pass();
 
     let job = await world.job(uid);
