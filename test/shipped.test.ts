@@ -392,7 +392,7 @@ describe("the output, rules and follow-up commands through scripts/scq.sh", () =
 });
 
 describe("approval workflows through scripts/scq.sh", () => {
-  test("scq try on published mock data, scq dry-run, approvers voting with --datasite (pending, review, approve, ui), a parameterised rule", async () => {
+  test("scq try on published mock data, scq dry-run, approvers voting with --datasite (pending, review, approve, reject, ui), a parameterised rule", async () => {
     const data = path.join(os.tmpdir(), `scq-shipped-data-${process.pid}-${Date.now()}`);
     onTestFinished(() => fs.remove(data));
     await fs.outputFile(path.join(data, "private", "rows.csv"), "name\nREAL-PERSON\n");
@@ -454,6 +454,17 @@ describe("approval workflows through scripts/scq.sh", () => {
       child.kill("SIGTERM");
       expect((await child).exitCode).toBe(0);
     }
+
+    // One approver's reject, from their own account, rejects a job.
+    const doubtful = await submit(install, { "run.sh": 'cat "$DATA_DIR/cohort/rows.csv"\n' }, "prints rows");
+    expect((await install.runSh()).exitCode).toBe(0);
+    const rejected = await install.scq("approver", ["reject", doubtful.slice(-8), "--datasite", OWNER, "-r", "prints row-level data"]);
+    expect(rejected.stdout).toContain(`Voted to reject ${doubtful}`);
+    expect((await install.runSh()).exitCode).toBe(0);
+    expect(await install.scqJson("scientist", ["job", doubtful])).toMatchObject({
+      status: "rejected",
+      error_message: `rejected by ${APPROVER}: prints row-level data`,
+    });
 
     // A parameterised rule: the same code with another params.json runs without a vote.
     const schema = path.join(install.root, "params.schema.json");
