@@ -33,6 +33,8 @@ import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "./s
 export type Approvals = NonNullable<AppConfig["approvals"]>;
 
 const COUNT_CONCURRENCY = 8;
+/** Vote files taken from one approver's folder in one pass: nobody's folder can hold a pass for long. */
+const MAX_VOTES_PER_FOLDER = 500;
 /** How long a vote file that does not parse may be a write still under way before it is ignored. */
 const HALF_WRITTEN_GRACE_MS = 60_000;
 
@@ -85,10 +87,18 @@ export async function applyVotes(
   const listed = new Set(approvals?.approvers ?? []);
   const voters = new Map<string, string[]>();
   for (const folder of await listDirs(paths.decisions)) {
-    for (const name of (await ifExists(fs.promises.readdir(path.join(paths.decisions, folder)))) ?? []) {
-      const uid = name.endsWith(".json") ? name.slice(0, -".json".length) : "";
+    const names = ((await ifExists(fs.promises.readdir(path.join(paths.decisions, folder)))) ?? []).filter((name) =>
       // A write under way (a temp name) or sync noise: not a vote (yet).
-      if (!UID_PATTERN.test(uid)) continue;
+      UID_PATTERN.test(name.endsWith(".json") ? name.slice(0, -".json".length) : ""),
+    );
+    // However many files one folder holds, a pass deals with a bounded number: the rest wait their turn.
+    if (names.length > MAX_VOTES_PER_FOLDER) {
+      rec.log(`decisions/${folder}/ holds ${names.length} vote files: ${MAX_VOTES_PER_FOLDER} are dealt with this pass, the rest by the next ones`);
+    }
+    // Votes on waiting jobs first: junk cannot delay them.
+    const waiting = (name: string) => (pending.has(name.slice(0, -".json".length)) ? 0 : 1);
+    for (const name of names.sort((a, b) => waiting(a) - waiting(b) || a.localeCompare(b)).slice(0, MAX_VOTES_PER_FOLDER)) {
+      const uid = name.slice(0, -".json".length);
       if (!listed.has(folder)) {
         await ignore(rec, folder, uid, `${folder} is not a listed approver (config.json approvals.approvers)`);
       } else if (pending.has(uid)) {

@@ -205,6 +205,26 @@ describe("N-of-M approvals", () => {
     expect(summary.decided).toEqual([{ uid: other, to: "approved" }]);
   });
 
+  test("a folder flooded with vote files holds no pass: a bounded number a pass, votes on waiting jobs first", async () => {
+    const world = await twoOfThree();
+    const uid = await world.submit(CODE);
+    await world.pass();
+    const folder = path.join(world.paths.decisions, ALICE);
+    await fs.mkdirp(folder);
+    const junk = { decision: "approve", reason: "", by: ALICE, at: new Date().toISOString(), code_sha256: "0".repeat(64) };
+    for (let i = 0; i < 1200; i += 1) {
+      const other = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+      await fs.writeJson(path.join(folder, `${other}.json`), { ...junk, uid: other });
+    }
+    expect((await scqAs(world, ALICE, ["approve", uid, "-r", "real vote"])).exitCode).toBe(0);
+    await world.pass();
+    expect((await world.job(uid)).meta.votes.map((v) => [v.by, v.reason])).toEqual([[ALICE, "real vote"]]);
+    expect(world.lines).toContainEqual(`vote: decisions/${ALICE}/ holds 1201 vote files: 500 are dealt with this pass, the rest by the next ones`);
+    expect((await fs.readdir(folder)).length).toBe(701);
+    for (let i = 0; i < 2; i += 1) await world.pass();
+    expect(await fs.readdir(folder)).toEqual([]);
+  });
+
   test("an owner who is not listed cannot approve; a config that asks for more approvers than it lists is refused", async () => {
     const world = await twoOfThree([ALICE, BOB]);
     const uid = await world.submit(CODE);
