@@ -93,13 +93,17 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
   }
   const data = mockDataPaths(ctx.config.sandbox.data_paths);
   const dir = dryRunDir(paths, job.uid);
+  const root = await ensureOwnFolder(`${stageRoot(paths)}-dry`, "Remove it, or set TMPDIR to a folder only you can write.");
+  // What a killed dry run left (its stage, its unfinished results) goes once no dry run can still be using it.
+  const stale = 2 * (ctx.config.job_timeout + 60) * 1000;
+  await removeOlderThan(root, stale, () => true);
+  await removeOlderThan(path.dirname(dir), stale, (name) => name.includes(".new-"));
   const fresh = `${dir}.new-${process.pid}`;
   await removeTree(fresh);
   await fs.promises.mkdir(fresh, { recursive: true });
   const started_at = now();
   let record: DryRunRecord;
   try {
-    const root = await ensureOwnFolder(`${stageRoot(paths)}-dry`, "Remove it, or set TMPDIR to a folder only you can write.");
     const run = { mode: ctx.config.sandbox.mode, network: ctx.config.sandbox.network, limits: appliedLimits(ctx.config), data };
     const { result, codeHash } = await runOnce(root, path.join(job.dir, "code"), job.uid, job.meta.name, run, fresh);
     // The findings the real run's output would get (as advice: a dry run releases nothing).
@@ -134,6 +138,13 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
     },
   });
   return record;
+}
+
+async function removeOlderThan(dir: string, ageMs: number, which: (name: string) => boolean): Promise<void> {
+  for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
+    const stat = which(name) ? await ifExists(fs.promises.lstat(path.join(dir, name))) : undefined;
+    if (stat && Date.now() - stat.mtimeMs > ageMs) await removeTree(path.join(dir, name));
+  }
 }
 
 /** The last dry run of a job, with where its logs and output are, or undefined if it has none. */

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { readAudit } from "../lib/audit.ts";
 import { dryRunDir } from "../lib/dry-run.ts";
 import { mockFolder } from "../lib/mock.ts";
+import { stageRoot } from "../lib/runner.ts";
 import { datasiteDir } from "../lib/paths.ts";
 import type { SandboxMode } from "../lib/schemas.ts";
 import { bwrapReady, makeWorld, OWNER, runScript, SCIENTIST, worldArgs, writeFolder, type World } from "./helpers.ts";
@@ -44,6 +45,15 @@ describe("dry runs on mock data", () => {
     const { world } = await mockedWorld();
     const uid = await world.submit(PEEK, "peek");
     await world.pass();
+    // What a dry run killed long ago left behind goes; what a running one uses stays.
+    const dryRoot = `${stageRoot(world.paths)}-dry`;
+    onTestFinished(() => fs.remove(dryRoot));
+    const left = [path.join(dryRoot, "run-killed"), `${dryRunDir(world.paths, uid)}.new-99999`];
+    const young = path.join(dryRoot, "run-running");
+    for (const dir of [...left, young]) await fs.mkdirp(dir);
+    await fs.chmod(dryRoot, 0o711);
+    const longAgo = new Date(Date.now() - 86_400_000);
+    for (const dir of left) await fs.utimes(dir, longAgo, longAgo);
     const run = await runScript("scq.ts", ["dry-run", uid.slice(-8), ...worldArgs(world)]);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain(`Dry run of ${uid} on mock data: $DATA_DIR/cohort = `);
@@ -54,6 +64,9 @@ describe("dry runs on mock data", () => {
     expect(await fs.readFile(path.join(dir, "output", "seen.csv"), "utf8")).toBe("name,age\nMADE-UP-PERSON,30\n");
     expect((await fs.readFile(path.join(dir, "output", "mounts.txt"), "utf8")).trim()).toBe("cohort");
     expect(await fs.pathExists(path.join(dir, "output-checks.json"))).toBe(true);
+    for (const gone of left) expect(await fs.pathExists(gone)).toBe(false);
+    expect(await fs.pathExists(young)).toBe(true);
+    await fs.remove(young);
     // The job waits, as it did; the dry run is audited.
     const job = await world.job(uid);
     expect(job.status).toBe("pending");
