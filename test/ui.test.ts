@@ -184,6 +184,12 @@ describe.skipIf(!available)("review page", () => {
       page.once("dialog", (dialog) => void dialog.accept());
       await page.click("#approve");
       await expect.poll(() => page.locator("#decide-msg").textContent()).toBe("Your vote to approve is recorded: the owner's next pass counts it.");
+      // From the table, a batch is votes too (her vote on this job, given again, replaces the first).
+      await page.check("#all");
+      await page.fill("#batch-reason", "aggregate only");
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#batch-approve");
+      await expect.poll(() => page.locator("#batch-msg").textContent()).toBe("1 approve vote(s) recorded.");
     } finally {
       await page.close();
       await hers.close();

@@ -279,7 +279,9 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
       handle: async ({ req, res }) => {
         const body = parse(BatchBody, await readJson(req));
         const outcomes = await decideMany(ctx, body.uids, { decision: body.action, reason: body.reason });
-        send(res, { results: outcomes.map((o) => ({ uid: o.ref, ok: o.ok, ...(o.error ? { error: o.error } : {}) })) });
+        send(res, {
+          results: outcomes.map((o) => ({ uid: o.ref, ok: o.ok, ...(o.vote ? { vote: true } : {}), ...(o.error ? { error: o.error } : {}) })),
+        });
       },
     },
     {
