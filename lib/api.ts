@@ -89,7 +89,6 @@ export async function reviewJob(ref: string, c?: ContextLike): Promise<Review> {
 export const approve = async (ref: string, reason = "", c?: ContextLike, options: Pick<DecideOptions, "sha"> = {}) =>
   decide(await contextOf(c), ref, { decision: "approve", reason, ...options });
 export const reject = async (ref: string, reason: string, c?: ContextLike) => decide(await contextOf(c), ref, { decision: "reject", reason });
-/** Hand a finished job's held output and logs to its requester (with "release": "review"). */
 /** Release a finished job's held logs and output to its requester, file by file (see ReleaseDecision). */
 export async function release(ref: string, decision: ReleaseDecision = {}, c?: ContextLike) {
   const ctx = await contextOf(c);

@@ -48,15 +48,17 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
   }
   if (decision === "reject" && reason.trim() === "")
     throw new ScqError('A rejection needs a reason (-r "..."): the requester reads it.', { uid: job.uid });
-  const voting = reviewsForAnother(ctx) || ctx.config.approvals !== undefined;
+  // The owner's own approvals settings (an approver reviewing another's queue cannot see that owner's).
+  const approvals = reviewsForAnother(ctx) ? undefined : ctx.config.approvals;
+  const voting = reviewsForAnother(ctx) || approvals !== undefined;
   if (voting && job.meta.requester_email === ctx.email) {
     throw new JobStateError(`Job ${job.uid} is yours (you submitted it): a requester never counts as an approver of their own job.`, {
       uid: job.uid,
     });
   }
-  if (voting && !reviewsForAnother(ctx) && !ctx.config.approvals!.approvers.includes(ctx.email)) {
+  if (approvals && !approvals.approvers.includes(ctx.email)) {
     throw new ScqError(
-      `Jobs here need ${ctx.config.approvals!.required} approval(s) from ${ctx.config.approvals!.approvers.join(", ")}, and you (${ctx.email}) are not listed: ` +
+      `Jobs here need ${approvals.required} approval(s) from ${approvals.approvers.join(", ")}, and you (${ctx.email}) are not listed: ` +
         `add yourself to approvals.approvers in ${ctx.settings?.file ?? "config.json"}, or ask them (scq approve ${job.uid.slice(-8)} --datasite ${ctx.email}).`,
       { uid: job.uid },
     );

@@ -182,13 +182,11 @@ export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ re
   if (!stat?.isDirectory()) throw new ScqError(`--folder ${options.folder} is not a folder: give the folder you would submit (with its run.sh).`);
   const there = await ifExists(fs.promises.readdir(options.out));
   if (there && there.length > 0) throw new ScqError(`--out ${options.out} is not empty: give a new or empty folder for the logs and output.`);
-  // The owner's limits where they give them (checked by the manifest's schema), this app's defaults elsewhere.
-  const { timeout_s, cpu_seconds, memory_mb, max_processes, max_file_mb, max_output_mb, max_log_kb, max_code_mb, max_files } = manifest.limits;
-  const given = { timeout_s, cpu_seconds, memory_mb, max_processes, max_file_mb, max_output_mb, max_log_kb, max_code_mb, max_files };
   const run: Sandboxed = {
     mode: ctx.config.sandbox.mode,
     network: manifest.network,
-    limits: { ...appliedLimits(ctx.config), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) },
+    // The owner's limits where they give them (the manifest's schema keeps only known ones), this app's defaults elsewhere.
+    limits: { ...appliedLimits(ctx.config), ...manifest.limits },
     data: manifest.mocks.map((m) => ({ path: path.join(published, m.name), name: m.name })),
   };
   // What SyftBox synced is the owner's: a mock that is a link could point anywhere on this machine.

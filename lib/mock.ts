@@ -2,7 +2,9 @@
 // copied, by the pass, into a public folder of the owner's datasite, public/<queue name>/mock/<name>/,
 // with a manifest.json naming the mocks and the limits and network setting jobs get, so requesters can
 // `scq try` their code against it before they submit. Copied only when something changed (one hash of
-// the mock folders each pass), each mock replaced in one rename; unpublished when no mock is configured.
+// the mock folders' names, sizes and change times each pass: no file is read unless one changed), each
+// mock replaced in one rename; unpublished when no mock is configured.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -15,8 +17,7 @@ import { removeTree } from "./remove.ts";
 import { appliedLimits } from "./runner.ts";
 import { dataMounts } from "./sandbox.ts";
 import { AppliedLimitsSchema, Timestamp, type AppConfig } from "./schemas.ts";
-import { copyTreeHashed, treeHash, walkTree } from "./tree.ts";
-import { createHash } from "node:crypto";
+import { copyTreeHashed, walkTree } from "./tree.ts";
 
 /** Mock data is made-up and small: bounded like submitted code. */
 const MOCK_CAPS = { maxFiles: 10_000, maxBytes: 512 * 1024 * 1024 };
@@ -27,7 +28,7 @@ export const MockManifestSchema = z.object({
   mocks: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/), files: z.number().int(), bytes: z.number().int() })),
   network: z.boolean(),
   /** The limits jobs get on the real data; fields a newer app adds are ignored. */
-  limits: AppliedLimitsSchema.partial().loose(),
+  limits: AppliedLimitsSchema.partial().strip(),
 });
 type MockManifest = z.infer<typeof MockManifestSchema>;
 
@@ -57,7 +58,11 @@ export async function publishMocks(paths: QueuePaths, config: AppConfig, log: Lo
     const listed: MockManifest["mocks"] = [];
     for (const m of mocks) {
       const entries = await walkTree(m.mock!, MOCK_CAPS);
-      signature.update(`${m.target}\0${await treeHash(m.mock!, entries)}\n`);
+      // Any write or replacement changes a file's ctime: that, not its content, tells a pass to copy again.
+      for (const e of entries) {
+        const { ctimeMs } = await fs.promises.lstat(path.join(m.mock!, e.rel));
+        signature.update(`${m.target}/${e.rel}\0${e.type}\0${e.size}\0${ctimeMs}\n`);
+      }
       listed.push({ name: m.target, files: entries.filter((e) => e.type === "file").length, bytes: entries.reduce((n, e) => n + e.size, 0) });
     }
     signature.update(JSON.stringify([config.sandbox.network, limits]));

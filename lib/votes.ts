@@ -21,12 +21,12 @@ import { appendAudit } from "./audit.ts";
 import { markerFor, readVote, writeMarker } from "./decisions.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
-import { ifExists, isNotFound, listDirs, writeFileAtomic } from "./fsutil.ts";
+import { ifExists, listDirs, writeFileAtomic } from "./fsutil.ts";
 import { readJob, type Job } from "./jobs.ts";
 import type { Context } from "./context.ts";
 import { now, update, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
-import { jobDir, voteFile, type QueuePaths } from "./paths.ts";
+import { voteFile, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "./schemas.ts";
 
@@ -87,18 +87,17 @@ export async function applyVotes(
   const listed = new Set(approvals?.approvers ?? []);
   const voters = new Map<string, string[]>();
   for (const folder of await listDirs(paths.decisions)) {
-    const names = ((await ifExists(fs.promises.readdir(path.join(paths.decisions, folder)))) ?? []).filter((name) =>
+    const uids = ((await ifExists(fs.promises.readdir(path.join(paths.decisions, folder)))) ?? [])
+      .map((name) => (name.endsWith(".json") ? name.slice(0, -".json".length) : ""))
       // A write under way (a temp name) or sync noise: not a vote (yet).
-      UID_PATTERN.test(name.endsWith(".json") ? name.slice(0, -".json".length) : ""),
-    );
+      .filter((uid) => UID_PATTERN.test(uid));
     // However many files one folder holds, a pass deals with a bounded number: the rest wait their turn.
-    if (names.length > MAX_VOTES_PER_FOLDER) {
-      rec.log(`decisions/${folder}/ holds ${names.length} vote files: ${MAX_VOTES_PER_FOLDER} are dealt with this pass, the rest by the next ones`);
+    if (uids.length > MAX_VOTES_PER_FOLDER) {
+      rec.log(`decisions/${folder}/ holds ${uids.length} vote files: ${MAX_VOTES_PER_FOLDER} are dealt with this pass, the rest by the next ones`);
     }
     // Votes on waiting jobs first: junk cannot delay them.
-    const waiting = (name: string) => (pending.has(name.slice(0, -".json".length)) ? 0 : 1);
-    for (const name of names.sort((a, b) => waiting(a) - waiting(b) || a.localeCompare(b)).slice(0, MAX_VOTES_PER_FOLDER)) {
-      const uid = name.slice(0, -".json".length);
+    const waiting = (uid: string) => (pending.has(uid) ? 0 : 1);
+    for (const uid of uids.sort((a, b) => waiting(a) - waiting(b) || a.localeCompare(b)).slice(0, MAX_VOTES_PER_FOLDER)) {
       if (!listed.has(folder)) {
         await ignore(rec, folder, uid, `${folder} is not a listed approver (config.json approvals.approvers)`);
       } else if (pending.has(uid)) {
@@ -217,9 +216,7 @@ async function ignore(rec: Recorder, folder: string, uid: string, why: string): 
 
 /** A vote file dealt with (recorded on the job, or ignored and audited) is removed. */
 async function consume(paths: QueuePaths, folder: string, uid: string): Promise<void> {
-  await fs.promises.rm(voteFile(paths, folder, uid), { force: true }).catch((error: unknown) => {
-    if (!isNotFound(error)) throw error;
-  });
+  await fs.promises.rm(voteFile(paths, folder, uid), { force: true });
 }
 
 /**
@@ -234,9 +231,8 @@ export async function grantApprovers(paths: QueuePaths, approvals: Approvals | u
   const changed = before !== JSON.stringify(approvals ?? null);
   const uids = changed ? ((await ifExists(fs.promises.readdir(path.join(paths.jobs, "pending")))) ?? []) : admitted;
   for (const uid of uids) {
-    const dir = jobDir(paths, "pending", uid);
-    const meta = await readJob(paths, "pending", uid).catch(() => undefined);
-    if (meta) await jobPermissions(dir, meta.meta.requester_email, approvers);
+    const job = await readJob(paths, "pending", uid).catch(() => undefined);
+    if (job) await jobPermissions(job.dir, job.meta.requester_email, approvers);
   }
   // Written exactly as compared above (writeJsonAtomic would indent it, and every pass would see a change).
   if (changed) await writeFileAtomic(file, JSON.stringify(approvals ?? null));

@@ -5,7 +5,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { APP_DIR } from "../lib/paths.ts";
 import { startUiServer, type UiServer } from "../lib/ui/server.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
@@ -40,13 +40,6 @@ afterAll(async () => {
 function shot(world: World, name: string): string {
   return path.join(process.env.UPDATE_SCREENSHOTS ? path.join(APP_DIR, "docs") : world.root, name);
 }
-
-/** A folder beside the worlds for data paths (created per call). */
-function world0Root(): string {
-  return (world0 ??= fs.mkdtempSync(path.join(os.tmpdir(), "scq-ui-data-")));
-}
-let world0: string | undefined;
-afterAll(() => world0 && fs.remove(world0));
 
 async function serve(world: World): Promise<UiServer> {
   const server = await startUiServer(world.owner, { port: 0 });
@@ -159,13 +152,16 @@ describe.skipIf(!available)("review page", () => {
 
   test("an approver votes from their page; the owner's page shows the votes, who is still needed, a dry run on mock data and the job's history", async () => {
     const alice = "alice@test.local";
-    const mock = path.join(world0Root(), "mock");
+    // The data paths must be named in the settings the world starts with: made before it.
+    const data = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-ui-data-"));
+    onTestFinished(() => fs.remove(data));
+    const mock = path.join(data, "mock");
     const world = await makeWorld({
-      sandbox: { mode: "none", data_paths: [{ path: path.join(world0Root(), "private"), mock, name: "cohort" }] },
+      sandbox: { mode: "none", data_paths: [{ path: path.join(data, "private"), mock, name: "cohort" }] },
       approvals: { required: 2, approvers: [OWNER, alice] },
       notify: [{ command: ["true"] }],
     });
-    await fs.outputFile(path.join(world0Root(), "private", "rows.csv"), "name\nREAL\n");
+    await fs.outputFile(path.join(data, "private", "rows.csv"), "name\nREAL\n");
     await fs.outputFile(path.join(mock, "rows.csv"), "name\nMADE-UP\n");
     await fs.mkdirp(path.join(world.dataDir, "datasites", alice));
     const uid = await world.submit({ "run.sh": 'cat "$DATA_DIR"/cohort/rows.csv\ncp "$DATA_DIR"/cohort/rows.csv "$OUTPUT_DIR/"\n' }, "two approvers");
