@@ -16,10 +16,17 @@ say() { printf '[syft-code-queue] %s\n' "$*" >&2; }
 self="$(readlink -f -- "$0" 2>/dev/null || printf '%s' "$0")"
 cd -- "$(dirname -- "$self")"
 
-# cron's PATH is /usr/bin:/bin; Node.js installed from nodejs.org or by hand lives in /usr/local/bin.
-if ! command -v node >/dev/null 2>&1; then PATH="$PATH:/usr/local/bin"; export PATH; fi
+# Find node where PATH does not have it: cron's PATH is /usr/bin:/bin, and the SyftBox Go client
+# rebuilds PATH for its apps (folders of virtualenvs, conda and pyenv removed; SYFTBOX_EXTRA_PATH
+# added). Node.js from nodejs.org or by hand lives in /usr/local/bin, from Homebrew in
+# /opt/homebrew/bin, from volta in ~/.volta/bin, from nvm in ~/.nvm/versions/node/<version>/bin.
 if ! command -v node >/dev/null 2>&1; then
-  say "Node.js is not installed (or not on PATH=$PATH). Install Node.js 20 or newer, or put it on PATH, then run this again."
+  for dir in /usr/local/bin /opt/homebrew/bin "${HOME:-/nonexistent}/.volta/bin" $(ls -d "${HOME:-/nonexistent}"/.nvm/versions/node/v*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$dir/node" ]; then PATH="$PATH:$dir"; export PATH; break; fi
+  done
+fi
+if ! command -v node >/dev/null 2>&1; then
+  say "Node.js is not installed (or not on PATH=$PATH). Install Node.js 20 or newer, or put it on PATH; under the SyftBox client, name its folder in SYFTBOX_EXTRA_PATH. Then run this again."
   exit 1
 fi
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
@@ -97,11 +104,34 @@ if [ "$mode" = once ]; then
   exec node --import tsx scripts/process.ts "$@"
 fi
 
-interval="$(node -e 'try { const c = JSON.parse(require("fs").readFileSync(process.env.SCQ_APP_CONFIG || "config.json", "utf8")); console.log(Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10) } catch { console.log(10) }')"
+# One node start reads both settings the loop needs: the interval and whether to serve the page.
+settings="$(node -e 'try { const c = JSON.parse(require("fs").readFileSync(process.env.SCQ_APP_CONFIG || "config.json", "utf8")); console.log(`${Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10} ${c.ui?.serve === true}`) } catch { console.log("10 false") }')"
+interval="${settings% *}"
+serve_ui="${settings#* }"
 say "looping: one pass every ${interval}s (Ctrl-C to stop)"
+
+# The review page (config "ui": {"serve": true}) on the port the SyftBox client assigned the app. Its
+# URL carries a random token made by the page's own process: written to .ui-url here (owner-only),
+# never put in the environment (the client shows apps' environments through its local API) or the log.
+ui=
+keep_ui() {
+  [ "$serve_ui" = true ] || return 0
+  if [ -n "$ui" ] && kill -0 "$ui" 2>/dev/null; then return 0; fi
+  if [ -z "${SYFTBOX_ASSIGNED_PORT:-}" ]; then
+    say "ui.serve is set, but no SYFTBOX_ASSIGNED_PORT (only the SyftBox client assigns one): run scripts/scq.sh ui instead"
+    serve_ui=false
+    return 0
+  fi
+  if [ "$bundled" = 1 ]; then node dist/scq.mjs ui --port "$SYFTBOX_ASSIGNED_PORT" --url-file "$PWD/.ui-url" >/dev/null &
+  else node --import tsx scripts/scq.ts ui --port "$SYFTBOX_ASSIGNED_PORT" --url-file "$PWD/.ui-url" >/dev/null & fi
+  ui=$!
+  say "review page on http://127.0.0.1:${SYFTBOX_ASSIGNED_PORT}/ (pid $ui); its URL with the access token is in $PWD/.ui-url"
+}
+
 sleeper=
-trap 'if [ -n "$sleeper" ]; then kill "$sleeper" 2>/dev/null || true; fi; exit 0' INT TERM
+trap 'for p in $sleeper $ui; do kill "$p" 2>/dev/null || true; done; exit 0' INT TERM
 while true; do
+  keep_ui
   status=0
   pass "$@" || status=$?
   if [ "$status" -ne 0 ]; then say "pass failed with exit code $status; retrying in ${interval}s"; fi

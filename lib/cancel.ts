@@ -21,25 +21,29 @@ const CANCEL_FOLDER = "cancel";
 
 export interface CancelResult {
   job: JobView;
-  /** "withdrawn": it was still in the inbox and is gone; "requested": the owner's next pass cancels it. */
+  /**
+   * "withdrawn": it was still in the inbox here and is gone (a request goes too, in case the owner's
+   * queue took it in meanwhile); "requested": the owner's next pass cancels it.
+   */
   outcome: "withdrawn" | "requested";
 }
 
 export async function cancelJob(ctx: Context, ref: string, reason = ""): Promise<CancelResult> {
   const job = await locateJob(ctx, ref);
   if (job.role === "owner") throw new ScqError(`Job ${job.uid} is in your own queue: reject it instead (scq reject ${shortUid(job.uid)} -r "...").`);
-  if (!job.taken_in) {
-    await fs.promises.rm(job.dir, { recursive: true, force: true });
-    return { job, outcome: "withdrawn" };
-  }
-  if (job.status !== "pending" && job.status !== "approved" && job.status !== "running") {
+  if (job.taken_in && job.status !== "pending" && job.status !== "approved" && job.status !== "running") {
     throw new JobStateError(`Job ${job.uid} is ${job.status}: it has finished already, so there is nothing to cancel.`);
   }
   const paths = queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name);
+  if (!job.taken_in) {
+    await fs.promises.rm(job.dir, { recursive: true, force: true });
+  }
+  // Also for a job still in our inbox copy: under SyftBox, the owner's pass may have taken it in
+  // already while our copy waits for the sync that removes it. The request then cancels it there.
   const dir = path.join(paths.inbox, ctx.email, CANCEL_FOLDER);
   await fs.promises.mkdir(dir, { recursive: true });
   await writeJsonAtomic(path.join(dir, `${job.uid}.json`), { uid: job.uid, at: now(), reason });
-  return { job, outcome: "requested" };
+  return { job, outcome: job.taken_in ? "requested" : "withdrawn" };
 }
 
 /** The pass's step: honour cancel requests for jobs that have not started; drop the rest. */

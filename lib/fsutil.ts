@@ -25,6 +25,14 @@ export async function writeFileAtomic(file: string, data: string | Buffer): Prom
   }
 }
 
+/** A file only its owner may read (a URL carrying a token), written atomically: created 0600, then renamed. */
+export async function writePrivateFile(file: string, data: string): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  await fs.promises.writeFile(tmp, data, { flag: "wx", mode: 0o600 });
+  await fs.promises.rename(tmp, file);
+}
+
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -36,7 +36,7 @@ import {
   type AppConfig,
   type Limits,
 } from "./schemas.ts";
-import { checkJobCode, isSyncNoise, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
+import { checkJobCode, isSyftBoxControlFile, isSyncNoise, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
 import { visible } from "./visible.ts";
 
 export const SUBMITTED_MARKER = "submitted";
@@ -335,6 +335,11 @@ async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeRe
     );
   }
   if (!claimed.success) return reject(`metadata.json ${claimed.error.issues.map((i) => `field "${i.path.join(".")}": ${i.message}`).join("; ")}`);
+  // The Python client (through syft-perm) writes permission files into its job: one at the top and
+  // one beside the code files. They are its own, not hostile, but no permission the requester wrote
+  // may stand in the owner's datasite: they go, and adopt() writes the app's rules for the job.
+  const dropped = await removePermissionFiles(dir);
+  if (dropped.length > 0) rec.log(`${shortUid(uid)}: the client's permission files ${dropped.join(", ")} replaced by the queue's own`);
   // Nothing proves who wrote it: the requester claim is kept, and marked unverified.
   const gated = await gate(rec.paths, config.limits, dir, uid, claimed.data, undefined);
   if (!gated.ok) return reject(gated.reason);
@@ -356,6 +361,26 @@ async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeRe
     },
   );
   result.accepted.push(uid);
+}
+
+/** SyftBox permission files in a job folder and below its code/, removed; their paths in the job. */
+async function removePermissionFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const sweep = async (folder: string, rel: string, depth: number): Promise<void> => {
+    if (depth > MAX_DEPTH) return; // the gate refuses such a tree anyway
+    for (const entry of await fs.promises.readdir(folder, { withFileTypes: true }).catch(() => [])) {
+      const full = path.join(folder, entry.name);
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      if (isSyftBoxControlFile(entry.name) && !entry.isDirectory()) {
+        await fs.promises.rm(full, { force: true });
+        removed.push(relPath);
+      } else if (entry.isDirectory() && (depth > 0 || entry.name === "code")) {
+        await sweep(full, relPath, depth + 1);
+      }
+    }
+  };
+  await sweep(dir, "", 0);
+  return removed;
 }
 
 async function newestChange(dir: string): Promise<number> {

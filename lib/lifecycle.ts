@@ -42,6 +42,7 @@ import { rememberReleased } from "./checks/released.ts";
 import { recordToDisk } from "./job-record.ts";
 import type { Job } from "./jobs.ts";
 import { shortUid, type Log } from "./log.ts";
+import { LOGS_DIR } from "./log-files.ts";
 import { CHECKS_FILE, decisionFile, jobDir, voteFile, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { removeTree } from "./remove.ts";
@@ -241,9 +242,12 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     );
   }
   // Logs go to the requester with any decision; output file by file.
-  if (fs.existsSync(path.join(staged, "logs"))) {
-    await removeTree(path.join(job.dir, "logs"));
-    await fs.promises.rename(path.join(staged, "logs"), path.join(job.dir, "logs"));
+  // (Held before the logs folder got a name SyftBox syncs: "logs" is moved to the new name.)
+  for (const name of [LOGS_DIR, "logs"]) {
+    if (!fs.existsSync(path.join(staged, name))) continue;
+    await removeTree(path.join(job.dir, LOGS_DIR));
+    await fs.promises.rename(path.join(staged, name), path.join(job.dir, LOGS_DIR));
+    break;
   }
   await fs.promises.mkdir(path.join(job.dir, "output"), { recursive: true });
   // Remembered for the differencing check of later tables released to the same requester.

@@ -74,7 +74,7 @@ export function jobDir(paths: QueuePaths, status: JobStatus, uid: string): strin
   return path.join(paths.jobs, status, uid);
 }
 
-/** Where a job's logs/ and output/ are: in its folder, or in staging until the owner releases them. */
+/** Where a job's logs and output/ are: in its folder, or in staging until the owner releases them. */
 export function resultsDir(paths: QueuePaths, job: { uid: string; dir: string; meta: { output_review: string | null } }): string {
   return job.meta.output_review === "pending" ? path.join(paths.staging, job.uid) : job.dir;
 }

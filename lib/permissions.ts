@@ -1,6 +1,7 @@
 // SyftBox permission files (syft.pub.yaml). Only the nearest file with rules applies to a path and the
 // datasite owner always has full access, so:
-//   queue root: every user may read and write inbox/<their own email>/** and nothing else; each
+//   queue root: every user may read queue.json (so a requester's client syncs something that shows the
+//     queue is there) and read and write inbox/<their own email>/**, and nothing else; each
 //     listed approver (config approvals) may read and write decisions/<their own email>/**, and only that;
 //   each job folder: its requester may read it (status, logs, output); listed approvers may read its
 //     code/ and metadata.json (what they review), nobody else anything;
@@ -30,8 +31,12 @@ function renderRules(rules: Rule[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Readable by everyone: that this datasite runs the queue, and which. Nothing else about it. */
+const QUEUE_INFO = "queue.json";
+
 function queueRootRules(approvers: readonly string[]): Rule[] {
   return [
+    { pattern: QUEUE_INFO, access: { read: ["*"] } },
     { pattern: "inbox/{{.UserEmail}}/**", access: { read: ["USER"], write: ["USER"] } },
     ...approvers.map((a) => ({ pattern: `decisions/${a}/**`, access: { read: [a], write: [a] } })),
   ];
@@ -53,8 +58,12 @@ async function writeRules(dir: string, rules: Rule[]): Promise<void> {
   if (current !== text) await writeFileAtomic(file, text);
 }
 
+/** The queue root's rules, and the queue.json they let everyone read (both written only when they change). */
 export async function queuePermissions(root: string, approvers: readonly string[] = []): Promise<void> {
   await writeRules(root, queueRootRules(approvers));
+  const info = `${JSON.stringify({ app: "syft-code-queue", queue: path.basename(root) })}\n`;
+  const file = path.join(root, QUEUE_INFO);
+  if ((await ifExists(fs.promises.readFile(file, "utf8"))) !== info) await writeFileAtomic(file, info);
 }
 
 export async function jobPermissions(jobDir: string, requester: string, approvers: readonly string[] = []): Promise<void> {

@@ -7,6 +7,7 @@ import type { Context } from "./context.ts";
 import { JobStateError, ScqError } from "./errors.ts";
 import { ifExists, readJsonFile } from "./fsutil.ts";
 import type { JobView } from "./jobs.ts";
+import { readLog } from "./log-files.ts";
 import { CHECKS_FILE, queuePaths, resultsDir } from "./paths.ts";
 import { ChecksReportSchema, type ChecksReport } from "./schemas.ts";
 import { walkTree, type TreeEntry } from "./tree.ts";
@@ -27,7 +28,7 @@ function resultsOf(ctx: Context, job: JobView): string {
 
 /** The text of stdout or stderr, or null when the job has written none (yet). */
 export async function readLogs(ctx: Context, job: JobView, stream: "stdout" | "stderr"): Promise<string | null> {
-  const read = (dir: string) => ifExists(fs.promises.readFile(path.join(dir, "logs", `${stream}.txt`), "utf8"));
+  const read = (dir: string) => readLog(dir, stream);
   // Output held because of a blocking finding (release "auto"): its logs were never held, and are in the job's folder.
   return (await read(resultsOf(ctx, job))) ?? (await read(job.dir)) ?? null;
 }

@@ -14,6 +14,7 @@ import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
 import { removeTree } from "./remove.ts";
 import { processStartTime } from "./lock.ts";
+import { logFile, LOGS_DIR } from "./log-files.ts";
 import type { QueuePaths } from "./paths.ts";
 import { jobUsage, pidNamespace } from "./procscan.ts";
 import { bwrapDisablesUserns, launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
@@ -102,17 +103,16 @@ export function appliedLimits(config: AppConfig): AppliedLimits {
 }
 
 /**
- * Run one job to its end in its sandbox (the supervisor calls this): logs into `results`/logs as it
+ * Run one job to its end in its sandbox (the supervisor calls this): logs into `results`/run-logs as it
  * runs, output copied into `output` (owner-only) at the end, unless a limit was hit. `stop` aborted (the
  * supervisor was told to stop) ends the job as a limit would.
  */
 export async function execute(request: RunRequest, stop?: AbortSignal): Promise<RunResult> {
   const { limits } = request;
   const stage = stageLayout(request.stage);
-  const logs = path.join(request.results, "logs");
-  await fs.promises.mkdir(logs, { recursive: true });
-  const stdout = new CappedLog(path.join(logs, "stdout.txt"), limits.max_log_kb * 1024);
-  const stderr = new CappedLog(path.join(logs, "stderr.txt"), limits.max_log_kb * 1024);
+  await fs.promises.mkdir(path.join(request.results, LOGS_DIR), { recursive: true });
+  const stdout = new CappedLog(logFile(request.results, "stdout"), limits.max_log_kb * 1024);
+  const stderr = new CappedLog(logFile(request.results, "stderr"), limits.max_log_kb * 1024);
   const started = Date.now();
   const run = await startSandbox(request, stage, { stdout, stderr });
   let stopped = false;
@@ -387,7 +387,7 @@ function describeResult(r: RunResult, limits: AppliedLimits, launchError?: strin
     };
     return `killed by ${r.signal}${hints[r.signal] ?? ""}`;
   }
-  if (r.exitCode !== 0) return `exited with code ${r.exitCode}; see logs/stderr.txt`;
+  if (r.exitCode !== 0) return `exited with code ${r.exitCode}; see run-logs/stderr.txt`;
   return "completed";
 }
 

@@ -12,10 +12,11 @@ import { cancelRecorded, describeRun, executorFor, type Executor } from "./execu
 import { errorMessage, reportJobError } from "./errors.ts";
 import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
 import { releasedBefore, rememberReleased } from "./checks/released.ts";
-import { exists, ifExists, writeFileAtomic } from "./fsutil.ts";
+import { exists, writeFileAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
+import { readLog, type Stream } from "./log-files.ts";
 import { CHECKS_FILE, jobDir, resultsDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { walkTree } from "./tree.ts";
@@ -311,8 +312,11 @@ async function notApproved(rec: Recorder, approved: Job, codeHash: string): Prom
   return undefined;
 }
 
-/** Python syft-code-queue clients read a job's log from execution.log in its folder. */
+/**
+ * Python syft-code-queue clients read a job's log from execution.log in its folder. SyftBox never
+ * syncs *.log, so only a Python client on the owner's own machine sees it; requesters read run-logs/.
+ */
 async function writeExecutionLog(dir: string): Promise<void> {
-  const read = async (name: string) => (await ifExists(fs.promises.readFile(path.join(dir, "logs", name), "utf8"))) ?? "";
-  await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout.txt")}${await read("stderr.txt")}`);
+  const read = async (stream: Stream) => (await readLog(dir, stream)) ?? "";
+  await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout")}${await read("stderr")}`);
 }

@@ -93,6 +93,7 @@ export const CHECK_RULES = [
   "identifier-values",
   "data-rows",
   "differencing",
+  "not-synced",
 ] as const;
 export const CheckRule = z.enum(CHECK_RULES);
 export type CheckRule = z.infer<typeof CheckRule>;
@@ -223,6 +224,15 @@ export const AppConfigSchema = z
       .refine((a) => new Set(a.approvers).size === a.approvers.length, { message: "must not list an approver twice", path: ["approvers"] })
       .refine((a) => a.required <= a.approvers.length, { message: "cannot be more than the number of approvers", path: ["required"] })
       .optional(),
+    /**
+     * The review page under `run.sh --loop`: with serve, the loop keeps `scq ui` running on 127.0.0.1
+     * at the port the SyftBox client assigned the app (SYFTBOX_ASSIGNED_PORT); its URL, with the token,
+     * is written to an owner-only file, never to the environment or the log.
+     */
+    ui: z
+      .object({ serve: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
     // Read by the legacy Python SyftBox client, which schedules `command` every `interval` seconds.
     app: z.object({ run: z.object({ command: z.array(z.string()).min(1), interval: z.number().int().min(1) }) }).optional(),
   })

@@ -12,7 +12,8 @@ import { SUBMITTED_MARKER } from "./intake.ts";
 import { datasiteDir, queuePaths } from "./paths.ts";
 import { uuidv7 } from "./uid.ts";
 import { Description, Email, JobName, Tag, type Submission } from "./schemas.ts";
-import { checkJobCode, treeHash, UnsafeTreeError, walkTree } from "./tree.ts";
+import { neverSyncedName } from "./sync-ignore.ts";
+import { checkJobCode, copyTreeHashed, UnsafeTreeError, type TreeEntry } from "./tree.ts";
 
 const SubmitOptionsSchema = z.object({
   to: Email,
@@ -30,6 +31,8 @@ export interface Submitted {
   /** The inbox folder written, in the owner's datasite. */
   dir: string;
   metadata: Submission;
+  /** Files and folders of the code folder left out because SyftBox never syncs them ("__pycache__/", "run.log"). */
+  left_out: string[];
 }
 
 function parseOptions<S extends z.ZodType>(schema: S, options: unknown): z.output<S> {
@@ -44,8 +47,12 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
   const stat = await ifExists(fs.promises.stat(folder));
   if (!stat?.isDirectory()) throw new ScqError(`${opts.folder} is not a folder. Give the folder that holds your run.sh.`);
   const { limits } = ctx.config;
+  // What SyftBox never syncs would never reach the owner, and the submission would wait for it for
+  // ever: it is left out here, said, and not counted in the manifest.
+  const left_out: string[] = [];
+  let entries: TreeEntry[];
   try {
-    await checkJobCode(folder, limits);
+    entries = await checkJobCode(folder, limits, { leaveOut: neverSyncedName, onLeftOut: (rel) => left_out.push(rel) });
   } catch (error) {
     if (error instanceof UnsafeTreeError) {
       const hint = error.missingRunSh ? "; add one, or send a single script with scq submit-script" : "";
@@ -58,12 +65,15 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
   }
   const queue = queuePaths(ctx.dataDir, opts.to, ctx.config.queue_name);
   if (!(await fs.pathExists(queue.root))) {
-    throw new ScqError(`${opts.to} does not run syft-code-queue (no app_data/${ctx.config.queue_name} in their datasite). Ask them to install it.`);
+    throw new ScqError(
+      `${opts.to} does not run syft-code-queue (no app_data/${ctx.config.queue_name} in their datasite). ` +
+        `Ask them to install it; if they just did, wait for SyftBox to sync and try again.`,
+    );
   }
   const uid = uuidv7();
   const dir = path.join(queue.inbox, ctx.email, uid);
   await fs.promises.mkdir(dir, { recursive: true });
-  await fs.promises.cp(folder, path.join(dir, "code"), { recursive: true, verbatimSymlinks: true });
+  const code_sha256 = await copyTreeHashed(folder, path.join(dir, "code"), entries);
   const metadata: Submission = {
     uid,
     name: opts.name,
@@ -76,13 +86,12 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
   };
   await writeJsonAtomic(path.join(dir, "metadata.json"), metadata);
   // Last, with a manifest of the code, so the owner's intake can tell when every file has synced.
-  const entries = await walkTree(path.join(dir, "code"));
   await writeJsonAtomic(path.join(dir, SUBMITTED_MARKER), {
     at: metadata.created_at,
-    code_sha256: await treeHash(path.join(dir, "code"), entries),
+    code_sha256,
     files: entries.filter((e) => e.type === "file").length,
   });
-  return { uid, dir, metadata };
+  return { uid, dir, metadata, left_out };
 }
 
 const INTERPRETERS: Record<string, string> = {

@@ -24,6 +24,9 @@ export interface WalkOptions extends Partial<TreeCaps> {
   skip?: (name: string) => boolean;
   /** List any name (output listings): control characters are shown by whoever prints them, never refused. */
   anyName?: boolean;
+  /** Entries passed over with all they hold, whatever they are (what SyftBox never syncs), each told to onLeftOut. */
+  leaveOut?: (name: string, isDir: boolean) => boolean;
+  onLeftOut?: (rel: string) => void;
 }
 
 /** Files SyftBox itself makes while syncing: conflict copies and temp files. Never part of a job. */
@@ -75,6 +78,7 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
     for (const name of names) {
       if (options.skip?.(name)) continue;
       const rel = relDir ? `${relDir}/${name}` : name;
+      if (options.leaveOut && (await leftOut(options, path.join(dir, name), name, rel))) continue;
       if (!options.anyName && (BAD_NAME.test(name) || name === "." || name === "..")) {
         throw new UnsafeTreeError(`${JSON.stringify(rel)} has a control character or backslash in its name`);
       }
@@ -104,12 +108,23 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
   return entries;
 }
 
+async function leftOut(options: WalkOptions, full: string, name: string, rel: string): Promise<boolean> {
+  const isDir = (await fs.promises.lstat(full)).isDirectory();
+  if (!options.leaveOut?.(name, isDir)) return false;
+  options.onLeftOut?.(isDir ? `${rel}/` : rel);
+  return true;
+}
+
 /**
  * The gate every job folder passes, on both sides (submit and intake): plain files only, within the
  * caps, and a run.sh at the top. Returns its entries; throws UnsafeTreeError saying what is wrong.
  */
-export async function checkJobCode(root: string, limits: { max_files: number; max_code_mb: number }): Promise<TreeEntry[]> {
-  const entries = await walkTree(root, { maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
+export async function checkJobCode(
+  root: string,
+  limits: { max_files: number; max_code_mb: number },
+  options: Pick<WalkOptions, "leaveOut" | "onLeftOut"> = {},
+): Promise<TreeEntry[]> {
+  const entries = await walkTree(root, { ...options, maxFiles: limits.max_files, maxBytes: limits.max_code_mb * 1024 * 1024 });
   if (!entries.some((e) => e.rel === "run.sh" && e.type === "file")) {
     throw new UnsafeTreeError("has no run.sh: the owner's machine runs `bash run.sh` at the top of the job folder", true);
   }
@@ -149,13 +164,13 @@ export async function treeHash(root: string, entries?: TreeEntry[]): Promise<str
 }
 
 /**
- * Copy a tree of plain files (checked as walkTree checks it) and return the treeHash of exactly the
- * bytes written, so what is hashed is what will run.
+ * Copy a tree of plain files (checked as walkTree checks it, or the entries given) and return the
+ * treeHash of exactly the bytes written, so what is hashed is what will run.
  */
-export async function copyTreeHashed(from: string, to: string): Promise<string> {
+export async function copyTreeHashed(from: string, to: string, entries?: TreeEntry[]): Promise<string> {
   const manifest = createHash("sha256");
   await fs.promises.mkdir(to, { recursive: true });
-  for (const entry of await walkTree(from)) {
+  for (const entry of entries ?? (await walkTree(from))) {
     const target = path.join(to, entry.rel);
     if (entry.type === "dir") {
       await fs.promises.mkdir(target, { mode: 0o755 });

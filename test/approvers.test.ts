@@ -265,7 +265,7 @@ describe("N-of-M approvals", () => {
     const dir = `jobs/completed/${uid}`;
     expect(await can(`${dir}/output/counts.txt`, SCIENTIST, "read")).toBe(true);
     expect(await can(`${dir}/output/counts.txt`, ALICE, "read")).toBe(false);
-    expect(await can(`${dir}/logs/stdout.txt`, ALICE, "read")).toBe(false);
+    expect(await can(`${dir}/run-logs/stdout.txt`, ALICE, "read")).toBe(false);
     const asAlice = { ...world.owner, email: ALICE, datasite: OWNER };
     await expect(getJobLogs(uid, "stdout", asAlice)).rejects.toThrow(
       "an approver reviews its code and record; its logs and output are for its requester and owner",

@@ -77,6 +77,12 @@ describe("the rules", () => {
     );
   });
 
+  test("a file SyftBox never syncs (a .log, anything under logs/) is flagged: the requester would never receive it", async () => {
+    const found = await check({ "summary.txt": "ok\n", "run.log": "x\n", "logs/detail.txt": "x\n" });
+    expect(found.filter((f) => f.rule === "not-synced").map((f) => f.file)).toEqual(["logs/detail.txt", "run.log"]);
+    expect(found.find((f) => f.rule === "not-synced")!.message).toMatch(/never syncs/);
+  });
+
   test("file policy: an image passes, an archive's type and an over-size file are flagged", async () => {
     const dir = await outputs({ "plot.png": "\x89PNG\r\n\x1a\n", "bundle.zip": "PK\x03\x04" });
     // 2 GB, sparse: the check must judge it by its size and never read it.

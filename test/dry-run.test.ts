@@ -120,7 +120,7 @@ describe("scq try: a requester's run on the mock data an owner publishes", () =>
     expect(tried.stdout).toContain(`Tried ${folder} on the mock data of ${OWNER}: $DATA_DIR/cohort`);
     expect(tried.stdout).toContain(`When it does what you want: scq submit --to ${OWNER} --folder ${folder}`);
     expect(await fs.readFile(path.join(out, "output", "seen.csv"), "utf8")).toBe("name,age\nMADE-UP-PERSON,30\n");
-    expect(await fs.readFile(path.join(out, "logs", "stdout.txt"), "utf8")).toBe("rows seen\n");
+    expect(await fs.readFile(path.join(out, "run-logs", "stdout.txt"), "utf8")).toBe("rows seen\n");
     // Nothing was submitted.
     expect(await fs.pathExists(path.join(world.paths.inbox, SCIENTIST))).toBe(false);
     const full = await runScript("scq.ts", ["try", "--folder", folder, "--to", OWNER, "--out", out, ...worldArgs(world, SCIENTIST)]);

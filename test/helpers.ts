@@ -122,7 +122,7 @@ export async function writeFolder(dir: string, files: Record<string, string>): P
 }
 
 export async function readLog(job: Job, stream: "stdout" | "stderr" = "stdout"): Promise<string> {
-  return fs.promises.readFile(path.join(job.dir, "logs", `${stream}.txt`), "utf8").catch(() => "");
+  return fs.promises.readFile(path.join(job.dir, "run-logs", `${stream}.txt`), "utf8").catch(() => "");
 }
 
 /** Is the bubblewrap sandbox usable here? In CI it must be: a skip there would hide a broken sandbox. */

@@ -17,8 +17,8 @@ afterAll(async () => {
   if (template) await fs.remove(await template);
 });
 
-/** One built copy per test file: later copies keep its timestamps, so run.sh finds dist/ fresh. */
-function buildTemplate(): Promise<string> {
+/** One built copy of the app per test file: later copies keep its timestamps, so run.sh finds dist/ fresh. */
+export function buildTemplate(): Promise<string> {
   template ??= (async () => {
     const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-app-"));
     for (const name of SHIPPED) await fs.promises.cp(path.join(APP_DIR, name), path.join(dir, name), { recursive: true, preserveTimestamps: true });

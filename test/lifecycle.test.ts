@@ -90,7 +90,7 @@ describe("submit → pending → approve → completed", () => {
     const job = await world.job(uid);
     expect(job.status).toBe("rejected");
     expect(job.meta.error_message).toBe(`rejected by ${OWNER}: reads raw rows`);
-    expect(await fs.pathExists(path.join(job.dir, "logs"))).toBe(false);
+    expect(await fs.pathExists(path.join(job.dir, "run-logs"))).toBe(false);
   });
 
   test("a failing job records its exit code and an error message", async () => {
@@ -98,7 +98,7 @@ describe("submit → pending → approve → completed", () => {
     const job = await world.approveAndRun(await world.submit("fail"));
     expect(job.status).toBe("failed");
     expect(job.meta.exit_code).toBe(3);
-    expect(job.meta.error_message).toBe("exited with code 3; see logs/stderr.txt");
+    expect(job.meta.error_message).toBe("exited with code 3; see run-logs/stderr.txt");
     expect(await readLog(job, "stderr")).toBe("about to fail\n");
   });
 

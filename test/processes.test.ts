@@ -113,7 +113,7 @@ describe("crash safety", () => {
     });
     const running = path.join(world.paths.jobs, "running", uid);
     await waitFor("the job to start", async () =>
-      (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
+      (await fs.readFile(path.join(running, "run-logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
     );
     // As a client killing its app would: every process in the pass's group.
     try {
@@ -140,7 +140,7 @@ describe("crash safety", () => {
     await world.pass();
     const running = path.join(world.paths.jobs, "running", uid);
     await waitFor("the job to start", async () =>
-      (await fs.readFile(path.join(running, "logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
+      (await fs.readFile(path.join(running, "run-logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
     );
     const { run } = (await world.job(uid)).meta;
     if (run?.executor !== "local") throw new Error("expected a local run");
@@ -360,7 +360,7 @@ describe("entry points", () => {
     expect(waitGood.stdout).toBe(`${good} completed`); // execa strips the final newline
     const waitBad = await runScript("scq.ts", ["wait", bad, ...me]);
     expect(waitBad.exitCode).toBe(1);
-    expect(waitBad.stdout).toBe(`${bad} failed: exited with code 3; see logs/stderr.txt`);
+    expect(waitBad.stdout).toBe(`${bad} failed: exited with code 3; see run-logs/stderr.txt`);
 
     const logs = await runScript("scq.ts", ["logs", good, ...me]);
     expect(logs.stdout).toBe("hello from good");

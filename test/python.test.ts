@@ -100,6 +100,30 @@ describe("what the Python client writes, we read", () => {
     expect(parsed.error_message).toMatch(/accept_legacy_jobs/);
   });
 
+  test("the permission files its syft-perm writes (beside metadata.json and beside the code) are replaced by the queue's own rules", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
+    const uid = await pythonJob(world, { offsetHours: 0 });
+    const dir = jobDir(world.paths, "pending", uid);
+    // What set_file_permissions writes: a syft.pub.yaml in the folder of each file it is given.
+    const wide = "rules:\n- pattern: metadata.json\n  access:\n    read: ['*']\n    write: ['*']\n    admin: ['scientist@test.local']\n";
+    for (const file of [path.join(dir, "syft.pub.yaml"), path.join(dir, "code", "syft.pub.yaml")]) {
+      await fs.writeFile(file, wide.replace("metadata.json", path.dirname(file) === dir ? "metadata.json" : "run.sh"));
+      const old = new Date(Date.now() - 60_000);
+      await fs.utimes(file, old, old);
+    }
+    await fs.utimes(dir, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    await fs.utimes(path.join(dir, "code"), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const pass = await world.pass();
+    const job = await world.job(uid);
+    expect(job.status).toBe("pending");
+    expect(pass.intake.accepted).toContain(uid);
+    expect(await fs.pathExists(path.join(job.dir, "code", "syft.pub.yaml"))).toBe(false);
+    const rules = await fs.readFile(path.join(job.dir, "syft.pub.yaml"), "utf8");
+    expect(rules).not.toContain("'*'");
+    expect(rules).toContain('read: ["scientist@test.local"]');
+    expect(rules).toContain("admin: []");
+  });
+
   test("naive local times from UTC-8 are read in that zone: a new job is not 8 hours old", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
     const uid = await pythonJob(world, { offsetHours: -8 });

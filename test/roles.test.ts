@@ -209,7 +209,7 @@ describe("data owner", () => {
     expect(job.status).toBe("completed");
     expect(job.meta.output_review).toBe("pending");
     expect(await fs.pathExists(path.join(job.dir, "output"))).toBe(false);
-    expect(await fs.pathExists(path.join(job.dir, "logs"))).toBe(false);
+    expect(await fs.pathExists(path.join(job.dir, "run-logs"))).toBe(false);
     await expect(api.getJobLogs(job.uid, "stdout", world.scientist)).rejects.toThrow(/await the owner's review/);
     await expect(api.getJobOutput(job.uid, {}, world.scientist)).rejects.toThrow(/await the owner's review/);
     // The owner looks first.

@@ -201,6 +201,29 @@ describe("settings in config.json are applied by the shipped pass", () => {
 });
 
 describe("every README command through scripts/scq.sh and the approve/reject scripts", () => {
+  test("scq submit leaves out what SyftBox never syncs, says so, and the job is taken in without it", async () => {
+    const install = await installed({});
+    const folder = await install.writeFolder({
+      "run.sh": "ls -A\n",
+      "analysis.py": "print(1)\n",
+      "__pycache__/analysis.cpython-311.pyc": "x",
+      ".venv/lib/site.py": "x",
+      "logs/old.txt": "x",
+      "debug.log": "x",
+      ".git/HEAD": "ref",
+    });
+    await fs.promises.symlink("/usr/bin/python3", path.join(folder, ".venv", "python"));
+    const submitted = await install.scq("scientist", ["submit", "--to", OWNER, "--folder", folder, "--name", "tidy"]);
+    expect(submitted.exitCode, String(submitted.stderr)).toBe(0);
+    expect(String(submitted.stdout)).toContain(
+      "Left out (SyftBox never syncs them, so they could never arrive): .git/, .venv/, __pycache__/, debug.log, logs/",
+    );
+    const uid = /Submitted ([0-9a-f-]{36})/.exec(String(submitted.stdout))![1]!;
+    expect((await install.scq("owner", ["process"])).exitCode).toBe(0);
+    const review = await install.scqJson<{ files: { rel: string }[] }>("owner", ["review", uid]);
+    expect(review.files.map((f) => f.rel).sort()).toEqual(["analysis.py", "run.sh"]);
+  });
+
   test("a requester and an owner through the whole flow", async () => {
     const install = await installed({ job_timeout: 77 });
     const help = await install.scq("owner", ["--help"]);

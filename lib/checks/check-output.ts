@@ -9,6 +9,7 @@ import type { z } from "zod";
 import { exists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
 import { CHECKS_FILE } from "../paths.ts";
 import { dataMounts } from "../sandbox.ts";
+import { neverSynced } from "../sync-ignore.ts";
 import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type DataPath, type Finding, type OutputChecks } from "../schemas.ts";
 import { NotATableError, readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
@@ -52,6 +53,16 @@ export async function checkOutput(
       entry.findings = found.map((f) => ({ ...f, blocking: false }));
       files.push(entry);
       continue;
+    }
+    if (neverSynced(rel)) {
+      found.push({
+        rule: "not-synced",
+        row: null,
+        column: null,
+        value: rel,
+        message:
+          "SyftBox never syncs a file of this name (logs/, *.log, *.tmp, …): the requester would never receive it; write it under another name",
+      });
     }
     if (!settings.allowed_types.includes(type)) {
       found.push({ rule: "file-type", row: null, column: null, value: type, message: `type "${type}" is not in output_checks.allowed_types` });

@@ -1,12 +1,12 @@
 // dry-run (the owner, on a pending job) and try (a requester, on their own folder): a run on mock
 // data, printed the same way. Exit 0 when the job succeeded on the mock data, 1 when it failed.
-import fs from "node:fs";
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { ownQueue } from "../context.ts";
 import { dryRun, tryOnMock } from "../api.ts";
 import { dryRunDir } from "../dry-run.ts";
 import type { RunResult } from "../schemas.ts";
+import { readLog } from "../log-files.ts";
 import { walkTree } from "../tree.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
@@ -16,7 +16,7 @@ const TAIL_LINES = 20;
 async function resultLines(result: RunResult, dir: string): Promise<string[]> {
   const lines = [`  ${result.failed ? "FAILED" : "succeeded"}: ${result.message}`];
   for (const stream of ["stdout", "stderr"] as const) {
-    const text = await fs.promises.readFile(path.join(dir, "logs", `${stream}.txt`), "utf8").catch(() => "");
+    const text = (await readLog(dir, stream).catch(() => undefined)) ?? "";
     if (text === "") continue;
     const all = text.replace(/\n$/, "").split("\n");
     lines.push(
@@ -68,7 +68,7 @@ export const tryCommand: CommandModule<GlobalArgs, TryArgs> = {
     y
       .option("folder", { type: "string", demandOption: true, describe: "the folder you would submit (with its run.sh)" })
       .option("to", { type: "string", demandOption: true, describe: "the data owner's email" })
-      .option("out", { type: "string", default: "./scq-try", describe: "where logs/ and output/ go (a new or empty folder)" })
+      .option("out", { type: "string", default: "./scq-try", describe: "where run-logs/ and output/ go (a new or empty folder)" })
       .example("$0 try --folder ./analysis --to owner@uni.edu", ""),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);

@@ -144,7 +144,7 @@ export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
     const result = await cancel(argv.uid, argv.reason, await contextFrom(argv));
     print(argv, { uid: result.job.uid, outcome: result.outcome }, () =>
       result.outcome === "withdrawn"
-        ? `Withdrew ${result.job.uid}: it had not reached ${result.job.owner}'s queue yet.`
+        ? `Withdrew ${result.job.uid}: it had not reached ${result.job.owner}'s queue yet (if it did meanwhile, their next pass rejects it).`
         : `Asked ${result.job.owner} to cancel ${result.job.uid}: their next pass rejects it, or stops it if it is running.`,
     );
   },

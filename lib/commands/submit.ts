@@ -10,6 +10,12 @@ interface Args extends GlobalArgs {
   tag: string[];
 }
 
+/** Names SyftBox never syncs stayed behind: said, so nobody waits for them or wonders why the job cannot see them. */
+export function leftOutNote(leftOut: string[]): string {
+  const shown = leftOut.slice(0, 10).join(", ") + (leftOut.length > 10 ? `, and ${leftOut.length - 10} more` : "");
+  return `Left out (SyftBox never syncs them, so they could never arrive): ${shown}`;
+}
+
 export const submitCommand: CommandModule<GlobalArgs, Args> = {
   command: "submit",
   describe: "send a folder with a run.sh to a data owner",
@@ -27,6 +33,10 @@ export const submitCommand: CommandModule<GlobalArgs, Args> = {
     const name = argv.name ?? argv.folder.replace(/\/+$/, "").split("/").pop() ?? "job";
     const revises = typeof argv.revises === "string" ? (await getJob(argv.revises, ctx)).uid : null;
     const result = await submitJob({ to: argv.to, folder: argv.folder, name, description: argv.description, tags: argv.tag, revises }, ctx);
-    print(argv, result, () => `Submitted ${result.uid} ("${name}") to ${argv.to}.\nIt runs only after ${argv.to} has reviewed and approved it.`);
+    print(argv, result, () => {
+      const lines = [`Submitted ${result.uid} ("${name}") to ${argv.to}.`, `It runs only after ${argv.to} has reviewed and approved it.`];
+      if (result.left_out.length > 0) lines.push(leftOutNote(result.left_out));
+      return lines.join("\n");
+    });
   },
 };

@@ -6,7 +6,7 @@
 //     bin/supervise-<hash>.mjs      the supervisor, one self-contained file (from dist/, built by run.sh)
 //     run-XXXXXX/                   one run: request.json, job.sh, go, result.json, slurm.txt,
 //       stage/                      the staged code, output, home, tmp (the sandbox's folders)
-//       results/                    logs/ and output/ the supervisor wrote; the pass collects them
+//       results/                    run-logs/ and output/ the supervisor wrote; the pass collects them
 //
 // The batch job waits for `go` (written once the pass recorded the run), so a pass that dies between
 // sbatch and that record leaves a job that is still approved and a batch job that runs nothing.
@@ -21,6 +21,7 @@ import { z } from "zod";
 import { forgetRunDir, makeRunDir, runDir as privateRunDir, supervisorCommand, type Executor, type Launched, type Poll } from "../executor.ts";
 import { errorMessage } from "../errors.ts";
 import { exists, ifExists, readJsonFile, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "../fsutil.ts";
+import { logFile, LOGS_DIR } from "../log-files.ts";
 import { APP_DIR, type QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
 import { appliedLimits, copyOutput, ensureOwnFolder, outputCaps, stageJob } from "../runner.ts";
@@ -186,14 +187,14 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       const from = path.join(shared, "results");
       const skipped: string[] = [];
       // Logs: the supervisor capped them; what comes back is bounded again, in case the folder was tampered with.
-      await fs.promises.mkdir(path.join(to.results, "logs"), { recursive: true });
-      for (const name of ["stdout.txt", "stderr.txt"]) {
+      await fs.promises.mkdir(path.join(to.results, LOGS_DIR), { recursive: true });
+      for (const stream of ["stdout", "stderr"] as const) {
         const max = limits.max_log_kb * 1024 + 4096;
-        const data = await ifExists(readUntrustedFile(path.join(from, "logs", name), max)).catch((error: unknown) => {
-          skipped.push(`logs/${name} (${errorMessage(error)})`);
+        const data = await ifExists(readUntrustedFile(logFile(from, stream), max)).catch((error: unknown) => {
+          skipped.push(`${LOGS_DIR}/${stream}.txt (${errorMessage(error)})`);
           return undefined;
         });
-        if (data) await writeFileAtomic(path.join(to.results, "logs", name), data);
+        if (data) await writeFileAtomic(logFile(to.results, stream), data);
       }
       const output = path.join(from, "output");
       if (!(await exists(output))) return skipped;

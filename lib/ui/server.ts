@@ -21,6 +21,7 @@ import { describeRun } from "../executor.ts";
 import { locateJob, otherQueues, type JobView } from "../jobs.ts";
 import { queueVersion, statusCounts } from "../listing.ts";
 import { readUntrustedFile } from "../fsutil.ts";
+import { readLog, type Stream } from "../log-files.ts";
 import { APP_DIR } from "../paths.ts";
 import { checksOf, outputOf, readLogs } from "../results.ts";
 import { buildReview } from "../review.ts";
@@ -201,7 +202,7 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
   const dryRuns = new Map<string, Promise<unknown>>();
 
   const dryRunView = async (d: DryRunRecord & { dir: string }) => {
-    const read = (stream: string) => fs.promises.readFile(path.join(d.dir, "logs", `${stream}.txt`), "utf8").catch(() => "");
+    const read = async (stream: Stream) => (await readLog(d.dir, stream).catch(() => undefined)) ?? "";
     const output = (await walkTree(path.join(d.dir, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file");
     return {
       ...d,
