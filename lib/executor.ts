@@ -42,6 +42,8 @@ export type Poll =
   | { state: "finished"; result: RunResult }
   /** It ended without a result (its supervisor was killed, the node or the machine restarted). */
   | { state: "lost"; reason: string }
+  /** Its supervisor never ran the job (the pass that started it stopped before saying go): it may start again. */
+  | { state: "never-started" }
   /** Nothing can be said now (the cluster cannot be reached): the job stays as it is. */
   | { state: "unreachable"; reason: string };
 

@@ -25,6 +25,33 @@ export async function writeFileAtomic(file: string, data: string | Buffer): Prom
   }
 }
 
+/** The temp files writeFileAtomic names: .<name>.<pid>.<8 hex>.tmp */
+const TEMP_FILE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Remove the temp files of atomic writes that were cut off (their writer was killed between write and
+ * rename) from a folder; those of a writer still alive are its own business. Returns how many went.
+ */
+export async function removeDeadTempFiles(dir: string): Promise<number> {
+  let removed = 0;
+  for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
+    const pid = TEMP_FILE.exec(name)?.[1];
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    await fs.promises.rm(path.join(dir, name), { force: true });
+    removed += 1;
+  }
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** A file only its owner may read (a URL carrying a token), written atomically: created 0600, then renamed. */
 export async function writePrivateFile(file: string, data: string): Promise<void> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true });

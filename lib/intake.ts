@@ -5,20 +5,24 @@
 //    parses, and code/ matches the manifest in the marker. SyftBox syncs file by file, in any order,
 //    so an incomplete folder is looked at again next pass, for up to `intake_grace` seconds.
 // 2. Everything in jobs/.intake is validated and renamed into pending/ or, invalid, into rejected/
-//    with the reason and without its code. A crash between the steps leaves it in .intake for the
-//    next pass, which simply validates it again.
+//    with the reason and without its code. The verdict is written first to a private note
+//    (state/intake/<uid>.json); only then is the folder changed (stray files removed, the record
+//    written, the folder moved, the audit line appended), and the note goes last. A pass killed
+//    anywhere in between leaves the note, and the next pass finishes the same admission from it:
+//    a valid submission is never re-judged from a half-changed folder, and gets one audit line.
 // 3. With accept_legacy_jobs, jobs that Python syft-code-queue clients wrote straight into
 //    jobs/pending/ pass the same gate in place and are marked sender "unverified"; without it they
 //    are rejected. Either way they never run without an approval marker.
 import fs from "node:fs";
 import path from "node:path";
-import type { z } from "zod";
 import { admittedUids } from "./admitted.ts";
-import { appendAudit } from "./audit.ts";
+import { z } from "zod";
+import { appendAudit, auditHasSince } from "./audit.ts";
+import { faultPoint } from "./fault.ts";
 import { writeRuleMarker } from "./decisions.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
-import { ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile } from "./fsutil.ts";
+import { exists, ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
 import { recordFromDisk } from "./job-record.ts";
 import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
 import { admit, adopt, now, type Recorder } from "./lifecycle.ts";
@@ -49,6 +53,7 @@ export interface IntakeResult {
 
 export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Promise<IntakeResult> {
   const rec: Recorder = { paths, log: prefixed(log, "intake: ") };
+  await finishMovedAdmissions(rec);
   await freezeCompleteSubmissions(paths, config, log);
   const result: IntakeResult = { accepted: [], rejected: [] };
   const frozen: { email: string; uid: string }[] = [];
@@ -209,45 +214,132 @@ function checkClaims(paths: QueuePaths, uid: string, s: { uid: string; requester
   return undefined;
 }
 
+/** The verdict on a frozen submission, kept (private state) until its admission is complete. */
+const IntakeNoteSchema = z.object({
+  email: z.string(),
+  at: z.string(),
+  verdict: z.discriminatedUnion("admit", [
+    z.object({ admit: z.literal(true), submission: SubmissionSchema, code_sha256: z.string() }),
+    z.object({ admit: z.literal(false), name: z.string().nullable(), reason: z.string() }),
+  ]),
+});
+type IntakeNote = z.infer<typeof IntakeNoteSchema>;
+
+function noteFile(paths: QueuePaths, uid: string): string {
+  return path.join(paths.state, "intake", `${uid}.json`);
+}
+
+async function writeNote(paths: QueuePaths, uid: string, note: IntakeNote): Promise<void> {
+  await fs.promises.mkdir(path.dirname(noteFile(paths, uid)), { recursive: true });
+  await writeJsonAtomic(noteFile(paths, uid), note);
+}
+
+/**
+ * Admissions whose folder already left jobs/.intake when the pass that made them stopped: the audit
+ * line they may lack is appended (once), and their note goes.
+ */
+async function finishMovedAdmissions(rec: Recorder): Promise<void> {
+  const dir = path.join(rec.paths.state, "intake");
+  for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
+    const file = path.join(dir, name);
+    const uid = name.replace(/\.json$/, "");
+    if (!UID_PATTERN.test(uid) || name === uid) {
+      await fs.promises.rm(file, { force: true }); // a temp file of a note never written: no admission began
+      continue;
+    }
+    const note = await ifExists(readJsonFile(file, IntakeNoteSchema)).catch(() => undefined);
+    if (note && (await exists(path.join(rec.paths.intake, note.email, uid)))) continue; // admitFrozen resumes it
+    const event = note?.verdict.admit === false ? "intake-rejected" : "submitted";
+    if (note && !(await auditHasSince(rec.paths, uid, event, note.at))) {
+      const moved = await exists(jobDir(rec.paths, note.verdict.admit ? "pending" : "rejected", uid));
+      if (moved) {
+        await appendAudit(rec.paths, { event, uid, by: note.verdict.admit ? note.email : null, detail: { from: note.email, recovered: true } });
+        rec.log(`${shortUid(uid)} from ${note.email}: its admission was cut off after the move; its audit line added`);
+      }
+    }
+    await fs.promises.rm(file, { force: true });
+  }
+}
+
 /** A frozen inbox submission (jobs/.intake/<email>/<uid>) into pending/, or rejected/ with the reason. */
 async function admitFrozen(rec: Recorder, limits: Limits, email: string, uid: string): Promise<{ job: Job; refused?: string }> {
   const dir = path.join(rec.paths.intake, email, uid);
+  const note = await ifExists(readJsonFile(noteFile(rec.paths, uid), IntakeNoteSchema)).catch(() => undefined);
+  if (note?.email === email) return finishAdmission(rec, dir, uid, note);
+  const verdict = await judge(rec, limits, dir, email, uid);
+  const judged: IntakeNote = { email, at: now(), verdict };
+  // The verdict is kept before anything in the folder changes: from here on, a crash only delays it.
+  await writeNote(rec.paths, uid, judged);
+  faultPoint("intake:judged");
+  return finishAdmission(rec, dir, uid, judged);
+}
+
+/** Carry out a verdict (again, after a crash: each step may be repeated), then forget the note. */
+async function finishAdmission(rec: Recorder, dir: string, uid: string, note: IntakeNote): Promise<{ job: Job; refused?: string }> {
+  const who = { uid, email: note.email };
+  const outcome = note.verdict.admit
+    ? { job: await admitValid(rec, dir, who, note.verdict.submission, note.verdict.code_sha256) }
+    : await refuse(rec, dir, { ...who, name: note.verdict.name ?? undefined }, note.verdict.reason);
+  if (note.verdict.admit) await claimRuleFor(rec, outcome.job);
+  await fs.promises.rm(noteFile(rec.paths, uid), { force: true });
+  return outcome;
+}
+
+type Verdict = IntakeNote["verdict"];
+
+/** Whether a frozen submission may go on, from what it holds; nothing in it is changed. */
+async function judge(rec: Recorder, limits: Limits, dir: string, email: string, uid: string): Promise<Verdict> {
   let submission: z.infer<typeof SubmissionSchema>;
   try {
     submission = await readJsonFile(path.join(dir, "metadata.json"), SubmissionSchema);
   } catch (error) {
-    if (isNotFound(error)) return refuse(rec, dir, { uid, email, name: undefined }, "the submission has no metadata.json");
-    if (error instanceof InvalidFileError) return refuse(rec, dir, { uid, email, name: undefined }, `metadata.json ${error.problems.join("; ")}`);
+    if (isNotFound(error)) return { admit: false, name: null, reason: "the submission has no metadata.json" };
+    if (error instanceof InvalidFileError) return { admit: false, name: null, reason: `metadata.json ${error.problems.join("; ")}` };
     throw error;
   }
-  const who = { uid, email, name: submission.name };
+  const refused = (reason: string): Verdict => ({ admit: false, name: submission.name, reason });
   const gated = await gate(rec.paths, limits, dir, uid, submission, email);
-  if (!gated.ok) return refuse(rec, dir, who, gated.reason);
+  if (!gated.ok) return refused(gated.reason);
   const marker = await readMarker(dir);
-  if (marker === "invalid") return refuse(rec, dir, who, "the submitted marker is not valid JSON (incomplete sync?); submit again");
+  if (marker === "invalid") return refused("the submitted marker is not valid JSON (incomplete sync?); submit again");
   if (marker.code_sha256 && marker.code_sha256 !== gated.codeHash) {
-    return refuse(
-      rec,
-      dir,
-      who,
-      "code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again",
-    );
+    return refused("code/ does not match the manifest in the submitted marker: files are missing or changed (incomplete sync?); submit again");
   }
+  return { admit: true, submission, code_sha256: gated.codeHash };
+}
+
+/** A submission judged valid, into pending/: only its metadata.json (rewritten as a record) and code/ go on. */
+async function admitValid(
+  rec: Recorder,
+  dir: string,
+  who: { uid: string; email: string },
+  submission: z.infer<typeof SubmissionSchema>,
+  codeHash: string,
+): Promise<Job> {
+  const { email } = who;
   // Only metadata.json and code/ go on: a stray syft.pub.yaml or other file from the inbox must not.
   for (const entry of await fs.promises.readdir(dir)) {
     if (entry !== "metadata.json" && entry !== "code") await removeTree(path.join(dir, entry));
   }
-  const meta = JobMetadataSchema.parse({ ...submission, requester_email: email, status: "pending", updated_at: now(), code_sha256: gated.codeHash });
-  const job = await admit(rec, dir, meta, {
+  faultPoint("intake:stripped");
+  // The code is the code judged: the folder has been owner-only since it was frozen.
+  const meta = JobMetadataSchema.parse({ ...submission, requester_email: email, status: "pending", updated_at: now(), code_sha256: codeHash });
+  return admit(rec, dir, meta, {
     event: "submitted",
     by: email,
     detail: { name: meta.name, code_sha256: meta.code_sha256 },
     say: `from ${email} → pending ("${meta.name}")`,
   });
-  // Exactly the code a person approved before, from the same requester: an owner's rule may approve it.
+}
+
+/** Exactly the code a person approved before, from the same requester: an owner's rule may approve it. */
+async function claimRuleFor(rec: Recorder, job: Job): Promise<void> {
+  if (job.status !== "pending" || !job.meta.code_sha256) return;
+  const email = job.meta.requester_email;
+  const codeHash = job.meta.code_sha256;
   const claimed: Awaited<ReturnType<typeof claimRule>> = await claimRule(rec.paths, {
     requester: email,
-    code_sha256: gated.codeHash,
+    code_sha256: codeHash,
     uid: job.uid,
     code: path.join(job.dir, "code"),
   }).catch((error: unknown) => {
@@ -256,14 +348,13 @@ async function admitFrozen(rec: Recorder, limits: Limits, email: string, uid: st
     return {};
   });
   if (claimed.rule) {
-    await writeRuleMarker(rec.paths, job.uid, gated.codeHash, claimed.rule);
+    await writeRuleMarker(rec.paths, job.uid, codeHash, claimed.rule);
     rec.log(
       `${shortUid(job.uid)} matches rule ${claimed.rule.id} (the code of job ${shortUid(claimed.rule.from_job)}, approved by ${claimed.rule.reviewed_by}): approval marker written`,
     );
   } else if (claimed.refused) {
     rec.log(`${shortUid(job.uid)} not approved by a rule: ${claimed.refused}; it waits for review`);
   }
-  return { job };
 }
 
 /** Reject a job at the gate: its code is discarded (whatever made it invalid must not stay in jobs/), the reason kept for its sender. */
@@ -274,6 +365,7 @@ async function refuse(
   reason: string,
 ): Promise<{ job: Job; refused: string }> {
   for (const entry of await fs.promises.readdir(dir)) await removeTree(path.join(dir, entry));
+  faultPoint("intake:stripped");
   const at = now();
   const meta = JobMetadataSchema.parse({
     uid: job.uid,

@@ -17,6 +17,7 @@
  *            ──its run ended: exit ≠ 0, timeout, limit──▶ failed             transition   "failed"
  *            ──cancel by the requester (run stopped)────▶ failed             transition   "cancelled"
  *            ──its run ended without a result───────────▶ failed             transition   "recovered"
+            ──its run never began (no "go" was said)───▶ approved           transition   "recovered"
  *   (a pass starts a run and records it in the job's `run`; a later pass collects it: see runs.ts)
  *   any      ──a half-done change finished or undone────▶ its target / stays transition / update "recovered"
  *   completed/failed with output held ──released────────▶ same status        release      "released"
@@ -37,6 +38,7 @@ import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
 import { z } from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
 import { BugError, JobStateError } from "./errors.ts";
+import { faultPoint } from "./fault.ts";
 import { listDirs, writeJsonAtomic } from "./fsutil.ts";
 import { rememberReleased } from "./checks/released.ts";
 import { recordToDisk } from "./job-record.ts";
@@ -53,7 +55,7 @@ import { walkTree } from "./tree.ts";
 export const TRANSITIONS = {
   pending: ["approved", "rejected", "failed"],
   approved: ["running", "pending", "failed", "rejected"],
-  running: ["completed", "failed"],
+  running: ["completed", "failed", "approved"],
   completed: [],
   failed: [],
   rejected: [],
@@ -112,8 +114,11 @@ async function journaled<T>(rec: Recorder, entry: Omit<JournalEntry, "at">, work
   const file = path.join(journalDir(rec.paths), `${entry.uid}.json`);
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
   await writeJsonAtomic(file, { ...entry, at: now() });
+  faultPoint("change:journaled");
   const result = await work();
+  faultPoint("change:moved");
   await record(rec, entry.uid, entry.change);
+  faultPoint("change:recorded");
   await fs.promises.rm(file, { force: true });
   return result;
 }
@@ -171,9 +176,11 @@ export async function admit(rec: Recorder, dir: string, meta: JobMetadata, chang
   await writeJsonAtomic(path.join(dir, "metadata.json"), recordToDisk(meta));
   await jobPermissions(dir, meta.requester_email);
   if (meta.status === "pending") await recordAdmitted(rec.paths, meta.uid);
+  faultPoint("admit:written");
   const target = jobDir(rec.paths, meta.status, meta.uid);
   await fs.promises.mkdir(path.dirname(target), { recursive: true });
   await fs.promises.rename(dir, target);
+  faultPoint("admit:moved");
   await record(rec, meta.uid, change);
   return { status: meta.status, uid: meta.uid, dir: target, meta };
 }

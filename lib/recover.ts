@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches } from "./decisions.ts";
 import { errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
-import { ifExists, isNotFound, readJsonFile } from "./fsutil.ts";
+import { ifExists, isNotFound, readJsonFile, removeDeadTempFiles } from "./fsutil.ts";
 import { listJobs, readJob, type Job } from "./jobs.ts";
 import {
   returnUnreadable,
@@ -29,8 +29,12 @@ import { treeHash } from "./tree.ts";
 export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   const rec: Recorder = { paths, log: prefixed(log, "recover: ") };
   // Changes cut off mid-way, as the journal names them: recovery never reads every job.
+  // Temp files of atomic writes a killed pass left: of journal entries never written (their change
+  // never began), and of records and rules in the few folders every pass writes.
+  for (const dir of [journalDir(paths), paths.root, paths.decisions, path.join(paths.state, "intake")]) await removeDeadTempFiles(dir);
   for (const name of (await ifExists(fs.promises.readdir(journalDir(paths)))) ?? []) {
     const uid = name.replace(/\.json$/, "");
+    if (uid === name) continue; // not an entry (a temp file of a live writer)
     try {
       const entry = await readJsonFile(path.join(journalDir(paths), name), JournalEntrySchema);
       await recoverChange(rec, entry);
@@ -77,8 +81,13 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   }
 }
 
-/** One journal entry: where did its change get to? */
+/** One journal entry: where did its change get to? (And the temp files its cut-off writes left go.) */
 async function recoverChange(rec: Recorder, entry: JournalEntry): Promise<void> {
+  for (const status of new Set([entry.from, entry.to])) await removeDeadTempFiles(jobDir(rec.paths, status, entry.uid));
+  await recoverJournaled(rec, entry);
+}
+
+async function recoverJournaled(rec: Recorder, entry: JournalEntry): Promise<void> {
   const moved = entry.from !== entry.to ? await ifExists(readJob(rec.paths, entry.to, entry.uid)) : undefined;
   if (moved) return completeRecorded(rec, entry); // folder moved; its audit line may be missing
   const job = await ifExists(readJob(rec.paths, entry.from, entry.uid));

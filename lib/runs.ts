@@ -16,6 +16,7 @@ import { exists, writeFileAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
+import { faultPoint } from "./fault.ts";
 import { readLog, type Stream } from "./log-files.ts";
 import { CHECKS_FILE, jobDir, resultsDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
@@ -60,7 +61,8 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
       else if (poll.state === "unreachable") {
         running += 1;
         unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);
-      } else ran.push(await finish(rec, config, job, executor, poll.state === "finished" ? { result: poll.result } : { lost: poll.reason }));
+      } else if (poll.state === "never-started") await requeue(rec, job, executor);
+      else ran.push(await finish(rec, config, job, executor, poll.state === "finished" ? { result: poll.result } : { lost: poll.reason }));
     } catch (error) {
       running += 1;
       reportJobError(rec.log, shortUid(job.uid), error);
@@ -68,6 +70,28 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
   }
   for (const [reason, count] of unreachable) rec.log(`${count} running job(s) left as they are, to be collected later: ${reason}`);
   return { ran, running };
+}
+
+/**
+ * A run whose supervisor never began the job (the pass that started it was killed between recording
+ * it and saying go): the job never ran, so its approval still stands and it goes back to approved/,
+ * to be started again in its turn (the approval checked again then).
+ */
+async function requeue(rec: Recorder, job: Job, executor: Executor): Promise<void> {
+  const ref = job.meta.run;
+  await transition(
+    rec,
+    job,
+    "approved",
+    { started_at: null, run: null, output_review: null },
+    {
+      event: "recovered",
+      detail: { reason: "its run never began: the pass that started it stopped before it said go", run: ref },
+      say: "never began (the pass that started it stopped before it said go) → approved again; it starts in its turn",
+    },
+  );
+  if (ref) await executor.forget(ref).catch(() => {});
+  await removeTree(path.join(rec.paths.staging, job.uid)).catch(() => {});
 }
 
 /** Move a finished or lost run's job out of running/: we MUST, whatever the run left, or it would hold its slot for ever. */
@@ -250,6 +274,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
     throw error;
   }
   const unsandboxed = config.sandbox.mode === "none";
+  faultPoint("start:launched");
   try {
     await transition(
       rec,
@@ -277,6 +302,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
     throw error;
   }
   // Recorded: from here on the job is found again through its run, whatever happens to this pass.
+  faultPoint("start:recorded");
   await launched.go();
   return "started";
 }

@@ -5,14 +5,16 @@
 //
 //   1. read request.json (the pass wrote it, schema-checked here too)
 //   2. wait for the pass's "go": the pass says it only after it recorded the job as running, so a
-//      pass that dies before that leaves a job that is still approved and a supervisor that runs nothing
-//   3. run the job (runner.execute); SIGTERM (a cancellation, scancel) stops it the same way a limit does
+//      pass that dies before that leaves a supervisor that runs nothing; it writes not-started, and
+//      the next pass puts the job back in approved/ (it never ran, so its approval still stands)
+//   3. write started (when the job really began: a Slurm job may have waited in the queue), run the
+//      job (runner.execute); SIGTERM (a cancellation, scancel) stops it the same way a limit does
 //   4. write result.json, remove the stage, touch the wake file, exit
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "./errors.ts";
-import { exists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
+import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { removeTree } from "./remove.ts";
 import { execute } from "./runner.ts";
 import { RunRequestSchema, type RunRequest, type RunResult } from "./schemas.ts";
@@ -20,6 +22,10 @@ import { RunRequestSchema, type RunRequest, type RunResult } from "./schemas.ts"
 export const REQUEST_FILE = "request.json";
 export const RESULT_FILE = "result.json";
 export const GO_FILE = "go";
+/** Written when the pass never said go: the job did not run. */
+export const NOT_STARTED_FILE = "not-started";
+/** Written (the time, ISO) when the job begins: its time limit counts from here. */
+export const STARTED_FILE = "started";
 /** How long a Slurm run waits for its pass to say go before it concludes the pass died and runs nothing. */
 const GO_FILE_WAIT_MS = 120_000;
 
@@ -30,9 +36,11 @@ export async function supervise(runDir: string): Promise<"ran" | "not started"> 
   process.on("SIGTERM", () => stop.abort());
   process.on("SIGINT", () => stop.abort());
   if (!(await gate(request, runDir))) {
+    await writeFileAtomic(path.join(runDir, NOT_STARTED_FILE), `${new Date().toISOString()}\n`);
     await removeTree(request.stage).catch(() => {});
     return "not started";
   }
+  await writeFileAtomic(path.join(runDir, STARTED_FILE), `${new Date().toISOString()}\n`);
   let result: RunResult;
   try {
     result = await execute(request, stop.signal);
@@ -78,6 +86,14 @@ function crashed(message: string): RunResult {
     outputSkipped: [],
     message,
   };
+}
+
+/** For the pass: what the supervisor in `runDir` said of the job's start (nothing yet: undefined). */
+export async function startOf(runDir: string): Promise<{ neverStarted: true } | { startedAt: number } | undefined> {
+  if (await exists(path.join(runDir, NOT_STARTED_FILE))) return { neverStarted: true };
+  const text = await ifExists(fs.promises.readFile(path.join(runDir, STARTED_FILE), "utf8"));
+  const at = text === undefined ? NaN : Date.parse(text.trim());
+  return Number.isNaN(at) ? undefined : { startedAt: at };
 }
 
 /** For the pass: say go to a supervisor gated by a file (Slurm), after the run is recorded. */

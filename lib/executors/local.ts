@@ -15,7 +15,7 @@ import type { QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
 import { ensureStageRoot, stageJob, stageRoot } from "../runner.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
-import { REQUEST_FILE, RESULT_FILE } from "../supervisor.ts";
+import { REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
 import { RunResultSchema, type DataPath, type RunRequest, type SandboxMode } from "../schemas.ts";
 
 /** Past its deadline by this much, a supervisor is taken for hung: it is killed and its run counted lost. */
@@ -88,8 +88,10 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
       if (ref.executor !== "local") throw new Error("not a local run");
       const result = await resultOf(ref.run_id);
       if (result) return { state: "finished", result };
+      const start = await startOf(runDir(paths, ref.run_id));
+      if (start && "neverStarted" in start) return { state: "never-started" };
       if (isRunning(ref.pid, ref.pid_start)) {
-        const started = Date.parse(job.meta.started_at ?? job.meta.updated_at);
+        const started = start?.startedAt ?? Date.parse(job.meta.started_at ?? job.meta.updated_at);
         const limit = (job.meta.limits?.timeout_s ?? 0) * 1000;
         if (Date.now() - started > limit + OVERDUE_MS) {
           killSupervisor(ref.pid, ref.pid_start);

@@ -25,7 +25,7 @@ import { logFile, LOGS_DIR } from "../log-files.ts";
 import { APP_DIR, type QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
 import { appliedLimits, copyOutput, ensureOwnFolder, outputCaps, stageJob } from "../runner.ts";
-import { REQUEST_FILE, RESULT_FILE, sayGo } from "../supervisor.ts";
+import { REQUEST_FILE, RESULT_FILE, sayGo, startOf } from "../supervisor.ts";
 import { measureTree } from "../tree.ts";
 import { AppConfigSchema, RunResultSchema, type DataPath, type ExecutorConfig, type RunRequest, type SandboxMode } from "../schemas.ts";
 
@@ -160,13 +160,16 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
         return { state: "lost", reason: `its run folder is not recorded (the private folder ${privateRunDir(paths, ref.run_id)} is gone)` };
       const result = await ifExists(readJsonFile(path.join(shared, RESULT_FILE), RunResultSchema));
       if (result) return { state: "finished", result };
+      const start = await startOf(shared);
+      if (start && "neverStarted" in start) return { state: "never-started" };
       queue ??= squeue();
       const jobs = await queue;
       if ("unreachable" in jobs) return { state: "unreachable", reason: jobs.unreachable };
       const state = jobs.get(ref.job_id);
       if (state !== undefined) {
-        const started = Date.parse(job.meta.started_at ?? job.meta.updated_at);
-        if (state === "RUNNING" && Date.now() - started > (job.meta.limits?.timeout_s ?? 0) * 1000 + OVERDUE_MS) {
+        // Its time counts from when the job began on a node, not from sbatch: a job may wait in
+        // Slurm's queue for hours. Before it began, Slurm's own --time bounds nothing yet either.
+        if (start && state === "RUNNING" && Date.now() - start.startedAt > (job.meta.limits?.timeout_s ?? 0) * 1000 + OVERDUE_MS) {
           await this.stop(ref);
         }
         return { state: "running", detail: `Slurm job ${ref.job_id} ${state}` };

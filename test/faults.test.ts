@@ -1,0 +1,106 @@
+// Crash windows: the pass is killed outright (SIGKILL, through the SCQ_FAULT hook of lib/fault.ts) at
+// every step boundary of intake, of a change of state and of a job's start, then the next passes run
+// as usual. Nothing may be lost: a valid submission is never rejected, an approved job that never ran
+// is never failed, each move has exactly one audit line, the chain verifies, no temp file is left.
+import fs from "fs-extra";
+import path from "node:path";
+import { describe, expect, test } from "vitest";
+import { readAudit, verifyAudit } from "../lib/audit.ts";
+import { decide } from "../lib/decisions.ts";
+import { makeWorld, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+
+/** The pass as its own process, killed at `point`. */
+async function killedPass(world: World, point: string): Promise<void> {
+  const pass = await runScript("process.ts", worldArgs(world), { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", SCQ_FAULT: point } });
+  expect(pass.signal, `the pass was to be killed at ${point}; it said:\n${pass.stdout}\n${pass.stderr}`).toBe("SIGKILL");
+}
+
+async function events(world: World, uid: string): Promise<string[]> {
+  return (await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event);
+}
+
+/** Every temp file of an atomic write left anywhere in the datasite or the app's private state. */
+async function tempFiles(world: World): Promise<string[]> {
+  const all = (await fs.promises.readdir(world.dataDir, { recursive: true })) as string[];
+  return all.filter((f) => f.endsWith(".tmp"));
+}
+
+async function leftovers(world: World): Promise<string[]> {
+  const notes = await fs.promises.readdir(path.join(world.paths.state, "intake")).catch(() => []);
+  const frozen = await fs.promises.readdir(world.paths.intake).catch(() => []);
+  const journal = await fs.promises.readdir(path.join(world.paths.state, "journal")).catch(() => []);
+  return [
+    ...notes.map((n) => `intake note ${n}`),
+    ...frozen.map((f) => `.intake/${f}`),
+    ...journal.map((j) => `journal ${j}`),
+    ...(await tempFiles(world)),
+  ];
+}
+
+const INTAKE_POINTS = ["intake:judged", "intake:stripped", "admit:written", "admit:moved"];
+const START_POINTS = ["change:journaled", "change:moved", "change:recorded", "start:launched", "start:recorded"];
+
+describe("a pass killed at any step loses nothing", () => {
+  test.each(INTAKE_POINTS)(
+    "intake, killed at %s: the valid submission is pending, the invalid one rejected for its own reason, one audit line each",
+    async (point) => {
+      const world = await makeWorld({ sandbox: { mode: "none" } });
+      const valid = await world.submit({ "run.sh": "echo ran\n", "lib/helper.py": "x = 1\n" });
+      // Submitted in someone else's name: refused at intake.
+      const invalid = await world.submit({ "run.sh": "echo forged\n" });
+      const forged = path.join(world.paths.inbox, SCIENTIST, invalid, "metadata.json");
+      await fs.writeJson(forged, { ...(await fs.readJson(forged)), requester_email: "someone@else.org" });
+      await killedPass(world, point);
+      await world.pass();
+      const job = await world.job(valid);
+      expect(job.status).toBe("pending");
+      expect(await fs.readFile(path.join(job.dir, "code", "lib", "helper.py"), "utf8")).toBe("x = 1\n");
+      expect(await events(world, valid)).toEqual(["submitted"]);
+      const refused = await world.job(invalid);
+      expect(refused.status).toBe("rejected");
+      expect(refused.meta.error_message).toMatch(/jobs can only be submitted in your own name/);
+      expect(await events(world, invalid)).toEqual(["intake-rejected"]);
+      expect(await leftovers(world)).toEqual([]);
+      expect((await verifyAudit(world.paths)).ok).toBe(true);
+    },
+  );
+
+  test.each(START_POINTS)("an approved job, the pass killed at %s: it runs exactly once and completes", async (point) => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await world.submit({ "run.sh": 'echo ran\necho done > "$OUTPUT_DIR/out.txt"\n' });
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    await killedPass(world, point);
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status, job.meta.error_message ?? "").toBe("completed");
+    expect(await readLog(job)).toBe("ran\n");
+    const seen = await events(world, uid);
+    expect(seen.filter((e) => e === "approved")).toHaveLength(1);
+    expect(seen.filter((e) => e === "completed")).toHaveLength(1);
+    expect(seen.filter((e) => e === "failed")).toHaveLength(0);
+    expect(await leftovers(world)).toEqual([]);
+    expect(await fs.readdir(world.paths.runs).catch(() => [])).toEqual([]);
+    expect((await verifyAudit(world.paths)).ok).toBe(true);
+  });
+
+  test("a journal entry cut off as a temp file is not replayed: the job's events are not repeated however many passes follow", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await world.submit({ "run.sh": "echo ran\n" });
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    await world.settle();
+    // What a pass killed inside writeJsonAtomic of a journal entry leaves: the whole entry, in its temp file.
+    const journal = path.join(world.paths.state, "journal");
+    await fs.outputJson(path.join(journal, `.${uid}.json.999999.0a1b2c3d.tmp`), {
+      uid,
+      from: "running",
+      to: "completed",
+      at: new Date(Date.now() - 3600_000).toISOString(),
+      change: { event: "completed", say: "completed" },
+    });
+    for (let i = 0; i < 3; i += 1) await world.pass();
+    expect((await events(world, uid)).filter((e) => e === "completed")).toHaveLength(1);
+    expect(await fs.readdir(journal)).toEqual([]);
+  });
+});
