@@ -12,12 +12,10 @@ import { executorFor, recordCancel } from "./executor.ts";
 import { findJob, locateJob, type Job, type JobView } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
-import { queuePaths, type QueuePaths } from "./paths.ts";
+import { CANCEL_FOLDER, queuePaths, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { CancelSchema, Email, type AppConfig } from "./schemas.ts";
 import { visible } from "./visible.ts";
-
-const CANCEL_FOLDER = "cancel";
 
 export interface CancelResult {
   job: JobView;

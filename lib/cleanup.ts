@@ -18,6 +18,9 @@ import { removeTree } from "./remove.ts";
 import type { AppConfig } from "./schemas.ts";
 import { uidTime } from "./uid.ts";
 
+/** How far ahead of ours a requester's clock may be before its uids' times are not believed. */
+const CLOCK_SKEW_MS = 3600_000;
+
 export interface CleanupResult {
   expired: string[];
   removed: string[];
@@ -41,7 +44,12 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
   for (const status of TERMINAL_STATUSES) {
     // A job submitted more recently than the retention cannot have finished longer ago: a time-ordered
     // uid tells, so only older ones are looked at (a stat of the record, written at its last change).
-    const candidates = (names.get(status) ?? []).filter((uid) => nowMs - (uidTime(uid) ?? 0) >= keepMs);
+    // The uid's time is the requester's clock: one that claims a future time proves nothing, and is
+    // looked at too (retention itself goes by the record's mtime, the owner's clock).
+    const candidates = (names.get(status) ?? []).filter((uid) => {
+      const claimed = uidTime(uid) ?? 0;
+      return nowMs - claimed >= keepMs || claimed > nowMs + CLOCK_SKEW_MS;
+    });
     const old: string[] = [];
     await forEachLimit(candidates, 64, async (uid) => {
       const changed = (await ifExists(fs.promises.stat(path.join(jobDir(paths, status, uid), "metadata.json"))))?.mtimeMs;

@@ -27,7 +27,7 @@ import { recordFromDisk } from "./job-record.ts";
 import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
 import { admit, adopt, now, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
-import { jobDir, type QueuePaths } from "./paths.ts";
+import { CANCEL_FOLDER, jobDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { claimRule } from "./rules.ts";
 import {
@@ -45,6 +45,10 @@ import { visible } from "./visible.ts";
 
 export const SUBMITTED_MARKER = "submitted";
 const INTAKE_CONCURRENCY = 8;
+/** Submissions taken in by one pass at most: a burst is taken in over several passes, each of them short. */
+export const MAX_INTAKE_PER_PASS = 500;
+/** What lies in an inbox without being a submission (a conflict copy, a folder never marked submitted, a stray file) goes after this long unchanged. */
+const LEFTOVER_MS = 24 * 3600_000;
 
 export interface IntakeResult {
   accepted: string[];
@@ -87,12 +91,20 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
       log(`intake: inbox/${visible(email)} removed: an inbox folder must be named for its sender's email address`);
       continue;
     }
-    for (const name of await listDirs(path.join(paths.inbox, email))) {
-      // Conflict copies, temp folders and anything not named like a job are not submissions.
-      if (UID_PATTERN.test(name)) candidates.push({ email, uid: name });
+    for (const entry of await fs.promises.readdir(path.join(paths.inbox, email), { withFileTypes: true }).catch(() => [])) {
+      // Conflict copies, temp folders and anything not named like a job are not submissions: they go
+      // once nothing has changed in them for a day (a sync may still be working on them before that).
+      if (entry.isDirectory() && UID_PATTERN.test(entry.name)) candidates.push({ email, uid: entry.name });
+      else if (entry.name !== CANCEL_FOLDER) await removeLeftover(path.join(paths.inbox, email, entry.name), log);
     }
   }
   if (candidates.length === 0) return;
+  // Oldest first (uids are time-ordered); the rest wait, said in one line.
+  candidates.sort((a, b) => a.uid.localeCompare(b.uid));
+  if (candidates.length > MAX_INTAKE_PER_PASS) {
+    log(`intake: ${candidates.length} submissions wait; this pass takes the ${MAX_INTAKE_PER_PASS} oldest, the next passes the rest`);
+    candidates.length = MAX_INTAKE_PER_PASS;
+  }
   const known = await uidIndex(paths);
   // One uid, one job: the same uid in two inboxes is claimed by the first seen in this pass, before
   // anything is awaited; the other copy waits for the next pass, which drops it as a duplicate.
@@ -102,7 +114,7 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
     claimed.add(uid);
     const from = path.join(paths.inbox, email, uid);
     const marker = await ifExists(fs.promises.lstat(path.join(from, SUBMITTED_MARKER)));
-    if (!marker) return; // still arriving
+    if (!marker) return removeLeftover(from, log); // still arriving, or abandoned long ago
     // A marker that is not a regular file (a FIFO, a folder, a link) will not become one: taken in to be rejected.
     const existing = known.get(uid);
     if (existing) {
@@ -114,13 +126,21 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
     }
     const missing = marker.isFile() ? await stillArriving(from, config.limits) : undefined;
     if (missing) {
-      const markedAt = (await fs.promises.stat(path.join(from, SUBMITTED_MARKER))).mtimeMs;
-      if (Date.now() - markedAt < config.intake_grace * 1000) return; // the next pass looks again
+      // The grace counts from the last file that arrived, not from the marker: SyftBox may sync the marker first.
+      if (Date.now() - (await newestChange(from)) < config.intake_grace * 1000) return; // the next pass looks again
       log(`intake: ${shortUid(uid)} from ${email} still incomplete after intake_grace (${missing}); taking it in to reject it`);
     }
     await fs.promises.mkdir(path.join(paths.intake, email), { recursive: true });
     await fs.promises.rename(from, path.join(paths.intake, email, uid));
   });
+}
+
+/** An inbox entry that is not a submission, removed once unchanged for LEFTOVER_MS (a folder never marked submitted included). */
+async function removeLeftover(full: string, log: Log): Promise<void> {
+  const changed = await newestChange(full).catch(() => Date.now());
+  if (Date.now() - changed < LEFTOVER_MS) return;
+  await removeTree(full).catch(() => undefined);
+  log(`intake: ${visible(path.relative(path.dirname(path.dirname(full)), full))} removed: not a submission, unchanged for a day`);
 }
 
 /** Why an inbox folder is not whole yet, or undefined when it is. */
@@ -476,7 +496,9 @@ async function removePermissionFiles(dir: string): Promise<string[]> {
 }
 
 async function newestChange(dir: string): Promise<number> {
-  let newest = (await fs.promises.lstat(dir)).mtimeMs;
+  const top = await fs.promises.lstat(dir);
+  if (!top.isDirectory()) return top.mtimeMs;
+  let newest = top.mtimeMs;
   for (const entry of await fs.promises.readdir(dir, { withFileTypes: true, recursive: true })) {
     const stat = await ifExists(fs.promises.lstat(path.join(entry.parentPath, entry.name)));
     if (stat) newest = Math.max(newest, stat.mtimeMs);

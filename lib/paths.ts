@@ -82,6 +82,9 @@ export function resultsDir(paths: QueuePaths, job: { uid: string; dir: string; m
 /** Beside a finished job's output/: what the disclosure check found in it (lib/checks/). */
 export const CHECKS_FILE = "output-checks.json";
 
+/** In a requester's inbox: their requests to cancel jobs, inbox/<email>/cancel/<uid>.json. */
+export const CANCEL_FOLDER = "cancel";
+
 export function decisionFile(paths: QueuePaths, uid: string): string {
   return path.join(paths.decisions, `${uid}.json`);
 }

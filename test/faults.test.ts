@@ -21,7 +21,7 @@ async function events(world: World, uid: string): Promise<string[]> {
 
 /** Every temp file of an atomic write left anywhere in the datasite or the app's private state. */
 async function tempFiles(world: World): Promise<string[]> {
-  const all = (await fs.promises.readdir(world.dataDir, { recursive: true }));
+  const all = await fs.promises.readdir(world.dataDir, { recursive: true });
   return all.filter((f) => f.endsWith(".tmp"));
 }
 

@@ -9,6 +9,7 @@ import { AmbiguousUidError, JobNotFoundError, JobStateError, ScqError } from "..
 import { findJob } from "../lib/jobs.ts";
 import { submitJob } from "../lib/api.ts";
 import { cleanup } from "../lib/cleanup.ts";
+import { uuidv7 } from "../lib/uid.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, sleeperJob, writeFolder } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";
@@ -259,5 +260,30 @@ describe("cleanup and expiry", () => {
     expect(expired.meta.error_message).toMatch(/^expired: not reviewed within/);
     expect(await fs.pathExists(path.join(world.paths.decisions, `${oldDone.uid}.json`))).toBe(false);
     expect(await fs.pathExists(path.join(world.paths.decisions, `${newDone.uid}.json`))).toBe(true);
+  });
+
+  test("retention goes by the owner's clock: a job whose uid claims a time 10 years ahead is still cleaned up", async () => {
+    const world = await makeWorld({ sandbox: { mode }, cleanup_completed_after: 3600 });
+    // A requester's clock 10 years fast: the time in its uid (the first 48 bits) is in the future.
+    const ahead = (Date.now() + 10 * 365 * 86_400_000).toString(16).padStart(12, "0");
+    const real = uuidv7();
+    const uid = `${ahead.slice(0, 8)}-${ahead.slice(8, 12)}${real.slice(13)}`;
+    const dir = path.join(world.paths.inbox, SCIENTIST, uid);
+    await fs.outputFile(path.join(dir, "code", "run.sh"), "echo hi\n");
+    await fs.writeJson(path.join(dir, "metadata.json"), {
+      uid,
+      name: "fast clock",
+      requester_email: SCIENTIST,
+      target_email: OWNER,
+      created_at: new Date().toISOString(),
+    });
+    await fs.writeFile(path.join(dir, "submitted"), "");
+    await world.pass();
+    await decide(world.owner, uid, { decision: "reject", reason: "no" });
+    await world.pass();
+    expect((await world.job(uid)).status).toBe("rejected");
+    await fs.remove(path.join(world.paths.state, "last-sweep.json"));
+    const summary = await cleanup(world.paths, world.config, (line) => world.lines.push(line), Date.now() + 2 * 3600_000);
+    expect(summary.removed).toEqual([uid]);
   });
 });

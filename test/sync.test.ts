@@ -6,7 +6,9 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import * as api from "../lib/api.ts";
 import { decide } from "../lib/decisions.ts";
-import { makeWorld, readLog, SCIENTIST, type World } from "./helpers.ts";
+import { MAX_INTAKE_PER_PASS } from "../lib/intake.ts";
+import { uuidv7 } from "../lib/uid.ts";
+import { makeWorld, OWNER, readLog, SCIENTIST, type World } from "./helpers.ts";
 import { writePythonJob } from "./python-job.ts";
 
 const inboxDir = (world: World, uid: string) => path.join(world.paths.inbox, SCIENTIST, uid);
@@ -51,12 +53,80 @@ describe("sync realities", () => {
     const late = await world.submit("ok");
     const lateFile = path.join(inboxDir(world, late), "metadata.json");
     await fs.writeFile(lateFile, (await fs.readFile(lateFile, "utf8")).slice(0, 40));
+    // Nothing more arrived for longer than the grace: the folder and everything in it are old.
     const longAgo = new Date(Date.now() - 2 * 3600_000);
-    await fs.utimes(path.join(inboxDir(world, late), "submitted"), longAgo, longAgo);
+    for (const f of [...((await fs.readdir(inboxDir(world, late), { recursive: true })) as string[]), "."]) {
+      await fs.utimes(path.join(inboxDir(world, late), f), longAgo, longAgo);
+    }
     const summary = await world.pass();
     expect(summary.intake.rejected.map((r) => r.uid)).toEqual([late]);
     expect((await world.job(late)).meta.error_message).toMatch(/^rejected at intake: metadata.json is not valid JSON/);
     expect(world.lines.some((l) => l.includes("still incomplete after intake_grace (metadata.json is missing or half written)"))).toBe(true);
+  });
+
+  test("the grace counts from the last file that arrived, not from the marker (which may sync first)", async () => {
+    const world = await makeWorld({ intake_grace: 60 });
+    const uid = await world.submit({ "run.sh": "bash helper.sh\n", "helper.sh": "echo hi\n" });
+    const dir = inboxDir(world, uid);
+    const helper = path.join(dir, "code", "helper.sh");
+    const kept = await fs.readFile(helper);
+    await fs.remove(helper);
+    const old = new Date(Date.now() - 3600_000);
+    for (const f of ["submitted", "metadata.json", "code/run.sh", "code", "."]) await fs.utimes(path.join(dir, f), old, old);
+    await fs.writeFile(path.join(dir, "code", "helper.sh"), kept.subarray(0, 3)); // arriving now
+    expect((await world.pass()).intake.rejected).toEqual([]);
+    await fs.writeFile(helper, kept);
+    expect((await world.pass()).intake.accepted).toEqual([uid]);
+  });
+
+  test("a burst is taken in over several passes, at most MAX_INTAKE_PER_PASS a pass, oldest first, said in one line", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const total = MAX_INTAKE_PER_PASS + 12;
+    const uids: string[] = [];
+    for (let i = 0; i < total; i += 1) {
+      const uid = uuidv7();
+      uids.push(uid);
+      const dir = inboxDir(world, uid);
+      await fs.outputFile(path.join(dir, "code", "run.sh"), "echo hi\n");
+      const at = new Date().toISOString();
+      await fs.writeJson(path.join(dir, "metadata.json"), {
+        uid,
+        name: `burst ${i}`,
+        requester_email: SCIENTIST,
+        target_email: OWNER,
+        created_at: at,
+      });
+      await fs.writeFile(path.join(dir, "submitted"), "");
+    }
+    const first = await world.pass();
+    expect(first.intake.accepted).toHaveLength(MAX_INTAKE_PER_PASS);
+    expect(world.lines.filter((l) => l.includes(`${total} submissions wait; this pass takes the ${MAX_INTAKE_PER_PASS} oldest`))).toHaveLength(1);
+    expect(new Set(first.intake.accepted)).toEqual(new Set(uids.slice(0, MAX_INTAKE_PER_PASS)));
+    expect((await world.pass()).intake.accepted.sort()).toEqual(uids.slice(MAX_INTAKE_PER_PASS).sort());
+  }, 60_000);
+
+  test("what lies in an inbox without being a submission goes once unchanged for a day; newer leftovers wait", async () => {
+    const world = await makeWorld();
+    const inbox = path.join(world.paths.inbox, SCIENTIST);
+    const day = new Date(Date.now() - 25 * 3600_000);
+    const stale = [`${uuidv7()}.conflict.20260101000000`, uuidv7(), "notes.txt"];
+    await fs.outputFile(path.join(inbox, stale[0]!, "metadata.json"), "{}");
+    await fs.outputFile(path.join(inbox, stale[1]!, "code", "run.sh"), "echo never marked\n"); // no submitted marker
+    await fs.outputFile(path.join(inbox, stale[2]!), "stray");
+    for (const name of stale) {
+      const all = [
+        name,
+        ...((await fs.stat(path.join(inbox, name))).isDirectory()
+          ? ((await fs.readdir(path.join(inbox, name), { recursive: true })) as string[]).map((f) => path.join(name, f))
+          : []),
+      ];
+      for (const f of all) await fs.utimes(path.join(inbox, f), day, day);
+    }
+    const fresh = uuidv7();
+    await fs.outputFile(path.join(inbox, fresh, "code", "run.sh"), "echo still arriving\n");
+    await world.pass();
+    expect((await fs.readdir(inbox)).sort()).toEqual([fresh]);
+    expect(world.lines.filter((l) => l.includes("removed: not a submission, unchanged for a day"))).toHaveLength(3);
   });
 
   test("conflict copies and SyftBox temp files are ignored, never run, never break a listing", async () => {
