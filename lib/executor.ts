@@ -74,6 +74,9 @@ export interface Executor {
 }
 
 /** The run's private folder. */
+/** In a run's private folder: a copy of the job's record as it started (recovery restores it if a sync deletes the job). */
+export const RUN_RECORD = "job.json";
+
 export function runDir(paths: QueuePaths, runId: string): string {
   return path.join(paths.runs, runId);
 }

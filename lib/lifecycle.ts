@@ -14,10 +14,11 @@
  *            ──code changed after approval──────────────▶ failed             transition   "failed"
  *            ──cancel by the requester──────────────────▶ rejected           transition   "cancelled"
  *   running  ──its run ended, exit 0─────────────────────▶ completed         transition   "completed"
+ *            ──its folder or record deleted mid-run──────▶ running           restoreRunning "recovered"
  *            ──its run ended: exit ≠ 0, timeout, limit──▶ failed             transition   "failed"
  *            ──cancel by the requester (run stopped)────▶ failed             transition   "cancelled"
  *            ──its run ended without a result───────────▶ failed             transition   "recovered"
-            ──its run never began (no "go" was said)───▶ approved           transition   "recovered"
+ *            ──its run never began (no "go" was said)───▶ approved           transition   "recovered"
  *   (a pass starts a run and records it in the job's `run`; a later pass collects it: see runs.ts)
  *   any      ──a half-done change finished or undone────▶ its target / stays transition / update "recovered"
  *   completed/failed with output held ──released────────▶ same status        release      "released"
@@ -183,6 +184,25 @@ export async function admit(rec: Recorder, dir: string, meta: JobMetadata, chang
   faultPoint("admit:moved");
   await record(rec, meta.uid, change);
   return { status: meta.status, uid: meta.uid, dir: target, meta };
+}
+
+/**
+ * A running job whose folder or record was deleted while it ran (a sync replaying a deletion, a person):
+ * its record is put back from the copy kept in the run's private folder, so the run is collected when
+ * it ends and nothing of it is lost or mistaken for another's job.
+ */
+export async function restoreRunning(rec: Recorder, copy: JobMetadata, what: string): Promise<Job> {
+  const dir = jobDir(rec.paths, "running", copy.uid);
+  await fs.promises.mkdir(dir, { recursive: true });
+  const meta = JobMetadataSchema.parse({ ...copy, status: "running", updated_at: now() });
+  await writeJsonAtomic(path.join(dir, "metadata.json"), recordToDisk(meta));
+  await jobPermissions(dir, meta.requester_email);
+  await record(rec, meta.uid, {
+    event: "recovered",
+    detail: { reason: what, restored_from: "the run's private copy" },
+    say: `${what}: its record restored from the run's private copy; it is collected when its run ends`,
+  });
+  return { status: "running", uid: meta.uid, dir, meta };
 }
 
 /**

@@ -6,8 +6,10 @@ import path from "node:path";
 import { approvalMatches } from "./decisions.ts";
 import { errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
 import { ifExists, isNotFound, readJsonFile, removeDeadTempFiles } from "./fsutil.ts";
-import { listJobs, readJob, type Job } from "./jobs.ts";
+import { RUN_RECORD } from "./executor.ts";
+import { listJobs, readJob, uidIndex, type Job } from "./jobs.ts";
 import {
+  restoreRunning,
   returnUnreadable,
   canTransition,
   completeRecorded,
@@ -21,7 +23,7 @@ import {
 } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
-import type { JobStatus } from "./schemas.ts";
+import { JobMetadataSchema, type JobMetadata, type JobStatus } from "./schemas.ts";
 import { removeTree } from "./remove.ts";
 import { stageRoot } from "./runner.ts";
 import { treeHash } from "./tree.ts";
@@ -49,9 +51,16 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   }
   // approved/ and running/ hold few jobs: each is checked. A record that disagrees with its folder
   // (written by an older version or another program) is settled.
+  const copies = await runRecords(paths);
   const { jobs, problems } = await listJobs(paths, ["approved", "running"]);
   for (const problem of problems) {
     try {
+      // A running job's record deleted under it (a sync): put back from its run's copy, not judged anew.
+      const copy = [...copies.values()].find((c) => c.uid === problem.uid);
+      if (problem.status === "running" && isNotFound(problem.error) && copy) {
+        await restoreRunning(rec, copy, "its metadata.json was deleted while it ran (by a sync?)");
+        continue;
+      }
       await settleUnreadable(rec, problem.status, problem.uid, problem.error);
     } catch (error) {
       reportJobError(rec.log, shortUid(problem.uid), error);
@@ -70,6 +79,19 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   // A running job whose record cannot be read may own any of them: nothing is removed until it is settled.
   if (unreadable.length > 0) return;
   const live = new Set(running.flatMap((job) => (job.meta.run ? [job.meta.run.run_id] : [])));
+  // A run whose job folder vanished altogether while it ran (a sync deleting it): its record comes
+  // back from the run's copy, and the run goes on to be collected; nothing of it is thrown away.
+  const orphans = [...copies].filter(([runId]) => !live.has(runId));
+  const known = orphans.length > 0 ? await uidIndex(paths) : new Map<string, JobStatus>();
+  for (const [runId, copy] of orphans) {
+    if (known.has(copy.uid)) continue;
+    try {
+      await restoreRunning(rec, copy, "its folder was deleted while it ran (by a sync?)");
+      live.add(runId);
+    } catch (error) {
+      reportJobError(rec.log, shortUid(copy.uid), error);
+    }
+  }
   for (const dir of [stageRoot(paths), paths.runs]) {
     for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
       if (live.has(name)) continue;
@@ -79,6 +101,16 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
       );
     }
   }
+}
+
+/** The record each run's private folder keeps of its job (as it started), by run id. */
+async function runRecords(paths: QueuePaths): Promise<Map<string, JobMetadata>> {
+  const copies = new Map<string, JobMetadata>();
+  for (const runId of (await ifExists(fs.promises.readdir(paths.runs))) ?? []) {
+    const copy = await ifExists(readJsonFile(path.join(paths.runs, runId, RUN_RECORD), JobMetadataSchema)).catch(() => undefined);
+    if (copy?.run?.run_id === runId) copies.set(runId, copy);
+  }
+  return copies;
 }
 
 /** One journal entry: where did its change get to? (And the temp files its cut-off writes left go.) */

@@ -8,11 +8,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches, markerFor } from "./decisions.ts";
-import { cancelRecorded, describeRun, executorFor, type Executor } from "./executor.ts";
+import { cancelRecorded, describeRun, executorFor, RUN_RECORD, runDir, type Executor } from "./executor.ts";
 import { errorMessage, reportJobError } from "./errors.ts";
 import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
 import { releasedBefore, rememberReleased } from "./checks/released.ts";
-import { exists, writeFileAtomic } from "./fsutil.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
@@ -275,8 +275,9 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
   }
   const unsandboxed = config.sandbox.mode === "none";
   faultPoint("start:launched");
+  let running: Job;
   try {
-    await transition(
+    running = await transition(
       rec,
       approved,
       "running",
@@ -302,6 +303,9 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
     throw error;
   }
   // Recorded: from here on the job is found again through its run, whatever happens to this pass.
+  // A copy of its record stays in the run's private folder: should a sync delete the job's folder
+  // while it runs, recovery restores the record from it (recover.ts).
+  await writeJsonAtomic(path.join(runDir(paths, launched.ref.run_id), RUN_RECORD), running.meta).catch(() => {});
   faultPoint("start:recorded");
   await launched.go();
   return "started";
