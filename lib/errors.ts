@@ -56,6 +56,20 @@ export class InvalidFileError extends ScqError {
 }
 
 /** Something that cannot happen unless the code is wrong: always reported with its stack. */
+/**
+ * An executor would not start a run. `final`: it never will, as asked (Slurm refused the request:
+ * more memory than any node has, an unknown partition or account): the job fails with this message.
+ * Otherwise it may next time (the controller did not answer): the job stays approved.
+ */
+export class LaunchRefusedError extends ScqError {
+  constructor(
+    message: string,
+    readonly final: boolean,
+  ) {
+    super(message);
+  }
+}
+
 export class BugError extends Error {
   readonly uid: string | undefined;
   constructor(message: string, data: ErrorData = {}) {

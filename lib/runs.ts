@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { cancelRecorded, describeRun, executorFor, RUN_RECORD, runDir, type Executor } from "./executor.ts";
-import { errorMessage, reportJobError } from "./errors.ts";
+import { errorMessage, LaunchRefusedError, reportJobError } from "./errors.ts";
 import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
 import { releasedBefore, rememberReleased } from "./checks/released.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
@@ -271,6 +271,18 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
     });
   } catch (error) {
     await staged.discard().catch(() => {});
+    // Refused for good (Slurm: more memory than any node has, no such partition): the job fails with
+    // what the scheduler said, instead of being tried again every pass for ever.
+    if (error instanceof LaunchRefusedError && error.final) {
+      await transition(
+        rec,
+        approved,
+        "failed",
+        { completed_at: now(), error_message: error.message },
+        { event: "failed", detail: { reason: error.message }, say: `NOT run: ${error.message} → failed` },
+      );
+      return { uid: approved.uid, status: "failed", message: error.message };
+    }
     throw error;
   }
   const unsandboxed = config.sandbox.mode === "none";

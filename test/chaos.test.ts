@@ -147,7 +147,7 @@ describe("chaos", () => {
     expect(await fs.readdir(world.paths.runs).catch(() => [])).toEqual([]);
     expect(await fs.readdir(path.join(world.paths.state, "journal")).catch(() => [])).toEqual([]);
     expect(await fs.readdir(path.join(world.paths.state, "intake")).catch(() => [])).toEqual([]);
-    const all = (await fs.promises.readdir(world.dataDir, { recursive: true }));
+    const all = await fs.promises.readdir(world.dataDir, { recursive: true });
     expect(all.filter((f) => f.endsWith(".tmp"))).toEqual([]);
     expect((await execa("pgrep", ["-f", world.root], { reject: false })).stdout).toBe("");
     console.log(

@@ -146,4 +146,16 @@ describe.skipIf(!ready)("the Slurm executor on a real cluster", () => {
     await world.settle();
     expect((await world.job(uid)).status).toBe("completed");
   });
+
+  test("a job Slurm refuses (more memory than any node has) fails with Slurm's own words, once, instead of being retried for ever", async () => {
+    const world = await slurmWorld({ limits: { memory_mb: 64 * 1024 * 1024 } });
+    const uid = await approved(world, { "run.sh": "echo never\n" });
+    await world.pass();
+    const job = await world.job(uid);
+    expect(job.status).toBe("failed");
+    expect(job.meta.error_message).toMatch(/^Slurm refused the job: sbatch: error: /);
+    expect(world.lines.some((l) => l.includes("please report it"))).toBe(false);
+    await world.pass();
+    expect((await readAudit(world.paths)).filter((e) => e.uid === uid && e.event === "failed")).toHaveLength(1);
+  });
 });

@@ -130,24 +130,27 @@ describe("sync realities", () => {
     expect(world.lines.filter((l) => l.includes("removed: not a submission, unchanged for a day"))).toHaveLength(3);
   });
 
-  test.each(["the whole folder", "its metadata.json"])("a sync deleting %s of a running job: logged, audited, the record restored, the run collected", async (what) => {
-    const world = await makeWorld({ sandbox: { mode: "none" } });
-    const uid = await world.submit({ "run.sh": 'sleep 2\necho done > "$OUTPUT_DIR/out.txt"\n' });
-    await world.pass();
-    await decide(world.owner, uid, { decision: "approve", reason: "ok" });
-    await world.pass();
-    const running = path.join(world.paths.jobs, "running", uid);
-    expect(await fs.pathExists(running)).toBe(true);
-    await fs.remove(what === "the whole folder" ? running : path.join(running, "metadata.json"));
-    await world.pass();
-    expect(world.lines.some((l) => l.includes("while it ran (by a sync?): its record restored from the run's private copy"))).toBe(true);
-    await world.settle();
-    const job = await world.job(uid);
-    expect(job.status).toBe("completed");
-    expect(await fs.readFile(path.join(job.dir, "output", "out.txt"), "utf8")).toBe("done\n");
-    const events = (await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event);
-    expect(events).toEqual(expect.arrayContaining(["started", "recovered", "completed"]));
-  });
+  test.each(["the whole folder", "its metadata.json"])(
+    "a sync deleting %s of a running job: logged, audited, the record restored, the run collected",
+    async (what) => {
+      const world = await makeWorld({ sandbox: { mode: "none" } });
+      const uid = await world.submit({ "run.sh": 'sleep 2\necho done > "$OUTPUT_DIR/out.txt"\n' });
+      await world.pass();
+      await decide(world.owner, uid, { decision: "approve", reason: "ok" });
+      await world.pass();
+      const running = path.join(world.paths.jobs, "running", uid);
+      expect(await fs.pathExists(running)).toBe(true);
+      await fs.remove(what === "the whole folder" ? running : path.join(running, "metadata.json"));
+      await world.pass();
+      expect(world.lines.some((l) => l.includes("while it ran (by a sync?): its record restored from the run's private copy"))).toBe(true);
+      await world.settle();
+      const job = await world.job(uid);
+      expect(job.status).toBe("completed");
+      expect(await fs.readFile(path.join(job.dir, "output", "out.txt"), "utf8")).toBe("done\n");
+      const events = (await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event);
+      expect(events).toEqual(expect.arrayContaining(["started", "recovered", "completed"]));
+    },
+  );
 
   test("conflict copies and SyftBox temp files are ignored, never run, never break a listing", async () => {
     const world = await makeWorld();

@@ -23,7 +23,11 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
       print(argv, verdict, () =>
         [
           verdict.ok
-            ? `audit log intact: ${verdict.lines} lines, hash chain unbroken${verdict.head ? ", and it ends where the last append left it" : " (no recorded end to compare with yet)"}`
+            ? `audit log intact: ${verdict.lines} lines, hash chain unbroken from line 1` +
+              (verdict.head
+                ? ", and it ends where this machine's last append left it"
+                : ". This machine has no record of where the log ended (a new machine, or the app's private state was removed): " +
+                  "lines cut from its end cannot be told until the next append records it")
             : `audit log BROKEN at line ${verdict.brokenAt}: ${verdict.reason}`,
           "This proves no line was changed, removed or inserted since it was written, as seen from this app's own records; " +
             "it cannot prove anything against someone who can also write this app's private state (the owner's account).",

@@ -19,7 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { forgetRunDir, makeRunDir, runDir as privateRunDir, supervisorCommand, type Executor, type Launched, type Poll } from "../executor.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, LaunchRefusedError } from "../errors.ts";
 import { exists, ifExists, readJsonFile, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "../fsutil.ts";
 import { logFile, LOGS_DIR } from "../log-files.ts";
 import { APP_DIR, type QueuePaths } from "../paths.ts";
@@ -140,9 +140,12 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       const submitted = await execa("sbatch", args, { reject: false, timeout: COMMAND_TIMEOUT_MS });
       const jobId = /^(\d+)/.exec(String(submitted.stdout).trim())?.[1];
       if (submitted.exitCode !== 0 || !jobId) {
-        throw new Error(
-          `sbatch refused the job: ${firstLine(submitted.stderr) || submitted.shortMessage}; it stays approved and is tried again next pass`,
-        );
+        const said = firstLine(submitted.stderr) || (submitted.shortMessage ?? "no message");
+        // A refusal of the request itself stays a refusal; a controller that does not answer may next time.
+        const transient = submitted.timedOut || /unable to contact|socket timed out|connection refused|try again|temporarily|busy/i.test(said);
+        if (transient)
+          throw new LaunchRefusedError(`sbatch could not submit the job: ${said}; it stays approved and is tried again next pass`, false);
+        throw new LaunchRefusedError(`Slurm refused the job: ${said}`, true);
       }
       return {
         ref: { executor: "slurm", run_id: staged.runId, job_id: jobId, partition: c.partition },
