@@ -99,6 +99,30 @@ describe("run.sh, called every way it is called, reads config.json in its own fo
     for (const line of lines) expect(line).toMatch(settingsLine(install));
   });
 
+  test("node outside the PATH it is given (the Go client rebuilds PATH): run.sh finds it under ~/.nvm, or says to name it in SYFTBOX_EXTRA_PATH", async () => {
+    const install = await installed({ job_timeout: 77 });
+    // A PATH with every tool of this machine but Node.js.
+    const tools = path.join(install.root, "tools");
+    await fs.mkdirp(tools);
+    for (const dir of ["/usr/bin", "/bin"]) {
+      for (const name of await fs.readdir(dir).catch(() => [])) {
+        if (["node", "npm", "npx", "nodejs"].includes(name) || (await fs.pathExists(path.join(tools, name)))) continue;
+        await fs.symlink(path.join(dir, name), path.join(tools, name));
+      }
+    }
+    const env = { ...install.env(), PATH: tools };
+    if ((await execa("sh", ["-c", "command -v node"], { env, extendEnv: false, reject: false })).exitCode === 0) return; // node lives elsewhere here
+    const missing = await execa("sh", ["run.sh"], { cwd: install.app, env, extendEnv: false, reject: false });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toMatch(/Node\.js is not installed .*SYFTBOX_EXTRA_PATH/);
+    const nvm = path.join(install.home, ".nvm", "versions", "node", `v${process.versions.node}`, "bin");
+    await fs.mkdirp(nvm);
+    await fs.symlink(process.execPath, path.join(nvm, "node"));
+    const found = await execa("sh", ["run.sh"], { cwd: install.app, env, extendEnv: false, reject: false });
+    expect(found.exitCode, String(found.stderr)).toBe(0);
+    expect(found.stdout).toMatch(settingsLine(install));
+  });
+
   test("without config.json the pass says it uses the built-in defaults; a bad one stops it naming the field", async () => {
     const install = await installed();
     const uid = await submit(install, { "run.sh": "echo hi\n" });
