@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { forEachLimit } from "../lib/concurrency.ts";
 import { decide } from "../lib/decisions.ts";
 import { MAX_INTAKE_PER_PASS } from "../lib/intake.ts";
+import { MAX_VOTES_PER_FOLDER } from "../lib/votes.ts";
 import { runPass } from "../lib/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths, voteFile } from "../lib/paths.ts";
 import { sandboxProblem } from "../lib/sandbox.ts";
@@ -319,14 +320,16 @@ try {
     );
   }
 
-  // N-of-M approvals: 1,000 pending jobs; the shipped pass that records one vote on each (none is
-  // approved yet), an idle pass after it, then the pass that records the second vote and approves all.
+  // N-of-M approvals: as many pending jobs as a pass takes votes from one approver's folder; the
+  // shipped pass that records one vote on each (none is approved yet), an idle pass after it, then the
+  // pass that records the second vote and approves all.
   {
+    const N = MAX_VOTES_PER_FOLDER;
     const approvers = ["a@bench.local", "b@bench.local"];
     const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 1, approvals: { required: 2, approvers } });
     const w = await world("votes", config);
-    const uids = await addSubmissions(w.paths, 1000);
-    for (let pass = 0; pass < Math.ceil(1000 / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), w.args, 1);
+    const uids = await addSubmissions(w.paths, N);
+    for (let pass = 0; pass < Math.ceil(N / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), w.args, 1);
     const vote = async (by: string) =>
       forEachLimit(uids, 32, async (uid) => {
         const meta = (await fs.readJson(path.join(w.paths.jobs, "pending", uid, "metadata.json"))) as { code_sha256: string };
@@ -336,21 +339,21 @@ try {
     await vote(approvers[0]!);
     const first = await timeProcess(entry("process"), w.args, 1);
     row(
-      "pass recording 1,000 votes (1 of 2 each)",
-      `${fmt(first.time)}  = ${(first.time.median / 1000).toFixed(2)} ms a vote`,
+      `pass recording ${N} votes (1 of 2 each)`,
+      `${fmt(first.time)}  = ${(first.time.median / N).toFixed(2)} ms a vote`,
       "≤ 10 ms a vote",
-      first.time.median / 1000 <= 10 ? "met" : "MISSED",
+      first.time.median / N <= 10 ? "met" : "MISSED",
     );
-    ratioRow("idle pass, 1,000 pending with votes in", idleEmpty.time, (await timeProcess(entry("process"), w.args)).time, 1.5);
+    ratioRow(`idle pass, ${N} pending with votes in`, idleEmpty.time, (await timeProcess(entry("process"), w.args)).time, 1.5);
     await vote(approvers[1]!);
     const second = await timeProcess(entry("process"), w.args, 1);
     const approved =
       (await fs.readdir(path.join(w.paths.jobs, "approved"))).length + (await fs.readdir(path.join(w.paths.jobs, "running")).catch(() => [])).length;
     row(
-      "pass recording the 2nd vote and approving, 1,000 jobs",
-      `${fmt(second.time)}  = ${(second.time.median / 1000).toFixed(2)} ms a job (${approved} approved)`,
+      `pass recording the 2nd vote and approving, ${N} jobs`,
+      `${fmt(second.time)}  = ${(second.time.median / N).toFixed(2)} ms a job (${approved} approved)`,
       "≤ 10 ms a job",
-      second.time.median / 1000 <= 10 && approved === 1000 ? "met" : "MISSED",
+      second.time.median / N <= 10 && approved === N ? "met" : "MISSED",
     );
     await stopRuns(w.paths);
   }

@@ -137,6 +137,9 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
 
 /** An inbox entry that is not a submission, removed once unchanged for LEFTOVER_MS (a folder never marked submitted included). */
 async function removeLeftover(full: string, log: Log): Promise<void> {
+  // Its own mtime first (one lstat): a folder that still gains entries is not walked every pass.
+  const top = await ifExists(fs.promises.lstat(full));
+  if (!top || Date.now() - top.mtimeMs < LEFTOVER_MS) return;
   const changed = await newestChange(full).catch(() => Date.now());
   if (Date.now() - changed < LEFTOVER_MS) return;
   await removeTree(full).catch(() => undefined);

@@ -317,7 +317,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
   // Recorded: from here on the job is found again through its run, whatever happens to this pass.
   // A copy of its record stays in the run's private folder: should a sync delete the job's folder
   // while it runs, recovery restores the record from it (recover.ts).
-  await writeJsonAtomic(path.join(runDir(paths, launched.ref.run_id), RUN_RECORD), running.meta).catch(() => {});
+  await writeJsonAtomic(path.join(runDir(paths, launched.ref.run_id), RUN_RECORD), running.meta, { durable: false }).catch(() => {});
   faultPoint("start:recorded");
   await launched.go();
   return "started";

@@ -28,13 +28,14 @@ import { now, update, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { voteFile, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
+import { removeTree } from "./remove.ts";
 import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "./schemas.ts";
 
 export type Approvals = NonNullable<AppConfig["approvals"]>;
 
 const COUNT_CONCURRENCY = 8;
 /** Vote files taken from one approver's folder in one pass: nobody's folder can hold a pass for long. */
-const MAX_VOTES_PER_FOLDER = 500;
+export const MAX_VOTES_PER_FOLDER = 500;
 /** How long a vote file that does not parse may be a write still under way before it is ignored. */
 const HALF_WRITTEN_GRACE_MS = 60_000;
 
@@ -98,12 +99,17 @@ export async function applyVotes(
     // Votes on waiting jobs first: junk cannot delay them.
     const waiting = (uid: string) => (pending.has(uid) ? 0 : 1);
     for (const uid of uids.sort((a, b) => waiting(a) - waiting(b) || a.localeCompare(b)).slice(0, MAX_VOTES_PER_FOLDER)) {
-      if (!listed.has(folder)) {
-        await ignore(rec, folder, uid, `${folder} is not a listed approver (config.json approvals.approvers)`);
-      } else if (pending.has(uid)) {
-        voters.set(uid, [...(voters.get(uid) ?? []), folder]);
-      } else {
-        await ignore(rec, folder, uid, "the job is not pending: a vote counts only while a job waits for its decision");
+      try {
+        if (!listed.has(folder)) {
+          await ignore(rec, folder, uid, `${folder} is not a listed approver (config.json approvals.approvers)`);
+        } else if (pending.has(uid)) {
+          voters.set(uid, [...(voters.get(uid) ?? []), folder]);
+        } else {
+          await ignore(rec, folder, uid, "the job is not pending: a vote counts only while a job waits for its decision");
+        }
+      } catch (error) {
+        // Whatever one approver's folder holds, it never stops the pass for everyone else.
+        reportJobError(rec.log, `decisions/${folder}/${shortUid(uid)}`, error);
       }
     }
   }
@@ -214,9 +220,9 @@ async function ignore(rec: Recorder, folder: string, uid: string, why: string): 
   await consume(rec.paths, folder, uid);
 }
 
-/** A vote file dealt with (recorded on the job, or ignored and audited) is removed. */
+/** A vote file dealt with (recorded on the job, or ignored and audited) is removed, whatever it is (a folder of that name too). */
 async function consume(paths: QueuePaths, folder: string, uid: string): Promise<void> {
-  await fs.promises.rm(voteFile(paths, folder, uid), { force: true });
+  await removeTree(voteFile(paths, folder, uid));
 }
 
 /**

@@ -416,4 +416,23 @@ describe.skipIf(!ready)("medium and low", () => {
     expect(await fs.pathExists(path.join(world.paths.inbox, "not-an-email"))).toBe(false);
     expect(world.lines.join("\n")).toMatch(/inbox\/not-an-email removed: an inbox folder must be named for its sender's email address/);
   });
+
+  test("21. an approver's folder holding a folder named like a vote (for a finished job) never stops the pass for everyone", async () => {
+    const approver = "approver@test.local";
+    const world = await makeWorld({ sandbox: { mode: "none" }, approvals: { required: 1, approvers: [OWNER, approver] } });
+    const done = await world.submit({ "run.sh": "echo hi\n" });
+    await world.pass();
+    await decide(world.owner, done, { decision: "reject", reason: "no" });
+    await world.pass();
+    expect((await world.job(done)).status).toBe("rejected");
+    // What the queue's own permission file lets a listed approver write: a folder where a vote goes.
+    await fs.mkdirp(path.join(world.paths.decisions, approver, `${done}.json`, "deeper"));
+    const waiting = await world.submit({ "run.sh": "echo still decided\n" });
+    await runScript("process.ts", worldArgs(world));
+    await decide(world.owner, waiting, { decision: "approve", reason: "fine" });
+    const pass = await runScript("process.ts", worldArgs(world));
+    expect(pass.exitCode, String(pass.stderr)).toBe(0);
+    expect(["approved", "running", "completed"]).toContain((await world.job(waiting)).status);
+    expect(await fs.pathExists(path.join(world.paths.decisions, approver, `${done}.json`))).toBe(false);
+  });
 });
