@@ -228,7 +228,12 @@ export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
     }
     const parsed = AuditEventSchema.safeParse(raw);
     if (!parsed.success) return broken(describeZodIssues(parsed.error).join("; "));
-    if (parsed.data.prev !== expected) return broken("prev hash does not match the line before: a line was changed, removed or inserted");
+    if (parsed.data.prev !== expected) {
+      // A change to line N shows at line N + 1, whose prev no longer matches: both are named.
+      return broken(
+        `prev hash does not match line ${index}: line ${index} or ${index + 1} was changed, or lines were removed or inserted between them`,
+      );
+    }
     expected = lineHash(line);
   }
   if (head && (head.lines !== lines.length || head.last !== expected)) {

@@ -8,7 +8,7 @@ import { describe, expect, test } from "vitest";
 import { appendAudit, verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
 import { reviewJob, submitJob } from "../lib/api.ts";
-import { makeWorld, OWNER, SCIENTIST, writeFolder, type World } from "./helpers.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, writeFolder, type World } from "./helpers.ts";
 
 interface Crafted {
   uid?: string;
@@ -232,7 +232,12 @@ describe("review and audit", () => {
     await fs.writeFile(world.paths.audit, lines.join("\n"));
     const verdict = await verifyAudit(world.paths);
     expect(verdict).toMatchObject({ ok: false, brokenAt: 3 });
-    expect(verdict.reason).toMatch(/prev hash does not match/);
+    expect(verdict.reason).toMatch(/prev hash does not match line 2: line 2 or 3 was changed/);
+    const said = await runScript("scq.ts", ["audit", "verify", ...worldArgs(world)]);
+    expect(said.exitCode).toBe(1);
+    expect(said.stdout).toContain("audit log BROKEN at line 3");
+    expect(said.stdout).not.toContain("This proves");
+    expect(said.stdout).toContain("The lines before line 2 chain unbroken from line 1");
   });
 
   test("concurrent appenders keep the chain intact", async () => {
