@@ -21,7 +21,7 @@ import { appendAudit, auditHasSince } from "./audit.ts";
 import { faultPoint } from "./fault.ts";
 import { writeRuleMarker } from "./decisions.ts";
 import { forEachLimit } from "./concurrency.ts";
-import { errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
+import { describeZodIssues, errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
 import { exists, ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
 import { recordFromDisk } from "./job-record.ts";
 import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
@@ -458,12 +458,9 @@ async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeRe
   // Nothing proves who wrote it: the requester claim is kept, and marked unverified.
   const gated = await gate(rec.paths, config.limits, dir, uid, claimed.data, undefined);
   if (!gated.ok) return reject(gated.reason);
-  const job = {
-    status: "pending" as const,
-    uid,
-    dir,
-    meta: JobMetadataSchema.parse({ ...claimed.data, status: "pending", updated_at: now(), sender: "unverified" }),
-  };
+  const record = JobMetadataSchema.safeParse({ ...ownWords(claimed.data), status: "pending", updated_at: now(), sender: "unverified" });
+  if (!record.success) return reject(`metadata.json ${describeZodIssues(record.error).join("; ")}`);
+  const job = { status: "pending" as const, uid, dir, meta: record.data };
   await adopt(
     rec,
     job,
@@ -476,6 +473,17 @@ async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeRe
     },
   );
   result.accepted.push(uid);
+}
+
+/**
+ * What a job written straight into pending/ may say of itself: what a Python client's CodeJob says of
+ * a new job. A record's other fields (votes, a decision, a run, limits, an exit code) are the queue's
+ * to write, never a submitter's: a job claiming approvers' votes would be one real vote from running.
+ */
+function ownWords(claimed: z.infer<typeof LegacyJobSchema>): Record<string, unknown> {
+  const { uid, name, requester_email, target_email, description, tags, created_at } = claimed;
+  // code_folder (the requester's own path, which CodeJob requires) is kept, as it was written.
+  return { uid, name, requester_email, target_email, description, tags, created_at, time_zone: claimed.time_zone, code_folder: claimed.code_folder };
 }
 
 /** SyftBox permission files in a job folder and below its code/, removed; their paths in the job. */

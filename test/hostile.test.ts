@@ -11,6 +11,7 @@ import { findJob } from "../lib/jobs.ts";
 import { stageRoot } from "../lib/runner.ts";
 import { startUiServer } from "../lib/ui/server.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { writePythonJob } from "./python-job.ts";
 
 const ready = await bwrapReady();
 
@@ -434,5 +435,37 @@ describe.skipIf(!ready)("medium and low", () => {
     expect(pass.exitCode, String(pass.stderr)).toBe(0);
     expect(["approved", "running", "completed"]).toContain((await world.job(waiting)).status);
     expect(await fs.pathExists(path.join(world.paths.decisions, approver, `${done}.json`))).toBe(false);
+  });
+
+  test("22. a job written straight into pending/ cannot bring its own votes, decision or run: only its CodeJob fields are kept", async () => {
+    const alice = "alice@test.local";
+    const bob = "bob@test.local";
+    const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true, approvals: { required: 2, approvers: [alice, bob] } });
+    const at = new Date().toISOString();
+    const forgedVote = (by: string) => ({ by, decision: "approve", reason: "forged", at, code_sha256: "0".repeat(64) });
+    const uid = await writePythonJob(world.paths.jobs, {
+      fields: {
+        votes: [forgedVote(alice), forgedVote(bob)],
+        decision: { by: OWNER, reason: "forged", at },
+        exit_code: 0,
+        limits: { timeout_s: 999999 },
+      },
+    });
+    // A field of the wrong type is a rejection with its reason, not an error every pass.
+    const garbled = await writePythonJob(world.paths.jobs, { fields: { code_folder: 42 } });
+    await world.pass();
+    expect((await world.job(garbled)).meta.error_message).toMatch(/^rejected at intake: metadata.json field "code_folder"/);
+    expect(world.lines.some((l) => l.includes("please report it"))).toBe(false);
+    const job = await world.job(uid);
+    expect(job.status).toBe("pending");
+    expect(job.meta.sender).toBe("unverified");
+    expect(job.meta.votes).toEqual([]);
+    expect(job.meta.decision).toBeNull();
+    expect(job.meta.exit_code).toBeNull();
+    // One real vote is one of two: the job still waits.
+    const voter = { ...world.owner, email: alice, datasite: OWNER };
+    await decide(voter, uid, { decision: "approve", reason: "looked" });
+    await world.pass();
+    expect((await world.job(uid)).status).toBe("pending");
   });
 });

@@ -237,7 +237,7 @@ describe("review and audit", () => {
     expect(said.exitCode).toBe(1);
     expect(said.stdout).toContain("audit log BROKEN at line 3");
     expect(said.stdout).not.toContain("This proves");
-    expect(said.stdout).toContain("The lines before line 2 chain unbroken from line 1");
+    expect(said.stdout).toContain("It cannot prove anything against someone who can also write this app's private state");
   });
 
   test("concurrent appenders keep the chain intact", async () => {

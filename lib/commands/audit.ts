@@ -29,10 +29,10 @@ export const auditCommand: CommandModule<GlobalArgs, Args> = {
                 : ". This machine has no record of where the log ended (a new machine, or the app's private state was removed): " +
                   "lines cut from its end cannot be told until the next append records it")
             : `audit log BROKEN at line ${verdict.brokenAt}: ${verdict.reason}`,
-          verdict.ok
-            ? "This proves no line was changed, removed or inserted since it was written, as seen from this app's own records; " +
-              "it cannot prove anything against someone who can also write this app's private state (the owner's account)."
-            : `The lines before line ${Math.max(1, (verdict.brokenAt ?? 1) - 1)} chain unbroken from line 1; from there on, nothing in the log can be trusted.`,
+          // What an intact chain proves is said only of an intact one; its limit holds either way.
+          (verdict.ok
+            ? "This proves no line was changed, removed or inserted since it was written, as seen from this app's own records; it "
+            : "It ") + "cannot prove anything against someone who can also write this app's private state (the owner's account).",
         ].join("\n"),
       );
       if (!verdict.ok) process.exitCode = 1;
