@@ -55,7 +55,6 @@ export class InvalidFileError extends ScqError {
   }
 }
 
-/** Something that cannot happen unless the code is wrong: always reported with its stack. */
 /**
  * An executor would not start a run. `final`: it never will, as asked (Slurm refused the request:
  * more memory than any node has, an unknown partition or account): the job fails with this message.
@@ -70,6 +69,7 @@ export class LaunchRefusedError extends ScqError {
   }
 }
 
+/** Something that cannot happen unless the code is wrong: always reported with its stack. */
 export class BugError extends Error {
   readonly uid: string | undefined;
   constructor(message: string, data: ErrorData = {}) {

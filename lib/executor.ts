@@ -73,10 +73,10 @@ export interface Executor {
   forget(ref: RunRef): Promise<void>;
 }
 
-/** The run's private folder. */
 /** In a run's private folder: a copy of the job's record as it started (recovery restores it if a sync deletes the job). */
 export const RUN_RECORD = "job.json";
 
+/** The run's private folder. */
 export function runDir(paths: QueuePaths, runId: string): string {
   return path.join(paths.runs, runId);
 }

@@ -8,14 +8,20 @@ import path from "node:path";
 import type { z } from "zod";
 import { describeZodIssues, InvalidFileError } from "./errors.ts";
 
-/**
- * `durable: false` skips the fsync, for hints whose loss in a power cut costs nothing (the reader has
- * a fallback): still atomic, so a reader never sees half a file, but without the disk's flush latency
- * on a path where every millisecond is a job's (a run's start).
- */
-export async function writeFileAtomic(file: string, data: string | Buffer, options: { durable?: boolean } = {}): Promise<void> {
+interface WriteOptions {
+  /**
+   * false skips the fsync, for hints whose loss in a power cut costs nothing (the reader has a
+   * fallback): still atomic, so a reader never sees half a file, but without the disk's flush latency
+   * on a path where every millisecond is a job's (a run's start).
+   */
+  durable?: boolean;
+  /** The file's permission bits (0o600: only its owner may read it, from the first byte). */
+  mode?: number;
+}
+
+export async function writeFileAtomic(file: string, data: string | Buffer, options: WriteOptions = {}): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const handle = await fs.promises.open(tmp, "wx", 0o644);
+  const handle = await fs.promises.open(tmp, "wx", options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
     if (options.durable !== false) await handle.sync();
@@ -35,17 +41,13 @@ const TEMP_FILE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 /**
  * Remove the temp files of atomic writes that were cut off (their writer was killed between write and
- * rename) from a folder; those of a writer still alive are its own business. Returns how many went.
+ * rename) from a folder; those of a writer still alive are its own business.
  */
-export async function removeDeadTempFiles(dir: string): Promise<number> {
-  let removed = 0;
+export async function removeDeadTempFiles(dir: string): Promise<void> {
   for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
     const pid = TEMP_FILE.exec(name)?.[1];
-    if (pid === undefined || processAlive(Number(pid))) continue;
-    await fs.promises.rm(path.join(dir, name), { force: true });
-    removed += 1;
+    if (pid !== undefined && !processAlive(Number(pid))) await fs.promises.rm(path.join(dir, name), { force: true });
   }
-  return removed;
 }
 
 function processAlive(pid: number): boolean {
@@ -57,15 +59,7 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** A file only its owner may read (a URL carrying a token), written atomically: created 0600, then renamed. */
-export async function writePrivateFile(file: string, data: string): Promise<void> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  await fs.promises.writeFile(tmp, data, { flag: "wx", mode: 0o600 });
-  await fs.promises.rename(tmp, file);
-}
-
-export async function writeJsonAtomic(file: string, value: unknown, options: { durable?: boolean } = {}): Promise<void> {
+export async function writeJsonAtomic(file: string, value: unknown, options: WriteOptions = {}): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, options);
 }
 

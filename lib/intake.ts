@@ -184,18 +184,27 @@ async function readMarker(dir: string): Promise<z.infer<typeof SubmittedMarkerSc
   }
 }
 
-/** SyftBox conflict copies and temp files inside code/ are not part of the job: remove them. */
-async function removeSyncNoise(dir: string, depth = 1): Promise<void> {
-  if (depth > MAX_DEPTH) return; // the gate refuses such a tree anyway
+/**
+ * Remove every entry below `dir` whose name matches (with all it holds); returns their paths under
+ * `dir`. Used for what is not part of a job: SyftBox's conflict copies and temp files, a Python
+ * client's own permission files.
+ */
+async function removeNamed(dir: string, match: (name: string, isDir: boolean) => boolean, rel = "", depth = 1): Promise<string[]> {
+  if (depth > MAX_DEPTH) return []; // the gate refuses such a tree anyway
   const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENAMETOOLONG") return []; // past PATH_MAX: the gate refuses such a tree anyway
     throw error;
   });
+  const removed: string[] = [];
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    if (isSyncNoise(entry.name)) await removeTree(full);
-    else if (entry.isDirectory()) await removeSyncNoise(full, depth + 1);
+    const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+    if (match(entry.name, entry.isDirectory())) {
+      await removeTree(full);
+      removed.push(relPath);
+    } else if (entry.isDirectory()) removed.push(...(await removeNamed(full, match, relPath, depth + 1)));
   }
+  return removed;
 }
 
 /**
@@ -218,7 +227,7 @@ async function gate(
   try {
     const stat = await ifExists(fs.promises.lstat(code));
     if (!stat?.isDirectory()) return { ok: false, reason: "the submission has no code/ folder" };
-    await removeSyncNoise(code);
+    await removeNamed(code, isSyncNoise);
     const entries = await checkJobCode(code, limits);
     return { ok: true, codeHash: await treeHash(code, entries) };
   } catch (error) {
@@ -248,12 +257,17 @@ const IntakeNoteSchema = z.object({
 });
 type IntakeNote = z.infer<typeof IntakeNoteSchema>;
 
+/** The notes of admissions under way: the app's private state, never synced. */
+function notesDir(paths: QueuePaths): string {
+  return path.join(paths.state, "intake");
+}
+
 function noteFile(paths: QueuePaths, uid: string): string {
-  return path.join(paths.state, "intake", `${uid}.json`);
+  return path.join(notesDir(paths), `${uid}.json`);
 }
 
 async function writeNote(paths: QueuePaths, uid: string, note: IntakeNote): Promise<void> {
-  await fs.promises.mkdir(path.dirname(noteFile(paths, uid)), { recursive: true });
+  await fs.promises.mkdir(notesDir(paths), { recursive: true });
   await writeJsonAtomic(noteFile(paths, uid), note);
 }
 
@@ -262,7 +276,7 @@ async function writeNote(paths: QueuePaths, uid: string, note: IntakeNote): Prom
  * line they may lack is appended (once), and their note goes.
  */
 async function finishMovedAdmissions(rec: Recorder): Promise<void> {
-  const dir = path.join(rec.paths.state, "intake");
+  const dir = notesDir(rec.paths);
   for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
     const file = path.join(dir, name);
     const uid = name.replace(/\.json$/, "");
@@ -301,7 +315,7 @@ async function admitFrozen(rec: Recorder, limits: Limits, email: string, uid: st
 async function finishAdmission(rec: Recorder, dir: string, uid: string, note: IntakeNote): Promise<{ job: Job; refused?: string }> {
   const who = { uid, email: note.email };
   const outcome = note.verdict.admit
-    ? { job: await admitValid(rec, dir, who, note.verdict.submission, note.verdict.code_sha256) }
+    ? { job: await admitValid(rec, dir, note.email, note.verdict.submission, note.verdict.code_sha256) }
     : await refuse(rec, dir, { ...who, name: note.verdict.name ?? undefined }, note.verdict.reason);
   if (note.verdict.admit) await claimRuleFor(rec, outcome.job);
   await fs.promises.rm(noteFile(rec.paths, uid), { force: true });
@@ -332,14 +346,7 @@ async function judge(rec: Recorder, limits: Limits, dir: string, email: string, 
 }
 
 /** A submission judged valid, into pending/: only its metadata.json (rewritten as a record) and code/ go on. */
-async function admitValid(
-  rec: Recorder,
-  dir: string,
-  who: { uid: string; email: string },
-  submission: z.infer<typeof SubmissionSchema>,
-  codeHash: string,
-): Promise<Job> {
-  const { email } = who;
+async function admitValid(rec: Recorder, dir: string, email: string, submission: z.infer<typeof SubmissionSchema>, codeHash: string): Promise<Job> {
   // Only metadata.json and code/ go on: a stray syft.pub.yaml or other file from the inbox must not.
   for (const entry of await fs.promises.readdir(dir)) {
     if (entry !== "metadata.json" && entry !== "code") await removeTree(path.join(dir, entry));
@@ -453,7 +460,7 @@ async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeRe
   // The Python client (through syft-perm) writes permission files into its job: one at the top and
   // one beside the code files. They are its own, not hostile, but no permission the requester wrote
   // may stand in the owner's datasite: they go, and adopt() writes the app's rules for the job.
-  const dropped = await removePermissionFiles(dir);
+  const dropped = await removeNamed(dir, (name, isDir) => !isDir && isSyftBoxControlFile(name));
   if (dropped.length > 0) rec.log(`${shortUid(uid)}: the client's permission files ${dropped.join(", ")} replaced by the queue's own`);
   // Nothing proves who wrote it: the requester claim is kept, and marked unverified.
   const gated = await gate(rec.paths, config.limits, dir, uid, claimed.data, undefined);
@@ -484,26 +491,6 @@ function ownWords(claimed: z.infer<typeof LegacyJobSchema>): Record<string, unkn
   const { uid, name, requester_email, target_email, description, tags, created_at } = claimed;
   // code_folder (the requester's own path, which CodeJob requires) is kept, as it was written.
   return { uid, name, requester_email, target_email, description, tags, created_at, time_zone: claimed.time_zone, code_folder: claimed.code_folder };
-}
-
-/** SyftBox permission files in a job folder and below its code/, removed; their paths in the job. */
-async function removePermissionFiles(dir: string): Promise<string[]> {
-  const removed: string[] = [];
-  const sweep = async (folder: string, rel: string, depth: number): Promise<void> => {
-    if (depth > MAX_DEPTH) return; // the gate refuses such a tree anyway
-    for (const entry of await fs.promises.readdir(folder, { withFileTypes: true }).catch(() => [])) {
-      const full = path.join(folder, entry.name);
-      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
-      if (isSyftBoxControlFile(entry.name) && !entry.isDirectory()) {
-        await fs.promises.rm(full, { force: true });
-        removed.push(relPath);
-      } else if (entry.isDirectory() && (depth > 0 || entry.name === "code")) {
-        await sweep(full, relPath, depth + 1);
-      }
-    }
-  };
-  await sweep(dir, "", 0);
-  return removed;
 }
 
 async function newestChange(dir: string): Promise<number> {

@@ -45,7 +45,7 @@ import { rememberReleased } from "./checks/released.ts";
 import { recordToDisk } from "./job-record.ts";
 import type { Job } from "./jobs.ts";
 import { shortUid, type Log } from "./log.ts";
-import { LOGS_DIR } from "./log-files.ts";
+import { existingLogsDir, LOGS_DIR } from "./log-files.ts";
 import { CHECKS_FILE, decisionFile, jobDir, voteFile, type QueuePaths } from "./paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { removeTree } from "./remove.ts";
@@ -269,12 +269,11 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     );
   }
   // Logs go to the requester with any decision; output file by file.
-  // (Held before the logs folder got a name SyftBox syncs: "logs" is moved to the new name.)
-  for (const name of [LOGS_DIR, "logs"]) {
-    if (!fs.existsSync(path.join(staged, name))) continue;
+  // (Held before the logs folder got a name SyftBox syncs, they arrive under the new one.)
+  const heldLogs = existingLogsDir(staged);
+  if (heldLogs) {
     await removeTree(path.join(job.dir, LOGS_DIR));
-    await fs.promises.rename(path.join(staged, name), path.join(job.dir, LOGS_DIR));
-    break;
+    await fs.promises.rename(heldLogs, path.join(job.dir, LOGS_DIR));
   }
   await fs.promises.mkdir(path.join(job.dir, "output"), { recursive: true });
   // Remembered for the differencing check of later tables released to the same requester.

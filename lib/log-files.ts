@@ -17,6 +17,11 @@ export function logFile(dir: string, stream: Stream): string {
   return path.join(dir, LOGS_DIR, `${stream}.txt`);
 }
 
+/** The logs folder in `dir` under the name it has (the old one for results from before), if any. */
+export function existingLogsDir(dir: string): string | undefined {
+  return [LOGS_DIR, OLD_LOGS_DIR].map((name) => path.join(dir, name)).find((folder) => fs.existsSync(folder));
+}
+
 /** One stream of the results in `dir`, or undefined when there is none (yet). */
 export async function readLog(dir: string, stream: Stream): Promise<string | undefined> {
   for (const file of [logFile(dir, stream), path.join(dir, OLD_LOGS_DIR, `${stream}.txt`)]) {

@@ -50,20 +50,19 @@ function jobRules(requester: string, approvers: readonly string[]): Rule[] {
   ];
 }
 
-/** Write the file only when its content differs, so an idle pass causes no sync traffic. */
+/** Write a file only when its content differs, so an idle pass causes no sync traffic. */
+async function writeIfChanged(file: string, text: string): Promise<void> {
+  if ((await ifExists(fs.promises.readFile(file, "utf8"))) !== text) await writeFileAtomic(file, text);
+}
+
 async function writeRules(dir: string, rules: Rule[]): Promise<void> {
-  const file = path.join(dir, PERMISSION_FILE);
-  const text = renderRules(rules);
-  const current = await ifExists(fs.promises.readFile(file, "utf8"));
-  if (current !== text) await writeFileAtomic(file, text);
+  await writeIfChanged(path.join(dir, PERMISSION_FILE), renderRules(rules));
 }
 
 /** The queue root's rules, and the queue.json they let everyone read (both written only when they change). */
 export async function queuePermissions(root: string, approvers: readonly string[] = []): Promise<void> {
   await writeRules(root, queueRootRules(approvers));
-  const info = `${JSON.stringify({ app: "syft-code-queue", queue: path.basename(root) })}\n`;
-  const file = path.join(root, QUEUE_INFO);
-  if ((await ifExists(fs.promises.readFile(file, "utf8"))) !== info) await writeFileAtomic(file, info);
+  await writeIfChanged(path.join(root, QUEUE_INFO), `${JSON.stringify({ app: "syft-code-queue", queue: path.basename(root) })}\n`);
 }
 
 export async function jobPermissions(jobDir: string, requester: string, approvers: readonly string[] = []): Promise<void> {

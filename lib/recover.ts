@@ -32,8 +32,8 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   const rec: Recorder = { paths, log: prefixed(log, "recover: ") };
   // Changes cut off mid-way, as the journal names them: recovery never reads every job.
   // Temp files of atomic writes a killed pass left: of journal entries never written (their change
-  // never began), and of records and rules in the few folders every pass writes.
-  for (const dir of [journalDir(paths), paths.root, paths.decisions, path.join(paths.state, "intake")]) await removeDeadTempFiles(dir);
+  // never began), and of records and rules in the few folders every pass writes (intake clears its own notes' folder).
+  for (const dir of [journalDir(paths), paths.root, paths.decisions]) await removeDeadTempFiles(dir);
   for (const name of (await ifExists(fs.promises.readdir(journalDir(paths)))) ?? []) {
     const uid = name.replace(/\.json$/, "");
     if (uid === name) continue; // not an entry (a temp file of a live writer)

@@ -28,9 +28,8 @@ function resultsOf(ctx: Context, job: JobView): string {
 
 /** The text of stdout or stderr, or null when the job has written none (yet). */
 export async function readLogs(ctx: Context, job: JobView, stream: "stdout" | "stderr"): Promise<string | null> {
-  const read = (dir: string) => readLog(dir, stream);
   // Output held because of a blocking finding (release "auto"): its logs were never held, and are in the job's folder.
-  return (await read(resultsOf(ctx, job))) ?? (await read(job.dir)) ?? null;
+  return (await readLog(resultsOf(ctx, job), stream)) ?? (await readLog(job.dir, stream)) ?? null;
 }
 
 export interface Output {

@@ -78,16 +78,19 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
     for (const name of names) {
       if (options.skip?.(name)) continue;
       const rel = relDir ? `${relDir}/${name}` : name;
-      if (options.leaveOut && (await leftOut(options, path.join(dir, name), name, rel))) continue;
+      // Paths past PATH_MAX cannot be opened by name at all: refuse long before that.
+      if (rel.length > MAX_PATH_CHARS) throw new UnsafeTreeError(`${rel.slice(0, 60)}... is a path longer than ${MAX_PATH_CHARS} characters`);
+      const full = path.join(dir, name);
+      const stat = await fs.promises.lstat(full);
+      if (options.leaveOut?.(name, stat.isDirectory())) {
+        options.onLeftOut?.(stat.isDirectory() ? `${rel}/` : rel);
+        continue;
+      }
       if (!options.anyName && (BAD_NAME.test(name) || name === "." || name === "..")) {
         throw new UnsafeTreeError(`${JSON.stringify(rel)} has a control character or backslash in its name`);
       }
-      // Paths past PATH_MAX cannot be opened by name at all: refuse long before that.
-      if (rel.length > MAX_PATH_CHARS) throw new UnsafeTreeError(`${rel.slice(0, 60)}... is a path longer than ${MAX_PATH_CHARS} characters`);
       if (!options.anyName && isSyftBoxControlFile(name))
         throw new UnsafeTreeError(`${rel} is a SyftBox permission or sync file; jobs may not carry one`);
-      const full = path.join(dir, name);
-      const stat = await fs.promises.lstat(full);
       if (stat.isSymbolicLink()) throw new UnsafeTreeError(`${rel} is a symbolic link; submit plain files only`);
       // Folders count against max_files like files: each costs the owner's disk and sync as much.
       files += 1;
@@ -106,13 +109,6 @@ export async function walkTree(root: string, options: WalkOptions = {}): Promise
   };
   await visit(root, "", 1);
   return entries;
-}
-
-async function leftOut(options: WalkOptions, full: string, name: string, rel: string): Promise<boolean> {
-  const isDir = (await fs.promises.lstat(full)).isDirectory();
-  if (!options.leaveOut?.(name, isDir)) return false;
-  options.onLeftOut?.(isDir ? `${rel}/` : rel);
-  return true;
 }
 
 /**

@@ -1,5 +1,7 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { CommandModule } from "yargs";
-import { writePrivateFile } from "../fsutil.ts";
+import { writeFileAtomic } from "../fsutil.ts";
 import { startUiServer } from "../ui/server.ts";
 import { contextFrom, datasiteOption, type GlobalArgs } from "./shared.ts";
 
@@ -25,7 +27,11 @@ export const uiCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = await contextFrom(argv);
     const assigned = process.env.SYFTBOX_ASSIGNED_PORT ? Number(process.env.SYFTBOX_ASSIGNED_PORT) : undefined;
     const server = await startUiServer(ctx, { port: argv.port ?? assigned ?? 0 });
-    if (argv["url-file"]) await writePrivateFile(argv["url-file"], `${server.url}\n`);
+    // Readable by its owner only: the URL carries the page's token.
+    if (argv["url-file"]) {
+      await fs.promises.mkdir(path.dirname(argv["url-file"]), { recursive: true });
+      await writeFileAtomic(argv["url-file"], `${server.url}\n`, { mode: 0o600, durable: false });
+    }
     if (argv.json) process.stdout.write(`${JSON.stringify({ url: server.url, origin: server.origin })}\n`);
     else {
       const whose = ctx.datasite ? `${ctx.email}, reviewing the queue of ${ctx.datasite} as an approver` : ctx.email;
