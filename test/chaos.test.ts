@@ -10,7 +10,7 @@ import { readAudit, verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
 import { isRunning } from "../lib/lock.ts";
 import { JOB_STATUSES, type JobStatus } from "../lib/schemas.ts";
-import { makeWorld, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { leftTempFiles, makeWorld, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 
 /** A seeded generator, so a failing run can be repeated (the seed is in the test's name). */
 function random(seed: number): () => number {
@@ -147,8 +147,7 @@ describe("chaos", () => {
     expect(await fs.readdir(world.paths.runs).catch(() => [])).toEqual([]);
     expect(await fs.readdir(path.join(world.paths.state, "journal")).catch(() => [])).toEqual([]);
     expect(await fs.readdir(path.join(world.paths.state, "intake")).catch(() => [])).toEqual([]);
-    const all = await fs.promises.readdir(world.dataDir, { recursive: true });
-    expect(all.filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(await leftTempFiles(world)).toEqual([]);
     expect((await execa("pgrep", ["-f", world.root], { reject: false })).stdout).toBe("");
     console.log(
       `chaos (seed ${SEED}): ${killedPasses} passes and ${killedSupervisors} supervisors killed, one reboot; ${approved.length + refused.length + forged.length} jobs, none lost`,

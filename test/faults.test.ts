@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { readAudit, verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
-import { makeWorld, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { leftTempFiles, makeWorld, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 
 /** The pass as its own process, killed at `point`. */
 async function killedPass(world: World, point: string): Promise<void> {
@@ -19,12 +19,6 @@ async function events(world: World, uid: string): Promise<string[]> {
   return (await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event);
 }
 
-/** Every temp file of an atomic write left anywhere in the datasite or the app's private state. */
-async function tempFiles(world: World): Promise<string[]> {
-  const all = await fs.promises.readdir(world.dataDir, { recursive: true });
-  return all.filter((f) => f.endsWith(".tmp"));
-}
-
 async function leftovers(world: World): Promise<string[]> {
   const notes = await fs.promises.readdir(path.join(world.paths.state, "intake")).catch(() => []);
   const frozen = await fs.promises.readdir(world.paths.intake).catch(() => []);
@@ -33,7 +27,7 @@ async function leftovers(world: World): Promise<string[]> {
     ...notes.map((n) => `intake note ${n}`),
     ...frozen.map((f) => `.intake/${f}`),
     ...journal.map((j) => `journal ${j}`),
-    ...(await tempFiles(world)),
+    ...(await leftTempFiles(world)),
   ];
 }
 

@@ -156,6 +156,11 @@ export function sleeperJob(): { files: Record<string, string>; pattern: string }
   return { files: { "run.sh": `echo started\nsleep ${n} &\nsleep ${n} &\nsleep ${n}\n` }, pattern: `sleep ${n}` };
 }
 
+/** Temp files of atomic writes left anywhere in a world's SyftBox folder (datasites and the app's private state). */
+export async function leftTempFiles(world: World): Promise<string[]> {
+  return (await fs.promises.readdir(world.dataDir, { recursive: true })).filter((f) => f.endsWith(".tmp"));
+}
+
 /** Poll `check` every 50 ms until it holds; fails after `timeoutMs`, naming what it waited for. */
 export async function waitUntil(check: () => Promise<boolean>, what = "a condition", timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -7,6 +7,7 @@ import { execa } from "execa";
 import fs from "fs-extra";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { waitUntil } from "./helpers.ts";
 import { buildTemplate } from "./install.ts";
 import { PYTHON, peersMissing, startNetwork, type Network, type Peer } from "./network/syftbox.ts";
 
@@ -24,15 +25,12 @@ if (missing) console.warn(`network tests skipped: ${missing}`);
 /** What the owner's app printed (the client writes it to <app>/logs/app.log): shown when a wait times out. */
 let appLog = "";
 
-/** Poll until `check` is true; sync takes seconds, so the default wait is long. */
+/** waitUntil, with the long default wait sync needs, a check that may fail meanwhile, and the app's log when it times out. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; ; await new Promise((resolve) => setTimeout(resolve, 250))) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) {
-      const tail = (await fs.promises.readFile(appLog, "utf8").catch(() => "")).split("\n").slice(-15).join("\n");
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; the owner's app log ends:\n${tail}`);
-    }
-  }
+  await waitUntil(() => check().catch(() => false), what, timeoutMs).catch(async (error: unknown) => {
+    const tail = (await fs.promises.readFile(appLog, "utf8").catch(() => "")).split("\n").slice(-15).join("\n");
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; the owner's app log ends:\n${tail}`);
+  });
 }
 
 describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
