@@ -279,7 +279,16 @@ describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
     await until("the job to be pending at the owner's", async () => (await ownerJob(uid))?.status === "pending");
     expect((await scq(OWNER, ["approve", uid])).exitCode).toBe(0);
     await until("the job to run", async () => (await ownerJob(uid))?.status === "running");
-    // Stopping the client kills the app's whole process tree; the run's supervisor is not in it.
+    // Once its supervisor has begun the job (its run folder says started) and the pass that started
+    // it has had time to end, the run is no longer in the app's process tree, which stopping the
+    // client kills whole. (Stopped in the instant a pass starts a job, a run can be caught in that
+    // tree: that case is not claimed here.)
+    const runs = path.join(peer(OWNER).dataDir, ".syft-code-queue", OWNER, "code-queue", "runs");
+    await until("its supervisor to begin the job", async () => {
+      for (const run of await fs.readdir(runs)) if (await fs.pathExists(path.join(runs, run, "started"))) return true;
+      return false;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     await peer(OWNER).stop();
     await peer(OWNER).start();
     await until("the job to finish after the restart", async () => (await ownerJob(uid))?.status === "completed", 90_000);
