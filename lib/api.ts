@@ -9,7 +9,7 @@ import { decide, type DecideOptions } from "./decisions.ts";
 import { dryRun as dryRunJob, tryOnMock as tryFolder, type TryOptions } from "./dry-run.ts";
 import { JobNotFoundError, WaitTimeoutError } from "./errors.ts";
 import { readJsonFile } from "./fsutil.ts";
-import { describeRun } from "./executor.ts";
+import { describeRunNow } from "./executor.ts";
 import { findJob, listJobs, listMyJobs, locateJob, reviewerRole, type JobView } from "./jobs.ts";
 import { pageJobs, statusCounts } from "./listing.ts";
 import { release as releaseJob, TERMINAL_STATUSES, type ReleaseDecision } from "./lifecycle.ts";
@@ -130,12 +130,14 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
     settings: ctx.settings ?? settingsInForce(ctx.config),
     counts,
     oldest_pending: oldest?.meta.created_at ?? null,
-    running: running.map((job) => ({
-      uid: job.uid,
-      name: job.meta.name,
-      runs_on: job.meta.run ? describeRun(job.meta.run) : "unknown (started by an older version)",
-      started_at: job.meta.started_at,
-    })),
+    running: await Promise.all(
+      running.map(async (job) => ({
+        uid: job.uid,
+        name: job.meta.name,
+        runs_on: job.meta.run ? await describeRunNow(paths, job.meta.run) : "unknown (started by an older version)",
+        started_at: job.meta.started_at,
+      })),
+    ),
     last_pass: lastPass,
   };
 }

@@ -27,7 +27,13 @@ export interface CleanupResult {
   swept: boolean;
 }
 
-export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, nowMs = Date.now()): Promise<CleanupResult> {
+export async function cleanup(
+  paths: QueuePaths,
+  config: AppConfig,
+  log: Log,
+  nowMs = Date.now(),
+  options: { now?: boolean } = {},
+): Promise<CleanupResult> {
   const result: CleanupResult = { expired: [], removed: [], swept: false };
   const marker = path.join(paths.state, "last-sweep.json");
   const sweepEvery = Math.min(3600, Math.max(60, Math.min(config.cleanup_completed_after, config.pending_expire_after) / 10));
@@ -35,7 +41,7 @@ export async function cleanup(paths: QueuePaths, config: AppConfig, log: Log, no
     (s) => s.mtimeMs,
     () => 0,
   );
-  if (nowMs - last < sweepEvery * 1000) return result;
+  if (nowMs - last < sweepEvery * 1000 && !options.now) return result;
   result.swept = true;
   const rec: Recorder = { paths, log: prefixed(log, "cleanup: ") };
   const trash = path.join(paths.jobs, ".trash");

@@ -2,7 +2,8 @@
 // to exit codes in one place (reportError, below). Code branches on the class or the code, never on a
 // message's text.
 // Exit codes: 1 = the user asked for something that cannot be done (unknown job, wrong state, bad
-// input); 2 = the command line itself is wrong; 124 = a wait ran out; 70 = a bug.
+// input); 2 = the command line itself is wrong; 124 = a wait ran out; 75 = try again later (the disk
+// is full); 70 = a bug.
 import type { z } from "zod";
 
 export interface ErrorData {
@@ -69,6 +70,11 @@ export class LaunchRefusedError extends ScqError {
   }
 }
 
+/** No room on a disk the queue needs (ENOSPC, EDQUOT): an operating condition; the next pass goes on. */
+export class DiskFullError extends ScqError {
+  override readonly exitCode = 75;
+}
+
 /** Something that cannot happen unless the code is wrong: always reported with its stack. */
 export class BugError extends Error {
   readonly uid: string | undefined;
@@ -85,6 +91,8 @@ function coerceError(value: unknown): Error {
 }
 
 const SYNC_RACE_CODES = new Set(["ENOENT", "ENOTEMPTY", "EEXIST", "ENOTDIR"]);
+/** No room: not a bug, and the next pass goes on once there is some. */
+const NO_ROOM_CODES = new Set(["ENOSPC", "EDQUOT"]);
 
 /**
  * Is this what a sync or another process does to files under us (a folder vanished or moved, a file
@@ -105,6 +113,11 @@ export function reportJobError(log: (line: string) => void, what: string, error:
   const e = coerceError(error);
   if (isExpectedRace(e) || e instanceof ScqError) {
     log(`${what} left for the next pass: ${e.message}`);
+    return;
+  }
+  const errno = e as NodeJS.ErrnoException;
+  if (errno.code && NO_ROOM_CODES.has(errno.code)) {
+    log(`${what} left for the next pass: disk full at ${errno.path ?? "an unknown path"}`);
     return;
   }
   log(`${what} left for the next pass after an unexpected error (please report it): ${e.stack ?? e.message}`);

@@ -38,10 +38,11 @@ export interface Launched {
 }
 
 export type Poll =
-  | { state: "running"; detail: string }
+  /** `queued`: it waits in the scheduler's queue, not yet begun (the scheduler's reason, in its words). */
+  | { state: "running"; detail: string; queued?: string }
   | { state: "finished"; result: RunResult }
   /** It ended without a result (its supervisor was killed, the node or the machine restarted). */
-  | { state: "lost"; reason: string }
+  | { state: "lost"; reason: string; neverRan?: true }
   /** Its supervisor never ran the job (the pass that started it stopped before saying go): it may start again. */
   | { state: "never-started" }
   /** Nothing can be said now (the cluster cannot be reached): the job stays as it is. */
@@ -133,7 +134,33 @@ export async function executorFor(config: AppConfig, paths: QueuePaths, type: Ru
   return slurmExecutor(paths, config.executor.type === "slurm" ? config.executor : undefined, mode, data_paths);
 }
 
-/** For `scq status` and the page: where a running job runs. */
+/** Where a running job runs. */
 export function describeRun(ref: RunRef): string {
   return ref.executor === "local" ? `local (supervisor pid ${ref.pid} on ${ref.host})` : `Slurm job ${ref.job_id} (partition ${ref.partition})`;
+}
+
+/** For `scq status` and the page (the owner's side): where it runs and, if the last pass saw it waiting in Slurm's queue, why. */
+export async function describeRunNow(paths: QueuePaths, ref: RunRef): Promise<string> {
+  const queued = ref.executor === "slurm" ? await queuedSince(paths, ref.run_id) : undefined;
+  return queued ? `${describeRun(ref)}, queued in Slurm (${queued.reason}) since ${queued.since}` : describeRun(ref);
+}
+
+/** In a run's private folder while the pass sees it waiting in the scheduler's queue: why, and since when. */
+const QUEUED_FILE = "queued.json";
+const QueuedSchema = z.object({ reason: z.string(), since: z.string() });
+
+export async function queuedSince(paths: QueuePaths, runId: string): Promise<z.infer<typeof QueuedSchema> | undefined> {
+  return ifExists(readJsonFile(path.join(runDir(paths, runId), QUEUED_FILE), QueuedSchema)).catch(() => undefined);
+}
+
+/** What the pass saw of a run this time: written only when the reason changes, removed once it runs. */
+export async function noteQueued(paths: QueuePaths, runId: string, reason: string | undefined): Promise<void> {
+  const file = path.join(runDir(paths, runId), QUEUED_FILE);
+  const before = await queuedSince(paths, runId);
+  if (reason === undefined) {
+    if (before) await fs.promises.rm(file, { force: true });
+    return;
+  }
+  if (before?.reason === reason) return;
+  await writeJsonAtomic(file, { reason, since: before?.since ?? new Date().toISOString() }, { durable: false });
 }

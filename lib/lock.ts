@@ -55,7 +55,11 @@ export async function tryLock(file: string): Promise<TryLockResult> {
       await fs.promises.writeFile(file, JSON.stringify(mine), { flag: "wx" });
       return { acquired: true, release: () => releaseLock(file, mine) };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+        // Made but not written (a full disk): an empty lock would hold off the next passes, so it goes.
+        await fs.promises.rm(file, { force: true }).catch(() => {});
+        throw error;
+      }
     }
     const holder = await readLock(file);
     if (holder === "gone") continue;

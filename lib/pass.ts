@@ -9,6 +9,7 @@ import { forEachLimit } from "./concurrency.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { markerFor } from "./decisions.ts";
 import { ConfigError, errorMessage, reportJobError } from "./errors.ts";
+import { asDiskFull, diskFull, keepReserve, releaseReserve } from "./disk-space.ts";
 import { exists, ifExists, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { pageJobs, refreshIndex, statusUids } from "./listing.ts";
@@ -52,6 +53,8 @@ export interface PassSummary {
   /** Jobs still running when this pass ended. */
   running: number;
   sandbox_problem: string | null;
+  /** "disk full at <folder> (N MB free)" when this pass ran short of room, else null. */
+  disk_full: string | null;
   cleanup: CleanupResult;
   settings: Settings;
 }
@@ -77,10 +80,16 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     ran: [],
     running: 0,
     sandbox_problem: null,
+    disk_full: null,
     cleanup: { expired: [], removed: [], swept: false },
     settings,
   };
-  const lock = await tryLock(paths.lock);
+  // On a low disk the reserve is given back first, so the lock and the records below can be written.
+  const full = await diskFull(paths);
+  if (full) await releaseReserve(paths);
+  const lock = await tryLock(paths.lock).catch((error: unknown) => {
+    throw asDiskFull(error);
+  });
   if (!lock.acquired) {
     log(`another pass is running (pid ${lock.holder.pid}, since ${lock.holder.started_at}); nothing to do`);
     return { ...summary, skipped: "locked", finished_at: now() };
@@ -88,11 +97,13 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
   try {
     // Said on every pass: an owner who edits config.json sees in the log whether it was read.
     log(`settings: ${describeSettings(settings)}`);
+    if (full) log(`${full}: this pass only collects, cancels, decides and cleans up; intake and new starts wait for room`);
+    summary.disk_full = full ?? null;
     for (const dir of [paths.inbox, paths.jobs, paths.decisions]) await fs.promises.mkdir(dir, { recursive: true });
     await queuePermissions(paths.root, config.approvals?.approvers);
-    await publishMocks(paths, config, log);
+    if (!full) await publishMocks(paths, config, log);
     await recover(paths, log);
-    summary.intake = await intake(paths, config, log);
+    if (!full) summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, config, log);
     const approvalsChanged = await grantApprovers(paths, config.approvals, summary.intake.accepted);
     // One listing of pending/ (names only) serves the summary and the decisions.
@@ -102,12 +113,13 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     await applyVotes(paths, config.approvals, new Set(pending), log, approvalsChanged);
     summary.decided = await applyDecisions(paths, new Set(pending), log);
     const collected = await collectRuns(paths, config, log);
-    const started = await startApproved(paths, config, log, collected.running);
+    const started = full ? { started: [], ran: [], problem: full } : await startApproved(paths, config, log, collected.running);
     summary.started = started.started;
     summary.running = collected.running + started.started.length;
     summary.ran = [...collected.ran, ...started.ran];
     summary.sandbox_problem = started.problem ?? null;
-    summary.cleanup = await cleanup(paths, config, log);
+    // On a full disk the sweep runs now, not on its hourly turn: removing expired jobs frees room.
+    summary.cleanup = await cleanup(paths, config, log, Date.now(), { now: full !== undefined });
     await settleForeignMoves(paths, await refreshIndex(paths), log);
     // Jobs this pass took in that still wait for a person (a rule may have approved some).
     const decided = new Set(summary.decided.map((d) => d.uid));
@@ -120,7 +132,10 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     ).catch((error: unknown) => log(`notify: could not work this pass (the next one tries again): ${errorMessage(error)}`));
     summary.finished_at = now();
     await writeJsonAtomic(paths.lastPass, summary);
+    if (!(await diskFull(paths))) await keepReserve(paths);
     return summary;
+  } catch (error) {
+    throw asDiskFull(error);
   } finally {
     // We MUST release the lock whatever happened, or every later pass would wait for a dead one.
     await lock.release();

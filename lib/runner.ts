@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
+import { isDiskFull } from "./disk-space.ts";
 import { removeTree } from "./remove.ts";
 import { processStartTime } from "./lock.ts";
 import { logFile, LOGS_DIR } from "./log-files.ts";
@@ -446,7 +447,8 @@ export async function copyOutput(from: string, to: string): Promise<{ files: num
         try {
           await copyNoFollow(s, d);
           files += 1;
-        } catch {
+        } catch (error) {
+          if (isDiskFull(error)) throw error; // not this file's fault: the run's output cannot be stored
           skipped.push(`${r} (unreadable)`); // made unreadable, or swapped for a link after the lstat
         }
       } else {

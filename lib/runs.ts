@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { approvalMatches, markerFor } from "./decisions.ts";
-import { cancelRecorded, describeRun, executorFor, RUN_RECORD, runDir, type Executor } from "./executor.ts";
+import { cancelRecorded, describeRun, executorFor, noteQueued, RUN_RECORD, runDir, type Executor } from "./executor.ts";
 import { errorMessage, LaunchRefusedError, reportJobError } from "./errors.ts";
 import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
 import { releasedBefore, rememberReleased } from "./checks/released.ts";
@@ -57,12 +57,23 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
       }
       const executor = await executorOf(ref.executor);
       const poll = await executor.poll(ref, job);
-      if (poll.state === "running") running += 1;
-      else if (poll.state === "unreachable") {
+      if (poll.state === "running") {
+        running += 1;
+        await noteQueued(paths, ref.run_id, poll.queued).catch(() => {}); // a hint for scq status and the page
+      } else if (poll.state === "unreachable") {
         running += 1;
         unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);
       } else if (poll.state === "never-started") await requeue(rec, job, executor);
-      else ran.push(await finish(rec, config, job, executor, poll.state === "finished" ? { result: poll.result } : { lost: poll.reason }));
+      else
+        ran.push(
+          await finish(
+            rec,
+            config,
+            job,
+            executor,
+            poll.state === "finished" ? { result: poll.result } : { lost: poll.reason, neverRan: poll.neverRan },
+          ),
+        );
     } catch (error) {
       running += 1;
       reportJobError(rec.log, shortUid(job.uid), error);
@@ -100,7 +111,7 @@ async function finish(
   config: AppConfig,
   job: Job,
   executor: Executor | undefined,
-  end: { result: RunResult } | { lost: string },
+  end: { result: RunResult } | { lost: string; neverRan?: true | undefined },
 ): Promise<Ran> {
   const { paths, log } = rec;
   const ref = job.meta.run;
@@ -122,7 +133,9 @@ async function finish(
   const status = result && !result.failed ? "completed" : "failed";
   const message = cancel
     ? `cancelled by ${cancel.by} while it ran${cancel.reason ? `: ${cancel.reason}` : ""}`
-    : (result?.message ?? `interrupted: ${"lost" in end ? end.lost : "unknown"}; partial logs are kept`);
+    : "lost" in end && end.neverRan
+      ? `not run: ${end.lost}`
+      : (result?.message ?? `interrupted: ${"lost" in end ? end.lost : "unknown"}; partial logs are kept`);
   const review = job.meta.output_review === "pending" || blocked;
   const finished = await transition(
     rec,

@@ -73,6 +73,11 @@ const ExecutorSchema = z.discriminatedUnion("type", [
       node: z.string().min(1).optional(),
       /** More sbatch options, e.g. ["--qos=short"]. */
       extra_args: z.array(z.string().regex(/^--?[A-Za-z]/, "must be an sbatch option like --qos=short")).default([]),
+      /**
+       * Seconds a job may wait in Slurm's queue (a busy cluster, a down or drained node) before the
+       * pass cancels it and fails it with Slurm's reason; 0: no bound. Default: one day.
+       */
+      max_queue_wait: z.number().int().min(0).default(86_400),
     })
     .strict(),
 ]);

@@ -13,6 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isDiskFull } from "./disk-space.ts";
 import { errorMessage } from "./errors.ts";
 import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { removeTree } from "./remove.ts";
@@ -26,8 +27,12 @@ export const GO_FILE = "go";
 export const NOT_STARTED_FILE = "not-started";
 /** Written (the time, ISO) when the job begins: its time limit counts from here. */
 export const STARTED_FILE = "started";
-/** How long a Slurm run waits for its pass to say go before it concludes the pass died and runs nothing. */
-const GO_FILE_WAIT_MS = 120_000;
+/**
+ * How long a supervisor waits for its pass to say go before it concludes the pass died and runs
+ * nothing. The pass says go milliseconds after recording the run, so only a dead pass is this late;
+ * the bound also covers a pipe whose far end somehow stays open after the pass is gone.
+ */
+export const GO_WAIT_MS = 120_000;
 
 export async function supervise(runDir: string): Promise<"ran" | "not started"> {
   const request = await readJsonFile(path.join(runDir, REQUEST_FILE), RunRequestSchema);
@@ -46,7 +51,12 @@ export async function supervise(runDir: string): Promise<"ran" | "not started"> 
   try {
     result = await execute(request, stop.signal);
   } catch (error) {
-    result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
+    if (isDiskFull(error)) {
+      // What was copied of its output is removed (it keeps the disk full, and is incomplete), so the
+      // result below can be written and the job fails for its true reason.
+      await removeTree(request.output).catch(() => {});
+      result = crashed(`disk full at ${error.path ?? "the staging folder"}: its output could not be stored (the partial copy was removed)`);
+    } else result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
   }
   await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
   await removeTree(request.stage).catch(() => {}); // the pass's recovery removes what is left
@@ -56,14 +66,21 @@ export async function supervise(runDir: string): Promise<"ran" | "not started"> 
 
 async function gate(request: RunRequest, runDir: string): Promise<boolean> {
   if (request.gate === "stdin") {
-    let said = "";
-    for await (const chunk of process.stdin) {
-      said += String(chunk);
-      if (said.includes("go\n")) return true;
+    const deadline = setTimeout(() => process.stdin.destroy(), GO_WAIT_MS);
+    try {
+      let said = "";
+      for await (const chunk of process.stdin) {
+        said += String(chunk);
+        if (said.includes("go\n")) return true;
+      }
+      return false; // the pass's end of the pipe closed without a go: it died
+    } catch {
+      return false; // destroyed at the deadline: no go came in time
+    } finally {
+      clearTimeout(deadline);
     }
-    return false; // the pass's end of the pipe closed without a go: it died
   }
-  for (const deadline = Date.now() + GO_FILE_WAIT_MS; Date.now() < deadline; await sleep(200)) {
+  for (const deadline = Date.now() + GO_WAIT_MS; Date.now() < deadline; await sleep(200)) {
     if (await exists(path.join(runDir, GO_FILE))) return true;
   }
   return false;

@@ -2,12 +2,14 @@
 // every step boundary of intake, of a change of state and of a job's start, then the next passes run
 // as usual. Nothing may be lost: a valid submission is never rejected, an approved job that never ran
 // is never failed, each move has exactly one audit line, the chain verifies, no temp file is left.
+import { spawn } from "node:child_process";
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { readAudit, verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
-import { leftTempFiles, makeWorld, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { isRunning, processStartTime } from "../lib/lock.ts";
+import { leftTempFiles, makeWorld, readLog, runScript, SCIENTIST, waitUntil, worldArgs, type World } from "./helpers.ts";
 
 /** The pass as its own process, killed at `point`. */
 async function killedPass(world: World, point: string): Promise<void> {
@@ -96,5 +98,41 @@ describe("a pass killed at any step loses nothing", () => {
     for (let i = 0; i < 3; i += 1) await world.pass();
     expect((await events(world, uid)).filter((e) => e === "completed")).toHaveLength(1);
     expect(await fs.readdir(journal)).toEqual([]);
+  });
+});
+
+describe("a supervisor whose pass is gone", () => {
+  test("alive long after it should have heard go, never having begun the job: it is stopped and the job runs once, in its turn", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await world.submit({ "run.sh": "echo ran\n" });
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    await killedPass(world, "start:recorded");
+    // Its supervisor heard the pipe close and said so; make it one that never heard anything instead:
+    // a live process holding the run, recorded as started well past the supervisor's wait for go.
+    const [runId] = await fs.readdir(world.paths.runs);
+    const runFolder = path.join(world.paths.runs, runId!);
+    await waitUntil(() => fs.pathExists(path.join(runFolder, "not-started")), "the supervisor to give up");
+    await fs.remove(path.join(runFolder, "not-started"));
+    const stuck = spawn("sleep", ["600"], { detached: true, stdio: "ignore" });
+    stuck.unref();
+    const record = path.join(world.paths.jobs, "running", uid, "metadata.json");
+    const meta = (await fs.readJson(record)) as { scq_times: object; run: object };
+    const longAgo = new Date(Date.now() - 10 * 60_000).toISOString();
+    await fs.writeJson(record, {
+      ...meta,
+      started_at: longAgo,
+      scq_times: { ...meta.scq_times, started_at: longAgo },
+      run: { ...meta.run, pid: stuck.pid, pid_start: processStartTime(stuck.pid!) },
+    });
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status, job.meta.error_message ?? "").toBe("completed");
+    expect(await readLog(job)).toBe("ran\n");
+    expect(isRunning(stuck.pid!, processStartTime(stuck.pid!) ?? "")).toBe(false);
+    const seen = await events(world, uid);
+    expect(seen.filter((e) => e === "started")).toHaveLength(2);
+    expect(seen.filter((e) => e === "completed")).toHaveLength(1);
+    expect(seen.filter((e) => e === "failed")).toHaveLength(0);
   });
 });

@@ -14,6 +14,9 @@ export interface Cluster {
   /** Stop the controller (jobs on the node go on), and start it again from its saved state. */
   stopController(): Promise<void>;
   startController(): Promise<void>;
+  /** Drain the node (nothing new starts on it; Slurm's reason is `reason`), or bring it back. */
+  drain(reason: string): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +107,13 @@ export async function startCluster(): Promise<Cluster> {
     dir,
     partition: "scq",
     stopController: () => kill("slurmctld"),
+    async drain(reason) {
+      await execa("scontrol", ["update", `nodename=${host}`, "state=drain", `reason=${reason}`], { env });
+    },
+    async resume() {
+      await execa("scontrol", ["update", `nodename=${host}`, "state=resume"], { env });
+      await waitIdle();
+    },
     async startController() {
       await daemon("slurmctld");
       await waitIdle();

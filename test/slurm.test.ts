@@ -158,4 +158,34 @@ describe.skipIf(!ready)("the Slurm executor on a real cluster", () => {
     await world.pass();
     expect((await readAudit(world.paths)).filter((e) => e.uid === uid && e.event === "failed")).toHaveLength(1);
   });
+
+  test("a job waiting on a drained node: status says it is queued in Slurm and why; past executor.max_queue_wait it is cancelled and fails with that reason", async () => {
+    const world = await slurmWorld();
+    (world.config.executor as { max_queue_wait: number }).max_queue_wait = 3;
+    const uid = await approved(world, { "run.sh": "echo never > $OUTPUT_DIR/never.txt\n" });
+    await cluster.drain("scq-maintenance");
+    try {
+      await world.pass();
+      let jobId = "";
+      await waitUntil(async () => {
+        await world.pass();
+        const [running] = (await api.status(world.owner)).running;
+        jobId = running?.runs_on.match(/^Slurm job (\d+)/)?.[1] ?? "";
+        return /, queued in Slurm \(.+\) since /.test(running?.runs_on ?? "");
+      }, "status to say the job waits in Slurm's queue");
+      expect((await world.job(uid)).status).toBe("running");
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      await world.pass();
+      const job = await world.job(uid);
+      expect(job.status).toBe("failed");
+      expect(job.meta.error_message).toMatch(
+        /waited in Slurm's queue for \d+s \(.+\), longer than executor\.max_queue_wait \(3 s\), and was cancelled before it began/,
+      );
+      const left = await execa("squeue", ["-h", "-j", jobId, "-o", "%T"], { reject: false });
+      expect(left.stdout.trim()).not.toMatch(/PENDING|RUNNING/);
+      expect(await fs.pathExists(path.join(job.dir, "output", "never.txt"))).toBe(false);
+    } finally {
+      await cluster.resume();
+    }
+  });
 });

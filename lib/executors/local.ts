@@ -15,7 +15,7 @@ import type { QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
 import { ensureStageRoot, stageJob, stageRoot } from "../runner.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
-import { REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
+import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
 import { RunResultSchema, type DataPath, type RunRequest, type SandboxMode } from "../schemas.ts";
 
 /** Past its deadline by this much, a supervisor is taken for hung: it is killed and its run counted lost. */
@@ -91,6 +91,13 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
       const start = await startOf(runDir(paths, ref.run_id));
       if (start && "neverStarted" in start) return { state: "never-started" };
       if (isRunning(ref.pid, ref.pid_start)) {
+        // Alive, yet it never began the job long after it should have heard go: the pass that started
+        // it is gone (stopped while starting it). The job never ran, so it is started again in its turn.
+        const recorded = Date.parse(job.meta.started_at ?? job.meta.updated_at);
+        if (!start && Date.now() - recorded > GO_WAIT_MS + OVERDUE_MS) {
+          killSupervisor(ref.pid, ref.pid_start);
+          return { state: "never-started" };
+        }
         const started = start?.startedAt ?? Date.parse(job.meta.started_at ?? job.meta.updated_at);
         const limit = (job.meta.limits?.timeout_s ?? 0) * 1000;
         if (Date.now() - started > limit + OVERDUE_MS) {

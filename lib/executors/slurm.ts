@@ -22,6 +22,7 @@ import { forgetRunDir, makeRunDir, runDir as privateRunDir, supervisorCommand, t
 import { errorMessage, LaunchRefusedError } from "../errors.ts";
 import { exists, ifExists, readJsonFile, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "../fsutil.ts";
 import { logFile, LOGS_DIR } from "../log-files.ts";
+import { age } from "../log.ts";
 import { APP_DIR, type QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
 import { appliedLimits, copyOutput, ensureOwnFolder, outputCaps, stageJob } from "../runner.ts";
@@ -52,7 +53,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
   const whereFile = (runId: string) => path.join(privateRunDir(paths, runId), "where.json");
   const sharedDirOf = async (runId: string) => (await ifExists(readJsonFile(whereFile(runId), WhereSchema)))?.run_dir;
   // One squeue a pass, whatever the number of running jobs; undefined until asked.
-  let queue: Promise<Map<string, string> | { unreachable: string }> | undefined;
+  let queue: ReturnType<typeof squeue> | undefined;
 
   return {
     type: "slurm",
@@ -168,7 +169,23 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       queue ??= squeue();
       const jobs = await queue;
       if ("unreachable" in jobs) return { state: "unreachable", reason: jobs.unreachable };
-      const state = jobs.get(ref.job_id);
+      const { state, reason } = jobs.get(ref.job_id) ?? {};
+      if (state === "PENDING" || state === "CONFIGURING") {
+        const why = reason && reason !== "None" ? reason : state.toLowerCase();
+        const since = job.meta.started_at ?? job.meta.updated_at;
+        const waited = Date.now() - Date.parse(since);
+        const bound = (config?.max_queue_wait ?? 0) * 1000;
+        if (!start && bound > 0 && waited > bound) {
+          // Never begun, so nothing of the job ran: cancelled here, failed with Slurm's reason.
+          await this.stop(ref);
+          return {
+            state: "lost",
+            neverRan: true,
+            reason: `it waited in Slurm's queue for ${age(since)} (${why}), longer than executor.max_queue_wait (${config?.max_queue_wait} s), and was cancelled before it began`,
+          };
+        }
+        return { state: "running", detail: `Slurm job ${ref.job_id} queued (${why})`, queued: why };
+      }
       if (state !== undefined) {
         // Its time counts from when the job began on a node, not from sbatch: a job may wait in
         // Slurm's queue for hours. Before it began, Slurm's own --time bounds nothing yet either.
@@ -228,15 +245,15 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
   };
 }
 
-/** Our jobs in the queue: job id → state, or why the controller could not be asked. */
-async function squeue(): Promise<Map<string, string> | { unreachable: string }> {
+/** Our jobs in the queue: job id → state and Slurm's reason (why it waits), or why the controller could not be asked. */
+async function squeue(): Promise<Map<string, { state: string; reason: string }> | { unreachable: string }> {
   const { execa } = await import("execa");
-  const listed = await execa("squeue", ["-h", "--me", "-o", "%i|%T"], { reject: false, timeout: COMMAND_TIMEOUT_MS });
+  const listed = await execa("squeue", ["-h", "--me", "-o", "%i|%T|%r"], { reject: false, timeout: COMMAND_TIMEOUT_MS });
   if (listed.exitCode !== 0) return { unreachable: `cannot reach the Slurm controller (squeue: ${firstLine(listed.stderr) || listed.shortMessage})` };
-  const jobs = new Map<string, string>();
+  const jobs = new Map<string, { state: string; reason: string }>();
   for (const line of String(listed.stdout).split("\n")) {
-    const [id, state] = line.trim().split("|");
-    if (id && state) jobs.set(id, state);
+    const [id, state, reason = ""] = line.trim().split("|");
+    if (id && state) jobs.set(id, { state, reason });
   }
   return jobs;
 }

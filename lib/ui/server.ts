@@ -17,7 +17,7 @@ import { jobHistory } from "../audit.ts";
 import { dryRun, lastDryRun, type DryRunRecord } from "../dry-run.ts";
 import { decide, decideMany } from "../decisions.ts";
 import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../errors.ts";
-import { describeRun } from "../executor.ts";
+import { describeRun, describeRunNow } from "../executor.ts";
 import { locateJob, otherQueues, type JobView } from "../jobs.ts";
 import { queueVersion, statusCounts } from "../listing.ts";
 import { readUntrustedFile } from "../fsutil.ts";
@@ -176,8 +176,9 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     const r = job.role !== "requester" ? await buildReview(job) : empty;
     const owner = job.role === "owner";
     const dry = owner ? await lastDryRun(ownQueue(ctx), job).catch(() => undefined) : undefined;
+    const where = owner && job.status === "running" && job.meta.run ? await describeRunNow(ownQueue(ctx), job.meta.run) : undefined;
     return {
-      job: summary(job),
+      job: { ...summary(job), ...(where ? { runs_on: where } : {}) },
       meta: job.meta,
       files: r.files,
       texts: r.texts,
