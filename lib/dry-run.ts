@@ -20,7 +20,7 @@ import { now } from "./lifecycle.ts";
 import { mockFolder, MockManifestSchema } from "./mock.ts";
 import { CHECKS_FILE, datasiteDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
-import { appliedLimits, ensureOwnFolder, execute, stageJob, stageRoot } from "./runner.ts";
+import { appliedLimits, ensureStageRoot, execute, stageJob } from "./runner.ts";
 import { dataMounts, dataPathsProblem, mockDataPaths, sandboxProblem } from "./sandbox.ts";
 import { RunResultSchema, Sha256, Timestamp, type AppliedLimits, type DataPath, type RunResult, type SandboxMode } from "./schemas.ts";
 import { z } from "zod";
@@ -93,7 +93,7 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
   }
   const data = mockDataPaths(ctx.config.sandbox.data_paths);
   const dir = dryRunDir(paths, job.uid);
-  const root = await ensureOwnFolder(`${stageRoot(paths)}-dry`, "Remove it, or set TMPDIR to a folder only you can write.");
+  const root = await ensureStageRoot(paths, "dry-runs");
   // What a killed dry run left (its stage, its unfinished results) goes once no dry run can still be using it.
   const stale = 2 * (ctx.config.job_timeout + 60) * 1000;
   await removeOlderThan(root, stale, () => true);
@@ -195,10 +195,14 @@ export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ re
     if (!mock?.isDirectory()) throw new ScqError(`The mock data "${m.name}" of ${options.to} is not a folder at ${published} (not synced yet?).`);
   }
   await fs.promises.mkdir(options.out, { recursive: true });
-  const root = await ensureOwnFolder(
-    path.join(os.tmpdir(), `scq-try-${process.getuid?.() ?? 0}`),
-    "Remove it, or set TMPDIR to a folder only you can write.",
-  );
-  const { result } = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out));
+  // A fresh root of a random name for each try: no other local user can take its name first.
+  const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-try-"));
+  let result: RunResult;
+  try {
+    await fs.promises.chmod(root, 0o711);
+    ({ result } = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out)));
+  } finally {
+    await removeTree(root).catch(() => {});
+  }
   return { result, out: path.resolve(options.out), mocks: manifest.mocks.map((m) => m.name) };
 }

@@ -23,9 +23,9 @@ import { writeRuleMarker } from "./decisions.ts";
 import { forEachLimit } from "./concurrency.ts";
 import { describeZodIssues, errorMessage, InvalidFileError, reportJobError } from "./errors.ts";
 import { exists, ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile, writeJsonAtomic } from "./fsutil.ts";
-import { recordFromDisk } from "./job-record.ts";
+import { readJob, recordFromDisk } from "./job-record.ts";
 import { listJobDirs, uidIndex, type Job } from "./jobs.ts";
-import { admit, adopt, now, type Recorder } from "./lifecycle.ts";
+import { admit, adopt, now, TERMINAL_STATUSES, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { CANCEL_FOLDER, jobDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
@@ -353,13 +353,40 @@ async function admitValid(rec: Recorder, dir: string, email: string, submission:
   }
   faultPoint("intake:stripped");
   // The code is the code judged: the folder has been owner-only since it was frozen.
-  const meta = JobMetadataSchema.parse({ ...submission, requester_email: email, status: "pending", updated_at: now(), code_sha256: codeHash });
+  const revises = await revisionOf(rec, email, submission.revises ?? null);
+  const meta = JobMetadataSchema.parse({
+    ...submission,
+    revises,
+    requester_email: email,
+    status: "pending",
+    updated_at: now(),
+    code_sha256: codeHash,
+  });
   return admit(rec, dir, meta, {
     event: "submitted",
     by: email,
     detail: { name: meta.name, code_sha256: meta.code_sha256 },
     say: `from ${email} → pending ("${meta.name}")`,
   });
+}
+
+/**
+ * `revises` is the requester's claim; it is kept only if true: an earlier job of this same requester,
+ * here, whose owner asked for changes. Otherwise it is dropped (the job is taken in all the same), so a
+ * review never says "its owner asked for changes" of someone else's job or of one nobody returned.
+ */
+async function revisionOf(rec: Recorder, email: string, revises: string | null): Promise<string | null> {
+  if (revises === null) return null;
+  for (const status of TERMINAL_STATUSES) {
+    const earlier = await ifExists(readJob(rec.paths, status, revises)).catch(() => undefined);
+    if (!earlier) continue;
+    if (earlier.meta.requester_email === email && earlier.meta.output_decisions?.changes_requested) return revises;
+    break;
+  }
+  rec.log(
+    `${shortUid(revises)} named as revised by a submission of ${visible(email)} is no job of theirs that was returned for changes: "revises" dropped`,
+  );
+  return null;
 }
 
 /** Exactly the code a person approved before, from the same requester: an owner's rule may approve it. */

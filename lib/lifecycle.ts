@@ -145,6 +145,9 @@ export async function transition(rec: Recorder, job: Job, to: JobStatus, patch: 
   const meta = nextMetadata(job, patch, to);
   const target = jobDir(rec.paths, to, job.uid);
   return journaled(rec, { uid: job.uid, from: job.status, to, change }, async () => {
+    // A finished job is its requester's alone: listed approvers read a job's code and record to vote
+    // on it, and lose that once it can never be voted on again (its record may quote its output).
+    if ((TERMINAL_STATUSES as readonly JobStatus[]).includes(to)) await jobPermissions(job.dir, job.meta.requester_email);
     await writeJsonAtomic(path.join(job.dir, "metadata.json"), recordToDisk(meta));
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
     await fs.promises.rename(job.dir, target);

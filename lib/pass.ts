@@ -100,6 +100,12 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     if (full) log(`${full}: this pass only collects, cancels, decides and cleans up; intake and new starts wait for room`);
     summary.disk_full = full ?? null;
     for (const dir of [paths.inbox, paths.jobs, paths.decisions]) await fs.promises.mkdir(dir, { recursive: true });
+    // The private state (runs, intake notes, released hashes, dry runs) and unreleased output are the
+    // owner's alone on this machine too: other local users cannot even pass through these folders.
+    for (const dir of [paths.state, paths.staging]) {
+      await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      await fs.promises.chmod(dir, 0o700);
+    }
     await queuePermissions(paths.root, config.approvals?.approvers);
     if (!full) await publishMocks(paths, config, log);
     await recover(paths, log);

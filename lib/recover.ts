@@ -25,7 +25,7 @@ import { prefixed, shortUid, type Log } from "./log.ts";
 import { jobDir, type QueuePaths } from "./paths.ts";
 import { JobMetadataSchema, type JobMetadata, type JobStatus } from "./schemas.ts";
 import { removeTree } from "./remove.ts";
-import { stageRoot } from "./runner.ts";
+import { ownStageRoot } from "./runner.ts";
 import { treeHash } from "./tree.ts";
 
 export async function recover(paths: QueuePaths, log: Log): Promise<void> {
@@ -92,7 +92,8 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
       reportJobError(rec.log, shortUid(copy.uid), error);
     }
   }
-  for (const dir of [stageRoot(paths), paths.runs]) {
+  for (const dir of [await ownStageRoot(paths), paths.runs]) {
+    if (!dir) continue;
     for (const name of (await ifExists(fs.promises.readdir(dir))) ?? []) {
       if (live.has(name)) continue;
       // One that cannot be removed is said and left for the next pass: it never stops this one.

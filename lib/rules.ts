@@ -10,6 +10,7 @@
 // schema accepts is approved by it. The marker then binds the submission's own full hash.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
+import vm from "node:vm";
 import { z } from "zod";
 import { appendAudit } from "./audit.ts";
 import { ownQueue, type Context } from "./context.ts";
@@ -89,11 +90,31 @@ function paramsValidator(schema: unknown): z.ZodType {
   if (typeof schema !== "object" || schema === null || Array.isArray(schema))
     throw new ScqError("The params schema must be a JSON object (a JSON Schema).");
   try {
-    return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    return z.fromJSONSchema(withItems(schema) as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (error) {
     throw new ScqError(`The params schema is not a JSON Schema this app can apply: ${errorMessage(error)}`);
   }
 }
+
+/**
+ * The schema with `items: {}` added to every array schema that bounds its length without saying what
+ * its items are: the converter drops minItems/maxItems there, and a bound an owner wrote must hold.
+ */
+function withItems(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withItems);
+  if (typeof node !== "object" || node === null) return node;
+  const out = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, withItems(v)]));
+  const bounded = "minItems" in out || "maxItems" in out;
+  if ((out.type === "array" || bounded) && !("items" in out) && !("prefixItems" in out)) out.items = {};
+  return out;
+}
+
+/**
+ * How long one params.json may take to check against a rule's schema. A `pattern` is a regular
+ * expression the owner wrote, run on text the requester wrote: one that backtracks must not hold the
+ * pass (and its lock). Past this, the rule does not apply and the job waits for a person.
+ */
+const PARAMS_CHECK_MS = 250;
 
 /** Why the params.json in `code` does not meet the rule's schema, or undefined when it does. */
 async function paramsProblem(code: string, schema: Record<string, unknown>): Promise<string | undefined> {
@@ -103,7 +124,15 @@ async function paramsProblem(code: string, schema: Record<string, unknown>): Pro
   } catch (error) {
     return isNotFound(error) ? `there is no ${PARAMS_FILE}` : `${PARAMS_FILE} is not readable JSON (${errorMessage(error)})`;
   }
-  const result = paramsValidator(schema).safeParse(value);
+  const validator = paramsValidator(schema);
+  let result: ReturnType<z.ZodType["safeParse"]>;
+  try {
+    // The check runs under a watchdog that interrupts it at the deadline (the vm module's timeout).
+    result = vm.runInNewContext("check()", { check: () => validator.safeParse(value) }, { timeout: PARAMS_CHECK_MS }) as typeof result;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_SCRIPT_EXECUTION_TIMEOUT") throw error;
+    return `checking ${PARAMS_FILE} against the rule's schema took longer than ${PARAMS_CHECK_MS} ms (a "pattern" that backtracks?): the rule is not applied`;
+  }
   return result.success ? undefined : `${PARAMS_FILE} does not meet the rule's schema: ${describeZodIssues(result.error).join("; ")}`;
 }
 

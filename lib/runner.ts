@@ -6,13 +6,13 @@
 //             disk use; then copy the output back.
 // The result is one flat object in the style of execa's (failed, timedOut, exitCode, durationMs...)
 // with its human message built in one function, `describeResult`.
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CappedLog } from "./capture.ts";
 import { isDiskFull } from "./disk-space.ts";
+import { ifExists, writeFileAtomic } from "./fsutil.ts";
 import { removeTree } from "./remove.ts";
 import { processStartTime } from "./lock.ts";
 import { logFile, LOGS_DIR } from "./log-files.ts";
@@ -32,29 +32,56 @@ const WATCHDOG_MS = 500;
 
 /**
  * Every stage folder of one queue lives under one root, so a new pass can clear what a dead one left.
- * Its name is predictable, so before any use it must be ours: a folder (not a link) owned by the
- * pass's user and writable by nobody else. Otherwise another local user could have made it and
- * planted a link where a stage goes (see ensureStageRoot).
+ * The root's name is random (mkdtemp) and kept in the private state, so no other local user can make
+ * it first, plant a link in it, or stop runs by taking its name. A recorded root that is gone (a
+ * reboot cleared the temp folder) or that is not ours (someone who learned the name made it after
+ * that) is replaced by a fresh one; a folder that is not ours is never used or removed.
  */
-export function stageRoot(paths: QueuePaths): string {
-  const key = createHash("sha256").update(paths.state).digest("hex").slice(0, 16);
-  return path.join(os.tmpdir(), `syft-code-queue-${key}`);
+export async function stageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string | undefined> {
+  const recorded = await ifExists(fs.promises.readFile(stageRootFile(paths, kind), "utf8"));
+  const root = recorded?.trim();
+  return root && path.isAbsolute(root) ? root : undefined;
 }
 
-/** Make the stage root, or check the one there is ours; throws a message saying what to do if not. */
-export async function ensureStageRoot(paths: QueuePaths): Promise<string> {
-  return ensureOwnFolder(stageRoot(paths), "Remove it, or set TMPDIR to a folder only you can write.");
+type StageKind = "runs" | "dry-runs";
+
+const stageRootFile = (paths: QueuePaths, kind: StageKind) => path.join(paths.state, `stage-root-${kind}`);
+
+/** The recorded stage root if it is there and ours, else undefined: what may be cleared or used. */
+export async function ownStageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string | undefined> {
+  const recorded = await stageRoot(paths, kind);
+  if (!recorded) return undefined;
+  return ensureOwnFolder(recorded, "").then(
+    () => recorded,
+    (error: unknown) => {
+      if (error instanceof StageRootError || (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    },
+  );
+}
+
+/** The stage root, ours and usable; a fresh one if the recorded one is gone or not ours. */
+export async function ensureStageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string> {
+  const own = await ownStageRoot(paths, kind);
+  if (own) return own;
+  const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-"));
+  await fs.promises.chmod(root, 0o711);
+  await fs.promises.mkdir(paths.state, { recursive: true });
+  await writeFileAtomic(stageRootFile(paths, kind), `${root}\n`);
+  return root;
 }
 
 /**
- * Make `root` (mode 0711), or check that the one there is ours: a folder, owned by this process's
- * user, writable by nobody else. 0711: nobody may list it or add to it; jobs run as `nobody` under a
- * root pass need only to pass through.
+ * Check that `root` is ours: a folder (not a link), owned by this process's user and writable by
+ * nobody else; made (mode 0711) if `create`. 0711: nobody may list it or add to it; jobs run as
+ * `nobody` under a root pass need only to pass through.
  */
-export async function ensureOwnFolder(root: string, advice: string): Promise<string> {
-  await fs.promises.mkdir(root, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== "EEXIST") throw error;
-  });
+export async function ensureOwnFolder(root: string, advice: string, create = false): Promise<string> {
+  if (create) {
+    await fs.promises.mkdir(root, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+  }
   const stat = await fs.promises.lstat(root);
   const uid = process.getuid?.() ?? stat.uid;
   if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {

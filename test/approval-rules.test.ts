@@ -183,4 +183,39 @@ describe("parameterised rules", () => {
     const list = await runScript("scq.ts", ["rules", "list", ...worldArgs(world)]);
     expect(list.stdout).toMatch(new RegExp(`${rule}\\s+${SCIENTIST}\\s+${reviewed.slice(-8)}\\s+by schema`));
   });
+
+  test("a schema's pattern that backtracks cannot hold the pass; array bounds without items still hold", async () => {
+    const world = await makeWorld();
+    const code = { "run.sh": 'cat params.json > "$OUTPUT_DIR/used-params.json"\n', "params.json": '{"id": "aaaa", "tags": ["x"]}\n' };
+    const reviewed = await world.submit(code, "tagged");
+    expect((await world.approveAndRun(reviewed)).status).toBe("completed");
+    const schemaFile = path.join(world.root, "params.schema.json");
+    await fs.writeJson(schemaFile, {
+      type: "object",
+      properties: { id: { type: "string", pattern: "^(a+)+$" }, tags: { type: "array", maxItems: 2 } },
+      required: ["id", "tags"],
+    });
+    const added = await runScript("scq.ts", [
+      "rules",
+      "add",
+      "--from",
+      SCIENTIST,
+      "--job",
+      reviewed,
+      "--params-schema",
+      schemaFile,
+      ...worldArgs(world),
+    ]);
+    expect(added.exitCode, added.stderr).toBe(0);
+    // 40 a's and a b: exponential backtracking for that pattern (minutes); three tags where two at most are allowed.
+    const slow = await world.submit({ ...code, "params.json": JSON.stringify({ id: `${"a".repeat(40)}b`, tags: [] }) }, "slow");
+    const many = await world.submit({ ...code, "params.json": JSON.stringify({ id: "aa", tags: ["x", "y", "z"] }) }, "too many tags");
+    const fine = await world.submit({ ...code, "params.json": JSON.stringify({ id: "aaa", tags: ["y"] }) }, "fine");
+    await world.pass(); // without the bound, this pass holds the lock for minutes (the test's time limit fails it)
+    const said = (uid: string) => world.lines.find((l) => l.startsWith(`intake: ${uid.slice(-8)} not approved by a rule:`)) ?? "";
+    expect(said(slow)).toContain('took longer than 250 ms (a "pattern" that backtracks?): the rule is not applied');
+    expect(said(many)).toMatch(/params\.json does not meet the rule's schema: field "tags"/);
+    for (const uid of [slow, many]) expect((await world.job(uid)).status).toBe("pending");
+    expect(["approved", "running"]).toContain((await world.job(fine)).status);
+  });
 });

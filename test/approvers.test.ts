@@ -239,7 +239,7 @@ describe("N-of-M approvals", () => {
     expect(bad.stderr).toContain('field "approvals.required": cannot be more than the number of approvers');
   });
 
-  test("SyftBox lets each listed approver write only their own votes, and read only what they review", async () => {
+  test("SyftBox lets each listed approver write only their own votes, and read only what they review, while it waits", async () => {
     const world = await twoOfThree();
     const uid = await world.submit(CODE);
     await world.pass();
@@ -266,6 +266,10 @@ describe("N-of-M approvals", () => {
     expect(await can(`${dir}/output/counts.txt`, SCIENTIST, "read")).toBe(true);
     expect(await can(`${dir}/output/counts.txt`, ALICE, "read")).toBe(false);
     expect(await can(`${dir}/run-logs/stdout.txt`, ALICE, "read")).toBe(false);
+    // Once finished, nothing is left to vote on: not even its code and record stay theirs to read.
+    expect(await can(`${dir}/code/run.sh`, ALICE, "read")).toBe(false);
+    expect(await can(`${dir}/metadata.json`, BOB, "read")).toBe(false);
+    expect(await can(`${dir}/metadata.json`, SCIENTIST, "read")).toBe(true);
     const asAlice = { ...world.owner, email: ALICE, datasite: OWNER };
     await expect(getJobLogs(uid, "stdout", asAlice)).rejects.toThrow(
       "an approver reviews its code and record; its logs and output are for its requester and owner",

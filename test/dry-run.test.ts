@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { readAudit } from "../lib/audit.ts";
 import { dryRunDir } from "../lib/dry-run.ts";
 import { mockFolder } from "../lib/mock.ts";
-import { stageRoot } from "../lib/runner.ts";
+import { ensureStageRoot } from "../lib/runner.ts";
 import { datasiteDir } from "../lib/paths.ts";
 import type { SandboxMode } from "../lib/schemas.ts";
 import { bwrapReady, makeWorld, OWNER, runScript, SCIENTIST, worldArgs, writeFolder, type World } from "./helpers.ts";
@@ -46,7 +46,7 @@ describe("dry runs on mock data", () => {
     const uid = await world.submit(PEEK, "peek");
     await world.pass();
     // What a dry run killed long ago left behind goes; what a running one uses stays.
-    const dryRoot = `${stageRoot(world.paths)}-dry`;
+    const dryRoot = await ensureStageRoot(world.paths, "dry-runs");
     onTestFinished(() => fs.remove(dryRoot));
     const left = [path.join(dryRoot, "run-killed"), `${dryRunDir(world.paths, uid)}.new-99999`];
     const young = path.join(dryRoot, "run-running");

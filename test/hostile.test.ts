@@ -7,7 +7,9 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { appendAudit, verifyAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
+import { submitJob } from "../lib/api.ts";
 import { findJob } from "../lib/jobs.ts";
+import { datasiteDir } from "../lib/paths.ts";
 import { stageRoot } from "../lib/runner.ts";
 import { startUiServer } from "../lib/ui/server.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
@@ -38,7 +40,7 @@ describe.skipIf(!ready)("stop the queue", () => {
     const deep = await runApproved(world, { "run.sh": 'cd "$TMPDIR"; for i in $(seq 1 2500); do mkdir dd && cd dd || exit 0; done; sleep 3\n' });
     expect(deep.status).toBe("failed");
     expect(deep.meta.error_message).toMatch(/nested folders more than 64 deep/);
-    expect(await fs.readdir(stageRoot(world.paths))).toEqual([]);
+    expect(await fs.readdir((await stageRoot(world.paths))!)).toEqual([]);
     const next = await runApproved(world, { "run.sh": "echo still working\n" });
     expect(next.status).toBe("completed");
   });
@@ -218,20 +220,27 @@ describe.skipIf(!ready)("medium and low", () => {
     expect(await fs.pathExists(path.join(job.dir, "output", "1"))).toBe(false);
   });
 
-  test("11. a stage root made by someone else (or open to others) is refused; jobs stay approved", async () => {
+  test("11. the stage root's name cannot be taken first: it is random, and one made by someone else at the recorded name is never used", async () => {
     const world = await makeWorld();
-    const root = stageRoot(world.paths);
+    const first = await world.approveAndRun(await world.submit({ "run.sh": "echo hi\n" }));
+    expect(first.status).toBe("completed");
+    const root = (await stageRoot(world.paths))!;
+    expect(path.basename(root)).toMatch(/^scq-[A-Za-z0-9]{6}$/);
+    expect((await fs.stat(root)).mode & 0o777).toBe(0o711);
+    // A reboot clears the temp folder; someone who learned the name (a job can see its mounts) makes it first.
+    await fs.remove(root);
     await fs.mkdirp(root);
     await fs.chmod(root, 0o777);
-    const uid = await world.submit({ "run.sh": "echo hi\n" });
-    await world.pass();
-    await decide(world.owner, uid, { decision: "approve" });
-    const summary = await world.pass();
-    expect(summary.sandbox_problem).toMatch(/is not this pass's own .*mode 777/);
-    expect((await world.job(uid)).status).toBe("approved");
-    await fs.chmod(root, 0o711);
-    await world.settle();
-    expect((await world.job(uid)).status).toBe("completed");
+    await fs.writeFile(path.join(root, "planted"), "x");
+    const uid = await world.submit({ "run.sh": "echo still runs\n" });
+    const job = await world.approveAndRun(uid);
+    expect(job.status, job.meta.error_message ?? "").toBe("completed");
+    const fresh = (await stageRoot(world.paths))!;
+    expect(fresh).not.toBe(root);
+    expect((await fs.stat(fresh)).mode & 0o777).toBe(0o711);
+    // The other folder is left as it was: never used, never emptied.
+    expect(await fs.readdir(root)).toEqual(["planted"]);
+    await fs.remove(root);
   });
 
   test("13. a file too large to show is still scanned; review and the bot say what was not shown", async () => {
@@ -467,5 +476,29 @@ describe.skipIf(!ready)("medium and low", () => {
     await decide(voter, uid, { decision: "approve", reason: "looked" });
     await world.pass();
     expect((await world.job(uid)).status).toBe("pending");
+  });
+
+  test("23. revises is taken only when true; the private state and unreleased output are the owner's alone on this machine", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, release: "review" });
+    const mallory = "mallory@test.local";
+    await fs.mkdirp(datasiteDir(world.dataDir, mallory));
+    const theirs = await runApproved(world, { "run.sh": 'echo 1 > "$OUTPUT_DIR/a.txt"\n' });
+    const folder = path.join(world.root, "again");
+    await fs.outputFile(path.join(folder, "run.sh"), "echo again\n");
+    // Another requester's job, and one of the requester's own that nobody returned for changes.
+    const forged = (await submitJob({ to: OWNER, folder, name: "forged", revises: theirs.uid }, { ...world.scientist, email: mallory })).uid;
+    const unasked = (await submitJob({ to: OWNER, folder, name: "unasked", revises: theirs.uid }, world.scientist)).uid;
+    await world.pass();
+    for (const uid of [forged, unasked]) {
+      const job = await world.job(uid);
+      expect(job.status).toBe("pending");
+      expect(job.meta.revises).toBeNull();
+      const review = await runScript("scq.ts", ["review", uid, ...worldArgs(world)]);
+      expect(review.stdout).not.toContain("its owner asked for changes");
+    }
+    expect(world.lines.filter((l) => /"revises" dropped$/.test(l))).toHaveLength(2);
+    // Unreleased output waits in staging/; it and the private state are 0700.
+    expect(await fs.pathExists(path.join(world.paths.staging, theirs.uid, "output", "a.txt"))).toBe(true);
+    for (const dir of [world.paths.state, world.paths.staging]) expect((await fs.stat(dir)).mode & 0o777).toBe(0o700);
   });
 });

@@ -13,7 +13,7 @@ import { ifExists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
 import { isRunning, processStartTime } from "../lock.ts";
 import type { QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
-import { ensureStageRoot, stageJob, stageRoot } from "../runner.ts";
+import { ensureStageRoot, ownStageRoot, stageJob } from "../runner.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
 import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
 import { RunResultSchema, type DataPath, type RunRequest, type SandboxMode } from "../schemas.ts";
@@ -122,7 +122,8 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
     },
 
     async forget(ref) {
-      await removeTree(path.join(stageRoot(paths), ref.run_id));
+      const root = await ownStageRoot(paths);
+      if (root) await removeTree(path.join(root, ref.run_id));
       await forgetRunDir(paths, ref.run_id);
     },
   };

@@ -68,7 +68,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       if (!String(info.stdout).includes("up")) {
         return `Slurm partition "${c.partition}" (executor.partition) is ${String(info.stdout).trim() || "unknown to the cluster"}: fix config.json or ask the cluster's admin. Approved jobs stay approved.`;
       }
-      return ensureOwnFolder(rootOf(c), "Remove it, or point executor.shared_dir at a folder only you can write.").then(
+      return ensureOwnFolder(rootOf(c), "Remove it, or point executor.shared_dir at a folder only you can write.", true).then(
         () => undefined,
         (error: unknown) => errorMessage(error),
       );
