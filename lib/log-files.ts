@@ -13,6 +13,9 @@ const OLD_LOGS_DIR = "logs";
 
 export type Stream = "stdout" | "stderr";
 
+/** Both streams in one file, where a Python syft-code-queue client reads a job's log (jobs it wrote). */
+export const EXECUTION_LOG = "execution.log";
+
 export function logFile(dir: string, stream: Stream): string {
   return path.join(dir, LOGS_DIR, `${stream}.txt`);
 }

@@ -74,9 +74,13 @@ export function jobDir(paths: QueuePaths, status: JobStatus, uid: string): strin
   return path.join(paths.jobs, status, uid);
 }
 
-/** Where a job's logs and output/ are: in its folder, or in staging until the owner releases them. */
-export function resultsDir(paths: QueuePaths, job: { uid: string; dir: string; meta: { output_review: string | null } }): string {
-  return job.meta.output_review === "pending" ? path.join(paths.staging, job.uid) : job.dir;
+/**
+ * Where a job's logs and output/ are: in the owner-only staging folder while it runs and until they
+ * are checked and released (logs leave through the same checks and decisions as output), then in its
+ * folder.
+ */
+export function resultsDir(paths: QueuePaths, job: { uid: string; dir: string; status: string; meta: { output_review: string | null } }): string {
+  return job.meta.output_review === "pending" || job.status === "running" ? path.join(paths.staging, job.uid) : job.dir;
 }
 
 /** Beside a finished job's output/: what the disclosure check found in it (lib/checks/). */

@@ -19,16 +19,21 @@ function resultsOf(ctx: Context, job: JobView): string {
       uid: job.uid,
     });
   }
-  if (job.meta.output_review !== "pending") return job.dir;
+  if (job.meta.output_review !== "pending" && job.status !== "running") return job.dir;
   if (job.role === "requester") {
-    throw new JobStateError(`Job ${job.uid} is ${job.status}; its output and logs await the owner's review before release.`, { uid: job.uid });
+    throw new JobStateError(
+      job.status === "running"
+        ? `Job ${job.uid} is running; its logs and output come once it has finished and they have been checked.`
+        : `Job ${job.uid} is ${job.status}; its output and logs await the owner's review before release.`,
+      { uid: job.uid },
+    );
   }
   return resultsDir(queuePaths(ctx.dataDir, job.owner, ctx.config.queue_name), job);
 }
 
 /** The text of stdout or stderr, or null when the job has written none (yet). */
 export async function readLogs(ctx: Context, job: JobView, stream: "stdout" | "stderr"): Promise<string | null> {
-  // Output held because of a blocking finding (release "auto"): its logs were never held, and are in the job's folder.
+  // A job run by an earlier version: its logs went straight to its folder.
   return (await readLog(resultsOf(ctx, job), stream)) ?? (await readLog(job.dir, stream)) ?? null;
 }
 

@@ -10,15 +10,15 @@ import path from "node:path";
 import { approvalMatches, markerFor } from "./decisions.ts";
 import { cancelRecorded, describeRun, executorFor, noteQueued, RUN_RECORD, runDir, type Executor } from "./executor.ts";
 import { errorMessage, LaunchRefusedError, reportJobError } from "./errors.ts";
-import { checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
+import { checkLogs, checkOutput, checksSummary, writeChecks } from "./checks/check-output.ts";
 import { releasedBefore, rememberReleased } from "./checks/released.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { listJobs, type Job } from "./jobs.ts";
 import { now, transition, type Recorder } from "./lifecycle.ts";
 import { prefixed, shortUid, type Log } from "./log.ts";
 import { faultPoint } from "./fault.ts";
-import { readLog, type Stream } from "./log-files.ts";
-import { CHECKS_FILE, jobDir, resultsDir, type QueuePaths } from "./paths.ts";
+import { EXECUTION_LOG, LOGS_DIR, readLog, type Stream } from "./log-files.ts";
+import { CHECKS_FILE, resultsDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
 import { walkTree } from "./tree.ts";
 import { appliedLimits, limitsHit } from "./runner.ts";
@@ -127,7 +127,7 @@ async function finish(
   const checks = await checkResults(rec, config, job, held);
   // With release "auto", checked output goes to the requester now, unless a finding blocks it.
   const blocked = job.meta.output_review !== "pending" && (checks?.blocking ?? 0) > 0;
-  if (blocked) log(`${shortUid(job.uid)} output held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
+  if (blocked) log(`${shortUid(job.uid)} output and logs held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
   if (job.meta.output_review !== "pending" && !blocked) await publish(rec, job, held);
   const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
   const status = result && !result.failed ? "completed" : "failed";
@@ -182,7 +182,7 @@ async function finish(
  */
 async function checkResults(rec: Recorder, config: AppConfig, job: Job, results: string): Promise<JobMetadata["checks"]> {
   const output = path.join(results, "output");
-  if (!(await exists(output))) {
+  if (!(await exists(output)) && !(await exists(path.join(results, LOGS_DIR)))) {
     // Published already by a pass that died before recording the job as finished: its report went along.
     const published = await readChecksReport(job.dir);
     return published ? checksSummary(published) : null;
@@ -191,6 +191,8 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
     const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths, (rel) =>
       releasedBefore(rec.paths, job.meta.requester_email, rel),
     );
+    // The logs leave the datasite too: checked like output, and held with it.
+    report.files.push(...(await checkLogs(results, config.output_checks, config.sandbox.data_paths)));
     await writeChecks(results, report);
     const summary = checksSummary(report);
     if (summary.findings > 0) {
@@ -206,14 +208,14 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
   }
 }
 
-/** Checked output (and its report) from the staging folder into the job's own folder, where its requester reads it. */
+/** Checked output and logs (and the checks' report) from the staging folder into the job's own folder, where its requester reads them. */
 async function publish(rec: Recorder, job: Job, held: string): Promise<void> {
   const output = path.join(held, "output");
   if (await exists(output)) {
     const files = (await walkTree(output, { anyName: true })).filter((e) => e.type === "file").map((e) => e.rel);
     await rememberReleased(rec.paths, job.meta.requester_email, job.uid, output, files);
   }
-  for (const part of ["output", CHECKS_FILE]) {
+  for (const part of ["output", CHECKS_FILE, LOGS_DIR, EXECUTION_LOG]) {
     const from = path.join(held, part);
     if (!(await exists(from))) continue;
     await removeTree(path.join(job.dir, part));
@@ -269,9 +271,8 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
       await staged.discard();
       return notApproved(rec, approved, staged.codeHash);
     }
-    const review = config.release === "review";
-    const output_review = review ? ("pending" as const) : null;
-    const results = resultsDir(paths, { uid: approved.uid, dir: jobDir(paths, "running", approved.uid), meta: { output_review } });
+    // Logs and output both go to the owner-only staging folder; they leave once checked (finish).
+    const results = path.join(paths.staging, approved.uid);
     launched = await executor.launch(staged, {
       uid: approved.uid,
       name: approved.meta.name,
@@ -373,5 +374,5 @@ async function notApproved(rec: Recorder, approved: Job, codeHash: string): Prom
  */
 async function writeExecutionLog(dir: string): Promise<void> {
   const read = async (stream: Stream) => (await readLog(dir, stream)) ?? "";
-  await writeFileAtomic(path.join(dir, "execution.log"), `${await read("stdout")}${await read("stderr")}`);
+  await writeFileAtomic(path.join(dir, EXECUTION_LOG), `${await read("stdout")}${await read("stderr")}`);
 }

@@ -173,7 +173,9 @@ describe("in the queue", () => {
     expect(job.status).toBe("completed");
     expect(job.meta.output_review).toBe("pending");
     expect(await fs.pathExists(path.join(job.dir, "output"))).toBe(false);
-    expect(world.lines).toContainEqual(`run: ${uid.slice(-8)} output held for review: 1 blocking finding(s); see scq checks, then scq release`);
+    expect(world.lines).toContainEqual(
+      `run: ${uid.slice(-8)} output and logs held for review: 1 blocking finding(s); see scq checks, then scq release`,
+    );
     // The owner still reads the logs; the requester waits.
     expect((await runScript("scq.ts", ["logs", uid, ...worldArgs(world, OWNER)])).stdout).toBe("logged");
     expect((await runScript("scq.ts", ["output", uid, ...worldArgs(world, SCIENTIST)])).exitCode).toBe(1);
@@ -185,17 +187,22 @@ describe("in the queue", () => {
     expect(noReason.exitCode).toBe(2);
     expect(noReason.stderr).toContain("--withhold needs --reason");
     const released = await runScript("scq.ts", ["release", uid, "--withhold", "t.csv", "-r", "a cell under 10", ...worldArgs(world, OWNER)]);
-    expect(released.stdout).toBe(`Released to ${SCIENTIST}: the logs of ${uid} and 1 output file(s); withheld: t.csv.`);
+    expect(released.stdout).toBe(`Released to ${SCIENTIST}: 2 file(s) of ${uid}, its logs among them; withheld: t.csv.`);
     const seen = await runScript("scq.ts", ["output", uid, ...worldArgs(world, SCIENTIST)]);
     expect(seen.stdout).toContain("  note.txt  (3 bytes)\n  withheld: t.csv: a cell under 10");
     // The report that went along covers only what was released (findings quote the values they flag).
     const checks = JSON.parse((await runScript("scq.ts", ["checks", uid, "--json", ...worldArgs(world, SCIENTIST)])).stdout) as {
       files: { path: string }[];
     };
-    expect(checks.files.map((f) => f.path)).toEqual(["note.txt"]);
+    expect(checks.files.map((f) => f.path)).toEqual(["note.txt", "run-logs/stdout.txt"]);
     const audit = await readAudit(world.paths);
     expect(audit.filter((e) => e.uid === uid && e.event === "released").map((e) => e.detail)).toEqual([
-      { released: ["note.txt"], withheld: [{ path: "t.csv", reason: "a cell under 10" }], exception: null, changes_requested: null },
+      {
+        released: ["note.txt", "run-logs/stdout.txt"],
+        withheld: [{ path: "t.csv", reason: "a cell under 10" }],
+        exception: null,
+        changes_requested: null,
+      },
     ]);
   });
 
@@ -223,7 +230,7 @@ describe("in the queue", () => {
       "suppress cells under 10, then resubmit",
       ...worldArgs(world, OWNER),
     ]);
-    expect(back.stdout).toBe(`Returned ${uid} to ${SCIENTIST} with your comment; its logs are released, its output withheld.`);
+    expect(back.stdout).toBe(`Returned ${uid} to ${SCIENTIST} with your comment; its output and logs withheld.`);
     const mine = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world, SCIENTIST)]);
     expect(JSON.parse(mine.stdout)).toMatchObject({
       output_decisions: { changes_requested: "suppress cells under 10, then resubmit", released: [] },

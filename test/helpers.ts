@@ -121,8 +121,10 @@ export async function writeFolder(dir: string, files: Record<string, string>): P
   return dir;
 }
 
+/** What a job has printed: while it runs, in the owner-only staging folder (queue/staging/<uid>); then in its folder. */
 export async function readLog(job: Job, stream: "stdout" | "stderr" = "stdout"): Promise<string> {
-  return fs.promises.readFile(path.join(job.dir, "run-logs", `${stream}.txt`), "utf8").catch(() => "");
+  const dir = job.status === "running" ? path.resolve(job.dir, "..", "..", "..", "staging", job.uid) : job.dir;
+  return fs.promises.readFile(path.join(dir, "run-logs", `${stream}.txt`), "utf8").catch(() => "");
 }
 
 /** Is the bubblewrap sandbox usable here? In CI it must be: a skip there would hide a broken sandbox. */

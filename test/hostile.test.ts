@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { execa } from "execa";
 import fs from "fs-extra";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { appendAudit, verifyAudit } from "../lib/audit.ts";
@@ -500,5 +501,70 @@ describe.skipIf(!ready)("medium and low", () => {
     // Unreleased output waits in staging/; it and the private state are 0700.
     expect(await fs.pathExists(path.join(world.paths.staging, theirs.uid, "output", "a.txt"))).toBe(true);
     for (const dir of [world.paths.state, world.paths.staging]) expect((await fs.stat(dir)).mode & 0o777).toBe(0o700);
+  });
+
+  test("24. logs leave only through the checks and the owner's decisions: printed rows hold them, a log can be withheld, a request for changes keeps them back", async () => {
+    const data = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-data-"));
+    await fs.writeFile(path.join(data, "patients.csv"), "patient_id,age,postcode\nP001,34,SW1A 1AA\nP002,51,M1 1AE\nP003,29,B33 8TH\n");
+    await fs.chmod(data, 0o755); // readable by the unprivileged job user
+    const world = await makeWorld({ sandbox: { data_paths: [data] }, output_checks: { blocking: ["data-rows"] } });
+    const leak = `echo "3 patients"\ncat "$DATA_DIR/${path.basename(data)}/patients.csv"\necho 3 > "$OUTPUT_DIR/count.txt"\n`;
+    const asRequester = (args: string[]) => runScript("scq.ts", [...args, ...worldArgs(world, SCIENTIST)]);
+
+    // While it runs, its logs are in the owner-only staging folder: the requester reads nothing yet.
+    const slow = await world.submit({ "run.sh": `${leak}sleep 3\n` });
+    await world.pass();
+    await decide(world.owner, slow, { decision: "approve" });
+    await world.pass();
+    expect((await world.job(slow)).status).toBe("running");
+    const early = await asRequester(["logs", slow]);
+    expect(early.exitCode).toBe(1);
+    expect(early.stderr).toContain("is running; its logs and output come once it has finished and they have been checked");
+    await world.settle();
+
+    // Finished: the log that prints rows of the private data is a blocking finding, and holds everything.
+    const held = await world.job(slow);
+    expect(held.status).toBe("completed");
+    expect(held.meta.output_review).toBe("pending");
+    expect(await fs.pathExists(path.join(held.dir, "run-logs"))).toBe(false);
+    expect(await fs.pathExists(path.join(held.dir, "output"))).toBe(false);
+    expect((await asRequester(["logs", slow])).stdout).not.toContain("P002");
+    const checks = JSON.parse((await runScript("scq.ts", ["checks", slow, "--json", ...worldArgs(world, OWNER)])).stdout) as {
+      files: { path: string; findings: { rule: string; blocking: boolean; row: number }[] }[];
+    };
+    expect(checks.files.find((f) => f.path === "run-logs/stdout.txt")!.findings).toMatchObject([{ rule: "data-rows", blocking: true, row: 3 }]);
+    // The owner reads the logs; a release that would send that log out is refused; withheld by name, the rest goes.
+    expect((await runScript("scq.ts", ["logs", slow, ...worldArgs(world, OWNER)])).stdout).toContain("P002,51,M1 1AE");
+    const refused = await runScript("scq.ts", ["release", slow, ...worldArgs(world, OWNER)]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("run-logs/stdout.txt has blocking findings");
+    const released = await runScript("scq.ts", [
+      "release",
+      slow,
+      "--withhold",
+      "run-logs/stdout.txt",
+      "-r",
+      "it prints patient rows",
+      ...worldArgs(world, OWNER),
+    ]);
+    expect(released.exitCode, released.stderr).toBe(0);
+    expect(await fs.readFile(path.join(held.dir, "output", "count.txt"), "utf8")).toBe("3\n");
+    expect(await fs.pathExists(path.join(held.dir, "run-logs", "stdout.txt"))).toBe(false);
+    expect((await asRequester(["logs", slow])).stdout).not.toContain("P002");
+    expect((await asRequester(["output", slow])).stdout).toContain("withheld: run-logs/stdout.txt: it prints patient rows");
+
+    // A request for changes keeps the logs back with the output.
+    const again = await runApproved(world, { "run.sh": leak });
+    const back = await runScript("scq.ts", ["release", again.uid, "--request-changes", "print counts only", ...worldArgs(world, OWNER)]);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(await fs.pathExists(path.join(again.dir, "run-logs", "stdout.txt"))).toBe(false);
+    expect((await world.job(again.uid)).meta.output_decisions?.withheld.map((w) => w.path)).toEqual(["count.txt", "run-logs/stdout.txt"]);
+
+    // Control: a job that prints only an aggregate has its log and output released with no one's hand.
+    const clean = await runApproved(world, { "run.sh": 'echo "3 patients"\necho 3 > "$OUTPUT_DIR/count.txt"\n' });
+    expect(clean.meta.output_review).toBeNull();
+    expect(await readLog(clean)).toBe("3 patients\n");
+    expect((await asRequester(["logs", clean.uid])).stdout).toBe("3 patients");
+    await fs.remove(data);
   });
 });

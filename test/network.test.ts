@@ -127,12 +127,14 @@ describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
     expect(await fs.readFile(path.join(out, "answer.txt"), "utf8")).toBe("42\n");
   }, 240_000);
 
-  test("an approver reads the code and the record, never logs or output; the requester's other user sees nothing", async () => {
+  test("an approver may read a finished job's code, record, logs and output no more; the requester's other user sees nothing", async () => {
+    // (While it was pending the approver read its code and record: the next test shows it through the network.)
+    const job = `${OWNER}/${QUEUE}/jobs/completed/${first}`;
+    for (const file of ["metadata.json", "code/run.sh", "run-logs/stdout.txt", "output/answer.txt"]) {
+      expect(await network.allowed(CAROL, `${job}/${file}`, "read"), file).toBe(false);
+      expect(await network.allowed(ALICE, `${job}/${file}`, "read"), file).toBe(true);
+    }
     const carolsCopy = path.join(peer(CAROL).datasite(OWNER), QUEUE, "jobs", "completed", first);
-    await until("the approver's copy of the code", async () => fs.pathExists(path.join(carolsCopy, "code", "run.sh")));
-    expect(await fs.pathExists(path.join(carolsCopy, "metadata.json"))).toBe(true);
-    // Alice has both by now (the test before): had Carol been allowed them, they would be here too.
-    await new Promise((resolve) => setTimeout(resolve, 6000));
     expect(await fs.pathExists(path.join(carolsCopy, "run-logs"))).toBe(false);
     expect(await fs.pathExists(path.join(carolsCopy, "output"))).toBe(false);
     const bobsQueue = path.join(peer(BOB).datasite(OWNER), QUEUE);
@@ -236,8 +238,9 @@ describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
       [`decisions/${CAROL}/${first}.json`, { [CAROL]: "rw" }],
       [`decisions/${ALICE}/${first}.json`, {}],
       ["audit.jsonl", {}],
-      [`${job}/metadata.json`, { [ALICE]: "r", [CAROL]: "r" }],
-      [`${job}/code/run.sh`, { [ALICE]: "r", [CAROL]: "r" }],
+      // A finished job is its requester's alone: approvers read it while it waits for them, not after.
+      [`${job}/metadata.json`, { [ALICE]: "r" }],
+      [`${job}/code/run.sh`, { [ALICE]: "r" }],
       [`${job}/run-logs/stdout.txt`, { [ALICE]: "r" }],
       [`${job}/output/answer.txt`, { [ALICE]: "r" }],
       [`${job}/syft.pub.yaml`, { [ALICE]: "r" }],

@@ -111,9 +111,8 @@ describe("crash safety", () => {
       detached: true,
       reject: false,
     });
-    const running = path.join(world.paths.jobs, "running", uid);
     await waitFor("the job to start", async () =>
-      (await fs.readFile(path.join(running, "run-logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
+      (await fs.readFile(path.join(world.paths.staging, uid, "run-logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
     );
     // As a client killing its app would: every process in the pass's group.
     try {
@@ -138,9 +137,8 @@ describe("crash safety", () => {
     const sleeper = sleeperJob();
     const uid = await approved(world, { "run.sh": `echo before-the-crash\n${sleeper.pattern}\n` });
     await world.pass();
-    const running = path.join(world.paths.jobs, "running", uid);
     await waitFor("the job to start", async () =>
-      (await fs.readFile(path.join(running, "run-logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
+      (await fs.readFile(path.join(world.paths.staging, uid, "run-logs", "stdout.txt"), "utf8").catch(() => "")).includes("before"),
     );
     const { run } = (await world.job(uid)).meta;
     if (run?.executor !== "local") throw new Error("expected a local run");
@@ -417,16 +415,28 @@ describe("entry points", () => {
     expect(done.stderr).toMatch(/looping: one pass every 1s/);
   });
 
-  test("scq logs --follow prints a running job's output as it comes and returns when the job ends", async () => {
+  test("scq logs --follow: the owner's prints a running job's output as it comes; the requester's waits until it has finished and been checked", async () => {
     const world = await makeWorld({ sandbox: { mode } });
-    const uid = await approved(world, { "run.sh": "echo first\nsleep 2\necho second\n" });
+    const uid = await approved(world, { "run.sh": "echo first\nsleep 4\necho second\n" });
     await world.pass();
     expect((await world.job(uid)).status).toBe("running");
     // Passes go on meanwhile, as under run.sh --loop: one of them collects the run.
     const passes = world.settle();
-    const follow = await runScript("scq.ts", ["logs", uid, "--follow", ...worldArgs(world, SCIENTIST)]);
+    const firstSeen: Record<string, number> = {};
+    const follow = (who: string) => {
+      const child = runScript("scq.ts", ["logs", uid, "--follow", ...worldArgs(world, who)]);
+      child.stdout?.on("data", () => (firstSeen[who] ??= Date.now()));
+      return child;
+    };
+    const [owners, requesters] = await Promise.all([follow(OWNER), follow(SCIENTIST)]);
     await passes;
-    expect(follow.exitCode).toBe(0);
-    expect(follow.stdout).toBe("first\nsecond");
+    const finished = Date.parse((await world.job(uid)).meta.completed_at!);
+    expect(owners.exitCode).toBe(0);
+    expect(owners.stdout).toBe("first\nsecond");
+    expect(firstSeen[OWNER]).toBeLessThan(finished - 1000);
+    expect(requesters.exitCode).toBe(0);
+    expect(requesters.stdout).toBe("first\nsecond");
+    expect(requesters.stderr).toContain("is running; its logs and output come once it has finished and they have been checked");
+    expect(firstSeen[SCIENTIST]).toBeGreaterThanOrEqual(finished);
   });
 });

@@ -101,7 +101,7 @@ describe.skipIf(!available)("review page", () => {
     }
   });
 
-  test("held output: tables with flagged cells, images, findings; withhold a file with a reason and release the rest from the page", async () => {
+  test("held output: tables with flagged cells, images, findings; withhold a file and a log with reasons and release the rest from the page", async () => {
     const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="teal"/></svg>';
     const uid = await world.submit(
@@ -110,6 +110,7 @@ describe.skipIf(!available)("review page", () => {
           'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"',
           `echo '${svg}' > "$OUTPUT_DIR/plot.svg"`,
           `echo '{"files": {"wards.csv": {"description": "patients per ward", "controls": ["none"]}}}' > "$OUTPUT_DIR/manifest.json"`,
+          'echo "counted 2 wards"',
           "",
         ].join("\n"),
       },
@@ -133,14 +134,23 @@ describe.skipIf(!available)("review page", () => {
 
       await wards.locator("select.choice").selectOption("withhold");
       await wards.locator("input.withhold-reason").fill("a ward count under 10");
+      // The log is decided on like a file: the owner keeps it back here.
+      const log = page.locator('.outfile[data-file="run-logs/stdout.txt"]');
+      expect(await log.textContent()).toContain("run-logs/stdout.txt (16 bytes; shown under Logs)");
+      await log.locator("select.choice").selectOption("withhold");
+      await log.locator("input.withhold-reason").fill("not part of the request");
       await page.click("#release");
       await expect.poll(() => page.locator("#release-msg, #detail .warn").first().textContent(), { timeout: 10_000 }).toMatch(/Released|Withheld/);
       const done = await world.job(uid);
       expect(done.meta.output_review).toBe("released");
       expect(done.meta.output_decisions).toMatchObject({
         released: ["manifest.json", "plot.svg"],
-        withheld: [{ path: "wards.csv", reason: "a ward count under 10" }],
+        withheld: [
+          { path: "wards.csv", reason: "a ward count under 10" },
+          { path: "run-logs/stdout.txt", reason: "not part of the request" },
+        ],
       });
+      expect(await fs.pathExists(path.join(done.dir, "run-logs", "stdout.txt"))).toBe(false);
       expect(await fs.pathExists(path.join(done.dir, "output", "wards.csv"))).toBe(false);
       expect(await fs.pathExists(path.join(done.dir, "output", "plot.svg"))).toBe(true);
       await expect.poll(() => page.locator("#detail").textContent(), { timeout: 10_000 }).toContain("Withheld: wards.csv: a ward count under 10");

@@ -6,7 +6,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { z } from "zod";
-import { exists, readJsonFile, writeJsonAtomic } from "../fsutil.ts";
+import { exists, ifExists, readJsonFile, readUntrustedFile, writeJsonAtomic } from "../fsutil.ts";
+import { errorMessage } from "../errors.ts";
+import { logFile, LOGS_DIR } from "../log-files.ts";
 import { CHECKS_FILE } from "../paths.ts";
 import { dataMounts } from "../sandbox.ts";
 import { neverSynced } from "../sync-ignore.ts";
@@ -95,6 +97,72 @@ export async function checkOutput(
     files.push(entry);
   }
   return { checked_at: new Date().toISOString(), settings, files };
+}
+
+/** How much of each log is read for the check (logs are capped by limits.max_log_kb when written). */
+const LOG_READ_BYTES = 4 * MB;
+
+/**
+ * The logs of a run (`run-logs/stdout.txt`, `run-logs/stderr.txt` in `resultsDir`), as entries of the
+ * same report: a log line that is a row of the private data (split at commas, tabs, semicolons, bars
+ * or runs of spaces, with or without a leading row number as a data frame prints it) is a "data-rows"
+ * finding, blocking when the owner made that rule blocking.
+ */
+export async function checkLogs(resultsDir: string, settings: OutputChecks, dataPaths: DataPath[]): Promise<ChecksReport["files"]> {
+  const dataRows = await privateRows(dataPaths);
+  const entries: ChecksReport["files"] = [];
+  for (const stream of ["stdout", "stderr"] as const) {
+    const rel = `${LOGS_DIR}/${stream}.txt`;
+    let data: Buffer | undefined;
+    const found: Omit<Finding, "blocking">[] = [];
+    try {
+      data = await ifExists(readUntrustedFile(logFile(resultsDir, stream), LOG_READ_BYTES));
+      // An empty stream discloses nothing, and is not a file anyone decides on (release leaves it out too).
+      if (data === undefined || data.length === 0) continue;
+    } catch (error) {
+      // Never silently out unread: said, and blocking where the owner made "not-checked" blocking.
+      found.push({ rule: "not-checked", row: null, column: null, value: null, message: `could not be read: ${errorMessage(error)}` });
+    }
+    if (data && dataRows.size > 0) {
+      const lines = data.toString("utf8").split("\n");
+      const hits = lines.map((line, i) => ({ i, file: logLineRow(line, dataRows) })).filter((h) => h.file !== undefined);
+      if (hits.length > 0) {
+        found.push({
+          rule: "data-rows",
+          row: hits[0]!.i + 1,
+          column: null,
+          value: null,
+          message: `${hits.length} line(s) print rows of the private data (${hits[0]!.file}, and maybe others)`,
+        });
+      }
+    }
+    entries.push({
+      path: rel,
+      type: "txt",
+      bytes: data?.length ?? 0,
+      rows: null,
+      columns: null,
+      description: `the job's ${stream}`,
+      controls: [],
+      findings: found.map((f) => ({ ...f, blocking: settings.blocking.includes(f.rule) })),
+    });
+  }
+  return entries;
+}
+
+/** The private data file a log line prints a row of, if any. */
+function logLineRow(line: string, dataRows: Map<string, string>): string | undefined {
+  const text = line.trim();
+  if (!text) return undefined;
+  for (const separator of [",", "\t", ";", "|", /\s+/]) {
+    const cells = text.split(separator).map((c) => c.trim());
+    for (const row of [cells, cells.slice(1)]) {
+      if (row.filter((c) => c !== "").length < 3) continue;
+      const file = dataRows.get(rowKey(row));
+      if (file) return file;
+    }
+  }
+  return undefined;
 }
 
 /** output/manifest.json, when the requester wrote one: its notes, or what is wrong with it. */

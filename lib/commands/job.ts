@@ -38,14 +38,31 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
   command: "logs <uid>",
   describe: "what a job printed: stdout, or --stderr; --follow until it ends",
   builder: (y) =>
-    y
-      .positional("uid", uidPositional)
-      .option("stderr", { type: "boolean", default: false })
-      .option("follow", { alias: "f", type: "boolean", default: false, describe: "keep printing as the job writes, until it ends" }),
+    y.positional("uid", uidPositional).option("stderr", { type: "boolean", default: false }).option("follow", {
+      alias: "f",
+      type: "boolean",
+      default: false,
+      describe: "keep printing as the job writes, until it ends (the owner: a requester reads logs once they are checked)",
+    }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const stream = argv.stderr ? "stderr" : "stdout";
-    let { job, text } = await getJobLogs(argv.uid, stream, ctx);
+    let told = false;
+    const read = async (ref: string): Promise<Awaited<ReturnType<typeof getJobLogs>>> => {
+      try {
+        return await getJobLogs(ref, stream, ctx);
+      } catch (error) {
+        // Following as its requester: a running job's logs stay with the owner until it has finished
+        // and they have been checked; wait for them rather than fail.
+        if (!argv.follow || !(error instanceof JobStateError)) throw error;
+        const job = await getJob(ref, ctx);
+        if (job.status !== "running") throw error;
+        if (!told) process.stderr.write(`${error.message} Waiting...\n`);
+        told = true;
+        return { job, text: null };
+      }
+    };
+    let { job, text } = await read(argv.uid);
     if (argv.json) {
       print(argv, { uid: job.uid, status: job.status, stream, text }, () => "");
       return;
@@ -60,7 +77,7 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
       }
       if (!argv.follow || (TERMINAL_STATUSES as readonly string[]).includes(job.status)) return;
       await sleep(1000);
-      ({ job, text } = await getJobLogs(job.uid, stream, ctx));
+      ({ job, text } = await read(job.uid));
       // A capped log is rewritten at the end as head + note + tail: start over rather than print garbage.
       if (text !== null && text.length < shown) shown = 0;
     }
@@ -163,10 +180,15 @@ export const releaseCommand: CommandModule<GlobalArgs, ReleaseArgs> = {
   builder: (y) =>
     y
       .positional("uid", uidPositional)
-      .option("withhold", { type: "string", array: true, default: [], describe: "an output file (path under output/) to keep back; repeat for more" })
+      .option("withhold", {
+        type: "string",
+        array: true,
+        default: [],
+        describe: "an output file (path under output/) or a log (run-logs/stdout.txt, run-logs/stderr.txt) to keep back; repeat for more",
+      })
       .option("reason", { alias: "r", type: "string", describe: "why the withheld files are kept back (the requester reads it)" })
       .option("exception", { type: "string", describe: "why files with blocking findings go out anyway" })
-      .option("request-changes", { type: "string", describe: "return the job to its requester with this comment: all output withheld" })
+      .option("request-changes", { type: "string", describe: "return the job to its requester with this comment: all output and logs withheld" })
       .check((a) => {
         if (a.withhold.length > 0 && !a.reason?.trim()) throw new UsageError("--withhold needs --reason: the requester reads why.");
         if (a["request-changes"] !== undefined && !a["request-changes"].trim()) throw new UsageError("--request-changes needs a comment.");
@@ -178,8 +200,10 @@ export const releaseCommand: CommandModule<GlobalArgs, ReleaseArgs> = {
     const d = job.meta.output_decisions;
     print(argv, jobJson(job), () =>
       d?.changes_requested
-        ? `Returned ${job.uid} to ${job.meta.requester_email} with your comment; its logs are released, its output withheld.`
-        : `Released to ${job.meta.requester_email}: the logs of ${job.uid} and ${d?.released.length ?? 0} output file(s)${d?.withheld.length ? `; withheld: ${d.withheld.map((w) => w.path).join(", ")}` : ""}.`,
+        ? `Returned ${job.uid} to ${job.meta.requester_email} with your comment; its output and logs withheld.`
+        : `Released to ${job.meta.requester_email}: ${d?.released.length ?? 0} file(s) of ${job.uid}${
+            d?.released.some((f) => f.startsWith("run-logs/")) ? ", its logs among them" : ""
+          }${d?.withheld.length ? `; withheld: ${d.withheld.map((w) => w.path).join(", ")}` : ""}.`,
     );
   },
 };
