@@ -17,6 +17,7 @@ import { JobStateError, ScqError } from "./errors.ts";
 import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
 import { findJob, type Job } from "./jobs.ts";
 import { now } from "./lifecycle.ts";
+import { drawMocks } from "./fresh-mock.ts";
 import { mockFolder, MockManifestSchema } from "./mock.ts";
 import { CHECKS_FILE, datasiteDir, type QueuePaths } from "./paths.ts";
 import { removeTree } from "./remove.ts";
@@ -59,28 +60,40 @@ async function runOnce(
   name: string,
   run: Sandboxed,
   results: string,
+  afterwards?: (data: DataPath[]) => Promise<void>,
 ): Promise<{ result: RunResult; codeHash: string }> {
-  const problem = (await sandboxProblem(run.mode)) ?? (await dataPathsProblem(run.mode, run.data));
   // Those messages are worded for the pass, which leaves approved jobs approved; nothing is approved here.
-  if (problem) throw new ScqError(problem.replace(/ Approved jobs stay approved\.$/, ""));
-  const { runId, stage, codeHash } = await stageJob(root, code, run.mode, run.data);
+  const refuse = (problem: string) => new ScqError(problem.replace(/ Approved jobs stay approved\.$/, ""));
+  const problem = await sandboxProblem(run.mode);
+  if (problem) throw refuse(problem);
+  // Each run its own rows (fresh-mock.ts): a job must not be able to tell a run on the mock by its bytes.
+  const drawnRoot = await fs.promises.mkdtemp(path.join(root, "mock-"));
   try {
-    const result = await execute({
-      uid,
-      name,
-      mode: run.mode,
-      network: run.network,
-      data_paths: run.data,
-      limits: run.limits,
-      stage: stage.root,
-      results,
-      output: path.join(results, "output"),
-      gate: "stdin",
-      wake: null,
-    });
-    return { result, codeHash };
+    const data = await drawMocks(run.data, drawnRoot);
+    const unreadable = await dataPathsProblem(run.mode, data);
+    if (unreadable) throw refuse(unreadable);
+    const { runId, stage, codeHash } = await stageJob(root, code, run.mode, data);
+    try {
+      const result = await execute({
+        uid,
+        name,
+        mode: run.mode,
+        network: run.network,
+        data_paths: data,
+        limits: run.limits,
+        stage: stage.root,
+        results,
+        output: path.join(results, "output"),
+        gate: "stdin",
+        wake: null,
+      });
+      await afterwards?.(data);
+      return { result, codeHash };
+    } finally {
+      await removeTree(path.join(root, runId));
+    }
   } finally {
-    await removeTree(path.join(root, runId));
+    await removeTree(drawnRoot);
   }
 }
 
@@ -105,10 +118,11 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
   let record: DryRunRecord;
   try {
     const run = { mode: ctx.config.sandbox.mode, network: ctx.config.sandbox.network, limits: appliedLimits(ctx.config), data };
-    const { result, codeHash } = await runOnce(root, path.join(job.dir, "code"), job.uid, job.meta.name, run, fresh);
-    // The findings the real run's output would get (as advice: a dry run releases nothing).
-    const report = await checkOutput(path.join(fresh, "output"), ctx.config.output_checks, data).catch(() => undefined);
-    if (report) await writeJsonAtomic(path.join(fresh, CHECKS_FILE), report);
+    const { result, codeHash } = await runOnce(root, path.join(job.dir, "code"), job.uid, job.meta.name, run, fresh, async (drawn) => {
+      // The findings the real run's output would get (as advice: a dry run releases nothing), with the rows it saw.
+      const report = await checkOutput(path.join(fresh, "output"), ctx.config.output_checks, drawn).catch(() => undefined);
+      if (report) await writeJsonAtomic(path.join(fresh, CHECKS_FILE), report);
+    });
     record = {
       uid: job.uid,
       by: ctx.email,

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { errorMessage } from "./errors.ts";
+import { MOCK_CAPS } from "./fresh-mock.ts";
 import { ifExists, writeFileAtomic, writeJsonAtomic } from "./fsutil.ts";
 import { now } from "./lifecycle.ts";
 import type { Log } from "./log.ts";
@@ -18,9 +19,6 @@ import { appliedLimits } from "./runner.ts";
 import { dataMounts } from "./sandbox.ts";
 import { AppliedLimitsSchema, Timestamp, type AppConfig } from "./schemas.ts";
 import { copyTreeHashed, walkTree } from "./tree.ts";
-
-/** Mock data is made-up and small: bounded like submitted code. */
-const MOCK_CAPS = { maxFiles: 10_000, maxBytes: 512 * 1024 * 1024 };
 
 export const MockManifestSchema = z.object({
   owner: z.string(),

@@ -1,6 +1,6 @@
 // Hostile review, round two: each test is one break found by a hostile review, with the attack made
 // for real (real files, the real bubblewrap sandbox, real processes) and what must contain it.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { execa } from "execa";
 import fs from "fs-extra";
 import os from "node:os";
@@ -11,6 +11,8 @@ import { decide } from "../lib/decisions.ts";
 import { submitJob } from "../lib/api.ts";
 import { findJob } from "../lib/jobs.ts";
 import { datasiteDir } from "../lib/paths.ts";
+import { dryRunDir } from "../lib/dry-run.ts";
+import { mockFolder } from "../lib/mock.ts";
 import { stageRoot } from "../lib/runner.ts";
 import { startUiServer } from "../lib/ui/server.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
@@ -566,5 +568,72 @@ describe.skipIf(!ready)("medium and low", () => {
     expect(await readLog(clean)).toBe("3 patients\n");
     expect((await asRequester(["logs", clean.uid])).stdout).toBe("3 patients");
     await fs.remove(data);
+  });
+
+  test("25. a dry run cannot be told from the real run by the mock's bytes: each run on the mock gets rows drawn afresh, same columns and kinds", async () => {
+    const folder = async (files: Record<string, string>) => {
+      const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-data-"));
+      for (const [rel, text] of Object.entries(files)) await fs.outputFile(path.join(dir, rel), text);
+      await fs.chmod(dir, 0o755);
+      return dir;
+    };
+    const wards = ["North", "South", "East"];
+    const rows = Array.from(
+      { length: 60 },
+      (_, i) => `P${String(1000 + i)},${wards[i % 3]},${20 + (i % 50)},${(60 + i / 7).toFixed(1)},2024-01-${String(1 + (i % 28)).padStart(2, "0")}`,
+    );
+    const mockCsv = `id,ward,age,weight,admitted\n${rows.join("\n")}\n`;
+    const cohort = await folder({ "people.csv": "id,ward,age,weight,admitted\nREAL1,North,50,70.0,2024-02-01\n" });
+    const mock = await folder({ "people.csv": mockCsv, "README.txt": "made-up data\n" });
+    const world = await makeWorld({ sandbox: { data_paths: [{ path: cohort, mock, name: "cohort" }] } });
+    // The attack: the requester knows the published mock's bytes, and behaves only when it sees them.
+    const published = createHash("sha256").update(mockCsv).digest("hex");
+    const uid = await world.submit({
+      "run.sh": [
+        'seen=$(sha256sum "$DATA_DIR/cohort/people.csv" | cut -d" " -f1)',
+        `if [ "$seen" = "${published}" ]; then echo RECOGNISED; else echo "other bytes"; fi`,
+        'cp "$DATA_DIR/cohort/people.csv" "$OUTPUT_DIR/seen.csv"',
+        "",
+      ].join("\n"),
+    });
+    await world.pass();
+    const seen: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const run = await runScript("scq.ts", ["dry-run", uid, ...worldArgs(world)]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toContain("other bytes");
+      expect(run.stdout).not.toContain("RECOGNISED");
+      seen.push(await fs.readFile(path.join(dryRunDir(world.paths, uid), "output", "seen.csv"), "utf8"));
+    }
+    // Control: the bytes the job would have compared are exactly what anyone may read where the mock is published.
+    const publishedFile = path.join(mockFolder(datasiteDir(world.dataDir, OWNER), world.config.queue_name), "cohort", "people.csv");
+    expect(
+      createHash("sha256")
+        .update(await fs.readFile(publishedFile))
+        .digest("hex"),
+    ).toBe(published);
+    // Each dry run drew its own rows; each keeps the mock's columns and each column's kind and range.
+    expect(seen[0]).not.toBe(seen[1]);
+    for (const text of seen) {
+      const [header, ...lines] = text.trimEnd().split("\n");
+      expect(header).toBe("id,ward,age,weight,admitted");
+      expect(lines.length).toBeGreaterThanOrEqual(48);
+      expect(lines.length).toBeLessThanOrEqual(72);
+      for (const line of lines) {
+        const [id, ward, age, weight, admitted] = line.split(",");
+        expect(id).toMatch(/^[A-Z]\d{4}$/);
+        expect(wards).toContain(ward);
+        expect(Number(age)).toSatisfy((n: number) => Number.isInteger(n) && n >= 20 && n <= 69);
+        expect(weight).toMatch(/^\d+\.\d$/);
+        expect(Number(weight)).toSatisfy((n: number) => n >= 60 && n <= 68.5);
+        expect(admitted).toMatch(/^2024-01-(0[1-9]|1\d|2[0-8])$/);
+      }
+      expect(lines.some((line) => rows.includes(line))).toBe(false);
+    }
+    // The real run sees the real data.
+    const real = await world.approveAndRun(uid);
+    expect(await fs.readFile(path.join(real.dir, "output", "seen.csv"), "utf8")).toContain("REAL1,North");
+    await fs.remove(cohort);
+    await fs.remove(mock);
   });
 });
