@@ -356,6 +356,26 @@ try {
       second.time.median / N <= 10 && approved === N ? "met" : "MISSED",
     );
     await stopRuns(w.paths);
+
+    // A listed approver floods their folder with votes on no waiting job: the pass deals with a
+    // bounded number, in one audit line. A queue of its own: nothing else for the pass to do.
+    const f = await world("vote-flood", config);
+    const FLOOD = 5000;
+    await forEachLimit([...Array(FLOOD).keys()], 32, async (i) => {
+      const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+      const marker = { uid, decision: "approve", reason: "", by: approvers[0]!, at: new Date().toISOString(), code_sha256: "0".repeat(64) };
+      await fs.outputJson(voteFile(f.paths, approvers[0]!, uid), marker);
+    });
+    const auditLines = async () => (await fs.readFile(f.paths.audit, "utf8")).split("\n").length;
+    const before = await auditLines();
+    const flooded = await timeProcess(entry("process"), f.args, 1);
+    const added = (await auditLines()) - before;
+    row(
+      `pass with ${FLOOD} junk vote files in one folder`,
+      `${fmt(flooded.time)}, ${added} audit line(s) added`,
+      "≤ 2 s, ≤ 2 lines",
+      flooded.time.median <= 2000 && added <= 2 ? "met" : "MISSED",
+    );
   }
 
   const problem = await sandboxProblem("bwrap");

@@ -5,7 +5,8 @@
 // appended since the last one (a byte offset kept in private state) and turns them into messages in an
 // outbox (state/outbox/), then sends what is due within a fixed budget, so a slow or dead target never
 // holds a pass for more than a few seconds. A failed send is retried by later passes with growing
-// waits, then given up. Every attempt is one audit line ("notified").
+// waits, then given up. Every attempt is one audit line ("notified"). Requesters take turns in each
+// target's queue, so one requester's flood of jobs delays nobody else's news.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,6 +14,7 @@ import { z } from "zod";
 import { appendAudit } from "./audit.ts";
 import { errorMessage } from "./errors.ts";
 import { ifExists, readJsonFile, writeJsonAtomic } from "./fsutil.ts";
+import { findJob } from "./jobs.ts";
 import type { Log } from "./log.ts";
 import type { QueuePaths } from "./paths.ts";
 import { AuditEventSchema, NotifyTarget, type NotifyEvent } from "./schemas.ts";
@@ -31,6 +33,8 @@ const MessageSchema = z.object({
   payload: z.object({ event: z.string(), at: z.string() }).loose(),
   attempts: z.number().int(),
   next_at: z.number(),
+  /** Whose job it is about: each requester's messages take turns with the others'. */
+  requester: z.string().optional(),
 });
 type Message = z.infer<typeof MessageSchema>;
 
@@ -61,6 +65,8 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
   // The first pass that has targets: history is not replayed; from now on.
   if (!cursor) await writeJsonAtomic(cursorFile, { offset: size });
   const events: Record<string, unknown>[] = [];
+  const whose = new Map<number, string | undefined>();
+  const known = new Map<string, string | undefined>();
   if (cursor && cursor.offset > size) await writeJsonAtomic(cursorFile, { offset: size }); // the log was replaced
   if (cursor && cursor.offset < size) {
     const { lines, offset } = await readFrom(paths.audit, cursor.offset, size);
@@ -76,6 +82,7 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
       const e = parsed.data;
       const kind = FROM_AUDIT[e.event] ?? (e.event === "recovered" && e.detail.to === "failed" ? "failed" : undefined);
       if (kind) events.push({ event: kind, at: e.at, uid: e.uid, by: e.by, detail: e.detail, datasite: owner });
+      if (kind) whose.set(events.length - 1, kind === "submitted" ? (e.by ?? undefined) : await requesterOf(paths, e.uid, known));
     }
     await writeJsonAtomic(cursorFile, { offset });
   }
@@ -84,7 +91,8 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
   }
   const outbox = path.join(paths.state, "outbox");
   await fs.promises.mkdir(outbox, { recursive: true });
-  for (const payload of events) {
+  for (const [index, payload] of events.entries()) {
+    const requester = whose.get(index);
     for (const target of targets) {
       if (target.events && !target.events.includes(payload.event as NotifyEvent)) continue;
       const message: Message = {
@@ -94,6 +102,7 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
         payload: payload as Message["payload"],
         attempts: 0,
         next_at: 0,
+        ...(requester ? { requester } : {}),
       };
       await writeJsonAtomic(path.join(outbox, `${message.id}.json`), message);
     }
@@ -118,7 +127,7 @@ async function sendDue(paths: QueuePaths, outbox: string, log: Log): Promise<voi
   }
   await Promise.all(
     [...byTarget.values()].map(async (queue) => {
-      for (const { file, message } of queue) {
+      for (const { file, message } of takingTurns(queue)) {
         if (Date.now() >= deadline) return; // the rest waits for the next pass
         await attempt(paths, file, message, deadline, log);
       }
@@ -173,6 +182,28 @@ async function send(message: Message, timeoutMs: number): Promise<string | undef
   } catch (error) {
     return errorMessage(error);
   }
+}
+
+/**
+ * One target's messages, each requester's in the order they happened, the requesters taking turns:
+ * a requester who sends 300 jobs at once does not put every other requester's news behind them.
+ */
+function takingTurns<T extends { message: Message }>(queue: T[]): T[] {
+  const lanes = new Map<string, T[]>();
+  for (const item of queue) {
+    const key = item.message.requester ?? "";
+    lanes.set(key, [...(lanes.get(key) ?? []), item]);
+  }
+  const out: T[] = [];
+  for (let i = 0; out.length < queue.length; i += 1) for (const lane of lanes.values()) if (i < lane.length) out.push(lane[i]!);
+  return out;
+}
+
+/** The requester of the job an event is about (undefined once it is gone), looked up once a pass. */
+async function requesterOf(paths: QueuePaths, uid: string | null, known: Map<string, string | undefined>): Promise<string | undefined> {
+  if (uid === null) return undefined;
+  if (!known.has(uid)) known.set(uid, (await findJob(paths, uid).catch(() => undefined))?.meta.requester_email);
+  return known.get(uid);
 }
 
 function describe(target: NotifyTarget): string {

@@ -61,7 +61,8 @@ export interface LaunchOptions {
   disableUserns?: boolean;
 }
 
-const NOBODY = 65534;
+/** The uid and gid jobs run as under a root pass. */
+export const NOBODY = 65534;
 /** The uid/gid the job sees inside bwrap. */
 const SANDBOX_UID = 1000;
 const PATH = "/usr/local/bin:/usr/bin:/bin";

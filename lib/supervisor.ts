@@ -116,5 +116,5 @@ export async function startOf(runDir: string): Promise<{ neverStarted: true } | 
 
 /** For the pass: say go to a supervisor gated by a file (Slurm), after the run is recorded. */
 export async function sayGo(runDir: string): Promise<void> {
-  await fs.promises.writeFile(path.join(runDir, GO_FILE), "go\n");
+  await fs.promises.writeFile(path.join(runDir, GO_FILE), "go\n", { mode: 0o600 });
 }

@@ -6,6 +6,7 @@
 // was shown. Each pass (applyVotes):
 //   - a vote file in a folder not named for a listed approver, one by the job's own requester, or one
 //     that is not a valid vote is ignored: logged, audited ("vote-ignored") and deleted, so it is said once;
+//     the many of one folder that name no waiting job are said in one line, however many they are;
 //   - each new or changed vote is recorded on the job (metadata `votes`) with one audit line ("vote"),
 //     and its file removed: the vote lives on in the record and the audit log, an approver may vote
 //     again (the latest vote counts), and an idle pass reads no vote it has counted before;
@@ -98,20 +99,20 @@ export async function applyVotes(
     }
     // Votes on waiting jobs first: junk cannot delay them.
     const waiting = (uid: string) => (pending.has(uid) ? 0 : 1);
+    const unlisted: string[] = [];
+    const late: string[] = [];
     for (const uid of uids.sort((a, b) => waiting(a) - waiting(b) || a.localeCompare(b)).slice(0, MAX_VOTES_PER_FOLDER)) {
-      try {
-        if (!listed.has(folder)) {
-          await ignore(rec, folder, uid, `${folder} is not a listed approver (config.json approvals.approvers)`);
-        } else if (pending.has(uid)) {
-          voters.set(uid, [...(voters.get(uid) ?? []), folder]);
-        } else {
-          await ignore(rec, folder, uid, "the job is not pending: a vote counts only while a job waits for its decision");
-        }
-      } catch (error) {
-        // Whatever one approver's folder holds, it never stops the pass for everyone else.
-        reportJobError(rec.log, `decisions/${folder}/${shortUid(uid)}`, error);
-      }
+      if (!listed.has(folder)) unlisted.push(uid);
+      else if (pending.has(uid)) voters.set(uid, [...(voters.get(uid) ?? []), folder]);
+      else late.push(uid);
     }
+    // Whatever one approver's folder holds, it never stops the pass for everyone else.
+    await ignoreAll(rec, folder, unlisted, `${folder} is not a listed approver (config.json approvals.approvers)`).catch((error: unknown) =>
+      reportJobError(rec.log, `decisions/${folder}/`, error),
+    );
+    await ignoreAll(rec, folder, late, "the job is not pending: a vote counts only while a job waits for its decision").catch((error: unknown) =>
+      reportJobError(rec.log, `decisions/${folder}/`, error),
+    );
   }
   if (!approvals) return;
   if (recount) for (const uid of pending) if (!voters.has(uid)) voters.set(uid, []);
@@ -218,6 +219,26 @@ async function ignore(rec: Recorder, folder: string, uid: string, why: string): 
   await appendAudit(rec.paths, { event: "vote-ignored", uid, by: null, detail: { folder: `decisions/${folder}`, reason: why } });
   rec.log(`decisions/${folder}/${shortUid(uid)}… ignored: ${why}`);
   await consume(rec.paths, folder, uid);
+}
+
+/** At most this many uids named in the one audit line for a folder's ignored votes. */
+const IGNORED_UIDS_NAMED = 20;
+
+/**
+ * Vote files a folder holds for no waiting job, or in a folder of no listed approver: however many,
+ * one audit line and one log line for them all (a flood must not flood the audit log), then removed.
+ */
+async function ignoreAll(rec: Recorder, folder: string, uids: string[], why: string): Promise<void> {
+  if (uids.length === 0) return;
+  if (uids.length === 1) return ignore(rec, folder, uids[0]!, why);
+  await appendAudit(rec.paths, {
+    event: "vote-ignored",
+    uid: null,
+    by: null,
+    detail: { folder: `decisions/${folder}`, reason: why, files: uids.length, uids: uids.slice(0, IGNORED_UIDS_NAMED) },
+  });
+  rec.log(`decisions/${folder}/: ${uids.length} vote files ignored: ${why}`);
+  for (const uid of uids) await consume(rec.paths, folder, uid);
 }
 
 /** A vote file dealt with (recorded on the job, or ignored and audited) is removed, whatever it is (a folder of that name too). */

@@ -221,8 +221,18 @@ describe("N-of-M approvals", () => {
     expect((await world.job(uid)).meta.votes.map((v) => [v.by, v.reason])).toEqual([[ALICE, "real vote"]]);
     expect(world.lines).toContainEqual(`vote: decisions/${ALICE}/ holds 1201 vote files: 500 are dealt with this pass, the rest by the next ones`);
     expect((await fs.readdir(folder)).length).toBe(701);
+    // The junk (499 with the real vote first) is said once a pass, in one line of the log and one of the audit, naming a few of them.
+    const why = "the job is not pending: a vote counts only while a job waits for its decision";
+    expect(world.lines).toContainEqual(`vote: decisions/${ALICE}/: 499 vote files ignored: ${why}`);
+    let ignored = (await readAudit(world.paths)).filter((e) => e.event === "vote-ignored");
+    expect(ignored).toEqual([
+      expect.objectContaining({ uid: null, detail: expect.objectContaining({ folder: `decisions/${ALICE}`, files: 499 }) as unknown }),
+    ]);
+    expect((ignored[0]!.detail.uids as string[]).length).toBe(20);
     for (let i = 0; i < 2; i += 1) await world.pass();
     expect(await fs.readdir(folder)).toEqual([]);
+    ignored = (await readAudit(world.paths)).filter((e) => e.event === "vote-ignored");
+    expect(ignored.map((e) => e.detail.files)).toEqual([499, 500, 201]);
   });
 
   test("an owner who is not listed cannot approve; a config that asks for more approvers than it lists is refused", async () => {

@@ -7,7 +7,9 @@ import path from "node:path";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { readAudit } from "../lib/audit.ts";
 import { decide } from "../lib/decisions.ts";
-import { makeWorld, waitUntil } from "./helpers.ts";
+import { submitJob } from "../lib/api.ts";
+import { datasiteDir } from "../lib/paths.ts";
+import { makeWorld, SCIENTIST, waitUntil, writeFolder } from "./helpers.ts";
 
 interface Receiver {
   url: string;
@@ -112,5 +114,33 @@ describe("notifications", () => {
       detail: { name: "to the command" },
     });
     expect(world.lines.some((l) => l.startsWith(`notify: ${dead.url} did not take`))).toBe(true);
+  });
+
+  test("a requester who sends many jobs at once does not put another requester's news behind theirs: requesters take turns", async () => {
+    const world = await makeWorld();
+    const FLOOD = "aaa-flood@test.local";
+    await fs.mkdirp(datasiteDir(world.dataDir, FLOOD));
+    const got = path.join(world.root, "events.jsonl");
+    const script = path.join(world.root, "notify.sh");
+    // A target that takes a while over each message: a pass's sending budget holds a dozen or so.
+    await fs.outputFile(script, `#!/bin/sh\ncat >> ${got}\necho >> ${got}\nsleep 0.2\n`, { mode: 0o755 });
+    const config = { ...world.config, notify: [{ command: [script], events: ["submitted" as const] }] };
+    const { runPass } = await import("../lib/pass.ts");
+    const pass = () => runPass({ dataDir: world.dataDir, owner: world.owner.email, config, log: (l) => world.lines.push(l) });
+    await pass();
+    const folder = await writeFolder(path.join(world.root, "flood"), { "run.sh": "echo hi\n" });
+    for (let i = 0; i < 40; i += 1) await submitJob({ to: world.owner.email, folder, name: `flood ${i}` }, { ...world.scientist, email: FLOOD });
+    const mine = await world.submit({ "run.sh": "echo hi\n" }, "mine");
+    await pass();
+    // The audit has the flood first (the order events are queued in)...
+    const submitted = (await readAudit(world.paths)).filter((e) => e.event === "submitted").map((e) => e.by);
+    expect(submitted.indexOf(SCIENTIST)).toBeGreaterThan(20);
+    // ...the pass could not send all 41, and the other requester's came among the first.
+    const sent = (await fs.readFile(got, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { uid: string; by: string });
+    expect(sent.length).toBeLessThan(41);
+    expect(sent.slice(0, 2).map((e) => e.uid)).toContain(mine);
   });
 });

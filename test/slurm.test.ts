@@ -101,6 +101,45 @@ describe.skipIf(!ready)("the Slurm executor on a real cluster", () => {
     expect((await readAudit(world.paths)).some((e) => e.uid === uid && e.event === "cancelled")).toBe(true);
   });
 
+  test("hostile: another user of the cluster, who reads a running job's folder from squeue, reads nothing of it (request, script, output, scratch, logs)", async () => {
+    const world = await slurmWorld();
+    const uid = await approved(world, {
+      "run.sh": 'echo SECRET-LOG\necho SECRET-OUT > "$OUTPUT_DIR/secret.txt"\necho SECRET-TMP > "$TMPDIR/scratch.txt"\nsleep 600\n',
+    });
+    await world.pass();
+    const run = (await world.job(uid)).meta.run;
+    const jobId = run?.executor === "slurm" ? run.job_id : "";
+    expect(jobId).toMatch(/^\d+$/);
+    // What any user of the cluster may ask: the job's working folder is the run folder.
+    const folder = (await execa("squeue", ["-h", "-j", jobId, "-o", "%Z"])).stdout.trim();
+    expect(path.basename(folder)).toMatch(/^run-/);
+    const targets = {
+      folder: folder,
+      request: path.join(folder, "request.json"),
+      script: path.join(folder, "job.sh"),
+      "Slurm's output": path.join(folder, "slurm.txt"),
+      stage: path.join(folder, "stage"),
+      output: path.join(folder, "stage", "output", "secret.txt"),
+      scratch: path.join(folder, "stage", "tmp", "scratch.txt"),
+      code: path.join(folder, "stage", "work", "run.sh"),
+      results: path.join(folder, "results"),
+    };
+    // They are all there (this test runs as root): the job has written its output and scratch.
+    await waitUntil(async () => fs.pathExists(targets.scratch), "the job to write its scratch file on the node", 30_000);
+    for (const [what, file] of Object.entries(targets)) expect(await fs.pathExists(file), what).toBe(true);
+    // A user of the cluster (neither root nor nobody) tries to list or read each.
+    for (const [what, file] of Object.entries(targets)) {
+      const isDir = (await fs.stat(file)).isDirectory();
+      const tried = await execa("setpriv", ["--reuid=4242", "--regid=4242", "--clear-groups", "--", isDir ? "ls" : "cat", file], { reject: false });
+      expect(tried.exitCode, `${what}: ${tried.stdout}`).not.toBe(0);
+      expect(tried.stderr, what).toMatch(/Permission denied/);
+      expect(tried.stdout, what).not.toMatch(/SECRET|sleep 600|"uid"/);
+    }
+    expect((await api.cancel(uid, "done looking", world.scientist)).outcome).toBe("requested");
+    await world.settle();
+    expect((await world.job(uid)).status).toBe("failed");
+  });
+
   test("slurmctld stopped mid-run: running jobs stay running, approved ones stay approved, and both go on when it returns", async () => {
     const world = await slurmWorld({ max_concurrent_jobs: 1 });
     const first = await approved(world, { "run.sh": "sleep 4\necho first > $OUTPUT_DIR/first.txt\n" });

@@ -27,6 +27,7 @@ import { APP_DIR, type QueuePaths } from "../paths.ts";
 import { removeTree } from "../remove.ts";
 import { appliedLimits, copyOutput, ensureOwnFolder, outputCaps, stageJob } from "../runner.ts";
 import { REQUEST_FILE, RESULT_FILE, sayGo, startOf } from "../supervisor.ts";
+import { NOBODY } from "../sandbox.ts";
 import { measureTree } from "../tree.ts";
 import { AppConfigSchema, RunResultSchema, type DataPath, type ExecutorConfig, type RunRequest, type SandboxMode } from "../schemas.ts";
 
@@ -78,8 +79,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       const root = rootOf(needConfig());
       const { runId, stage, codeHash } = await stageJob(root, path.join(job.dir, "code"), mode, dataPaths, "stage");
       const shared = path.join(root, runId);
-      // The run folder is made 0700; under a root pass the job runs as `nobody` and must pass through it.
-      await fs.promises.chmod(shared, 0o711);
+      await lockRunFolder(shared, stage.root);
       return {
         runId,
         codeHash,
@@ -103,7 +103,10 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
         gate: "go-file",
         wake: null,
       };
-      await writeJsonAtomic(path.join(shared, REQUEST_FILE), request);
+      await writeJsonAtomic(path.join(shared, REQUEST_FILE), request, { mode: 0o600 });
+      // Made here, owner-only, before the node writes into them (Slurm keeps an existing file's mode).
+      await fs.promises.mkdir(request.results, { mode: 0o700 });
+      await fs.promises.writeFile(path.join(shared, "slurm.txt"), "", { mode: 0o600 });
       await makeRunDir(paths, staged.runId);
       await writeJsonAtomic(whereFile(staged.runId), { run_dir: shared });
       const command = [c.node ?? process.execPath, ...(await clusterSupervisor(root)), shared];
@@ -118,6 +121,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
           `exec ${command.map(shellQuote).join(" ")}`,
           "",
         ].join("\n"),
+        { mode: 0o600 }, // sbatch reads it once, as this user
       );
       const minutes = Math.ceil((plan.limits.timeout_s + 120) / 60);
       const args = [
@@ -256,6 +260,21 @@ async function squeue(): Promise<Map<string, { state: string; reason: string }> 
     if (id && state) jobs.set(id, { state, reason });
   }
   return jobs;
+}
+
+/**
+ * Keep a run's shared folder from every other user of the cluster, who can learn its path from
+ * squeue: the run folder is 0700, or under a root pass (the job runs as `nobody`, who must pass
+ * through to its stage) 0710 with group nogroup; the stage, `nobody`'s under a root pass, is 0700.
+ */
+async function lockRunFolder(shared: string, stage: string): Promise<void> {
+  if (process.getuid?.() === 0) {
+    await fs.promises.chown(shared, 0, NOBODY);
+    await fs.promises.chmod(shared, 0o710);
+  } else {
+    await fs.promises.chmod(shared, 0o700);
+  }
+  await fs.promises.chmod(stage, 0o700);
 }
 
 /** How a job that left the queue ended, from accounting; said plainly when accounting is off. */
