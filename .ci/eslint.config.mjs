@@ -17,9 +17,37 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // The layers of lib/, lowest first: a folder imports only from its own and lower layers, so
+  // the import paths keep reading as the design (README, code map) and no circle can form.
+  ...layers(["core"], ["run", "disclosure"], ["queue"], ["approval"], ["pass"], ["people"], ["ui"], ["commands"]),
   {
     files: ["**/*.mjs", "**/*.js"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
 );
+
+/** One no-restricted-imports rule per folder of lib/, naming the folders above it (and beside it). */
+function layers(...levels) {
+  const all = levels.flat();
+  return levels.flatMap((level, i) => {
+    const below = levels.slice(0, i).flat();
+    return level.map((folder) => {
+      const forbidden = all.filter((f) => f !== folder && !below.includes(f));
+      return {
+        files: [`lib/${folder}/**/*.ts`],
+        rules: {
+          "no-restricted-imports": [
+            "error",
+            {
+              patterns: forbidden.map((f) => ({
+                group: [`../${f}/*`, `../../${f}/*`],
+                message: `lib/${folder}/ is below lib/${f}/ in the layers (.ci/eslint.config.mjs): move the shared part down instead.`,
+              })),
+            },
+          ],
+        },
+      };
+    });
+  });
+}

@@ -8,16 +8,16 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { forEachLimit } from "../lib/concurrency.ts";
-import { decide } from "../lib/decisions.ts";
-import { MAX_INTAKE_PER_PASS } from "../lib/intake.ts";
-import { MAX_VOTES_PER_FOLDER } from "../lib/votes.ts";
-import { runPass } from "../lib/pass.ts";
-import { APP_DIR, datasiteDir, queuePaths, voteFile } from "../lib/paths.ts";
-import { sandboxProblem } from "../lib/sandbox.ts";
-import { recordToDisk } from "../lib/job-record.ts";
-import { AppConfigSchema, JobMetadataSchema, type AppConfig } from "../lib/schemas.ts";
-import { uuidv7 } from "../lib/uid.ts";
+import { forEachLimit } from "../lib/core/concurrency.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { MAX_INTAKE_PER_PASS } from "../lib/pass/intake.ts";
+import { MAX_VOTES_PER_FOLDER } from "../lib/approval/votes.ts";
+import { runPass } from "../lib/pass/pass.ts";
+import { APP_DIR, datasiteDir, queuePaths, voteFile } from "../lib/core/paths.ts";
+import { sandboxProblem } from "../lib/run/sandbox.ts";
+import { recordToDisk } from "../lib/queue/job-record.ts";
+import { AppConfigSchema, JobMetadataSchema, type AppConfig } from "../lib/core/schemas.ts";
+import { uuidv7 } from "../lib/core/uid.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const OWNER = "owner@bench.local";
@@ -282,7 +282,7 @@ try {
 
   // The hourly sweep over the whole history, against `find` listing the same folders.
   {
-    const { cleanup } = await import("../lib/cleanup.ts");
+    const { cleanup } = await import("../lib/pass/cleanup.ts");
     const sweeps: number[] = [];
     const finds: number[] = [];
     for (let i = 0; i < 3; i += 1) {
@@ -401,8 +401,8 @@ try {
     await lockWhileJobsRun();
     await loopThroughput();
     // Sandbox overhead: the same trivial command with and without the sandbox around it.
-    const { launchCommand, prepareStageFiles, stageLayout } = await import("../lib/sandbox.ts");
-    const { appliedLimits } = await import("../lib/runner.ts");
+    const { launchCommand, prepareStageFiles, stageLayout } = await import("../lib/run/sandbox.ts");
+    const { appliedLimits } = await import("../lib/run/runner.ts");
     const stage = stageLayout(await fs.promises.mkdtemp(path.join(benchRoot, "stage-")));
     await fs.outputFile(path.join(stage.work, "run.sh"), "true\n");
     await prepareStageFiles("bwrap", stage, []);

@@ -2,7 +2,7 @@
 // with reportError.
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { reportError } from "./errors.ts";
+import { reportError } from "./core/errors.ts";
 import { globalOptions, type GlobalArgs } from "./commands/shared.ts";
 
 export async function runCli(scriptName: string, build: (y: Argv<GlobalArgs>) => Argv<GlobalArgs>, args = hideBin(process.argv)): Promise<void> {

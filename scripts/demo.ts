@@ -4,18 +4,18 @@
 // output is printed with the commands to explore further.
 import fs from "fs-extra";
 import path from "node:path";
-import { decide } from "../lib/decisions.ts";
-import { ScqError } from "../lib/errors.ts";
-import { writeJsonAtomic } from "../lib/fsutil.ts";
-import { findJob } from "../lib/jobs.ts";
-import { consoleLog } from "../lib/log.ts";
-import { runPass } from "../lib/pass.ts";
-import { sleepUntilWoken } from "../lib/wake.ts";
-import { settingsInForce } from "../lib/settings.ts";
-import { APP_DIR, datasiteDir, queuePaths } from "../lib/paths.ts";
-import { sandboxProblem } from "../lib/sandbox.ts";
-import { AppConfigSchema, type AppConfig } from "../lib/schemas.ts";
-import { submitJob } from "../lib/api.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { ScqError } from "../lib/core/errors.ts";
+import { writeJsonAtomic } from "../lib/core/fsutil.ts";
+import { findJob } from "../lib/queue/jobs.ts";
+import { consoleLog } from "../lib/core/log.ts";
+import { runPass } from "../lib/pass/pass.ts";
+import { sleepUntilWoken } from "../lib/run/wake.ts";
+import { settingsInForce } from "../lib/core/settings.ts";
+import { APP_DIR, datasiteDir, queuePaths } from "../lib/core/paths.ts";
+import { sandboxProblem } from "../lib/run/sandbox.ts";
+import { AppConfigSchema, type AppConfig } from "../lib/core/schemas.ts";
+import { submitJob } from "../lib/people/api.ts";
 
 const OWNER = "owner@demo.local";
 const SCIENTIST = "scientist@demo.local";

@@ -2,11 +2,11 @@
 // could not work. It parses its few options with node's own parseArgs rather than yargs: this is
 // the hot path, and yargs alone would add a third to its start-up time.
 import { parseArgs } from "node:util";
-import { resolveContext } from "../lib/context.ts";
-import { reportError, UsageError } from "../lib/errors.ts";
-import { passFor } from "../lib/pass.ts";
-import { queuePaths } from "../lib/paths.ts";
-import { sleepUntilWoken } from "../lib/wake.ts";
+import { resolveContext } from "../lib/core/context.ts";
+import { reportError, UsageError } from "../lib/core/errors.ts";
+import { passFor } from "../lib/pass/pass.ts";
+import { queuePaths } from "../lib/core/paths.ts";
+import { sleepUntilWoken } from "../lib/run/wake.ts";
 
 const HELP = `Usage: process [options]
 

@@ -1,7 +1,7 @@
-// A job's supervisor (see lib/supervisor.ts). Started by a pass, or by Slurm on a compute node, with
+// A job's supervisor (see lib/run/supervisor.ts). Started by a pass, or by Slurm on a compute node, with
 // the run's folder; never by hand. Exit 0 when it wrote a result or, told nothing, ran nothing.
-import { errorMessage } from "../lib/errors.ts";
-import { supervise } from "../lib/supervisor.ts";
+import { errorMessage } from "../lib/core/errors.ts";
+import { supervise } from "../lib/run/supervisor.ts";
 
 const runDir = process.argv[2];
 if (!runDir || runDir.startsWith("-")) {

@@ -3,8 +3,8 @@
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { readAudit } from "../lib/audit.ts";
-import { readRules } from "../lib/rules.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { readRules } from "../lib/approval/rules.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 
 const CODE = { "run.sh": 'echo "weekly summary" > "$OUTPUT_DIR/summary.txt"\n' };
@@ -54,7 +54,7 @@ describe("pinned rules", () => {
     // The same code from someone else, through their own inbox.
     const other = "other@test.local";
     await fs.mkdirp(path.join(world.dataDir, "datasites", other));
-    const { submitJob } = await import("../lib/api.ts");
+    const { submitJob } = await import("../lib/people/api.ts");
     const src = path.join(world.root, "same-code");
     await fs.outputFile(path.join(src, "run.sh"), CODE["run.sh"]);
     const foreign = (await submitJob({ to: OWNER, folder: src, name: "copied" }, { ...world.scientist, email: other })).uid;
@@ -172,7 +172,7 @@ describe("parameterised rules", () => {
     // The same code and a valid params.json from someone else: not theirs.
     const other = "other@test.local";
     await fs.mkdirp(path.join(world.dataDir, "datasites", other));
-    const { submitJob } = await import("../lib/api.ts");
+    const { submitJob } = await import("../lib/people/api.ts");
     const src = path.join(world.root, "copied");
     await fs.outputFile(path.join(src, "run.sh"), PARAM_CODE["run.sh"]);
     await fs.outputFile(path.join(src, "params.json"), '{"region": "south", "year": 2026}');

@@ -5,9 +5,9 @@
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { getJobLogs, reviewJob } from "../lib/api.ts";
-import { readAudit } from "../lib/audit.ts";
-import { datasiteDir, voteFile } from "../lib/paths.ts";
+import { getJobLogs, reviewJob } from "../lib/people/api.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { datasiteDir, voteFile } from "../lib/core/paths.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 import { mayAccess } from "./syftbox-rules.ts";
 
@@ -199,7 +199,7 @@ describe("N-of-M approvals", () => {
     expect((await scqAs(world, BOB, ["approve", other])).exitCode).toBe(0);
     await world.pass();
     expect((await world.job(other)).status).toBe("pending");
-    const { runPass } = await import("../lib/pass.ts");
+    const { runPass } = await import("../lib/pass/pass.ts");
     const config = { ...world.config, approvals: { required: 1, approvers: [OWNER, ALICE, BOB] } };
     const summary = await runPass({ dataDir: world.dataDir, owner: OWNER, config, log: () => {} });
     expect(summary.decided).toEqual([{ uid: other, to: "approved" }]);
@@ -290,7 +290,7 @@ describe("N-of-M approvals", () => {
     const later = await world.submit(CODE);
     await world.pass();
     expect(await can(`jobs/pending/${later}/code/run.sh`, BOB, "read")).toBe(true);
-    const { runPass } = await import("../lib/pass.ts");
+    const { runPass } = await import("../lib/pass/pass.ts");
     const config = { ...world.config, approvals: { required: 1, approvers: [OWNER, ALICE] } };
     await runPass({ dataDir: world.dataDir, owner: OWNER, config, log: () => {} });
     expect(await can(`jobs/pending/${later}/code/run.sh`, BOB, "read")).toBe(false);

@@ -6,10 +6,10 @@ import { execa } from "execa";
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { readAudit, verifyAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
-import { isRunning } from "../lib/lock.ts";
-import { JOB_STATUSES, type JobStatus } from "../lib/schemas.ts";
+import { readAudit, verifyAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { isRunning } from "../lib/core/lock.ts";
+import { JOB_STATUSES, type JobStatus } from "../lib/core/schemas.ts";
 import { leftTempFiles, makeWorld, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 
 /** A seeded generator, so a failing run can be repeated (the seed is in the test's name). */

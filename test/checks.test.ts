@@ -5,10 +5,10 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { checkOutput } from "../lib/checks/check-output.ts";
-import { readAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
-import { AppConfigSchema, type OutputChecks } from "../lib/schemas.ts";
+import { checkOutput } from "../lib/disclosure/check-output.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { AppConfigSchema, type OutputChecks } from "../lib/core/schemas.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs } from "./helpers.ts";
 
 const defaults = AppConfigSchema.parse({}).output_checks;

@@ -7,7 +7,7 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
-import { decide } from "../lib/decisions.ts";
+import { decide } from "../lib/approval/decisions.ts";
 import { makeWorld, readLog, waitUntil, type World } from "./helpers.ts";
 
 /** Why this machine cannot mount a tmpfs, or undefined. Under CI=true that is an error, not a skip. */
@@ -113,7 +113,7 @@ describe.skipIf(!ready)("a full disk", () => {
     await fs.remove(path.join(world.paths.state, "disk-reserve"));
     const giveBack = await fill(0);
     try {
-      const { runPass } = await import("../lib/pass.ts");
+      const { runPass } = await import("../lib/pass/pass.ts");
       const error = await runPass({ dataDir: world.dataDir, owner: world.owner.email, config: world.config, log: () => {} }).then(
         () => undefined,
         (e: unknown) => e as { exitCode?: number; message: string },

@@ -4,12 +4,12 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
-import { readAudit } from "../lib/audit.ts";
-import { dryRunDir } from "../lib/dry-run.ts";
-import { mockFolder } from "../lib/mock.ts";
-import { ensureStageRoot } from "../lib/runner.ts";
-import { datasiteDir } from "../lib/paths.ts";
-import type { SandboxMode } from "../lib/schemas.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { dryRunDir } from "../lib/people/dry-run.ts";
+import { mockFolder } from "../lib/pass/mock.ts";
+import { ensureStageRoot } from "../lib/run/runner.ts";
+import { datasiteDir } from "../lib/core/paths.ts";
+import type { SandboxMode } from "../lib/core/schemas.ts";
 import { bwrapReady, makeWorld, OWNER, runScript, SCIENTIST, worldArgs, writeFolder, type World } from "./helpers.ts";
 import { mayAccess } from "./syftbox-rules.ts";
 
@@ -163,7 +163,7 @@ describe("scq try: a requester's run on the mock data an owner publishes", () =>
     expect(none.stderr).toContain(`${SCIENTIST} publishes no mock data`);
 
     // Mocks taken out of config.json are unpublished at the next pass.
-    const { runPass } = await import("../lib/pass.ts");
+    const { runPass } = await import("../lib/pass/pass.ts");
     const lines: string[] = [];
     await runPass({
       dataDir: world.dataDir,

@@ -1,4 +1,4 @@
-// Crash windows: the pass is killed outright (SIGKILL, through the SCQ_FAULT hook of lib/fault.ts) at
+// Crash windows: the pass is killed outright (SIGKILL, through the SCQ_FAULT hook of lib/core/fault.ts) at
 // every step boundary of intake, of a change of state and of a job's start, then the next passes run
 // as usual. Nothing may be lost: a valid submission is never rejected, an approved job that never ran
 // is never failed, each move has exactly one audit line, the chain verifies, no temp file is left.
@@ -6,9 +6,9 @@ import { spawn } from "node:child_process";
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { readAudit, verifyAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
-import { isRunning, processStartTime } from "../lib/lock.ts";
+import { readAudit, verifyAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { isRunning, processStartTime } from "../lib/core/lock.ts";
 import { leftTempFiles, makeWorld, readLog, runScript, SCIENTIST, waitUntil, worldArgs, type World } from "./helpers.ts";
 
 /** The pass as its own process, killed at `point`. */

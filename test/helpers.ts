@@ -6,15 +6,16 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { onTestFinished, vi } from "vitest";
-import type { Context } from "../lib/context.ts";
-import { decide } from "../lib/decisions.ts";
-import { readJob, type Job } from "../lib/jobs.ts";
-import { runPass, type PassSummary } from "../lib/pass.ts";
-import { APP_DIR, datasiteDir, queuePaths, type QueuePaths } from "../lib/paths.ts";
-import { sandboxProblem } from "../lib/sandbox.ts";
-import { AppConfigSchema, JOB_STATUSES, type AppConfig } from "../lib/schemas.ts";
-import { settingsInForce } from "../lib/settings.ts";
-import { submitJob } from "../lib/api.ts";
+import type { Context } from "../lib/core/context.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import type { Job } from "../lib/core/job.ts";
+import { readJob } from "../lib/queue/jobs.ts";
+import { runPass, type PassSummary } from "../lib/pass/pass.ts";
+import { APP_DIR, datasiteDir, queuePaths, type QueuePaths } from "../lib/core/paths.ts";
+import { sandboxProblem } from "../lib/run/sandbox.ts";
+import { AppConfigSchema, JOB_STATUSES, type AppConfig } from "../lib/core/schemas.ts";
+import { settingsInForce } from "../lib/core/settings.ts";
+import { submitJob } from "../lib/people/api.ts";
 
 // Tests start real processes, sandboxes and browsers: give them time however vitest is started.
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });

@@ -6,7 +6,7 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, onTestFinished } from "vitest";
-import { APP_DIR } from "../lib/paths.ts";
+import { APP_DIR } from "../lib/core/paths.ts";
 import { OWNER, SCIENTIST } from "./helpers.ts";
 
 /** What ships in the app folder (besides node_modules, which is linked, and dist/, which run.sh builds). */

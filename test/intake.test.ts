@@ -5,9 +5,9 @@ import { randomUUID } from "node:crypto";
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { appendAudit, verifyAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
-import { reviewJob, submitJob } from "../lib/api.ts";
+import { appendAudit, verifyAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { reviewJob, submitJob } from "../lib/people/api.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, writeFolder, type World } from "./helpers.ts";
 
 interface Crafted {

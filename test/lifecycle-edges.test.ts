@@ -5,11 +5,11 @@ import { randomUUID } from "node:crypto";
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { readAudit } from "../lib/audit.ts";
-import { readJob } from "../lib/jobs.ts";
-import { canTransition, TRANSITIONS, transition } from "../lib/lifecycle.ts";
-import { jobDir } from "../lib/paths.ts";
-import { JOB_STATUSES, JobMetadataSchema, type JobStatus } from "../lib/schemas.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { readJob } from "../lib/queue/jobs.ts";
+import { canTransition, TRANSITIONS, transition } from "../lib/queue/lifecycle.ts";
+import { jobDir } from "../lib/core/paths.ts";
+import { JOB_STATUSES, JobMetadataSchema, type JobStatus } from "../lib/core/schemas.ts";
 import { makeWorld, OWNER, SCIENTIST, type World } from "./helpers.ts";
 
 async function plant(world: World, status: JobStatus, metaStatus: JobStatus = status): Promise<string> {

@@ -5,10 +5,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { describe, expect, onTestFinished, test } from "vitest";
-import { readAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
-import { submitJob } from "../lib/api.ts";
-import { datasiteDir } from "../lib/paths.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { submitJob } from "../lib/people/api.ts";
+import { datasiteDir } from "../lib/core/paths.ts";
 import { makeWorld, SCIENTIST, waitUntil, writeFolder } from "./helpers.ts";
 
 interface Receiver {
@@ -101,7 +101,7 @@ describe("notifications", () => {
     const script = path.join(world.root, "notify.sh");
     await fs.outputFile(script, `#!/bin/sh\ncat >> ${got}\necho >> ${got}\n`, { mode: 0o755 });
     const config = { ...world.config, notify: [{ url: dead.url }, { command: [script], events: ["submitted" as const] }] };
-    const { runPass } = await import("../lib/pass.ts");
+    const { runPass } = await import("../lib/pass/pass.ts");
     const pass = () => runPass({ dataDir: world.dataDir, owner: world.owner.email, config, log: (l) => world.lines.push(l) });
     await pass();
     await world.submit({ "run.sh": "echo hi\n" }, "to the command");
@@ -125,7 +125,7 @@ describe("notifications", () => {
     // A target that takes a while over each message: a pass's sending budget holds a dozen or so.
     await fs.outputFile(script, `#!/bin/sh\ncat >> ${got}\necho >> ${got}\nsleep 0.2\n`, { mode: 0o755 });
     const config = { ...world.config, notify: [{ command: [script], events: ["submitted" as const] }] };
-    const { runPass } = await import("../lib/pass.ts");
+    const { runPass } = await import("../lib/pass/pass.ts");
     const pass = () => runPass({ dataDir: world.dataDir, owner: world.owner.email, config, log: (l) => world.lines.push(l) });
     await pass();
     const folder = await writeFolder(path.join(world.root, "flood"), { "run.sh": "echo hi\n" });

@@ -5,12 +5,12 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
-import { verifyAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
-import { isRunning, processStartTime } from "../lib/lock.ts";
-import { executorFor } from "../lib/executor.ts";
-import { APP_DIR } from "../lib/paths.ts";
-import { appliedLimits } from "../lib/runner.ts";
+import { verifyAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { isRunning, processStartTime } from "../lib/core/lock.ts";
+import { executorFor } from "../lib/run/which-executor.ts";
+import { APP_DIR } from "../lib/core/paths.ts";
+import { appliedLimits } from "../lib/run/runner.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, worldArgs, type World } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";

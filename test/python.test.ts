@@ -5,9 +5,9 @@ import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
-import { readAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
-import { jobDir } from "../lib/paths.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { jobDir } from "../lib/core/paths.ts";
 import { makeWorld, runScript, worldArgs, type World } from "./helpers.ts";
 import { writePythonJob } from "./python-job.ts";
 

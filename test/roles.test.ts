@@ -4,12 +4,12 @@ import { execa } from "execa";
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import * as api from "../lib/api.ts";
-import { readAudit } from "../lib/audit.ts";
-import { decideMany } from "../lib/decisions.ts";
-import { JobNotFoundError, WaitTimeoutError } from "../lib/errors.ts";
+import * as api from "../lib/people/api.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { decideMany } from "../lib/approval/decisions.ts";
+import { JobNotFoundError, WaitTimeoutError } from "../lib/core/errors.ts";
 import { mayAccess } from "./syftbox-rules.ts";
-import { datasiteDir } from "../lib/paths.ts";
+import { datasiteDir } from "../lib/core/paths.ts";
 import { makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, waitUntil, worldArgs } from "./helpers.ts";
 
 describe("data scientist", () => {

@@ -7,8 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
-import { decide } from "../lib/decisions.ts";
-import { runPass } from "../lib/pass.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { runPass } from "../lib/pass/pass.ts";
 import { bwrapReady, makeWorld, readLog, sleeperJob } from "./helpers.ts";
 
 const ready = await bwrapReady();

@@ -6,11 +6,11 @@ import http from "node:http";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
-import * as api from "../lib/api.ts";
-import { refreshIndex } from "../lib/listing.ts";
-import { jobDir } from "../lib/paths.ts";
-import { JobMetadataSchema, type JobStatus } from "../lib/schemas.ts";
-import { uuidv7 } from "../lib/uid.ts";
+import * as api from "../lib/people/api.ts";
+import { refreshIndex } from "../lib/queue/listing.ts";
+import { jobDir } from "../lib/core/paths.ts";
+import { JobMetadataSchema, type JobStatus } from "../lib/core/schemas.ts";
+import { uuidv7 } from "../lib/core/uid.ts";
 import { startUiServer } from "../lib/ui/server.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 

@@ -6,9 +6,9 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import * as api from "../lib/api.ts";
-import { readAudit } from "../lib/audit.ts";
-import { decide } from "../lib/decisions.ts";
+import * as api from "../lib/people/api.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { decide } from "../lib/approval/decisions.ts";
 import { bwrapReady, makeWorld, readLog, SCIENTIST, sleeperJob, waitUntil, type World } from "./helpers.ts";
 import { slurmProblem, startCluster, type Cluster } from "./slurm-cluster.ts";
 

@@ -4,11 +4,11 @@
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import * as api from "../lib/api.ts";
-import { decide } from "../lib/decisions.ts";
-import { readAudit } from "../lib/audit.ts";
-import { MAX_INTAKE_PER_PASS } from "../lib/intake.ts";
-import { uuidv7 } from "../lib/uid.ts";
+import * as api from "../lib/people/api.ts";
+import { decide } from "../lib/approval/decisions.ts";
+import { readAudit } from "../lib/queue/audit.ts";
+import { MAX_INTAKE_PER_PASS } from "../lib/pass/intake.ts";
+import { uuidv7 } from "../lib/core/uid.ts";
 import { makeWorld, OWNER, readLog, SCIENTIST, type World } from "./helpers.ts";
 import { writePythonJob } from "./python-job.ts";
 

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
-import { APP_DIR } from "../lib/paths.ts";
+import { APP_DIR } from "../lib/core/paths.ts";
 import { startUiServer, type UiServer } from "../lib/ui/server.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 import { makeInstall } from "./install.ts";

@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
-import { readAudit, verifyAudit } from "../audit.ts";
-import { ownQueue } from "../context.ts";
-import { matchUid } from "../jobs.ts";
+import { readAudit, verifyAudit } from "../queue/audit.ts";
+import { ownQueue } from "../core/context.ts";
+import { matchUid } from "../queue/jobs.ts";
 import { contextFrom, print, table, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {

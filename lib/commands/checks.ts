@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
-import { getJobChecks } from "../api.ts";
-import { visible } from "../visible.ts";
+import { getJobChecks } from "../people/api.ts";
+import { visible } from "../core/visible.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 interface ChecksArgs extends GlobalArgs {

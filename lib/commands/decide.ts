@@ -1,9 +1,9 @@
 // approve and reject: one builder, two commands. Several uids at once, or every pending job matching
 // a filter with --all-pending, are decided one by one; the command exits 1 if any could not be.
 import type { CommandModule } from "yargs";
-import { pendingForMe } from "../api.ts";
-import { decideMany, type Decision } from "../decisions.ts";
-import { UsageError } from "../errors.ts";
+import { pendingForMe } from "../people/api.ts";
+import { decideMany, type Decision } from "../approval/decisions.ts";
+import { UsageError } from "../core/errors.ts";
 import { contextFrom, datasiteOption, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {

@@ -2,12 +2,12 @@
 // data, printed the same way. Exit 0 when the job succeeded on the mock data, 1 when it failed.
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { ownQueue } from "../context.ts";
-import { dryRun, tryOnMock } from "../api.ts";
-import { dryRunDir } from "../dry-run.ts";
-import type { RunResult } from "../schemas.ts";
-import { readLog } from "../log-files.ts";
-import { walkTree } from "../tree.ts";
+import { ownQueue } from "../core/context.ts";
+import { dryRun, tryOnMock } from "../people/api.ts";
+import { dryRunDir } from "../people/dry-run.ts";
+import type { RunResult } from "../core/schemas.ts";
+import { readLog } from "../core/log-files.ts";
+import { walkTree } from "../core/tree.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 /** The end of a log worth printing under the result. */

@@ -1,10 +1,10 @@
 // Commands about one job, for either side: job (its record), logs, output, wait, cancel, release.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CommandModule } from "yargs";
-import { cancel, getJob, getJobChecks, getJobLogs, getJobOutput, release, waitForCompletion } from "../api.ts";
-import { JobStateError, UsageError } from "../errors.ts";
-import { TERMINAL_STATUSES } from "../lifecycle.ts";
-import { visible } from "../visible.ts";
+import { cancel, getJob, getJobChecks, getJobLogs, getJobOutput, release, waitForCompletion } from "../people/api.ts";
+import { JobStateError, UsageError } from "../core/errors.ts";
+import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
+import { visible } from "../core/visible.ts";
 import { contextFrom, jobJson, outputChecksLines, paint, print, stateText, type GlobalArgs } from "./shared.ts";
 
 interface UidArgs extends GlobalArgs {

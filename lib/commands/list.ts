@@ -1,11 +1,11 @@
 import type { CommandModule } from "yargs";
-import { myJobs, pageOfMyQueue } from "../api.ts";
-import type { Context } from "../context.ts";
-import { UsageError } from "../errors.ts";
-import type { JobView } from "../jobs.ts";
-import { shortUid } from "../log.ts";
-import { JOB_STATUSES, type JobStatus } from "../schemas.ts";
-import { visible } from "../visible.ts";
+import { myJobs, pageOfMyQueue } from "../people/api.ts";
+import type { Context } from "../core/context.ts";
+import { UsageError } from "../core/errors.ts";
+import type { JobView } from "../core/job.ts";
+import { shortUid } from "../core/log.ts";
+import { JOB_STATUSES, type JobStatus } from "../core/schemas.ts";
+import { visible } from "../core/visible.ts";
 import { contextFrom, datasiteOption, jobJson, jobRows, onDatasite, print, stateText, type GlobalArgs } from "./shared.ts";
 
 interface FilterArgs extends GlobalArgs {

@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { passFor } from "../pass.ts";
+import { passFor } from "../pass/pass.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 export const processCommand: CommandModule<GlobalArgs, GlobalArgs> = {

@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
-import { getJobChecks, reviewJob } from "../api.ts";
-import { approvalsOf } from "../votes.ts";
+import { getJobChecks, reviewJob } from "../people/api.ts";
+import { approvalsOf } from "../approval/votes.ts";
 import { contextFrom, datasiteOption, jobJson, onDatasite, outputChecksLines, print, votesLines, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {

@@ -1,8 +1,8 @@
 import type { CommandModule } from "yargs";
-import { ownQueue } from "../context.ts";
+import { ownQueue } from "../core/context.ts";
 import fs from "node:fs";
-import { errorMessage, ScqError, UsageError } from "../errors.ts";
-import { addRule, readRules, removeRule, type Rule } from "../rules.ts";
+import { errorMessage, ScqError, UsageError } from "../core/errors.ts";
+import { addRule, readRules, removeRule, type Rule } from "../approval/rules.ts";
 import { contextFrom, print, table, type GlobalArgs } from "./shared.ts";
 
 interface RulesArgs extends GlobalArgs {

@@ -1,13 +1,13 @@
 // What every command shares: the options that say who and where, and how results are printed.
 // With --json a command prints exactly one JSON document on stdout and nothing else.
 import type { Argv } from "yargs";
-import { resolveContext, type Context } from "../context.ts";
-import { describeRun } from "../executor.ts";
-import { age, shortUid } from "../log.ts";
-import type { Job } from "../jobs.ts";
-import type { ChecksReport } from "../schemas.ts";
-import { visibleKeepingColour } from "../visible.ts";
-import type { approvalsOf } from "../votes.ts";
+import { resolveContext, type Context } from "../core/context.ts";
+import { describeRun } from "../run/executor.ts";
+import { age, shortUid } from "../core/log.ts";
+import type { Job } from "../core/job.ts";
+import type { ChecksReport } from "../core/schemas.ts";
+import { visibleKeepingColour } from "../core/visible.ts";
+import type { approvalsOf } from "../approval/votes.ts";
 
 export interface GlobalArgs {
   config?: string | undefined;

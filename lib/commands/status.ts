@@ -1,8 +1,8 @@
 import type { CommandModule } from "yargs";
-import { status } from "../api.ts";
-import { age, shortUid } from "../log.ts";
-import { JOB_STATUSES } from "../schemas.ts";
-import { describeSettings } from "../settings.ts";
+import { status } from "../people/api.ts";
+import { age, shortUid } from "../core/log.ts";
+import { JOB_STATUSES } from "../core/schemas.ts";
+import { describeSettings } from "../core/settings.ts";
 import { contextFrom, paint, print, type GlobalArgs } from "./shared.ts";
 
 export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {

@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { submitScript } from "../api.ts";
+import { submitScript } from "../people/api.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {

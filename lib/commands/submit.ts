@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { getJob, submitJob } from "../api.ts";
+import { getJob, submitJob } from "../people/api.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { writeFileAtomic } from "../fsutil.ts";
+import { writeFileAtomic } from "../core/fsutil.ts";
 import { startUiServer } from "../ui/server.ts";
 import { contextFrom, datasiteOption, type GlobalArgs } from "./shared.ts";
 

@@ -1,9 +1,10 @@
 // The sandbox's command line, limits and seccomp program, as data: no process is started here.
 import { describe, expect, test } from "vitest";
-import { appliedLimits } from "../../lib/runner.ts";
-import { dataMounts, launchCommand, prlimitArgs, stageLayout } from "../../lib/sandbox.ts";
-import { AppConfigSchema } from "../../lib/schemas.ts";
-import { seccompProgram } from "../../lib/seccomp.ts";
+import { appliedLimits } from "../../lib/run/runner.ts";
+import { dataMounts } from "../../lib/core/data-paths.ts";
+import { launchCommand, prlimitArgs, stageLayout } from "../../lib/run/sandbox.ts";
+import { AppConfigSchema } from "../../lib/core/schemas.ts";
+import { seccompProgram } from "../../lib/run/seccomp.ts";
 
 const config = AppConfigSchema.parse({ job_timeout: 60, limits: { memory_mb: 256, max_processes: 16, max_file_mb: 8, cpu_seconds: 30 } });
 const limits = appliedLimits(config);

@@ -1,8 +1,8 @@
 // Pure logic, no processes: the schemas every file read from disk goes through.
 import { describe, expect, test } from "vitest";
-import { describeZodIssues } from "../../lib/errors.ts";
-import { recordFromDisk, recordToDisk } from "../../lib/job-record.ts";
-import { AppConfigSchema, JobMetadataSchema, SubmissionSchema } from "../../lib/schemas.ts";
+import { describeZodIssues } from "../../lib/core/errors.ts";
+import { recordFromDisk, recordToDisk } from "../../lib/queue/job-record.ts";
+import { AppConfigSchema, JobMetadataSchema, SubmissionSchema } from "../../lib/core/schemas.ts";
 
 describe("config.json", () => {
   test("every field has a default", () => {

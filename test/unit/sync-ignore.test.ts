@@ -1,7 +1,7 @@
 // What SyftBox never syncs, as its client's default ignore list applies: one path component anywhere,
 // folders named with a trailing "/" in that list only as folders.
 import { describe, expect, test } from "vitest";
-import { neverSynced, neverSyncedName } from "../../lib/sync-ignore.ts";
+import { neverSynced, neverSyncedName } from "../../lib/core/sync-ignore.ts";
 
 describe("neverSynced", () => {
   test.each([

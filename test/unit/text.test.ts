@@ -1,10 +1,10 @@
 // What a reviewer is shown: control and bidi characters by name, and the advisory scan.
 import { describe, expect, test } from "vitest";
-import { scanText } from "../../lib/danger.ts";
-import { matchUid } from "../../lib/jobs.ts";
-import { describeSettings, settingsInForce } from "../../lib/settings.ts";
-import { AppConfigSchema } from "../../lib/schemas.ts";
-import { hasInvisible, visible, visibleKeepingColour } from "../../lib/visible.ts";
+import { scanText } from "../../lib/people/danger.ts";
+import { matchUid } from "../../lib/queue/jobs.ts";
+import { describeSettings, settingsInForce } from "../../lib/core/settings.ts";
+import { AppConfigSchema } from "../../lib/core/schemas.ts";
+import { hasInvisible, visible, visibleKeepingColour } from "../../lib/core/visible.ts";
 
 describe("visible", () => {
   test("names escapes, a lone CR, NUL and bidi controls; keeps newlines, tabs and CR LF", () => {

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { checkJobCode, isSyftBoxControlFile, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "../../lib/tree.ts";
+import { checkJobCode, isSyftBoxControlFile, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "../../lib/core/tree.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "scq-unit-"));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));

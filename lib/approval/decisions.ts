@@ -1,0 +1,210 @@
+// Decision markers: decisions/<uid>.json, written by the owner (scq approve|reject, scripts/approve.ts,
+// scripts/reject.ts), by a pinned rule, or by the pass when a job's votes are in (votes.ts), and
+// applied by the pass. Only a marker approves, and only for the exact code it hashed. Votes:
+// decisions/<approver>/<uid>.json, written by listed approvers, counted by the pass.
+import fs from "node:fs";
+import path from "node:path";
+import { appendAudit } from "../queue/audit.ts";
+import { forEachLimit } from "../core/concurrency.ts";
+import { reviewedQueue, reviewsForAnother, type Context } from "../core/context.ts";
+import { JobStateError, ScqError } from "../core/errors.ts";
+import { exists, ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
+import { now } from "../queue/lifecycle.ts";
+import type { Job } from "../core/job.ts";
+import { findJob, matchUid, readJob, uidIndex } from "../queue/jobs.ts";
+import { decisionFile, voteFile, type QueuePaths } from "../core/paths.ts";
+import { DecisionMarkerSchema, type DecisionMarker } from "../core/schemas.ts";
+import { treeHash } from "../core/tree.ts";
+
+export type Decision = DecisionMarker["decision"];
+
+export interface DecideOptions {
+  decision: Decision;
+  reason?: string | undefined;
+  /**
+   * The code hash the decider was shown (scq review prints it, the page sends the one it displayed).
+   * When given, approval is refused if the code is no longer exactly that: nobody approves code they
+   * did not see, even if it was swapped between review and approve.
+   */
+  sha?: string | undefined;
+}
+
+/** What deciding wrote: the decision marker itself, or (N-of-M approvals) the decider's vote. */
+export interface Decided {
+  marker: DecisionMarker;
+  vote: boolean;
+}
+
+/**
+ * Record one decider's decision on a pending job of the reviewed queue, already looked up; the next
+ * pass applies it. With N-of-M approvals (config.json `approvals`), or as another owner's approver
+ * (--datasite), that is a vote in decisions/<decider>/; else the decision marker itself.
+ */
+async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha }: DecideOptions): Promise<Decided> {
+  const paths = reviewedQueue(ctx);
+  if (job.status !== "pending") {
+    throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`, {
+      uid: job.uid,
+    });
+  }
+  if (decision === "reject" && reason.trim() === "")
+    throw new ScqError('A rejection needs a reason (-r "..."): the requester reads it.', { uid: job.uid });
+  // The owner's own approvals settings (an approver reviewing another's queue cannot see that owner's).
+  const approvals = reviewsForAnother(ctx) ? undefined : ctx.config.approvals;
+  const voting = reviewsForAnother(ctx) || approvals !== undefined;
+  if (voting && job.meta.requester_email === ctx.email) {
+    throw new JobStateError(`Job ${job.uid} is yours (you submitted it): a requester never counts as an approver of their own job.`, {
+      uid: job.uid,
+    });
+  }
+  if (approvals && !approvals.approvers.includes(ctx.email)) {
+    throw new ScqError(
+      `Jobs here need ${approvals.required} approval(s) from ${approvals.approvers.join(", ")}, and you (${ctx.email}) are not listed: ` +
+        `add yourself to approvals.approvers in ${ctx.settings?.file ?? "config.json"}, or ask them (scq approve ${job.uid.slice(-8)} --datasite ${ctx.email}).`,
+      { uid: job.uid },
+    );
+  }
+  const existing = await readMarker(decisionFile(paths, job.uid)).catch(() => undefined);
+  if (existing) {
+    throw new JobStateError(
+      `Job ${job.uid} already has a decision (${existing.decision} by ${existing.by} at ${existing.at}); the next pass applies it.`,
+      {
+        uid: job.uid,
+      },
+    );
+  }
+  const codeHash = await treeHash(path.join(job.dir, "code"));
+  if (sha !== undefined && sha.trim().toLowerCase() !== codeHash) {
+    throw new JobStateError(
+      `The code of job ${job.uid} is not the code you reviewed: it hashes to ${codeHash}, you were shown ${sha}. Review it again (scq review ${job.uid.slice(-8)}).`,
+      { uid: job.uid },
+    );
+  }
+  const marker: DecisionMarker = { uid: job.uid, decision, reason, by: ctx.email, at: now(), code_sha256: codeHash };
+  // The pass audits a vote when it counts it: an approver cannot write the owner's audit log.
+  if (voting) {
+    await writeVote(paths, marker);
+    return { marker, vote: true };
+  }
+  await writeMarker(paths, marker);
+  return { marker, vote: false };
+}
+
+/**
+ * Write a decision marker (decisions/<uid>.json, owner-only) and its audit line: the owner's decision,
+ * a pinned rule's, or the one the pass writes when a job's votes are in. The pass applies it.
+ */
+export async function writeMarker(paths: QueuePaths, marker: DecisionMarker, detail: Record<string, unknown> = {}): Promise<void> {
+  await fs.promises.mkdir(paths.decisions, { recursive: true });
+  await writeJsonAtomic(decisionFile(paths, marker.uid), marker);
+  await appendAudit(paths, {
+    event: marker.decision === "approve" ? "approve-marker" : "reject-marker",
+    uid: marker.uid,
+    by: marker.by,
+    detail: { reason: marker.reason, code_sha256: marker.code_sha256, ...detail },
+  });
+}
+
+/**
+ * The marker a pinned rule writes at intake for a job whose code the rule pins (rules.ts decided
+ * that). It names the rule and binds the job's own code hash (which differs from the reviewed job's in
+ * params.json for a parameterised rule); the pass applies it like any other.
+ */
+export async function writeRuleMarker(
+  paths: QueuePaths,
+  uid: string,
+  codeHash: string,
+  rule: { id: string; from_job: string; reviewed_by: string; params: unknown },
+): Promise<void> {
+  await writeMarker(
+    paths,
+    {
+      uid,
+      decision: "approve",
+      reason: `approved by rule ${rule.id}: the code of job ${rule.from_job.slice(-8)}${rule.params ? " with its own params.json, which meets the rule's schema" : ""}, reviewed and approved by ${rule.reviewed_by}`,
+      by: `rule ${rule.id}`,
+      at: now(),
+      code_sha256: codeHash,
+    },
+    { rule: rule.id },
+  );
+}
+
+/** One job by uid or prefix: looked up, then decided (throws what would stop it). */
+export async function decide(ctx: Context, ref: string, options: DecideOptions): Promise<{ job: Job } & Decided> {
+  const job = await findJob(reviewedQueue(ctx), ref);
+  return { job, ...(await writeDecision(ctx, job, options)) };
+}
+
+export interface DecisionOutcome {
+  /** What was asked for: a uid or a prefix. */
+  ref: string;
+  ok: boolean;
+  uid?: string;
+  marker?: DecisionMarker;
+  /** The decision was a vote (N-of-M approvals), counted by the next pass. */
+  vote?: boolean;
+  error?: string;
+}
+
+/**
+ * Decide several jobs (the CLI's uids or --all-pending, the page's batch): every ref is resolved from
+ * one listing of the queue, then each marker is written. Linear in the number of jobs; one job's
+ * refusal does not stop the others.
+ */
+export async function decideMany(ctx: Context, refs: string[], options: DecideOptions): Promise<DecisionOutcome[]> {
+  const paths = reviewedQueue(ctx);
+  const index = await uidIndex(paths);
+  const outcomes = new Array<DecisionOutcome>(refs.length);
+  // One decision per job, even when it is named twice (by a prefix and by its uid, say).
+  const claimed = new Set<string>();
+  // A few at a time: each waits on the disk, and their audit lines are written together.
+  await forEachLimit([...refs.keys()], 8, async (i) => {
+    const ref = refs[i]!;
+    try {
+      const matches = matchUid(ref, index.keys());
+      if (matches.length !== 1) {
+        // Not found or ambiguous: findJob words the error the same way everywhere.
+        await findJob(paths, ref);
+      }
+      const uid = matches[0]!;
+      if (claimed.has(uid)) throw new JobStateError(`Job ${uid} is named more than once in this batch: decided once.`, { uid });
+      claimed.add(uid);
+      const job = await readJob(paths, index.get(uid)!, uid);
+      outcomes[i] = { ref, ok: true, uid, ...(await writeDecision(ctx, job, options)) };
+    } catch (error) {
+      if (!(error instanceof ScqError)) throw error;
+      outcomes[i] = { ref, ok: false, error: error.message };
+    }
+  });
+  return outcomes;
+}
+
+async function readMarker(file: string): Promise<DecisionMarker | undefined> {
+  if (!(await exists(file))) return undefined;
+  return readJsonFile(file, DecisionMarkerSchema, "Delete it and decide again with scq approve|reject");
+}
+
+export async function markerFor(paths: QueuePaths, uid: string): Promise<DecisionMarker | undefined> {
+  return readMarker(decisionFile(paths, uid));
+}
+
+/**
+ * Whether `codeHash` may run as job `uid`: there is an approve marker for that uid naming exactly this
+ * code. A status field, a folder in approved/ or anything else never counts.
+ */
+export async function approvalMatches(paths: QueuePaths, uid: string, codeHash: string): Promise<boolean> {
+  const marker = await markerFor(paths, uid).catch(() => undefined);
+  return marker !== undefined && marker.uid === uid && marker.decision === "approve" && marker.code_sha256 === codeHash;
+}
+
+/** Write (or change) one approver's vote on a pending job; the next pass counts it. */
+export async function writeVote(paths: QueuePaths, vote: DecisionMarker): Promise<void> {
+  const file = voteFile(paths, vote.by, vote.uid);
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await writeJsonAtomic(file, vote);
+}
+
+export async function readVote(paths: QueuePaths, voter: string, uid: string): Promise<DecisionMarker | undefined> {
+  return ifExists(readJsonFile(voteFile(paths, voter, uid), DecisionMarkerSchema, "Vote again with scq approve|reject"));
+}

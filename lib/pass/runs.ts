@@ -1,0 +1,380 @@
+// The pass's two steps for runs, neither of which ever waits for a job:
+//   collectRuns:   each job in running/ is polled through the executor that started it; a finished run
+//                  is collected (logs, output, exit code, limits hit) and the job moves to completed or
+//                  failed; a run that ended without a result fails as "interrupted", partial logs kept.
+//   startApproved: approved jobs, oldest decision first, up to max_concurrent_jobs running at a time:
+//                  stage the code, check the approval against the hash of the staged copy, launch the
+//                  run held at its gate, record the job as running, then say go.
+import fs from "node:fs";
+import path from "node:path";
+import { approvalMatches, markerFor } from "../approval/decisions.ts";
+import { cancelRecorded, describeRun, noteQueued, RUN_RECORD, runDir, type Executor } from "../run/executor.ts";
+import { executorFor } from "../run/which-executor.ts";
+import { errorMessage, LaunchRefusedError, reportJobError } from "../core/errors.ts";
+import { checkLogs, checkOutput, checksSummary, writeChecks } from "../disclosure/check-output.ts";
+import { releasedBefore, rememberReleased } from "../disclosure/released.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import type { Job } from "../core/job.ts";
+import { listJobs } from "../queue/jobs.ts";
+import { now, transition, type Recorder } from "../queue/lifecycle.ts";
+import { prefixed, shortUid, type Log } from "../core/log.ts";
+import { faultPoint } from "../core/fault.ts";
+import { EXECUTION_LOG, LOGS_DIR, readLog, type Stream } from "../core/log-files.ts";
+import { CHECKS_FILE, resultsDir, type QueuePaths } from "../core/paths.ts";
+import { removeTree } from "../core/remove.ts";
+import { walkTree } from "../core/tree.ts";
+import { appliedLimits, limitsHit } from "../run/runner.ts";
+import { readChecksReport } from "../disclosure/results.ts";
+import type { AppConfig, JobMetadata, RunRef, RunResult } from "../core/schemas.ts";
+
+export interface Ran {
+  uid: string;
+  status: "completed" | "failed";
+  message: string;
+}
+
+export const CODE_CHANGED = "code changed after approval: approve it again after reviewing the new code";
+
+/** Poll every running job; collect the finished. Returns what finished and how many still run. */
+export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log): Promise<{ ran: Ran[]; running: number }> {
+  const rec: Recorder = { paths, log: prefixed(log, "run: ") };
+  const { jobs, problems } = await listJobs(paths, ["running"]);
+  const ran: Ran[] = [];
+  let running = problems.length; // unreadable records are settled by recovery; their slots count meanwhile
+  const unreachable = new Map<string, number>();
+  // One executor of each kind for the whole step, so a cluster is asked once per pass, not once per job.
+  const executors = new Map<RunRef["executor"], Promise<Executor>>();
+  const executorOf = (type: RunRef["executor"]) => {
+    const made = executors.get(type) ?? executorFor(config, paths, type);
+    executors.set(type, made);
+    return made;
+  };
+  for (const job of jobs) {
+    try {
+      const ref = job.meta.run;
+      if (!ref) {
+        // Started by a version that ran jobs inside the pass, and that pass is gone.
+        ran.push(await finish(rec, config, job, undefined, { lost: "its pass stopped while it ran (crash, kill or reboot)" }));
+        continue;
+      }
+      const executor = await executorOf(ref.executor);
+      const poll = await executor.poll(ref, job);
+      if (poll.state === "running") {
+        running += 1;
+        await noteQueued(paths, ref.run_id, poll.queued).catch(() => {}); // a hint for scq status and the page
+      } else if (poll.state === "unreachable") {
+        running += 1;
+        unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);
+      } else if (poll.state === "never-started") await requeue(rec, job, executor);
+      else
+        ran.push(
+          await finish(
+            rec,
+            config,
+            job,
+            executor,
+            poll.state === "finished" ? { result: poll.result } : { lost: poll.reason, neverRan: poll.neverRan },
+          ),
+        );
+    } catch (error) {
+      running += 1;
+      reportJobError(rec.log, shortUid(job.uid), error);
+    }
+  }
+  for (const [reason, count] of unreachable) rec.log(`${count} running job(s) left as they are, to be collected later: ${reason}`);
+  return { ran, running };
+}
+
+/**
+ * A run whose supervisor never began the job (the pass that started it was killed between recording
+ * it and saying go): the job never ran, so its approval still stands and it goes back to approved/,
+ * to be started again in its turn (the approval checked again then).
+ */
+async function requeue(rec: Recorder, job: Job, executor: Executor): Promise<void> {
+  const ref = job.meta.run;
+  await transition(
+    rec,
+    job,
+    "approved",
+    { started_at: null, run: null, output_review: null },
+    {
+      event: "recovered",
+      detail: { reason: "its run never began: the pass that started it stopped before it said go", run: ref },
+      say: "never began (the pass that started it stopped before it said go) → approved again; it starts in its turn",
+    },
+  );
+  if (ref) await executor.forget(ref).catch(() => {});
+  await removeTree(path.join(rec.paths.staging, job.uid)).catch(() => {});
+}
+
+/** Move a finished or lost run's job out of running/: we MUST, whatever the run left, or it would hold its slot for ever. */
+async function finish(
+  rec: Recorder,
+  config: AppConfig,
+  job: Job,
+  executor: Executor | undefined,
+  end: { result: RunResult } | { lost: string; neverRan?: true | undefined },
+): Promise<Ran> {
+  const { paths, log } = rec;
+  const ref = job.meta.run;
+  const results = resultsDir(paths, job);
+  // Output is held in the owner-only staging folder until it has been checked (and, with release
+  // "review" or a blocking finding, until the owner releases it).
+  const held = path.join(paths.staging, job.uid);
+  const skipped = executor && ref ? await executor.collect(ref, { results, output: path.join(held, "output") }, job) : [];
+  const result = "result" in end ? end.result : undefined;
+  const outputSkipped = [...(result?.outputSkipped ?? []), ...skipped];
+  if (outputSkipped.length > 0) log(`${shortUid(job.uid)} output not copied: ${outputSkipped.slice(0, 10).join(", ")}`);
+  if (job.meta.sender === "unverified") await writeExecutionLog(results);
+  const checks = await checkResults(rec, config, job, held);
+  // With release "auto", checked output goes to the requester now, unless a finding blocks it.
+  const blocked = job.meta.output_review !== "pending" && (checks?.blocking ?? 0) > 0;
+  if (blocked) log(`${shortUid(job.uid)} output and logs held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
+  if (job.meta.output_review !== "pending" && !blocked) await publish(rec, job, held);
+  const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
+  const status = result && !result.failed ? "completed" : "failed";
+  const message = cancel
+    ? `cancelled by ${cancel.by} while it ran${cancel.reason ? `: ${cancel.reason}` : ""}`
+    : "lost" in end && end.neverRan
+      ? `not run: ${end.lost}`
+      : (result?.message ?? `interrupted: ${"lost" in end ? end.lost : "unknown"}; partial logs are kept`);
+  const review = job.meta.output_review === "pending" || blocked;
+  const finished = await transition(
+    rec,
+    job,
+    status,
+    {
+      completed_at: now(),
+      exit_code: result?.exitCode ?? null,
+      timed_out: result?.timedOut ?? false,
+      duration_ms: result?.durationMs ?? null,
+      output_folder: "output",
+      error_message: status === "failed" ? message : null,
+      limits_hit: [...(result ? limitsHit(result) : []), ...(cancel ? ["cancelled"] : [])],
+      checks,
+      output_review: review ? "pending" : null,
+    },
+    cancel
+      ? {
+          event: "cancelled",
+          by: cancel.by,
+          detail: { reason: cancel.reason, while: "running" },
+          say: `cancelled by ${cancel.by} while it ran → failed`,
+        }
+      : result
+        ? {
+            event: status,
+            detail: { exit_code: result.exitCode, message, duration_ms: result.durationMs, limits_hit: limitsHit(result) },
+            say: `${status} in ${result.durationMs} ms${status === "failed" ? `: ${message}` : ""}${
+              blocked ? "; its output awaits release (scq release)" : review ? "; output and logs await release (scq release)" : ""
+            }`,
+          }
+        : { event: "recovered", detail: { to: "failed", reason: "interrupted", why: message }, say: `→ failed (${message})` },
+  );
+  if (executor && ref) {
+    await executor.forget(ref).catch((error: unknown) => log(`${shortUid(job.uid)} run folders not removed yet: ${errorMessage(error)}`));
+  }
+  return { uid: finished.uid, status, message };
+}
+
+/**
+ * The disclosure check of what the run wrote, before anything of it is released: output-checks.json
+ * beside output/, a summary in the record, a pass-log line. A check that fails is said, never fatal:
+ * the job must still leave running/.
+ */
+async function checkResults(rec: Recorder, config: AppConfig, job: Job, results: string): Promise<JobMetadata["checks"]> {
+  const output = path.join(results, "output");
+  if (!(await exists(output)) && !(await exists(path.join(results, LOGS_DIR)))) {
+    // Published already by a pass that died before recording the job as finished: its report went along.
+    const published = await readChecksReport(job.dir);
+    return published ? checksSummary(published) : null;
+  }
+  try {
+    const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths, (rel) =>
+      releasedBefore(rec.paths, job.meta.requester_email, rel),
+    );
+    // The logs leave the datasite too: checked like output, and held with it.
+    report.files.push(...(await checkLogs(results, config.output_checks, config.sandbox.data_paths)));
+    await writeChecks(results, report);
+    const summary = checksSummary(report);
+    if (summary.findings > 0) {
+      const rules = [...new Set(report.files.flatMap((f) => f.findings.map((x) => x.rule)))].join(", ");
+      rec.log(
+        `${shortUid(job.uid)} output checks: ${summary.findings} finding(s)${summary.blocking ? `, ${summary.blocking} blocking` : ""} in ${summary.files} file(s) (${rules}); see scq checks ${shortUid(job.uid)}`,
+      );
+    }
+    return summary;
+  } catch (error) {
+    rec.log(`${shortUid(job.uid)} output checks could not run: ${errorMessage(error)}`);
+    return null;
+  }
+}
+
+/** Checked output and logs (and the checks' report) from the staging folder into the job's own folder, where its requester reads them. */
+async function publish(rec: Recorder, job: Job, held: string): Promise<void> {
+  const output = path.join(held, "output");
+  if (await exists(output)) {
+    const files = (await walkTree(output, { anyName: true })).filter((e) => e.type === "file").map((e) => e.rel);
+    await rememberReleased(rec.paths, job.meta.requester_email, job.uid, output, files);
+  }
+  for (const part of ["output", CHECKS_FILE, LOGS_DIR, EXECUTION_LOG]) {
+    const from = path.join(held, part);
+    if (!(await exists(from))) continue;
+    await removeTree(path.join(job.dir, part));
+    await fs.promises.rename(from, path.join(job.dir, part));
+  }
+  await removeTree(held);
+}
+
+/** Start approved jobs in the free slots. Returns what could not even be tried, and why. */
+export async function startApproved(
+  paths: QueuePaths,
+  config: AppConfig,
+  log: Log,
+  running: number,
+): Promise<{ started: string[]; ran: Ran[]; problem?: string }> {
+  const { jobs, problems } = await listJobs(paths, ["approved"]);
+  for (const p of problems) log(`approved/${p.uid} has unreadable metadata, not run: ${p.error.message}`);
+  const slots = config.max_concurrent_jobs - running;
+  if (jobs.length === 0 || slots <= 0) return { started: [], ran: [] };
+  const executor = await executorFor(config, paths);
+  const problem = await executor.problem();
+  if (problem) {
+    log(`NOT starting ${jobs.length} approved job(s): ${problem}`);
+    return { started: [], ran: [], problem };
+  }
+  if (config.sandbox.mode === "none") log(`WARNING: sandbox mode is "none": jobs run UNSANDBOXED, with resource limits only`);
+  const queue = [...jobs].sort((a, b) => (a.meta.decision?.at ?? a.meta.updated_at).localeCompare(b.meta.decision?.at ?? b.meta.updated_at));
+  const ran: Ran[] = [];
+  const started: string[] = [];
+  for (const job of queue) {
+    if (started.length >= slots) break;
+    const rec: Recorder = { paths, log: prefixed(log, "run: ") };
+    try {
+      const outcome = await startOne(rec, config, executor, job);
+      if (outcome === "started") started.push(job.uid);
+      else if (outcome) ran.push(outcome);
+    } catch (error) {
+      // E.g. its folder vanished under us, or the cluster refused it. It stays approved; the next pass tries again.
+      reportJobError(rec.log, shortUid(job.uid), error);
+    }
+  }
+  return { started, ran };
+}
+
+async function startOne(rec: Recorder, config: AppConfig, executor: Executor, approved: Job): Promise<Ran | "started" | undefined> {
+  const { paths } = rec;
+  const staged = await executor.stage(approved);
+  const limits = appliedLimits(config);
+  let launched;
+  try {
+    // Only a marker for exactly this code approves; a folder in approved/ proves nothing by itself.
+    if (!(await approvalMatches(paths, approved.uid, staged.codeHash))) {
+      await staged.discard();
+      return notApproved(rec, approved, staged.codeHash);
+    }
+    // Logs and output both go to the owner-only staging folder; they leave once checked (finish).
+    const results = path.join(paths.staging, approved.uid);
+    launched = await executor.launch(staged, {
+      uid: approved.uid,
+      name: approved.meta.name,
+      mode: config.sandbox.mode,
+      network: config.sandbox.network,
+      data_paths: config.sandbox.data_paths,
+      limits,
+      results,
+      output: path.join(paths.staging, approved.uid, "output"),
+    });
+  } catch (error) {
+    await staged.discard().catch(() => {});
+    // Refused for good (Slurm: more memory than any node has, no such partition): the job fails with
+    // what the scheduler said, instead of being tried again every pass for ever.
+    if (error instanceof LaunchRefusedError && error.final) {
+      await transition(
+        rec,
+        approved,
+        "failed",
+        { completed_at: now(), error_message: error.message },
+        { event: "failed", detail: { reason: error.message }, say: `NOT run: ${error.message} → failed` },
+      );
+      return { uid: approved.uid, status: "failed", message: error.message };
+    }
+    throw error;
+  }
+  const unsandboxed = config.sandbox.mode === "none";
+  faultPoint("start:launched");
+  let running: Job;
+  try {
+    running = await transition(
+      rec,
+      approved,
+      "running",
+      {
+        started_at: now(),
+        limits,
+        sandbox: config.sandbox.mode,
+        error_message: null,
+        run: launched.ref,
+        // Set before the run: a job interrupted mid-run keeps its partial logs in staging, unreleased.
+        output_review: config.release === "review" ? "pending" : null,
+      },
+      {
+        event: "started",
+        detail: { sandbox: config.sandbox.mode, limits, run: launched.ref },
+        say: `"${approved.meta.name}" started${unsandboxed ? " UNSANDBOXED (sandbox mode none)" : " in the bwrap sandbox"} (${describeRun(launched.ref)})`,
+      },
+    );
+  } catch (error) {
+    // Not recorded, so it must never run: the gate stays shut and the stage goes.
+    await launched.abort().catch(() => {});
+    await staged.discard().catch(() => {});
+    throw error;
+  }
+  // Recorded: from here on the job is found again through its run, whatever happens to this pass.
+  // A copy of its record stays in the run's private folder: should a sync delete the job's folder
+  // while it runs, recovery restores the record from it (recover.ts).
+  await writeJsonAtomic(path.join(runDir(paths, launched.ref.run_id), RUN_RECORD), running.meta, { durable: false }).catch(() => {});
+  faultPoint("start:recorded");
+  await launched.go();
+  return "started";
+}
+
+/** A job in approved/ whose approval does not match the code that would run. */
+async function notApproved(rec: Recorder, approved: Job, codeHash: string): Promise<Ran | undefined> {
+  const marker = await markerFor(rec.paths, approved.uid).catch(() => undefined);
+  if (marker?.decision === "approve") {
+    await transition(
+      rec,
+      approved,
+      "failed",
+      { completed_at: now(), error_message: CODE_CHANGED },
+      {
+        event: "failed",
+        detail: { reason: "code changed after approval", approved: marker.code_sha256, found: codeHash },
+        say: "NOT run: its code changed after approval → failed",
+      },
+    );
+    return { uid: approved.uid, status: "failed", message: "code changed after approval" };
+  }
+  await transition(
+    rec,
+    approved,
+    "pending",
+    { decision: null, error_message: "found in approved/ without a matching approval marker: back to pending for review" },
+    {
+      event: "returned",
+      detail: { reason: "in approved/ without a matching approval marker" },
+      say: "was in approved/ without an approval marker → back to pending, not run",
+    },
+  );
+  return undefined;
+}
+
+/**
+ * Python syft-code-queue clients read a job's log from execution.log in its folder. SyftBox never
+ * syncs *.log, so only a Python client on the owner's own machine sees it; requesters read run-logs/.
+ */
+async function writeExecutionLog(dir: string): Promise<void> {
+  const read = async (stream: Stream) => (await readLog(dir, stream)) ?? "";
+  await writeFileAtomic(path.join(dir, EXECUTION_LOG), `${await read("stdout")}${await read("stderr")}`);
+}

@@ -1,0 +1,204 @@
+// The library API for TypeScript users, mirroring the Python syft-code-queue's. Every function takes an
+// optional context: a resolved Context, or ContextOptions ({dataDir, email, clientConfig, appConfig});
+// by default the SyftBox client config. The CLI is a thin layer over these functions.
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { cancelJob } from "../pass/cancel.ts";
+import { ownQueue, resolveContext, reviewedQueue, type Context, type ContextOptions } from "../core/context.ts";
+import { decide, type DecideOptions } from "../approval/decisions.ts";
+import { dryRun as dryRunJob, tryOnMock as tryFolder, type TryOptions } from "./dry-run.ts";
+import { JobNotFoundError, WaitTimeoutError } from "../core/errors.ts";
+import { readJsonFile } from "../core/fsutil.ts";
+import { describeRunNow } from "../run/executor.ts";
+import type { JobView } from "../core/job.ts";
+import { findJob, listJobs, listMyJobs, locateJob, reviewerRole } from "../queue/jobs.ts";
+import { pageJobs, statusCounts } from "../queue/listing.ts";
+import { release as releaseJob, TERMINAL_STATUSES, type ReleaseDecision } from "../queue/lifecycle.ts";
+import { silentLog } from "../core/log.ts";
+import { checksOf, outputOf, readLogs, type Output } from "../disclosure/results.ts";
+import { buildReview, type Review } from "./review.ts";
+import { JOB_STATUSES, type ChecksReport, type JobStatus } from "../core/schemas.ts";
+import { SettingsSchema, settingsInForce, type Settings } from "../core/settings.ts";
+import { writeScriptSubmission, writeSubmission, type SubmitOptions, type SubmitScriptOptions } from "./submit.ts";
+
+export type ContextLike = Context | ContextOptions | undefined;
+
+export async function contextOf(c: ContextLike): Promise<Context> {
+  return c && "config" in c && c.dataDir !== undefined && c.email !== undefined ? c : resolveContext(c);
+}
+
+// ---- data scientist ---------------------------------------------------------------------------
+
+export const submitJob = async (options: SubmitOptions, c?: ContextLike) => writeSubmission(await contextOf(c), options);
+export const submitScript = async (options: SubmitScriptOptions, c?: ContextLike) => writeScriptSubmission(await contextOf(c), options);
+/** Jobs I submitted, newest first; all of them, or a page (`{limit, after}`). */
+export const myJobs = async (status?: JobStatus, c?: ContextLike, page?: { limit?: number; after?: string | undefined }) =>
+  listMyJobs(await contextOf(c), status, page);
+export const cancel = async (ref: string, reason?: string, c?: ContextLike) => cancelJob(await contextOf(c), ref, reason);
+/** Run your folder on the mock data an owner publishes, before submitting it (scq try). */
+export const tryOnMock = async (options: TryOptions, c?: ContextLike) => tryFolder(await contextOf(c), options);
+/** The owner's run of a pending job on the mock data (scq dry-run); decides nothing. */
+export const dryRun = async (ref: string, c?: ContextLike) => dryRunJob(await contextOf(c), ref);
+
+// ---- data owner ---------------------------------------------------------------------------------
+
+export interface JobFilter {
+  status?: JobStatus | undefined;
+  /** Requester email. */
+  from?: string | undefined;
+  /** Case-insensitive text in name, description, tags, requester or uid. */
+  search?: string | undefined;
+  /** At most this many jobs, newest first (default 50; Infinity for all). */
+  limit?: number | undefined;
+  /** Continue after this uid (the `next` of the page before). */
+  after?: string | undefined;
+}
+
+/**
+ * One page of my queue, newest first, filtered: only the records on the page are read (and, with a
+ * filter, those passed over to fill it), however long the queue's history.
+ */
+export async function pageOfMyQueue(filter: JobFilter = {}, c?: ContextLike): Promise<{ jobs: JobView[]; next: string | null; total: number }> {
+  const ctx = await contextOf(c);
+  const text = filter.search?.toLowerCase();
+  const paths = reviewedQueue(ctx);
+  const page = await pageJobs(paths, {
+    statuses: filter.status ? [filter.status] : JOB_STATUSES,
+    limit: filter.limit ?? 50,
+    after: filter.after,
+    match:
+      filter.from || text
+        ? (j) =>
+            (!filter.from || j.meta.requester_email === filter.from) &&
+            (!text || [j.uid, j.meta.name, j.meta.description, j.meta.requester_email, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)))
+        : undefined,
+  });
+  return { ...page, jobs: page.jobs.map((j): JobView => ({ ...j, owner: paths.owner, role: reviewerRole(ctx), taken_in: true })) };
+}
+
+/** Jobs in my queue, newest first, filtered: the first page (see pageOfMyQueue for the cursor). */
+export async function allJobsForMe(filter: JobFilter = {}, c?: ContextLike): Promise<JobView[]> {
+  return (await pageOfMyQueue(filter, c)).jobs;
+}
+
+export const pendingForMe = (filter: Omit<JobFilter, "status"> = {}, c?: ContextLike) => allJobsForMe({ ...filter, status: "pending" }, c);
+export async function reviewJob(ref: string, c?: ContextLike): Promise<Review> {
+  const ctx = await contextOf(c);
+  return buildReview(await findJob(reviewedQueue(ctx), ref));
+}
+/** Approve a pending job; `sha`, when given, must be the code hash the approver was shown. */
+export const approve = async (ref: string, reason = "", c?: ContextLike, options: Pick<DecideOptions, "sha"> = {}) =>
+  decide(await contextOf(c), ref, { decision: "approve", reason, ...options });
+export const reject = async (ref: string, reason: string, c?: ContextLike) => decide(await contextOf(c), ref, { decision: "reject", reason });
+/** Release a finished job's held logs and output to its requester, file by file (see ReleaseDecision). */
+export async function release(ref: string, decision: ReleaseDecision = {}, c?: ContextLike) {
+  const ctx = await contextOf(c);
+  const paths = ownQueue(ctx);
+  return releaseJob({ paths, log: silentLog }, await findJob(paths, ref), ctx.email, decision);
+}
+
+const LastPassSchema = z.looseObject({
+  finished_at: z.string().optional(),
+  skipped: z.string().optional(),
+  sandbox_problem: z.string().nullable().optional(),
+  settings: SettingsSchema.optional(),
+});
+
+export interface QueueStatus {
+  queue: string;
+  /** The settings this command read (the same file the pass reads, unless --app-config says otherwise). */
+  settings: Settings;
+  counts: Record<JobStatus, number>;
+  oldest_pending: string | null;
+  /** Where each running job runs, and since when. */
+  running: { uid: string; name: string; runs_on: string; started_at: string | null }[];
+  last_pass: { finished_at?: string; skipped?: string; sandbox_problem?: string | null; settings?: Settings } | null;
+}
+
+export async function status(c?: ContextLike): Promise<QueueStatus> {
+  const ctx = await contextOf(c);
+  const paths = ownQueue(ctx);
+  // Counting folders needs no metadata reads, so this stays fast with a long history.
+  const counts = await statusCounts(paths);
+  // The oldest pending job is the smallest time-ordered uid: found from names, its record read alone.
+  const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
+  // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".
+  const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(() => undefined)) ?? null;
+  // running/ holds at most max_concurrent_jobs jobs (plus any a config change left): each is read.
+  const { jobs: running } = await listJobs(paths, ["running"]);
+  return {
+    queue: paths.root,
+    settings: ctx.settings ?? settingsInForce(ctx.config),
+    counts,
+    oldest_pending: oldest?.meta.created_at ?? null,
+    running: await Promise.all(
+      running.map(async (job) => ({
+        uid: job.uid,
+        name: job.meta.name,
+        runs_on: job.meta.run ? await describeRunNow(paths, job.meta.run) : "unknown (started by an older version)",
+        started_at: job.meta.started_at,
+      })),
+    ),
+    last_pass: lastPass,
+  };
+}
+
+// ---- both ---------------------------------------------------------------------------------------
+
+export const getJob = async (ref: string, c?: ContextLike) => locateJob(await contextOf(c), ref);
+
+export async function getJobLogs(
+  ref: string,
+  stream: "stdout" | "stderr" = "stdout",
+  c?: ContextLike,
+): Promise<{ job: JobView; text: string | null }> {
+  const ctx = await contextOf(c);
+  const job = await locateJob(ctx, ref);
+  return { job, text: await readLogs(ctx, job, stream) };
+}
+
+/** What the disclosure check found in a finished job's output. */
+export async function getJobChecks(ref: string, c?: ContextLike): Promise<ChecksReport & { job: JobView }> {
+  const ctx = await contextOf(c);
+  const job = await locateJob(ctx, ref);
+  return { job, ...(await checksOf(ctx, job)) };
+}
+
+export async function getJobOutput(ref: string, options: { to?: string | undefined } = {}, c?: ContextLike): Promise<Output & { job: JobView }> {
+  const ctx = await contextOf(c);
+  const job = await locateJob(ctx, ref);
+  return { job, ...(await outputOf(ctx, job, options.to)) };
+}
+
+/** Poll until the job has finished; `onChange` hears each status it passes through. */
+export async function waitForCompletion(
+  ref: string,
+  options: { timeoutMs?: number; intervalMs?: number; onChange?: (job: JobView) => void } = {},
+  c?: ContextLike,
+): Promise<JobView> {
+  const ctx = await contextOf(c);
+  const deadline = Date.now() + (options.timeoutMs ?? Infinity);
+  let last = "";
+  let uid: string | undefined;
+  for (;;) {
+    let job: JobView;
+    try {
+      job = await locateJob(ctx, uid ?? ref);
+    } catch (error) {
+      // Once seen, a job that is missing is in transit (taken out of the inbox, not yet synced back
+      // from the queue, or renamed by a pass while we looked): keep waiting. Never seen: a wrong uid.
+      if (!(error instanceof JobNotFoundError) || uid === undefined) throw error;
+      if (Date.now() > deadline) throw new WaitTimeoutError(`Job ${uid} was not visible when the wait ran out.`);
+      await sleep(Math.min(options.intervalMs ?? 2000, Math.max(0, deadline - Date.now()) + 10));
+      continue;
+    }
+    uid = job.uid;
+    const seen = `${job.status}:${job.taken_in}`;
+    if (seen !== last) options.onChange?.(job);
+    last = seen;
+    if ((TERMINAL_STATUSES as readonly string[]).includes(job.status)) return job;
+    if (Date.now() > deadline)
+      throw new WaitTimeoutError(`Job ${job.uid} is still ${job.status} after ${Math.round((options.timeoutMs ?? 0) / 1000)} s.`);
+    await sleep(Math.min(options.intervalMs ?? 2000, Math.max(0, deadline - Date.now()) + 10));
+  }
+}

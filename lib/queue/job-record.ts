@@ -1,0 +1,96 @@
+// A job as it is on disk: its folder (which is the truth about its status) and its record. The
+// smallest pieces every other module builds on; finding jobs is jobs.ts, changing them lifecycle.ts.
+import fs from "node:fs";
+import path from "node:path";
+import { describeZodIssues, InvalidFileError } from "../core/errors.ts";
+import { listDirs, readUntrustedFile } from "../core/fsutil.ts";
+import { jobDir, type QueuePaths } from "../core/paths.ts";
+import type { Job } from "../core/job.ts";
+import { JobMetadataSchema, UID_PATTERN, type JobMetadata, type JobStatus } from "../core/schemas.ts";
+
+export async function readJob(paths: QueuePaths, status: JobStatus, uid: string): Promise<Job> {
+  const dir = jobDir(paths, status, uid);
+  const meta = await readRecord(path.join(dir, "metadata.json"));
+  return { status, uid, dir, meta };
+}
+
+/** A metadata.json, ours or a Python client's: bounded, not followed through links, times read with their zones. */
+async function readRecord(file: string): Promise<JobMetadata> {
+  const text = (await readUntrustedFile(file)).toString("utf8");
+  const { mtimeMs } = await fs.promises.lstat(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidFileError(file, [`is not valid JSON (${(error as Error).message})`], true);
+  }
+  const parsed = JobMetadataSchema.safeParse(recordFromDisk(raw, mtimeMs));
+  if (!parsed.success) throw new InvalidFileError(file, describeZodIssues(parsed.error), false);
+  return parsed.data;
+}
+
+/**
+ * The job folders in one status folder. Only uid-named folders are jobs: SyftBox conflict copies
+ * (`<uid>.conflict.<ts>`), temp folders and anything else there are never listed, run or moved.
+ */
+export async function listJobDirs(paths: QueuePaths, status: JobStatus): Promise<string[]> {
+  return (await listDirs(path.join(paths.jobs, status))).filter((name) => UID_PATTERN.test(name));
+}
+
+// ---- on disk: shared with the Python syft-code-queue client -------------------------------------
+//
+// The Python client reads every metadata.json in jobs/ with its pydantic CodeJob model, compares its
+// times with its own, which are naive (no zone: `datetime.now()`), and fails on a mix of naive and
+// zone-aware ones. So the four times it reads (created_at, updated_at, started_at, completed_at) are
+// written naive, in UTC, and the exact zone-aware ones are kept beside them in `scq_times`, which is
+// ours. Reading, `scq_times` wins; a record without it is a Python client's, whose naive times are in
+// the writer's local zone: that zone is told from the file's mtime (the instant the record was
+// written) against its naive updated_at, rounded to 15 minutes, or else assumed to be UTC.
+
+const TIME_FIELDS = ["created_at", "updated_at", "started_at", "completed_at"] as const;
+const ZONED = /(?:[zZ]|[+-]\d\d:?\d\d)$/;
+
+/** "2026-11-23T12:00:00.123Z" → "2026-11-23T12:00:00.123000" (what Python's isoformat writes for a naive time). */
+function naiveUtc(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 23)}000`;
+}
+
+/** The record as written to metadata.json. */
+export function recordToDisk(meta: JobMetadata): Record<string, unknown> {
+  const disk: Record<string, unknown> = { ...meta, code_folder: meta.code_folder };
+  const exact: Record<string, string | null> = {};
+  for (const field of TIME_FIELDS) {
+    const value = meta[field];
+    exact[field] = value;
+    disk[field] = value === null ? null : naiveUtc(value);
+  }
+  disk.scq_times = exact;
+  return disk;
+}
+
+/** Times of a record as read from disk, with their zones; see above. Leaves anything that is not a time alone. */
+export function recordFromDisk(raw: unknown, mtimeMs: number): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+  const record = { ...(raw as Record<string, unknown>) };
+  const exact = record.scq_times;
+  if (typeof exact === "object" && exact !== null) {
+    for (const field of TIME_FIELDS) {
+      const value = (exact as Record<string, unknown>)[field];
+      if (typeof value === "string" || value === null) record[field] = value;
+    }
+    return record;
+  }
+  const naive = TIME_FIELDS.filter((f) => typeof record[f] === "string" && !ZONED.test(record[f]));
+  if (naive.length === 0) return record;
+  const reference = typeof record.updated_at === "string" && !ZONED.test(record.updated_at) ? record.updated_at : (record[naive[0]!] as string);
+  const wallClock = Date.parse(`${reference}Z`);
+  let offset = Math.round((wallClock - mtimeMs) / 60_000 / 15) * 15;
+  const told = Number.isFinite(offset) && Math.abs(offset) <= 14 * 60;
+  if (!told) offset = 0;
+  for (const field of naive) {
+    const ms = Date.parse(`${record[field] as string}Z`);
+    if (!Number.isNaN(ms)) record[field] = new Date(ms - offset * 60_000).toISOString();
+  }
+  record.time_zone = { offset_minutes: offset, source: told ? "file mtime" : "assumed UTC" };
+  return record;
+}

@@ -1,0 +1,70 @@
+// SyftBox permission files (syft.pub.yaml). Only the nearest file with rules applies to a path and the
+// datasite owner always has full access, so:
+//   queue root: every user may read queue.json (so a requester's client syncs something that shows the
+//     queue is there) and read and write inbox/<their own email>/**, and nothing else; each
+//     listed approver (config approvals) may read and write decisions/<their own email>/**, and only that;
+//   each job folder: its requester may read it (status, logs, output); listed approvers may read its
+//     code/ and metadata.json (what they review), nobody else anything;
+//   decisions/<uid>.json and audit.jsonl: no rule grants anything, so they stay owner-only.
+// The narrower rules only add readers to what the wider one grants, so a reader of these files gets
+// the same answer whether SyftBox applies every matching rule or only the most specific one.
+import fs from "node:fs";
+import path from "node:path";
+import { ifExists, writeFileAtomic } from "../core/fsutil.ts";
+
+interface Rule {
+  pattern: string;
+  access: { read?: string[]; write?: string[]; admin?: string[] };
+}
+
+const PERMISSION_FILE = "syft.pub.yaml";
+
+/** YAML in the block style SyftBox writes; every string is double-quoted (JSON strings are valid YAML). */
+function renderRules(rules: Rule[]): string {
+  const lines = ["rules:"];
+  for (const rule of rules) {
+    lines.push(`  - pattern: ${JSON.stringify(rule.pattern)}`, "    access:");
+    for (const kind of ["admin", "read", "write"] as const) {
+      lines.push(`      ${kind}: [${(rule.access[kind] ?? []).map((v) => JSON.stringify(v)).join(", ")}]`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Readable by everyone: that this datasite runs the queue, and which. Nothing else about it. */
+const QUEUE_INFO = "queue.json";
+
+function queueRootRules(approvers: readonly string[]): Rule[] {
+  return [
+    { pattern: QUEUE_INFO, access: { read: ["*"] } },
+    { pattern: "inbox/{{.UserEmail}}/**", access: { read: ["USER"], write: ["USER"] } },
+    ...approvers.map((a) => ({ pattern: `decisions/${a}/**`, access: { read: [a], write: [a] } })),
+  ];
+}
+
+function jobRules(requester: string, approvers: readonly string[]): Rule[] {
+  const readers = [requester, ...approvers.filter((a) => a !== requester)];
+  return [
+    { pattern: "**", access: { read: [requester] } },
+    ...(approvers.length > 0 ? ["code/**", "metadata.json"].map((pattern) => ({ pattern, access: { read: readers } })) : []),
+  ];
+}
+
+/** Write a file only when its content differs, so an idle pass causes no sync traffic. */
+async function writeIfChanged(file: string, text: string): Promise<void> {
+  if ((await ifExists(fs.promises.readFile(file, "utf8"))) !== text) await writeFileAtomic(file, text);
+}
+
+async function writeRules(dir: string, rules: Rule[]): Promise<void> {
+  await writeIfChanged(path.join(dir, PERMISSION_FILE), renderRules(rules));
+}
+
+/** The queue root's rules, and the queue.json they let everyone read (both written only when they change). */
+export async function queuePermissions(root: string, approvers: readonly string[] = []): Promise<void> {
+  await writeRules(root, queueRootRules(approvers));
+  await writeIfChanged(path.join(root, QUEUE_INFO), `${JSON.stringify({ app: "syft-code-queue", queue: path.basename(root) })}\n`);
+}
+
+export async function jobPermissions(jobDir: string, requester: string, approvers: readonly string[] = []): Promise<void> {
+  await writeRules(jobDir, jobRules(requester, approvers));
+}

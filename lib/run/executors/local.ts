@@ -1,0 +1,140 @@
+// The local executor: each run under its own supervisor process on this machine (scripts/supervise.ts),
+// in its own session (setsid), so it outlives the pass that started it and no signal to the pass's
+// process group reaches it. Its stdin is a pipe from the pass: "go" once the run is recorded; the pipe
+// closing first (the pass died) means "never start". The run is found again by the supervisor's pid
+// and kernel start time, which a reused pid never matches.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { forgetRunDir, makeRunDir, runDir, supervisorCommand, type Executor, type Launched, type Staged } from "../executor.ts";
+import { errorMessage } from "../../core/errors.ts";
+import { ifExists, readJsonFile, writeJsonAtomic } from "../../core/fsutil.ts";
+import { isRunning, processStartTime } from "../../core/lock.ts";
+import type { QueuePaths } from "../../core/paths.ts";
+import { removeTree } from "../../core/remove.ts";
+import { ensureStageRoot, ownStageRoot, stageJob } from "../runner.ts";
+import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
+import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
+import { RunResultSchema, type DataPath, type RunRequest, type SandboxMode } from "../../core/schemas.ts";
+
+/** Past its deadline by this much, a supervisor is taken for hung: it is killed and its run counted lost. */
+const OVERDUE_MS = 60_000;
+
+export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: DataPath[]): Executor {
+  const resultOf = (runId: string) => ifExists(readJsonFile(path.join(runDir(paths, runId), RESULT_FILE), RunResultSchema));
+  return {
+    type: "local",
+
+    async problem() {
+      return (
+        (await sandboxProblem(mode)) ??
+        (await dataPathsProblem(mode, dataPaths)) ??
+        (await ensureStageRoot(paths).then(
+          () => undefined,
+          (error: unknown) => errorMessage(error),
+        ))
+      );
+    },
+
+    async stage(job) {
+      const { runId, stage, codeHash } = await stageJob(await ensureStageRoot(paths), path.join(job.dir, "code"), mode, dataPaths);
+      return {
+        runId,
+        codeHash,
+        stage: stage.root,
+        discard: async () => {
+          await removeTree(stage.root);
+          await forgetRunDir(paths, runId);
+        },
+      };
+    },
+
+    async launch(staged: Staged, plan): Promise<Launched> {
+      const dir = await makeRunDir(paths, staged.runId);
+      const request: RunRequest = { ...plan, stage: staged.stage, gate: "stdin", wake: paths.wake };
+      await writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
+      // The supervisor's own words (not the job's) go to a file beside its result.
+      const out = await fs.promises.open(path.join(dir, "supervisor.txt"), "a", 0o600);
+      const { file, args } = supervisorCommand();
+      const child = spawn(file, [...args, dir], { cwd: dir, detached: true, stdio: ["pipe", out.fd, out.fd], env: supervisorEnv() });
+      const spawned = new Promise<void>((resolve, reject) => {
+        child.once("spawn", resolve);
+        child.once("error", reject);
+      });
+      await out.close();
+      await spawned;
+      const pid = child.pid;
+      const start = pid === undefined ? undefined : processStartTime(pid);
+      if (pid === undefined || start === undefined) {
+        child.stdin?.destroy();
+        throw new Error("the supervisor ended as it started; see supervisor.txt in its run folder");
+      }
+      const release = () => {
+        child.stdin?.destroy();
+        child.unref();
+      };
+      return {
+        ref: { executor: "local", run_id: staged.runId, pid, pid_start: start, host: os.hostname() },
+        go: async () => {
+          await new Promise<void>((resolve, reject) => child.stdin?.write("go\n", (error) => (error ? reject(error) : resolve())));
+          release();
+        },
+        abort: () => Promise.resolve(release()),
+      };
+    },
+
+    async poll(ref, job) {
+      if (ref.executor !== "local") throw new Error("not a local run");
+      const result = await resultOf(ref.run_id);
+      if (result) return { state: "finished", result };
+      const start = await startOf(runDir(paths, ref.run_id));
+      if (start && "neverStarted" in start) return { state: "never-started" };
+      if (isRunning(ref.pid, ref.pid_start)) {
+        // Alive, yet it never began the job long after it should have heard go: the pass that started
+        // it is gone (stopped while starting it). The job never ran, so it is started again in its turn.
+        const recorded = Date.parse(job.meta.started_at ?? job.meta.updated_at);
+        if (!start && Date.now() - recorded > GO_WAIT_MS + OVERDUE_MS) {
+          killSupervisor(ref.pid, ref.pid_start);
+          return { state: "never-started" };
+        }
+        const started = start?.startedAt ?? Date.parse(job.meta.started_at ?? job.meta.updated_at);
+        const limit = (job.meta.limits?.timeout_s ?? 0) * 1000;
+        if (Date.now() - started > limit + OVERDUE_MS) {
+          killSupervisor(ref.pid, ref.pid_start);
+          return { state: "lost", reason: `its supervisor (pid ${ref.pid}) was still there ${OVERDUE_MS / 1000} s past the timeout and was killed` };
+        }
+        return { state: "running", detail: `supervisor pid ${ref.pid}` };
+      }
+      // It may have written its result just before it ended.
+      const late = await resultOf(ref.run_id);
+      if (late) return { state: "finished", result: late };
+      return { state: "lost", reason: "its supervisor ended without a result (killed, crashed, or the machine restarted)" };
+    },
+
+    collect() {
+      return Promise.resolve([]); // the supervisor wrote the logs into the results folder and the output into staging itself
+    },
+
+    stop(ref) {
+      if (ref.executor === "local" && isRunning(ref.pid, ref.pid_start)) process.kill(ref.pid, "SIGTERM");
+      return Promise.resolve();
+    },
+
+    async forget(ref) {
+      const root = await ownStageRoot(paths);
+      if (root) await removeTree(path.join(root, ref.run_id));
+      await forgetRunDir(paths, ref.run_id);
+    },
+  };
+}
+
+function killSupervisor(pid: number, start: string): void {
+  // Its sandbox goes with it: bwrap's --die-with-parent.
+  if (isRunning(pid, start)) process.kill(pid, "SIGKILL");
+}
+
+/** The supervisor needs only a PATH (for bwrap and prlimit): nothing else of the owner's environment. */
+function supervisorEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+}

@@ -1,0 +1,502 @@
+// Running one approved job. Two halves, in two processes:
+//   stageJob: (the pass) copy the code into a fresh stage folder and hash *that copy*; the copy is what
+//             runs, so the hash the pass checks against the approval is the hash of the code that runs.
+//   execute:  (the job's supervisor, see supervisor.ts) start it in the sandbox with limits, a
+//             wall-clock timeout that kills the whole tree, capped logs and a watchdog on memory and
+//             disk use; then copy the output back.
+// The result is one flat object in the style of execa's (failed, timedOut, exitCode, durationMs...)
+// with its human message built in one function, `describeResult`.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { CappedLog } from "./capture.ts";
+import { isDiskFull } from "../core/disk-space.ts";
+import { ifExists, writeFileAtomic } from "../core/fsutil.ts";
+import { removeTree } from "../core/remove.ts";
+import { processStartTime } from "../core/lock.ts";
+import { logFile, LOGS_DIR } from "../core/log-files.ts";
+import type { QueuePaths } from "../core/paths.ts";
+import { jobUsage, pidNamespace } from "./procscan.ts";
+import { bwrapDisablesUserns, launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
+import type { AppliedLimits, AppConfig, DataPath, RunRequest, RunResult, SandboxMode } from "../core/schemas.ts";
+import { seccompProgram } from "./seccomp.ts";
+import { copyTreeHashed, isSyftBoxControlFile, MAX_DEPTH, measureTree } from "../core/tree.ts";
+
+const MB = 1024 * 1024;
+/** Time between SIGTERM and SIGKILL when a job is stopped. */
+const KILL_GRACE_MS = 2000;
+/** After the SIGKILL, how long the pass waits for the job's end before it stops waiting and says so. */
+const ABANDON_AFTER_MS = 5000;
+const WATCHDOG_MS = 500;
+
+/**
+ * Every stage folder of one queue lives under one root, so a new pass can clear what a dead one left.
+ * The root's name is random (mkdtemp) and kept in the private state, so no other local user can make
+ * it first, plant a link in it, or stop runs by taking its name. A recorded root that is gone (a
+ * reboot cleared the temp folder) or that is not ours (someone who learned the name made it after
+ * that) is replaced by a fresh one; a folder that is not ours is never used or removed.
+ */
+export async function stageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string | undefined> {
+  const recorded = await ifExists(fs.promises.readFile(stageRootFile(paths, kind), "utf8"));
+  const root = recorded?.trim();
+  return root && path.isAbsolute(root) ? root : undefined;
+}
+
+type StageKind = "runs" | "dry-runs";
+
+const stageRootFile = (paths: QueuePaths, kind: StageKind) => path.join(paths.state, `stage-root-${kind}`);
+
+/** The recorded stage root if it is there and ours, else undefined: what may be cleared or used. */
+export async function ownStageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string | undefined> {
+  const recorded = await stageRoot(paths, kind);
+  if (!recorded) return undefined;
+  return ensureOwnFolder(recorded, "").then(
+    () => recorded,
+    (error: unknown) => {
+      if (error instanceof StageRootError || (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    },
+  );
+}
+
+/** The stage root, ours and usable; a fresh one if the recorded one is gone or not ours. */
+export async function ensureStageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string> {
+  const own = await ownStageRoot(paths, kind);
+  if (own) return own;
+  const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-"));
+  await fs.promises.chmod(root, 0o711);
+  await fs.promises.mkdir(paths.state, { recursive: true });
+  await writeFileAtomic(stageRootFile(paths, kind), `${root}\n`);
+  return root;
+}
+
+/**
+ * Check that `root` is ours: a folder (not a link), owned by this process's user and writable by
+ * nobody else; made (mode 0711) if `create`. 0711: nobody may list it or add to it; jobs run as
+ * `nobody` under a root pass need only to pass through.
+ */
+export async function ensureOwnFolder(root: string, advice: string, create = false): Promise<string> {
+  if (create) {
+    await fs.promises.mkdir(root, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+  }
+  const stat = await fs.promises.lstat(root);
+  const uid = process.getuid?.() ?? stat.uid;
+  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
+    throw new StageRootError(
+      `the stage folder ${root} is not this pass's own (${stat.isDirectory() ? `owner uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}` : "not a folder"}): ` +
+        `another user may have made it. ${advice} Approved jobs stay approved.`,
+    );
+  }
+  await fs.promises.chmod(root, 0o711);
+  return root;
+}
+
+class StageRootError extends Error {}
+
+/**
+ * A fresh stage folder for one run under `root`, with a random, neutral name: never reused, and
+ * nothing of the job or the datasite in its path (the job can see the path of its mounts). Its name
+ * is the run's id. code/ passed the intake gate; copyTreeHashed checks it again and hashes the very
+ * bytes it writes, so the hash checked against the approval is the hash of the code that runs.
+ */
+export async function stageJob(
+  root: string,
+  /** The code folder: a job's code/, or (scq try) a requester's own folder. */
+  code: string,
+  mode: SandboxMode,
+  dataPaths: DataPath[],
+  sub = "",
+): Promise<{ runId: string; stage: Stage; codeHash: string }> {
+  const dir = await fs.promises.mkdtemp(path.join(root, "run-"));
+  const stage = stageLayout(path.join(dir, sub));
+  try {
+    const codeHash = await copyTreeHashed(code, stage.work);
+    await prepareStageFiles(mode, stage, dataPaths);
+    return { runId: path.basename(dir), stage, codeHash };
+  } catch (error) {
+    await removeTree(dir).catch(() => {});
+    throw error;
+  }
+}
+
+export function appliedLimits(config: AppConfig): AppliedLimits {
+  return {
+    ...config.limits,
+    timeout_s: config.job_timeout,
+    cpu_seconds: config.limits.cpu_seconds ?? config.job_timeout * Math.max(1, os.availableParallelism()),
+  };
+}
+
+/**
+ * Run one job to its end in its sandbox (the supervisor calls this): logs into `results`/run-logs as it
+ * runs, output copied into `output` (owner-only) at the end, unless a limit was hit. `stop` aborted (the
+ * supervisor was told to stop) ends the job as a limit would.
+ */
+export async function execute(request: RunRequest, stop?: AbortSignal): Promise<RunResult> {
+  const { limits } = request;
+  const stage = stageLayout(request.stage);
+  await fs.promises.mkdir(path.join(request.results, LOGS_DIR), { recursive: true });
+  const stdout = new CappedLog(logFile(request.results, "stdout"), limits.max_log_kb * 1024);
+  const stderr = new CappedLog(logFile(request.results, "stderr"), limits.max_log_kb * 1024);
+  const started = Date.now();
+  const run = await startSandbox(request, stage, { stdout, stderr });
+  let stopped = false;
+  const onStop = () => {
+    stopped = true;
+    run.stop();
+  };
+  if (stop?.aborted) onStop();
+  else stop?.addEventListener("abort", onStop, { once: true });
+  const watch = watchLimits(stage.root, run, limits);
+  const outcome = await run.ended;
+  watch.stop();
+  stop?.removeEventListener("abort", onStop);
+  // Stragglers (mode none, or a job that outlived its sandbox's start): nothing of the job outlives it.
+  await run.killAll();
+  await Promise.all([stdout.finish(), stderr.finish()]);
+  const durationMs = Date.now() - started;
+
+  const caps = outputCaps(limits);
+  const outputLimitReason = watch.outputLimitReason() ?? overOutputLimit(await measureTree(stage.root, caps), 0, caps, limits);
+  const memoryLimitExceeded = watch.memoryLimitExceeded();
+  const outputLimitExceeded = outputLimitReason !== null;
+  const copied = outputLimitExceeded || memoryLimitExceeded || stopped ? { files: 0, skipped: [] } : await copyOutput(stage.output, request.output);
+  const abandoned = outcome === "abandoned";
+  const exitCode = abandoned ? null : (outcome.exitCode ?? null);
+  let signal: string | null = abandoned ? "SIGKILL" : (outcome.signal ?? null);
+  // bwrap reports a job killed by a signal as exit code 128 + signal number.
+  if (request.mode === "bwrap" && exitCode !== null && exitCode > 128 && exitCode < 160) signal = signalName(exitCode - 128) ?? signal;
+  const timedOut = !abandoned && outcome.timedOut;
+  const result: RunResult = {
+    exitCode,
+    signal,
+    failed: timedOut || outputLimitExceeded || memoryLimitExceeded || abandoned || stopped || exitCode !== 0,
+    timedOut,
+    outputLimitExceeded,
+    outputLimitReason,
+    memoryLimitExceeded,
+    abandoned,
+    stopped,
+    durationMs,
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
+    outputFiles: copied.files,
+    outputSkipped: copied.skipped,
+    message: "",
+  };
+  // Neither an exit code nor a signal: the sandbox itself could not be started.
+  const launchError = !abandoned && outcome.exitCode === undefined && outcome.signal === undefined ? outcome.message : undefined;
+  result.message = describeResult(result, limits, launchError);
+  return result;
+}
+
+/** The limits a run hit, as short names for the job's record and listings. */
+export function limitsHit(r: RunResult): string[] {
+  return [
+    ...(r.timedOut ? ["timeout"] : []),
+    ...(r.memoryLimitExceeded ? ["memory"] : []),
+    ...(r.outputLimitExceeded ? ["output"] : []),
+    ...(r.stdoutTruncated ? ["stdout cap"] : []),
+    ...(r.stderrTruncated ? ["stderr cap"] : []),
+  ];
+}
+
+/** What of execa's result the runner uses. */
+interface Ended {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  timedOut: boolean;
+  message: string;
+}
+
+interface SandboxInit {
+  pid: number;
+  start: string;
+  namespace: string;
+}
+
+interface SandboxRun {
+  /** Settles when the job has ended, or, when it survived being killed, when the pass stops waiting for it. */
+  ended: Promise<Ended | "abandoned">;
+  /** The sandbox's init (bwrap only), once bwrap has said which it is. */
+  init: Promise<SandboxInit | undefined>;
+  /** SIGKILL to the sandbox's init and to the process group. */
+  killAll(): Promise<void>;
+  /** Stop the job now (a limit was hit): kill everything, and wait for its end a bounded time only. */
+  stop(): void;
+}
+
+/**
+ * Start the job in its sandbox. execa owns the plain cases: the wall-clock timeout (SIGTERM, then
+ * SIGKILL after the grace), cancellation when a limit is hit, and the result's flags. The rest is
+ * for jobs that try to outlive all that: SIGKILL to the sandbox's init (checked by its start time, so
+ * a reused pid is never hit) makes the kernel kill every process in its pid namespace, whatever they
+ * did to their session, process group or parent-death signal; and the pass never waits for a job's
+ * end more than ABANDON_AFTER_MS after that.
+ */
+async function startSandbox(request: RunRequest, stage: Stage, logs: { stdout: CappedLog; stderr: CappedLog }): Promise<SandboxRun> {
+  const { limits } = request;
+  const bwrap = request.mode === "bwrap";
+  const seccomp = bwrap ? seccompProgram() : undefined;
+  const launch = launchCommand({
+    mode: request.mode,
+    stage,
+    limits,
+    network: request.network,
+    dataPaths: request.data_paths,
+    job: { uid: request.uid, name: request.name },
+    fds: { args: 3, info: 4, seccomp: seccomp ? 5 : undefined },
+    disableUserns: bwrap && (await bwrapDisablesUserns()),
+  });
+  // Loaded here, not at the top: an idle pass never starts a job and should not pay for execa.
+  const { execa } = await import("execa");
+  // bwrap reads its options from fd 3 (`--args`), so host paths stay out of every command line the job
+  // can read (/proc/1/cmdline); the command after "--" stays on its own command line. It says on fd 4
+  // which pid is the sandbox's init; fd 5 is the seccomp filter.
+  const split = launch.args.indexOf("--");
+  const fds = bwrap
+    ? [
+        new Uint8Array(
+          Buffer.from(
+            launch.args
+              .slice(0, split)
+              .map((a) => `${a}\0`)
+              .join(""),
+          ),
+        ),
+        "pipe" as const,
+        ...(seccomp ? [new Uint8Array(seccomp)] : []),
+      ]
+    : [];
+  const cancel = new AbortController();
+  const child = execa(launch.file, bwrap ? ["--args", "3", ...launch.args.slice(split)] : launch.args, {
+    cwd: launch.cwd,
+    env: launch.env,
+    extendEnv: false,
+    ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
+    // Own process group, so the whole tree can be signalled at once.
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe", ...fds],
+    buffer: false,
+    reject: false,
+    timeout: limits.timeout_s * 1000,
+    killSignal: "SIGTERM",
+    forceKillAfterDelay: KILL_GRACE_MS,
+    cancelSignal: cancel.signal,
+    // If the supervisor dies, bwrap's --die-with-parent takes the sandbox with it.
+    cleanup: true,
+  });
+  child.stdout?.on("data", (chunk: Buffer) => logs.stdout.write(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => logs.stderr.write(chunk));
+  const init = bwrap ? sandboxInit(child.stdio[4]) : Promise.resolve(undefined);
+  const killAll = async () => {
+    const known = await init;
+    if (known && processStartTime(known.pid) === known.start) signalPid(known.pid, "SIGKILL");
+    if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
+  };
+  // We MUST NOT wait for the job forever: once it has been killed, its end is awaited a bounded time.
+  let abandon: () => void = () => {};
+  const abandoned = new Promise<"abandoned">((resolve) => (abandon = () => resolve("abandoned")));
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    cancel.abort();
+    void killAll();
+    setTimeout(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      abandon();
+    }, ABANDON_AFTER_MS).unref();
+  };
+  // execa's timeout signals bwrap (or, in mode none, the job's first process); past the grace the
+  // whole tree goes, whatever it did to escape that signal.
+  const backstop = setTimeout(stop, limits.timeout_s * 1000 + KILL_GRACE_MS);
+  const exited = child.then(({ exitCode, signal, timedOut, message }): Ended => ({ exitCode, signal, timedOut, message: message ?? "" }));
+  const ended = Promise.race([exited, abandoned]).finally(() => clearTimeout(backstop));
+  return { ended, init, killAll, stop };
+}
+
+/** Caps on what a job may leave in its stage: everything it can write (work copy, output, home, tmp) counts. */
+export function outputCaps(limits: AppliedLimits): { maxBytes: number; maxFiles: number } {
+  return { maxBytes: limits.max_output_mb * MB, maxFiles: limits.max_files * 2 };
+}
+
+/**
+ * Twice a second: what the job wrote (its stage, plus files it deleted but keeps open) against the
+ * output caps, and the memory of all its processes together against memory_mb. The first limit hit
+ * stops the job.
+ */
+function watchLimits(stageRoot: string, run: SandboxRun, limits: AppliedLimits) {
+  const caps = outputCaps(limits);
+  let outputLimitReason: string | null = null;
+  let memoryLimitExceeded = false;
+  let measuring = false;
+  const timer = setInterval(() => {
+    if (measuring || outputLimitReason !== null || memoryLimitExceeded) return;
+    measuring = true;
+    void (async () => {
+      const tree = await measureTree(stageRoot, caps);
+      const known = await run.init;
+      const usage = known ? await jobUsage(known.namespace) : undefined;
+      outputLimitReason = overOutputLimit(tree, usage?.hiddenDiskBytes ?? 0, caps, limits);
+      if (outputLimitReason === null && usage && usage.memoryBytes > limits.memory_mb * MB) memoryLimitExceeded = true;
+      if (outputLimitReason !== null || memoryLimitExceeded) run.stop();
+    })().finally(() => {
+      measuring = false;
+    });
+  }, WATCHDOG_MS);
+  return {
+    stop: () => clearInterval(timer),
+    outputLimitReason: () => outputLimitReason,
+    memoryLimitExceeded: () => memoryLimitExceeded,
+  };
+}
+
+/** Why what the job wrote is over its limits, in words, or null when it is not. */
+function overOutputLimit(
+  tree: { bytes: number; files: number; tooDeep: boolean },
+  hiddenBytes: number,
+  caps: { maxBytes: number; maxFiles: number },
+  limits: AppliedLimits,
+): string | null {
+  if (tree.tooDeep) return `nested folders more than ${MAX_DEPTH} deep`;
+  if (tree.bytes + hiddenBytes > caps.maxBytes) {
+    return `wrote more than ${limits.max_output_mb} MB${hiddenBytes > 0 ? " (files it deleted but kept open included)" : ""} (limits.max_output_mb)`;
+  }
+  if (tree.files > caps.maxFiles) return `wrote more than ${caps.maxFiles} files and folders (twice limits.max_files)`;
+  return null;
+}
+
+/**
+ * The sandbox's init as bwrap reports it on its info fd: pid (in our namespace), start time, pid
+ * namespace. The stream is read to its end (never cut short, which would break bwrap's write).
+ */
+function sandboxInit(info: NodeJS.ReadableStream | undefined): Promise<{ pid: number; start: string; namespace: string } | undefined> {
+  return new Promise((resolve) => {
+    if (!info) return resolve(undefined);
+    let text = "";
+    let found = false;
+    info.on("data", (chunk: Buffer) => {
+      if (found) return;
+      text += chunk.toString();
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (!match) return;
+      found = true;
+      const pid = Number(match[1]);
+      const start = processStartTime(pid);
+      void pidNamespace(pid).then((namespace) => resolve(start && namespace ? { pid, start, namespace } : undefined));
+    });
+    // The stream ends right after bwrap's one write: only a stream that ended without it means "unknown".
+    info.on("end", () => found || resolve(undefined));
+    info.on("error", () => found || resolve(undefined));
+  });
+}
+
+/** The one place a run's outcome becomes words. */
+function describeResult(r: RunResult, limits: AppliedLimits, launchError?: string): string {
+  if (launchError) return `could not start the job: ${launchError}`;
+  if (r.timedOut) return `timed out after ${limits.timeout_s} seconds (job_timeout); the job and all its processes were killed`;
+  if (r.outputLimitExceeded) return `${r.outputLimitReason}; the job was killed and its output discarded`;
+  if (r.memoryLimitExceeded) {
+    return `memory limit: its processes together held more than ${limits.memory_mb} MB (limits.memory_mb); the job was killed and its output discarded`;
+  }
+  if (r.stopped) return "stopped on request; the job and all its processes were killed";
+  if (r.abandoned) return "killed, and it did not end when told: its supervisor stopped waiting for it";
+  if (r.signal) {
+    const hints: Record<string, string> = {
+      SIGXCPU: ` (CPU time limit of ${limits.cpu_seconds} s)`,
+      SIGXFSZ: ` (file size limit of ${limits.max_file_mb} MB, limits.max_file_mb)`,
+      SIGKILL: ` (possibly the memory limit of ${limits.memory_mb} MB, limits.memory_mb)`,
+      SIGSEGV: ` (possibly the memory limit of ${limits.memory_mb} MB, limits.memory_mb)`,
+    };
+    return `killed by ${r.signal}${hints[r.signal] ?? ""}`;
+  }
+  if (r.exitCode !== 0) return `exited with code ${r.exitCode}; see run-logs/stderr.txt`;
+  return "completed";
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  signalPid(-pid, signal);
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+function signalName(n: number): string | undefined {
+  return Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0];
+}
+
+/**
+ * Copy plain files and folders only. Left behind, and named: links and special files, files whose
+ * names hold control characters (they would garble every listing of them), SyftBox permission and
+ * sync files (in the synced datasite they would grant access, before any review), and folders the job
+ * made unreadable.
+ */
+export async function copyOutput(from: string, to: string): Promise<{ files: number; skipped: string[] }> {
+  await fs.promises.mkdir(to, { recursive: true });
+  let files = 0;
+  const skipped: string[] = [];
+  const visit = async (src: string, dst: string, rel: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(src);
+    } catch {
+      skipped.push(`${rel || "."}/ (unreadable folder)`);
+      return;
+    }
+    for (const name of names) {
+      const s = path.join(src, name);
+      const d = path.join(dst, name);
+      const r = rel ? `${rel}/${name}` : name;
+      // eslint-disable-next-line no-control-regex
+      if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) {
+        skipped.push(`${JSON.stringify(r)} (control character in the name)`);
+        continue;
+      }
+      if (isSyftBoxControlFile(name)) {
+        skipped.push(`${r} (a SyftBox permission or sync file)`);
+        continue;
+      }
+      const stat = await fs.promises.lstat(s);
+      if (stat.isDirectory()) {
+        await fs.promises.mkdir(d, { recursive: true });
+        await visit(s, d, r);
+      } else if (stat.isFile()) {
+        try {
+          await copyNoFollow(s, d);
+          files += 1;
+        } catch (error) {
+          if (isDiskFull(error)) throw error; // not this file's fault: the run's output cannot be stored
+          skipped.push(`${r} (unreadable)`); // made unreadable, or swapped for a link after the lstat
+        }
+      } else {
+        skipped.push(`${r} (link or special file)`);
+      }
+    }
+  };
+  await visit(from, to, "");
+  return { files, skipped };
+}
+
+/**
+ * Copy a file the job wrote without ever following a link: in mode none a process of the job may
+ * outlive it and swap the file for a link to a secret between our lstat and our read.
+ */
+async function copyNoFollow(from: string, to: string): Promise<void> {
+  const source = await fs.promises.open(from, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  try {
+    if (!(await source.stat()).isFile()) throw new Error(`${from} is not a regular file`);
+    await pipeline(source.createReadStream({ autoClose: false }), fs.createWriteStream(to, { flags: "wx" }));
+  } finally {
+    await source.close().catch(() => {});
+  }
+}

@@ -1,0 +1,120 @@
+// A job's supervisor: one small process per run, started by a pass (local executor) or by Slurm on a
+// compute node, that outlives the pass. It owns the sandbox exactly as a pass once did: the timeout,
+// the log and output caps, the memory watchdog. The pass reads only what the supervisor writes
+// (result.json, atomically, in a folder no job can reach), never anything the job itself wrote.
+//
+//   1. read request.json (the pass wrote it, schema-checked here too)
+//   2. wait for the pass's "go": the pass says it only after it recorded the job as running, so a
+//      pass that dies before that leaves a supervisor that runs nothing; it writes not-started, and
+//      the next pass puts the job back in approved/ (it never ran, so its approval still stands)
+//   3. write started (when the job really began: a Slurm job may have waited in the queue), run the
+//      job (runner.execute); SIGTERM (a cancellation, scancel) stops it the same way a limit does
+//   4. write result.json, remove the stage, touch the wake file, exit
+import fs from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isDiskFull } from "../core/disk-space.ts";
+import { errorMessage } from "../core/errors.ts";
+import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import { removeTree } from "../core/remove.ts";
+import { execute } from "./runner.ts";
+import { RunRequestSchema, type RunRequest, type RunResult } from "../core/schemas.ts";
+
+export const REQUEST_FILE = "request.json";
+export const RESULT_FILE = "result.json";
+export const GO_FILE = "go";
+/** Written when the pass never said go: the job did not run. */
+export const NOT_STARTED_FILE = "not-started";
+/** Written (the time, ISO) when the job begins: its time limit counts from here. */
+export const STARTED_FILE = "started";
+/**
+ * How long a supervisor waits for its pass to say go before it concludes the pass died and runs
+ * nothing. The pass says go milliseconds after recording the run, so only a dead pass is this late;
+ * the bound also covers a pipe whose far end somehow stays open after the pass is gone.
+ */
+export const GO_WAIT_MS = 120_000;
+
+export async function supervise(runDir: string): Promise<"ran" | "not started"> {
+  const request = await readJsonFile(path.join(runDir, REQUEST_FILE), RunRequestSchema);
+  const stop = new AbortController();
+  // Told to stop before or while the job runs: the job is killed, and the result says so.
+  process.on("SIGTERM", () => stop.abort());
+  process.on("SIGINT", () => stop.abort());
+  if (!(await gate(request, runDir))) {
+    await writeFileAtomic(path.join(runDir, NOT_STARTED_FILE), `${new Date().toISOString()}\n`);
+    await removeTree(request.stage).catch(() => {});
+    return "not started";
+  }
+  // A hint (the pass falls back to the time it recorded): not worth a disk flush before the job starts.
+  await writeFileAtomic(path.join(runDir, STARTED_FILE), `${new Date().toISOString()}\n`, { durable: false });
+  let result: RunResult;
+  try {
+    result = await execute(request, stop.signal);
+  } catch (error) {
+    if (isDiskFull(error)) {
+      // What was copied of its output is removed (it keeps the disk full, and is incomplete), so the
+      // result below can be written and the job fails for its true reason.
+      await removeTree(request.output).catch(() => {});
+      result = crashed(`disk full at ${error.path ?? "the staging folder"}: its output could not be stored (the partial copy was removed)`);
+    } else result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
+  }
+  await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
+  await removeTree(request.stage).catch(() => {}); // the pass's recovery removes what is left
+  if (request.wake) await writeFileAtomic(request.wake, `${new Date().toISOString()}\n`).catch(() => {});
+  return "ran";
+}
+
+async function gate(request: RunRequest, runDir: string): Promise<boolean> {
+  if (request.gate === "stdin") {
+    const deadline = setTimeout(() => process.stdin.destroy(), GO_WAIT_MS);
+    try {
+      let said = "";
+      for await (const chunk of process.stdin) {
+        said += String(chunk);
+        if (said.includes("go\n")) return true;
+      }
+      return false; // the pass's end of the pipe closed without a go: it died
+    } catch {
+      return false; // destroyed at the deadline: no go came in time
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+  for (const deadline = Date.now() + GO_WAIT_MS; Date.now() < deadline; await sleep(200)) {
+    if (await exists(path.join(runDir, GO_FILE))) return true;
+  }
+  return false;
+}
+
+function crashed(message: string): RunResult {
+  return {
+    exitCode: null,
+    signal: null,
+    failed: true,
+    timedOut: false,
+    outputLimitExceeded: false,
+    outputLimitReason: null,
+    memoryLimitExceeded: false,
+    abandoned: false,
+    stopped: false,
+    durationMs: 0,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    outputFiles: 0,
+    outputSkipped: [],
+    message,
+  };
+}
+
+/** For the pass: what the supervisor in `runDir` said of the job's start (nothing yet: undefined). */
+export async function startOf(runDir: string): Promise<{ neverStarted: true } | { startedAt: number } | undefined> {
+  if (await exists(path.join(runDir, NOT_STARTED_FILE))) return { neverStarted: true };
+  const text = await ifExists(fs.promises.readFile(path.join(runDir, STARTED_FILE), "utf8"));
+  const at = text === undefined ? NaN : Date.parse(text.trim());
+  return Number.isNaN(at) ? undefined : { startedAt: at };
+}
+
+/** For the pass: say go to a supervisor gated by a file (Slurm), after the run is recorded. */
+export async function sayGo(runDir: string): Promise<void> {
+  await fs.promises.writeFile(path.join(runDir, GO_FILE), "go\n", { mode: 0o600 });
+}
