@@ -366,7 +366,7 @@ try {
       const marker = { uid, decision: "approve", reason: "", by: approvers[0]!, at: new Date().toISOString(), code_sha256: "0".repeat(64) };
       await fs.outputJson(voteFile(f.paths, approvers[0]!, uid), marker);
     });
-    const auditLines = async () => (await fs.readFile(f.paths.audit, "utf8")).split("\n").length;
+    const auditLines = async () => (await fs.readFile(f.paths.audit, "utf8").catch(() => "")).split("\n").filter(Boolean).length; // none yet in a fresh queue
     const before = await auditLines();
     const flooded = await timeProcess(entry("process"), f.args, 1);
     const added = (await auditLines()) - before;
