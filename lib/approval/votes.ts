@@ -107,13 +107,14 @@ export async function applyVotes(
       else if (pending.has(uid)) voters.set(uid, [...(voters.get(uid) ?? []), folder]);
       else late.push(uid);
     }
-    // Whatever one approver's folder holds, it never stops the pass for everyone else.
-    await ignoreAll(rec, folder, unlisted, `${folder} is not a listed approver (config.json approvals.approvers)`).catch((error: unknown) =>
-      reportJobError(rec.log, `decisions/${folder}/`, error),
-    );
-    await ignoreAll(rec, folder, late, "the job is not pending: a vote counts only while a job waits for its decision").catch((error: unknown) =>
-      reportJobError(rec.log, `decisions/${folder}/`, error),
-    );
+    const ignored: [string[], string][] = [
+      [unlisted, `${folder} is not a listed approver (config.json approvals.approvers)`],
+      [late, "the job is not pending: a vote counts only while a job waits for its decision"],
+    ];
+    for (const [uids, why] of ignored) {
+      // Whatever one approver's folder holds, it never stops the pass for everyone else.
+      await ignoreAll(rec, folder, uids, why).catch((error: unknown) => reportJobError(rec.log, `decisions/${folder}/`, error));
+    }
   }
   if (!approvals) return;
   if (recount) for (const uid of pending) if (!voters.has(uid)) voters.set(uid, []);

@@ -66,6 +66,17 @@ export function isDiskFull(error: unknown): error is NodeJS.ErrnoException {
   return code === "ENOSPC" || code === "EDQUOT";
 }
 
+/**
+ * A write the pass keeps only for itself (a hint it can do without): on a full disk it is skipped and
+ * `skipped` says so; any other error stands.
+ */
+export async function unlessDiskFull(write: Promise<void>, skipped: () => void): Promise<void> {
+  await write.catch((error: unknown) => {
+    if (!isDiskFull(error)) throw error;
+    skipped();
+  });
+}
+
 /** A disk-full error from the kernel as one that names where, for the pass's caller. */
 export function asDiskFull(error: unknown): unknown {
   if (!isDiskFull(error)) return error;

@@ -8,7 +8,7 @@ import path from "node:path";
 import { errorMessage, reportJobError } from "../core/errors.ts";
 import { forEachLimit } from "../core/concurrency.ts";
 import { ifExists, writeJsonAtomic } from "../core/fsutil.ts";
-import { isDiskFull } from "../core/disk-space.ts";
+import { unlessDiskFull } from "../core/disk-space.ts";
 import { listJobs } from "../queue/jobs.ts";
 import { statusUids } from "../queue/listing.ts";
 import { now, remove, TERMINAL_STATUSES, transition, type Recorder } from "../queue/lifecycle.ts";
@@ -100,9 +100,8 @@ export async function cleanup(
   );
   await fs.promises.mkdir(paths.state, { recursive: true });
   // The time of this sweep is a hint: on a full disk it may not be written, and the next pass sweeps again.
-  await writeJsonAtomic(marker, { at: new Date(nowMs).toISOString() }).catch((error: unknown) => {
-    if (!isDiskFull(error)) throw error;
-    log(`cleanup: disk full: the time of this sweep could not be kept, the next pass sweeps again`);
-  });
+  await unlessDiskFull(writeJsonAtomic(marker, { at: new Date(nowMs).toISOString() }), () =>
+    log(`cleanup: disk full: the time of this sweep could not be kept, the next pass sweeps again`),
+  );
   return result;
 }

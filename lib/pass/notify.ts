@@ -64,8 +64,8 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
   const cursor = await ifExists(readJsonFile(cursorFile, CursorSchema));
   // The first pass that has targets: history is not replayed; from now on.
   if (!cursor) await writeJsonAtomic(cursorFile, { offset: size });
-  const events: Record<string, unknown>[] = [];
-  const whose = new Map<number, string | undefined>();
+  // Each event with the requester of the job it is about (kept out of the payload: it orders sending).
+  const events: { payload: Record<string, unknown>; requester?: string }[] = [];
   const known = new Map<string, string | undefined>();
   if (cursor && cursor.offset > size) await writeJsonAtomic(cursorFile, { offset: size }); // the log was replaced
   if (cursor && cursor.offset < size) {
@@ -81,18 +81,22 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
       if (!parsed.success) continue;
       const e = parsed.data;
       const kind = FROM_AUDIT[e.event] ?? (e.event === "recovered" && e.detail.to === "failed" ? "failed" : undefined);
-      if (kind) events.push({ event: kind, at: e.at, uid: e.uid, by: e.by, detail: e.detail, datasite: owner });
-      if (kind) whose.set(events.length - 1, kind === "submitted" ? (e.by ?? undefined) : await requesterOf(paths, e.uid, known));
+      if (!kind) continue;
+      events.push({
+        payload: { event: kind, at: e.at, uid: e.uid, by: e.by, detail: e.detail, datasite: owner },
+        requester: kind === "submitted" ? (e.by ?? undefined) : await requesterOf(paths, e.uid, known),
+      });
     }
     await writeJsonAtomic(cursorFile, { offset });
   }
   if (pendingNew.length > 0) {
-    events.push({ event: "pending_for_review", at: new Date().toISOString(), uids: pendingNew, count: pendingNew.length, datasite: owner });
+    events.push({
+      payload: { event: "pending_for_review", at: new Date().toISOString(), uids: pendingNew, count: pendingNew.length, datasite: owner },
+    });
   }
   const outbox = path.join(paths.state, "outbox");
   await fs.promises.mkdir(outbox, { recursive: true });
-  for (const [index, payload] of events.entries()) {
-    const requester = whose.get(index);
+  for (const { payload, requester } of events) {
     for (const target of targets) {
       if (target.events && !target.events.includes(payload.event as NotifyEvent)) continue;
       const message: Message = {
@@ -192,7 +196,9 @@ function takingTurns<T extends { message: Message }>(queue: T[]): T[] {
   const lanes = new Map<string, T[]>();
   for (const item of queue) {
     const key = item.message.requester ?? "";
-    lanes.set(key, [...(lanes.get(key) ?? []), item]);
+    const lane = lanes.get(key);
+    if (lane) lane.push(item);
+    else lanes.set(key, [item]);
   }
   const out: T[] = [];
   for (let i = 0; out.length < queue.length; i += 1) for (const lane of lanes.values()) if (i < lane.length) out.push(lane[i]!);

@@ -9,7 +9,7 @@ import { forEachLimit } from "../core/concurrency.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { markerFor } from "../approval/decisions.ts";
 import { ConfigError, errorMessage, reportJobError } from "../core/errors.ts";
-import { asDiskFull, diskFull, isDiskFull, keepReserve, releaseReserve } from "../core/disk-space.ts";
+import { asDiskFull, diskFull, keepReserve, releaseReserve, unlessDiskFull } from "../core/disk-space.ts";
 import { exists, ifExists, readUntrustedFile, writeJsonAtomic } from "../core/fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { pageJobs, refreshIndex, statusUids } from "../queue/listing.ts";
@@ -139,10 +139,9 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     ).catch((error: unknown) => log(`notify: could not work this pass (the next one tries again): ${errorMessage(error)}`));
     summary.finished_at = now();
     // What scq status shows of the last pass; on a full disk, the pass's work is done without it.
-    await writeJsonAtomic(paths.lastPass, summary).catch((error: unknown) => {
-      if (!isDiskFull(error)) throw error;
-      log(`pass: disk full: this pass's summary could not be kept (scq status shows the one before)`);
-    });
+    await unlessDiskFull(writeJsonAtomic(paths.lastPass, summary), () =>
+      log(`pass: disk full: this pass's summary could not be kept (scq status shows the one before)`),
+    );
     if (!(await diskFull(paths))) await keepReserve(paths);
     return summary;
   } catch (error) {
