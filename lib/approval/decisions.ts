@@ -189,15 +189,6 @@ export async function markerFor(paths: QueuePaths, uid: string): Promise<Decisio
   return readMarker(decisionFile(paths, uid));
 }
 
-/**
- * Whether `codeHash` may run as job `uid`: there is an approve marker for that uid naming exactly this
- * code. A status field, a folder in approved/ or anything else never counts.
- */
-export async function approvalMatches(paths: QueuePaths, uid: string, codeHash: string): Promise<boolean> {
-  const marker = await markerFor(paths, uid).catch(() => undefined);
-  return marker !== undefined && marker.uid === uid && marker.decision === "approve" && marker.code_sha256 === codeHash;
-}
-
 /** Write (or change) one approver's vote on a pending job; the next pass counts it. */
 export async function writeVote(paths: QueuePaths, vote: DecisionMarker): Promise<void> {
   const file = voteFile(paths, vote.by, vote.uid);

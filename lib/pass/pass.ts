@@ -5,30 +5,28 @@
 import fs from "node:fs";
 import path from "node:path";
 import { applyCancellations } from "./cancel.ts";
-import { forEachLimit } from "../core/concurrency.ts";
+import { applyDecisions } from "./apply-decisions.ts";
+import { settleForeignMoves } from "./foreign-moves.ts";
+import { logPending } from "./log-pending.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
-import { markerFor } from "../approval/decisions.ts";
-import { ConfigError, errorMessage, reportJobError } from "../core/errors.ts";
+import { ConfigError, errorMessage } from "../core/errors.ts";
 import { asDiskFull, diskFull, keepReserve, releaseReserve, unlessDiskFull } from "../core/disk-space.ts";
-import { exists, ifExists, readUntrustedFile, writeJsonAtomic } from "../core/fsutil.ts";
+import { exists, writeJsonAtomic } from "../core/fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
-import { pageJobs, refreshIndex, statusUids } from "../queue/listing.ts";
-import type { Job } from "../core/job.ts";
-import { readJob } from "../queue/jobs.ts";
-import { now, TERMINAL_STATUSES, transition, update, type Recorder } from "../queue/lifecycle.ts";
+import { refreshIndex, statusUids } from "../queue/listing.ts";
+import { now } from "../queue/lifecycle.ts";
 import { tryLock } from "../core/lock.ts";
 import type { Context } from "../core/context.ts";
-import { age, consoleLog, prefixed, shortUid, silentLog, type Log } from "../core/log.ts";
-import { datasiteDir, jobDir, queuePaths, type QueuePaths } from "../core/paths.ts";
+import { consoleLog, silentLog, type Log } from "../core/log.ts";
+import { datasiteDir, queuePaths } from "../core/paths.ts";
 import { queuePermissions } from "../queue/permissions.ts";
 import { publishMocks } from "./mock.ts";
 import { notify } from "./notify.ts";
 import { recover } from "./recover.ts";
-import { CODE_CHANGED, collectRuns, startApproved, type Ran } from "./runs.ts";
-import type { AppConfig, JobStatus } from "../core/schemas.ts";
+import { collectRuns, startApproved, type Ran } from "./runs.ts";
+import type { AppConfig } from "../core/schemas.ts";
 import { describeSettings, settingsInForce, type Settings } from "../core/settings.ts";
 import { applyVotes, grantApprovers } from "../approval/votes.ts";
-import { treeHash } from "../core/tree.ts";
 
 export interface PassOptions {
   dataDir: string;
@@ -149,114 +147,5 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
   } finally {
     // We MUST release the lock whatever happened, or every later pass would wait for a dead one.
     await lock.release();
-  }
-}
-
-/**
- * One line a pass while jobs wait, however many: each job was named once, when intake took it in.
- * (A line per job per pass would be gigabytes a day for a long queue under run.sh --loop.)
- */
-async function logPending(paths: QueuePaths, pending: string[], fresh: number, log: Log): Promise<void> {
-  if (pending.length === 0) return;
-  const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
-  const since = oldest ? `, oldest ${age(oldest.meta.created_at)}` : "";
-  log(`pending: ${pending.length} (${fresh} new${since}); see them with scq pending, decide with scq review and scq approve|reject`);
-}
-
-/** Markers for pending jobs: one listing of decisions/, and only the jobs that have one are read. */
-async function applyDecisions(paths: QueuePaths, pending: Set<string>, log: Log): Promise<{ uid: string; to: string }[]> {
-  const rec: Recorder = { paths, log: prefixed(log, "decision: ") };
-  const decided: { uid: string; to: string }[] = [];
-  const marked = ((await ifExists(fs.promises.readdir(paths.decisions))) ?? [])
-    .map((name) => name.replace(/\.json$/, ""))
-    .filter((uid) => pending.has(uid));
-  // Independent jobs whose changes mostly wait on the disk: a few at a time, reported in uid order.
-  await forEachLimit(marked.sort(), 8, async (uid) => {
-    try {
-      const to = await applyDecision(rec, await readJob(paths, "pending", uid));
-      if (to) decided.push({ uid, to });
-    } catch (error) {
-      // E.g. its folder is being deleted by a sync. It stays pending; the next pass looks again.
-      reportJobError(rec.log, shortUid(uid), error);
-    }
-  });
-  return decided.sort((a, b) => a.uid.localeCompare(b.uid));
-}
-
-async function applyDecision(rec: Recorder, job: Job): Promise<JobStatus | undefined> {
-  let marker;
-  try {
-    marker = await markerFor(rec.paths, job.uid);
-  } catch (error) {
-    rec.log(`${shortUid(job.uid)} marker ignored: ${errorMessage(error)}`);
-    return undefined;
-  }
-  if (!marker) return undefined;
-  const decision = { by: marker.by, reason: marker.reason, at: marker.at };
-  if (marker.decision === "reject") {
-    await transition(
-      rec,
-      job,
-      "rejected",
-      { decision, completed_at: now(), error_message: `rejected by ${marker.by}: ${marker.reason}` },
-      { event: "rejected", by: marker.by, detail: { reason: marker.reason }, say: `rejected by ${marker.by}: ${marker.reason}` },
-    );
-    return "rejected";
-  }
-  const current = await treeHash(path.join(job.dir, "code"));
-  if (current !== marker.code_sha256) {
-    await transition(
-      rec,
-      job,
-      "failed",
-      { decision, completed_at: now(), error_message: CODE_CHANGED },
-      {
-        event: "failed",
-        detail: { reason: "code changed after approval", approved: marker.code_sha256, found: current },
-        say: "NOT approved: its code changed after approval → failed",
-      },
-    );
-    return "failed";
-  }
-  await transition(
-    rec,
-    job,
-    "approved",
-    { decision },
-    { event: "approved", by: marker.by, detail: { reason: marker.reason, code_sha256: current }, say: `approved by ${marker.by}` },
-  );
-  return "approved";
-}
-
-/**
- * Jobs that arrived in a finished state's folder during this pass without this app moving them (their
- * record lacks the exact times every record it writes carries): the Python client's cancel_job moves a
- * job into rejected/ itself. Each is recorded once (a "cancelled" line for rejected/), so no change to
- * a job goes unaudited, and its record becomes one this app reads and writes from then on.
- */
-async function settleForeignMoves(paths: QueuePaths, arrivals: Map<JobStatus, string[]>, log: Log): Promise<void> {
-  const rec: Recorder = { paths, log: prefixed(log, "recover: ") };
-  for (const status of TERMINAL_STATUSES) {
-    for (const uid of arrivals.get(status) ?? []) {
-      try {
-        const raw = (await readUntrustedFile(path.join(jobDir(paths, status, uid), "metadata.json"))).toString("utf8");
-        if ((JSON.parse(raw) as Record<string, unknown>).scq_times !== undefined) continue; // moved by this app
-        const job = await readJob(paths, status, uid);
-        const cancelled = status === "rejected";
-        await update(
-          rec,
-          job,
-          { error_message: job.meta.error_message ?? (cancelled ? "cancelled outside this app (a Python syft-code-queue client)" : null) },
-          {
-            event: cancelled ? "cancelled" : "recovered",
-            by: cancelled ? job.meta.requester_email : null,
-            detail: { moved_by: "another program (a Python syft-code-queue client?)", to: status },
-            say: `was moved into ${status}/ by another program (a Python client?): recorded${cancelled ? " as cancelled" : ""}`,
-          },
-        );
-      } catch (error) {
-        reportJobError(rec.log, shortUid(uid), error);
-      }
-    }
   }
 }

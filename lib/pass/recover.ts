@@ -3,7 +3,7 @@
 // up in exactly one status folder with metadata that agrees with it.
 import fs from "node:fs";
 import path from "node:path";
-import { approvalMatches } from "../approval/decisions.ts";
+import { verdictOn } from "../approval/verdict.ts";
 import { errorMessage, InvalidFileError, reportJobError } from "../core/errors.ts";
 import { ifExists, isNotFound, readJsonFile, removeDeadTempFiles } from "../core/fsutil.ts";
 import { RUN_RECORD } from "../run/executor.ts";
@@ -149,7 +149,7 @@ export async function finishHalfDoneTransition(rec: Recorder, job: Job): Promise
   // approved → running is undone, not finished: the job starts only after the rename, so it never ran.
   if (job.status === "approved" && target === "running") finish = false;
   // pending → approved is finished only with a marker for exactly this code: a status field never approves.
-  if (target === "approved") finish = finish && (await approvalMatches(rec.paths, job.uid, await treeHash(path.join(job.dir, "code"))));
+  if (target === "approved") finish = finish && (await verdictOn(rec.paths, job.uid, () => treeHash(path.join(job.dir, "code")))).is === "approved";
   const detail = { folder: job.status, metadata: target, finished: finish };
   if (finish) return transition(rec, job, target, {}, { event: "recovered", detail, say: `finishing ${job.status} → ${target}` });
   return update(rec, job, {}, { event: "recovered", detail, say: `metadata said ${target}, folder says ${job.status}: keeping ${job.status}` });

@@ -7,7 +7,7 @@
 //                  run held at its gate, record the job as running, then say go.
 import fs from "node:fs";
 import path from "node:path";
-import { approvalMatches, markerFor } from "../approval/decisions.ts";
+import { failCodeChanged, verdictOn } from "../approval/verdict.ts";
 import { cancelRecorded, describeRun, noteQueued, RUN_RECORD, runDir, type Executor } from "../run/executor.ts";
 import { executorFor } from "../run/which-executor.ts";
 import { errorMessage, LaunchRefusedError, reportJobError } from "../core/errors.ts";
@@ -32,8 +32,6 @@ export interface Ran {
   status: "completed" | "failed";
   message: string;
 }
-
-export const CODE_CHANGED = "code changed after approval: approve it again after reviewing the new code";
 
 /** Poll every running job; collect the finished. Returns what finished and how many still run. */
 export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log): Promise<{ ran: Ran[]; running: number }> {
@@ -268,10 +266,16 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
   const limits = appliedLimits(config);
   let launched;
   try {
-    // Only a marker for exactly this code approves; a folder in approved/ proves nothing by itself.
-    if (!(await approvalMatches(paths, approved.uid, staged.codeHash))) {
+    // Asked of the staged copy, which is what runs: a folder in approved/ proves nothing by itself.
+    const verdict = await verdictOn(paths, approved.uid, () => Promise.resolve(staged.codeHash));
+    if (verdict.is !== "approved") {
       await staged.discard();
-      return notApproved(rec, approved, staged.codeHash);
+      if (verdict.is === "code-changed") {
+        await failCodeChanged(rec, approved, verdict, "NOT run");
+        return { uid: approved.uid, status: "failed", message: "code changed after approval" };
+      }
+      await backToPending(rec, approved);
+      return undefined;
     }
     // Logs and output both go to the owner-only staging folder; they leave once checked (finish).
     const results = path.join(paths.staging, approved.uid);
@@ -339,23 +343,8 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
   return "started";
 }
 
-/** A job in approved/ whose approval does not match the code that would run. */
-async function notApproved(rec: Recorder, approved: Job, codeHash: string): Promise<Ran | undefined> {
-  const marker = await markerFor(rec.paths, approved.uid).catch(() => undefined);
-  if (marker?.decision === "approve") {
-    await transition(
-      rec,
-      approved,
-      "failed",
-      { completed_at: now(), error_message: CODE_CHANGED },
-      {
-        event: "failed",
-        detail: { reason: "code changed after approval", approved: marker.code_sha256, found: codeHash },
-        say: "NOT run: its code changed after approval → failed",
-      },
-    );
-    return { uid: approved.uid, status: "failed", message: "code changed after approval" };
-  }
+/** A job in approved/ with no approval for any code (a forged or hand-made move): a person reviews it. */
+async function backToPending(rec: Recorder, approved: Job): Promise<void> {
   await transition(
     rec,
     approved,
@@ -367,7 +356,6 @@ async function notApproved(rec: Recorder, approved: Job, codeHash: string): Prom
       say: "was in approved/ without an approval marker → back to pending, not run",
     },
   );
-  return undefined;
 }
 
 /**
