@@ -5,14 +5,14 @@
 //   startApproved: approved jobs, oldest decision first, up to max_concurrent_jobs running at a time:
 //                  stage the code, check the approval against the hash of the staged copy, launch the
 //                  run held at its gate, record the job as running, then say go.
-import fs from "node:fs";
 import path from "node:path";
 import { failCodeChanged, verdictOn } from "../approval/verdict.ts";
 import { cancelRecorded, describeRun, noteQueued, RUN_RECORD, runDir, type Executor } from "../run/executor.ts";
 import { executorFor } from "../run/which-executor.ts";
 import { errorMessage, LaunchRefusedError, reportJobError } from "../core/errors.ts";
 import { checkLogs, checkOutput, checksSummary, writeChecks } from "../disclosure/check-output.ts";
-import { releasedBefore, rememberReleased } from "../disclosure/released.ts";
+import { releasedBefore } from "../disclosure/released.ts";
+import { releaseAll } from "../disclosure/release.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { listJobs } from "../queue/jobs.ts";
@@ -20,9 +20,8 @@ import { now, transition, type Recorder } from "../queue/lifecycle.ts";
 import { prefixed, shortUid, type Log } from "../core/log.ts";
 import { faultPoint } from "../core/fault.ts";
 import { EXECUTION_LOG, LOGS_DIR, readLog, type Stream } from "../core/log-files.ts";
-import { CHECKS_FILE, resultsDir, type QueuePaths } from "../core/paths.ts";
+import { resultsDir, type QueuePaths } from "../core/paths.ts";
 import { removeTree } from "../core/remove.ts";
-import { walkTree } from "../core/tree.ts";
 import { appliedLimits, limitsHit } from "../run/runner.ts";
 import { readChecksReport } from "../disclosure/results.ts";
 import type { AppConfig, JobMetadata, RunRef, RunResult } from "../core/schemas.ts";
@@ -128,7 +127,7 @@ async function finish(
   // With release "auto", checked output goes to the requester now, unless a finding blocks it.
   const blocked = job.meta.output_review !== "pending" && (checks?.blocking ?? 0) > 0;
   if (blocked) log(`${shortUid(job.uid)} output and logs held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
-  if (job.meta.output_review !== "pending" && !blocked) await publish(rec, job, held);
+  if (job.meta.output_review !== "pending" && !blocked) await releaseAll(paths, job, held);
   const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
   const status = result && !result.failed ? "completed" : "failed";
   const message = cancel
@@ -206,22 +205,6 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
     rec.log(`${shortUid(job.uid)} output checks could not run: ${errorMessage(error)}`);
     return null;
   }
-}
-
-/** Checked output and logs (and the checks' report) from the staging folder into the job's own folder, where its requester reads them. */
-async function publish(rec: Recorder, job: Job, held: string): Promise<void> {
-  const output = path.join(held, "output");
-  if (await exists(output)) {
-    const files = (await walkTree(output, { anyName: true })).filter((e) => e.type === "file").map((e) => e.rel);
-    await rememberReleased(rec.paths, job.meta.requester_email, job.uid, output, files);
-  }
-  for (const part of ["output", CHECKS_FILE, LOGS_DIR, EXECUTION_LOG]) {
-    const from = path.join(held, part);
-    if (!(await exists(from))) continue;
-    await removeTree(path.join(job.dir, part));
-    await fs.promises.rename(from, path.join(job.dir, part));
-  }
-  await removeTree(held);
 }
 
 /** Start approved jobs in the free slots. Returns what could not even be tried, and why. */

@@ -21,7 +21,7 @@
  *            ──its run never began (no "go" was said)───▶ approved           transition   "recovered"
  *   (a pass starts a run and records it in the job's `run`; a later pass collects it: see runs.ts)
  *   any      ──a half-done change finished or undone────▶ its target / stays transition / update "recovered"
- *   completed/failed with output held ──released────────▶ same status        release      "released"
+ *   completed/failed with output held ──released────────▶ same status        update (disclosure/release.ts) "released"
  *   moved into rejected/ (or completed/, failed/) by another program ─▶ same   update       "cancelled" / "recovered"
  *   approved/running with an unreadable record (past a sync's time) ─▶ pending  returnUnreadable "returned"
  *   completed/failed/rejected, old ──────────────────────▶ (removed)         remove       "cleaned"
@@ -38,20 +38,16 @@ import path from "node:path";
 import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
 import { z } from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
-import { BugError, JobStateError } from "../core/errors.ts";
+import { BugError } from "../core/errors.ts";
 import { faultPoint } from "../core/fault.ts";
 import { listDirs, writeJsonAtomic } from "../core/fsutil.ts";
-import { rememberReleased } from "../disclosure/released.ts";
 import { recordToDisk } from "./job-record.ts";
 import type { Job } from "../core/job.ts";
 import { shortUid, type Log } from "../core/log.ts";
-import { EXECUTION_LOG, existingLogsDir, LOGS_DIR } from "../core/log-files.ts";
-import { CHECKS_FILE, decisionFile, jobDir, voteFile, type QueuePaths } from "../core/paths.ts";
+import { decisionFile, jobDir, voteFile, type QueuePaths } from "../core/paths.ts";
 import { jobPermissions } from "./permissions.ts";
 import { removeTree } from "../core/remove.ts";
-import { readChecksReport } from "../disclosure/results.ts";
 import { AUDIT_EVENTS, JobMetadataSchema, JobStatus, type JobMetadata } from "../core/schemas.ts";
-import { walkTree } from "../core/tree.ts";
 
 export const TRANSITIONS = {
   pending: ["approved", "rejected", "failed"],
@@ -223,109 +219,6 @@ export async function returnUnreadable(rec: Recorder, from: JobStatus, uid: stri
     detail: { from, reason: `unreadable record: ${reason}` },
     say: `had an unreadable record in ${from}/ → back to pending, to be judged by the intake gate`,
   });
-}
-
-export interface ReleaseDecision {
-  /** Files kept back (paths under output/, or run-logs/stdout.txt, run-logs/stderr.txt), each with why: the requester reads it. */
-  withhold?: Record<string, string>;
-  /** Return the job to its requester with this comment: every output file and log is kept back. */
-  requestChanges?: string | undefined;
-  /** Why files with blocking findings go out anyway; required when any released file has one. */
-  exception?: string | undefined;
-}
-
-/** The logs a release decides on, by the names the checks report and the withhold list use. */
-const LOG_NAMES = ["stdout", "stderr"].map((stream) => `${LOGS_DIR}/${stream}.txt`);
-
-/**
- * Hand a finished job's held logs and output (staging/<uid>/) to its requester, file by file: what is
- * withheld stays in staging (until cleanup), and the checks report that goes along covers only the
- * files released, since findings quote the values they flag. Logs are files like any other here: a
- * job can print what it must not write. An output file may share a log's name (output/run-logs/…):
- * a decision on that name then holds for both, and a blocking finding on either blocks both.
- */
-export async function release(rec: Recorder, job: Job, by: string, decision: ReleaseDecision = {}): Promise<Job> {
-  if (job.meta.output_review !== "pending") {
-    throw new JobStateError(
-      job.meta.output_review === "released"
-        ? `Job ${job.uid}: its output was released already.`
-        : `Job ${job.uid} (${job.status}) has no output awaiting release.`,
-      { uid: job.uid },
-    );
-  }
-  if (job.status !== "completed" && job.status !== "failed") {
-    throw new JobStateError(`Job ${job.uid} is ${job.status}: release it once it has finished.`, { uid: job.uid });
-  }
-  const staged = path.join(rec.paths.staging, job.uid);
-  const outputs = (await walkTree(path.join(staged, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file").map((e) => e.rel);
-  // (Held before the logs folder got a name SyftBox syncs, they are found under the old one and leave under the new.)
-  const heldLogs = existingLogsDir(staged);
-  // An empty stream is nothing to decide on (the checks leave it out too); it goes with the logs that go.
-  const logs = heldLogs
-    ? LOG_NAMES.filter((name) => (fs.statSync(path.join(heldLogs, path.basename(name)), { throwIfNoEntry: false })?.size ?? 0) > 0)
-    : [];
-  const files = [...new Set([...outputs, ...logs])];
-  const report = await readChecksReport(staged);
-  const withhold = new Map(Object.entries(decision.withhold ?? {}));
-  if (decision.requestChanges !== undefined) for (const f of files) withhold.set(f, `changes requested: ${decision.requestChanges}`);
-  const unknown = [...withhold.keys()].filter((f) => !files.includes(f));
-  if (unknown.length > 0) {
-    throw new JobStateError(`Job ${job.uid} has no output file or log ${unknown.join(", ")}; its files are: ${files.join(", ") || "none"}.`, {
-      uid: job.uid,
-    });
-  }
-  const released = files.filter((f) => !withhold.has(f));
-  const blocked = released.filter((f) => report?.files.some((r) => r.path === f && r.findings.some((x) => x.blocking)));
-  if (blocked.length > 0 && !decision.exception) {
-    throw new JobStateError(
-      `Job ${job.uid}: ${blocked.join(", ")} ${blocked.length > 1 ? "have" : "has"} blocking findings (scq checks ${job.uid.slice(-8)}): ` +
-        `withhold ${blocked.length > 1 ? "them" : "it"}, or release with an exception that says why (--exception "...").`,
-      { uid: job.uid },
-    );
-  }
-  const releasedLogs = logs.filter((name) => released.includes(name));
-  for (const name of releasedLogs) {
-    await fs.promises.mkdir(path.join(job.dir, LOGS_DIR), { recursive: true });
-    await fs.promises.rename(path.join(heldLogs!, path.basename(name)), path.join(job.dir, name));
-  }
-  // Both streams in one file (jobs from a Python client): it goes only when neither stream is kept back.
-  if (releasedLogs.length === logs.length && fs.existsSync(path.join(staged, EXECUTION_LOG))) {
-    await fs.promises.rename(path.join(staged, EXECUTION_LOG), path.join(job.dir, EXECUTION_LOG));
-  }
-  await fs.promises.mkdir(path.join(job.dir, "output"), { recursive: true });
-  const releasedOutputs = outputs.filter((f) => released.includes(f));
-  // Remembered for the differencing check of later tables released to the same requester.
-  await rememberReleased(rec.paths, job.meta.requester_email, job.uid, path.join(staged, "output"), releasedOutputs);
-  for (const rel of releasedOutputs) {
-    await fs.promises.mkdir(path.dirname(path.join(job.dir, "output", rel)), { recursive: true });
-    await fs.promises.rename(path.join(staged, "output", rel), path.join(job.dir, "output", rel));
-  }
-  if (report) await writeJsonAtomic(path.join(job.dir, CHECKS_FILE), { ...report, files: report.files.filter((f) => released.includes(f.path)) });
-  const withheld = [...withhold].map(([p, reason]) => ({ path: p, reason }));
-  const output_decisions = {
-    by,
-    at: now(),
-    released,
-    withheld,
-    exception: decision.exception ?? null,
-    changes_requested: decision.requestChanges ?? null,
-  };
-  const done = await update(
-    rec,
-    job,
-    { output_review: "released", output_decisions },
-    {
-      event: "released",
-      by,
-      detail: { released, withheld, exception: output_decisions.exception, changes_requested: output_decisions.changes_requested },
-      say:
-        decision.requestChanges !== undefined
-          ? `returned to its requester by ${by} (changes requested: ${decision.requestChanges}); output and logs withheld`
-          : `released by ${by}: ${released.length} file(s) (logs among them: ${releasedLogs.length})${withheld.length ? `, ${withheld.length} withheld` : ""}`,
-    },
-  );
-  if (withheld.length === 0) await removeTree(staged);
-  return done;
 }
 
 /** Delete a finished job for good: renamed into jobs/.trash first, so a crash never leaves half of one in a status folder. */

@@ -1,0 +1,158 @@
+// Output and logs leave the datasite here and nowhere else. A finished run's results wait in the
+// owner-only staging folder (staging/<uid>/) until they have been checked; then they are handed over
+// into the job's folder, where SyftBox carries them to the requester: all at once when the checks
+// allow it under release "auto" (releaseAll, called by the pass), or file by file as the owner
+// decides (release: scq release, the page).
+import fs from "node:fs";
+import path from "node:path";
+import { JobStateError } from "../core/errors.ts";
+import { exists, writeJsonAtomic } from "../core/fsutil.ts";
+import type { Job } from "../core/job.ts";
+import { EXECUTION_LOG, existingLogsDir, LOGS_DIR } from "../core/log-files.ts";
+import { CHECKS_FILE, type QueuePaths } from "../core/paths.ts";
+import { removeTree } from "../core/remove.ts";
+import { walkTree } from "../core/tree.ts";
+import { now, update, type Recorder } from "../queue/lifecycle.ts";
+import { rememberReleased } from "./released.ts";
+import { readChecksReport } from "./results.ts";
+
+export interface ReleaseDecision {
+  /** Files kept back (paths under output/, or run-logs/stdout.txt, run-logs/stderr.txt), each with why: the requester reads it. */
+  withhold?: Record<string, string>;
+  /** Return the job to its requester with this comment: every output file and log is kept back. */
+  requestChanges?: string | undefined;
+  /** Why files with blocking findings go out anyway; required when any released file has one. */
+  exception?: string | undefined;
+}
+
+/** The logs a release decides on, by the names the checks report and the withhold list use. */
+const LOG_NAMES = ["stdout", "stderr"].map((stream) => `${LOGS_DIR}/${stream}.txt`);
+
+/** What a job holds in staging, by the names decisions use: output files (under output/) and non-empty logs. */
+async function heldFiles(held: string): Promise<{ outputs: string[]; logs: string[] }> {
+  const outputs = (await walkTree(path.join(held, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file").map((e) => e.rel);
+  const logsDir = existingLogsDir(held);
+  // An empty stream is nothing to decide on (the checks leave it out too); it goes with the logs that go.
+  const logs = logsDir
+    ? LOG_NAMES.filter((name) => (fs.statSync(path.join(logsDir, path.basename(name)), { throwIfNoEntry: false })?.size ?? 0) > 0)
+    : [];
+  return { outputs, logs };
+}
+
+/**
+ * Move the files in `released` (all of them when it is undefined) from `held` into the job's folder,
+ * remembering released tables for the differencing check of later ones. All at once, whole folders
+ * move (one rename each): a pass cut off between two renames leaves the rest where the next pass
+ * finds them. The checks report that goes along covers only the files released, since findings quote
+ * the values they flag. What stays is kept in staging until cleanup.
+ */
+async function handOver(paths: QueuePaths, job: Job, held: string, released?: Set<string>): Promise<void> {
+  const { outputs, logs } = await heldFiles(held);
+  const goes = (f: string) => released === undefined || released.has(f);
+  await rememberReleased(paths, job.meta.requester_email, job.uid, path.join(held, "output"), outputs.filter(goes));
+  if ([...outputs, ...logs].every(goes)) {
+    const logsDir = existingLogsDir(held);
+    // (Held before the logs folder got a name SyftBox syncs, they are found under the old one and leave under the new.)
+    const parts: [string | undefined, string][] = [
+      [path.join(held, "output"), "output"],
+      [path.join(held, CHECKS_FILE), CHECKS_FILE],
+      [logsDir, LOGS_DIR],
+      [path.join(held, EXECUTION_LOG), EXECUTION_LOG],
+    ];
+    for (const [from, to] of parts) {
+      if (!from || !(await exists(from))) continue;
+      await removeTree(path.join(job.dir, to));
+      await fs.promises.rename(from, path.join(job.dir, to));
+    }
+    await removeTree(held);
+    return;
+  }
+  const logsDir = existingLogsDir(held);
+  const goingLogs = logs.filter(goes);
+  for (const name of goingLogs) {
+    await fs.promises.mkdir(path.join(job.dir, LOGS_DIR), { recursive: true });
+    await fs.promises.rename(path.join(logsDir!, path.basename(name)), path.join(job.dir, name));
+  }
+  // Both streams in one file (jobs from a Python client): it goes only when neither stream is kept back.
+  if (goingLogs.length === logs.length && (await exists(path.join(held, EXECUTION_LOG)))) {
+    await fs.promises.rename(path.join(held, EXECUTION_LOG), path.join(job.dir, EXECUTION_LOG));
+  }
+  await fs.promises.mkdir(path.join(job.dir, "output"), { recursive: true });
+  for (const rel of outputs.filter(goes)) {
+    await fs.promises.mkdir(path.dirname(path.join(job.dir, "output", rel)), { recursive: true });
+    await fs.promises.rename(path.join(held, "output", rel), path.join(job.dir, "output", rel));
+  }
+  const report = await readChecksReport(held);
+  if (report) await writeJsonAtomic(path.join(job.dir, CHECKS_FILE), { ...report, files: report.files.filter((f) => goes(f.path)) });
+}
+
+/** Everything a finished run left in `held` goes to its requester: the pass, once the checks allow it (release "auto"). */
+export function releaseAll(paths: QueuePaths, job: Job, held: string): Promise<void> {
+  return handOver(paths, job, held);
+}
+
+/**
+ * The owner's release of a finished job's held logs and output, file by file: what is withheld stays
+ * in staging. Logs are files like any other here: a job can print what it must not write. An output
+ * file may share a log's name (output/run-logs/…): a decision on that name then holds for both, and
+ * a blocking finding on either blocks both.
+ */
+export async function release(rec: Recorder, job: Job, by: string, decision: ReleaseDecision = {}): Promise<Job> {
+  if (job.meta.output_review !== "pending") {
+    throw new JobStateError(
+      job.meta.output_review === "released"
+        ? `Job ${job.uid}: its output was released already.`
+        : `Job ${job.uid} (${job.status}) has no output awaiting release.`,
+      { uid: job.uid },
+    );
+  }
+  if (job.status !== "completed" && job.status !== "failed") {
+    throw new JobStateError(`Job ${job.uid} is ${job.status}: release it once it has finished.`, { uid: job.uid });
+  }
+  const held = path.join(rec.paths.staging, job.uid);
+  const { outputs, logs } = await heldFiles(held);
+  const files = [...new Set([...outputs, ...logs])];
+  const report = await readChecksReport(held);
+  const withhold = new Map(Object.entries(decision.withhold ?? {}));
+  if (decision.requestChanges !== undefined) for (const f of files) withhold.set(f, `changes requested: ${decision.requestChanges}`);
+  const unknown = [...withhold.keys()].filter((f) => !files.includes(f));
+  if (unknown.length > 0) {
+    throw new JobStateError(`Job ${job.uid} has no output file or log ${unknown.join(", ")}; its files are: ${files.join(", ") || "none"}.`, {
+      uid: job.uid,
+    });
+  }
+  const released = files.filter((f) => !withhold.has(f));
+  const blocked = released.filter((f) => report?.files.some((r) => r.path === f && r.findings.some((x) => x.blocking)));
+  if (blocked.length > 0 && !decision.exception) {
+    throw new JobStateError(
+      `Job ${job.uid}: ${blocked.join(", ")} ${blocked.length > 1 ? "have" : "has"} blocking findings (scq checks ${job.uid.slice(-8)}): ` +
+        `withhold ${blocked.length > 1 ? "them" : "it"}, or release with an exception that says why (--exception "...").`,
+      { uid: job.uid },
+    );
+  }
+  await handOver(rec.paths, job, held, new Set(released));
+  const releasedLogs = logs.filter((name) => released.includes(name));
+  const withheld = [...withhold].map(([p, reason]) => ({ path: p, reason }));
+  const output_decisions = {
+    by,
+    at: now(),
+    released,
+    withheld,
+    exception: decision.exception ?? null,
+    changes_requested: decision.requestChanges ?? null,
+  };
+  return update(
+    rec,
+    job,
+    { output_review: "released", output_decisions },
+    {
+      event: "released",
+      by,
+      detail: { released, withheld, exception: output_decisions.exception, changes_requested: output_decisions.changes_requested },
+      say:
+        decision.requestChanges !== undefined
+          ? `returned to its requester by ${by} (changes requested: ${decision.requestChanges}); output and logs withheld`
+          : `released by ${by}: ${released.length} file(s) (logs among them: ${releasedLogs.length})${withheld.length ? `, ${withheld.length} withheld` : ""}`,
+    },
+  );
+}
