@@ -3,6 +3,22 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/** A `catch {}` without a binding lets an error go: it says why in a comment. */
+const catchSaysWhy = {
+  meta: { type: "suggestion", schema: [] },
+  create(context) {
+    return {
+      CatchClause(node) {
+        if (node.param) return;
+        const comments = context.sourceCode.getCommentsInside(node.body);
+        // Or a comment on the catch line itself: "} catch { // why".
+        const onLine = context.sourceCode.getAllComments().some((c) => c.loc.start.line === node.loc.start.line);
+        if (comments.length === 0 && !onLine) context.report({ node, message: "This catch lets an error go: say why in a comment inside it." });
+      },
+    };
+  },
+};
+
 export default tseslint.config(
   { ignores: ["node_modules/**", "dist/**", "dist.*/**", "demo-workspace/**", "docs/**"] },
   js.configs.recommended,
@@ -20,6 +36,22 @@ export default tseslint.config(
   // The layers of lib/, lowest first: a folder imports only from its own and lower layers, so
   // the import paths keep reading as the design (README, code map) and no circle can form.
   ...layers(["core"], ["run"], ["queue"], ["disclosure", "approval"], ["pass"], ["people"], ["ui"], ["commands"]),
+  // Every error let go says why: `.catch(expected("why"))` (lib/core/expected.ts), and a bare
+  // `catch {}` carries a comment. A reader never has to guess whether a failure was forgotten.
+  {
+    files: ["lib/**/*.ts", "scripts/**/*.ts"],
+    plugins: { scq: { rules: { "catch-says-why": catchSaysWhy } } },
+    rules: {
+      "scq/catch-says-why": "error",
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "CallExpression[callee.property.name='catch'] > ArrowFunctionExpression[params.length=0]",
+          message: 'An error let go says why: .catch(expected("why", fallback)) from lib/core/expected.ts.',
+        },
+      ],
+    },
+  },
   {
     files: ["**/*.mjs", "**/*.js"],
     ...tseslint.configs.disableTypeChecked,

@@ -16,6 +16,7 @@ import { APP_DIR, datasiteDir, queuePaths } from "../lib/core/paths.ts";
 import { sandboxProblem } from "../lib/run/sandbox.ts";
 import { AppConfigSchema, type AppConfig } from "../lib/core/schemas.ts";
 import { submitJob } from "../lib/people/api.ts";
+import { expected } from "../lib/core/expected.ts";
 
 const OWNER = "owner@demo.local";
 const SCIENTIST = "scientist@demo.local";
@@ -106,7 +107,9 @@ async function main(): Promise<void> {
 
   const job = await findJob(paths, submitted.uid);
   step(`Result: job ${job.uid} is ${job.status}`);
-  const summary = await fs.readFile(path.join(job.dir, "output", "summary.txt"), "utf8").catch(() => "(no output)");
+  const summary = await fs
+    .readFile(path.join(job.dir, "output", "summary.txt"), "utf8")
+    .catch(expected("a run that wrote no summary", "(no output)"));
   console.log(`output/summary.txt:\n${summary.trimEnd().replace(/^/gm, "  ")}`);
   console.log(`job folder: ${job.dir}`);
   const scq = `SYFTBOX_CLIENT_CONFIG_PATH=${path.join(workspace, "owner.config.json")} SCQ_APP_CONFIG=${configFile} ./scripts/scq.sh`;

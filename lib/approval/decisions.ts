@@ -15,6 +15,7 @@ import { findJob, matchUid, readJob, uidIndex } from "../queue/jobs.ts";
 import { decisionFile, voteFile, type QueuePaths } from "../core/paths.ts";
 import { DecisionMarkerSchema, type DecisionMarker } from "../core/schemas.ts";
 import { treeHash } from "../core/tree.ts";
+import { expected } from "../core/expected.ts";
 
 export type Decision = DecisionMarker["decision"];
 
@@ -64,7 +65,7 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
       { uid: job.uid },
     );
   }
-  const existing = await readMarker(decisionFile(paths, job.uid)).catch(() => undefined);
+  const existing = await readMarker(decisionFile(paths, job.uid)).catch(expected("an unreadable marker is replaced by this decision"));
   if (existing) {
     throw new JobStateError(
       `Job ${job.uid} already has a decision (${existing.decision} by ${existing.by} at ${existing.at}); the next pass applies it.`,

@@ -23,6 +23,7 @@ import { withFileLock } from "../core/lock.ts";
 import type { QueuePaths } from "../core/paths.ts";
 import { Email, Sha256, Timestamp } from "../core/schemas.ts";
 import { treeHash, walkTree } from "../core/tree.ts";
+import { expected } from "../core/expected.ts";
 
 export const RuleSchema = z.object({
   id: z.string().regex(/^rule-[0-9a-f]{8}$/),
@@ -221,7 +222,11 @@ export async function claimRule(
   const { requester, code_sha256: code, uid } = submission;
   const all = await readRules(paths);
   // The hash without params.json is computed only when a parameterised rule could use it.
-  const withoutParams = all.some((r) => r.params !== null) ? await hashWithoutParams(submission.code).catch(() => undefined) : undefined;
+  const withoutParams = all.some((r) => r.params !== null)
+    ? await hashWithoutParams(submission.code).catch(
+        expected("a tree that cannot be hashed without params.json: only rules for the whole code apply"),
+      )
+    : undefined;
   const pins = (r: Rule) => r.code_sha256 === code || (r.params !== null && r.params.code_sha256 === withoutParams);
   if (!all.some(pins)) return {};
   // Schemas are checked before the lock: the files are frozen, and a bad params.json refuses the rule, not the job.

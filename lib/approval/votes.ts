@@ -32,6 +32,7 @@ import { voteFile, type QueuePaths } from "../core/paths.ts";
 import { jobPermissions } from "../queue/permissions.ts";
 import { removeTree } from "../core/remove.ts";
 import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "../core/schemas.ts";
+import { expected } from "../core/expected.ts";
 
 export type Approvals = NonNullable<AppConfig["approvals"]>;
 
@@ -185,7 +186,7 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
   }
   if (current.meta.votes.length === 0) return;
   // A rule's marker, or the one a cut-off pass wrote: applied as it is.
-  if (await markerFor(rec.paths, job.uid).catch(() => undefined)) return;
+  if (await markerFor(rec.paths, job.uid).catch(expected("an unreadable marker counts as none: the votes decide"))) return;
   const t = tally(current, approvals);
   if (t.rejectedBy) {
     await writeMarker(rec.paths, {
@@ -260,7 +261,7 @@ export async function grantApprovers(paths: QueuePaths, approvals: Approvals | u
   const changed = before !== JSON.stringify(approvals ?? null);
   const uids = changed ? ((await ifExists(fs.promises.readdir(path.join(paths.jobs, "pending")))) ?? []) : admitted;
   for (const uid of uids) {
-    const job = await readJob(paths, "pending", uid).catch(() => undefined);
+    const job = await readJob(paths, "pending", uid).catch(expected("a job gone or being synced: its votes wait"));
     if (job) await jobPermissions(job.dir, job.meta.requester_email, approvers);
   }
   // Written exactly as compared above (writeJsonAtomic would indent it, and every pass would see a change).

@@ -9,6 +9,7 @@ import type { RunResult } from "../core/schemas.ts";
 import { readLog } from "../core/log-files.ts";
 import { walkTree } from "../core/tree.ts";
 import { contextFrom, print, type GlobalArgs } from "./shared.ts";
+import { expected } from "../core/expected.ts";
 
 /** The end of a log worth printing under the result. */
 const TAIL_LINES = 20;
@@ -16,7 +17,7 @@ const TAIL_LINES = 20;
 async function resultLines(result: RunResult, dir: string): Promise<string[]> {
   const lines = [`  ${result.failed ? "FAILED" : "succeeded"}: ${result.message}`];
   for (const stream of ["stdout", "stderr"] as const) {
-    const text = (await readLog(dir, stream).catch(() => undefined)) ?? "";
+    const text = (await readLog(dir, stream).catch(expected("a dry run without this stream"))) ?? "";
     if (text === "") continue;
     const all = text.replace(/\n$/, "").split("\n");
     lines.push(
@@ -24,7 +25,9 @@ async function resultLines(result: RunResult, dir: string): Promise<string[]> {
       ...all.slice(-TAIL_LINES).map((l) => `  ${l}`),
     );
   }
-  const output = (await walkTree(path.join(dir, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file");
+  const output = (await walkTree(path.join(dir, "output"), { anyName: true }).catch(expected("a dry run without output", []))).filter(
+    (e) => e.type === "file",
+  );
   lines.push(
     `  output (${output.length} file(s)) in ${path.join(dir, "output")}${output.length > 0 ? ":" : ""}`,
     ...output.map((f) => `    ${f.rel}  (${f.size} bytes)`),

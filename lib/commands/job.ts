@@ -6,6 +6,7 @@ import { JobStateError, UsageError } from "../core/errors.ts";
 import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { visible } from "../core/visible.ts";
 import { contextFrom, jobJson, outputChecksLines, paint, print, stateText, type GlobalArgs } from "./shared.ts";
+import { expected } from "../core/expected.ts";
 
 interface UidArgs extends GlobalArgs {
   uid: string;
@@ -95,7 +96,7 @@ export const outputCommand: CommandModule<GlobalArgs, OutputArgs> = {
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
     const out = await getJobOutput(argv.uid, { to: argv.to }, ctx);
-    const checks = await getJobChecks(out.job.uid, ctx).catch(() => null);
+    const checks = await getJobChecks(out.job.uid, ctx).catch(expected("no checks to show (none yet, or not this viewer's)", null));
     const decided = out.job.meta.output_review === "released" ? out.job.meta.output_decisions : null;
     const withheld = decided?.withheld ?? [];
     print(

@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { getJobChecks, reviewJob } from "../people/api.ts";
 import { approvalsOf } from "../approval/votes.ts";
 import { contextFrom, datasiteOption, jobJson, onDatasite, outputChecksLines, print, votesLines, type GlobalArgs } from "./shared.ts";
+import { expected } from "../core/expected.ts";
 
 interface Args extends GlobalArgs {
   uid: string;
@@ -17,7 +18,7 @@ export const reviewCommand: CommandModule<GlobalArgs, Args> = {
     const r = await reviewJob(argv.uid, ctx);
     const m = r.job.meta;
     // A finished job: what the disclosure check found in its output (as this user may see it).
-    const checks = await getJobChecks(r.job.uid, ctx).catch(() => null);
+    const checks = await getJobChecks(r.job.uid, ctx).catch(expected("no checks to show (none yet, or not this viewer's)", null));
     const json = {
       job: jobJson(r.job),
       files: r.files,

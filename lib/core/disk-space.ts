@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { DiskFullError } from "./errors.ts";
 import type { QueuePaths } from "./paths.ts";
+import { expected } from "./expected.ts";
 
 const MB = 1024 * 1024;
 /** The reserve given back on a full disk: room for the lock, records, audit lines and a pass summary. */
@@ -56,7 +57,7 @@ export async function keepReserve(paths: QueuePaths): Promise<void> {
       await handle.close();
     }
   } catch {
-    await fs.promises.rm(file, { force: true }).catch(() => {}); // no room after all: better none than a partial one
+    await fs.promises.rm(file, { force: true }).catch(expected("no room after all: better none than a partial one")); // no room after all: better none than a partial one
   }
 }
 

@@ -147,3 +147,35 @@ export function reportError(error: unknown): void {
   process.stderr.write(`unexpected error (please report it): ${e.stack ?? e.message}\n`);
   process.exitCode = 70;
 }
+
+// Errors that never reach a user as they are: each is caught by the code that knows what to say.
+
+/**
+ * Why a tree is refused; shown to the requester. `missingRunSh` marks the one refusal a submitter can
+ * fix by other means (scq submit-script), so callers can say so without reading the message.
+ */
+export class UnsafeTreeError extends Error {
+  constructor(
+    message: string,
+    readonly missingRunSh = false,
+  ) {
+    super(message);
+    this.name = "UnsafeTreeError";
+  }
+}
+
+/** A file that is not a table the checks can read (a table's name, other content): checked as a plain file. */
+export class NotATableError extends Error {}
+
+/** The stage root is not one this user alone may write: nothing is staged there (run/runner.ts). */
+export class StageRootError extends Error {}
+
+/** A request the page's server answers with `status` and this message. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { isNotFound, parseJsonText } from "./fsutil.ts";
 import { LockSchema } from "./schemas.ts";
 import type { z } from "zod";
+import { expected } from "./expected.ts";
 
 type LockInfo = z.infer<typeof LockSchema>;
 
@@ -19,6 +20,7 @@ export function processStartTime(pid: number): string | undefined {
     // The command name (field 2) may contain spaces and parentheses: count fields after the last ")".
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
+    // no such process (it exited): no start time
     return undefined;
   }
 }
@@ -33,6 +35,7 @@ export function isRunning(pid: number, start: string): boolean {
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return fields[19] === start && fields[0] !== "Z" && fields[0] !== "X";
   } catch {
+    // no such process: not alive
     return false;
   }
 }
@@ -57,7 +60,7 @@ export async function tryLock(file: string): Promise<TryLockResult> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
         // Made but not written (a full disk): an empty lock would hold off the next passes, so it goes.
-        await fs.promises.rm(file, { force: true }).catch(() => {});
+        await fs.promises.rm(file, { force: true }).catch(expected("a lock file already gone"));
         throw error;
       }
     }
@@ -95,6 +98,7 @@ async function olderThan(file: string, ms: number): Promise<boolean> {
   try {
     return Date.now() - (await fs.promises.stat(file)).mtimeMs > ms;
   } catch {
+    // gone: as good as stale
     return true;
   }
 }

@@ -4,6 +4,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import { promisify } from "node:util";
+import { expected } from "./expected.ts";
 
 const run = promisify(execFile);
 
@@ -16,6 +17,6 @@ export async function removeTree(dir: string): Promise<void> {
     // fall through to the tools that can
   }
   // --one-file-system: never follow a mount a job could not have made anyway, but be sure.
-  await run("chmod", ["-R", "u+rwx", "--", dir], { timeout: 120_000 }).catch(() => undefined);
+  await run("chmod", ["-R", "u+rwx", "--", dir], { timeout: 120_000 }).catch(expected("rm reports what it still cannot remove"));
   await run("rm", ["-rf", "--one-file-system", "--", dir], { timeout: 120_000 });
 }

@@ -1,9 +1,11 @@
 // Walking a submitted code folder without trusting it: lstat only (never follow a link), refuse
 // anything that is not a plain file or folder, stop early at the configured caps.
 import { createHash } from "node:crypto";
+
 import fs from "node:fs";
 import path from "node:path";
 import { openRegularFile } from "./fsutil.ts";
+import { UnsafeTreeError } from "./errors.ts";
 
 export interface TreeEntry {
   /** Path relative to the root, with "/" separators. */
@@ -32,20 +34,6 @@ export interface WalkOptions extends Partial<TreeCaps> {
 /** Files SyftBox itself makes while syncing: conflict copies and temp files. Never part of a job. */
 export function isSyncNoise(name: string): boolean {
   return /\.conflict\.[^/]*$/.test(name) || /\.syft\.tmp\./.test(name) || name.endsWith(".tmp");
-}
-
-/**
- * Why a tree is refused; shown to the requester. `missingRunSh` marks the one refusal a submitter can
- * fix by other means (scq submit-script), so callers can say so without reading the message.
- */
-export class UnsafeTreeError extends Error {
-  constructor(
-    message: string,
-    readonly missingRunSh = false,
-  ) {
-    super(message);
-    this.name = "UnsafeTreeError";
-  }
 }
 
 // eslint-disable-next-line no-control-regex

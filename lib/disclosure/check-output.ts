@@ -7,15 +7,24 @@ import fs from "node:fs";
 import path from "node:path";
 import type { z } from "zod";
 import { exists, ifExists, readJsonFile, readUntrustedFile, writeJsonAtomic } from "../core/fsutil.ts";
-import { errorMessage } from "../core/errors.ts";
+
+import { errorMessage, NotATableError } from "../core/errors.ts";
+
 import { logFile, LOGS_DIR } from "../core/log-files.ts";
+
 import { CHECKS_FILE } from "../core/paths.ts";
+
 import { dataMounts } from "../core/data-paths.ts";
+
 import { neverSynced } from "../core/sync-ignore.ts";
+
 import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type DataPath, type Finding, type OutputChecks } from "../core/schemas.ts";
-import { NotATableError, readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
+
+import { readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
 import { differencingFindings, rowKey, tableFindings } from "./rules.ts";
+
+import { expected } from "../core/expected.ts";
 
 const MB = 1024 * 1024;
 /** Most files looked at in one output (a job may write twice limits.max_files; the rest are counted, not read). */
@@ -205,11 +214,11 @@ export function checksSummary(report: ChecksReport): { files: number; findings: 
 async function outputFiles(dir: string): Promise<{ rel: string; full: string; bytes: number }[]> {
   const out: { rel: string; full: string; bytes: number }[] = [];
   const visit = async (at: string, rel: string): Promise<void> => {
-    const names = await fs.promises.readdir(at).catch(() => [] as string[]);
+    const names = await fs.promises.readdir(at).catch(expected("a folder that went away: nothing in it to check", [] as string[]));
     for (const name of names.sort()) {
       if (out.length >= MAX_FILES) return;
       const full = path.join(at, name);
-      const stat = await fs.promises.lstat(full).catch(() => undefined);
+      const stat = await fs.promises.lstat(full).catch(expected("an entry that went away: nothing to check"));
       if (stat?.isDirectory()) await visit(full, rel ? `${rel}/${name}` : name);
       else if (stat?.isFile()) out.push({ rel: rel ? `${rel}/${name}` : name, full, bytes: stat.size });
     }
@@ -225,7 +234,7 @@ async function outputFiles(dir: string): Promise<{ rel: string; full: string; by
 async function privateRows(dataPaths: DataPath[]): Promise<Map<string, string>> {
   const rows = new Map<string, string>();
   for (const mount of dataMounts(dataPaths)) {
-    const names = await fs.promises.readdir(mount.source).catch(() => [] as string[]);
+    const names = await fs.promises.readdir(mount.source).catch(expected("a data folder not readable here: nothing to compare with", [] as string[]));
     for (const name of names) {
       const type = path.extname(name).slice(1).toLowerCase();
       if (type !== "csv" && type !== "tsv") continue;

@@ -3,6 +3,7 @@
 // length and on the number of lines, a column cap, and for JSON a nesting-depth scan before JSON.parse
 // (whose recursion a deeply nested document would exhaust).
 import { readUntrustedFile } from "../core/fsutil.ts";
+import { NotATableError } from "../core/errors.ts";
 
 export interface Table {
   columns: string[];
@@ -21,8 +22,6 @@ export const TABLE_LIMITS = {
   /** Deepest JSON nesting read. */
   depth: 64,
 };
-
-export class NotATableError extends Error {}
 
 /** The table format a file's name says it holds (CSV, TSV, JSON), or undefined for any other file. */
 export function tableType(name: string): "csv" | "tsv" | "json" | undefined {

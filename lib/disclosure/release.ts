@@ -15,6 +15,7 @@ import { walkTree } from "../core/tree.ts";
 import { now, update, type Recorder } from "../queue/lifecycle.ts";
 import { rememberReleased } from "./released.ts";
 import { readChecksReport } from "./results.ts";
+import { expected } from "../core/expected.ts";
 
 export interface ReleaseDecision {
   /** Files kept back (paths under output/, or run-logs/stdout.txt, run-logs/stderr.txt), each with why: the requester reads it. */
@@ -30,7 +31,9 @@ const LOG_NAMES = ["stdout", "stderr"].map((stream) => `${LOGS_DIR}/${stream}.tx
 
 /** What a job holds in staging, by the names decisions use: output files (under output/) and non-empty logs. */
 async function heldFiles(held: string): Promise<{ outputs: string[]; logs: string[] }> {
-  const outputs = (await walkTree(path.join(held, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file").map((e) => e.rel);
+  const outputs = (await walkTree(path.join(held, "output"), { anyName: true }).catch(expected("no output folder: no output files", [])))
+    .filter((e) => e.type === "file")
+    .map((e) => e.rel);
   const logsDir = existingLogsDir(held);
   // An empty stream is nothing to decide on (the checks leave it out too); it goes with the logs that go.
   const logs = logsDir

@@ -18,6 +18,7 @@ import { finishHalfDoneTransition } from "./recover.ts";
 import { removeTree } from "../core/remove.ts";
 import type { AppConfig } from "../core/schemas.ts";
 import { uidTime } from "../core/uid.ts";
+import { expected } from "../core/expected.ts";
 
 /** How far ahead of ours a requester's clock may be before its uids' times are not believed. */
 const CLOCK_SKEW_MS = 3600_000;
@@ -75,7 +76,8 @@ export async function cleanup(
   for (let job of jobs) {
     // A record that disagrees with its folder (another program rewrote it) is settled here, hourly:
     // pending/ can be long, and the folder decides anyway.
-    if (job.meta.status !== job.status) job = await finishHalfDoneTransition(rec, job).catch(() => job);
+    if (job.meta.status !== job.status)
+      job = await finishHalfDoneTransition(rec, job).catch(expected("finished by recovery next pass; the sweep goes on with the job as it is", job));
     if (job.status !== "pending" || nowMs - Date.parse(job.meta.updated_at) < config.pending_expire_after * 1000) continue;
     const days = Math.round(config.pending_expire_after / 86_400);
     try {

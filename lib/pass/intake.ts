@@ -16,21 +16,36 @@
 import fs from "node:fs";
 import path from "node:path";
 import { admittedUids } from "../queue/admitted.ts";
+
 import { z } from "zod";
+
 import { appendAudit, auditHasSince } from "../queue/audit.ts";
+
 import { faultPoint } from "../core/fault.ts";
+
 import { writeRuleMarker } from "../approval/decisions.ts";
+
 import { forEachLimit } from "../core/concurrency.ts";
-import { describeZodIssues, errorMessage, InvalidFileError, reportJobError } from "../core/errors.ts";
+
+import { describeZodIssues, errorMessage, InvalidFileError, reportJobError, UnsafeTreeError } from "../core/errors.ts";
+
 import { exists, ifExists, isNotFound, listDirs, readJsonFile, readUntrustedFile, writeJsonAtomic } from "../core/fsutil.ts";
+
 import { readJob, recordFromDisk } from "../queue/job-record.ts";
+
 import type { Job } from "../core/job.ts";
 import { listJobDirs, uidIndex } from "../queue/jobs.ts";
+
 import { admit, adopt, now, TERMINAL_STATUSES, type Recorder } from "../queue/lifecycle.ts";
+
 import { prefixed, shortUid, type Log } from "../core/log.ts";
+
 import { CANCEL_FOLDER, jobDir, type QueuePaths } from "../core/paths.ts";
+
 import { removeTree } from "../core/remove.ts";
+
 import { claimRule } from "../approval/rules.ts";
+
 import {
   Email,
   JobMetadataSchema,
@@ -41,8 +56,11 @@ import {
   type AppConfig,
   type Limits,
 } from "../core/schemas.ts";
-import { checkJobCode, isSyftBoxControlFile, isSyncNoise, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "../core/tree.ts";
+
+import { checkJobCode, isSyftBoxControlFile, isSyncNoise, MAX_DEPTH, treeHash, walkTree } from "../core/tree.ts";
 import { visible } from "../core/visible.ts";
+
+import { expected } from "../core/expected.ts";
 
 export const SUBMITTED_MARKER = "submitted";
 const INTAKE_CONCURRENCY = 8;
@@ -77,7 +95,8 @@ export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Pr
     }
   });
   // Emptied sender folders go; one still holding a submission (ENOTEMPTY) stays for the next pass.
-  for (const email of await listDirs(paths.intake)) await fs.promises.rmdir(path.join(paths.intake, email)).catch(() => undefined);
+  for (const email of await listDirs(paths.intake))
+    await fs.promises.rmdir(path.join(paths.intake, email)).catch(expected("a folder not empty yet, or gone: removed on a later pass"));
   await adoptLegacyJobs(rec, config, result);
   return result;
 }
@@ -88,11 +107,13 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
     // The inbox folder name is the sender (SyftBox lets each user write only their own): a folder not
     // named like an email cannot be anyone's inbox, and nobody could ever be told about it. Remove it.
     if (!Email.safeParse(email).success) {
-      await removeTree(path.join(paths.inbox, email)).catch(() => undefined);
+      await removeTree(path.join(paths.inbox, email)).catch(expected("an inbox being synced: removed on a later pass"));
       log(`intake: inbox/${visible(email)} removed: an inbox folder must be named for its sender's email address`);
       continue;
     }
-    for (const entry of await fs.promises.readdir(path.join(paths.inbox, email), { withFileTypes: true }).catch(() => [])) {
+    for (const entry of await fs.promises
+      .readdir(path.join(paths.inbox, email), { withFileTypes: true })
+      .catch(expected("an inbox that went away: nothing to take in", []))) {
       // Conflict copies, temp folders and anything not named like a job are not submissions: they go
       // once nothing has changed in them for a day (a sync may still be working on them before that).
       if (entry.isDirectory() && UID_PATTERN.test(entry.name)) candidates.push({ email, uid: entry.name });
@@ -141,9 +162,9 @@ async function removeLeftover(full: string, log: Log): Promise<void> {
   // Its own mtime first (one lstat): a folder that still gains entries is not walked every pass.
   const top = await ifExists(fs.promises.lstat(full));
   if (!top || Date.now() - top.mtimeMs < LEFTOVER_MS) return;
-  const changed = await newestChange(full).catch(() => Date.now());
+  const changed = await newestChange(full).catch(expected("a tree being deleted: counted as changed now, so it is left for later", Date.now()));
   if (Date.now() - changed < LEFTOVER_MS) return;
-  await removeTree(full).catch(() => undefined);
+  await removeTree(full).catch(expected("a tree being deleted by a sync: the next pass removes what is left"));
   log(`intake: ${visible(path.relative(path.dirname(path.dirname(full)), full))} removed: not a submission, unchanged for a day`);
 }
 
@@ -174,6 +195,7 @@ async function readMarker(dir: string): Promise<z.infer<typeof SubmittedMarkerSc
   try {
     text = (await readUntrustedFile(path.join(dir, SUBMITTED_MARKER), 64 * 1024)).toString("utf8");
   } catch {
+    // missing or unreadable: the submission is not finished or not valid
     return "invalid";
   }
   // An empty marker is a valid marker without a manifest (older or hand-made submissions).
@@ -181,6 +203,7 @@ async function readMarker(dir: string): Promise<z.infer<typeof SubmittedMarkerSc
   try {
     return SubmittedMarkerSchema.parse(JSON.parse(text));
   } catch {
+    // not the marker's shape: the submission is refused with that reason
     return "invalid";
   }
 }
@@ -285,7 +308,7 @@ async function finishMovedAdmissions(rec: Recorder): Promise<void> {
       await fs.promises.rm(file, { force: true }); // a temp file of a note never written: no admission began
       continue;
     }
-    const note = await ifExists(readJsonFile(file, IntakeNoteSchema)).catch(() => undefined);
+    const note = await ifExists(readJsonFile(file, IntakeNoteSchema)).catch(expected("an unreadable note is no note: intake decides again"));
     if (note && (await exists(path.join(rec.paths.intake, note.email, uid)))) continue; // admitFrozen resumes it
     const event = note?.verdict.admit === false ? "intake-rejected" : "submitted";
     if (note && !(await auditHasSince(rec.paths, uid, event, note.at))) {
@@ -302,7 +325,9 @@ async function finishMovedAdmissions(rec: Recorder): Promise<void> {
 /** A frozen inbox submission (jobs/.intake/<email>/<uid>) into pending/, or rejected/ with the reason. */
 async function admitFrozen(rec: Recorder, limits: Limits, email: string, uid: string): Promise<{ job: Job; refused?: string }> {
   const dir = path.join(rec.paths.intake, email, uid);
-  const note = await ifExists(readJsonFile(noteFile(rec.paths, uid), IntakeNoteSchema)).catch(() => undefined);
+  const note = await ifExists(readJsonFile(noteFile(rec.paths, uid), IntakeNoteSchema)).catch(
+    expected("an unreadable note is no note: intake decides again"),
+  );
   if (note?.email === email) return finishAdmission(rec, dir, uid, note);
   const verdict = await judge(rec, limits, dir, email, uid);
   const judged: IntakeNote = { email, at: now(), verdict };
@@ -379,7 +404,7 @@ async function admitValid(rec: Recorder, dir: string, email: string, submission:
 async function revisionOf(rec: Recorder, email: string, revises: string | null): Promise<string | null> {
   if (revises === null) return null;
   for (const status of TERMINAL_STATUSES) {
-    const earlier = await ifExists(readJob(rec.paths, status, revises)).catch(() => undefined);
+    const earlier = await ifExists(readJob(rec.paths, status, revises)).catch(expected("the revised job is gone or unreadable: no link to it"));
     if (!earlier) continue;
     if (earlier.meta.requester_email === email && earlier.meta.output_decisions?.changes_requested) return revises;
     break;

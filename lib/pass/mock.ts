@@ -18,6 +18,7 @@ import { appliedLimits } from "../run/runner.ts";
 import { dataMounts, MOCK_CAPS } from "../core/data-paths.ts";
 import { AppliedLimitsSchema, Timestamp, type AppConfig } from "../core/schemas.ts";
 import { copyTreeHashed, walkTree } from "../core/tree.ts";
+import { expected } from "../core/expected.ts";
 
 export const MockManifestSchema = z.object({
   owner: z.string(),
@@ -72,7 +73,7 @@ export async function publishMocks(paths: QueuePaths, config: AppConfig, log: Lo
       await copyTreeHashed(m.mock!, fresh);
       const old = path.join(dest, `.${m.target}.old`);
       await removeTree(old);
-      await fs.promises.rename(path.join(dest, m.target), old).catch(() => undefined);
+      await fs.promises.rename(path.join(dest, m.target), old).catch(expected("no earlier mock to move aside"));
       await fs.promises.rename(fresh, path.join(dest, m.target));
       await removeTree(old);
     }

@@ -18,6 +18,7 @@ import { findJob } from "../queue/jobs.ts";
 import type { Log } from "../core/log.ts";
 import type { QueuePaths } from "../core/paths.ts";
 import { AuditEventSchema, NotifyTarget, type NotifyEvent } from "../core/schemas.ts";
+import { expected } from "../core/expected.ts";
 
 /** What one pass may spend sending. */
 const BUDGET_MS = 3000;
@@ -120,7 +121,7 @@ async function sendDue(paths: QueuePaths, outbox: string, log: Log): Promise<voi
   const byTarget = new Map<string, { file: string; message: Message }[]>();
   for (const name of (await fs.promises.readdir(outbox)).sort()) {
     const file = path.join(outbox, name);
-    const message = await readJsonFile(file, MessageSchema).catch(() => undefined);
+    const message = await readJsonFile(file, MessageSchema).catch(expected("a message being written: sent on a later pass"));
     if (!message) {
       await fs.promises.rm(file, { force: true });
       continue;
@@ -208,7 +209,8 @@ function takingTurns<T extends { message: Message }>(queue: T[]): T[] {
 /** The requester of the job an event is about (undefined once it is gone), looked up once a pass. */
 async function requesterOf(paths: QueuePaths, uid: string | null, known: Map<string, string | undefined>): Promise<string | undefined> {
   if (uid === null) return undefined;
-  if (!known.has(uid)) known.set(uid, (await findJob(paths, uid).catch(() => undefined))?.meta.requester_email);
+  if (!known.has(uid))
+    known.set(uid, (await findJob(paths, uid).catch(expected("a job gone since: its requester is unknown")))?.meta.requester_email);
   return known.get(uid);
 }
 

@@ -28,6 +28,7 @@ import { JobMetadataSchema, type JobMetadata, type JobStatus } from "../core/sch
 import { removeTree } from "../core/remove.ts";
 import { ownStageRoot } from "../run/runner.ts";
 import { treeHash } from "../core/tree.ts";
+import { expected } from "../core/expected.ts";
 
 export async function recover(paths: QueuePaths, log: Log): Promise<void> {
   const rec: Recorder = { paths, log: prefixed(log, "recover: ") };
@@ -109,7 +110,9 @@ export async function recover(paths: QueuePaths, log: Log): Promise<void> {
 async function runRecords(paths: QueuePaths): Promise<Map<string, JobMetadata>> {
   const copies = new Map<string, JobMetadata>();
   for (const runId of (await ifExists(fs.promises.readdir(paths.runs))) ?? []) {
-    const copy = await ifExists(readJsonFile(path.join(paths.runs, runId, RUN_RECORD), JobMetadataSchema)).catch(() => undefined);
+    const copy = await ifExists(readJsonFile(path.join(paths.runs, runId, RUN_RECORD), JobMetadataSchema)).catch(
+      expected("no readable copy: the job is settled without it"),
+    );
     if (copy?.run?.run_id === runId) copies.set(runId, copy);
   }
   return copies;

@@ -25,6 +25,7 @@ import { removeTree } from "../core/remove.ts";
 import { appliedLimits, limitsHit } from "../run/runner.ts";
 import { readChecksReport } from "../disclosure/results.ts";
 import type { AppConfig, JobMetadata, RunRef, RunResult } from "../core/schemas.ts";
+import { expected } from "../core/expected.ts";
 
 export interface Ran {
   uid: string;
@@ -58,7 +59,7 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
       const poll = await executor.poll(ref, job);
       if (poll.state === "running") {
         running += 1;
-        await noteQueued(paths, ref.run_id, poll.queued).catch(() => {}); // a hint for scq status and the page
+        await noteQueued(paths, ref.run_id, poll.queued).catch(expected("a hint for scq status and the page only")); // a hint for scq status and the page
       } else if (poll.state === "unreachable") {
         running += 1;
         unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);
@@ -100,8 +101,8 @@ async function requeue(rec: Recorder, job: Job, executor: Executor): Promise<voi
       say: "never began (the pass that started it stopped before it said go) → approved again; it starts in its turn",
     },
   );
-  if (ref) await executor.forget(ref).catch(() => {});
-  await removeTree(path.join(rec.paths.staging, job.uid)).catch(() => {});
+  if (ref) await executor.forget(ref).catch(expected("run folders left are swept by recovery"));
+  await removeTree(path.join(rec.paths.staging, job.uid)).catch(expected("staging left is swept by cleanup"));
 }
 
 /** Move a finished or lost run's job out of running/: we MUST, whatever the run left, or it would hold its slot for ever. */
@@ -273,7 +274,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
       output: path.join(paths.staging, approved.uid, "output"),
     });
   } catch (error) {
-    await staged.discard().catch(() => {});
+    await staged.discard().catch(expected("a stage left is swept by recovery; the launch error is what counts"));
     // Refused for good (Slurm: more memory than any node has, no such partition): the job fails with
     // what the scheduler said, instead of being tried again every pass for ever.
     if (error instanceof LaunchRefusedError && error.final) {
@@ -313,14 +314,16 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
     );
   } catch (error) {
     // Not recorded, so it must never run: the gate stays shut and the stage goes.
-    await launched.abort().catch(() => {});
-    await staged.discard().catch(() => {});
+    await launched.abort().catch(expected("the gate stays shut whatever abort says; the record error is what counts"));
+    await staged.discard().catch(expected("a stage left is swept by recovery; the record error is what counts"));
     throw error;
   }
   // Recorded: from here on the job is found again through its run, whatever happens to this pass.
   // A copy of its record stays in the run's private folder: should a sync delete the job's folder
   // while it runs, recovery restores the record from it (recover.ts).
-  await writeJsonAtomic(path.join(runDir(paths, launched.ref.run_id), RUN_RECORD), running.meta, { durable: false }).catch(() => {});
+  await writeJsonAtomic(path.join(runDir(paths, launched.ref.run_id), RUN_RECORD), running.meta, { durable: false }).catch(
+    expected("a copy for recovery only; the record itself is written"),
+  );
   faultPoint("start:recorded");
   await launched.go();
   return "started";

@@ -21,6 +21,7 @@ import { buildReview, type Review } from "./review.ts";
 import { JOB_STATUSES, type ChecksReport, type JobStatus } from "../core/schemas.ts";
 import { SettingsSchema, settingsInForce, type Settings } from "../core/settings.ts";
 import { writeScriptSubmission, writeSubmission, type SubmitOptions, type SubmitScriptOptions } from "./submit.ts";
+import { expected } from "../core/expected.ts";
 
 export type ContextLike = Context | ContextOptions | undefined;
 
@@ -124,7 +125,7 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   // The oldest pending job is the smallest time-ordered uid: found from names, its record read alone.
   const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
   // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".
-  const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(() => undefined)) ?? null;
+  const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(expected("no last pass to show yet"))) ?? null;
   // running/ holds at most max_concurrent_jobs jobs (plus any a config change left): each is read.
   const { jobs: running } = await listJobs(paths, ["running"]);
   return {

@@ -27,6 +27,7 @@ import { dataMounts, mockDataPaths } from "../core/data-paths.ts";
 import { dataPathsProblem, sandboxProblem } from "../run/sandbox.ts";
 import { RunResultSchema, Sha256, Timestamp, type AppliedLimits, type DataPath, type RunResult, type SandboxMode } from "../core/schemas.ts";
 import { z } from "zod";
+import { expected } from "../core/expected.ts";
 
 export const DryRunRecordSchema = z.object({
   uid: z.string(),
@@ -122,7 +123,9 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
     const run = { mode: ctx.config.sandbox.mode, network: ctx.config.sandbox.network, limits: appliedLimits(ctx.config), data };
     const { result, codeHash } = await runOnce(root, path.join(job.dir, "code"), job.uid, job.meta.name, run, fresh, async (drawn) => {
       // The findings the real run's output would get (as advice: a dry run releases nothing), with the rows it saw.
-      const report = await checkOutput(path.join(fresh, "output"), ctx.config.output_checks, drawn).catch(() => undefined);
+      const report = await checkOutput(path.join(fresh, "output"), ctx.config.output_checks, drawn).catch(
+        expected("checks that cannot run leave the dry run without findings"),
+      );
       if (report) await writeJsonAtomic(path.join(fresh, CHECKS_FILE), report);
     });
     record = {
@@ -218,7 +221,7 @@ export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ re
     await fs.promises.chmod(root, 0o711);
     ({ result } = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out)));
   } finally {
-    await removeTree(root).catch(() => {});
+    await removeTree(root).catch(expected("a try folder left is in the temp folder, removed with it"));
   }
   return { result, out: path.resolve(options.out), mocks: manifest.mocks.map((m) => m.name) };
 }

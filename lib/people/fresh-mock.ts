@@ -14,6 +14,7 @@ import { ScqError } from "../core/errors.ts";
 import type { DataPath } from "../core/schemas.ts";
 import { dataMounts, MOCK_CAPS } from "../core/data-paths.ts";
 import { walkTree } from "../core/tree.ts";
+import { expected } from "../core/expected.ts";
 
 /**
  * A fresh copy of each mock under `into` (a folder the caller made and removes), readable by the
@@ -23,7 +24,7 @@ export async function drawMocks(data: DataPath[], into: string): Promise<DataPat
   const drawn: DataPath[] = [];
   await fs.promises.chmod(into, 0o755);
   for (const m of dataMounts(data)) {
-    if (!(await fs.promises.stat(m.source).catch(() => undefined))?.isDirectory()) {
+    if (!(await fs.promises.stat(m.source).catch(expected("a data folder not there: no mock drawn for it")))?.isDirectory()) {
       throw new ScqError(`The mock data "${m.target}" (${m.source}) is not a folder: fix its "mock" in sandbox.data_paths (config.json).`);
     }
     const dest = path.join(into, m.target);
@@ -34,7 +35,10 @@ export async function drawMocks(data: DataPath[], into: string): Promise<DataPat
       if (e.type === "dir") await fs.promises.mkdir(to, { mode: 0o755 });
       if (e.type !== "file") continue; // links and the like: a mock has no need of them
       const type = tableType(e.rel);
-      const table = type && type !== "json" && e.size <= TABLE_LIMITS.bytes ? await readTable(from, type).catch(() => undefined) : undefined;
+      const table =
+        type && type !== "json" && e.size <= TABLE_LIMITS.bytes
+          ? await readTable(from, type).catch(expected("not a table: copied as it is"))
+          : undefined;
       if (table && table.columns.length > 0)
         await fs.promises.writeFile(to, delimited(drawTable(table), type === "tsv" ? "\t" : ","), { mode: 0o644 });
       else await fs.promises.copyFile(from, to);

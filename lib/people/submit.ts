@@ -5,15 +5,23 @@ import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+
 import type { Context } from "../core/context.ts";
-import { describeZodIssues, ScqError } from "../core/errors.ts";
+import { describeZodIssues, ScqError, UnsafeTreeError } from "../core/errors.ts";
+
 import { ifExists, writeJsonAtomic } from "../core/fsutil.ts";
+
 import { SUBMITTED_MARKER } from "../pass/intake.ts";
+
 import { datasiteDir, queuePaths } from "../core/paths.ts";
+
 import { uuidv7 } from "../core/uid.ts";
+
 import { Description, Email, JobName, Tag, type Submission } from "../core/schemas.ts";
+
 import { neverSyncedName } from "../core/sync-ignore.ts";
-import { checkJobCode, copyTreeHashed, UnsafeTreeError, type TreeEntry } from "../core/tree.ts";
+
+import { checkJobCode, copyTreeHashed, type TreeEntry } from "../core/tree.ts";
 
 const SubmitOptionsSchema = z.object({
   to: Email,

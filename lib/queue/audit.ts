@@ -16,6 +16,7 @@ import { exists, ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.
 import { AuditEventSchema, Sha256, type AuditEvent } from "../core/schemas.ts";
 import { describeZodIssues } from "../core/errors.ts";
 import type { QueuePaths } from "../core/paths.ts";
+import { expected } from "../core/expected.ts";
 
 const GENESIS = "0".repeat(64);
 
@@ -67,6 +68,7 @@ async function lastLine(file: string): Promise<string | undefined> {
   try {
     handle = await fs.promises.open(file, "r");
   } catch {
+    // no audit log yet: no last line
     return undefined;
   }
   try {
@@ -216,27 +218,28 @@ export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
   const text = (await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "";
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
-  const head = (await readHead(paths).catch(() => undefined)) ?? null;
-  let expected = GENESIS;
+  const head = (await readHead(paths).catch(expected("an unreadable head is shown as none: the chain itself is what is checked"))) ?? null;
+  let expectedPrev = GENESIS;
   for (const [index, line] of lines.entries()) {
     const broken = (reason: string): AuditVerdict => ({ ok: false, lines: lines.length, brokenAt: index + 1, reason, head });
     let raw: unknown;
     try {
       raw = JSON.parse(line);
     } catch {
+      // the verdict names the line
       return broken("not valid JSON");
     }
     const parsed = AuditEventSchema.safeParse(raw);
     if (!parsed.success) return broken(describeZodIssues(parsed.error).join("; "));
-    if (parsed.data.prev !== expected) {
+    if (parsed.data.prev !== expectedPrev) {
       // A change to line N shows at line N + 1, whose prev no longer matches: both are named.
       return broken(
         `prev hash does not match line ${index}: line ${index} or ${index + 1} was changed, or lines were removed or inserted between them`,
       );
     }
-    expected = lineHash(line);
+    expectedPrev = lineHash(line);
   }
-  if (head && (head.lines !== lines.length || head.last !== expected)) {
+  if (head && (head.lines !== lines.length || head.last !== expectedPrev)) {
     return {
       ok: false,
       lines: lines.length,

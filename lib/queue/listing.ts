@@ -21,6 +21,7 @@ import { listJobDirs, readJob } from "./job-record.ts";
 import type { QueuePaths } from "../core/paths.ts";
 import { JOB_STATUSES, JobStatus } from "../core/schemas.ts";
 import { isTimeOrdered, uidTime } from "../core/uid.ts";
+import { expected } from "../core/expected.ts";
 
 // One file per status folder, so a look at pending/ never parses the names of 100,000 finished jobs,
 // and one small file of counts.
@@ -55,7 +56,9 @@ export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus
       const known = seen.get(folder);
       if (known && mtime !== undefined && known.mtimeMs === mtime) return result.set(status, known.uids);
       // Missing or unreadable: the folder is listed instead.
-      const cached = await readJsonFile(namesFile(paths, status), NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
+      const cached = await readJsonFile(namesFile(paths, status), NamesSchema, "", MAX_NAMES_BYTES).catch(
+        expected("a cache only: listed again when it cannot be read"),
+      );
       const uids = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status);
       // Sorted, so listings merge folders instead of sorting them (the cache is written sorted: this is a check).
       if (!isSorted(uids)) uids.sort();
@@ -69,7 +72,9 @@ export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus
 
 /** How many jobs each status folder holds: from the small counts file where current, else by listing. */
 export async function statusCounts(paths: QueuePaths): Promise<Record<JobStatus, number>> {
-  const counts = await readJsonFile(path.join(cacheDir(paths), "counts.json"), CountsSchema).catch(() => undefined);
+  const counts = await readJsonFile(path.join(cacheDir(paths), "counts.json"), CountsSchema).catch(
+    expected("a cache only: counted again when it cannot be read"),
+  );
   const result = {} as Record<JobStatus, number>;
   await Promise.all(
     JOB_STATUSES.map(async (status) => {
@@ -93,7 +98,8 @@ function isSorted(uids: string[]): boolean {
 export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, string[]>> {
   const dir = cacheDir(paths);
   await fs.promises.mkdir(dir, { recursive: true });
-  const counts = (await readJsonFile(path.join(dir, "counts.json"), CountsSchema).catch(() => undefined)) ?? {};
+  const counts =
+    (await readJsonFile(path.join(dir, "counts.json"), CountsSchema).catch(expected("a cache only: counted again when it cannot be read"))) ?? {};
   const arrivals = new Map<JobStatus, string[]>();
   let changed = false;
   for (const status of JOB_STATUSES) {
@@ -103,7 +109,7 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     const file = namesFile(paths, status);
     // (A cache from before the names file had its present form is written anew once.)
     if (counts[status]?.mtimeMs === mtime && (await exists(file))) continue;
-    const before = await readJsonFile(file, NamesSchema, "", MAX_NAMES_BYTES).catch(() => undefined);
+    const before = await readJsonFile(file, NamesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: written anew when it cannot be read"));
     const uids = mtime === -1 ? [] : (await listJobDirs(paths, status)).sort();
     if (before) {
       const known = new Set(before.uids);
@@ -159,7 +165,9 @@ export async function pageJobs(paths: QueuePaths, options: PageOptions = {}): Pr
     const read = new Array<Job | undefined>(batch.length);
     await forEachLimit([...batch.keys()], READ_CONCURRENCY, async (k) => {
       // Gone or unreadable since the listing (a pass moved it, a sync is writing it): not on this page.
-      read[k] = await readJob(paths, batch[k]!.status, batch[k]!.uid).catch(() => undefined);
+      read[k] = await readJob(paths, batch[k]!.status, batch[k]!.uid).catch(
+        expected("a record being synced or moved: left out of this page, listed when readable"),
+      );
     });
     for (const [k, job] of read.entries()) {
       if (job && (!options.match || options.match(job))) jobs.push(job);
@@ -204,7 +212,7 @@ async function inOrder(
   });
   await forEachLimit(legacy, READ_CONCURRENCY, async ({ uid, status }) => {
     if (legacyTimes.has(uid)) return;
-    const job = await readJob(paths, status, uid).catch(() => undefined);
+    const job = await readJob(paths, status, uid).catch(expected("a record being synced or moved: left out of this page, listed when readable"));
     legacyTimes.set(uid, job ? Date.parse(job.meta.created_at) : 0);
   });
   legacy.sort((a, b) => compareUids(a.uid, b.uid) * (newest ? 1 : -1));

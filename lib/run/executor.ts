@@ -16,6 +16,7 @@ import type { Job } from "../core/job.ts";
 import { APP_DIR, type QueuePaths } from "../core/paths.ts";
 import { removeTree } from "../core/remove.ts";
 import type { RunRef, RunRequest, RunResult } from "../core/schemas.ts";
+import { expected } from "../core/expected.ts";
 
 /** What the pass knows of a staged run before launching it. */
 export interface Staged {
@@ -138,7 +139,7 @@ const QUEUED_FILE = "queued.json";
 const QueuedSchema = z.object({ reason: z.string(), since: z.string() });
 
 export async function queuedSince(paths: QueuePaths, runId: string): Promise<z.infer<typeof QueuedSchema> | undefined> {
-  return ifExists(readJsonFile(path.join(runDir(paths, runId), QUEUED_FILE), QueuedSchema)).catch(() => undefined);
+  return ifExists(readJsonFile(path.join(runDir(paths, runId), QUEUED_FILE), QueuedSchema)).catch(expected("a hint only: no queue reason to show"));
 }
 
 /** What the pass saw of a run this time: written only when the reason changes, removed once it runs. */

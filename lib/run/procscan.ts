@@ -3,6 +3,7 @@
 // many processes each under RLIMIT_AS add up, a memfd holds memory that is in no address space, and a
 // file deleted while open fills the disk while no folder walk can see it.
 import fs from "node:fs";
+import { expected } from "../core/expected.ts";
 
 export interface JobUsage {
   processes: number;
@@ -14,7 +15,7 @@ export interface JobUsage {
 
 /** The pid namespace a process lives in ("pid:[4026532]"), or undefined when it is gone or not ours to see. */
 export async function pidNamespace(pid: number): Promise<string | undefined> {
-  return fs.promises.readlink(`/proc/${pid}/ns/pid`).catch(() => undefined);
+  return fs.promises.readlink(`/proc/${pid}/ns/pid`).catch(expected("a process that has exited"));
 }
 
 /** Processes and their files come and go while we look: each one gone meanwhile counts as nothing (hence the quiet catches). */
@@ -30,12 +31,12 @@ export async function jobUsage(namespace: string): Promise<JobUsage> {
       // processes scanned side by side would overwrite each other's share.
       const memory = await anonymousMemory(pid);
       usage.memoryBytes += memory;
-      const fds = await fs.promises.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+      const fds = await fs.promises.readdir(`/proc/${pid}/fd`).catch(expected("a process that has exited", [] as string[]));
       for (const fd of fds) {
-        const target = await fs.promises.readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+        const target = await fs.promises.readlink(`/proc/${pid}/fd/${fd}`).catch(expected("a descriptor closed meanwhile", ""));
         const memfd = target.startsWith("/memfd:");
         if (!memfd && !target.endsWith(" (deleted)")) continue;
-        const stat = await fs.promises.stat(`/proc/${pid}/fd/${fd}`).catch(() => undefined);
+        const stat = await fs.promises.stat(`/proc/${pid}/fd/${fd}`).catch(expected("a descriptor closed meanwhile"));
         if (!stat?.isFile()) continue;
         const key = `${stat.dev}:${stat.ino}`;
         if (seen.has(key)) continue;
@@ -51,7 +52,7 @@ export async function jobUsage(namespace: string): Promise<JobUsage> {
 }
 
 async function anonymousMemory(pid: string): Promise<number> {
-  const text = await fs.promises.readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => "");
+  const text = await fs.promises.readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(expected("a process that has exited", ""));
   let kb = 0;
   for (const match of text.matchAll(/^(Pss_Anon|Pss_Shmem):\s+(\d+) kB$/gm)) kb += Number(match[2]);
   return kb * 1024;

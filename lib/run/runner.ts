@@ -10,18 +10,31 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+
 import { CappedLog } from "./capture.ts";
+
 import { isDiskFull } from "../core/disk-space.ts";
+
 import { ifExists, writeFileAtomic } from "../core/fsutil.ts";
+
 import { removeTree } from "../core/remove.ts";
+
 import { processStartTime } from "../core/lock.ts";
+
 import { logFile, LOGS_DIR } from "../core/log-files.ts";
+
 import type { QueuePaths } from "../core/paths.ts";
 import { jobUsage, pidNamespace } from "./procscan.ts";
+
 import { bwrapDisablesUserns, launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
+
 import type { AppliedLimits, AppConfig, DataPath, RunRequest, RunResult, SandboxMode } from "../core/schemas.ts";
 import { seccompProgram } from "./seccomp.ts";
+
 import { copyTreeHashed, isSyftBoxControlFile, MAX_DEPTH, measureTree } from "../core/tree.ts";
+
+import { expected } from "../core/expected.ts";
+import { StageRootError } from "../core/errors.ts";
 
 const MB = 1024 * 1024;
 /** Time between SIGTERM and SIGKILL when a job is stopped. */
@@ -94,8 +107,6 @@ export async function ensureOwnFolder(root: string, advice: string, create = fal
   return root;
 }
 
-class StageRootError extends Error {}
-
 /**
  * A fresh stage folder for one run under `root`, with a random, neutral name: never reused, and
  * nothing of the job or the datasite in its path (the job can see the path of its mounts). Its name
@@ -117,7 +128,7 @@ export async function stageJob(
     await prepareStageFiles(mode, stage, dataPaths);
     return { runId: path.basename(dir), stage, codeHash };
   } catch (error) {
-    await removeTree(dir).catch(() => {});
+    await removeTree(dir).catch(expected("a stage left is swept by recovery"));
     throw error;
   }
 }
@@ -450,6 +461,7 @@ export async function copyOutput(from: string, to: string): Promise<{ files: num
     try {
       names = await fs.promises.readdir(src);
     } catch {
+      // said in the skipped list the owner and requester see
       skipped.push(`${rel || "."}/ (unreadable folder)`);
       return;
     }
@@ -497,6 +509,6 @@ async function copyNoFollow(from: string, to: string): Promise<void> {
     if (!(await source.stat()).isFile()) throw new Error(`${from} is not a regular file`);
     await pipeline(source.createReadStream({ autoClose: false }), fs.createWriteStream(to, { flags: "wx" }));
   } finally {
-    await source.close().catch(() => {});
+    await source.close().catch(expected("closing a file that was only read"));
   }
 }

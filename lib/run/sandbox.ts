@@ -201,6 +201,7 @@ function onPath(program: string): boolean {
       fs.accessSync(path.join(dir || ".", program), fs.constants.X_OK);
       return true;
     } catch {
+      // not in this folder of PATH
       return false;
     }
   });
@@ -214,6 +215,7 @@ function systemDirs(): string[] {
     try {
       stat = fs.lstatSync(dir);
     } catch {
+      // not on this system: nothing to mount
       continue;
     }
     if (stat.isSymbolicLink()) args.push("--symlink", fs.readlinkSync(dir), dir);

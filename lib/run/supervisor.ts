@@ -19,6 +19,7 @@ import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from
 import { removeTree } from "../core/remove.ts";
 import { execute } from "./runner.ts";
 import { RunRequestSchema, type RunRequest, type RunResult } from "../core/schemas.ts";
+import { expected } from "../core/expected.ts";
 
 export const REQUEST_FILE = "request.json";
 export const RESULT_FILE = "result.json";
@@ -42,7 +43,7 @@ export async function supervise(runDir: string): Promise<"ran" | "not started"> 
   process.on("SIGINT", () => stop.abort());
   if (!(await gate(request, runDir))) {
     await writeFileAtomic(path.join(runDir, NOT_STARTED_FILE), `${new Date().toISOString()}\n`);
-    await removeTree(request.stage).catch(() => {});
+    await removeTree(request.stage).catch(expected("a stage left is swept by the pass's recovery"));
     return "not started";
   }
   // A hint (the pass falls back to the time it recorded): not worth a disk flush before the job starts.
@@ -54,13 +55,16 @@ export async function supervise(runDir: string): Promise<"ran" | "not started"> 
     if (isDiskFull(error)) {
       // What was copied of its output is removed (it keeps the disk full, and is incomplete), so the
       // result below can be written and the job fails for its true reason.
-      await removeTree(request.output).catch(() => {});
+      await removeTree(request.output).catch(expected("partial output left is swept by the pass's recovery"));
       result = crashed(`disk full at ${error.path ?? "the staging folder"}: its output could not be stored (the partial copy was removed)`);
     } else result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
   }
   await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
-  await removeTree(request.stage).catch(() => {}); // the pass's recovery removes what is left
-  if (request.wake) await writeFileAtomic(request.wake, `${new Date().toISOString()}\n`).catch(() => {});
+  await removeTree(request.stage).catch(expected("the pass's recovery removes what is left")); // the pass's recovery removes what is left
+  if (request.wake)
+    await writeFileAtomic(request.wake, `${new Date().toISOString()}\n`).catch(
+      expected("a wake-up only: the next pass at its interval collects the run anyway"),
+    );
   return "ran";
 }
 

@@ -4,32 +4,54 @@
 // server are refused too (DNS rebinding, cross-site requests). Approve and reject go through the same
 // library functions as the CLI: markers and audit log alike.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
 import fs from "fs-extra";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { z } from "zod";
+
 import { myJobs, pageOfMyQueue, release } from "../people/api.ts";
-import { NotATableError, readTable, tableType } from "../disclosure/read-table.ts";
+
+import { readTable, tableType } from "../disclosure/read-table.ts";
 import { ownQueue, reviewedQueue, type Context } from "../core/context.ts";
+
 import { approvalsOf } from "../approval/votes.ts";
+
 import { jobHistory } from "../queue/audit.ts";
+
 import { dryRun, lastDryRun, type DryRunRecord } from "../people/dry-run.ts";
+
 import { decide, decideMany } from "../approval/decisions.ts";
-import { describeZodIssues, errorMessage, JobNotFoundError, ScqError } from "../core/errors.ts";
+
+import { describeZodIssues, errorMessage, JobNotFoundError, ScqError, NotATableError, HttpError } from "../core/errors.ts";
+
 import { describeRun, describeRunNow } from "../run/executor.ts";
+
 import type { JobView } from "../core/job.ts";
 import { locateJob, otherQueues } from "../queue/jobs.ts";
+
 import { queueVersion, statusCounts } from "../queue/listing.ts";
+
 import { readUntrustedFile } from "../core/fsutil.ts";
+
 import { readLog, type Stream } from "../core/log-files.ts";
+
 import { APP_DIR } from "../core/paths.ts";
+
 import { checksOf, outputOf, readLogs } from "../disclosure/results.ts";
+
 import { buildReview } from "../people/review.ts";
+
 import { describeSettings, settingsInForce } from "../core/settings.ts";
+
 import { JOB_STATUSES, JobStatus } from "../core/schemas.ts";
+
 import { walkTree, type TreeEntry } from "../core/tree.ts";
+
 import { visibleDeep } from "../core/visible.ts";
+
+import { expected } from "../core/expected.ts";
 
 export interface UiServer {
   url: string;
@@ -66,15 +88,6 @@ const BatchBody = z.object({
   uids: z.array(z.string().min(4).max(64)).min(1).max(500),
   reason: z.string().max(2000).default(""),
 });
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 function summary(job: JobView) {
   return {
@@ -119,7 +132,7 @@ async function previews(dir: string, files: TreeEntry[]): Promise<Record<string,
       });
       if (table) out[f.rel] = { columns: table.columns, rows: table.rows.slice(0, PREVIEW.rows) };
     } else if (type === "png" || type === "svg") {
-      const data = await readUntrustedFile(file, PREVIEW.bytes).catch(() => undefined);
+      const data = await readUntrustedFile(file, PREVIEW.bytes).catch(expected("a file that cannot be read has no preview"));
       if (data) out[f.rel] = { image: `data:image/${type === "svg" ? "svg+xml" : "png"};base64,${data.toString("base64")}` };
     }
   }
@@ -150,6 +163,7 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     try {
       return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
     } catch {
+      // answered as a 400
       throw new HttpError(400, "the body is not valid JSON");
     }
   };
@@ -161,22 +175,23 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
   };
 
   /** Output files as the CLI sees them (outputOf decides where, and hides unreleased output from requesters); none when there are none to see. */
-  const outputFiles = (job: JobView) => outputOf(ctx, job).catch(() => ({ dir: "", files: [] }));
+  const outputFiles = (job: JobView) => outputOf(ctx, job).catch(expected("no output to list (held elsewhere, or none yet)", { dir: "", files: [] }));
 
   /** Everything the page shows of one job, from one lookup. */
   const detail = async (job: JobView) => {
     const logs = {
-      stdout: await readLogs(ctx, job, "stdout").catch(() => null),
-      stderr: await readLogs(ctx, job, "stderr").catch(() => null),
+      stdout: await readLogs(ctx, job, "stdout").catch(expected("logs this viewer may not read, or none yet", null)),
+      stderr: await readLogs(ctx, job, "stderr").catch(expected("logs this viewer may not read, or none yet", null)),
     };
     const { dir: outputDir, files: output } = await outputFiles(job);
-    const checks = output.length > 0 ? await checksOf(ctx, job).catch(() => null) : null;
+    const checks =
+      output.length > 0 ? await checksOf(ctx, job).catch(expected("no checks report to show (none yet, or not this viewer's)", null)) : null;
     const empty = { files: [], texts: [], notShown: [], notScanned: [], findings: [], code_sha256: job.meta.code_sha256 };
     // Only the owner reviews code: a requester's view of their own job shows its record and results.
     // Approvers review code too (the files their listing as approver lets them read).
     const r = job.role !== "requester" ? await buildReview(job) : empty;
     const owner = job.role === "owner";
-    const dry = owner ? await lastDryRun(ownQueue(ctx), job).catch(() => undefined) : undefined;
+    const dry = owner ? await lastDryRun(ownQueue(ctx), job).catch(expected("no dry run to show")) : undefined;
     const where = owner && job.status === "running" && job.meta.run ? await describeRunNow(ownQueue(ctx), job.meta.run) : undefined;
     return {
       job: { ...summary(job), ...(where ? { runs_on: where } : {}) },
@@ -204,8 +219,10 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
   const dryRuns = new Map<string, Promise<unknown>>();
 
   const dryRunView = async (d: DryRunRecord & { dir: string }) => {
-    const read = async (stream: Stream) => (await readLog(d.dir, stream).catch(() => undefined)) ?? "";
-    const output = (await walkTree(path.join(d.dir, "output"), { anyName: true }).catch(() => [])).filter((e) => e.type === "file");
+    const read = async (stream: Stream) => (await readLog(d.dir, stream).catch(expected("a dry run without this stream"))) ?? "";
+    const output = (await walkTree(path.join(d.dir, "output"), { anyName: true }).catch(expected("a dry run without output", []))).filter(
+      (e) => e.type === "file",
+    );
     return {
       ...d,
       dir: undefined,

@@ -3,7 +3,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { checkJobCode, isSyftBoxControlFile, MAX_DEPTH, treeHash, UnsafeTreeError, walkTree } from "../../lib/core/tree.ts";
+
+import { checkJobCode, isSyftBoxControlFile, MAX_DEPTH, treeHash, walkTree } from "../../lib/core/tree.ts";
+import { UnsafeTreeError } from "../../lib/core/errors.ts";
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "scq-unit-"));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));

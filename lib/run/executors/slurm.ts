@@ -30,6 +30,7 @@ import { REQUEST_FILE, RESULT_FILE, sayGo, startOf } from "../supervisor.ts";
 import { NOBODY } from "../sandbox.ts";
 import { measureTree } from "../../core/tree.ts";
 import { AppConfigSchema, RunResultSchema, type DataPath, type ExecutorConfig, type RunRequest, type SandboxMode } from "../../core/schemas.ts";
+import { expected } from "../../core/expected.ts";
 
 type SlurmConfig = Extract<ExecutorConfig, { type: "slurm" }>;
 
@@ -305,7 +306,7 @@ async function clusterSupervisor(root: string): Promise<string[]> {
 }
 
 async function tail(file: string): Promise<string> {
-  const data = await ifExists(readUntrustedFile(file, 10 * MB)).catch(() => undefined);
+  const data = await ifExists(readUntrustedFile(file, 10 * MB)).catch(expected("a result file still being written: read on a later poll"));
   return data ? data.toString("utf8").trim().split("\n").slice(-3).join(" | ").slice(-500) : "";
 }
 
