@@ -181,7 +181,8 @@ async function loopThroughput(): Promise<void> {
 const benchRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-bench-"));
 // Open to other users like the runner's stage root: as root, the sandbox starts as nobody.
 await fs.promises.chmod(benchRoot, 0o711);
-const base = AppConfigSchema.parse(await fs.readJson(path.join(APP_DIR, "config.json")));
+// The built-in defaults, not the app folder's config.json: an owner editing theirs never changes what is tested.
+const base = AppConfigSchema.parse({});
 const rows: string[][] = [];
 const row = (what: string, value: string, target = "", verdict = "") => {
   rows.push([what, value, target, verdict]);
@@ -402,7 +403,7 @@ try {
     await loopThroughput();
     // Sandbox overhead: the same trivial command with and without the sandbox around it.
     const { launchCommand, prepareStageFiles, stageLayout } = await import("../lib/run/sandbox.ts");
-    const { appliedLimits } = await import("../lib/run/runner.ts");
+    const { appliedLimits } = await import("../lib/run/limits.ts");
     const stage = stageLayout(await fs.promises.mkdtemp(path.join(benchRoot, "stage-")));
     await fs.outputFile(path.join(stage.work, "run.sh"), "true\n");
     await prepareStageFiles("bwrap", stage, []);

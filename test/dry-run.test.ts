@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { readAudit } from "../lib/queue/audit.ts";
 import { dryRunDir } from "../lib/people/dry-run.ts";
 import { mockFolder } from "../lib/pass/mock.ts";
-import { ensureStageRoot } from "../lib/run/runner.ts";
+import { ensureStageRoot } from "../lib/run/stage.ts";
 import { datasiteDir } from "../lib/core/paths.ts";
 import type { SandboxMode } from "../lib/core/schemas.ts";
 import { bwrapReady, makeWorld, OWNER, runScript, SCIENTIST, worldArgs, writeFolder, type World } from "./helpers.ts";

@@ -57,7 +57,8 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
   });
   const dataDir = path.join(root, "SyftBox");
   for (const email of [OWNER, SCIENTIST]) await fs.mkdirp(datasiteDir(dataDir, email));
-  const base = AppConfigSchema.parse(await fs.readJson(path.join(APP_DIR, "config.json")));
+  // The built-in defaults, not the app folder's config.json: an owner editing theirs never changes what is tested.
+  const base = AppConfigSchema.parse({});
   const config = AppConfigSchema.parse({
     ...base,
     ...overrides,

@@ -13,7 +13,7 @@ import { findJob } from "../lib/queue/jobs.ts";
 import { datasiteDir } from "../lib/core/paths.ts";
 import { dryRunDir } from "../lib/people/dry-run.ts";
 import { mockFolder } from "../lib/pass/mock.ts";
-import { stageRoot } from "../lib/run/runner.ts";
+import { stageRoot } from "../lib/run/stage.ts";
 import { startUiServer } from "../lib/ui/server.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 import { writePythonJob } from "./python-job.ts";

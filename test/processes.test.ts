@@ -10,7 +10,7 @@ import { decide } from "../lib/approval/decisions.ts";
 import { isRunning, processStartTime } from "../lib/core/lock.ts";
 import { executorFor } from "../lib/run/which-executor.ts";
 import { APP_DIR } from "../lib/core/paths.ts";
-import { appliedLimits } from "../lib/run/runner.ts";
+import { appliedLimits } from "../lib/run/limits.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, worldArgs, type World } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";

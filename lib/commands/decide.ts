@@ -1,10 +1,9 @@
 // approve and reject: one builder, two commands. Several uids at once, or every pending job matching
 // a filter with --all-pending, are decided one by one; the command exits 1 if any could not be.
-import type { CommandModule } from "yargs";
 import { pendingForMe } from "../people/api.ts";
 import { decideMany, type Decision } from "../approval/decisions.ts";
 import { UsageError } from "../core/errors.ts";
-import { contextFrom, datasiteOption, print, type GlobalArgs } from "./shared.ts";
+import { cliCommand, datasiteOption, type Command, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   uid: string[];
@@ -15,7 +14,19 @@ interface Args extends GlobalArgs {
   sha?: string;
 }
 
-export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Args> {
+interface Outcome {
+  /** What was asked for (a uid, or the characters of one). */
+  uid: string;
+  ok: boolean;
+  /** The job decided, in full. */
+  job?: string;
+  /** A vote (N-of-M approvals, or as another owner's approver), counted by the owner's next pass. */
+  vote?: boolean;
+  error?: string;
+}
+
+/** approve or reject as plain functions (run, render); decideCommand wires one to yargs. */
+export function decide(decision: Decision): Command<Args, Outcome[]> {
   const verb = decision === "approve" ? "approve" : "reject";
   return {
     command: `${verb} [uid..]`,
@@ -36,8 +47,7 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
         .example(`$0 ${verb} 3f2b8c1e -r "${decision === "approve" ? "aggregate counts only" : "reads raw rows"}"`, "")
         .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, "")
         .example(`$0 ${verb} 3f2b8c1e --datasite owner@uni.edu -r "..."`, "as one of that owner's listed approvers: your vote"),
-    handler: async (argv) => {
-      const ctx = await contextFrom(argv);
+    run: async (ctx, argv) => {
       if (argv["all-pending"] === argv.uid.length > 0)
         throw new UsageError(`Give job uids or --all-pending, not ${argv.uid.length > 0 ? "both" : "neither"}.`);
       if ((argv.from || argv.search) && !argv["all-pending"]) throw new UsageError("--from and --search go with --all-pending.");
@@ -46,27 +56,28 @@ export function decideCommand(decision: Decision): CommandModule<GlobalArgs, Arg
         ? (await pendingForMe({ from: argv.from, search: argv.search, limit: Infinity }, ctx)).map((j) => j.uid)
         : argv.uid;
       const outcomes = await decideMany(ctx, refs, { decision, reason: argv.reason, sha: argv.sha });
-      const results = outcomes.map((o) => ({
+      return outcomes.map((o) => ({
         uid: o.ref,
         ok: o.ok,
         ...(o.uid ? { job: o.uid } : {}),
         ...(o.vote !== undefined ? { vote: o.vote } : {}),
         ...(o.error ? { error: o.error } : {}),
       }));
-      print(argv, results, () =>
-        results.length === 0
-          ? "No pending jobs matched."
-          : results
-              .map((r) =>
-                !r.ok
-                  ? `error: ${r.error}`
-                  : r.vote
-                    ? `Voted to ${verb} ${r.job}: the owner's next pass counts your vote${decision === "approve" ? "; the job runs once enough approvers agree" : " (one listed approver's reject rejects it)"}.`
-                    : `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.`,
-              )
-              .join("\n"),
-      );
-      if (results.some((r) => !r.ok)) process.exitCode = 1;
     },
+    render: (results) =>
+      results.length === 0
+        ? "No pending jobs matched."
+        : results
+            .map((r) =>
+              !r.ok
+                ? `error: ${r.error}`
+                : r.vote
+                  ? `Voted to ${verb} ${r.job}: the owner's next pass counts your vote${decision === "approve" ? "; the job runs once enough approvers agree" : " (one listed approver's reject rejects it)"}.`
+                  : `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.`,
+            )
+            .join("\n"),
+    failed: (results) => results.some((r) => !r.ok),
   };
 }
+
+export const decideCommand = (decision: Decision) => cliCommand(decide(decision));

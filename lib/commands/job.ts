@@ -5,7 +5,20 @@ import { cancel, getJob, getJobChecks, getJobLogs, getJobOutput, release, waitFo
 import { JobStateError, UsageError } from "../core/errors.ts";
 import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { visible } from "../core/visible.ts";
-import { contextFrom, jobJson, outputChecksLines, paint, print, stateText, type GlobalArgs } from "./shared.ts";
+import {
+  cliCommand,
+  contextFrom,
+  jobJson,
+  outputChecksLines,
+  paint,
+  print,
+  stateText,
+  type Command,
+  type GlobalArgs,
+  type JobJson,
+} from "./shared.ts";
+import type { ChecksReport } from "../core/schemas.ts";
+import type { TreeEntry } from "../core/tree.ts";
 import { expected } from "../core/expected.ts";
 
 interface UidArgs extends GlobalArgs {
@@ -14,21 +27,22 @@ interface UidArgs extends GlobalArgs {
 
 const uidPositional = { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" } as const;
 
-export const jobCommand: CommandModule<GlobalArgs, UidArgs> = {
+export const job: Command<UidArgs, JobJson & { owner: string; state: string }> = {
   command: "job <uid>",
   describe: "a job's status and details (yours to review, or yours submitted)",
   builder: (y) => y.positional("uid", uidPositional),
-  handler: async (argv) => {
-    const job = await getJob(argv.uid, await contextFrom(argv));
-    const record = { ...jobJson(job), owner: job.owner };
-    print(argv, record, () =>
-      [
-        `${job.uid}  ${paint(stateText(job), job.status)}`,
-        ...Object.entries(record).map(([k, v]) => `  ${k.padEnd(16)} ${typeof v === "string" ? v : JSON.stringify(v)}`),
-      ].join("\n"),
-    );
+  run: async (ctx, argv) => {
+    const found = await getJob(argv.uid, ctx);
+    return { ...jobJson(found), owner: found.owner, state: stateText(found) };
   },
+  render: ({ state, ...record }) =>
+    [
+      `${record.uid}  ${paint(state, record.status)}`,
+      ...Object.entries(record).map(([k, v]) => `  ${k.padEnd(16)} ${typeof v === "string" ? v : JSON.stringify(v)}`),
+    ].join("\n"),
 };
+
+export const jobCommand = cliCommand(job);
 
 interface LogsArgs extends UidArgs {
   stderr: boolean;
@@ -89,39 +103,50 @@ interface OutputArgs extends UidArgs {
   to?: string;
 }
 
-export const outputCommand: CommandModule<GlobalArgs, OutputArgs> = {
+interface OutputData {
+  uid: string;
+  dir: string;
+  files: TreeEntry[];
+  withheld: { path: string; reason: string }[];
+  changes_requested: string | null;
+  /** Who decided on the output (released, withheld, asked for changes), when someone did. */
+  decided_by: string | null;
+  checks: ChecksReport["files"] | null;
+  copied_to: string | null;
+}
+
+export const output: Command<OutputArgs, OutputData> = {
   command: "output <uid>",
   describe: "list a finished job's output files, or copy them into a new or empty folder with --to",
   builder: (y) => y.positional("uid", uidPositional).option("to", { type: "string", describe: "copy the output into this folder (new or empty)" }),
-  handler: async (argv) => {
-    const ctx = await contextFrom(argv);
+  run: async (ctx, argv) => {
     const out = await getJobOutput(argv.uid, { to: argv.to }, ctx);
     const checks = await getJobChecks(out.job.uid, ctx).catch(expected("no checks to show (none yet, or not this viewer's)", null));
     const decided = out.job.meta.output_review === "released" ? out.job.meta.output_decisions : null;
     const withheld = decided?.withheld ?? [];
-    print(
-      argv,
-      {
-        uid: out.job.uid,
-        dir: out.dir,
-        files: out.files,
-        withheld,
-        changes_requested: decided?.changes_requested ?? null,
-        checks: checks?.files ?? null,
-        copied_to: out.copied_to,
-      },
-      () =>
-        [
-          `Output of ${out.job.uid} in ${out.dir}:`,
-          ...out.files.map((f) => `  ${visible(f.rel)}  (${f.size} bytes)`),
-          ...(decided?.changes_requested ? [`Changes requested by ${decided.by}: ${visible(decided.changes_requested)}`] : []),
-          ...withheld.map((w) => `  withheld: ${visible(w.path)}: ${visible(w.reason)}`),
-          ...(checks ? outputChecksLines(checks.files) : []),
-          ...(argv.to ? [`Copied to ${argv.to}`] : []),
-        ].join("\n"),
-    );
+    return {
+      uid: out.job.uid,
+      dir: out.dir,
+      files: out.files,
+      withheld,
+      changes_requested: decided?.changes_requested ?? null,
+      decided_by: decided?.by ?? null,
+      checks: checks?.files ?? null,
+      copied_to: out.copied_to,
+    };
   },
+  render: (out) =>
+    [
+      `Output of ${out.uid} in ${out.dir}:`,
+      ...out.files.map((f) => `  ${visible(f.rel)}  (${f.size} bytes)`),
+      ...(out.changes_requested ? [`Changes requested by ${out.decided_by}: ${visible(out.changes_requested)}`] : []),
+      ...out.withheld.map((w) => `  withheld: ${visible(w.path)}: ${visible(w.reason)}`),
+      ...(out.checks ? outputChecksLines(out.checks) : []),
+      ...(out.copied_to ? [`Copied to ${out.copied_to}`] : []),
+    ].join("\n"),
 };
+
+export const outputCommand = cliCommand(output);
 
 interface WaitArgs extends UidArgs {
   timeout?: number;
@@ -154,19 +179,21 @@ interface CancelArgs extends UidArgs {
   reason: string;
 }
 
-export const cancelCommand: CommandModule<GlobalArgs, CancelArgs> = {
+export const cancelJob: Command<CancelArgs, { uid: string; owner: string; outcome: Awaited<ReturnType<typeof cancel>>["outcome"] }> = {
   command: "cancel <uid>",
   describe: "withdraw a job you submitted, or stop it while it runs",
   builder: (y) => y.positional("uid", uidPositional).option("reason", { alias: "r", type: "string", default: "" }),
-  handler: async (argv) => {
-    const result = await cancel(argv.uid, argv.reason, await contextFrom(argv));
-    print(argv, { uid: result.job.uid, outcome: result.outcome }, () =>
-      result.outcome === "withdrawn"
-        ? `Withdrew ${result.job.uid}: it had not reached ${result.job.owner}'s queue yet (if it did meanwhile, their next pass rejects it).`
-        : `Asked ${result.job.owner} to cancel ${result.job.uid}: their next pass rejects it, or stops it if it is running.`,
-    );
+  run: async (ctx, argv) => {
+    const result = await cancel(argv.uid, argv.reason, ctx);
+    return { uid: result.job.uid, owner: result.job.owner, outcome: result.outcome };
   },
+  render: (r) =>
+    r.outcome === "withdrawn"
+      ? `Withdrew ${r.uid}: it had not reached ${r.owner}'s queue yet (if it did meanwhile, their next pass rejects it).`
+      : `Asked ${r.owner} to cancel ${r.uid}: their next pass rejects it, or stops it if it is running.`,
 };
+
+export const cancelCommand = cliCommand(cancelJob);
 
 interface ReleaseArgs extends UidArgs {
   withhold: string[];
@@ -175,7 +202,7 @@ interface ReleaseArgs extends UidArgs {
   "request-changes": string | undefined;
 }
 
-export const releaseCommand: CommandModule<GlobalArgs, ReleaseArgs> = {
+export const releaseOutput: Command<ReleaseArgs, JobJson> = {
   command: "release <uid>",
   describe: "release a finished job's held output and logs to its requester, file by file",
   builder: (y) =>
@@ -195,16 +222,18 @@ export const releaseCommand: CommandModule<GlobalArgs, ReleaseArgs> = {
         if (a["request-changes"] !== undefined && !a["request-changes"].trim()) throw new UsageError("--request-changes needs a comment.");
         return true;
       }),
-  handler: async (argv) => {
+  run: async (ctx, argv) => {
     const withhold = Object.fromEntries(argv.withhold.map((f) => [f, argv.reason ?? ""]));
-    const job = await release(argv.uid, { withhold, exception: argv.exception, requestChanges: argv["request-changes"] }, await contextFrom(argv));
-    const d = job.meta.output_decisions;
-    print(argv, jobJson(job), () =>
-      d?.changes_requested
-        ? `Returned ${job.uid} to ${job.meta.requester_email} with your comment; its output and logs withheld.`
-        : `Released to ${job.meta.requester_email}: ${d?.released.length ?? 0} file(s) of ${job.uid}${
-            d?.released.some((f) => f.startsWith("run-logs/")) ? ", its logs among them" : ""
-          }${d?.withheld.length ? `; withheld: ${d.withheld.map((w) => w.path).join(", ")}` : ""}.`,
-    );
+    return jobJson(await release(argv.uid, { withhold, exception: argv.exception, requestChanges: argv["request-changes"] }, ctx));
+  },
+  render: (job) => {
+    const d = job.output_decisions;
+    return d?.changes_requested
+      ? `Returned ${job.uid} to ${job.requester_email} with your comment; its output and logs withheld.`
+      : `Released to ${job.requester_email}: ${d?.released.length ?? 0} file(s) of ${job.uid}${
+          d?.released.some((f) => f.startsWith("run-logs/")) ? ", its logs among them" : ""
+        }${d?.withheld.length ? `; withheld: ${d.withheld.map((w) => w.path).join(", ")}` : ""}.`;
   },
 };
+
+export const releaseCommand = cliCommand(releaseOutput);

@@ -6,7 +6,7 @@ import type { JobView } from "../core/job.ts";
 import { shortUid } from "../core/log.ts";
 import { JOB_STATUSES, type JobStatus } from "../core/schemas.ts";
 import { visible } from "../core/visible.ts";
-import { contextFrom, datasiteOption, jobJson, jobRows, onDatasite, print, stateText, type GlobalArgs } from "./shared.ts";
+import { cliCommand, contextFrom, datasiteOption, jobJson, jobRows, onDatasite, print, stateText, type Command, type GlobalArgs } from "./shared.ts";
 
 interface FilterArgs extends GlobalArgs {
   status?: JobStatus;
@@ -30,7 +30,9 @@ function pageFooter(command: string, shown: number, total: number, next: string 
 
 const limitOf = (argv: { limit: number }) => (argv.limit > 0 ? argv.limit : Infinity);
 
-export const listCommand: CommandModule<GlobalArgs, FilterArgs> = {
+type Page = Awaited<ReturnType<typeof pageOfMyQueue>>;
+
+export const list: Command<FilterArgs, Page> = {
   command: "list",
   describe: "jobs in your queue, newest first (as data owner)",
   builder: (y) =>
@@ -38,31 +40,26 @@ export const listCommand: CommandModule<GlobalArgs, FilterArgs> = {
       .option("status", { choices: JOB_STATUSES, describe: "only jobs in this state" })
       .options(filterOptions)
       .example("$0 list --status failed --from alice@uni.edu", ""),
-  handler: async (argv) => {
-    const page = await pageOfMyQueue(
-      { status: argv.status, from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after },
-      await contextFrom(argv),
-    );
-    print(argv, page.jobs.map(jobJson), () => `${jobRows(page.jobs)}\n\n${pageFooter("list", page.jobs.length, page.total, page.next)}`);
-  },
+  run: (ctx, argv) => pageOfMyQueue({ status: argv.status, from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after }, ctx),
+  render: (page) => `${jobRows(page.jobs)}\n\n${pageFooter("list", page.jobs.length, page.total, page.next)}`,
+  json: (page) => page.jobs.map(jobJson),
 };
 
-export const pendingCommand: CommandModule<GlobalArgs, FilterArgs> = {
+export const listCommand = cliCommand(list);
+
+export const pending: Command<FilterArgs, Page> = {
   command: "pending",
   describe: "jobs waiting for your review",
   builder: (y) => datasiteOption(y).options(filterOptions),
-  handler: async (argv) => {
-    const page = await pageOfMyQueue(
-      { status: "pending", from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after },
-      await contextFrom(argv),
-    );
-    print(argv, page.jobs.map(jobJson), () =>
-      page.jobs.length === 0
-        ? "Nothing to review."
-        : `${jobRows(page.jobs)}\n\n${pageFooter("pending", page.jobs.length, page.total, page.next)}\nReview one with: scq review <uid>${onDatasite(argv)}, then scq approve|reject <uid>${onDatasite(argv)}`,
-    );
-  },
+  run: (ctx, argv) => pageOfMyQueue({ status: "pending", from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after }, ctx),
+  render: (page, argv) =>
+    page.jobs.length === 0
+      ? "Nothing to review."
+      : `${jobRows(page.jobs)}\n\n${pageFooter("pending", page.jobs.length, page.total, page.next)}\nReview one with: scq review <uid>${onDatasite(argv)}, then scq approve|reject <uid>${onDatasite(argv)}`,
+  json: (page) => page.jobs.map(jobJson),
 };
+
+export const pendingCommand = cliCommand(pending);
 
 interface MineArgs extends FilterArgs {
   watch: boolean;

@@ -1,11 +1,11 @@
 // What every command shares: the options that say who and where, and how results are printed.
 // With --json a command prints exactly one JSON document on stdout and nothing else.
-import type { Argv } from "yargs";
+import type { Argv, CommandModule } from "yargs";
 import { resolveContext, type Context } from "../core/context.ts";
 import { describeRun } from "../run/executor.ts";
 import { age, shortUid } from "../core/log.ts";
 import type { Job } from "../core/job.ts";
-import type { ChecksReport } from "../core/schemas.ts";
+import type { ChecksReport, JobMetadata, JobStatus } from "../core/schemas.ts";
 import { visibleKeepingColour } from "../core/visible.ts";
 import type { approvalsOf } from "../approval/votes.ts";
 
@@ -53,6 +53,39 @@ export function datasiteOption<T>(yargs: Argv<T>): Argv<T> {
     type: "string",
     describe: "review this data owner's queue, as one of their listed approvers (default: your own queue)",
   });
+}
+
+/**
+ * A command as two plain functions: `run` does the work and returns its data (the --json document),
+ * `render` turns that data into text for a person. Tests call both in-process (test/commands.test.ts);
+ * `cliCommand` wires them to yargs. Commands that stream as they go (logs --follow, wait, mine --watch,
+ * ui, process, dry-run, try) keep a handler of their own.
+ */
+export interface Command<A extends GlobalArgs, D> {
+  command: string;
+  describe: string;
+  builder?: (y: Argv<GlobalArgs>) => Argv<A>;
+  run: (ctx: Context, argv: A) => Promise<D>;
+  render: (data: D, argv: A) => string;
+  /** The --json document, when it is not the data itself. */
+  json?: (data: D) => unknown;
+  /** Exit 1 when the data says part of the work was refused (a batch with a refused job, a broken audit chain). */
+  failed?: (data: D) => boolean;
+}
+
+export function cliCommand<A extends GlobalArgs, D>(c: Command<A, D>): CommandModule<GlobalArgs, A> {
+  return {
+    command: c.command,
+    describe: c.describe,
+    ...(c.builder ? { builder: c.builder } : {}),
+    handler: async (parsed) => {
+      // yargs adds camel-cased twins of the options; the command reads the names it declared.
+      const argv = parsed as unknown as A;
+      const data = await c.run(await contextFrom(argv), argv);
+      print(argv, c.json ? c.json(data) : data, () => c.render(data, argv));
+      if (c.failed?.(data)) process.exitCode = 1;
+    },
+  };
 }
 
 /**
@@ -110,7 +143,9 @@ export function jobRows(jobs: (Job & { owner?: string; taken_in?: boolean })[], 
 }
 
 /** The job record as printed with --json: the metadata.json fields, status from the folder. */
-export function jobJson(job: Job & { owner?: string; taken_in?: boolean }): Record<string, unknown> {
+export type JobJson = JobMetadata & { status: JobStatus; taken_in?: boolean; runs_on?: string; running_for?: string };
+
+export function jobJson(job: Job & { owner?: string; taken_in?: boolean }): JobJson {
   return {
     ...job.meta,
     status: job.status,
@@ -138,14 +173,14 @@ export function outputChecksLines(files: ChecksReport["files"]): string[] {
 }
 
 /** The votes on a job, and (for its owner) who is still needed. */
-export function votesLines(job: Job, approvals: ReturnType<typeof approvalsOf>): string[] {
-  if (job.meta.votes.length === 0 && !approvals) return [];
+export function votesLines(record: JobJson, approvals: ReturnType<typeof approvalsOf>): string[] {
+  if (record.votes.length === 0 && !approvals) return [];
   const out = ["", approvals ? `Approvals: ${approvals.approvedBy.length} of ${approvals.required} required` : "Votes recorded by the owner's pass:"];
-  for (const v of job.meta.votes) {
-    const other = v.code_sha256 !== job.meta.code_sha256 ? "  (for other code: not counted)" : "";
+  for (const v of record.votes) {
+    const other = v.code_sha256 !== record.code_sha256 ? "  (for other code: not counted)" : "";
     out.push(`  ${v.by} ${v.decision === "approve" ? "approved" : "rejected"} ${age(v.at)} ago${v.reason ? `: ${v.reason}` : ""}${other}`);
   }
-  if (approvals && job.status === "pending") {
+  if (approvals && record.status === "pending") {
     if (approvals.unreachable) {
       out.push(
         `  It can never have ${approvals.required}: too few listed approvers besides its requester. Reject it, or change approvals in config.json.`,

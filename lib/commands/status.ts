@@ -1,28 +1,27 @@
-import type { CommandModule } from "yargs";
-import { status } from "../people/api.ts";
+import { status as queueStatus, type QueueStatus } from "../people/api.ts";
 import { age, shortUid } from "../core/log.ts";
 import { JOB_STATUSES } from "../core/schemas.ts";
 import { describeSettings } from "../core/settings.ts";
-import { contextFrom, paint, print, type GlobalArgs } from "./shared.ts";
+import { cliCommand, paint, type Command, type GlobalArgs } from "./shared.ts";
 
-export const statusCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+export const status: Command<GlobalArgs, QueueStatus> = {
   command: "status",
   describe: "how many jobs are in each state, the oldest pending one, and the last pass",
-  handler: async (argv) => {
-    const s = await status(await contextFrom(argv));
+  run: (ctx) => queueStatus(ctx),
+  render: (s) => {
     const pass = s.last_pass;
-    print(argv, s, () =>
-      [
-        `Queue: ${s.queue}`,
-        `Settings: ${describeSettings(s.settings)}`,
-        ...(pass?.settings && describeSettings(pass.settings) !== describeSettings(s.settings)
-          ? [`  (the last pass read: ${describeSettings(pass.settings)})`]
-          : []),
-        ...JOB_STATUSES.map((st) => `  ${paint(st.padEnd(10), st)} ${s.counts[st]}`),
-        ...s.running.map((r) => `  running ${shortUid(r.uid)} "${r.name}" on ${r.runs_on}, for ${r.started_at ? age(r.started_at) : "?"}`),
-        `Oldest pending: ${s.oldest_pending ? `${age(s.oldest_pending)} old` : "none"}`,
-        `Last pass: ${pass?.finished_at ? `${age(pass.finished_at)} ago${pass.sandbox_problem ? `, could not run jobs: ${pass.sandbox_problem}` : ", ok"}` : "never (is run.sh scheduled?)"}`,
-      ].join("\n"),
-    );
+    return [
+      `Queue: ${s.queue}`,
+      `Settings: ${describeSettings(s.settings)}`,
+      ...(pass?.settings && describeSettings(pass.settings) !== describeSettings(s.settings)
+        ? [`  (the last pass read: ${describeSettings(pass.settings)})`]
+        : []),
+      ...JOB_STATUSES.map((st) => `  ${paint(st.padEnd(10), st)} ${s.counts[st]}`),
+      ...s.running.map((r) => `  running ${shortUid(r.uid)} "${r.name}" on ${r.runs_on}, for ${r.started_at ? age(r.started_at) : "?"}`),
+      `Oldest pending: ${s.oldest_pending ? `${age(s.oldest_pending)} old` : "none"}`,
+      `Last pass: ${pass?.finished_at ? `${age(pass.finished_at)} ago${pass.sandbox_problem ? `, could not run jobs: ${pass.sandbox_problem}` : ", ok"}` : "never (is run.sh scheduled?)"}`,
+    ].join("\n");
   },
 };
+
+export const statusCommand = cliCommand(status);

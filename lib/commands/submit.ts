@@ -1,6 +1,5 @@
-import type { CommandModule } from "yargs";
 import { getJob, submitJob } from "../people/api.ts";
-import { contextFrom, print, type GlobalArgs } from "./shared.ts";
+import { cliCommand, type Command, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   to: string;
@@ -8,6 +7,7 @@ interface Args extends GlobalArgs {
   name?: string;
   description: string;
   tag: string[];
+  revises?: string;
 }
 
 /** Names SyftBox never syncs stayed behind: said, so nobody waits for them or wonders why the job cannot see them. */
@@ -16,7 +16,7 @@ export function leftOutNote(leftOut: string[]): string {
   return `Left out (SyftBox never syncs them, so they could never arrive): ${shown}`;
 }
 
-export const submitCommand: CommandModule<GlobalArgs, Args> = {
+export const submit: Command<Args, Awaited<ReturnType<typeof submitJob>> & { name: string; to: string }> = {
   command: "submit",
   describe: "send a folder with a run.sh to a data owner",
   builder: (y) =>
@@ -28,15 +28,17 @@ export const submitCommand: CommandModule<GlobalArgs, Args> = {
       .option("tag", { type: "string", array: true, default: [] as string[], describe: "a tag (repeatable)" })
       .option("revises", { type: "string", describe: "an earlier job of yours this one revises (its owner asked for changes)" })
       .example("$0 submit --to owner@uni.edu --folder ./analysis --name 'mean age'", ""),
-  handler: async (argv) => {
-    const ctx = await contextFrom(argv);
+  run: async (ctx, argv) => {
     const name = argv.name ?? argv.folder.replace(/\/+$/, "").split("/").pop() ?? "job";
     const revises = typeof argv.revises === "string" ? (await getJob(argv.revises, ctx)).uid : null;
     const result = await submitJob({ to: argv.to, folder: argv.folder, name, description: argv.description, tags: argv.tag, revises }, ctx);
-    print(argv, result, () => {
-      const lines = [`Submitted ${result.uid} ("${name}") to ${argv.to}.`, `It runs only after ${argv.to} has reviewed and approved it.`];
-      if (result.left_out.length > 0) lines.push(leftOutNote(result.left_out));
-      return lines.join("\n");
-    });
+    return { ...result, name, to: argv.to };
+  },
+  render: (result) => {
+    const lines = [`Submitted ${result.uid} ("${result.name}") to ${result.to}.`, `It runs only after ${result.to} has reviewed and approved it.`];
+    if (result.left_out.length > 0) lines.push(leftOutNote(result.left_out));
+    return lines.join("\n");
   },
 };
+
+export const submitCommand = cliCommand(submit);

@@ -167,7 +167,7 @@ export class UnsafeTreeError extends Error {
 /** A file that is not a table the checks can read (a table's name, other content): checked as a plain file. */
 export class NotATableError extends Error {}
 
-/** The stage root is not one this user alone may write: nothing is staged there (run/runner.ts). */
+/** The stage root is not one this user alone may write: nothing is staged there (run/stage.ts). */
 export class StageRootError extends Error {}
 
 /** A request the page's server answers with `status` and this message. */

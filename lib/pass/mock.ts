@@ -14,7 +14,7 @@ import { now } from "../queue/lifecycle.ts";
 import type { Log } from "../core/log.ts";
 import type { QueuePaths } from "../core/paths.ts";
 import { removeTree } from "../core/remove.ts";
-import { appliedLimits } from "../run/runner.ts";
+import { appliedLimits } from "../run/limits.ts";
 import { dataMounts, MOCK_CAPS } from "../core/data-paths.ts";
 import { AppliedLimitsSchema, Timestamp, type AppConfig } from "../core/schemas.ts";
 import { copyTreeHashed, walkTree } from "../core/tree.ts";

@@ -26,7 +26,7 @@ import { prefixed, shortUid, type Log } from "../core/log.ts";
 import { jobDir, type QueuePaths } from "../core/paths.ts";
 import { JobMetadataSchema, type JobMetadata, type JobStatus } from "../core/schemas.ts";
 import { removeTree } from "../core/remove.ts";
-import { ownStageRoot } from "../run/runner.ts";
+import { ownStageRoot } from "../run/stage.ts";
 import { treeHash } from "../core/tree.ts";
 import { expected } from "../core/expected.ts";
 

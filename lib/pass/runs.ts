@@ -22,7 +22,7 @@ import { faultPoint } from "../core/fault.ts";
 import { EXECUTION_LOG, LOGS_DIR, readLog, type Stream } from "../core/log-files.ts";
 import { resultsDir, type QueuePaths } from "../core/paths.ts";
 import { removeTree } from "../core/remove.ts";
-import { appliedLimits, limitsHit } from "../run/runner.ts";
+import { appliedLimits, limitsHit } from "../run/limits.ts";
 import { readChecksReport } from "../disclosure/results.ts";
 import type { AppConfig, JobMetadata, RunRef, RunResult } from "../core/schemas.ts";
 import { expected } from "../core/expected.ts";

@@ -6,7 +6,9 @@ import fs from "fs-extra";
 import path from "node:path";
 import { scanText, type Finding } from "./danger.ts";
 import { openRegularFile } from "../core/fsutil.ts";
+import type { Context } from "../core/context.ts";
 import type { Job } from "../core/job.ts";
+import { approvalsOf } from "../approval/votes.ts";
 import { treeHash, walkTree, type TreeEntry } from "../core/tree.ts";
 
 /** Larger text files are scanned but not printed in full. */
@@ -49,4 +51,29 @@ export async function buildReview(job: Job): Promise<Review> {
   }
   review.code_sha256 = hasCode ? await treeHash(code, files) : "";
   return review;
+}
+
+/** A code review as every view shows it (scq review --json, the page): one shape, built here only. */
+export interface ReviewView {
+  files: TreeEntry[];
+  texts: Review["texts"];
+  not_shown: Review["notShown"];
+  not_scanned: Review["notScanned"];
+  /** Null only in a requester's view, which shows no code. */
+  code_sha256: string | null;
+  findings: Finding[];
+  /** Where the job stands with N-of-M approvals (null when the owner asks for none, or for a requester's view). */
+  approvals: ReturnType<typeof approvalsOf>;
+}
+
+export function reviewView(ctx: Context, r: Review): ReviewView {
+  return {
+    files: r.files,
+    texts: r.texts,
+    not_shown: r.notShown,
+    not_scanned: r.notScanned,
+    code_sha256: r.code_sha256,
+    findings: r.findings,
+    approvals: approvalsOf(ctx, r.job),
+  };
 }

@@ -281,7 +281,7 @@ function binarySearch(sorted: string[], uid: string): number {
 const legacyTimes = new Map<string, number>();
 
 /** Negative when `a` is newer than `b`. */
-function compareUids(a: string, b: string): number {
+export function compareUids(a: string, b: string): number {
   const ta = uidTime(a) ?? legacyTimes.get(a) ?? 0;
   const tb = uidTime(b) ?? legacyTimes.get(b) ?? 0;
   return tb - ta || (a < b ? 1 : a > b ? -1 : 0);

@@ -56,7 +56,7 @@ export interface LaunchOptions {
   network: boolean;
   dataPaths: DataPath[];
   job: { uid: string; name: string };
-  /** bwrap's fd numbers for the file of its arguments, its info output and the seccomp program (see runner). */
+  /** bwrap's fd numbers for the file of its arguments, its info output and the seccomp program (see execute.ts). */
   fds?: { args: number; info: number; seccomp: number | undefined };
   /** This bwrap knows --disable-userns (0.8 and later). */
   disableUserns?: boolean;

@@ -8,7 +8,7 @@
 //      pass that dies before that leaves a supervisor that runs nothing; it writes not-started, and
 //      the next pass puts the job back in approved/ (it never ran, so its approval still stands)
 //   3. write started (when the job really began: a Slurm job may have waited in the queue), run the
-//      job (runner.execute); SIGTERM (a cancellation, scancel) stops it the same way a limit does
+//      job (execute.ts); SIGTERM (a cancellation, scancel) stops it the same way a limit does
 //   4. write result.json, remove the stage, touch the wake file, exit
 import fs from "node:fs";
 import path from "node:path";
@@ -17,7 +17,7 @@ import { isDiskFull } from "../core/disk-space.ts";
 import { errorMessage } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import { removeTree } from "../core/remove.ts";
-import { execute } from "./runner.ts";
+import { execute } from "./execute.ts";
 import { RunRequestSchema, type RunRequest, type RunResult } from "../core/schemas.ts";
 import { expected } from "../core/expected.ts";
 

@@ -16,8 +16,6 @@ import { myJobs, pageOfMyQueue, release } from "../people/api.ts";
 import { readTable, tableType } from "../disclosure/read-table.ts";
 import { ownQueue, reviewedQueue, type Context } from "../core/context.ts";
 
-import { approvalsOf } from "../approval/votes.ts";
-
 import { jobHistory } from "../queue/audit.ts";
 
 import { dryRun, lastDryRun, type DryRunRecord } from "../people/dry-run.ts";
@@ -41,7 +39,7 @@ import { APP_DIR } from "../core/paths.ts";
 
 import { checksOf, outputOf, readLogs } from "../disclosure/results.ts";
 
-import { buildReview } from "../people/review.ts";
+import { buildReview, reviewView, type ReviewView } from "../people/review.ts";
 
 import { describeSettings, settingsInForce } from "../core/settings.ts";
 
@@ -186,27 +184,29 @@ export async function startUiServer(ctx: Context, options: { port?: number } = {
     const { dir: outputDir, files: output } = await outputFiles(job);
     const checks =
       output.length > 0 ? await checksOf(ctx, job).catch(expected("no checks report to show (none yet, or not this viewer's)", null)) : null;
-    const empty = { files: [], texts: [], notShown: [], notScanned: [], findings: [], code_sha256: job.meta.code_sha256 };
+    const empty: ReviewView = {
+      files: [],
+      texts: [],
+      not_shown: [],
+      not_scanned: [],
+      findings: [],
+      code_sha256: job.meta.code_sha256,
+      approvals: null,
+    };
     // Only the owner reviews code: a requester's view of their own job shows its record and results.
     // Approvers review code too (the files their listing as approver lets them read).
-    const r = job.role !== "requester" ? await buildReview(job) : empty;
+    const review = job.role !== "requester" ? reviewView(ctx, await buildReview(job)) : empty;
     const owner = job.role === "owner";
     const dry = owner ? await lastDryRun(ownQueue(ctx), job).catch(expected("no dry run to show")) : undefined;
     const where = owner && job.status === "running" && job.meta.run ? await describeRunNow(ownQueue(ctx), job.meta.run) : undefined;
     return {
       job: { ...summary(job), ...(where ? { runs_on: where } : {}) },
       meta: job.meta,
-      files: r.files,
-      texts: r.texts,
-      not_shown: r.notShown,
-      not_scanned: r.notScanned,
-      findings: r.findings,
-      code_sha256: r.code_sha256,
+      ...review,
       logs,
       output,
       checks,
       previews: await previews(outputDir, output),
-      approvals: job.role === "requester" ? null : approvalsOf(ctx, job),
       // Every rule, vote, dry run and notification of this job, from the owner's audit log.
       history: owner ? await jobHistory(ownQueue(ctx), job.uid) : [],
       dry_run: dry ? await dryRunView(dry) : null,

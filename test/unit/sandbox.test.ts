@@ -1,6 +1,6 @@
 // The sandbox's command line, limits and seccomp program, as data: no process is started here.
 import { describe, expect, test } from "vitest";
-import { appliedLimits } from "../../lib/run/runner.ts";
+import { appliedLimits } from "../../lib/run/limits.ts";
 import { dataMounts } from "../../lib/core/data-paths.ts";
 import { launchCommand, prlimitArgs, stageLayout } from "../../lib/run/sandbox.ts";
 import { AppConfigSchema } from "../../lib/core/schemas.ts";

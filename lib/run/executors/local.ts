@@ -13,7 +13,7 @@ import { ifExists, readJsonFile, writeJsonAtomic } from "../../core/fsutil.ts";
 import { isRunning, processStartTime } from "../../core/lock.ts";
 import type { QueuePaths } from "../../core/paths.ts";
 import { removeTree } from "../../core/remove.ts";
-import { ensureStageRoot, ownStageRoot, stageJob } from "../runner.ts";
+import { ensureStageRoot, ownStageRoot, stageJob } from "../stage.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
 import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
 import { RunResultSchema, type DataPath, type RunRequest, type SandboxMode } from "../../core/schemas.ts";

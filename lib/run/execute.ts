@@ -1,40 +1,28 @@
-// Running one approved job. Two halves, in two processes:
-//   stageJob: (the pass) copy the code into a fresh stage folder and hash *that copy*; the copy is what
-//             runs, so the hash the pass checks against the approval is the hash of the code that runs.
-//   execute:  (the job's supervisor, see supervisor.ts) start it in the sandbox with limits, a
-//             wall-clock timeout that kills the whole tree, capped logs and a watchdog on memory and
-//             disk use; then copy the output back.
+// Running one staged job to its end (the job's supervisor calls this; stage.ts staged it): start it
+// in the sandbox with limits, a wall-clock timeout that kills the whole tree, capped logs and a
+// watchdog on memory and disk use; then copy the output back (copy-output.ts).
 // The result is one flat object in the style of execa's (failed, timedOut, exitCode, durationMs...)
 // with its human message built in one function, `describeResult`.
+import { copyOutput } from "./copy-output.ts";
+import { outputCaps } from "./limits.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 
 import { CappedLog } from "./capture.ts";
-
-import { isDiskFull } from "../core/disk-space.ts";
-
-import { ifExists, writeFileAtomic } from "../core/fsutil.ts";
-
-import { removeTree } from "../core/remove.ts";
 
 import { processStartTime } from "../core/lock.ts";
 
 import { logFile, LOGS_DIR } from "../core/log-files.ts";
 
-import type { QueuePaths } from "../core/paths.ts";
 import { jobUsage, pidNamespace } from "./procscan.ts";
 
-import { bwrapDisablesUserns, launchCommand, prepareStageFiles, stageLayout, type Stage } from "./sandbox.ts";
+import { bwrapDisablesUserns, launchCommand, stageLayout, type Stage } from "./sandbox.ts";
 
-import type { AppliedLimits, AppConfig, DataPath, RunRequest, RunResult, SandboxMode } from "../core/schemas.ts";
+import type { AppliedLimits, RunRequest, RunResult } from "../core/schemas.ts";
 import { seccompProgram } from "./seccomp.ts";
 
-import { copyTreeHashed, isSyftBoxControlFile, MAX_DEPTH, measureTree } from "../core/tree.ts";
-
-import { expected } from "../core/expected.ts";
-import { StageRootError } from "../core/errors.ts";
+import { MAX_DEPTH, measureTree } from "../core/tree.ts";
 
 const MB = 1024 * 1024;
 /** Time between SIGTERM and SIGKILL when a job is stopped. */
@@ -42,104 +30,6 @@ const KILL_GRACE_MS = 2000;
 /** After the SIGKILL, how long the pass waits for the job's end before it stops waiting and says so. */
 const ABANDON_AFTER_MS = 5000;
 const WATCHDOG_MS = 500;
-
-/**
- * Every stage folder of one queue lives under one root, so a new pass can clear what a dead one left.
- * The root's name is random (mkdtemp) and kept in the private state, so no other local user can make
- * it first, plant a link in it, or stop runs by taking its name. A recorded root that is gone (a
- * reboot cleared the temp folder) or that is not ours (someone who learned the name made it after
- * that) is replaced by a fresh one; a folder that is not ours is never used or removed.
- */
-export async function stageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string | undefined> {
-  const recorded = await ifExists(fs.promises.readFile(stageRootFile(paths, kind), "utf8"));
-  const root = recorded?.trim();
-  return root && path.isAbsolute(root) ? root : undefined;
-}
-
-type StageKind = "runs" | "dry-runs";
-
-const stageRootFile = (paths: QueuePaths, kind: StageKind) => path.join(paths.state, `stage-root-${kind}`);
-
-/** The recorded stage root if it is there and ours, else undefined: what may be cleared or used. */
-export async function ownStageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string | undefined> {
-  const recorded = await stageRoot(paths, kind);
-  if (!recorded) return undefined;
-  return ensureOwnFolder(recorded, "").then(
-    () => recorded,
-    (error: unknown) => {
-      if (error instanceof StageRootError || (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw error;
-    },
-  );
-}
-
-/** The stage root, ours and usable; a fresh one if the recorded one is gone or not ours. */
-export async function ensureStageRoot(paths: QueuePaths, kind: StageKind = "runs"): Promise<string> {
-  const own = await ownStageRoot(paths, kind);
-  if (own) return own;
-  const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-"));
-  await fs.promises.chmod(root, 0o711);
-  await fs.promises.mkdir(paths.state, { recursive: true });
-  await writeFileAtomic(stageRootFile(paths, kind), `${root}\n`);
-  return root;
-}
-
-/**
- * Check that `root` is ours: a folder (not a link), owned by this process's user and writable by
- * nobody else; made (mode 0711) if `create`. 0711: nobody may list it or add to it; jobs run as
- * `nobody` under a root pass need only to pass through.
- */
-export async function ensureOwnFolder(root: string, advice: string, create = false): Promise<string> {
-  if (create) {
-    await fs.promises.mkdir(root, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "EEXIST") throw error;
-    });
-  }
-  const stat = await fs.promises.lstat(root);
-  const uid = process.getuid?.() ?? stat.uid;
-  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
-    throw new StageRootError(
-      `the stage folder ${root} is not this pass's own (${stat.isDirectory() ? `owner uid ${stat.uid}, mode ${(stat.mode & 0o777).toString(8)}` : "not a folder"}): ` +
-        `another user may have made it. ${advice} Approved jobs stay approved.`,
-    );
-  }
-  await fs.promises.chmod(root, 0o711);
-  return root;
-}
-
-/**
- * A fresh stage folder for one run under `root`, with a random, neutral name: never reused, and
- * nothing of the job or the datasite in its path (the job can see the path of its mounts). Its name
- * is the run's id. code/ passed the intake gate; copyTreeHashed checks it again and hashes the very
- * bytes it writes, so the hash checked against the approval is the hash of the code that runs.
- */
-export async function stageJob(
-  root: string,
-  /** The code folder: a job's code/, or (scq try) a requester's own folder. */
-  code: string,
-  mode: SandboxMode,
-  dataPaths: DataPath[],
-  sub = "",
-): Promise<{ runId: string; stage: Stage; codeHash: string }> {
-  const dir = await fs.promises.mkdtemp(path.join(root, "run-"));
-  const stage = stageLayout(path.join(dir, sub));
-  try {
-    const codeHash = await copyTreeHashed(code, stage.work);
-    await prepareStageFiles(mode, stage, dataPaths);
-    return { runId: path.basename(dir), stage, codeHash };
-  } catch (error) {
-    await removeTree(dir).catch(expected("a stage left is swept by recovery"));
-    throw error;
-  }
-}
-
-export function appliedLimits(config: AppConfig): AppliedLimits {
-  return {
-    ...config.limits,
-    timeout_s: config.job_timeout,
-    cpu_seconds: config.limits.cpu_seconds ?? config.job_timeout * Math.max(1, os.availableParallelism()),
-  };
-}
 
 /**
  * Run one job to its end in its sandbox (the supervisor calls this): logs into `results`/run-logs as it
@@ -204,18 +94,7 @@ export async function execute(request: RunRequest, stop?: AbortSignal): Promise<
   return result;
 }
 
-/** The limits a run hit, as short names for the job's record and listings. */
-export function limitsHit(r: RunResult): string[] {
-  return [
-    ...(r.timedOut ? ["timeout"] : []),
-    ...(r.memoryLimitExceeded ? ["memory"] : []),
-    ...(r.outputLimitExceeded ? ["output"] : []),
-    ...(r.stdoutTruncated ? ["stdout cap"] : []),
-    ...(r.stderrTruncated ? ["stderr cap"] : []),
-  ];
-}
-
-/** What of execa's result the runner uses. */
+/** What of execa's result execute uses. */
 interface Ended {
   exitCode: number | undefined;
   signal: string | undefined;
@@ -331,11 +210,6 @@ async function startSandbox(request: RunRequest, stage: Stage, logs: { stdout: C
   return { ended, init, killAll, stop };
 }
 
-/** Caps on what a job may leave in its stage: everything it can write (work copy, output, home, tmp) counts. */
-export function outputCaps(limits: AppliedLimits): { maxBytes: number; maxFiles: number } {
-  return { maxBytes: limits.max_output_mb * MB, maxFiles: limits.max_files * 2 };
-}
-
 /**
  * Twice a second: what the job wrote (its stage, plus files it deleted but keeps open) against the
  * output caps, and the memory of all its processes together against memory_mb. The first limit hit
@@ -444,71 +318,4 @@ function signalPid(pid: number, signal: NodeJS.Signals): void {
 
 function signalName(n: number): string | undefined {
   return Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0];
-}
-
-/**
- * Copy plain files and folders only. Left behind, and named: links and special files, files whose
- * names hold control characters (they would garble every listing of them), SyftBox permission and
- * sync files (in the synced datasite they would grant access, before any review), and folders the job
- * made unreadable.
- */
-export async function copyOutput(from: string, to: string): Promise<{ files: number; skipped: string[] }> {
-  await fs.promises.mkdir(to, { recursive: true });
-  let files = 0;
-  const skipped: string[] = [];
-  const visit = async (src: string, dst: string, rel: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = await fs.promises.readdir(src);
-    } catch {
-      // said in the skipped list the owner and requester see
-      skipped.push(`${rel || "."}/ (unreadable folder)`);
-      return;
-    }
-    for (const name of names) {
-      const s = path.join(src, name);
-      const d = path.join(dst, name);
-      const r = rel ? `${rel}/${name}` : name;
-      // eslint-disable-next-line no-control-regex
-      if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) {
-        skipped.push(`${JSON.stringify(r)} (control character in the name)`);
-        continue;
-      }
-      if (isSyftBoxControlFile(name)) {
-        skipped.push(`${r} (a SyftBox permission or sync file)`);
-        continue;
-      }
-      const stat = await fs.promises.lstat(s);
-      if (stat.isDirectory()) {
-        await fs.promises.mkdir(d, { recursive: true });
-        await visit(s, d, r);
-      } else if (stat.isFile()) {
-        try {
-          await copyNoFollow(s, d);
-          files += 1;
-        } catch (error) {
-          if (isDiskFull(error)) throw error; // not this file's fault: the run's output cannot be stored
-          skipped.push(`${r} (unreadable)`); // made unreadable, or swapped for a link after the lstat
-        }
-      } else {
-        skipped.push(`${r} (link or special file)`);
-      }
-    }
-  };
-  await visit(from, to, "");
-  return { files, skipped };
-}
-
-/**
- * Copy a file the job wrote without ever following a link: in mode none a process of the job may
- * outlive it and swap the file for a link to a secret between our lstat and our read.
- */
-async function copyNoFollow(from: string, to: string): Promise<void> {
-  const source = await fs.promises.open(from, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  try {
-    if (!(await source.stat()).isFile()) throw new Error(`${from} is not a regular file`);
-    await pipeline(source.createReadStream({ autoClose: false }), fs.createWriteStream(to, { flags: "wx" }));
-  } finally {
-    await source.close().catch(expected("closing a file that was only read"));
-  }
 }

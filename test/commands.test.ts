@@ -1,0 +1,84 @@
+// The commands as plain functions, in-process: run returns the data (the --json document), render the
+// text a person reads. The shipped entry point (scripts/scq.sh) is tested in processes.test.ts and
+// shipped.test.ts; here each command's own logic is, fast and without a process per call.
+import { describe, expect, test } from "vitest";
+import { audit } from "../lib/commands/audit.ts";
+import { checks } from "../lib/commands/checks.ts";
+import { decide } from "../lib/commands/decide.ts";
+import { cancelJob, job, releaseOutput } from "../lib/commands/job.ts";
+import { list, pending } from "../lib/commands/list.ts";
+import { review } from "../lib/commands/review.ts";
+import { status } from "../lib/commands/status.ts";
+import { makeWorld, OWNER, SCIENTIST } from "./helpers.ts";
+
+const args = { json: false };
+
+describe("commands, in-process", () => {
+  test("pending → review → approve → status → job → checks → release → audit, each as data and as text", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, release: "review" });
+    const uid = await world.submit({ "run.sh": "#!/bin/sh\necho hello\nprintf 'group,n\\na,3\\n' > \"$OUTPUT_DIR/t.csv\"\n" }, "counts");
+    await world.pass();
+
+    const waiting = await pending.run(world.owner, { ...args, limit: 50 });
+    expect(waiting.jobs.map((j) => j.uid)).toEqual([uid]);
+    expect(pending.render(waiting, { ...args, limit: 50 })).toMatch(/counts/);
+    expect(pending.json!(waiting)).toEqual([expect.objectContaining({ uid, status: "pending" })]);
+
+    const shown = await review.run(world.owner, { ...args, uid: uid.slice(-8) });
+    expect(shown.texts.map((t) => t.file)).toEqual(["run.sh"]);
+    expect(shown.code_sha256).toMatch(/^[0-9a-f]{64}$/);
+    const text = review.render(shown, { ...args, uid });
+    expect(text).toContain("echo hello");
+    expect(text).toContain(`--sha ${shown.code_sha256}`);
+
+    const approve = decide("approve");
+    const outcomes = await approve.run(world.owner, { ...args, uid: [uid], reason: "ok", "all-pending": false, sha: shown.code_sha256 ?? undefined });
+    expect(outcomes).toEqual([expect.objectContaining({ ok: true, job: uid })]);
+    expect(approve.failed!(outcomes)).toBe(false);
+    const again = await approve.run(world.owner, { ...args, uid: [uid], reason: "ok", "all-pending": false });
+    expect(approve.failed!(again)).toBe(true);
+    expect(approve.render(again, { ...args, uid: [uid], "all-pending": false })).toMatch(/^error: .*already has a decision/);
+
+    await world.settle();
+    const s = await status.run(world.owner, args);
+    expect(s.counts.completed).toBe(1);
+    expect(status.render(s, args)).toMatch(/completed\s+1/);
+
+    const record = await job.run(world.owner, { ...args, uid });
+    expect(record).toMatchObject({ uid, status: "completed", owner: OWNER, state: "completed (awaiting output review)" });
+
+    const found = await checks.run(world.owner, { ...args, uid });
+    expect(found.files.find((f) => f.path === "t.csv")?.findings.map((f) => f.rule)).toContain("small-count");
+    expect(checks.render(found, { ...args, uid })).toMatch(/\[small-count\] row 1, column "n" = 3/);
+
+    const released = await releaseOutput.run(world.owner, {
+      ...args,
+      uid,
+      withhold: ["t.csv"],
+      reason: "small counts",
+      exception: undefined,
+      "request-changes": undefined,
+    });
+    expect(released.output_decisions?.withheld).toEqual([{ path: "t.csv", reason: "small counts" }]);
+    expect(
+      releaseOutput.render(released, { ...args, uid, withhold: [], reason: undefined, exception: undefined, "request-changes": undefined }),
+    ).toMatch(/withheld: t\.csv/);
+
+    const events = await audit.run(world.owner, { ...args, job: uid.slice(-8) });
+    expect(audit.json!(events)).toEqual(expect.arrayContaining([expect.objectContaining({ event: "released", uid })]));
+    const verdict = await audit.run(world.owner, { ...args, action: "verify" });
+    expect(audit.failed!(verdict)).toBe(false);
+    expect(audit.render(verdict, { ...args, action: "verify" })).toMatch(/^audit log intact/);
+  });
+
+  test("a requester's list of their own job, and their cancel, as the requester sees them", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await world.submit({ "run.sh": "#!/bin/sh\necho hi\n" });
+    await world.pass();
+    const all = await list.run(world.owner, { ...args, limit: 10 });
+    expect(all.jobs.map((j) => j.meta.requester_email)).toEqual([SCIENTIST]);
+    const cancelled = await cancelJob.run(world.scientist, { ...args, uid, reason: "wrong data" });
+    expect(cancelled).toEqual({ uid, owner: OWNER, outcome: "requested" });
+    expect(cancelJob.render(cancelled, { ...args, uid, reason: "" })).toMatch(/their next pass rejects it/);
+  });
+});
