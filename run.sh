@@ -63,7 +63,7 @@ build_dist() {
   if node_modules/.bin/esbuild scripts/process.ts scripts/scq.ts scripts/approve.ts scripts/reject.ts \
       --bundle --platform=node --target=node20 --format=esm --outdir="$tmp" --out-extension:.js=.mjs \
       --banner:js="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);" \
-      --minify --splitting --chunk-names=chunks/[name]-[hash] --log-level=error >&2; then
+      --external:esbuild --minify --splitting --chunk-names=chunks/[name]-[hash] --log-level=error >&2; then
     # The job supervisor, also as one self-contained file: a Slurm node runs it from the shared folder.
     if ! node_modules/.bin/esbuild scripts/supervise.ts --bundle --platform=node --target=node20 --format=esm \
         --outfile="$tmp/supervise.mjs" \

@@ -1,0 +1,648 @@
+// The review page's script, bundled by esbuild when `scq ui` starts (server.ts). Its types come from
+// what the server answers (views.ts), so a change on one side that the other does not follow fails
+// `npm run typecheck`.
+// Everything shown comes from submitted jobs and is hostile: it is only ever set with textContent.
+import type { JobDetail, JobList, JobSummary } from "../views.ts";
+
+type View = "owner" | "requester";
+type SortKey = "name" | "who" | "status" | "created_at";
+type Action = "approve" | "reject";
+type Child = Node | string | number | null | undefined;
+type Attrs = Record<string, string | number | null | undefined | ((e: Event) => unknown)>;
+
+const token = new URLSearchParams(location.search).get("token") || "";
+const state: {
+  jobs: JobSummary[];
+  me: string;
+  reviewing?: string;
+  view: View;
+  sort: SortKey;
+  desc: boolean;
+  selected: Set<string>;
+  open: string | null;
+  shown: string;
+  openSeq: number;
+  etag: string;
+  counts: Record<string, number>;
+  total: number;
+  next: string | null;
+  limit: number;
+  inFlight: boolean;
+} = {
+  jobs: [],
+  me: "",
+  view: "owner",
+  sort: "created_at",
+  desc: true,
+  selected: new Set(),
+  open: null,
+  // What the detail pane shows of the open job ("status/output_review"), and the latest request for it.
+  shown: "",
+  openSeq: 0,
+  etag: "",
+  counts: {},
+  total: 0,
+  next: null,
+  limit: 50,
+  inFlight: false,
+};
+/** An element the page's HTML has: its absence is a bug in page.html, said at once. */
+function $<T extends HTMLElement = HTMLInputElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`page.html has no #${id}`);
+  return node as T;
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined) continue;
+    if (typeof v === "function") node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = String(v);
+    else if (k === "text") node.textContent = String(v);
+    else node.setAttribute(k, String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+async function api<T>(path: string, options: RequestInit = {}): Promise<T> {
+  const res = await fetch(path, {
+    ...options,
+    headers: { "x-scq-token": token, ...(options.body ? { "content-type": "application/json" } : {}) },
+  });
+  const body = (res.headers.get("content-type")?.includes("json") ? await res.json() : null) as (T & { error?: string }) | null;
+  if (!res.ok) throw new Error(body?.error || `HTTP ${res.status}`);
+  return body as T;
+}
+
+function age(iso: string): string {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  return s < 60 ? `${Math.round(s)}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`;
+}
+const label = (j: JobSummary) => (j.taken_in === false ? "submitted" : j.status);
+const badge = (j: JobSummary) =>
+  el("span", { class: `badge ${j.status}`, text: label(j) + (j.output_review === "pending" ? " · output in review" : "") });
+
+// The server searches and filters the whole queue and sends one page; the page sorts what it has.
+function visible(): JobSummary[] {
+  const who = (j: JobSummary) => (state.view === "owner" ? j.requester_email : j.owner);
+  const keys: Record<SortKey, (j: JobSummary) => string> = {
+    name: (j) => j.name.toLowerCase(),
+    who,
+    status: (j) => j.status,
+    created_at: (j) => j.created_at,
+  };
+  const key = keys[state.sort];
+  return [...state.jobs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0) * (state.desc ? -1 : 1));
+}
+
+function render() {
+  $("me").textContent = state.reviewing && state.reviewing !== state.me ? `${state.me}, approver for ${state.reviewing}` : state.me;
+  $("who-head").textContent = state.view === "owner" ? "From" : "To";
+  const counts = $("counts");
+  counts.replaceChildren(
+    ...["pending", "approved", "running", "completed", "failed", "rejected"].map((s) =>
+      el("span", { class: `badge ${s}`, "data-count": s, text: `${s} ${state.counts[s] ?? 0}` }),
+    ),
+  );
+  const rows = visible();
+  $("rows").replaceChildren(
+    ...rows.map((j) =>
+      el(
+        "tr",
+        {
+          "data-uid": j.uid,
+          class: state.open === j.uid ? "sel" : "",
+          onclick: (e) => {
+            if ((e.target as HTMLInputElement).type !== "checkbox") void openJob(j.uid);
+          },
+        },
+        el(
+          "td",
+          {},
+          state.view === "owner" && j.status === "pending"
+            ? el("input", {
+                type: "checkbox",
+                "aria-label": `select ${j.name}`,
+                ...(state.selected.has(j.uid) ? { checked: "" } : {}),
+                onchange: (e) => {
+                  if ((e.target as HTMLInputElement).checked) state.selected.add(j.uid);
+                  else state.selected.delete(j.uid);
+                  updateBatch();
+                },
+              })
+            : "",
+        ),
+        el("td", {}, el("strong", { text: j.name }), el("div", { class: "muted", text: j.uid.slice(-8) })),
+        el(
+          "td",
+          {},
+          state.view === "owner" ? j.requester_email : j.owner,
+          j.sender === "unverified" ? el("div", { class: "warn", text: "sender unverified" }) : null,
+        ),
+        el("td", {}, badge(j)),
+        el("td", { text: age(j.created_at) }),
+        el("td", {}, ...j.tags.map((t) => el("span", { class: "tag", text: t }))),
+      ),
+    ),
+  );
+  $("empty").hidden = rows.length > 0;
+  $("more").hidden = !state.next;
+  $("shown").textContent = rows.length ? `${rows.length} shown of ${state.total}` : "";
+  $("batch").hidden = state.view !== "owner";
+  updateBatch();
+}
+
+function updateBatch() {
+  for (const uid of [...state.selected]) if (!state.jobs.some((j) => j.uid === uid && j.status === "pending")) state.selected.delete(uid);
+  $("selected").textContent = `${state.selected.size} selected`;
+  $<HTMLButtonElement>("batch-approve").disabled = $<HTMLButtonElement>("batch-reject").disabled = state.selected.size === 0;
+}
+
+const KEYWORDS =
+  /\b(if|then|else|elif|fi|for|while|do|done|case|esac|function|return|import|from|def|class|with|as|in|not|and|or|try|except|finally|const|let|var|export|set|echo|exit|local|async|await|new|None|True|False|null|true|false)\b/;
+function highlight(line: string): Node[] {
+  // A small tokenizer: comments, strings, $variables and keywords; the rest plain text.
+  const out: Node[] = [];
+  const re = /(#.*$|\/\/.*$)|("(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?)|(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)|([A-Za-z_]+)|([^A-Za-z_"'#$/]+|.)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(line))) {
+    if (m[1]) out.push(el("span", { class: "c", text: m[1] }));
+    else if (m[2]) out.push(el("span", { class: "s", text: m[2] }));
+    else if (m[3]) out.push(el("span", { class: "v", text: m[3] }));
+    else if (m[4] && KEYWORDS.test(m[4]) && m[4].match(KEYWORDS)?.[0] === m[4]) out.push(el("span", { class: "k", text: m[4] }));
+    else out.push(document.createTextNode(m[0]));
+    if (m[0] === "") re.lastIndex++;
+  }
+  return out;
+}
+
+function codeBlock(text: string): HTMLElement {
+  const lines = text.replace(/\n$/, "").split("\n");
+  return el("pre", { class: "code" }, ...lines.flatMap((line, i) => [el("span", { class: "ln", text: String(i + 1) }), ...highlight(line), "\n"]));
+}
+
+async function openJob(uid: string): Promise<void> {
+  state.open = uid;
+  const seq = ++state.openSeq;
+  render();
+  const pane = $("detail");
+  try {
+    const d = await api<JobDetail>(`/api/jobs/${encodeURIComponent(uid)}`);
+    // Only the latest request draws: a slower, older answer never paints over a newer one.
+    if (state.open !== uid || seq !== state.openSeq) return;
+    state.shown = `${d.job.status}/${d.job.output_review}`;
+    const j = d.job,
+      m = d.meta;
+    const parts: HTMLElement[] = [
+      el("h2", { text: j.name }),
+      el("div", {}, badge(j), " ", el("span", { class: "muted", text: j.uid })),
+      el(
+        "dl",
+        {},
+        el("dt", { text: "from" }),
+        el(
+          "dd",
+          {},
+          j.requester_email,
+          j.sender === "unverified" ? el("span", { class: "warn", text: " — sender unverified (written by a Python client)" }) : null,
+        ),
+        el("dt", { text: "to" }),
+        el("dd", { text: j.target_email }),
+        el("dt", { text: "submitted" }),
+        el("dd", { text: `${m.created_at} (${age(m.created_at)} ago)` }),
+        el("dt", { text: "description" }),
+        el("dd", { text: m.description || "—" }),
+        el("dt", { text: "code sha256" }),
+        el("dd", { class: "hash", text: d.code_sha256 || "—" }),
+        ...(j.runs_on ? [el("dt", { text: "runs on" }), el("dd", { text: `${j.runs_on}, for ${age(j.started_at ?? j.updated_at)}` })] : []),
+        ...(m.error_message ? [el("dt", { text: "message" }), el("dd", { text: m.error_message })] : []),
+        ...(m.exit_code !== null ? [el("dt", { text: "exit code" }), el("dd", { text: String(m.exit_code) })] : []),
+      ),
+    ];
+    if (d.approvals || m.votes.length) parts.push(...votesSection(j, d));
+    if (j.role !== "requester" && j.status === "pending") {
+      const reason = el("input", { type: "text", id: "reason", placeholder: "Reason (the requester reads it)" });
+      const decide = (action: Action) => async () => {
+        if (action === "reject" && !reason.value.trim()) {
+          msg.textContent = "A rejection needs a reason.";
+          msg.className = "msg error";
+          return;
+        }
+        if (!confirm(`${action === "approve" ? "Approve" : "Reject"} "${j.name}"? ${action === "approve" ? "It will run at the next pass." : ""}`))
+          return;
+        try {
+          // The hash shown on this page: if the code changed since, the server refuses the decision.
+          const done = await api<{ vote: boolean }>(`/api/jobs/${j.uid}/${action}`, {
+            method: "POST",
+            body: JSON.stringify({ reason: reason.value, code_sha256: d.code_sha256 }),
+          });
+          msg.textContent = done.vote
+            ? `Your vote to ${action} is recorded: the owner's next pass counts it.`
+            : action === "approve"
+              ? "Approved: it runs at the next pass."
+              : "Rejected.";
+          msg.className = "msg";
+          await refresh(true);
+        } catch (e) {
+          msg.textContent = errorText(e);
+          msg.className = "msg error";
+        }
+      };
+      const msg = el("div", { class: "msg", id: "decide-msg" });
+      parts.push(
+        el(
+          "div",
+          { class: "decide" },
+          reason,
+          el("button", { class: "btn approve", id: "approve", onclick: decide("approve") }, "Approve"),
+          el("button", { class: "btn reject", id: "reject", onclick: decide("reject") }, "Reject"),
+        ),
+        msg,
+      );
+    }
+    if (d.findings.length)
+      parts.push(
+        el("h3", { text: `Advisory findings (${d.findings.length}) — they decide nothing, you do` }),
+        el("ul", { class: "findings" }, ...d.findings.map((f) => el("li", {}, el("code", { text: `${f.file}:${f.line}` }), ` ${f.rule}`))),
+      );
+    if (d.files.length)
+      parts.push(
+        el("h3", { text: "Files" }),
+        el("ul", {}, ...d.files.map((f) => el("li", { text: f.type === "dir" ? `${f.rel}/` : `${f.rel} (${f.size} bytes)` }))),
+      );
+    for (const t of d.texts) parts.push(el("div", { class: "file" }, el("div", { class: "name", text: t.file }), codeBlock(t.text)));
+    for (const n of d.not_shown) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SHOWN (${n.why})` }));
+    for (const n of d.not_scanned) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SCANNED (${n.why})` }));
+    for (const stream of ["stdout", "stderr"] as const)
+      if (d.logs[stream]) parts.push(el("h3", { text: stream }), el("pre", { class: "code", id: `log-${stream}` }, d.logs[stream]));
+    if (d.output.length || d.checks?.files.some((f) => f.path.startsWith("run-logs/"))) parts.push(...outputSection(j, d));
+    if (d.can_dry_run || d.dry_run) parts.push(...dryRunSection(j, d));
+    if (d.history.length) parts.push(...historySection(d.history));
+    pane.replaceChildren(...parts);
+    // A dry run under way: look again until it has ended.
+    if (d.dry_run_running) setTimeout(() => state.open === uid && void openJob(uid), 1500);
+  } catch (e) {
+    pane.replaceChildren(el("div", { class: "error", text: errorText(e) }));
+  }
+}
+
+// Who voted (N-of-M approvals) and who is still needed.
+function votesSection(j: JobSummary, d: JobDetail): HTMLElement[] {
+  const a = d.approvals;
+  const list = el(
+    "ul",
+    { class: "votes" },
+    ...d.meta.votes.map((v) =>
+      el(
+        "li",
+        { class: v.decision },
+        `${v.by} ${v.decision === "approve" ? "approved" : "rejected"} ${age(v.at)} ago${v.reason ? `: ${v.reason}` : ""}`,
+        v.code_sha256 !== d.meta.code_sha256 ? el("span", { class: "warn", text: " (for other code: not counted)" }) : null,
+      ),
+    ),
+  );
+  const blocks = [el("h3", { text: a ? `Approvals: ${a.approvedBy.length} of ${a.required} required` : "Votes" }), list];
+  if (a && j.status === "pending") {
+    if (a.unreachable)
+      blocks.push(el("p", { class: "warn", text: "Too few listed approvers besides its requester: it can never be approved by votes." }));
+    else if (a.needed > 0) blocks.push(el("p", { id: "still-needed", text: `Still needed: ${a.needed} more, from ${a.waitingFor.join(", ")}` }));
+  }
+  return blocks;
+}
+
+// The owner's run of a pending job on the mock data: a button, then its result, logs and output.
+function dryRunSection(j: JobSummary, d: JobDetail): HTMLElement[] {
+  const blocks: HTMLElement[] = [el("h3", { text: "Dry run on mock data" })];
+  const msg = el("div", { class: "msg", id: "dry-run-msg" });
+  if (d.can_dry_run) {
+    const start = async () => {
+      try {
+        await api(`/api/jobs/${j.uid}/dry-run`, { method: "POST", body: "{}" });
+        void openJob(j.uid);
+      } catch (e) {
+        msg.textContent = errorText(e);
+        msg.className = "msg error";
+      }
+    };
+    blocks.push(
+      el(
+        "div",
+        { class: "decide" },
+        el(
+          "button",
+          { class: "btn", id: "dry-run", disabled: d.dry_run_running ? "" : null, onclick: start },
+          d.dry_run ? "Run it again on mock data" : "Dry run on mock data",
+        ),
+        el("span", { class: "muted", text: d.dry_run_running ? " running…" : " Same sandbox and limits; no private data; decides nothing." }),
+      ),
+      msg,
+    );
+  }
+  const r = d.dry_run;
+  if (r) {
+    const mocks = r.mocks.length ? r.mocks.map((m) => `$DATA_DIR/${m.name}`).join(", ") : "no data (no data path has a mock)";
+    blocks.push(
+      el(
+        "p",
+        { id: "dry-run-result", class: r.result.failed ? "warn" : "" },
+        `${r.finished_at} on ${mocks}: ${r.result.failed ? "FAILED" : "succeeded"}: ${r.result.message}`,
+      ),
+    );
+    for (const stream of ["stdout", "stderr"] as const)
+      if (r.logs[stream]) blocks.push(el("pre", { class: "code", id: `dry-${stream}` }, r.logs[stream]));
+    if (r.output.length) blocks.push(el("ul", { id: "dry-output" }, ...r.output.map((f) => el("li", { text: `${f.rel} (${f.size} bytes)` }))));
+    for (const f of r.output) {
+      const p = r.previews[f.rel];
+      if (p && "columns" in p)
+        blocks.push(
+          el(
+            "table",
+            { class: "preview" },
+            el("tr", {}, ...p.columns.map((c) => el("th", { text: c }))),
+            ...p.rows.map((row) => el("tr", {}, ...row.map((v) => el("td", { text: v })))),
+          ),
+        );
+    }
+  }
+  return blocks;
+}
+
+// Every audit line of the job: decisions, votes, rules, dry runs, notification attempts.
+function historySection(events: JobDetail["history"]): HTMLElement[] {
+  const detail = (e: JobDetail["history"][number]) =>
+    Object.entries(e.detail)
+      .filter(([, v]) => v !== null && v !== "" && typeof v !== "object")
+      .map(([k, v]) => `${k}: ${/^[0-9a-f]{64}$/.test(String(v)) ? `${String(v).slice(0, 12)}…` : String(v)}`)
+      .join(", ");
+  return [
+    el("h3", { text: "History" }),
+    el(
+      "table",
+      { class: "history", id: "history" },
+      el("tr", {}, ...["at", "event", "by", "detail"].map((h) => el("th", { text: h }))),
+      ...events.map((e) =>
+        el(
+          "tr",
+          { "data-event": e.event },
+          el("td", { text: e.at }),
+          el("td", { text: e.event }),
+          el("td", { text: e.by || "" }),
+          el("td", { text: detail(e) }),
+        ),
+      ),
+    ),
+  ];
+}
+
+// Each output file: what the requester says of it, the checks' findings, a preview (a table's first
+// rows with flagged cells marked, or an image), and, while the output is held, a release/withhold choice.
+type CheckedFile = NonNullable<JobDetail["checks"]>["files"][number];
+
+function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
+  const reportOf = (rel: string) => d.checks?.files.find((f) => f.path === rel);
+  const held = j.role === "owner" && j.output_review === "pending";
+  const choices = new Map<string, { choice: HTMLSelectElement; reason: HTMLInputElement }>();
+  const blocks = [el("h3", { text: held ? "Output and logs (held: decide file by file)" : "Output" })];
+  const showFindings = (card: HTMLElement, r: CheckedFile | undefined) => {
+    const findings = r?.findings ?? [];
+    if (findings.length)
+      card.append(
+        el(
+          "ul",
+          { class: "findings" },
+          ...findings.map((x) =>
+            el(
+              "li",
+              { class: x.blocking ? "blocking" : "" },
+              el("code", { text: x.rule }),
+              ` ${[x.row != null ? `row ${x.row}` : "", x.column != null ? `column "${x.column}"` : ""].filter(Boolean).join(", ")}${x.value != null ? ` = ${x.value}` : ""}: ${x.message}`,
+            ),
+          ),
+        ),
+      );
+    else if (r) card.append(el("p", { class: "muted", text: "No findings." }));
+  };
+  const addChoice = (card: HTMLElement, rel: string) => {
+    const choice = el(
+      "select",
+      { class: "choice" },
+      el("option", { value: "release", text: "release" }),
+      el("option", { value: "withhold", text: "withhold" }),
+    );
+    const reason = el("input", { type: "text", class: "withhold-reason", placeholder: "Why it is withheld (the requester reads it)" });
+    choices.set(rel, { choice, reason });
+    card.append(el("div", { class: "decide" }, choice, reason));
+  };
+  for (const f of d.output) {
+    const r = reportOf(f.rel);
+    const findings = r?.findings ?? [];
+    const card = el(
+      "div",
+      { class: "outfile", "data-file": f.rel },
+      el(
+        "div",
+        { class: "name" },
+        el("a", { href: "#", onclick: (e) => (e.preventDefault(), void download(j.uid, f.rel)) }, f.rel),
+        ` (${f.size} bytes${r?.rows != null ? `, ${r.rows} rows × ${r.columns} columns` : ""})`,
+        findings.some((x) => x.blocking) ? el("span", { class: "warn", text: " — blocking findings" }) : null,
+      ),
+    );
+    if (r?.description) card.append(el("p", { text: `The requester says: ${r.description}` }));
+    if (r?.controls.length) card.append(el("p", { text: `Controls applied: ${r.controls.join("; ")}` }));
+    showFindings(card, r);
+    const preview = d.previews[f.rel];
+    if (preview && "image" in preview) card.append(el("img", { class: "preview", src: preview.image, alt: f.rel }));
+    if (preview && "columns" in preview) {
+      const flagged = new Map(findings.filter((x) => x.row != null && x.column != null).map((x) => [`${x.row}|${x.column}`, x]));
+      card.append(
+        el(
+          "table",
+          { class: "preview" },
+          el("tr", {}, ...preview.columns.map((c) => el("th", { text: c }))),
+          ...preview.rows.map((row, i) =>
+            el(
+              "tr",
+              {},
+              ...row.map((v, c) => {
+                const hit = flagged.get(`${i + 1}|${preview.columns[c]}`);
+                return el("td", hit ? { class: "flagged", title: `${hit.rule}: ${hit.message}`, text: v } : { text: v });
+              }),
+            ),
+          ),
+        ),
+      );
+    }
+    if (held) addChoice(card, f.rel);
+    blocks.push(card);
+  }
+  // The logs leave the same way: checked, and released or withheld by name (run-logs/stdout.txt ...).
+  for (const r of (d.checks?.files ?? []).filter((x) => x.path.startsWith("run-logs/") && !d.output.some((o) => o.rel === x.path))) {
+    const card = el(
+      "div",
+      { class: "outfile", "data-file": r.path },
+      el(
+        "div",
+        { class: "name" },
+        el("code", { text: r.path }),
+        ` (${r.bytes} bytes; shown under Logs)`,
+        r.findings.some((x) => x.blocking) ? el("span", { class: "warn", text: " — blocking findings" }) : null,
+      ),
+    );
+    showFindings(card, r);
+    if (held) addChoice(card, r.path);
+    blocks.push(card);
+  }
+  if (held) {
+    const msg = el("div", { class: "msg", id: "release-msg" });
+    const exception = el("input", { type: "text", id: "exception", placeholder: "Exception: why files with blocking findings go out anyway" });
+    const comment = el("input", { type: "text", id: "changes", placeholder: "Comment for the requester (request changes)" });
+    const send = async (body: { withhold?: Record<string, string>; exception?: string; request_changes?: string }) => {
+      try {
+        await api(`/api/jobs/${j.uid}/release`, { method: "POST", body: JSON.stringify(body) });
+        msg.textContent = body.request_changes ? "Returned to the requester with your comment." : "Released.";
+        msg.className = "msg ok";
+        void openJob(j.uid);
+      } catch (e) {
+        msg.textContent = errorText(e);
+        msg.className = "msg error";
+      }
+    };
+    const release = () => {
+      const withhold: Record<string, string> = {};
+      for (const [rel, { choice, reason }] of choices) if (choice.value === "withhold") withhold[rel] = reason.value;
+      void send({ withhold, ...(exception.value.trim() ? { exception: exception.value } : {}) });
+    };
+    blocks.push(
+      el("div", { class: "decide" }, exception, el("button", { id: "release", class: "approve", onclick: release, text: "Release" })),
+      el(
+        "div",
+        { class: "decide" },
+        comment,
+        el("button", {
+          id: "request-changes",
+          class: "reject",
+          onclick: () => void send({ request_changes: comment.value }),
+          text: "Request changes",
+        }),
+      ),
+      msg,
+    );
+  }
+  const decided = j.output_review === "released" ? d.meta.output_decisions : null;
+  if (decided?.changes_requested) blocks.push(el("p", { class: "warn", text: `Changes requested by ${decided.by}: ${decided.changes_requested}` }));
+  for (const w of decided?.withheld ?? []) blocks.push(el("p", { class: "warn", text: `Withheld: ${w.path}: ${w.reason}` }));
+  return blocks;
+}
+
+async function download(uid: string, rel: string): Promise<void> {
+  const res = await fetch(`/api/jobs/${uid}/output?file=${encodeURIComponent(rel)}`, { headers: { "x-scq-token": token } });
+  const url = URL.createObjectURL(await res.blob());
+  const a = el("a", { href: url, download: rel.split("/").pop() ?? rel });
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+async function batch(action: Action): Promise<void> {
+  const uids = [...state.selected];
+  const reason = $("batch-reason").value;
+  if (action === "reject" && !reason.trim()) {
+    $("batch-msg").textContent = "A rejection needs a reason.";
+    return;
+  }
+  if (!confirm(`${action === "approve" ? "Approve" : "Reject"} ${uids.length} job(s)?`)) return;
+  const { results } = await api<{ results: { uid: string; ok: boolean; vote?: boolean; error?: string }[] }>("/api/batch", {
+    method: "POST",
+    body: JSON.stringify({ action, uids, reason }),
+  });
+  const failed = results.filter((r) => !r.ok);
+  // With approvers, each decision is a vote that the owner's next pass counts.
+  const votes = results.some((r) => r.vote);
+  const done = votes ? `${action === "approve" ? "approve" : "reject"} vote(s) recorded` : action === "approve" ? "approved" : "rejected";
+  $("batch-msg").textContent =
+    `${results.length - failed.length} ${done}${failed.length ? `; ${failed.length} failed: ${failed.map((f) => f.error).join("; ")}` : ""}.`;
+  state.selected.clear();
+  await refresh(true);
+}
+
+/**
+ * Ask for the current page: never while a request is in flight, and with the ETag of the last
+ * answer, so an unchanged queue costs the server a few stats and a 304.
+ */
+async function refresh(force: boolean): Promise<void> {
+  if (state.inFlight) return;
+  state.inFlight = true;
+  try {
+    const query = new URLSearchParams({ view: state.view, limit: String(state.limit) });
+    if ($("status").value) query.set("status", $("status").value);
+    if ($("search").value.trim()) query.set("q", $("search").value.trim());
+    const res = await fetch(`/api/jobs?${query}`, { headers: { "x-scq-token": token, ...(force ? {} : { "if-none-match": state.etag }) } });
+    if (res.status === 304) return;
+    const data = (await res.json()) as JobList & { error?: string };
+    if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
+    Object.assign(state, { jobs: data.jobs, me: data.me, reviewing: data.reviewing, counts: data.counts, total: data.total, next: data.next });
+    state.etag = res.headers.get("etag") || "";
+    $("settings").textContent = data.settings;
+    render();
+    // The open job moved on from what its pane shows (however the answers interleaved): draw it again.
+    const now = state.jobs.find((j) => j.uid === state.open);
+    if (now && state.shown && `${now.status}/${now.output_review}` !== state.shown) void openJob(now.uid);
+  } catch (e) {
+    $("batch-msg").textContent = `Cannot reach the queue: ${errorText(e)}`;
+  } finally {
+    state.inFlight = false;
+  }
+}
+
+// A change of what is asked for starts from the first page; typing waits for a pause.
+let typing: ReturnType<typeof setTimeout> | undefined;
+const requery = () => {
+  state.limit = 50;
+  void refresh(true);
+};
+$("search").addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(requery, 300);
+});
+$("status").addEventListener("change", requery);
+$("more").addEventListener("click", () => {
+  state.limit += 50;
+  void refresh(true);
+});
+$("batch-approve").addEventListener("click", () => void batch("approve"));
+$("batch-reject").addEventListener("click", () => void batch("reject"));
+$("all").addEventListener("change", (e) => {
+  const on = (e.target as HTMLInputElement).checked;
+  for (const j of visible()) {
+    if (j.status !== "pending") continue;
+    if (on) state.selected.add(j.uid);
+    else state.selected.delete(j.uid);
+  }
+  render();
+});
+for (const b of document.querySelectorAll<HTMLButtonElement>("#tabs button"))
+  b.addEventListener("click", () => {
+    state.view = b.dataset.view === "requester" ? "requester" : "owner";
+    for (const o of document.querySelectorAll("#tabs button")) o.classList.toggle("on", o === b);
+    requery();
+  });
+for (const th of document.querySelectorAll<HTMLElement>("th[data-sort]"))
+  th.addEventListener("click", () => {
+    const sort = th.dataset.sort as SortKey;
+    state.desc = state.sort === sort ? !state.desc : false;
+    state.sort = sort;
+    render();
+  });
+// The queue changes under us (passes, other owners' tools): poll every 2 s while the tab is seen,
+// every 30 s while it is hidden, each poll only after the last one answered.
+async function poll(): Promise<void> {
+  await refresh(false);
+  setTimeout(() => void poll(), document.hidden ? 30000 : 2000);
+}
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) void refresh(false);
+});
+void refresh(true).then(() => setTimeout(() => void poll(), 2000));
