@@ -10,7 +10,8 @@ import { mockFolder } from "../lib/pass/mock.ts";
 import { ensureStageRoot } from "../lib/run/stage.ts";
 import { datasiteDir } from "../lib/core/paths.ts";
 import type { SandboxMode } from "../lib/core/schemas.ts";
-import { bwrapReady, makeWorld, OWNER, runScript, SCIENTIST, worldArgs, writeFolder, type World } from "./helpers.ts";
+import { execa } from "execa";
+import { bwrapReady, makeWorld, OWNER, runScript, SCIENTIST, sleeperJob, waitUntil, worldArgs, writeFolder, type World } from "./helpers.ts";
 import { mayAccess } from "./syftbox-rules.ts";
 
 let mode: SandboxMode = "bwrap";
@@ -41,6 +42,32 @@ const PEEK = {
 };
 
 describe("dry runs on mock data", () => {
+  test("a dry run runs under its own supervisor, as a real run does: scq dry-run told to stop stops the job whole and says so", async () => {
+    const { world } = await mockedWorld({ job_timeout: 120 });
+    const sleeper = sleeperJob();
+    const uid = await world.submit(sleeper.files, "sleeper");
+    await world.pass();
+    const run = runScript("scq.ts", ["dry-run", uid.slice(-8), ...worldArgs(world)]);
+    const sleeping = async () => (await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).exitCode === 0;
+    await waitUntil(sleeping, "the job's sleep to start");
+    // The job's processes descend from a supervisor process (scripts/supervise.ts), not from scq itself.
+    const [first] = (await execa("pgrep", ["-f", sleeper.pattern])).stdout.split("\n");
+    const ancestors: string[] = [];
+    for (let pid = first!.trim(); pid !== "1" && pid !== "0";) {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+      if (!stat) break;
+      ancestors.push(await fs.readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => ""));
+      pid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]!;
+    }
+    expect(ancestors.some((cmd) => cmd.includes("supervise"))).toBe(true);
+    run.kill("SIGTERM");
+    const ended = await run;
+    expect(ended.exitCode, ended.stderr).toBe(1);
+    expect(ended.stdout).toMatch(/FAILED: stopped on request; the job and all its processes were killed/);
+    await waitUntil(async () => !(await sleeping()), "the job's processes to be gone", 15_000);
+    expect((await world.job(uid)).status).toBe("pending");
+  });
+
   test("scq dry-run runs a pending job on the mock in the private folder's place; nothing private is mounted; nothing is decided", async () => {
     const { world } = await mockedWorld();
     const uid = await world.submit(PEEK, "peek");

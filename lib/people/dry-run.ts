@@ -24,7 +24,7 @@ import { CHECKS_FILE, datasiteDir, type QueuePaths } from "../core/paths.ts";
 import { removeTree } from "../core/remove.ts";
 import { appliedLimits } from "../run/limits.ts";
 import { ensureStageRoot, stageJob } from "../run/stage.ts";
-import { execute } from "../run/execute.ts";
+import { runToEnd } from "../run/executors/local.ts";
 import { dataMounts, mockDataPaths } from "../core/data-paths.ts";
 import { dataPathsProblem, sandboxProblem } from "../run/sandbox.ts";
 import { RunResultSchema, Sha256, Timestamp, type AppliedLimits, type DataPath, type RunResult, type SandboxMode } from "../core/schemas.ts";
@@ -55,8 +55,9 @@ interface Sandboxed {
 }
 
 /**
- * Run `code` once in the sandbox, to its end, results into `results` (logs/, output/). The stage is
- * made under `root` (not the pass's stage root, whose leftovers a pass clears) and removed after.
+ * Run `code` once in the sandbox, to its end, results into `results` (run-logs/, output/). The stage
+ * and the supervisor's run folder are made under `root` (not the pass's stage root, whose leftovers a
+ * pass clears) and removed after.
  */
 async function runOnce(
   root: string,
@@ -79,7 +80,8 @@ async function runOnce(
     if (unreadable) throw refuse(unreadable);
     const { runId, stage, codeHash } = await stageJob(root, code, run.mode, data);
     try {
-      const result = await execute({
+      // Under its own supervisor, as a real run: one kill, timeout and crash story for every run.
+      const result = await runToEnd(root, {
         uid,
         name,
         mode: run.mode,
@@ -89,8 +91,6 @@ async function runOnce(
         stage: stage.root,
         results,
         output: path.join(results, "output"),
-        gate: "stdin",
-        wake: null,
       });
       await afterwards?.(data);
       return { result, codeHash };

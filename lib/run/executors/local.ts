@@ -3,12 +3,12 @@
 // process group reaches it. Its stdin is a pipe from the pass: "go" once the run is recorded; the pipe
 // closing first (the pass died) means "never start". The run is found again by the supervisor's pid
 // and kernel start time, which a reused pid never matches.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { forgetRunDir, makeRunDir, runDir, supervisorCommand, type Executor, type Launched, type Staged } from "../executor.ts";
-import { errorMessage } from "../../core/errors.ts";
+import { errorMessage, ScqError } from "../../core/errors.ts";
 import { ifExists, readJsonFile, writeJsonAtomic } from "../../core/fsutil.ts";
 import { isRunning, processStartTime } from "../../core/lock.ts";
 import type { QueuePaths } from "../../core/paths.ts";
@@ -16,7 +16,7 @@ import { removeTree } from "../../core/remove.ts";
 import { ensureStageRoot, ownStageRoot, stageJob } from "../stage.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
 import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
-import { RunResultSchema, type DataPath, type RunRequest, type SandboxMode } from "../../core/schemas.ts";
+import { RunResultSchema, type DataPath, type RunRequest, type RunResult, type SandboxMode } from "../../core/schemas.ts";
 
 /** Past its deadline by this much, a supervisor is taken for hung: it is killed and its run counted lost. */
 const OVERDUE_MS = 60_000;
@@ -54,22 +54,7 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
       const dir = await makeRunDir(paths, staged.runId);
       const request: RunRequest = { ...plan, stage: staged.stage, gate: "stdin", wake: paths.wake };
       await writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
-      // The supervisor's own words (not the job's) go to a file beside its result.
-      const out = await fs.promises.open(path.join(dir, "supervisor.txt"), "a", 0o600);
-      const { file, args } = supervisorCommand();
-      const child = spawn(file, [...args, dir], { cwd: dir, detached: true, stdio: ["pipe", out.fd, out.fd], env: supervisorEnv() });
-      const spawned = new Promise<void>((resolve, reject) => {
-        child.once("spawn", resolve);
-        child.once("error", reject);
-      });
-      await out.close();
-      await spawned;
-      const pid = child.pid;
-      const start = pid === undefined ? undefined : processStartTime(pid);
-      if (pid === undefined || start === undefined) {
-        child.stdin?.destroy();
-        throw new Error("the supervisor ended as it started; see supervisor.txt in its run folder");
-      }
+      const { child, pid, start } = await spawnSupervisor(dir, true);
       const release = () => {
         child.stdin?.destroy();
         child.unref();
@@ -127,6 +112,66 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
       await forgetRunDir(paths, ref.run_id);
     },
   };
+}
+
+/**
+ * A supervisor for the run folder `dir` (request.json written), its own words (not the job's) in
+ * supervisor.txt beside its result. `detached`: in its own session, to outlive the caller (real runs);
+ * else in the caller's process group, so a Ctrl-C at the terminal reaches it too (runToEnd).
+ */
+async function spawnSupervisor(dir: string, detached: boolean): Promise<{ child: ChildProcess; pid: number; start: string }> {
+  const out = await fs.promises.open(path.join(dir, "supervisor.txt"), "a", 0o600);
+  const { file, args } = supervisorCommand();
+  const child = spawn(file, [...args, dir], { cwd: dir, detached, stdio: ["pipe", out.fd, out.fd], env: supervisorEnv() });
+  const spawned = new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", reject);
+  });
+  await out.close();
+  await spawned;
+  const pid = child.pid;
+  const start = pid === undefined ? undefined : processStartTime(pid);
+  if (pid === undefined || start === undefined) {
+    child.stdin?.destroy();
+    throw new Error("the supervisor ended as it started; see supervisor.txt in its run folder");
+  }
+  return { child, pid, start };
+}
+
+/**
+ * One run to its end under its own supervisor, as real runs go, for a caller that waits for it (a
+ * dry run, scq try): the same gate, sandbox, limits and watchdog, and the same story when it is
+ * killed or crashes. Its run folder (request, result, the supervisor's words) is made under `root`,
+ * owner-only, and removed after. The caller told to stop (SIGINT, SIGTERM) stops the run as a
+ * cancellation would, and the result says so.
+ */
+export async function runToEnd(root: string, request: Omit<RunRequest, "gate" | "wake">): Promise<RunResult> {
+  const dir = await fs.promises.mkdtemp(path.join(root, "supervise-"));
+  await fs.promises.chmod(dir, 0o700);
+  let running: { pid: number; start: string } | undefined;
+  const stop = () => {
+    if (running && isRunning(running.pid, running.start)) process.kill(running.pid, "SIGTERM");
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  try {
+    await writeJsonAtomic(path.join(dir, REQUEST_FILE), { ...request, gate: "stdin", wake: null } satisfies RunRequest);
+    const { child, pid, start } = await spawnSupervisor(dir, false);
+    running = { pid, start };
+    const ended = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.stdin?.end("go\n");
+    await ended;
+    const result = await ifExists(readJsonFile(path.join(dir, RESULT_FILE), RunResultSchema));
+    if (!result) {
+      const said = (await ifExists(fs.promises.readFile(path.join(dir, "supervisor.txt"), "utf8")))?.trim().split("\n").slice(-5).join("\n");
+      throw new ScqError(`the run's supervisor ended without a result (killed or crashed)${said ? `: ${said}` : ""}`);
+    }
+    return result;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await removeTree(dir);
+  }
 }
 
 function killSupervisor(pid: number, start: string): void {
