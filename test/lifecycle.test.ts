@@ -171,6 +171,12 @@ describe("decisions", () => {
     }
     await expect(findJob(world.paths, "abcd")).rejects.toThrow(AmbiguousUidError);
     await expect(findJob(world.paths, "abcd")).rejects.toThrow(/matches 2 jobs/);
+    // The start of a v7 uid is its submission time: a typo there never approves the job sent last.
+    const fresh = await world.submit("ok");
+    await world.pass();
+    await expect(decide(world.owner, fresh.slice(0, 4), { decision: "approve" })).rejects.toThrow(/only its submission time/);
+    await expect(decide(world.owner, fresh.slice(0, 13), { decision: "approve" })).rejects.toThrow(JobNotFoundError);
+    expect((await world.job(fresh)).status).toBe("pending");
   });
 
   test("a second decision on the same job is refused until the pass applies the first", async () => {

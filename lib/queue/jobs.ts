@@ -3,6 +3,7 @@
 // folders they may read) or, not yet taken in by the owner's pass, still in the owner's inbox under
 // the scientist's own email. Nothing here changes a job; lifecycle.ts does that.
 import path from "node:path";
+import { isTimeOrdered } from "../core/uid.ts";
 import { forEachLimit } from "../core/concurrency.ts";
 import { reviewedQueue, reviewsForAnother, type Context } from "../core/context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "../core/errors.ts";
@@ -48,9 +49,8 @@ export async function listJobs(paths: QueuePaths, statuses: readonly JobStatus[]
 }
 
 /**
- * The one rule for naming a job: its full uid, or an unambiguous start or end of at least 4
- * characters. Listings show the last 8 (shortUid): uids are time-ordered, so jobs submitted within a
- * minute of each other share their first 8 characters, while their ends are random.
+ * The one rule for naming a job: its full uid, or an unambiguous end of at least 4 characters (the 8
+ * listings show: shortUid), or a start long enough to reach past the time a v7 uid begins with.
  * Returns the matching uids (the exact one alone when there is one).
  */
 export function matchUid(ref: string, uids: Iterable<string>): string[] {
@@ -58,9 +58,33 @@ export function matchUid(ref: string, uids: Iterable<string>): string[] {
   const matches = new Set<string>();
   for (const uid of uids) {
     if (uid === wanted) return [uid];
-    if (wanted.length >= 4 && (uid.startsWith(wanted) || uid.endsWith(wanted))) matches.add(uid);
+    if (wanted.length >= 4 && (uid.endsWith(wanted) || (uid.startsWith(wanted) && startNamesOne(uid, wanted)))) matches.add(uid);
   }
   return [...matches];
+}
+
+/**
+ * A v7 uid's first 15 characters are its submission time (and version): a start no longer than that
+ * names a minute, not a job, and `scq approve 01a2` must never act on whatever was sent lately.
+ */
+const TIME_PART = 15;
+
+function startNamesOne(uid: string, start: string): boolean {
+  return !isTimeOrdered(uid) || start.length > TIME_PART;
+}
+
+/** Why nothing matched, when the ref is only the time part of some uid: said, so the person types the end. */
+function onlyTheTime(ref: string, uids: Iterable<string>): boolean {
+  const wanted = ref.trim().toLowerCase();
+  if (wanted.length < 4) return false;
+  for (const uid of uids) if (uid.startsWith(wanted) && !startNamesOne(uid, wanted)) return true;
+  return false;
+}
+
+function timeOnly(ref: string): JobNotFoundError {
+  return new JobNotFoundError(
+    `"${ref}" is the start of a uid, which is only its submission time (jobs sent close together share it): give the 8 characters listings show (the uid's end), or the whole uid.`,
+  );
 }
 
 function ambiguous(ref: string, matches: { uid: string; status: JobStatus }[]): AmbiguousUidError {
@@ -83,6 +107,7 @@ export async function findJob(paths: QueuePaths, ref: string, statuses: readonly
   const [only, ...others] = matches;
   if (only && others.length === 0) return readJob(paths, only.status, only.uid);
   if (only) throw ambiguous(ref, matches);
+  if (onlyTheTime(ref, index.keys())) throw timeOnly(ref);
   throw new JobNotFoundError(
     `No job "${ref}" in the queue of ${paths.owner}. List jobs with \`scq list\`; a job still arriving is not listed until a pass takes it in.`,
   );
@@ -157,6 +182,7 @@ export async function locateJob(ctx: Context, ref: string): Promise<JobView> {
   const matches = matchUid(ref, byUid.keys()).map((uid) => byUid.get(uid)!);
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) throw ambiguous(ref, matches);
+  if (onlyTheTime(ref, byUid.keys())) throw timeOnly(ref);
   const near = nearMatches(ref.trim().toLowerCase(), [...(await uidIndex(own)).keys(), ...byUid.keys()]);
   throw new JobNotFoundError(
     `No job "${ref}" in your queue or among the jobs you submitted.` +

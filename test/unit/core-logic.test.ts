@@ -68,11 +68,16 @@ describe("the table of states", () => {
 describe("naming a job", () => {
   const uids = ["019a0000-0000-7000-8000-00000000aaaa", "019a0000-0000-7000-8000-00000000bbbb"];
 
-  test("the full uid, or an unambiguous start or end of at least 4 characters", () => {
+  test("the full uid, or an end of at least 4 characters; a start only past a v7 uid's time, or of a v4 uid", () => {
     expect(matchUid(uids[0]!, uids)).toEqual([uids[0]]);
     expect(matchUid("BBBB", uids)).toEqual([uids[1]]);
-    expect(matchUid("019a", uids)).toEqual(uids);
     expect(matchUid("bbb", uids)).toEqual([]);
+    // The start of a v7 uid is its time: jobs of the same minute share it, so it names none of them.
+    expect(matchUid("019a", uids)).toEqual([]);
+    expect(matchUid("019a0000-0000-7", uids)).toEqual([]);
+    expect(matchUid("019a0000-0000-7000-8000-00000000a", uids)).toEqual([uids[0]]);
+    // A v4 uid's start is random: it may name it.
+    expect(matchUid("3f2b8c1e", ["3f2b8c1e-0d4a-4c7b-9e21-5a6f7b8c9d0e"])).toEqual(["3f2b8c1e-0d4a-4c7b-9e21-5a6f7b8c9d0e"]);
   });
 });
 
