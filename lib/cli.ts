@@ -1,22 +1,45 @@
 // The top-level handler shared by the yargs entry scripts: parse, run, and map errors to exit codes
 // with reportError.
+import fs from "node:fs";
+import path from "node:path";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { reportError } from "./core/errors.ts";
 import { globalOptions, type GlobalArgs } from "./commands/shared.ts";
+import { APP_DIR } from "./core/paths.ts";
 
-export async function runCli(scriptName: string, build: (y: Argv<GlobalArgs>) => Argv<GlobalArgs>, args = hideBin(process.argv)): Promise<void> {
+/** The app's version, from its package.json (read where the app is installed, bundle or not). */
+function appVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(APP_DIR, "package.json"), "utf8")) as { version?: string }).version ?? "unknown";
+  } catch {
+    return "unknown"; // an app folder without its package.json: said as unknown, never a crash
+  }
+}
+
+export async function runCli(
+  scriptName: string,
+  build: (y: Argv<GlobalArgs>) => Argv<GlobalArgs>,
+  { args = hideBin(process.argv), bareHelp = false }: { args?: string[]; bareHelp?: boolean } = {},
+): Promise<void> {
   const parser = build(globalOptions(yargs(args).scriptName(scriptName)))
     .strict()
     .help()
     .alias("h", "help")
-    .version(false)
+    .version(appVersion())
+    .alias("V", "version")
+    .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error;
       process.stderr.write(`error: ${message}\nRun \`${scriptName} --help\` for usage.\n`);
       process.exit(2);
     });
+  // A bare `scq` shows what it can do, and exits 0: asking what there is is not a mistake.
+  if (bareHelp && args.length === 0) {
+    parser.showHelp("log");
+    return;
+  }
   try {
     await parser.parseAsync();
   } catch (error) {

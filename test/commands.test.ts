@@ -1,6 +1,8 @@
 // The commands as plain functions, in-process: run returns the data (the --json document), render the
 // text a person reads. The shipped entry point (scripts/scq.sh) is tested in processes.test.ts and
 // shipped.test.ts; here each command's own logic is, fast and without a process per call.
+import fs from "fs-extra";
+import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { audit } from "../lib/commands/audit.ts";
 import { checks } from "../lib/commands/checks.ts";
@@ -32,6 +34,12 @@ describe("commands, in-process", () => {
     expect(text).toContain(`--sha ${shown.code_sha256}`);
 
     const approve = decide("approve");
+    // --dry-run checks it all and writes nothing.
+    const preview = await approve.run(world.owner, { ...args, uid: [], reason: "ok", "all-pending": true, "dry-run": true });
+    expect(preview).toEqual([expect.objectContaining({ ok: true, job: uid, preview: true })]);
+    expect(approve.render(preview, { ...args, uid: [], "all-pending": true })).toMatch(/^Would approve .*nothing written/);
+    expect((await world.job(uid)).status).toBe("pending");
+    expect(await fs.pathExists(path.join(world.paths.decisions, `${uid}.json`))).toBe(false);
     const outcomes = await approve.run(world.owner, { ...args, uid: [uid], reason: "ok", "all-pending": false, sha: shown.code_sha256 ?? undefined });
     expect(outcomes).toEqual([expect.objectContaining({ ok: true, job: uid })]);
     expect(approve.failed!(outcomes)).toBe(false);

@@ -275,6 +275,38 @@ describe("entry points", () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ metadata: { name: "analysis", requester_email: SCIENTIST } });
   });
 
+  test("scq --version, a bare scq (help, exit 0), a mistyped command (did you mean, exit 2), and scq run as another Unix user (one line, exit 1)", async () => {
+    const scq = path.join(APP_DIR, "scripts", "scq.sh");
+    const version = await execa(scq, ["--version"], { reject: false });
+    expect(version.stdout.trim()).toBe(((await fs.readJson(path.join(APP_DIR, "package.json"))) as { version: string }).version);
+    const bare = await execa(scq, [], { reject: false });
+    expect(bare.exitCode).toBe(0);
+    expect(bare.stdout).toMatch(/^scq <command> \[options\]/);
+    const typo = await execa(scq, ["pendign"], { reject: false });
+    expect(typo.exitCode).toBe(2);
+    expect(typo.stderr).toMatch(/Did you mean pending\?/);
+    // Another user than the datasite's: the owner's decisions folder is not theirs to write.
+    if (process.getuid?.() !== 0) return;
+    const world = await makeWorld({ sandbox: { mode } });
+    const uid = await world.submit("ok");
+    await world.pass();
+    await fs.chmod(world.root, 0o755);
+    await fs.chmod(world.configFile, 0o644);
+    const other = await execa(
+      "setpriv",
+      ["--reuid", "4242", "--regid", "4242", "--clear-groups", scq, "approve", uid, "-r", "x", ...worldArgs(world)],
+      {
+        cwd: "/",
+        reject: false,
+      },
+    );
+    expect(other.exitCode, other.stderr).toBe(1);
+    expect(other.stdout + other.stderr).toMatch(/permission denied/);
+    expect(other.stderr).toMatch(/Run scq as the Unix user whose SyftBox folder this is \(you are uid 4242\)/);
+    expect(other.stderr).not.toMatch(/\n\s+at /);
+    expect((await world.job(uid)).status).toBe("pending");
+  });
+
   test("a missing SyftBox client config says where it looked and how to try the demo", async () => {
     const world = await makeWorld({ sandbox: { mode } });
     const missing = path.join(world.root, "nope", "config.json");

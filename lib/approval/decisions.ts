@@ -28,6 +28,8 @@ export interface DecideOptions {
    * did not see, even if it was swapped between review and approve.
    */
   sha?: string | undefined;
+  /** Check everything, write nothing: what deciding would do (scq approve --dry-run). */
+  preview?: boolean | undefined;
 }
 
 /** What deciding wrote: the decision marker itself, or (N-of-M approvals) the decider's vote. */
@@ -41,7 +43,7 @@ export interface Decided {
  * pass applies it. With N-of-M approvals (config.json `approvals`), or as another owner's approver
  * (--datasite), that is a vote in decisions/<decider>/; else the decision marker itself.
  */
-async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha }: DecideOptions): Promise<Decided> {
+async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha, preview = false }: DecideOptions): Promise<Decided> {
   const paths = reviewedQueue(ctx);
   if (job.status !== "pending") {
     throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`, {
@@ -82,6 +84,7 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
     );
   }
   const marker: DecisionMarker = { uid: job.uid, decision, reason, by: ctx.email, at: now(), code_sha256: codeHash };
+  if (preview) return { marker, vote: voting };
   // The pass audits a vote when it counts it: an approver cannot write the owner's audit log.
   if (voting) {
     await writeVote(paths, marker);

@@ -12,6 +12,7 @@ interface Args extends GlobalArgs {
   from?: string;
   search?: string;
   sha?: string;
+  "dry-run"?: boolean;
 }
 
 interface Outcome {
@@ -23,6 +24,8 @@ interface Outcome {
   /** A vote (N-of-M approvals, or as another owner's approver), counted by the owner's next pass. */
   vote?: boolean;
   error?: string;
+  /** --dry-run: checked, not written. */
+  preview?: boolean;
 }
 
 /** approve or reject as plain functions (run, render); decideCommand wires one to yargs. */
@@ -44,8 +47,13 @@ export function decide(decision: Decision): Command<Args, Outcome[]> {
         .option("from", { type: "string", describe: "with --all-pending: only jobs from this requester" })
         .option("search", { type: "string", describe: "with --all-pending: only jobs matching this text" })
         .option("sha", { type: "string", describe: "the code sha256 scq review showed you: refuse if the code is not exactly that any more" })
+        .option("dry-run", {
+          type: "boolean",
+          default: false,
+          describe: `check and list what would be ${verb === "approve" ? "approved" : "rejected"}; write nothing`,
+        })
         .example(`$0 ${verb} 3f2b8c1e -r "${decision === "approve" ? "aggregate counts only" : "reads raw rows"}"`, "")
-        .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch"`, "")
+        .example(`$0 ${verb} --all-pending --from alice@uni.edu -r "batch" --dry-run`, "see which jobs it would take, then run it without --dry-run")
         .example(`$0 ${verb} 3f2b8c1e --datasite owner@uni.edu -r "..."`, "as one of that owner's listed approvers: your vote"),
     run: async (ctx, argv) => {
       if (argv["all-pending"] === argv.uid.length > 0)
@@ -55,27 +63,36 @@ export function decide(decision: Decision): Command<Args, Outcome[]> {
       const refs = argv["all-pending"]
         ? (await pendingForMe({ from: argv.from, search: argv.search, limit: Infinity }, ctx)).map((j) => j.uid)
         : argv.uid;
-      const outcomes = await decideMany(ctx, refs, { decision, reason: argv.reason, sha: argv.sha });
+      const preview = argv["dry-run"] === true;
+      const outcomes = await decideMany(ctx, refs, { decision, reason: argv.reason, sha: argv.sha, preview });
       return outcomes.map((o) => ({
         uid: o.ref,
         ok: o.ok,
         ...(o.uid ? { job: o.uid } : {}),
         ...(o.vote !== undefined ? { vote: o.vote } : {}),
         ...(o.error ? { error: o.error } : {}),
+        ...(preview && o.ok ? { preview: true } : {}),
       }));
     },
-    render: (results) =>
-      results.length === 0
-        ? "No pending jobs matched."
-        : results
-            .map((r) =>
-              !r.ok
-                ? `error: ${r.error}`
-                : r.vote
-                  ? `Voted to ${verb} ${r.job}: the owner's next pass counts your vote${decision === "approve" ? "; the job runs once enough approvers agree" : " (one listed approver's reject rejects it)"}.`
-                  : `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.`,
-            )
-            .join("\n"),
+    render: (results) => {
+      if (results.length === 0) return "No pending jobs matched.";
+      const lines = results.map((r) =>
+        !r.ok
+          ? `error: ${r.error}`
+          : r.preview
+            ? `Would ${r.vote ? `vote to ${verb}` : verb} ${r.job} (--dry-run: nothing written).`
+            : r.vote
+              ? `Voted to ${verb} ${r.job}: the owner's next pass counts your vote${decision === "approve" ? "; the job runs once enough approvers agree" : " (one listed approver's reject rejects it)"}.`
+              : `${decision === "approve" ? "Approved" : "Rejected"} ${r.job}: the next pass ${decision === "approve" ? "runs it" : "records it"}.`,
+      );
+      // Several at once: one line that adds them up, so a long batch ends with its outcome.
+      if (results.length > 1) {
+        const ok = results.filter((r) => r.ok).length;
+        const done = results.some((r) => r.preview) ? `would be ${verb}d` : results.some((r) => r.vote) ? `${verb} vote(s) written` : `${verb}d`;
+        lines.push(`${ok} of ${results.length} ${done}${ok < results.length ? `; ${results.length - ok} refused (above)` : ""}.`);
+      }
+      return lines.join("\n");
+    },
     failed: (results) => results.some((r) => !r.ok),
   };
 }

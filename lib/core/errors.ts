@@ -144,8 +144,29 @@ export function reportError(error: unknown): void {
     return;
   }
   const e = coerceError(error);
+  const denied = permissionDenied(e);
+  if (denied) {
+    process.stderr.write(`error: ${denied}\n`);
+    process.exitCode = 1;
+    return;
+  }
   process.stderr.write(`unexpected error (please report it): ${e.stack ?? e.message}\n`);
   process.exitCode = 70;
+}
+
+/**
+ * A file this user may not read or write: most often scq run as another Unix user than the one whose
+ * SyftBox folder it is (sudo, a shared machine). Said as what to do, not as a bug.
+ */
+function permissionDenied(e: Error): string | undefined {
+  const errno = e as NodeJS.ErrnoException;
+  if (errno.code !== "EACCES" && errno.code !== "EPERM") return undefined;
+  const where = errno.path ? ` ${errno.path}` : "";
+  const user = process.getuid?.();
+  return (
+    `permission denied${errno.syscall ? ` (${errno.syscall})` : ""}:${where}. ` +
+    `Run scq as the Unix user whose SyftBox folder this is${user === undefined ? "" : ` (you are uid ${user})`}, or give --data-dir and --email of your own.`
+  );
 }
 
 // Errors that never reach a user as they are: each is caught by the code that knows what to say.
