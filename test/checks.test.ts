@@ -32,7 +32,9 @@ describe("the rules", () => {
       { rule: "zero-count", row: 2, column: "count", value: "0" },
     ]);
     expect(found[0]!.message).toBe("count 3 is below the minimum of 10 (output_checks.min_count)");
-    expect(found.every((f) => !f.blocking)).toBe(true);
+    // Safe by default: a small count blocks (output_checks.blocking's default); a zero is advice.
+    expect(found.map((f) => f.blocking)).toEqual([true, false]);
+    expect((await check({ "by_ward.csv": "ward,count\nNorth,3\n" }, { blocking: [] })).every((f) => !f.blocking)).toBe(true);
   });
 
   test("a rounded table with no small cells passes; with rounding set, an unrounded count is flagged", async () => {
@@ -122,7 +124,8 @@ describe("the rules", () => {
 
 describe("in the queue", () => {
   test("a pass checks what a finished job wrote; scq checks shows it, text and --json, to the owner and the requester", async () => {
-    const world = await makeWorld();
+    // Findings as advice only (no blocking rules): the output goes, and scq checks says it went.
+    const world = await makeWorld({ output_checks: { blocking: [] } });
     const uid = await world.submit({ "run.sh": 'printf "ward,count\\nNorth,3\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"\n' }, "ward counts");
     const job = await world.approveAndRun(uid);
     expect(job.status).toBe("completed");
@@ -132,7 +135,7 @@ describe("in the queue", () => {
     );
     const text = await runScript("scq.ts", ["checks", uid.slice(-8), ...worldArgs(world, SCIENTIST)]);
     expect(text.exitCode).toBe(0);
-    expect(text.stdout).toContain("  wards.csv  (csv, 27 bytes, 2 rows × 2 columns)\n");
+    expect(text.stdout).toContain("  wards.csv  (csv, 27 bytes, 2 rows × 2 columns) [released to the requester]\n");
     expect(text.stdout).toContain('    [small-count] row 1, column "count" = 3: count 3 is below the minimum of 10 (output_checks.min_count)');
     // In brief where the output and the review are shown.
     const brief = "Output checks: 1 finding(s) in 1 file(s) (details: scq checks)\n  wards.csv: small-count";
@@ -220,7 +223,7 @@ describe("in the queue", () => {
     await world.approveAndRun(uid);
     const review = await runScript("scq.ts", ["checks", uid, ...worldArgs(world, OWNER)]);
     expect(review.stdout).toContain(
-      "  wards.csv  (csv, 28 bytes, 2 rows × 2 columns)\n    the requester says: patients per ward, 2024\n    controls applied: none yet\n",
+      "  wards.csv  (csv, 28 bytes, 2 rows × 2 columns) [HELD for your release]\n    the requester says: patients per ward, 2024\n    controls applied: none yet\n",
     );
     expect(review.stdout).toContain("  manifest.json  (json, ");
     const back = await runScript("scq.ts", [
@@ -269,7 +272,7 @@ describe("in the queue", () => {
     expect(report.files[0]!.findings).toEqual([
       {
         rule: "differencing",
-        blocking: false,
+        blocking: true,
         row: 1,
         column: "count",
         value: "21",

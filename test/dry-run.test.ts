@@ -33,7 +33,12 @@ async function mockedWorld(extra: { job_timeout?: number } = {}): Promise<{ worl
   const cohort = await dataFolder({ "people.csv": "name,age\nREAL-SECRET-PERSON,40\n" });
   const mock = await dataFolder({ "people.csv": "name,age\nMADE-UP-PERSON,30\n" });
   const other = await dataFolder({ "notes.txt": "PRIVATE-NOTES\n" });
-  const world = await makeWorld({ ...extra, sandbox: { mode, data_paths: [{ path: cohort, mock, name: "cohort" }, other] } });
+  // The real runs here copy rows on purpose, to compare them with the dry run's: advice only, so nothing is held.
+  const world = await makeWorld({
+    ...extra,
+    sandbox: { mode, data_paths: [{ path: cohort, mock, name: "cohort" }, other] },
+    output_checks: { blocking: [] },
+  });
   return { world, cohort, mock, other };
 }
 

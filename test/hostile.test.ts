@@ -372,7 +372,8 @@ describe.skipIf(!ready)("medium and low", () => {
   });
 
   test("20. bounds: job_timeout, a 100 MB metadata.json, a submission nested past the depth cap, unreadable output folders, host paths", async () => {
-    const world = await makeWorld();
+    // The output checks are not the subject here: advice only, so the unreadable folder's finding holds nothing.
+    const world = await makeWorld({ output_checks: { blocking: [] } });
     await fs.writeJson(world.configFile, { ...world.config, job_timeout: 2_147_484 });
     const bad = await runScript("process.ts", worldArgs(world));
     expect(bad.exitCode).toBe(1);
@@ -585,7 +586,8 @@ describe.skipIf(!ready)("medium and low", () => {
     const mockCsv = `id,ward,age,weight,admitted\n${rows.join("\n")}\n`;
     const cohort = await folder({ "people.csv": "id,ward,age,weight,admitted\nREAL1,North,50,70.0,2024-02-01\n" });
     const mock = await folder({ "people.csv": mockCsv, "README.txt": "made-up data\n" });
-    const world = await makeWorld({ sandbox: { data_paths: [{ path: cohort, mock, name: "cohort" }] } });
+    // The copied rows would be held by the checks (data-rows); what is compared here is the bytes the job saw.
+    const world = await makeWorld({ sandbox: { data_paths: [{ path: cohort, mock, name: "cohort" }] }, output_checks: { blocking: [] } });
     // The attack: the requester knows the published mock's bytes, and behaves only when it sees them.
     const published = createHash("sha256").update(mockCsv).digest("hex");
     const uid = await world.submit({

@@ -520,6 +520,12 @@ describe("approval workflows through scripts/scq.sh", () => {
     const next = await submit(install, { ...code, "params.json": '{"year": 2025}\n' }, "next year");
     expect((await install.runShUntilSettled()).exitCode).toBe(0);
     expect(await install.scqJson("scientist", ["job", next])).toMatchObject({ status: "completed", decision: { by: `rule ${rule.id}` } });
+    // Safe by default: the copied rows are a data-rows finding, which holds the output and logs for the owner.
+    expect(await install.scqJson("scientist", ["job", next])).toMatchObject({ output_review: "pending" });
+    const held = await install.scq("owner", ["checks", next.slice(-8)]);
+    expect(held.stdout).toMatch(/rows\.csv .*\[HELD for your release\]/);
+    const released = await install.scq("owner", ["release", next.slice(-8), "--withhold", "rows.csv", "-r", "row-level data"]);
+    expect(released.exitCode, released.stderr).toBe(0);
     expect((await install.scq("scientist", ["logs", next.slice(-8)])).stdout).toContain('{"year": 2025}');
   });
 });

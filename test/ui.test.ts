@@ -132,6 +132,10 @@ describe.skipIf(!available)("review page", () => {
       expect(await page.locator('.outfile[data-file="plot.svg"] img.preview').getAttribute("src")).toMatch(/^data:image\/svg\+xml;base64,/);
       await page.screenshot({ path: shot(world, "ui-output.png"), fullPage: true });
 
+      // A flagged file starts withheld, its findings as the reason; the owner writes their own.
+      expect(await wards.locator("select.choice").inputValue()).toBe("withhold");
+      expect(await wards.locator("input.withhold-reason").inputValue()).toBe("held by the output checks: small-count");
+      expect(await page.locator('.outfile[data-file="plot.svg"] select.choice').inputValue()).toBe("release");
       await wards.locator("select.choice").selectOption("withhold");
       await wards.locator("input.withhold-reason").fill("a ward count under 10");
       // The log is decided on like a file: the owner keeps it back here.
@@ -139,6 +143,11 @@ describe.skipIf(!available)("review page", () => {
       expect(await log.textContent()).toContain("run-logs/stdout.txt (16 bytes; shown under Logs)");
       await log.locator("select.choice").selectOption("withhold");
       await log.locator("input.withhold-reason").fill("not part of the request");
+      // Release asks first, naming what goes and what stays.
+      page.once("dialog", (dialog) => {
+        expect(dialog.message()).toBe(`Release 2 file(s) to ${SCIENTIST}, withhold 2? Released files cannot be taken back.`);
+        void dialog.accept();
+      });
       await page.click("#release");
       await expect.poll(() => page.locator("#release-msg, #detail .warn").first().textContent(), { timeout: 10_000 }).toMatch(/Released|Withheld/);
       const done = await world.job(uid);

@@ -1,5 +1,6 @@
 import { getJobChecks } from "../people/api.ts";
 import { visible } from "../core/visible.ts";
+import type { JobView } from "../core/job.ts";
 import type { ChecksReport, JobStatus } from "../core/schemas.ts";
 import { cliCommand, type Command, type GlobalArgs } from "./shared.ts";
 
@@ -7,7 +8,18 @@ interface ChecksArgs extends GlobalArgs {
   uid: string;
 }
 
-type ChecksData = { uid: string; status: JobStatus } & ChecksReport;
+/** Where each checked file stands: gone to the requester, held for the owner, or withheld (with why). */
+type FileState = { state: "released" } | { state: "held" } | { state: "withheld"; reason: string };
+
+type ChecksData = { uid: string; status: JobStatus; files: (ChecksReport["files"][number] & FileState)[] } & Omit<ChecksReport, "files">;
+
+function stateOf(job: JobView, file: string): FileState {
+  if (job.meta.output_review === "pending") return { state: "held" };
+  const withheld = job.meta.output_decisions?.withheld.find((w) => w.path === file);
+  return withheld ? { state: "withheld", reason: withheld.reason } : { state: "released" };
+}
+
+const SAID: Record<FileState["state"], string> = { released: "released to the requester", held: "HELD for your release", withheld: "withheld" };
 
 export const checks: Command<ChecksArgs, ChecksData> = {
   command: "checks <uid>",
@@ -15,14 +27,15 @@ export const checks: Command<ChecksArgs, ChecksData> = {
   builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" }),
   run: async (ctx, argv) => {
     const { job, ...report } = await getJobChecks(argv.uid, ctx);
-    return { uid: job.uid, status: job.status, ...report };
+    return { uid: job.uid, status: job.status, ...report, files: report.files.map((f) => ({ ...f, ...stateOf(job, f.path) })) };
   },
   render: (report) => {
     const lines = [`Output checks of ${report.uid} (${report.status}), ${report.checked_at}:`];
     if (report.files.length === 0) lines.push("  no output files");
     for (const f of report.files) {
       const shape = f.rows === null ? "" : `, ${f.rows} rows × ${f.columns} columns`;
-      lines.push(`  ${visible(f.path)}  (${f.type}, ${f.bytes} bytes${shape})${f.findings.length === 0 ? ": no findings" : ""}`);
+      const where = f.state === "withheld" ? `withheld: ${visible(f.reason)}` : SAID[f.state];
+      lines.push(`  ${visible(f.path)}  (${f.type}, ${f.bytes} bytes${shape}) [${where}]${f.findings.length === 0 ? ": no findings" : ""}`);
       if (f.description) lines.push(`    the requester says: ${visible(f.description)}`);
       if (f.controls.length > 0) lines.push(`    controls applied: ${f.controls.map(visible).join("; ")}`);
       for (const x of f.findings) {
@@ -31,7 +44,9 @@ export const checks: Command<ChecksArgs, ChecksData> = {
         lines.push(`    ${x.blocking ? "BLOCKING " : ""}[${x.rule}]${where ? ` ${where}` : ""}${value}: ${visible(x.message)}`);
       }
     }
-    lines.push("Findings are advisory unless output_checks.blocking names their rule; they never approve anything.");
+    if (report.files.some((f) => f.state === "held"))
+      lines.push(`Decide file by file: scq release ${report.uid.slice(-8)} [--withhold <file> -r "why"]`);
+    lines.push("A finding of a rule in output_checks.blocking holds the output for you; the others are advice. None approves anything.");
     return lines.join("\n");
   },
 };

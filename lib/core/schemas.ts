@@ -101,6 +101,20 @@ export const CHECK_RULES = [
   "not-synced",
 ] as const;
 export const CheckRule = z.enum(CHECK_RULES);
+
+/** Safe by default: a finding of any of these holds the output until the owner decides (output_checks.blocking). */
+export const DEFAULT_BLOCKING = [
+  "file-type",
+  "not-checked",
+  "small-count",
+  "dominance-p",
+  "dominance-nk",
+  "row-count",
+  "identifier-column",
+  "identifier-values",
+  "data-rows",
+  "differencing",
+] as const satisfies readonly (typeof CHECK_RULES)[number][];
 export type CheckRule = z.infer<typeof CheckRule>;
 
 const OutputChecksSchema = z
@@ -125,8 +139,12 @@ const OutputChecksSchema = z
     allowed_types: z
       .array(z.string().regex(/^[a-z0-9]+$/, "must be a file extension without the dot, lower case"))
       .default(["csv", "tsv", "json", "txt", "md", "png", "svg", "pdf"]),
-    /** Rules whose findings block (reported as such); every other rule is advisory. */
-    blocking: z.array(CheckRule).default([]),
+    /**
+     * Rules whose findings block (reported as such): output with one is held for the owner's decision
+     * even under release "auto". By default every rule that flags a disclosure risk, and output that
+     * could not be checked; the rest (zero-count, unrounded, file-size, not-synced) are advisory.
+     */
+    blocking: z.array(CheckRule).default([...DEFAULT_BLOCKING]),
   })
   .strict();
 export type OutputChecks = z.infer<typeof OutputChecksSchema>;

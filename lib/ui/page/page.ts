@@ -426,14 +426,24 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
       );
     else if (r) card.append(el("p", { class: "muted", text: "No findings." }));
   };
-  const addChoice = (card: HTMLElement, rel: string) => {
+  // Safe by default: a file the checks flagged starts as withheld, with the findings as its reason;
+  // releasing it is a choice the owner makes, never the page's.
+  const addChoice = (card: HTMLElement, rel: string, r: CheckedFile | undefined) => {
+    const flagged = [...new Set((r?.findings ?? []).map((x) => x.rule))];
     const choice = el(
       "select",
-      { class: "choice" },
+      { class: "choice", "aria-label": `Release or withhold ${rel}` },
       el("option", { value: "release", text: "release" }),
       el("option", { value: "withhold", text: "withhold" }),
     );
-    const reason = el("input", { type: "text", class: "withhold-reason", placeholder: "Why it is withheld (the requester reads it)" });
+    choice.value = flagged.length > 0 ? "withhold" : "release";
+    const reason = el("input", {
+      type: "text",
+      class: "withhold-reason",
+      "aria-label": `Why ${rel} is withheld`,
+      placeholder: "Why it is withheld (the requester reads it)",
+    });
+    if (flagged.length > 0) reason.value = `held by the output checks: ${flagged.join(", ")}`;
     choices.set(rel, { choice, reason });
     card.append(el("div", { class: "decide" }, choice, reason));
   };
@@ -476,7 +486,7 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
         ),
       );
     }
-    if (held) addChoice(card, f.rel);
+    if (held) addChoice(card, f.rel, r);
     blocks.push(card);
   }
   // The logs leave the same way: checked, and released or withheld by name (run-logs/stdout.txt ...).
@@ -493,7 +503,7 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
       ),
     );
     showFindings(card, r);
-    if (held) addChoice(card, r.path);
+    if (held) addChoice(card, r.path, r);
     blocks.push(card);
   }
   if (held) {
@@ -514,6 +524,13 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
     const release = () => {
       const withhold: Record<string, string> = {};
       for (const [rel, { choice, reason }] of choices) if (choice.value === "withhold") withhold[rel] = reason.value;
+      const going = choices.size - Object.keys(withhold).length;
+      if (
+        !confirm(
+          `Release ${going} file(s) to ${j.requester_email}${Object.keys(withhold).length ? `, withhold ${Object.keys(withhold).length}` : ""}? Released files cannot be taken back.`,
+        )
+      )
+        return;
       void send({ withhold, ...(exception.value.trim() ? { exception: exception.value } : {}) });
     };
     blocks.push(
