@@ -217,7 +217,8 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
   });
 
   test("one file past limits.max_file_mb is cut off by the file size limit", async () => {
-    const world = await makeWorld({ limits: { max_file_mb: 2 } });
+    // A .bin is a file-type finding, which would hold it: advice only here, where the size limit is the subject.
+    const world = await makeWorld({ limits: { max_file_mb: 2 }, output_checks: { blocking: [] } });
     const job = await world.approveAndRun(
       await world.submit({ "run.sh": "set -e\nhead -c 10485760 /dev/zero > $OUTPUT_DIR/big.bin\necho not reached\n" }),
     );
