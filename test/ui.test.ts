@@ -401,3 +401,62 @@ describe("review page access rules", () => {
     }
   });
 });
+
+describe.skipIf(!available)("review page for every person", () => {
+  /** The violations axe-core finds on the page as it is now, critical and serious ones, each with where. */
+  async function axeViolations(page: Page): Promise<string[]> {
+    // Injected past the page's CSP through the browser's devtools (bypassCSP): the page itself allows no other script.
+    await page.evaluate(await fs.readFile(path.join(APP_DIR, "node_modules", "axe-core", "axe.min.js"), "utf8"));
+    const results = await page.evaluate<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>(
+      "axe.run(document, { resultTypes: ['violations'] })",
+    );
+    return results.violations
+      .filter((v) => v.impact === "critical" || v.impact === "serious")
+      .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  }
+
+  async function heldOutputWorld(): Promise<{ world: World; uid: string }> {
+    const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
+    const uid = await world.submit({ "run.sh": 'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"\necho done\n' }, "ward counts");
+    await world.approveAndRun(uid);
+    await world.submit({ "run.sh": "echo waiting\n" }, "a pending one");
+    await world.pass();
+    return { world, uid };
+  }
+
+  for (const [label, viewport] of [
+    ["a 1440 × 900 screen", { width: 1440, height: 900 }],
+    ["a 390 × 844 phone", { width: 390, height: 844 }],
+  ] as const) {
+    test(`on ${label}: no critical or serious axe-core violation, every job reached and opened by keyboard, nothing wider than the screen`, async () => {
+      const { world, uid } = await heldOutputWorld();
+      const server = await serve(world);
+      const context = await browser.newContext({ viewport, bypassCSP: true });
+      const page = await context.newPage();
+      try {
+        await page.goto(server.url);
+        await expect.poll(() => page.locator("#rows tr").count()).toBe(2);
+        expect(await axeViolations(page)).toEqual([]);
+        // Tab from the top reaches the job rows; Enter opens the one with focus.
+        const row = page.locator(`tr[data-uid="${uid}"]`);
+        let reached = false;
+        for (let i = 0; i < 40 && !reached; i++) {
+          await page.keyboard.press("Tab");
+          reached = (await row.getAttribute("data-uid")) === (await page.evaluate('document.activeElement?.getAttribute("data-uid") ?? ""'));
+        }
+        expect(reached).toBe(true);
+        await page.keyboard.press("Enter");
+        await expect.poll(() => page.locator("#detail h2").textContent()).toBe("ward counts");
+        await expect.poll(() => page.locator(".outfile select.choice").count()).toBeGreaterThan(0);
+        // The opened job is in view, and the page is no wider than the screen.
+        expect(await page.evaluate('document.querySelector("#detail").getBoundingClientRect().top < innerHeight')).toBe(true);
+        expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(viewport.width);
+        expect(await axeViolations(page)).toEqual([]);
+        if (viewport.width < 500) await page.screenshot({ path: shot(world, `ui-${viewport.width}.png`), fullPage: true });
+      } finally {
+        await context.close();
+        await server.close();
+      }
+    });
+  }
+});

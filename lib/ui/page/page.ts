@@ -116,8 +116,17 @@ function render() {
         {
           "data-uid": j.uid,
           class: state.open === j.uid ? "sel" : "",
+          // Reached with Tab like a link, opened with Enter or Space: the list works without a mouse.
+          tabindex: "0",
+          "aria-label": `${j.name}, ${label(j)}, open`,
           onclick: (e) => {
-            if ((e.target as HTMLInputElement).type !== "checkbox") void openJob(j.uid);
+            if ((e.target as HTMLInputElement).type !== "checkbox") void openJob(j.uid, true);
+          },
+          onkeydown: (e) => {
+            const key = (e as KeyboardEvent).key;
+            if (e.target !== e.currentTarget || (key !== "Enter" && key !== " ")) return;
+            e.preventDefault();
+            void openJob(j.uid, true);
           },
         },
         el(
@@ -182,10 +191,16 @@ function highlight(line: string): Node[] {
 
 function codeBlock(text: string): HTMLElement {
   const lines = text.replace(/\n$/, "").split("\n");
-  return el("pre", { class: "code" }, ...lines.flatMap((line, i) => [el("span", { class: "ln", text: String(i + 1) }), ...highlight(line), "\n"]));
+  // Focusable, so a long line can be scrolled to with the keyboard too.
+  return el(
+    "pre",
+    { class: "code", tabindex: "0", "aria-label": "code" },
+    ...lines.flatMap((line, i) => [el("span", { class: "ln", text: String(i + 1) }), ...highlight(line), "\n"]),
+  );
 }
 
-async function openJob(uid: string): Promise<void> {
+/** Draw one job in the detail pane; `reveal` (a person opened it) also brings the pane into view, as on a phone it is below the list. */
+async function openJob(uid: string, reveal = false): Promise<void> {
   state.open = uid;
   const seq = ++state.openSeq;
   render();
@@ -278,11 +293,16 @@ async function openJob(uid: string): Promise<void> {
     for (const n of d.not_shown) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SHOWN (${n.why})` }));
     for (const n of d.not_scanned) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SCANNED (${n.why})` }));
     for (const stream of ["stdout", "stderr"] as const)
-      if (d.logs[stream]) parts.push(el("h3", { text: stream }), el("pre", { class: "code", id: `log-${stream}` }, d.logs[stream]));
+      if (d.logs[stream])
+        parts.push(
+          el("h3", { text: stream }),
+          el("pre", { class: "code", id: `log-${stream}`, tabindex: "0", "aria-label": stream }, d.logs[stream]),
+        );
     if (d.output.length || d.checks?.files.some((f) => f.path.startsWith("run-logs/"))) parts.push(...outputSection(j, d));
     if (d.can_dry_run || d.dry_run) parts.push(...dryRunSection(j, d));
     if (d.history.length) parts.push(...historySection(d.history));
     pane.replaceChildren(...parts);
+    if (reveal && pane.getBoundingClientRect().top > window.innerHeight * 0.5) pane.scrollIntoView({ block: "start" });
     // A dry run under way: look again until it has ended.
     if (d.dry_run_running) setTimeout(() => state.open === uid && void openJob(uid), 1500);
   } catch (e) {
@@ -353,7 +373,8 @@ function dryRunSection(j: JobSummary, d: JobDetail): HTMLElement[] {
       ),
     );
     for (const stream of ["stdout", "stderr"] as const)
-      if (r.logs[stream]) blocks.push(el("pre", { class: "code", id: `dry-${stream}` }, r.logs[stream]));
+      if (r.logs[stream])
+        blocks.push(el("pre", { class: "code", id: `dry-${stream}`, tabindex: "0", "aria-label": `dry run ${stream}` }, r.logs[stream]));
     if (r.output.length) blocks.push(el("ul", { id: "dry-output" }, ...r.output.map((f) => el("li", { text: `${f.rel} (${f.size} bytes)` }))));
     for (const f of r.output) {
       const p = r.previews[f.rel];
@@ -361,7 +382,7 @@ function dryRunSection(j: JobSummary, d: JobDetail): HTMLElement[] {
         blocks.push(
           el(
             "table",
-            { class: "preview" },
+            { class: "preview", tabindex: "0", "aria-label": "preview" },
             el("tr", {}, ...p.columns.map((c) => el("th", { text: c }))),
             ...p.rows.map((row) => el("tr", {}, ...row.map((v) => el("td", { text: v })))),
           ),
@@ -382,7 +403,7 @@ function historySection(events: JobDetail["history"]): HTMLElement[] {
     el("h3", { text: "History" }),
     el(
       "table",
-      { class: "history", id: "history" },
+      { class: "history", id: "history", tabindex: "0", "aria-label": "history" },
       el("tr", {}, ...["at", "event", "by", "detail"].map((h) => el("th", { text: h }))),
       ...events.map((e) =>
         el(
@@ -471,7 +492,7 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
       card.append(
         el(
           "table",
-          { class: "preview" },
+          { class: "preview", tabindex: "0", "aria-label": "preview" },
           el("tr", {}, ...preview.columns.map((c) => el("th", { text: c }))),
           ...preview.rows.map((row, i) =>
             el(
@@ -646,13 +667,24 @@ for (const b of document.querySelectorAll<HTMLButtonElement>("#tabs button"))
     for (const o of document.querySelectorAll("#tabs button")) o.classList.toggle("on", o === b);
     requery();
   });
-for (const th of document.querySelectorAll<HTMLElement>("th[data-sort]"))
-  th.addEventListener("click", () => {
+for (const th of document.querySelectorAll<HTMLElement>("th[data-sort]")) {
+  const sortBy = () => {
     const sort = th.dataset.sort as SortKey;
     state.desc = state.sort === sort ? !state.desc : false;
     state.sort = sort;
+    for (const other of document.querySelectorAll<HTMLElement>("th[data-sort]")) other.removeAttribute("aria-sort");
+    th.setAttribute("aria-sort", state.desc ? "descending" : "ascending");
     render();
+  };
+  // A column header sorts by click, or by Enter and Space once Tab reaches it.
+  th.tabIndex = 0;
+  th.addEventListener("click", sortBy);
+  th.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    e.preventDefault();
+    sortBy();
   });
+}
 // The queue changes under us (passes, other owners' tools): poll every 2 s while the tab is seen,
 // every 30 s while it is hidden, each poll only after the last one answered.
 async function poll(): Promise<void> {
