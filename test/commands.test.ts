@@ -51,6 +51,14 @@ describe("commands, in-process", () => {
     const s = await status.run(world.owner, args);
     expect(s.counts.completed).toBe(1);
     expect(status.render(s, args)).toMatch(/completed\s+1/);
+    // Held output is on the owner's to-do lists: scq status and scq pending.
+    expect(s.held_output).toEqual([expect.objectContaining({ uid, name: "counts", status: "completed" })]);
+    expect(status.render(s, args)).toMatch(/Output awaiting your release: 1 .*\n {2}\w{8} "counts" \(completed\), held \d+s/);
+    const todo = await pending.run(world.owner, { ...args, limit: 50 });
+    expect(todo.held.map((j) => j.uid)).toEqual([uid]);
+    expect(pending.render(todo, { ...args, limit: 50 })).toBe(
+      `No code to review.\n\nOutput awaiting your release (1): scq checks <uid>, then scq release <uid>\n  ${uid.slice(-8)}  "counts" (completed)`,
+    );
 
     const record = await job.run(world.owner, { ...args, uid });
     expect(record).toMatchObject({ uid, status: "completed", owner: OWNER, state: "completed (awaiting output review)" });
@@ -72,6 +80,7 @@ describe("commands, in-process", () => {
       releaseOutput.render(released, { ...args, uid, withhold: [], reason: undefined, exception: undefined, "request-changes": undefined }),
     ).toMatch(/withheld: t\.csv/);
 
+    expect((await status.run(world.owner, args)).held_output).toEqual([]);
     const events = await audit.run(world.owner, { ...args, job: uid.slice(-8) });
     expect(audit.json!(events)).toEqual(expect.arrayContaining([expect.objectContaining({ event: "released", uid })]));
     const verdict = await audit.run(world.owner, { ...args, action: "verify" });

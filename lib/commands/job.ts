@@ -7,6 +7,7 @@ import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { visible } from "../core/visible.ts";
 import {
   cliCommand,
+  datasiteOption,
   contextFrom,
   jobJson,
   outputChecksLines,
@@ -30,7 +31,7 @@ const uidPositional = { type: "string", demandOption: true, describe: "job uid, 
 export const job: Command<UidArgs, JobJson & { owner: string; state: string }> = {
   command: "job <uid>",
   describe: "a job's status and details (yours to review, or yours submitted)",
-  builder: (y) => y.positional("uid", uidPositional),
+  builder: (y) => datasiteOption(y).positional("uid", uidPositional),
   run: async (ctx, argv) => {
     const found = await getJob(argv.uid, ctx);
     return { ...jobJson(found), owner: found.owner, state: stateText(found) };

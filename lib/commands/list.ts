@@ -2,7 +2,9 @@ import type { CommandModule } from "yargs";
 import { myJobs, pageOfMyQueue } from "../people/api.ts";
 import type { Context } from "../core/context.ts";
 import { UsageError } from "../core/errors.ts";
-import type { JobView } from "../core/job.ts";
+import type { Job, JobView } from "../core/job.ts";
+import { ownQueue } from "../core/context.ts";
+import { heldOutput } from "../queue/jobs.ts";
 import { shortUid } from "../core/log.ts";
 import { JOB_STATUSES, type JobStatus } from "../core/schemas.ts";
 import { visible } from "../core/visible.ts";
@@ -47,15 +49,24 @@ export const list: Command<FilterArgs, Page> = {
 
 export const listCommand = cliCommand(list);
 
-export const pending: Command<FilterArgs, Page> = {
+export const pending: Command<FilterArgs, Page & { held: Job[] }> = {
   command: "pending",
   describe: "jobs waiting for your review",
   builder: (y) => datasiteOption(y).options(filterOptions),
-  run: (ctx, argv) => pageOfMyQueue({ status: "pending", from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after }, ctx),
-  render: (page, argv) =>
-    page.jobs.length === 0
-      ? "Nothing to review."
-      : `${jobRows(page.jobs)}\n\n${pageFooter("pending", page.jobs.length, page.total, page.next)}\nReview one with: scq review <uid>${onDatasite(argv)}, then scq approve|reject <uid>${onDatasite(argv)}`,
+  run: async (ctx, argv) => ({
+    ...(await pageOfMyQueue({ status: "pending", from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after }, ctx)),
+    // The owner's other to-do: output that waits for their release (an approver releases nothing).
+    held: argv.datasite ? [] : await heldOutput(ownQueue(ctx)),
+  }),
+  render: (page, argv) => {
+    const code =
+      page.jobs.length === 0
+        ? "No code to review."
+        : `${jobRows(page.jobs)}\n\n${pageFooter("pending", page.jobs.length, page.total, page.next)}\nReview one with: scq review <uid>${onDatasite(argv)}, then scq approve|reject <uid>${onDatasite(argv)}`;
+    if (page.held.length === 0) return page.jobs.length === 0 ? "Nothing to review." : code;
+    const held = page.held.map((j) => `  ${shortUid(j.uid)}  "${j.meta.name}" (${j.status})`);
+    return `${code}\n\nOutput awaiting your release (${page.held.length}): scq checks <uid>, then scq release <uid>\n${held.join("\n")}`;
+  },
   json: (page) => page.jobs.map(jobJson),
 };
 

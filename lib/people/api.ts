@@ -11,7 +11,7 @@ import { JobNotFoundError, WaitTimeoutError } from "../core/errors.ts";
 import { readJsonFile } from "../core/fsutil.ts";
 import { describeRunNow } from "../run/executor.ts";
 import type { JobView } from "../core/job.ts";
-import { findJob, listJobs, listMyJobs, locateJob, reviewerRole } from "../queue/jobs.ts";
+import { findJob, heldOutput, listJobs, listMyJobs, locateJob, reviewerRole } from "../queue/jobs.ts";
 import { pageJobs, statusCounts } from "../queue/listing.ts";
 import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { release as releaseJob, type ReleaseDecision } from "../disclosure/release.ts";
@@ -115,11 +115,14 @@ export interface QueueStatus {
   /** Where each running job runs, and since when. */
   running: { uid: string; name: string; runs_on: string; started_at: string | null }[];
   last_pass: { finished_at?: string; skipped?: string; sandbox_problem?: string | null; settings?: Settings } | null;
+  /** Finished jobs whose output waits for the owner's release (scq checks, then scq release), oldest first. */
+  held_output: { uid: string; name: string; status: JobStatus; since: string }[];
 }
 
 export async function status(c?: ContextLike): Promise<QueueStatus> {
   const ctx = await contextOf(c);
-  const paths = ownQueue(ctx);
+  // The reviewed queue: your own, or (--datasite) the one you approve for, as far as it is yours to see.
+  const paths = reviewedQueue(ctx);
   // Counting folders needs no metadata reads, so this stays fast with a long history.
   const counts = await statusCounts(paths);
   // The oldest pending job is the smallest time-ordered uid: found from names, its record read alone.
@@ -142,6 +145,12 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
       })),
     ),
     last_pass: lastPass,
+    held_output: (await heldOutput(paths)).map((j) => ({
+      uid: j.uid,
+      name: j.meta.name,
+      status: j.status,
+      since: j.meta.completed_at ?? j.meta.updated_at,
+    })),
   };
 }
 

@@ -2,12 +2,14 @@
 // prefix), and from a data scientist's side in other datasites' queues (SyftBox syncs them the job
 // folders they may read) or, not yet taken in by the owner's pass, still in the owner's inbox under
 // the scientist's own email. Nothing here changes a job; lifecycle.ts does that.
+import fs from "node:fs";
 import path from "node:path";
+import { expected } from "../core/expected.ts";
 import { isTimeOrdered } from "../core/uid.ts";
 import { forEachLimit } from "../core/concurrency.ts";
 import { reviewedQueue, reviewsForAnother, type Context } from "../core/context.ts";
 import { AmbiguousUidError, JobNotFoundError } from "../core/errors.ts";
-import { exists, listDirs, readJsonFile } from "../core/fsutil.ts";
+import { exists, ifExists, listDirs, readJsonFile } from "../core/fsutil.ts";
 import type { Job, JobView } from "../core/job.ts";
 import { listJobDirs, readJob } from "./job-record.ts";
 import { pageJobs, statusUids } from "./listing.ts";
@@ -212,3 +214,23 @@ function editDistance(a: string, b: string): number {
 }
 
 export { listJobDirs, readJob };
+
+/**
+ * Finished jobs whose output and logs wait for the owner's release, oldest first. Found from the
+ * staging folder (only running jobs, held output and withheld files are there), so a long history
+ * costs nothing: only the few jobs with something staged are read.
+ */
+export async function heldOutput(paths: QueuePaths): Promise<Job[]> {
+  const staged = new Set((await ifExists(fs.promises.readdir(paths.staging))) ?? []);
+  if (staged.size === 0) return [];
+  const finished = await statusUids(paths, ["completed", "failed"]);
+  const held: Job[] = [];
+  for (const status of ["completed", "failed"] as const) {
+    for (const uid of finished.get(status) ?? []) {
+      if (!staged.has(uid)) continue;
+      const job = await readJob(paths, status, uid).catch(expected("a record being synced: counted when readable"));
+      if (job?.meta.output_review === "pending") held.push(job);
+    }
+  }
+  return held.sort((a, b) => (a.meta.completed_at ?? a.meta.updated_at).localeCompare(b.meta.completed_at ?? b.meta.updated_at));
+}
