@@ -11,6 +11,7 @@ import { cancelJob, job, releaseOutput } from "../lib/commands/job.ts";
 import { list, pending } from "../lib/commands/list.ts";
 import { review } from "../lib/commands/review.ts";
 import { status } from "../lib/commands/status.ts";
+import { datasiteDir } from "../lib/core/paths.ts";
 import { makeWorld, OWNER, SCIENTIST } from "./helpers.ts";
 
 const args = { json: false };
@@ -97,5 +98,27 @@ describe("commands, in-process", () => {
     const cancelled = await cancelJob.run(world.scientist, { ...args, uid, reason: "wrong data" });
     expect(cancelled).toEqual({ uid, owner: OWNER, outcome: "requested" });
     expect(cancelJob.render(cancelled, { ...args, uid, reason: "" })).toMatch(/their next pass rejects it/);
+  });
+
+  test("an approver's scq pending, without --datasite, names the owners whose jobs await their vote, until they vote", async () => {
+    const approver = "carol@test.local";
+    const world = await makeWorld({ sandbox: { mode: "none" }, approvals: { required: 1, approvers: [OWNER, approver] } });
+    await fs.mkdirp(datasiteDir(world.dataDir, approver));
+    const uid = await world.submit({ "run.sh": "echo hi\n" });
+    await world.pass();
+    const carol = { dataDir: world.dataDir, email: approver, config: world.config };
+    const todo = await pending.run(carol, { ...args, limit: 50 });
+    expect(todo.awaiting).toEqual([{ owner: OWNER, uids: [uid] }]);
+    expect(pending.render(todo, { ...args, limit: 50 })).toContain(
+      `As a listed approver of ${OWNER}: 1 job(s) await your vote: scq pending --datasite ${OWNER}`,
+    );
+    // Its requester is no approver of their own job: no such line for them.
+    expect((await pending.run(world.scientist, { ...args, limit: 50 })).awaiting).toEqual([]);
+    const voted = await decide("approve").run(
+      { ...carol, datasite: OWNER },
+      { ...args, uid: [uid], reason: "ok", "all-pending": false, datasite: OWNER },
+    );
+    expect(voted).toEqual([expect.objectContaining({ ok: true, vote: true })]);
+    expect((await pending.run(carol, { ...args, limit: 50 })).awaiting).toEqual([]);
   });
 });

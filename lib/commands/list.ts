@@ -1,5 +1,5 @@
 import type { CommandModule } from "yargs";
-import { myJobs, pageOfMyQueue } from "../people/api.ts";
+import { myJobs, pageOfMyQueue, votesAwaited } from "../people/api.ts";
 import type { Context } from "../core/context.ts";
 import { UsageError } from "../core/errors.ts";
 import type { Job, JobView } from "../core/job.ts";
@@ -49,7 +49,7 @@ export const list: Command<FilterArgs, Page> = {
 
 export const listCommand = cliCommand(list);
 
-export const pending: Command<FilterArgs, Page & { held: Job[] }> = {
+export const pending: Command<FilterArgs, Page & { held: Job[]; awaiting: { owner: string; uids: string[] }[] }> = {
   command: "pending",
   describe: "jobs waiting for your review",
   builder: (y) => datasiteOption(y).options(filterOptions),
@@ -57,15 +57,26 @@ export const pending: Command<FilterArgs, Page & { held: Job[] }> = {
     ...(await pageOfMyQueue({ status: "pending", from: argv.from, search: argv.search, limit: limitOf(argv), after: argv.after }, ctx)),
     // The owner's other to-do: output that waits for their release (an approver releases nothing).
     held: argv.datasite ? [] : await heldOutput(ownQueue(ctx)),
+    // And, as another owner's listed approver, the jobs there that wait for this person's vote.
+    awaiting: argv.datasite ? [] : await votesAwaited(ctx),
   }),
   render: (page, argv) => {
     const code =
       page.jobs.length === 0
         ? "No code to review."
         : `${jobRows(page.jobs)}\n\n${pageFooter("pending", page.jobs.length, page.total, page.next)}\nReview one with: scq review <uid>${onDatasite(argv)}, then scq approve|reject <uid>${onDatasite(argv)}`;
-    if (page.held.length === 0) return page.jobs.length === 0 ? "Nothing to review." : code;
+    const votes = page.awaiting.map(
+      (a) => `As a listed approver of ${a.owner}: ${a.uids.length} job(s) await your vote: scq pending --datasite ${a.owner}`,
+    );
+    if (page.held.length === 0 && votes.length === 0) return page.jobs.length === 0 ? "Nothing to review." : code;
     const held = page.held.map((j) => `  ${shortUid(j.uid)}  "${j.meta.name}" (${j.status})`);
-    return `${code}\n\nOutput awaiting your release (${page.held.length}): scq checks <uid>, then scq release <uid>\n${held.join("\n")}`;
+    return [
+      code,
+      ...(held.length > 0
+        ? [`\nOutput awaiting your release (${page.held.length}): scq checks <uid>, then scq release <uid>\n${held.join("\n")}`]
+        : []),
+      ...(votes.length > 0 ? ["", ...votes] : []),
+    ].join("\n");
   },
   json: (page) => page.jobs.map(jobJson),
 };

@@ -1,6 +1,8 @@
 // The library API for TypeScript users, mirroring the Python syft-code-queue's. Every function takes an
 // optional context: a resolved Context, or ContextOptions ({dataDir, email, clientConfig, appConfig});
 // by default the SyftBox client config. The CLI is a thin layer over these functions.
+import fs from "node:fs";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { cancelJob } from "../pass/cancel.ts";
@@ -8,10 +10,12 @@ import { ownQueue, resolveContext, reviewedQueue, type Context, type ContextOpti
 import { decide, type DecideOptions } from "../approval/decisions.ts";
 import { dryRun as dryRunJob, tryOnMock as tryFolder, type TryOptions } from "./dry-run.ts";
 import { JobNotFoundError, WaitTimeoutError } from "../core/errors.ts";
-import { readJsonFile } from "../core/fsutil.ts";
+import { exists, ifExists, readJsonFile } from "../core/fsutil.ts";
 import { describeRunNow } from "../run/executor.ts";
 import type { JobView } from "../core/job.ts";
-import { findJob, heldOutput, listJobs, listMyJobs, locateJob, reviewerRole } from "../queue/jobs.ts";
+import { findJob, heldOutput, listJobs, listMyJobs, locateJob, otherQueues, reviewerRole } from "../queue/jobs.ts";
+import { readableAsApprover } from "../queue/permissions.ts";
+import { jobDir, voteFile } from "../core/paths.ts";
 import { pageJobs, statusCounts } from "../queue/listing.ts";
 import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { release as releaseJob, type ReleaseDecision } from "../disclosure/release.ts";
@@ -212,4 +216,23 @@ export async function waitForCompletion(
       throw new WaitTimeoutError(`Job ${job.uid} is still ${job.status} after ${Math.round((options.timeoutMs ?? 0) / 1000)} s.`);
     await sleep(Math.min(options.intervalMs ?? 2000, Math.max(0, deadline - Date.now()) + 10));
   }
+}
+
+/**
+ * Jobs in other owners' queues that wait for this user's vote as one of their listed approvers (the
+ * rules the owner's pass wrote into each job say so), and that they have not voted on yet, by owner.
+ */
+export async function votesAwaited(c?: ContextLike): Promise<{ owner: string; uids: string[] }[]> {
+  const ctx = await contextOf(c);
+  const awaited: { owner: string; uids: string[] }[] = [];
+  for (const queue of await otherQueues(ctx)) {
+    const uids: string[] = [];
+    for (const uid of (await ifExists(fs.promises.readdir(path.join(queue.jobs, "pending")))) ?? []) {
+      if (!(await readableAsApprover(jobDir(queue, "pending", uid), ctx.email))) continue;
+      if (await exists(voteFile(queue, ctx.email, uid))) continue;
+      uids.push(uid);
+    }
+    if (uids.length > 0) awaited.push({ owner: queue.owner, uids });
+  }
+  return awaited;
 }

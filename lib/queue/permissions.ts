@@ -68,3 +68,17 @@ export async function queuePermissions(root: string, approvers: readonly string[
 export async function jobPermissions(jobDir: string, requester: string, approvers: readonly string[] = []): Promise<void> {
   await writeRules(jobDir, jobRules(requester, approvers));
 }
+
+/**
+ * Whether the rules the owner's pass wrote into a job's folder let `email` read its code as one of the
+ * owner's listed approvers (not as its requester): how an approver finds the jobs that wait for them.
+ */
+export async function readableAsApprover(jobDir: string, email: string): Promise<boolean> {
+  const text = (await ifExists(fs.promises.readFile(path.join(jobDir, PERMISSION_FILE), "utf8"))) ?? "";
+  const rules = text.split("- pattern:");
+  const me = JSON.stringify(email);
+  // The rule for the whole folder names its requester alone; the one for code/ adds the approvers.
+  const requester = rules.find((rule) => rule.trimStart().startsWith('"**"'))?.includes(me) ?? false;
+  const reader = rules.find((rule) => rule.includes('"code/**"'))?.includes(me) ?? false;
+  return reader && !requester;
+}
