@@ -417,7 +417,13 @@ describe.skipIf(!available)("review page for every person", () => {
 
   async function heldOutputWorld(): Promise<{ world: World; uid: string }> {
     const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
-    const uid = await world.submit({ "run.sh": 'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"\necho done\n' }, "ward counts");
+    const uid = await world.submit(
+      {
+        "run.sh": 'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"\necho done\n',
+        "stats.py": "half = n // 2  # integer division\n",
+      },
+      "ward counts",
+    );
     await world.approveAndRun(uid);
     await world.submit({ "run.sh": "echo waiting\n" }, "a pending one");
     await world.pass();
@@ -448,6 +454,9 @@ describe.skipIf(!available)("review page for every person", () => {
         await page.keyboard.press("Enter");
         await expect.poll(() => page.locator("#detail h2").textContent()).toBe("ward counts");
         await expect.poll(() => page.locator(".outfile select.choice").count()).toBeGreaterThan(0);
+        // Python's // is live code, never greyed out as a comment; its # comment is.
+        const py = page.locator("#detail .file", { hasText: "stats.py" });
+        expect(await py.locator("span.c").allTextContents()).toEqual(["# integer division"]);
         // The opened job is in view, and the page is no wider than the screen.
         expect(await page.evaluate('document.querySelector("#detail").getBoundingClientRect().top < innerHeight')).toBe(true);
         expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(viewport.width);

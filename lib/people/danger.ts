@@ -9,23 +9,40 @@ export interface Finding {
   text: string;
 }
 
+/** The variables every job is given (sandbox.ts): reading them is how a job finds its data, not a hunt. */
+const JOB_VARIABLES = "DATA_DIR|OUTPUT_DIR|JOB_ID|JOB_UID|JOB_NAME|CODE_DIR|HOME|TMPDIR|LANG|PATH";
+/** A command at the start of a shell word: not part of a path such as ~/.ssh or a name such as sshd_config. */
+const COMMAND = String.raw`(?<![\w./~$-])`;
+
 const RULES: { rule: string; pattern: RegExp }[] = [
   {
     rule: "network access (blocked in the sandbox unless sandbox.network is true)",
-    pattern:
-      /\b(curl|wget|ncat|netcat|ssh|scp|sftp|rsync|telnet|ftp)\b|\bnc\s|\/dev\/(tcp|udp)\/|\brequests\.(get|post|put)|urllib|http\.client|\bsocket\.|\bfetch\(/,
+    pattern: new RegExp(
+      String.raw`${COMMAND}(curl|wget|ncat|netcat|ssh|scp|sftp|rsync|telnet|ftp)\b(?!\.)|${COMMAND}nc\s|\/dev\/(tcp|udp)\/|\brequests\.(get|post|put)|urllib|http\.client|\bsocket\.|\bfetch\(`,
+    ),
   },
   { rule: "installs packages (fails without network)", pattern: /\b(pip3?|conda|npm|yarn|apt(-get)?|apk|gem|cargo)\s+(install|add)\b/ },
   {
     rule: "destructive command",
-    pattern: /\brm\s+-[a-zA-Z]*[rf][a-zA-Z]*\s+(\/|~|\$HOME)(\s|$|\*)|\bmkfs\b|\bdd\s+if=|:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:/,
+    pattern:
+      /\brm\s+(-[a-zA-Z]*[rf][a-zA-Z]*\s+)+["']?(\/|~|\$HOME|\$\{?TMPDIR|\*)|\bmkfs\b|\bdd\s+if=|\bshutil\.rmtree\(|:\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:/,
   },
   {
     rule: "reads home, keys or other datasites",
-    pattern: /(~\/|\$HOME|\/home\/|\/root\b|\.ssh\b|\.syftbox\b|datasites\/|\/etc\/shadow|\.aws\b|\.config\/)/,
+    pattern: /(~\/|\$HOME|\/home\/|\/root\b|\.ssh\b|\.syftbox\b|datasites\/|\/etc\/shadow|\.aws\b|\.config\/|\.netrc\b|id_rsa|id_ed25519)/,
   },
   { rule: "runs decoded or generated code", pattern: /base64\s+(-d|--decode)|b64decode|\beval\s*[("$]|\bexec\s*\(|fromCharCode|\bcompile\s*\(/ },
-  { rule: "environment or credential hunting", pattern: /\b(printenv|env\b\s*$)|os\.environ|process\.env|AWS_SECRET|API_KEY|TOKEN\b/ },
+  {
+    rule: "environment or credential hunting",
+    pattern: new RegExp(
+      String.raw`\b(printenv|env\b\s*$)|\/proc\/(self|\d+)\/environ|os\.environ(?!\s*(\[|\.get\()\s*["'](${JOB_VARIABLES})["'])|process\.env(?!\.(${JOB_VARIABLES})\b|\[["'](${JOB_VARIABLES})["']\])|Sys\.getenv\(\s*\)|AWS_SECRET|API_KEY|PASSWORD|TOKEN\b`,
+    ),
+  },
+  {
+    // The data itself, copied whole into what leaves: the output checks compare rows too, but the reviewer sees it here first.
+    rule: "copies the data into the output",
+    pattern: /\b(cp|rsync|ln|cat|tar|zip)\b.*\$\{?DATA_DIR\b.*\$\{?OUTPUT_DIR\b|(shutil\.copy\w*|copyfile|copytree)\(.*DATA_DIR.*OUTPUT_DIR/,
+  },
 ];
 
 const HIDDEN_TEXT_RULE = "control or bidirectional characters: the text may show other code than runs (shown as ⟨…⟩)";

@@ -28,6 +28,26 @@ describe("advisory scan", () => {
     expect(findings.at(-1)!.text).toBe("echo a⟨U+202E⟩b");
     expect(scanText("ok.py", "import pandas\nprint(df.mean())\n")).toEqual([]);
   });
+
+  test("reading the job's own variables is no hunt; keys, wipes and copying the data out are named for what they are", () => {
+    const rules = (file: string, text: string) => scanText(file, text).map((f) => `${f.line} ${f.rule}`);
+    // The job's variables, as every job reads them: nothing to see.
+    expect(rules("a.py", 'import os\ndata = os.environ["DATA_DIR"]\nout = os.environ.get("OUTPUT_DIR")\n')).toEqual([]);
+    expect(rules("a.js", "const d = process.env.DATA_DIR;\n")).toEqual([]);
+    // Everything else in the environment is a hunt.
+    expect(rules("b.py", "import os\nprint(dict(os.environ))\nkey = os.environ['AWS_KEY']\n")).toEqual([
+      "2 environment or credential hunting",
+      "3 environment or credential hunting",
+    ]);
+    expect(rules("c.sh", "cat /proc/self/environ\n")).toEqual(["1 environment or credential hunting"]);
+    // A key file is a key file, not network access.
+    expect(rules("d.sh", "cat ~/.ssh/id_rsa\n")).toEqual(["1 reads home, keys or other datasites"]);
+    expect(rules("e.sh", "ssh user@host ls\n")).toEqual(["1 network access (blocked in the sandbox unless sandbox.network is true)"]);
+    // Wiping folders, and the raw data copied into the output.
+    expect(rules("f.sh", "rm -rf /tmp/*\nrm -rf *\n")).toEqual(["1 destructive command", "2 destructive command"]);
+    expect(rules("g.sh", 'cp "$DATA_DIR/cohort/people.csv" "$OUTPUT_DIR/"\n')).toEqual(["1 copies the data into the output"]);
+    expect(rules("h.py", 'shutil.copy(os.path.join(DATA_DIR, "x.csv"), OUTPUT_DIR)\n')).toEqual(["1 copies the data into the output"]);
+  });
 });
 
 describe("naming a job", () => {

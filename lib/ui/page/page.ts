@@ -173,10 +173,26 @@ function updateBatch() {
 
 const KEYWORDS =
   /\b(if|then|else|elif|fi|for|while|do|done|case|esac|function|return|import|from|def|class|with|as|in|not|and|or|try|except|finally|const|let|var|export|set|echo|exit|local|async|await|new|None|True|False|null|true|false)\b/;
-function highlight(line: string): Node[] {
+/**
+ * How a file's language writes a comment, by its extension: greying out live code as a comment would
+ * hide it from a reviewer who skims (Python's `//` is integer division, a shell's `#` starts a comment).
+ */
+const SLASH_COMMENTS = /\.(js|mjs|cjs|ts|tsx|jsx|c|h|cc|cpp|hpp|java|go|rs|swift|kt|scala|cs)$/i;
+const HASH_COMMENTS = /(^|\/)(run\.sh|[^/]*\.(sh|bash|py|r|rb|pl|yaml|yml|toml|cfg|ini|txt|jl)|Dockerfile|Makefile|requirements[^/]*)$/i;
+
+function commentOf(file: string): string {
+  if (SLASH_COMMENTS.test(file)) return String.raw`\/\/.*$`;
+  if (HASH_COMMENTS.test(file)) return "#.*$";
+  return String.raw`(?!)`; // no comment syntax known: nothing is greyed out
+}
+
+function highlight(line: string, comment: string): Node[] {
   // A small tokenizer: comments, strings, $variables and keywords; the rest plain text.
   const out: Node[] = [];
-  const re = /(#.*$|\/\/.*$)|("(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?)|(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)|([A-Za-z_]+)|([^A-Za-z_"'#$/]+|.)/g;
+  const re = new RegExp(
+    String.raw`(${comment})|("(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?)|(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)|([A-Za-z_]+)|([^A-Za-z_"'#$/]+|.)`,
+    "g",
+  );
   let m: RegExpExecArray | null;
   while ((m = re.exec(line))) {
     if (m[1]) out.push(el("span", { class: "c", text: m[1] }));
@@ -189,13 +205,14 @@ function highlight(line: string): Node[] {
   return out;
 }
 
-function codeBlock(text: string): HTMLElement {
+function codeBlock(text: string, file: string): HTMLElement {
+  const comment = commentOf(file);
   const lines = text.replace(/\n$/, "").split("\n");
   // Focusable, so a long line can be scrolled to with the keyboard too.
   return el(
     "pre",
     { class: "code", tabindex: "0", "aria-label": "code" },
-    ...lines.flatMap((line, i) => [el("span", { class: "ln", text: String(i + 1) }), ...highlight(line), "\n"]),
+    ...lines.flatMap((line, i) => [el("span", { class: "ln", text: String(i + 1) }), ...highlight(line, comment), "\n"]),
   );
 }
 
@@ -289,7 +306,7 @@ async function openJob(uid: string, reveal = false): Promise<void> {
         el("h3", { text: "Files" }),
         el("ul", {}, ...d.files.map((f) => el("li", { text: f.type === "dir" ? `${f.rel}/` : `${f.rel} (${f.size} bytes)` }))),
       );
-    for (const t of d.texts) parts.push(el("div", { class: "file" }, el("div", { class: "name", text: t.file }), codeBlock(t.text)));
+    for (const t of d.texts) parts.push(el("div", { class: "file" }, el("div", { class: "name", text: t.file }), codeBlock(t.text, t.file)));
     for (const n of d.not_shown) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SHOWN (${n.why})` }));
     for (const n of d.not_scanned) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SCANNED (${n.why})` }));
     for (const stream of ["stdout", "stderr"] as const)
