@@ -105,7 +105,7 @@ if [ "$mode" = once ]; then
 fi
 
 # One node start reads both settings the loop needs: the interval and whether to serve the page.
-settings="$(node -e 'try { const c = JSON.parse(require("fs").readFileSync(process.env.SCQ_APP_CONFIG || "config.json", "utf8")); console.log(`${Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10} ${c.ui?.serve === true}`) } catch { console.log("10 false") }')"
+settings="$(node -e 'const read = (f) => { try { return JSON.parse(require("fs").readFileSync(f, "utf8")) } catch { return {} } }; const f = process.env.SCQ_APP_CONFIG || "config.json"; const c = { ...read(f), ...read(f.replace(/(\.json)?$/, ".local.json")) }; console.log(`${Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10} ${c.ui?.serve === true}`)')"
 interval="${settings% *}"
 serve_ui="${settings#* }"
 say "looping: one pass every ${interval}s (Ctrl-C to stop)"

@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
+import { APP_DIR } from "../lib/core/paths.ts";
 import { bwrapReady, OWNER, SCIENTIST } from "./helpers.ts";
 import { APPROVER, makeInstall, type Install } from "./install.ts";
 import { writePythonJob } from "./python-job.ts";
@@ -121,6 +122,27 @@ describe("run.sh, called every way it is called, reads config.json in its own fo
     const found = await execa("sh", ["run.sh"], { cwd: install.app, env, extendEnv: false, reject: false });
     expect(found.exitCode, String(found.stderr)).toBe(0);
     expect(found.stdout).toMatch(settingsLine(install));
+  });
+
+  test("config.local.json beside config.json wins field by field, and an upgrade that brings a new config.json keeps it", async () => {
+    const install = await installed();
+    const local = path.join(install.app, "config.local.json");
+    await fs.writeJson(local, { job_timeout: 55, limits: { memory_mb: 1024 } });
+    const first = await install.runSh();
+    expect(first.exitCode, String(first.stderr)).toBe(0);
+    const both = `${path.join(install.app, "config.json")} with ${local} over it`;
+    expect(first.stdout).toContain(`settings: ${both} (sandbox ${mode}, release auto, job_timeout 55 s`);
+    // An upgrade: the shipped config.json comes back as it was released; the owner's own settings stay.
+    await fs.copy(path.join(APP_DIR, "config.json"), path.join(install.app, "config.json"));
+    const after = await install.runSh();
+    expect(after.stdout).toContain(`settings: ${both} (sandbox bwrap, release auto, job_timeout 55 s`);
+    expect(await install.scqJson("owner", ["status"])).toMatchObject({ settings: { file: both, job_timeout: 55 } });
+    // A bad value in the owner's file stops the pass, naming both files and the field.
+    await fs.writeJson(local, { job_timeout: "long" });
+    const bad = await install.runSh();
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toContain(local);
+    expect(bad.stderr).toMatch(/field "job_timeout"/);
   });
 
   test("without config.json the pass says it uses the built-in defaults; a bad one stops it naming the field", async () => {

@@ -1,8 +1,8 @@
 // Who am I and where is the data: the SyftBox client config, overridable by flags.
 // Every library function takes a Context so tests and other apps can call it directly.
-import type { z } from "zod";
+import { z } from "zod";
 import path from "node:path";
-import { ConfigError, InvalidFileError } from "./errors.ts";
+import { ConfigError, describeZodIssues, InvalidFileError } from "./errors.ts";
 import { exists, readJsonFile } from "./fsutil.ts";
 import { datasiteDir, DEFAULT_APP_CONFIG, defaultClientConfigPath, queuePaths, type QueuePaths } from "./paths.ts";
 import { AppConfigSchema, ClientConfigSchema, Email, type AppConfig } from "./schemas.ts";
@@ -74,18 +74,47 @@ export async function resolveContext(options: ContextOptions = {}): Promise<Cont
  * The app settings: the file named by --app-config or $SCQ_APP_CONFIG (which must exist), else
  * config.json in the app folder. Only that default file may be missing, and then the built-in
  * defaults apply and `settings.file` is null, so every caller can say so rather than hide it.
+ * Beside it, an owner's own `<name>.local.json` (config.local.json; untracked) wins field by field, so
+ * an upgrade of the app (git pull, a reinstall) that brings a new config.json keeps their settings.
  */
 async function loadAppConfig(appConfig?: string): Promise<{ config: AppConfig; settings: Settings }> {
   // An empty --app-config or $SCQ_APP_CONFIG names no file.
   const named = appConfig || process.env.SCQ_APP_CONFIG || undefined;
   const file = path.resolve(named ?? DEFAULT_APP_CONFIG);
-  if (!(await exists(file))) {
-    if (named !== undefined) throw new ConfigError(`App config ${file} does not exist`);
+  const local = file.replace(/(\.json)?$/, ".local.json");
+  const [base, mine] = [(await exists(file)) ? file : undefined, (await exists(local)) ? local : undefined];
+  if (!base && named !== undefined) throw new ConfigError(`App config ${file} does not exist`);
+  if (!base && !mine) {
     const config = AppConfigSchema.parse({});
     return { config, settings: settingsInForce(config, null, file) };
   }
-  const config = await readConfig(file, AppConfigSchema, "Fix it (see the config reference in README.md); nothing was changed");
-  return { config, settings: settingsInForce(config, file, file) };
+  if (!mine) {
+    const config = await readConfig(file, AppConfigSchema, "Fix it (see the config reference in README.md); nothing was changed");
+    return { config, settings: settingsInForce(config, file, file) };
+  }
+  const read = (f: string) => readConfig(f, JsonObject, "It must be one JSON object of settings (see the config reference in README.md)");
+  const merged = overlay(base ? await read(base) : {}, await read(mine));
+  const parsed = AppConfigSchema.safeParse(merged);
+  const both = base ? `${base} with ${mine} over it` : mine;
+  if (!parsed.success) {
+    throw new ConfigError(
+      `Invalid settings in ${both}: ${describeZodIssues(parsed.error).join("; ")}. Fix it (see the config reference in README.md); nothing was changed.`,
+    );
+  }
+  return { config: parsed.data, settings: settingsInForce(parsed.data, both, file) };
+}
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+/** `over` on top of `under`: objects merge field by field, anything else (arrays too) is replaced whole. */
+function overlay(under: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...under };
+  for (const [key, value] of Object.entries(over)) {
+    const below = out[key];
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+    out[key] = isObject(value) && isObject(below) ? overlay(below, value) : value;
+  }
+  return out;
 }
 
 async function readConfig<S extends z.ZodType>(file: string, schema: S, hint: string): Promise<z.output<S>> {
