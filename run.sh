@@ -42,13 +42,30 @@ if [ -z "${HOME:-}" ]; then
 fi
 
 # Install dependencies when node_modules is missing or older than the lock file, so a fresh
-# install under SyftBox just works. npm ci writes node_modules/.package-lock.json.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing dependencies (npm ci)..."
-  if ! npm ci --no-audit --no-fund --loglevel=error >&2; then
+# install under SyftBox just works. npm ci writes node_modules/.package-lock.json. A datasite needs
+# the runtime dependencies only (about 25 MB); the tests and checks need the development tools too
+# (about 160 MB), which `run.sh --install-only` (npm test's first step) installs. An install with
+# the development tools is never cut down to the runtime ones.
+want=runtime
+if [ "${1:-}" = "--install-only" ]; then want=dev; fi
+have="$(cat node_modules/.scq-install 2>/dev/null || true)"
+if [ -z "$have" ] && [ -x node_modules/.bin/vitest ]; then have=dev; fi
+if [ "$have" = dev ]; then want=dev; fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$have" != "$want" ]; then
+  if [ "$want" = dev ]; then
+    say "installing dependencies with the development tools (npm ci: about 160 MB, a minute or so on a slow link)..."
+    omit=""
+  else
+    say "installing runtime dependencies (npm ci --omit=dev: about 25 MB, seconds on a fast link)..."
+    omit="--omit=dev"
+  fi
+  # shellcheck disable=SC2086 # $omit is one flag or none
+  if ! npm ci $omit --no-audit --no-fund --loglevel=error >&2; then
     say "npm ci failed: check your network access to the npm registry, then run this again."
     exit 1
   fi
+  echo "$want" > node_modules/.scq-install
+  say "dependencies installed ($want)"
 fi
 
 # The pass starts every few seconds for months, so it runs from a bundle built from the sources
