@@ -44,10 +44,10 @@ fi
 # Install dependencies when node_modules is missing or older than the lock file, so a fresh
 # install under SyftBox just works. npm ci writes node_modules/.package-lock.json. A datasite needs
 # the runtime dependencies only (about 25 MB); the tests and checks need the development tools too
-# (about 160 MB), which `run.sh --install-only` (npm test's first step) installs. An install with
-# the development tools is never cut down to the runtime ones.
+# (about 160 MB), which `run.sh --install-only --dev` (npm test's first step) installs. An install
+# with the development tools is never cut down to the runtime ones.
 want=runtime
-if [ "${1:-}" = "--install-only" ]; then want=dev; fi
+if [ "${1:-}" = "--install-only" ] && [ "${2:-}" = "--dev" ]; then want=dev; fi
 have="$(cat node_modules/.scq-install 2>/dev/null || true)"
 if [ -z "$have" ] && [ -x node_modules/.bin/vitest ]; then have=dev; fi
 if [ "$have" = dev ]; then want=dev; fi
