@@ -19,6 +19,7 @@ await runCli(
       .command(c.dryRunCommand)
       .command(c.decideCommand("approve"))
       .command(c.decideCommand("reject"))
+      .command(c.undoCommand)
       .command(c.statusCommand)
       .command(c.jobCommand)
       .command(c.logsCommand)

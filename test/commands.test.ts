@@ -11,6 +11,7 @@ import { cancelJob, job, releaseOutput } from "../lib/commands/job.ts";
 import { list, pending } from "../lib/commands/list.ts";
 import { review } from "../lib/commands/review.ts";
 import { status } from "../lib/commands/status.ts";
+import { undo } from "../lib/commands/undo.ts";
 import { datasiteDir } from "../lib/core/paths.ts";
 import { makeWorld, OWNER, SCIENTIST } from "./helpers.ts";
 
@@ -120,5 +121,31 @@ describe("commands, in-process", () => {
     );
     expect(voted).toEqual([expect.objectContaining({ ok: true, vote: true })]);
     expect((await pending.run(carol, { ...args, limit: 50 })).awaiting).toEqual([]);
+  });
+
+  test("a decision waits as such until a pass applies it, and scq undo takes it back; after the pass, it cannot", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await world.submit({ "run.sh": "echo hi\n" });
+    await world.pass();
+    await decide("approve").run(world.owner, { ...args, uid: [uid], reason: "ok", "all-pending": false });
+    const listed = await pending.run(world.owner, { ...args, limit: 50 });
+    expect(listed.jobs[0]!.waiting_decision).toEqual({ decision: "approve", by: OWNER, vote: false });
+    expect(pending.render(listed, { ...args, limit: 50 })).toContain(
+      `pending (approved by ${OWNER}, applied at the next pass; scq undo takes it back)`,
+    );
+    const undone = await undo.run(world.owner, { ...args, uid: uid.slice(-8) });
+    expect(undone).toEqual({ uid, decision: "approve", by: OWNER, vote: false });
+    expect(undo.render(undone, { ...args, uid })).toBe(`Took back the approval of ${uid} by ${OWNER}: it waits for a decision again.`);
+    expect((await pending.run(world.owner, { ...args, limit: 50 })).jobs[0]!.waiting_decision).toBeUndefined();
+    await world.pass();
+    expect((await world.job(uid)).status).toBe("pending");
+    expect(audit.json!(await audit.run(world.owner, { ...args, job: uid }))).toContainEqual(
+      expect.objectContaining({ event: "decision-withdrawn", uid, by: OWNER }),
+    );
+    await expect(undo.run(world.owner, { ...args, uid })).rejects.toThrow(/nothing to undo/);
+    // Applied by a pass, a decision is history.
+    await decide("approve").run(world.owner, { ...args, uid: [uid], reason: "ok", "all-pending": false });
+    await world.settle();
+    await expect(undo.run(world.owner, { ...args, uid })).rejects.toThrow(/applied its decision already/);
   });
 });

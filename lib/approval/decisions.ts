@@ -10,7 +10,7 @@ import { reviewedQueue, reviewsForAnother, type Context } from "../core/context.
 import { JobStateError, ScqError } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
 import { now } from "../queue/lifecycle.ts";
-import type { Job } from "../core/job.ts";
+import type { Job, JobView } from "../core/job.ts";
 import { findJob, matchUid, readJob, uidIndex } from "../queue/jobs.ts";
 import { decisionFile, voteFile, type QueuePaths } from "../core/paths.ts";
 import { DecisionMarkerSchema, type DecisionMarker } from "../core/schemas.ts";
@@ -54,7 +54,7 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
     throw new ScqError('A rejection needs a reason (-r "..."): the requester reads it.', { uid: job.uid });
   // The owner's own approvals settings (an approver reviewing another's queue cannot see that owner's).
   const approvals = reviewsForAnother(ctx) ? undefined : ctx.config.approvals;
-  const voting = reviewsForAnother(ctx) || approvals !== undefined;
+  const voting = votes(ctx);
   if (voting && job.meta.requester_email === ctx.email) {
     throw new JobStateError(`Job ${job.uid} is yours (you submitted it): a requester never counts as an approver of their own job.`, {
       uid: job.uid,
@@ -191,6 +191,60 @@ async function readMarker(file: string): Promise<DecisionMarker | undefined> {
 
 export async function markerFor(paths: QueuePaths, uid: string): Promise<DecisionMarker | undefined> {
   return readMarker(decisionFile(paths, uid));
+}
+
+/** Whether deciding on the reviewed queue is a vote (N-of-M approvals, or as another owner's approver) rather than the decision itself. */
+function votes(ctx: Context): boolean {
+  return reviewsForAnother(ctx) || ctx.config.approvals !== undefined;
+}
+
+/** The decision on a pending job that waits for the next pass: the owner's marker, or (voting) this person's vote. */
+export async function waitingDecision(ctx: Context, uid: string): Promise<JobView["waiting_decision"]> {
+  const paths = reviewedQueue(ctx);
+  if (votes(ctx)) {
+    const vote = await readVote(paths, ctx.email, uid).catch(expected("an unreadable vote shows as none"));
+    if (vote) return { decision: vote.decision, by: vote.by, vote: true };
+  }
+  const marker = await markerFor(paths, uid).catch(expected("an unreadable marker shows as none"));
+  return marker ? { decision: marker.decision, by: marker.by, vote: false } : undefined;
+}
+
+/**
+ * Take back a decision (or this person's vote) the pass has not applied yet: `scq undo`. Once a pass
+ * applied it, the job has moved on and this says so. A pass that read the marker just before it was
+ * removed still finds no approval when it starts the job (verdict.ts), so nothing runs on an undone
+ * approval.
+ */
+export async function withdrawDecision(
+  ctx: Context,
+  ref: string,
+): Promise<{ job: Job; withdrawn: { decision: Decision; by: string; vote: boolean } }> {
+  const paths = reviewedQueue(ctx);
+  const job = await findJob(paths, ref);
+  if (job.status !== "pending") {
+    throw new JobStateError(`Job ${job.uid} is ${job.status}: a pass applied its decision already, and that cannot be undone.`, { uid: job.uid });
+  }
+  if (votes(ctx)) {
+    const vote = await readVote(paths, ctx.email, job.uid).catch(expected("an unreadable vote is removed like any other"));
+    if (vote || (await exists(voteFile(paths, ctx.email, job.uid)))) {
+      await fs.promises.rm(voteFile(paths, ctx.email, job.uid), { force: true });
+      return { job, withdrawn: { decision: vote?.decision ?? "approve", by: ctx.email, vote: true } };
+    }
+  }
+  const marker = reviewsForAnother(ctx)
+    ? undefined
+    : await markerFor(paths, job.uid).catch(expected("an unreadable marker is removed like any other"));
+  if (!marker) {
+    throw new JobStateError(`Job ${job.uid} has no decision of yours waiting for the next pass: nothing to undo.`, { uid: job.uid });
+  }
+  await fs.promises.rm(decisionFile(paths, job.uid), { force: true });
+  await appendAudit(paths, {
+    event: "decision-withdrawn",
+    uid: job.uid,
+    by: ctx.email,
+    detail: { decision: marker.decision, decided_by: marker.by },
+  });
+  return { job, withdrawn: { decision: marker.decision, by: marker.by, vote: false } };
 }
 
 /** Write (or change) one approver's vote on a pending job; the next pass counts it. */

@@ -12,3 +12,4 @@ export { statusCommand } from "./status.ts";
 export { submitCommand } from "./submit.ts";
 export { submitScriptCommand } from "./submit-script.ts";
 export { uiCommand } from "./ui.ts";
+export { undoCommand } from "./undo.ts";

@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from "yargs";
 import { resolveContext, type Context } from "../core/context.ts";
 import { describeRun } from "../run/executor.ts";
 import { age, shortUid } from "../core/log.ts";
-import type { Job } from "../core/job.ts";
+import type { Job, JobView } from "../core/job.ts";
 import type { ChecksReport, JobMetadata, JobStatus } from "../core/schemas.ts";
 import { visibleKeepingColour } from "../core/visible.ts";
 import type { approvalsOf } from "../approval/votes.ts";
@@ -118,8 +118,12 @@ export function paint(text: string, status: string): string {
 }
 
 /** What a person reads as a job's state: the status, plus what it waits for. */
-export function stateText(job: Job & { taken_in?: boolean }): string {
+export function stateText(job: Job & Partial<Pick<JobView, "taken_in" | "waiting_decision">>): string {
   if (job.taken_in === false) return "submitted (not yet taken in)";
+  const waiting = job.status === "pending" ? job.waiting_decision : undefined;
+  if (waiting?.vote) return `pending (your vote to ${waiting.decision} counts at the next pass; scq undo takes it back)`;
+  if (waiting)
+    return `pending (${waiting.decision === "approve" ? "approved" : "rejected"} by ${waiting.by}, applied at the next pass; scq undo takes it back)`;
   if (job.meta.output_review === "pending") return `${job.status} (awaiting output review)`;
   if (job.meta.output_decisions?.changes_requested) return `${job.status} (changes requested)`;
   if (job.meta.output_decisions?.withheld.length) return `${job.status} (${job.meta.output_decisions.withheld.length} output file(s) withheld)`;

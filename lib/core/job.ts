@@ -17,4 +17,6 @@ export interface JobView extends Job {
   role: "owner" | "approver" | "requester";
   /** False while the job waits in the owner's inbox for their pass to take it in. */
   taken_in: boolean;
+  /** A pending job's decision (or, voting, this person's vote) written and not yet applied by a pass: it can still be undone. */
+  waiting_decision?: { decision: "approve" | "reject"; by: string; vote: boolean } | undefined;
 }

@@ -464,6 +464,7 @@ export const AUDIT_EVENTS = [
   "vote",
   "vote-ignored",
   "dry-run",
+  "decision-withdrawn",
 ] as const;
 export const AuditEventSchema = z.object({
   at: Timestamp,

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { cancelJob } from "../pass/cancel.ts";
 import { ownQueue, resolveContext, reviewedQueue, type Context, type ContextOptions } from "../core/context.ts";
-import { decide, type DecideOptions } from "../approval/decisions.ts";
+import { decide, waitingDecision, type DecideOptions } from "../approval/decisions.ts";
 import { dryRun as dryRunJob, tryOnMock as tryFolder, type TryOptions } from "./dry-run.ts";
 import { JobNotFoundError, WaitTimeoutError } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile } from "../core/fsutil.ts";
@@ -79,7 +79,17 @@ export async function pageOfMyQueue(filter: JobFilter = {}, c?: ContextLike): Pr
             (!text || [j.uid, j.meta.name, j.meta.description, j.meta.requester_email, ...j.meta.tags].some((f) => f.toLowerCase().includes(text)))
         : undefined,
   });
-  return { ...page, jobs: page.jobs.map((j): JobView => ({ ...j, owner: paths.owner, role: reviewerRole(ctx), taken_in: true })) };
+  const jobs = await Promise.all(
+    page.jobs.map(async (j): Promise<JobView> => ({
+      ...j,
+      owner: paths.owner,
+      role: reviewerRole(ctx),
+      taken_in: true,
+      // A decision or vote written and not yet applied: shown as such, and `scq undo` can take it back.
+      waiting_decision: j.status === "pending" ? await waitingDecision(ctx, j.uid) : undefined,
+    })),
+  );
+  return { ...page, jobs };
 }
 
 /** Jobs in my queue, newest first, filtered: the first page (see pageOfMyQueue for the cursor). */

@@ -43,6 +43,8 @@ export function summary(job: JobView) {
     /** Where a running job runs: "local (supervisor pid 4242 on host)", "Slurm job 17 (partition p)". */
     runs_on: job.status === "running" && job.meta.run ? describeRun(job.meta.run) : null,
     started_at: job.meta.started_at,
+    /** A decision or vote written and not yet applied by a pass. */
+    waiting_decision: job.waiting_decision ?? null,
   };
 }
 export type JobSummary = ReturnType<typeof summary>;

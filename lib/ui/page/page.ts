@@ -82,7 +82,12 @@ function age(iso: string): string {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
   return s < 60 ? `${Math.round(s)}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`;
 }
-const label = (j: JobSummary) => (j.taken_in === false ? "submitted" : j.status);
+const label = (j: JobSummary) =>
+  j.taken_in === false
+    ? "submitted"
+    : j.status === "pending" && j.waiting_decision
+      ? `${j.waiting_decision.vote ? "voted to " : ""}${j.waiting_decision.decision === "approve" ? "approve" : "reject"}${j.waiting_decision.vote ? "" : "d"} · next pass`
+      : j.status;
 const badge = (j: JobSummary) =>
   el("span", { class: `badge ${j.status}`, text: label(j) + (j.output_review === "pending" ? " · output in review" : "") });
 
@@ -440,11 +445,20 @@ function historySection(events: JobDetail["history"]): HTMLElement[] {
 // rows with flagged cells marked, or an image), and, while the output is held, a release/withhold choice.
 type CheckedFile = NonNullable<JobDetail["checks"]>["files"][number];
 
+/** One output file or log as a card: its name line, and whether a finding blocks it. */
+function fileCard(rel: string, blocking: boolean, ...name: Child[]): HTMLElement {
+  return el(
+    "div",
+    { class: "outfile", "data-file": rel },
+    el("div", { class: "name" }, ...name, blocking ? el("span", { class: "warn", text: " — blocking findings" }) : null),
+  );
+}
+
 function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
   const reportOf = (rel: string) => d.checks?.files.find((f) => f.path === rel);
   const held = j.role === "owner" && j.output_review === "pending";
   const choices = new Map<string, { choice: HTMLSelectElement; reason: HTMLInputElement }>();
-  const blocks = [el("h3", { text: held ? "Output and logs (held: decide file by file)" : "Output" })];
+  const blocks: HTMLElement[] = [el("h3", { text: held ? "Output and logs (held: decide file by file)" : "Output" })];
   const showFindings = (card: HTMLElement, r: CheckedFile | undefined) => {
     const findings = r?.findings ?? [];
     if (findings.length)
@@ -488,16 +502,11 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
   for (const f of d.output) {
     const r = reportOf(f.rel);
     const findings = r?.findings ?? [];
-    const card = el(
-      "div",
-      { class: "outfile", "data-file": f.rel },
-      el(
-        "div",
-        { class: "name" },
-        el("a", { href: "#", onclick: (e) => (e.preventDefault(), void download(j.uid, f.rel)) }, f.rel),
-        ` (${f.size} bytes${r?.rows != null ? `, ${r.rows} rows × ${r.columns} columns` : ""})`,
-        findings.some((x) => x.blocking) ? el("span", { class: "warn", text: " — blocking findings" }) : null,
-      ),
+    const card = fileCard(
+      f.rel,
+      findings.some((x) => x.blocking),
+      el("a", { href: "#", onclick: (e) => (e.preventDefault(), void download(j.uid, f.rel)) }, f.rel),
+      ` (${f.size} bytes${r?.rows != null ? `, ${r.rows} rows × ${r.columns} columns` : ""})`,
     );
     if (r?.description) card.append(el("p", { text: `The requester says: ${r.description}` }));
     if (r?.controls.length) card.append(el("p", { text: `Controls applied: ${r.controls.join("; ")}` }));
@@ -529,16 +538,11 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
   }
   // The logs leave the same way: checked, and released or withheld by name (run-logs/stdout.txt ...).
   for (const r of (d.checks?.files ?? []).filter((x) => x.path.startsWith("run-logs/") && !d.output.some((o) => o.rel === x.path))) {
-    const card = el(
-      "div",
-      { class: "outfile", "data-file": r.path },
-      el(
-        "div",
-        { class: "name" },
-        el("code", { text: r.path }),
-        ` (${r.bytes} bytes; shown under Logs)`,
-        r.findings.some((x) => x.blocking) ? el("span", { class: "warn", text: " — blocking findings" }) : null,
-      ),
+    const card = fileCard(
+      r.path,
+      r.findings.some((x) => x.blocking),
+      el("code", { text: r.path }),
+      ` (${r.bytes} bytes; shown under Logs)`,
     );
     showFindings(card, r);
     if (held) addChoice(card, r.path, r);
