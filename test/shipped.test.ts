@@ -347,8 +347,15 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     // A second batch decision path: every pending job from one requester.
     const more = await submit(install, { "run.sh": "echo again\n" });
     expect((await install.runSh()).exitCode).toBe(0);
+    const preview = await install.scq("owner", ["approve", "--all-pending", "--from", SCIENTIST, "-r", "batch", "--dry-run"]);
+    expect(preview.stdout).toContain(`Would approve ${more} (--dry-run: nothing written).`);
+    expect(await fs.pathExists(path.join(install.queue, "decisions", `${more}.json`))).toBe(false);
     expect((await install.scq("owner", ["approve", "--all-pending", "--from", SCIENTIST, "-r", "batch"])).exitCode).toBe(0);
     expect(await fs.pathExists(path.join(install.queue, "decisions", `${more}.json`))).toBe(true);
+    // Taken back before a pass applied it, then decided again.
+    expect((await install.scq("owner", ["undo", more.slice(-8)])).stdout).toContain(`Took back the approval of ${more}`);
+    expect(await fs.pathExists(path.join(install.queue, "decisions", `${more}.json`))).toBe(false);
+    expect((await install.scq("owner", ["approve", more.slice(-8), "-r", "batch"])).exitCode).toBe(0);
 
     // The README's other ways in: scq.sh linked onto PATH, and npm run from the app folder.
     const bin = path.join(install.root, "bin");
@@ -493,6 +500,11 @@ describe("approval workflows through scripts/scq.sh", () => {
 
     // Two votes: the approver's from their own account, the owner's own.
     expect((await install.scq("approver", ["pending", "--datasite", OWNER])).stdout).toContain(short);
+    // Without --datasite, the approver's own to-do names the owner whose job awaits their vote.
+    expect((await install.scq("approver", ["pending"])).stdout).toContain(
+      `As a listed approver of ${OWNER}: 1 job(s) await your vote: scq pending --datasite ${OWNER}`,
+    );
+    expect(await install.scqJson("approver", ["job", short, "--datasite", OWNER])).toMatchObject({ uid, status: "pending" });
     const review = await install.scq("approver", ["review", short, "--datasite", OWNER]);
     expect(review.stdout).toContain(`scq approve ${short} --sha `);
     expect(review.stdout).toContain(`--datasite ${OWNER} -r "why"`);
