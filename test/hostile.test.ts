@@ -553,7 +553,9 @@ describe.skipIf(!ready)("medium and low", () => {
     expect(released.exitCode, released.stderr).toBe(0);
     expect(await fs.readFile(path.join(held.dir, "output", "count.txt"), "utf8")).toBe("3\n");
     expect(await fs.pathExists(path.join(held.dir, "run-logs", "stdout.txt"))).toBe(false);
-    expect((await asRequester(["logs", slow])).stdout).not.toContain("P002");
+    const withheldLog = await asRequester(["logs", slow]);
+    expect(withheldLog.stdout).not.toContain("P002");
+    expect(withheldLog.stderr).toContain("its owner withheld its stdout: it prints patient rows");
     expect((await asRequester(["output", slow])).stdout).toContain("withheld: run-logs/stdout.txt: it prints patient rows");
 
     // A request for changes keeps the logs back with the output.

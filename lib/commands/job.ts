@@ -4,6 +4,7 @@ import type { CommandModule } from "yargs";
 import { cancel, getJob, getJobChecks, getJobLogs, getJobOutput, release, waitForCompletion } from "../people/api.ts";
 import { JobStateError, UsageError } from "../core/errors.ts";
 import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
+import { LOGS_DIR } from "../core/log-files.ts";
 import { visible } from "../core/visible.ts";
 import {
   cliCommand,
@@ -83,7 +84,12 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
       print(argv, { uid: job.uid, status: job.status, stream, text }, () => "");
       return;
     }
-    if (text === null && !argv.follow) throw new JobStateError(`Job ${job.uid} has no logs yet (it is ${stateText(job)}).`);
+    if (text === null && !argv.follow) {
+      // Kept back by the owner at release: said with their reason, not as "no logs yet".
+      const withheld = job.meta.output_decisions?.withheld.find((w) => w.path === `${LOGS_DIR}/${stream}.txt`);
+      if (withheld) throw new JobStateError(`Job ${job.uid}: its owner withheld its ${stream}: ${withheld.reason}`, { uid: job.uid });
+      throw new JobStateError(`Job ${job.uid} has no logs yet (it is ${stateText(job)}).`);
+    }
     let shown = 0;
     for (;;) {
       if (text !== null && text.length > shown) {
