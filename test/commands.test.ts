@@ -3,7 +3,8 @@
 // shipped.test.ts; here each command's own logic is, fast and without a process per call.
 import fs from "fs-extra";
 import path from "node:path";
-import { describe, expect, test } from "vitest";
+import os from "node:os";
+import { describe, expect, onTestFinished, test } from "vitest";
 import { audit } from "../lib/commands/audit.ts";
 import { checks } from "../lib/commands/checks.ts";
 import { decide } from "../lib/commands/decide.ts";
@@ -147,5 +148,29 @@ describe("commands, in-process", () => {
     await decide("approve").run(world.owner, { ...args, uid: [uid], reason: "ok", "all-pending": false });
     await world.settle();
     await expect(undo.run(world.owner, { ...args, uid })).rejects.toThrow(/applied its decision already/);
+  });
+
+  test("an approved job the owner's machine cannot start says why to its requester, once, until it starts", async () => {
+    const data = path.join(os.tmpdir(), `scq-missing-${process.pid}-${Date.now()}`);
+    const world = await makeWorld({ sandbox: { mode: "none", data_paths: [data] } });
+    const uid = await world.submit({ "run.sh": "echo hi\n" });
+    await world.pass();
+    await decide("approve").run(world.owner, { ...args, uid: [uid], reason: "ok", "all-pending": false });
+    await world.pass();
+    const seen = await job.run(world.scientist, { ...args, uid });
+    expect(seen.status).toBe("approved");
+    expect(seen.state).toMatch(/^approved \(cannot start yet on the owner's machine: .*/);
+    expect(seen.state).toContain(data);
+    // Said once: a second pass with the same reason writes nothing more.
+    await world.pass();
+    const waits = (audit.json!(await audit.run(world.owner, { ...args, job: uid })) as { event: string }[]).filter((e) => e.event === "start-waits");
+    expect(waits).toHaveLength(1);
+    // The folder appears: the job starts, and the reason goes.
+    await fs.mkdirp(data);
+    onTestFinished(() => fs.remove(data));
+    await world.settle();
+    const done = await world.job(uid);
+    expect(done.status).toBe("completed");
+    expect(done.meta.error_message).toBeNull();
   });
 });

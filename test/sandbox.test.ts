@@ -287,6 +287,8 @@ describe("sandbox availability", () => {
     expect(summary.ran).toEqual([]);
     expect((await world.job(uid)).status).toBe("approved");
     expect(world.lines.some((l) => l.startsWith("NOT starting 1 approved job(s)"))).toBe(true);
+    // Its requester reads why in the job's record, not a bare "approved".
+    expect((await world.job(uid)).meta.error_message).toMatch(/^cannot start yet on the owner's machine: bubblewrap \(bwrap\) is not installed/);
     // Once it is fixed, the job runs.
     expect((await world.settle()).flatMap((s) => s.ran)).toMatchObject(ready ? [{ uid, status: "completed" }] : []);
   });

@@ -124,6 +124,8 @@ export function stateText(job: Job & Partial<Pick<JobView, "taken_in" | "waiting
   if (waiting?.vote) return `pending (your vote to ${waiting.decision} counts at the next pass; scq undo takes it back)`;
   if (waiting)
     return `pending (${waiting.decision === "approve" ? "approved" : "rejected"} by ${waiting.by}, applied at the next pass; scq undo takes it back)`;
+  // An approved job the owner's machine cannot start now (the pass wrote why into its record).
+  if (job.status === "approved" && job.meta.error_message) return `approved (${job.meta.error_message})`;
   if (job.meta.output_review === "pending") return `${job.status} (awaiting output review)`;
   if (job.meta.output_decisions?.changes_requested) return `${job.status} (changes requested)`;
   if (job.meta.output_decisions?.withheld.length) return `${job.status} (${job.meta.output_decisions.withheld.length} output file(s) withheld)`;

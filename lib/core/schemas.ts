@@ -465,6 +465,7 @@ export const AUDIT_EVENTS = [
   "vote-ignored",
   "dry-run",
   "decision-withdrawn",
+  "start-waits",
 ] as const;
 export const AuditEventSchema = z.object({
   at: Timestamp,

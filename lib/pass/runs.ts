@@ -16,7 +16,7 @@ import { releaseAll } from "../disclosure/release.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { listJobs } from "../queue/jobs.ts";
-import { now, transition, type Recorder } from "../queue/lifecycle.ts";
+import { now, transition, update, type Recorder } from "../queue/lifecycle.ts";
 import { prefixed, shortUid, type Log } from "../core/log.ts";
 import { faultPoint } from "../core/fault.ts";
 import { EXECUTION_LOG, LOGS_DIR, readLog, type Stream } from "../core/log-files.ts";
@@ -223,6 +223,7 @@ export async function startApproved(
   const problem = await executor.problem();
   if (problem) {
     log(`NOT starting ${jobs.length} approved job(s): ${problem}`);
+    await sayWhyNotStarted(paths, log, jobs, problem);
     return { started: [], ran: [], problem };
   }
   if (config.sandbox.mode === "none") log(`WARNING: sandbox mode is "none": jobs run UNSANDBOXED, with resource limits only`);
@@ -343,6 +344,29 @@ async function backToPending(rec: Recorder, approved: Job): Promise<void> {
     },
   );
 }
+
+/**
+ * Approved jobs this machine cannot start now (no usable sandbox, a data path gone) say so in their
+ * record, where the requester reads it, instead of showing "approved" with no end in sight. Written
+ * once per reason (an idle pass writes nothing); starting the job clears it.
+ */
+async function sayWhyNotStarted(paths: QueuePaths, log: Log, jobs: Job[], problem: string): Promise<void> {
+  const rec: Recorder = { paths, log: prefixed(log, "run: ") };
+  // (Worded for the owner's log; the requester needs only what is wrong.)
+  const message = `${NOT_STARTED_YET}${problem.replace(/ Approved jobs stay approved\.$/, "")}`;
+  for (const job of jobs) {
+    if (job.meta.error_message === message) continue;
+    await update(
+      rec,
+      job,
+      { error_message: message },
+      { event: "start-waits", detail: { reason: problem }, say: `waits to start: ${problem}` },
+    ).catch((error: unknown) => reportJobError(rec.log, shortUid(job.uid), error));
+  }
+}
+
+/** How a job's record starts when it is approved but cannot start yet (listings say "approved (cannot start yet …)"). */
+const NOT_STARTED_YET = "cannot start yet on the owner's machine: ";
 
 /**
  * Python syft-code-queue clients read a job's log from execution.log in its folder. SyftBox never
