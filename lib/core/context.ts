@@ -106,12 +106,13 @@ async function loadAppConfig(appConfig?: string): Promise<{ config: AppConfig; s
 
 const JsonObject = z.record(z.string(), z.unknown());
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
 /** `over` on top of `under`: objects merge field by field, anything else (arrays too) is replaced whole. */
 function overlay(under: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...under };
   for (const [key, value] of Object.entries(over)) {
     const below = out[key];
-    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
     out[key] = isObject(value) && isObject(below) ? overlay(below, value) : value;
   }
   return out;

@@ -57,7 +57,8 @@ export async function keepReserve(paths: QueuePaths): Promise<void> {
       await handle.close();
     }
   } catch {
-    await fs.promises.rm(file, { force: true }).catch(expected("no room after all: better none than a partial one")); // no room after all: better none than a partial one
+    // No room for the reserve: a later pass keeps it; a partial one is removed, better none than that.
+    await fs.promises.rm(file, { force: true }).catch(expected("no room after all: better none than a partial one"));
   }
 }
 

@@ -10,6 +10,7 @@ import { exists, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { EXECUTION_LOG, existingLogsDir, LOGS_DIR } from "../core/log-files.ts";
 import { CHECKS_FILE, type QueuePaths } from "../core/paths.ts";
+import type { ChecksReport } from "../core/schemas.ts";
 import { removeTree } from "../core/remove.ts";
 import { walkTree } from "../core/tree.ts";
 import { now, update, type Recorder } from "../queue/lifecycle.ts";
@@ -29,8 +30,15 @@ export interface ReleaseDecision {
 /** The logs a release decides on, by the names the checks report and the withhold list use. */
 const LOG_NAMES = ["stdout", "stderr"].map((stream) => `${LOGS_DIR}/${stream}.txt`);
 
-/** What a job holds in staging, by the names decisions use: output files (under output/) and non-empty logs. */
-async function heldFiles(held: string): Promise<{ outputs: string[]; logs: string[] }> {
+/** What a job holds in staging (`dir`), by the names decisions use: output files (under output/) and non-empty logs, and where the logs are. */
+interface Held {
+  dir: string;
+  outputs: string[];
+  logs: string[];
+  logsDir: string | undefined;
+}
+
+async function heldFiles(held: string): Promise<Held> {
   const outputs = (await walkTree(path.join(held, "output"), { anyName: true }).catch(expected("no output folder: no output files", [])))
     .filter((e) => e.type === "file")
     .map((e) => e.rel);
@@ -39,22 +47,26 @@ async function heldFiles(held: string): Promise<{ outputs: string[]; logs: strin
   const logs = logsDir
     ? LOG_NAMES.filter((name) => (fs.statSync(path.join(logsDir, path.basename(name)), { throwIfNoEntry: false })?.size ?? 0) > 0)
     : [];
-  return { outputs, logs };
+  return { dir: held, outputs, logs, logsDir };
 }
 
 /**
  * Move the files in `released` (all of them when it is undefined) from `held` into the job's folder,
  * remembering released tables for the differencing check of later ones. All at once, whole folders
  * move (one rename each): a pass cut off between two renames leaves the rest where the next pass
- * finds them. The checks report that goes along covers only the files released, since findings quote
- * the values they flag. What stays is kept in staging until cleanup.
+ * finds them. File by file, the checks `report` that goes along covers only the files released,
+ * since findings quote the values they flag. What stays is kept in staging until cleanup.
  */
-async function handOver(paths: QueuePaths, job: Job, held: string, released?: Set<string>): Promise<void> {
-  const { outputs, logs } = await heldFiles(held);
+async function handOver(
+  paths: QueuePaths,
+  job: Job,
+  { dir: held, outputs, logs, logsDir }: Held,
+  released?: Set<string>,
+  report?: ChecksReport,
+): Promise<void> {
   const goes = (f: string) => released === undefined || released.has(f);
   await rememberReleased(paths, job.meta.requester_email, job.uid, path.join(held, "output"), outputs.filter(goes));
   if ([...outputs, ...logs].every(goes)) {
-    const logsDir = existingLogsDir(held);
     // (Held before the logs folder got a name SyftBox syncs, they are found under the old one and leave under the new.)
     const parts: [string | undefined, string][] = [
       [path.join(held, "output"), "output"],
@@ -70,7 +82,6 @@ async function handOver(paths: QueuePaths, job: Job, held: string, released?: Se
     await removeTree(held);
     return;
   }
-  const logsDir = existingLogsDir(held);
   const goingLogs = logs.filter(goes);
   for (const name of goingLogs) {
     await fs.promises.mkdir(path.join(job.dir, LOGS_DIR), { recursive: true });
@@ -85,13 +96,12 @@ async function handOver(paths: QueuePaths, job: Job, held: string, released?: Se
     await fs.promises.mkdir(path.dirname(path.join(job.dir, "output", rel)), { recursive: true });
     await fs.promises.rename(path.join(held, "output", rel), path.join(job.dir, "output", rel));
   }
-  const report = await readChecksReport(held);
   if (report) await writeJsonAtomic(path.join(job.dir, CHECKS_FILE), { ...report, files: report.files.filter((f) => goes(f.path)) });
 }
 
 /** Everything a finished run left in `held` goes to its requester: the pass, once the checks allow it (release "auto"). */
-export function releaseAll(paths: QueuePaths, job: Job, held: string): Promise<void> {
-  return handOver(paths, job, held);
+export async function releaseAll(paths: QueuePaths, job: Job, held: string): Promise<void> {
+  await handOver(paths, job, await heldFiles(held));
 }
 
 /**
@@ -112,10 +122,10 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
   if (job.status !== "completed" && job.status !== "failed") {
     throw new JobStateError(`Job ${job.uid} is ${job.status}: release it once it has finished.`, { uid: job.uid });
   }
-  const held = path.join(rec.paths.staging, job.uid);
-  const { outputs, logs } = await heldFiles(held);
+  const held = await heldFiles(path.join(rec.paths.staging, job.uid));
+  const { outputs, logs } = held;
   const files = [...new Set([...outputs, ...logs])];
-  const report = await readChecksReport(held);
+  const report = await readChecksReport(held.dir);
   const withhold = new Map(Object.entries(decision.withhold ?? {}));
   if (decision.requestChanges !== undefined) for (const f of files) withhold.set(f, `changes requested: ${decision.requestChanges}`);
   const unknown = [...withhold.keys()].filter((f) => !files.includes(f));
@@ -133,7 +143,7 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
       { uid: job.uid },
     );
   }
-  await handOver(rec.paths, job, held, new Set(released));
+  await handOver(rec.paths, job, held, new Set(released), report);
   const releasedLogs = logs.filter((name) => released.includes(name));
   const withheld = [...withhold].map(([p, reason]) => ({ path: p, reason }));
   const output_decisions = {

@@ -59,7 +59,7 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
       const poll = await executor.poll(ref, job);
       if (poll.state === "running") {
         running += 1;
-        await noteQueued(paths, ref.run_id, poll.queued).catch(expected("a hint for scq status and the page only")); // a hint for scq status and the page
+        await noteQueued(paths, ref.run_id, poll.queued).catch(expected("a hint for scq status and the page only"));
       } else if (poll.state === "unreachable") {
         running += 1;
         unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);

@@ -60,7 +60,7 @@ export async function supervise(runDir: string): Promise<"ran" | "not started"> 
     } else result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
   }
   await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
-  await removeTree(request.stage).catch(expected("the pass's recovery removes what is left")); // the pass's recovery removes what is left
+  await removeTree(request.stage).catch(expected("the pass's recovery removes what is left"));
   if (request.wake)
     await writeFileAtomic(request.wake, `${new Date().toISOString()}\n`).catch(
       expected("a wake-up only: the next pass at its interval collects the run anyway"),
