@@ -18,10 +18,15 @@ const RULES: { rule: string; pattern: RegExp }[] = [
   {
     rule: "network access (blocked in the sandbox unless sandbox.network is true)",
     pattern: new RegExp(
-      String.raw`${COMMAND}(curl|wget|ncat|netcat|ssh|scp|sftp|rsync|telnet|ftp)\b(?!\.)|${COMMAND}nc\s|\/dev\/(tcp|udp)\/|\brequests\.(get|post|put)|urllib|http\.client|\bsocket\.|\bfetch\(`,
+      String.raw`${COMMAND}(curl|wget|ncat|netcat|ssh|scp|sftp|rsync|telnet|ftp)\b(?!\.)|${COMMAND}nc\s|\/dev\/(tcp|udp)\/|\brequests\.(get|post|put)|urllib|http\.client|\bsocket\.|\bfetch\(|\bdownload\.file\(|\burl\(\s*["']\w+:|\b(httr2?|curl|RCurl)::`,
     ),
   },
-  { rule: "installs packages (fails without network)", pattern: /\b(pip3?|conda|npm|yarn|apt(-get)?|apk|gem|cargo)\s+(install|add)\b/ },
+  {
+    // From a wheelhouse shipped with the code (--no-index) nothing is downloaded: no finding.
+    rule: "installs packages (fails without network)",
+    pattern:
+      /\b(pip3?|conda|npm|yarn|apt(-get)?|apk|gem|cargo)\s+(install|add)\b(?!.*--no-index)|\binstall\.packages\(|\b(remotes|devtools|pak|BiocManager)::(install|pkg_install)/,
+  },
   {
     rule: "destructive command",
     pattern:
@@ -35,7 +40,7 @@ const RULES: { rule: string; pattern: RegExp }[] = [
   {
     rule: "environment or credential hunting",
     pattern: new RegExp(
-      String.raw`\b(printenv|env\b\s*$)|\/proc\/(self|\d+)\/environ|os\.environ(?!\s*(\[|\.get\()\s*["'](${JOB_VARIABLES})["'])|process\.env(?!\.(${JOB_VARIABLES})\b|\[["'](${JOB_VARIABLES})["']\])|Sys\.getenv\(\s*\)|AWS_SECRET|API_KEY|PASSWORD|TOKEN\b`,
+      String.raw`\b(printenv|env\b\s*$)|\/proc\/[^/\s]+\/environ|os\.environ(?!\s*(\[|\.get\()\s*["'](${JOB_VARIABLES})["'])|process\.env(?!\.(${JOB_VARIABLES})\b|\[["'](${JOB_VARIABLES})["']\])|Sys\.getenv\(\s*\)|AWS_SECRET|API_KEY|PASSWORD|TOKEN\b`,
     ),
   },
   {
