@@ -226,20 +226,44 @@ describe("in the queue", () => {
       "  wards.csv  (csv, 28 bytes, 2 rows × 2 columns) [HELD for your release]\n    the requester says: patients per ward, 2024\n    controls applied: none yet\n",
     );
     expect(review.stdout).toContain("  manifest.json  (json, ");
+    // Comments on lines name a line the code has, and go with a request for changes only.
+    const nowhere = await runScript("scq.ts", ["release", uid, "--request-changes", "x", "--comment", "run.sh:99: here", ...worldArgs(world, OWNER)]);
+    expect([nowhere.exitCode, nowhere.stderr]).toEqual([2, `error: run.sh of job ${uid} has 4 line(s): there is no line 99 to comment on.`]);
+    const alone = await runScript("scq.ts", ["release", uid, "--comment", "run.sh:1: here", ...worldArgs(world, OWNER)]);
+    expect([alone.exitCode, alone.stderr]).toEqual([2, "error: Comments on lines go with a request for changes (--request-changes)."]);
+    const unparsed = await runScript("scq.ts", ["release", uid, "--request-changes", "x", "--comment", "line one", ...worldArgs(world, OWNER)]);
+    expect(unparsed.exitCode).toBe(2);
+    expect(unparsed.stderr).toContain('--comment "line one": write it as FILE:LINE: text');
     const back = await runScript("scq.ts", [
       "release",
       uid,
       "--request-changes",
       "suppress cells under 10, then resubmit",
+      "--comment",
+      "run.sh:1: South has 7 patients: drop rows under 10",
       ...worldArgs(world, OWNER),
     ]);
     expect(back.stdout).toBe(`Returned ${uid} to ${SCIENTIST} with your comment; its output and logs withheld.`);
     const mine = await runScript("scq.ts", ["job", uid, "--json", ...worldArgs(world, SCIENTIST)]);
     expect(JSON.parse(mine.stdout)).toMatchObject({
-      output_decisions: { changes_requested: "suppress cells under 10, then resubmit", released: [] },
+      output_decisions: {
+        changes_requested: "suppress cells under 10, then resubmit",
+        released: [],
+        line_comments: [{ file: "run.sh", line: 1, text: "South has 7 patients: drop rows under 10" }],
+      },
     });
+    // The requester reads the comments and what to do next.
+    const told = await runScript("scq.ts", ["job", uid.slice(-8), ...worldArgs(world, SCIENTIST)]);
+    expect(told.stdout).toContain(
+      [
+        `Changes requested by ${OWNER}: suppress cells under 10, then resubmit`,
+        "  run.sh:1  South has 7 patients: drop rows under 10",
+        `Change the code and submit it again as a revision: scq submit <folder> --to ${OWNER} --revises ${uid.slice(-8)}`,
+      ].join("\n"),
+    );
     const folder = path.join(world.root, "revised");
     await fs.outputFile(path.join(folder, "run.sh"), 'printf "ward,count\\nNorth,12\\n" > "$OUTPUT_DIR/wards.csv"\n');
+    await fs.outputFile(path.join(folder, "README.md"), "Counts under 10 dropped.\n");
     const again = await runScript("scq.ts", [
       "submit",
       "--to",
@@ -254,6 +278,33 @@ describe("in the queue", () => {
     const revised = (JSON.parse(again.stdout) as { uid: string }).uid;
     await world.pass();
     expect((await world.job(revised)).meta.revises).toBe(uid);
+    // Its reviewer reads what changed since the revision they returned, and what they said on it.
+    const reread = await runScript("scq.ts", ["review", revised.slice(-8), ...worldArgs(world, OWNER)]);
+    expect(reread.stdout).toContain(
+      [
+        `Changes since ${uid} (the revision returned for changes, completed):`,
+        "──── README.md: added (+1 -0) ────",
+        "@@ -0,0 +1,1 @@",
+        "+Counts under 10 dropped.",
+        "──── run.sh: changed (+1 -4) ────",
+        "@@ -1,4 +1,1 @@",
+        '-printf "ward,count\\nNorth,12\\nSouth,7\\n" > "$OUTPUT_DIR/wards.csv"',
+        `-cat > "$OUTPUT_DIR/manifest.json" <<'EOF'`,
+      ].join("\n"),
+    );
+    expect(reread.stdout).toContain(
+      '+printf "ward,count\\nNorth,12\\n" > "$OUTPUT_DIR/wards.csv"\nComments on that revision:\n  run.sh:1  South has 7 patients: drop rows under 10\n',
+    );
+    const json = JSON.parse((await runScript("scq.ts", ["review", revised, "--json", ...worldArgs(world, OWNER)])).stdout) as { revision: unknown };
+    expect(json.revision).toMatchObject({
+      revises: uid,
+      status: "completed",
+      unchanged: 0,
+      changes: [
+        { file: "README.md", change: "added" },
+        { file: "run.sh", change: "changed", added: 1, removed: 4 },
+      ],
+    });
   });
 
   test("differencing: a table like one already released to the same requester, with cells a few apart, is flagged", async () => {

@@ -77,10 +77,19 @@ describe("commands, in-process", () => {
       reason: "small counts",
       exception: undefined,
       "request-changes": undefined,
+      comment: [],
     });
     expect(released.output_decisions?.withheld).toEqual([{ path: "t.csv", reason: "small counts" }]);
     expect(
-      releaseOutput.render(released, { ...args, uid, withhold: [], reason: undefined, exception: undefined, "request-changes": undefined }),
+      releaseOutput.render(released, {
+        ...args,
+        uid,
+        withhold: [],
+        reason: undefined,
+        exception: undefined,
+        "request-changes": undefined,
+        comment: [],
+      }),
     ).toMatch(/withheld: t\.csv/);
 
     expect((await status.run(world.owner, args)).held_output).toEqual([]);

@@ -433,7 +433,10 @@ describe("the output, rules and follow-up commands through scripts/scq.sh", () =
     expect((await install.runSh()).exitCode).toBe(0);
     expect((await install.scq("owner", ["approve", small.slice(-8), "-r", "ok"])).exitCode).toBe(0);
     expect((await install.runShUntilSettled()).exitCode).toBe(0);
-    expect((await install.scq("owner", ["release", small.slice(-8), "--request-changes", "round to 5"])).exitCode).toBe(0);
+    expect(
+      (await install.scq("owner", ["release", small.slice(-8), "--request-changes", "round to 5", "--comment", "run.sh:1: 3 is under 10"])).exitCode,
+    ).toBe(0);
+    expect((await install.scq("scientist", ["job", small.slice(-8)])).stdout).toContain("  run.sh:1  3 is under 10\n");
     const folder = await install.writeFolder({ "run.sh": 'printf "ward,count\\nWest,5\\n" > "$OUTPUT_DIR/w.csv"\n' });
     const { uid: revised } = await install.scqJson<{ uid: string }>("scientist", [
       "submit",
@@ -445,7 +448,10 @@ describe("the output, rules and follow-up commands through scripts/scq.sh", () =
       small.slice(-8),
     ]);
     expect((await install.runSh()).exitCode).toBe(0);
-    expect((await install.scq("owner", ["review", revised.slice(-8)])).stdout).toContain(`  revises:     ${small}`);
+    const reread = (await install.scq("owner", ["review", revised.slice(-8)])).stdout;
+    expect(reread).toContain(`  revises:     ${small}`);
+    expect(reread).toContain('──── run.sh: changed (+1 -1) ────\n@@ -1,1 +1,1 @@\n-printf "ward,count\\nWest,3\\n" > "$OUTPUT_DIR/w.csv"\n');
+    expect(reread).toContain("Comments on that revision:\n  run.sh:1  3 is under 10\n");
     expect((await install.scq("owner", ["approve", revised.slice(-8), "-r", "ok"])).exitCode).toBe(0);
     expect((await install.runShUntilSettled()).exitCode).toBe(0);
     const excepted = await install.scq("owner", ["release", revised.slice(-8), "--exception", "5 is the agreed floor here"]);

@@ -169,6 +169,85 @@ describe.skipIf(!available)("review page", () => {
     }
   });
 
+  test("request changes with comments on lines from the page; the requester reads them on theirs; the revision's page shows what changed", async () => {
+    const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
+    const first = await world.submit(
+      { "run.sh": 'echo "ward,count" > "$OUTPUT_DIR/w.csv"\necho "North,3" >> "$OUTPUT_DIR/w.csv"\necho done\n' },
+      "wards",
+    );
+    await world.approveAndRun(first);
+    const server = await serve(world);
+    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await page.goto(server.url);
+      await page.click(`tr[data-uid="${first}"]`);
+      // A click on a line number of the code picks the line; the comment is added to the request.
+      await page.click('button[aria-label="comment on run.sh line 2"]');
+      expect(await page.locator("#comment-line").inputValue()).toBe("2");
+      expect(await page.evaluate("document.activeElement?.id")).toBe("comment-text");
+      await page.fill("#comment-text", "3 is a count under 10: drop it");
+      await page.click("#add-comment");
+      await expect.poll(() => page.locator("#line-comments li").textContent()).toContain("run.sh:2 3 is a count under 10: drop it");
+      await page.fill("#changes", "drop small wards, then resubmit");
+      await page.click("#request-changes");
+      await expect.poll(() => page.locator("#detail").textContent(), { timeout: 10_000 }).toContain("Changes requested by");
+      expect((await world.job(first)).meta.output_decisions).toMatchObject({
+        changes_requested: "drop small wards, then resubmit",
+        line_comments: [{ file: "run.sh", line: 2, text: "3 is a count under 10: drop it" }],
+      });
+    } finally {
+      await page.close();
+      await server.close();
+    }
+
+    // The requester's own page shows the comment on the line.
+    const theirs = await startUiServer(world.scientist, { port: 0 });
+    const mine: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await mine.goto(theirs.url);
+      await mine.click("#tab-requester");
+      await mine.click(`tr[data-uid="${first}"]`);
+      await expect.poll(() => mine.locator("#detail ul.comments li").first().textContent()).toBe("run.sh:2 3 is a count under 10: drop it");
+    } finally {
+      await mine.close();
+      await theirs.close();
+    }
+
+    const folder = path.join(world.root, "revised");
+    await fs.outputFile(path.join(folder, "run.sh"), 'echo "ward,count" > "$OUTPUT_DIR/w.csv"\necho done\n');
+    const submitted = await runScript("scq.ts", [
+      "submit",
+      "--to",
+      OWNER,
+      "--folder",
+      folder,
+      "--revises",
+      first.slice(-8),
+      "--json",
+      ...worldArgs(world, SCIENTIST),
+    ]);
+    const revised = (JSON.parse(submitted.stdout) as { uid: string }).uid;
+    await world.pass();
+    const again = await serve(world);
+    const review: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await review.goto(again.url);
+      await review.click(`tr[data-uid="${revised}"]`);
+      const diff = review.locator('[data-diff="run.sh"]');
+      await expect.poll(() => diff.locator(".name").textContent()).toBe("run.sh — changed (+0 −1)");
+      expect(await diff.locator("pre.diff span").allTextContents()).toEqual([
+        "@@ −1,3 +1,2 @@",
+        ' echo "ward,count" > "$OUTPUT_DIR/w.csv"',
+        '-echo "North,3" >> "$OUTPUT_DIR/w.csv"',
+        " echo done",
+      ]);
+      expect(await review.locator("#detail ul.comments li").textContent()).toBe("run.sh:2 3 is a count under 10: drop it");
+    } finally {
+      await review.close();
+      await again.close();
+    }
+  });
+
   test("an approver votes from their page; the owner's page shows the votes, who is still needed, a dry run on mock data and the job's history", async () => {
     const alice = "alice@test.local";
     // The data paths must be named in the settings the world starts with: made before it.

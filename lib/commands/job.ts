@@ -7,6 +7,7 @@ import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { LOGS_DIR } from "../core/log-files.ts";
 import { visible } from "../core/visible.ts";
 import {
+  changesLines,
   cliCommand,
   datasiteOption,
   contextFrom,
@@ -19,7 +20,7 @@ import {
   type GlobalArgs,
   type JobJson,
 } from "./shared.ts";
-import type { ChecksReport } from "../core/schemas.ts";
+import type { ChecksReport, LineComment } from "../core/schemas.ts";
 import type { TreeEntry } from "../core/tree.ts";
 import { expected } from "../core/expected.ts";
 
@@ -41,6 +42,7 @@ export const job: Command<UidArgs, JobJson & { owner: string; state: string }> =
     [
       `${record.uid}  ${paint(state, record.status)}`,
       ...Object.entries(record).map(([k, v]) => `  ${k.padEnd(16)} ${typeof v === "string" ? v : JSON.stringify(v)}`),
+      ...changesLines(record),
     ].join("\n"),
 };
 
@@ -116,6 +118,8 @@ interface OutputData {
   files: TreeEntry[];
   withheld: { path: string; reason: string }[];
   changes_requested: string | null;
+  /** With changes requested: the owner's comments on lines of the code. */
+  line_comments: LineComment[];
   /** Who decided on the output (released, withheld, asked for changes), when someone did. */
   decided_by: string | null;
   checks: ChecksReport["files"] | null;
@@ -137,6 +141,7 @@ export const output: Command<OutputArgs, OutputData> = {
       files: out.files,
       withheld,
       changes_requested: decided?.changes_requested ?? null,
+      line_comments: decided?.line_comments ?? [],
       decided_by: decided?.by ?? null,
       checks: checks?.files ?? null,
       copied_to: out.copied_to,
@@ -147,6 +152,7 @@ export const output: Command<OutputArgs, OutputData> = {
       `Output of ${out.uid} in ${out.dir}:`,
       ...out.files.map((f) => `  ${visible(f.rel)}  (${f.size} bytes)`),
       ...(out.changes_requested ? [`Changes requested by ${out.decided_by}: ${visible(out.changes_requested)}`] : []),
+      ...out.line_comments.map((c) => `  ${visible(c.file)}:${c.line}  ${visible(c.text)}`),
       ...out.withheld.map((w) => `  withheld: ${visible(w.path)}: ${visible(w.reason)}`),
       ...(out.checks ? outputChecksLines(out.checks) : []),
       ...(out.copied_to ? [`Copied to ${out.copied_to}`] : []),
@@ -207,6 +213,15 @@ interface ReleaseArgs extends UidArgs {
   reason: string | undefined;
   exception: string | undefined;
   "request-changes": string | undefined;
+  comment: string[];
+}
+
+/** "FILE:LINE: text", as compilers and linters name a place in code. */
+function lineComment(spec: string): LineComment {
+  const m = /^(.+?):(\d+):\s*(\S.*)$/s.exec(spec);
+  if (!m || Number(m[2]) < 1)
+    throw new UsageError(`--comment "${spec}": write it as FILE:LINE: text, e.g. --comment "run.sh:4: aggregate before writing".`);
+  return { file: m[1]!, line: Number(m[2]), text: m[3]!.trim() };
 }
 
 export const releaseOutput: Command<ReleaseArgs, JobJson> = {
@@ -224,6 +239,12 @@ export const releaseOutput: Command<ReleaseArgs, JobJson> = {
       .option("reason", { alias: "r", type: "string", describe: "why the withheld files are kept back (the requester reads it)" })
       .option("exception", { type: "string", describe: "why files with blocking findings go out anyway" })
       .option("request-changes", { type: "string", describe: "return the job to its requester with this comment: all output and logs withheld" })
+      .option("comment", {
+        type: "string",
+        array: true,
+        default: [],
+        describe: 'with --request-changes: a comment on a line of the code, "FILE:LINE: text"; repeat for more',
+      })
       .check((a) => {
         if (a.withhold.length > 0 && !a.reason?.trim()) throw new UsageError("--withhold needs --reason: the requester reads why.");
         if (a["request-changes"] !== undefined && !a["request-changes"].trim()) throw new UsageError("--request-changes needs a comment.");
@@ -231,7 +252,8 @@ export const releaseOutput: Command<ReleaseArgs, JobJson> = {
       }),
   run: async (ctx, argv) => {
     const withhold = Object.fromEntries(argv.withhold.map((f) => [f, argv.reason ?? ""]));
-    return jobJson(await release(argv.uid, { withhold, exception: argv.exception, requestChanges: argv["request-changes"] }, ctx));
+    const lineComments = argv.comment.map(lineComment);
+    return jobJson(await release(argv.uid, { withhold, exception: argv.exception, requestChanges: argv["request-changes"], lineComments }, ctx));
   },
   render: (job) => {
     const d = job.output_decisions;

@@ -1,5 +1,6 @@
 import { getJobChecks, reviewJob } from "../people/api.ts";
 import { reviewView, type ReviewView } from "../people/review.ts";
+import type { Revision } from "../people/revision.ts";
 import { expected } from "../core/expected.ts";
 import type { ChecksReport, Vote } from "../core/schemas.ts";
 import {
@@ -51,6 +52,7 @@ export const review: Command<Args, ReviewData> = {
       `  tags:        ${m.tags.join(", ") || "(none)"}`,
       `  code sha256: ${r.code_sha256}`,
       ...(m.revises ? [`  revises:     ${m.revises} (its owner asked for changes)`] : []),
+      ...revisionLines(r.revision),
       "",
       `Files (${r.files.filter((f) => f.type === "file").length}):`,
       ...r.files.map((f) => `  ${f.type === "dir" ? `${f.rel}/` : `${f.rel}  (${f.size} bytes)`}`),
@@ -86,5 +88,27 @@ export const review: Command<Args, ReviewData> = {
     return out.join("\n");
   },
 };
+
+/** What changed since the revision the reviewer read, as `diff -u` shows it, with the comments left on that revision. */
+function revisionLines(r: Revision | null): string[] {
+  if (!r) return [];
+  const out = ["", `Changes since ${r.revises} (the revision returned for changes${r.status ? `, ${r.status}` : ""}):`];
+  if (r.unavailable) return [...out, `  cannot compare: ${r.unavailable}`];
+  if (r.changes.length === 0) out.push("  none: the code is the same");
+  for (const c of r.changes) {
+    const counts = c.not_compared ? `not compared: ${c.not_compared}` : `+${c.added} -${c.removed}`;
+    out.push(`──── ${c.file}: ${c.change} (${counts}) ────`);
+    for (const h of c.hunks) {
+      out.push(`@@ -${h.old_start},${h.old_lines} +${h.new_start},${h.new_lines} @@`);
+      for (const line of h.lines) out.push(`${line.op}${line.text}`);
+    }
+  }
+  if (r.unchanged > 0) out.push(`  (${r.unchanged} file(s) unchanged)`);
+  if (r.comments.length > 0) {
+    out.push(`Comments on that revision:`);
+    for (const c of r.comments) out.push(`  ${c.file}:${c.line}  ${c.text}`);
+  }
+  return out;
+}
 
 export const reviewCommand = cliCommand(review);

@@ -6,7 +6,7 @@ import { describeRun } from "../run/executor.ts";
 import { age, shortUid } from "../core/log.ts";
 import type { Job, JobView } from "../core/job.ts";
 import type { ChecksReport, JobMetadata, JobStatus } from "../core/schemas.ts";
-import { visibleKeepingColour } from "../core/visible.ts";
+import { visible, visibleKeepingColour } from "../core/visible.ts";
 import type { approvalsOf } from "../approval/votes.ts";
 
 export interface GlobalArgs {
@@ -176,6 +176,17 @@ export function outputChecksLines(files: ChecksReport["files"]): string[] {
     lines.push(`  ${visibleKeepingColour(f.path)}: ${[...counts].map(([rule, n]) => (n > 1 ? `${rule} ×${n}` : rule)).join(", ")}`);
   }
   return lines;
+}
+
+/** A job returned for changes, as its requester reads it: the owner's comment, their comments on lines, and what to do. */
+export function changesLines(record: JobJson): string[] {
+  const d = record.output_decisions;
+  if (!d?.changes_requested) return [];
+  return [
+    `Changes requested by ${d.by}: ${visible(d.changes_requested)}`,
+    ...d.line_comments.map((c) => `  ${visible(c.file)}:${c.line}  ${visible(c.text)}`),
+    `Change the code and submit it again as a revision: scq submit <folder> --to ${record.target_email} --revises ${record.uid.slice(-8)}`,
+  ];
 }
 
 /** The votes on a job, and (for its owner) who is still needed. */

@@ -330,6 +330,14 @@ export type RunRef = z.infer<typeof RunRefSchema>;
 /** A record's time in memory: always with its zone (job-record.ts turns the naive times on disk into these). */
 const RecordTime = Timestamp;
 
+/** An owner's comment on one line of a job's code, for its requester (with "request changes"). */
+export const LineCommentSchema = z.object({
+  file: z.string().min(1).max(1024),
+  line: z.number().int().positive(),
+  text: z.string().trim().min(1).max(2000),
+});
+export type LineComment = z.infer<typeof LineCommentSchema>;
+
 export const JobMetadataSchema = z.looseObject({
   uid: Uid,
   name: JobName,
@@ -379,6 +387,8 @@ export const JobMetadataSchema = z.looseObject({
       exception: z.string().nullable(),
       /** The job was returned to its requester with this comment: change the code and submit again (scq submit --revises). */
       changes_requested: z.string().nullable(),
+      /** With changes requested: what the owner said on lines of the code. */
+      line_comments: z.array(LineCommentSchema).default([]),
     })
     .nullable()
     .default(null),

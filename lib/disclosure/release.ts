@@ -10,7 +10,7 @@ import { exists, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { EXECUTION_LOG, existingLogsDir, LOGS_DIR } from "../core/log-files.ts";
 import { CHECKS_FILE, type QueuePaths } from "../core/paths.ts";
-import type { ChecksReport } from "../core/schemas.ts";
+import type { ChecksReport, LineComment } from "../core/schemas.ts";
 import { removeTree } from "../core/remove.ts";
 import { walkTree } from "../core/tree.ts";
 import { now, update, type Recorder } from "../queue/lifecycle.ts";
@@ -23,6 +23,8 @@ export interface ReleaseDecision {
   withhold?: Record<string, string>;
   /** Return the job to its requester with this comment: every output file and log is kept back. */
   requestChanges?: string | undefined;
+  /** With requestChanges: comments on lines of the code, for the requester (checked against the code by the caller). */
+  lineComments?: LineComment[];
   /** Why files with blocking findings go out anyway; required when any released file has one. */
   exception?: string | undefined;
 }
@@ -153,6 +155,7 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     withheld,
     exception: decision.exception ?? null,
     changes_requested: decision.requestChanges ?? null,
+    line_comments: decision.requestChanges !== undefined ? (decision.lineComments ?? []) : [],
   };
   return update(
     rec,
@@ -161,7 +164,13 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     {
       event: "released",
       by,
-      detail: { released, withheld, exception: output_decisions.exception, changes_requested: output_decisions.changes_requested },
+      detail: {
+        released,
+        withheld,
+        exception: output_decisions.exception,
+        changes_requested: output_decisions.changes_requested,
+        line_comments: output_decisions.line_comments,
+      },
       say:
         decision.requestChanges !== undefined
           ? `returned to its requester by ${by} (changes requested: ${decision.requestChanges}); output and logs withheld`

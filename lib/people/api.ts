@@ -9,10 +9,10 @@ import { cancelJob } from "../pass/cancel.ts";
 import { ownQueue, resolveContext, reviewedQueue, type Context, type ContextOptions } from "../core/context.ts";
 import { decide, waitingDecision, type DecideOptions } from "../approval/decisions.ts";
 import { dryRun as dryRunJob, tryOnMock as tryFolder, type TryOptions } from "./dry-run.ts";
-import { JobNotFoundError, WaitTimeoutError } from "../core/errors.ts";
+import { JobNotFoundError, UsageError, WaitTimeoutError } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile } from "../core/fsutil.ts";
 import { describeRunNow } from "../run/executor.ts";
-import type { JobView } from "../core/job.ts";
+import type { Job, JobView } from "../core/job.ts";
 import { findJob, heldOutput, listJobs, listMyJobs, locateJob, otherQueues, reviewerRole } from "../queue/jobs.ts";
 import { readableAsApprover } from "../queue/permissions.ts";
 import { jobDir, voteFile } from "../core/paths.ts";
@@ -22,6 +22,8 @@ import { release as releaseJob, type ReleaseDecision } from "../disclosure/relea
 import { silentLog } from "../core/log.ts";
 import { checksOf, outputOf, readLogs, type Output } from "../disclosure/results.ts";
 import { buildReview, type Review } from "./review.ts";
+import { readCodeText } from "./code-text.ts";
+import { linesOf } from "./diff.ts";
 import { JOB_STATUSES, type ChecksReport, type JobStatus } from "../core/schemas.ts";
 import { SettingsSchema, settingsInForce, type Settings } from "../core/settings.ts";
 import { writeScriptSubmission, writeSubmission, type SubmitOptions, type SubmitScriptOptions } from "./submit.ts";
@@ -100,7 +102,8 @@ export async function allJobsForMe(filter: JobFilter = {}, c?: ContextLike): Pro
 export const pendingForMe = (filter: Omit<JobFilter, "status"> = {}, c?: ContextLike) => allJobsForMe({ ...filter, status: "pending" }, c);
 export async function reviewJob(ref: string, c?: ContextLike): Promise<Review> {
   const ctx = await contextOf(c);
-  return buildReview(await findJob(reviewedQueue(ctx), ref));
+  const paths = reviewedQueue(ctx);
+  return buildReview(paths, await findJob(paths, ref));
 }
 /** Approve a pending job; `sha`, when given, must be the code hash the approver was shown. */
 export const approve = async (ref: string, reason = "", c?: ContextLike, options: Pick<DecideOptions, "sha"> = {}) =>
@@ -110,7 +113,26 @@ export const reject = async (ref: string, reason: string, c?: ContextLike) => de
 export async function release(ref: string, decision: ReleaseDecision = {}, c?: ContextLike) {
   const ctx = await contextOf(c);
   const paths = ownQueue(ctx);
-  return releaseJob({ paths, log: silentLog }, await findJob(paths, ref), ctx.email, decision);
+  const job = await findJob(paths, ref);
+  await checkLineComments(job, decision);
+  return releaseJob({ paths, log: silentLog }, job, ctx.email, decision);
+}
+
+/** Comments on lines go with a request for changes, each on a line the code has: the requester must find what it speaks of. */
+async function checkLineComments(job: Job, decision: ReleaseDecision): Promise<void> {
+  const comments = decision.lineComments ?? [];
+  if (comments.length === 0) return;
+  if (decision.requestChanges === undefined) throw new UsageError("Comments on lines go with a request for changes (--request-changes).");
+  const code = await readCodeText(path.join(job.dir, "code")).catch(expected("no code to comment on", { files: [], texts: [] }));
+  for (const c of comments) {
+    const file = code.texts.find((t) => t.file === c.file);
+    if (!file || file.text === null) {
+      const names = code.texts.filter((t) => t.text !== null).map((t) => t.file);
+      throw new UsageError(`Job ${job.uid} has no text file ${c.file} to comment on; its files are: ${names.join(", ") || "none"}.`);
+    }
+    const lines = linesOf(file.text).length;
+    if (c.line > lines) throw new UsageError(`${c.file} of job ${job.uid} has ${lines} line(s): there is no line ${c.line} to comment on.`);
+  }
 }
 
 const LastPassSchema = z.looseObject({

@@ -5,11 +5,13 @@
 import fs from "fs-extra";
 import path from "node:path";
 import { scanText, type Finding } from "./danger.ts";
-import { openRegularFile } from "../core/fsutil.ts";
 import type { Context } from "../core/context.ts";
 import type { Job } from "../core/job.ts";
+import type { QueuePaths } from "../core/paths.ts";
 import { approvalsOf } from "../approval/votes.ts";
-import { treeHash, walkTree, type TreeEntry } from "../core/tree.ts";
+import { treeHash, type TreeEntry } from "../core/tree.ts";
+import { readCodeText } from "./code-text.ts";
+import { revisionOf, type Revision } from "./revision.ts";
 
 /** Larger text files are scanned but not printed in full. */
 const MAX_SHOWN_BYTES = 256 * 1024;
@@ -24,32 +26,29 @@ export interface Review {
   notScanned: { file: string; why: string }[];
   code_sha256: string;
   findings: Finding[];
+  /** What changed since the revision this job revises, when it revises one. */
+  revision: Revision | null;
 }
 
-/** The review of a job already looked up (by the owner: the code is in their own queue). */
-export async function buildReview(job: Job): Promise<Review> {
+/** The review of a job already looked up in the queue at `paths` (where the revision it revises is looked up too). */
+export async function buildReview(paths: QueuePaths, job: Job): Promise<Review> {
   const code = path.join(job.dir, "code");
   const hasCode = await fs.pathExists(code);
-  const files = hasCode ? await walkTree(code) : [];
-  const review: Review = { job, files, texts: [], notShown: [], notScanned: [], code_sha256: "", findings: [] };
-  // run.sh first: it is what runs.
-  const ordered = [...files.filter((f) => f.rel === "run.sh"), ...files.filter((f) => f.rel !== "run.sh")];
-  for (const entry of ordered) {
-    if (entry.type !== "file") continue;
-    const { handle } = await openRegularFile(path.join(code, entry.rel));
-    const buffer = await handle.readFile().finally(() => handle.close());
-    if (buffer.includes(0)) {
-      review.notShown.push({ file: entry.rel, why: "binary" });
-      review.notScanned.push({ file: entry.rel, why: "binary: cannot be read or scanned as text" });
-      review.findings.push({ file: entry.rel, line: 0, rule: "binary file: cannot be reviewed or scanned as text", text: "" });
+  const read = hasCode ? await readCodeText(code) : { files: [], texts: [] };
+  const review: Review = { job, files: read.files, texts: [], notShown: [], notScanned: [], code_sha256: "", findings: [], revision: null };
+  for (const { file, text, size } of read.texts) {
+    if (text === null) {
+      review.notShown.push({ file, why: "binary" });
+      review.notScanned.push({ file, why: "binary: cannot be read or scanned as text" });
+      review.findings.push({ file, line: 0, rule: "binary file: cannot be reviewed or scanned as text", text: "" });
       continue;
     }
-    const text = buffer.toString("utf8");
-    review.findings.push(...scanText(entry.rel, text));
-    if (entry.size > MAX_SHOWN_BYTES) review.notShown.push({ file: entry.rel, why: `${entry.size} bytes, too large to show here; scanned` });
-    else review.texts.push({ file: entry.rel, text });
+    review.findings.push(...scanText(file, text));
+    if (size > MAX_SHOWN_BYTES) review.notShown.push({ file, why: `${size} bytes, too large to show here; scanned` });
+    else review.texts.push({ file, text });
   }
-  review.code_sha256 = hasCode ? await treeHash(code, files) : "";
+  review.code_sha256 = hasCode ? await treeHash(code, read.files) : "";
+  review.revision = await revisionOf(paths, job, read);
   return review;
 }
 
@@ -64,6 +63,8 @@ export interface ReviewView {
   findings: Finding[];
   /** Where the job stands with N-of-M approvals (null when the owner asks for none, or for a requester's view). */
   approvals: ReturnType<typeof approvalsOf>;
+  /** What changed since the revision its reviewer read (null when it revises none, or for a requester's view). */
+  revision: Revision | null;
 }
 
 export function reviewView(ctx: Context, r: Review): ReviewView {
@@ -75,5 +76,6 @@ export function reviewView(ctx: Context, r: Review): ReviewView {
     code_sha256: r.code_sha256,
     findings: r.findings,
     approvals: approvalsOf(ctx, r.job),
+    revision: r.revision,
   };
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { Context } from "../core/context.ts";
 import { describeZodIssues, errorMessage, HttpError } from "../core/errors.ts";
-import { JobStatus } from "../core/schemas.ts";
+import { JobStatus, LineCommentSchema } from "../core/schemas.ts";
 import { visibleDeep } from "../core/visible.ts";
 import { decide, decideMany } from "../approval/decisions.ts";
 import { release } from "../people/api.ts";
@@ -34,6 +34,7 @@ const ReleaseBody = z.object({
   withhold: z.record(z.string().max(1024), z.string().trim().min(1, "a withheld file needs a reason").max(2000)).default({}),
   exception: z.string().trim().min(1).max(2000).optional(),
   request_changes: z.string().trim().min(1).max(2000).optional(),
+  line_comments: z.array(LineCommentSchema).max(200).default([]),
 });
 const BatchBody = z.object({
   action: z.enum(["approve", "reject"]),
@@ -154,7 +155,11 @@ export function apiRoutes(ctx: Context, dryRuns = new Map<string, Promise<unknow
       path: /^\/api\/jobs\/([^/]+)\/release$/,
       handle: async ({ req, res, params }) => {
         const body = parse(ReleaseBody, await readJson(req));
-        const job = await release(params[0]!, { withhold: body.withhold, exception: body.exception, requestChanges: body.request_changes }, ctx);
+        const job = await release(
+          params[0]!,
+          { withhold: body.withhold, exception: body.exception, requestChanges: body.request_changes, lineComments: body.line_comments },
+          ctx,
+        );
         send(res, { ok: true, output_decisions: job.meta.output_decisions });
       },
     },

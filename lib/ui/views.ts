@@ -115,10 +115,11 @@ export async function jobDetail(ctx: Context, job: JobView, dryRunning: boolean)
     findings: [],
     code_sha256: job.meta.code_sha256,
     approvals: null,
+    revision: null,
   };
   // Only the owner reviews code: a requester's view of their own job shows its record and results.
   // Approvers review code too (the files their listing as approver lets them read).
-  const review = job.role !== "requester" ? reviewView(ctx, await buildReview(job)) : empty;
+  const review = job.role !== "requester" ? reviewView(ctx, await buildReview(reviewedQueue(ctx), job)) : empty;
   const owner = job.role === "owner";
   const dry = owner ? await lastDryRun(ownQueue(ctx), job).catch(expected("no dry run to show")) : undefined;
   const where = owner && job.status === "running" && job.meta.run ? await describeRunNow(ownQueue(ctx), job.meta.run) : undefined;

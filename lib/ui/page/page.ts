@@ -210,16 +210,70 @@ function highlight(line: string, comment: string): Node[] {
   return out;
 }
 
-function codeBlock(text: string, file: string): HTMLElement {
+/** A file's code with line numbers; `onLine`, when given, makes each number a button (to comment on that line). */
+function codeBlock(text: string, file: string, onLine?: (line: number) => void): HTMLElement {
   const comment = commentOf(file);
   const lines = text.replace(/\n$/, "").split("\n");
+  const number = (i: number) =>
+    onLine
+      ? el("button", {
+          class: "ln",
+          type: "button",
+          "aria-label": `comment on ${file} line ${i + 1}`,
+          onclick: () => onLine(i + 1),
+          text: String(i + 1),
+        })
+      : el("span", { class: "ln", text: String(i + 1) });
   // Focusable, so a long line can be scrolled to with the keyboard too.
   return el(
     "pre",
     { class: "code", tabindex: "0", "aria-label": "code" },
-    ...lines.flatMap((line, i) => [el("span", { class: "ln", text: String(i + 1) }), ...highlight(line, comment), "\n"]),
+    ...lines.flatMap((line, i) => [number(i), ...highlight(line, comment), "\n"]),
   );
 }
+
+// What changed since the revision the reviewer returned for changes, file by file as `diff -u`
+// shows it, and the comments they left on that revision's lines.
+function revisionSection(r: NonNullable<JobDetail["revision"]>): HTMLElement[] {
+  const blocks: HTMLElement[] = [el("h3", { text: `Changes since the revision you returned (${r.revises.slice(-8)})` })];
+  if (r.unavailable) return [...blocks, el("p", { class: "warn", text: `Cannot compare: ${r.unavailable}` })];
+  if (r.changes.length === 0) blocks.push(el("p", { class: "muted", text: "None: the code is the same." }));
+  for (const c of r.changes) {
+    const counts = c.not_compared ? `not compared: ${c.not_compared}` : `+${c.added} −${c.removed}`;
+    blocks.push(
+      el(
+        "div",
+        { class: "file", "data-diff": c.file },
+        el("div", { class: "name", text: `${c.file} — ${c.change} (${counts})` }),
+        ...(c.hunks.length
+          ? [
+              el(
+                "pre",
+                { class: "code diff", tabindex: "0", "aria-label": `changes in ${c.file}` },
+                ...c.hunks.flatMap((h) => [
+                  el("span", { class: "hunk", text: `@@ −${h.old_start},${h.old_lines} +${h.new_start},${h.new_lines} @@` }),
+                  ...h.lines.map((l) => el("span", { class: l.op === "+" ? "add" : l.op === "-" ? "del" : "ctx", text: `${l.op}${l.text}` })),
+                ]),
+              ),
+            ]
+          : []),
+      ),
+    );
+  }
+  if (r.unchanged > 0) blocks.push(el("p", { class: "muted", text: `${r.unchanged} file(s) unchanged.` }));
+  if (r.comments.length)
+    blocks.push(
+      el("p", { text: "Your comments on that revision:" }),
+      el("ul", { class: "comments" }, ...r.comments.map((c) => el("li", {}, el("code", { text: `${c.file}:${c.line}` }), ` ${c.text}`))),
+    );
+  return blocks;
+}
+
+/** The comments on lines an owner writes while returning a job for changes (filled by clicking a line number). */
+const lineComments: { uid: string; list: { file: string; line: number; text: string }[]; form?: (file: string, line: number) => void } = {
+  uid: "",
+  list: [],
+};
 
 /** Draw one job in the detail pane; `reveal` (a person opened it) also brings the pane into view, as on a phone it is below the list. */
 async function openJob(uid: string, reveal = false): Promise<void> {
@@ -311,7 +365,18 @@ async function openJob(uid: string, reveal = false): Promise<void> {
         el("h3", { text: "Files" }),
         el("ul", {}, ...d.files.map((f) => el("li", { text: f.type === "dir" ? `${f.rel}/` : `${f.rel} (${f.size} bytes)` }))),
       );
-    for (const t of d.texts) parts.push(el("div", { class: "file" }, el("div", { class: "name", text: t.file }), codeBlock(t.text, t.file)));
+    if (lineComments.uid !== j.uid) Object.assign(lineComments, { uid: j.uid, list: [], form: undefined });
+    if (d.revision) parts.push(...revisionSection(d.revision));
+    const commentable = j.role === "owner" && j.output_review === "pending";
+    for (const t of d.texts)
+      parts.push(
+        el(
+          "div",
+          { class: "file" },
+          el("div", { class: "name", text: t.file }),
+          codeBlock(t.text, t.file, commentable ? (line) => lineComments.form?.(t.file, line) : undefined),
+        ),
+      );
     for (const n of d.not_shown) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SHOWN (${n.why})` }));
     for (const n of d.not_scanned) parts.push(el("p", { class: "warn", text: `${n.file}: NOT SCANNED (${n.why})` }));
     for (const stream of ["stdout", "stderr"] as const)
@@ -321,6 +386,7 @@ async function openJob(uid: string, reveal = false): Promise<void> {
           el("pre", { class: "code", id: `log-${stream}`, tabindex: "0", "aria-label": stream }, d.logs[stream]),
         );
     if (d.output.length || d.checks?.files.some((f) => f.path.startsWith("run-logs/"))) parts.push(...outputSection(j, d));
+    parts.push(...decisionsSection(j, d));
     if (d.can_dry_run || d.dry_run) parts.push(...dryRunSection(j, d));
     if (d.history.length) parts.push(...historySection(d.history));
     pane.replaceChildren(...parts);
@@ -552,7 +618,51 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
     const msg = el("div", { class: "msg", id: "release-msg" });
     const exception = el("input", { type: "text", id: "exception", placeholder: "Exception: why files with blocking findings go out anyway" });
     const comment = el("input", { type: "text", id: "changes", placeholder: "Comment for the requester (request changes)" });
-    const send = async (body: { withhold?: Record<string, string>; exception?: string; request_changes?: string }) => {
+    // Comments on lines: a file, a line (a click on a line number of the code above fills both) and the text.
+    const files = d.texts.map((t) => t.file);
+    const onFile = el("select", { id: "comment-file", "aria-label": "file to comment on" }, ...files.map((f) => el("option", { value: f, text: f })));
+    const onLine = el("input", { type: "number", id: "comment-line", min: "1", value: "1", "aria-label": "line to comment on" });
+    const says = el("input", { type: "text", id: "comment-text", placeholder: "Comment on this line", "aria-label": "comment on the line" });
+    const listed = el("ul", { class: "comments", id: "line-comments" });
+    const drawComments = (): void =>
+      listed.replaceChildren(
+        ...lineComments.list.map((c, i) =>
+          el(
+            "li",
+            {},
+            el("code", { text: `${c.file}:${c.line}` }),
+            ` ${c.text} `,
+            el("button", {
+              class: "btn",
+              type: "button",
+              "aria-label": `remove the comment on ${c.file} line ${c.line}`,
+              onclick: () => {
+                lineComments.list.splice(i, 1);
+                drawComments();
+              },
+              text: "remove",
+            }),
+          ),
+        ),
+      );
+    drawComments();
+    lineComments.form = (file, line) => {
+      onFile.value = file;
+      onLine.value = String(line);
+      says.focus();
+    };
+    const addComment = () => {
+      if (!says.value.trim()) return;
+      lineComments.list.push({ file: onFile.value, line: Number(onLine.value), text: says.value.trim() });
+      says.value = "";
+      drawComments();
+    };
+    const send = async (body: {
+      withhold?: Record<string, string>;
+      exception?: string;
+      request_changes?: string;
+      line_comments?: typeof lineComments.list;
+    }) => {
       try {
         await api(`/api/jobs/${j.uid}/release`, { method: "POST", body: JSON.stringify(body) });
         msg.textContent = body.request_changes ? "Returned to the requester with your comment." : "Released.";
@@ -584,16 +694,41 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
         el("button", {
           id: "request-changes",
           class: "reject",
-          onclick: () => void send({ request_changes: comment.value }),
+          onclick: () => void send({ request_changes: comment.value, line_comments: lineComments.list }),
           text: "Request changes",
         }),
       ),
+      ...(files.length
+        ? [
+            el(
+              "div",
+              { class: "decide" },
+              onFile,
+              onLine,
+              says,
+              el("button", { class: "btn", id: "add-comment", type: "button", onclick: addComment, text: "Add comment" }),
+            ),
+            listed,
+          ]
+        : []),
       msg,
     );
   }
+  return blocks;
+}
+
+// What the owner decided on the output, for both sides: shown even when nothing was released (a job
+// returned for changes has no output to list, and its requester must still read why).
+function decisionsSection(j: JobSummary, d: JobDetail): HTMLElement[] {
   const decided = j.output_review === "released" ? d.meta.output_decisions : null;
-  if (decided?.changes_requested) blocks.push(el("p", { class: "warn", text: `Changes requested by ${decided.by}: ${decided.changes_requested}` }));
-  for (const w of decided?.withheld ?? []) blocks.push(el("p", { class: "warn", text: `Withheld: ${w.path}: ${w.reason}` }));
+  if (!decided) return [];
+  const blocks: HTMLElement[] = [];
+  if (decided.changes_requested)
+    blocks.push(
+      el("p", { class: "warn", text: `Changes requested by ${decided.by}: ${decided.changes_requested}` }),
+      el("ul", { class: "comments" }, ...decided.line_comments.map((c) => el("li", {}, el("code", { text: `${c.file}:${c.line}` }), ` ${c.text}`))),
+    );
+  for (const w of decided.withheld) blocks.push(el("p", { class: "warn", text: `Withheld: ${w.path}: ${w.reason}` }));
   return blocks;
 }
 
