@@ -271,6 +271,9 @@ describe.skipIf(!available)("review page", () => {
     try {
       await page.goto(hers.url);
       await expect.poll(() => page.locator("#me").textContent()).toBe(`${alice}, approver for ${OWNER}`);
+      // Her to-do list: the jobs awaiting her vote, and no chart of a queue that is not hers.
+      await expect.poll(() => page.locator("#todo h3").allTextContents()).toEqual([`Awaiting your vote on ${OWNER}'s datasite (1)`]);
+      expect(await page.locator("#queue-chart").isHidden()).toBe(true);
       await page.click(`tr[data-uid="${uid}"]`);
       await expect.poll(() => page.locator("pre.code").first().textContent()).toContain("cat");
       expect(await page.locator("#dry-run").count()).toBe(0); // the owner's, not hers
@@ -284,6 +287,9 @@ describe.skipIf(!available)("review page", () => {
       page.once("dialog", (dialog) => void dialog.accept());
       await page.click("#batch-approve");
       await expect.poll(() => page.locator("#batch-msg").textContent()).toBe("1 approve vote(s) recorded.");
+      // Voted (not yet counted by a pass): off her to-do list.
+      await page.reload();
+      await expect.poll(() => page.locator("#todo").textContent()).toBe("Nothing to do.");
     } finally {
       await page.close();
       await hers.close();
@@ -508,6 +514,52 @@ describe.skipIf(!available)("review page for every person", () => {
     await world.pass();
     return { world, uid };
   }
+
+  test("a to-do list for each role, one job's timeline drawn step by step, and the queue over the last days as a chart", async () => {
+    const { world, uid } = await heldOutputWorld();
+    const server = await serve(world);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    try {
+      await page.goto(server.url);
+      // The owner: code to review and output to release, each a button that opens the job.
+      const todo = page.locator("#todo");
+      await expect.poll(() => todo.locator("h3").allTextContents()).toEqual(["Code to review (1)", "Output to release (1)"]);
+      expect(await todo.locator(".todo-group").nth(0).locator("button").textContent()).toBe("a pending one");
+      await todo.locator(`button[data-todo="${uid}"]`).click();
+      await expect.poll(() => page.locator("#detail h2").textContent()).toBe("ward counts");
+      // Its way through the queue: every step done, with times, and what comes next, hollow.
+      const steps = page.locator("#timeline li b");
+      await expect
+        .poll(() => steps.allTextContents())
+        .toEqual(["submitted", "approved", "started", "ran to the end", "output checked (1 findings)", "output waits for release"]);
+      expect(await page.locator("#timeline li.next b").textContent()).toBe("output waits for release");
+      expect(await page.locator("#timeline li.done time").count()).toBe(5);
+      // The queue chart: one bar a day for 14 days, and one job waiting now.
+      expect(await page.locator("svg.chart rect.bar").count()).toBe(14);
+      expect(await page.locator("svg.chart").getAttribute("aria-label")).toMatch(
+        /^Waiting for a decision over the last 14 days: .*, 1 now \(most 1\)\. Median wait of decided jobs: \d+ min on \d{4}-\d\d-\d\d\.$/,
+      );
+      await page.screenshot({ path: shot(world, "ui-overview.png") });
+    } finally {
+      await page.close();
+      await server.close();
+    }
+    // The requester: their jobs, finished and waiting; their own queue has had nothing to chart.
+    const theirs = await startUiServer(world.scientist, { port: 0 });
+    const mine = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    try {
+      await mine.goto(theirs.url);
+      await expect.poll(() => mine.locator("#todo h3").allTextContents()).toEqual(["Yours, finished this week (1)"]);
+      expect(await mine.locator("#todo").textContent()).toContain("1 job(s) of yours wait or run on other datasites.");
+      expect(await mine.locator("#queue-chart").textContent()).toBe("The queue, last 14 daysNo job came or waited in that time.");
+      await mine.locator(`#todo button[data-todo="${uid}"]`).click();
+      await expect.poll(() => mine.locator("#tab-requester").getAttribute("class")).toBe("on");
+      await expect.poll(() => mine.locator("#detail h2").textContent()).toBe("ward counts");
+    } finally {
+      await mine.close();
+      await theirs.close();
+    }
+  });
 
   for (const [label, viewport] of [
     ["a 1440 × 900 screen", { width: 1440, height: 900 }],

@@ -13,7 +13,7 @@ import { decide, decideMany } from "../approval/decisions.ts";
 import { release } from "../people/api.ts";
 import { dryRun } from "../people/dry-run.ts";
 import { locateJob } from "../queue/jobs.ts";
-import { jobDetail, jobList, listVersion, outputFiles } from "./views.ts";
+import { jobDetail, jobList, listVersion, outputFiles, overview } from "./views.ts";
 
 const DecisionBody = z.object({
   reason: z.string().max(2000).default(""),
@@ -104,6 +104,11 @@ export function apiRoutes(ctx: Context, dryRuns = new Map<string, Promise<unknow
         res.setHeader("etag", etag);
         send(res, list);
       },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/overview$/,
+      handle: async ({ res }) => send(res, await overview(ctx)),
     },
     {
       method: "POST",

@@ -8,18 +8,19 @@ import { ownQueue, reviewedQueue } from "../core/context.ts";
 import { NotATableError } from "../core/errors.ts";
 import { expected } from "../core/expected.ts";
 import { readUntrustedFile } from "../core/fsutil.ts";
-import type { JobView } from "../core/job.ts";
+import type { Job, JobView } from "../core/job.ts";
 import { readLog, type Stream } from "../core/log-files.ts";
 import { JOB_STATUSES, type JobStatus } from "../core/schemas.ts";
 import { describeSettings, settingsInForce } from "../core/settings.ts";
 import { walkTree, type TreeEntry } from "../core/tree.ts";
 import { readTable, tableType } from "../disclosure/read-table.ts";
 import { checksOf, outputOf, readLogs } from "../disclosure/results.ts";
-import { myJobs, pageOfMyQueue } from "../people/api.ts";
+import { myJobs, pageOfMyQueue, votesAwaited } from "../people/api.ts";
 import { lastDryRun, type DryRunRecord } from "../people/dry-run.ts";
 import { buildReview, reviewView, type ReviewView } from "../people/review.ts";
 import { jobHistory } from "../queue/audit.ts";
-import { otherQueues } from "../queue/jobs.ts";
+import { heldOutput, otherQueues, reviewerRole } from "../queue/jobs.ts";
+import { queueHistory } from "../queue/history.ts";
 import { queueVersion, statusCounts } from "../queue/listing.ts";
 import { describeRun, describeRunNow } from "../run/executor.ts";
 
@@ -187,3 +188,51 @@ export async function jobList(ctx: Context, query: ListQuery) {
   };
 }
 export type JobList = Awaited<ReturnType<typeof jobList>>;
+
+/** Finished within this long: still news in a to-do list. */
+const RECENT_MS = 7 * 86_400_000;
+const recent = (j: { meta: { updated_at: string } }) => Date.now() - Date.parse(j.meta.updated_at) < RECENT_MS;
+const brief = (j: JobView | (Job & { owner?: string })) => ({
+  uid: j.uid,
+  name: j.meta.name,
+  status: j.status,
+  owner: "owner" in j ? (j.owner ?? null) : null,
+  requester_email: j.meta.requester_email,
+  since: j.meta.updated_at,
+});
+export type Brief = ReturnType<typeof brief>;
+
+/**
+ * What each person has to do, by role, and the queue over the last days: the page's overview.
+ * Owner: code to review, output to release, recent failures. Approver: jobs awaiting their vote.
+ * Requester: their jobs returned for changes, finished ones, and how many still wait.
+ */
+export async function overview(ctx: Context) {
+  const role = reviewerRole(ctx);
+  const queue = reviewedQueue(ctx);
+  const pending = await pageOfMyQueue({ status: "pending", limit: 10 }, ctx);
+  // An approver's to-do is the pending jobs without their vote yet (applied or waiting for the pass).
+  const toReview =
+    role === "approver" ? pending.jobs.filter((j) => !j.waiting_decision && !j.meta.votes.some((v) => v.by === ctx.email)) : pending.jobs;
+  const failed = role === "owner" ? (await pageOfMyQueue({ status: "failed", limit: 10 }, ctx)).jobs.filter(recent) : [];
+  const mine = await myJobs(undefined, ctx, { limit: 100 });
+  return {
+    role,
+    reviewing: queue.owner,
+    review: { jobs: toReview.map(brief), total: role === "approver" ? toReview.length : pending.total },
+    held: role === "owner" ? (await heldOutput(ownQueue(ctx))).map(brief) : [],
+    failed: failed.map(brief),
+    /** As a listed approver of other datasites: jobs there awaiting this person's vote. */
+    votes: role === "owner" ? await votesAwaited(ctx) : [],
+    mine: {
+      returned: mine.filter((j) => j.meta.output_decisions?.changes_requested && recent(j)).map(brief),
+      finished: mine
+        .filter((j) => (j.status === "completed" || j.status === "failed") && !j.meta.output_decisions?.changes_requested && recent(j))
+        .map(brief),
+      waiting: mine.filter((j) => j.status === "pending" || j.status === "approved" || j.status === "running").length,
+    },
+    // The owner's audit log is theirs alone: an approver's page has no chart.
+    history: role === "owner" ? await queueHistory(queue) : null,
+  };
+}
+export type Overview = Awaited<ReturnType<typeof overview>>;

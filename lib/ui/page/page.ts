@@ -2,7 +2,7 @@
 // what the server answers (views.ts), so a change on one side that the other does not follow fails
 // `npm run typecheck`.
 // Everything shown comes from submitted jobs and is hostile: it is only ever set with textContent.
-import type { JobDetail, JobList, JobSummary } from "../views.ts";
+import type { Brief, JobDetail, JobList, JobSummary, Overview } from "../views.ts";
 
 type View = "owner" | "requester";
 type SortKey = "name" | "who" | "status" | "created_at";
@@ -314,6 +314,7 @@ async function openJob(uid: string, reveal = false): Promise<void> {
         ...(m.exit_code !== null ? [el("dt", { text: "exit code" }), el("dd", { text: String(m.exit_code) })] : []),
       ),
     ];
+    parts.push(...timelineSection(j, d));
     if (d.approvals || m.votes.length) parts.push(...votesSection(j, d));
     if (j.role !== "requester" && j.status === "pending") {
       const reason = el("input", { type: "text", id: "reason", placeholder: "Reason (the requester reads it)" });
@@ -766,6 +767,179 @@ async function batch(action: Action): Promise<void> {
  * Ask for the current page: never while a request is in flight, and with the ETag of the last
  * answer, so an unchanged queue costs the server a few stats and a 304.
  */
+// ---- one job's way through the queue, drawn ----------------------------------------------------
+
+/** How long from one step to the next, in words a person reads at a glance. */
+function between(from: string, to: string): string {
+  const s = Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
+  return s < 90
+    ? `${Math.round(s)} s`
+    : s < 5400
+      ? `${Math.round(s / 60)} min`
+      : s < 129600
+        ? `${Math.round(s / 3600)} h`
+        : `${Math.round(s / 86400)} d`;
+}
+
+/** Submitted → votes → decided → ran → checked → released, each step with its time and the time it took; the next step, if any, hollow. */
+function timelineSection(j: JobSummary, d: JobDetail): HTMLElement[] {
+  const m = d.meta;
+  const steps: { label: string; at: string | null; who?: string }[] = [{ label: "submitted", at: m.created_at, who: m.requester_email }];
+  for (const v of m.votes) steps.push({ label: `vote: ${v.decision}`, at: v.at, who: v.by });
+  if (m.decision) steps.push({ label: j.status === "rejected" ? "rejected" : "approved", at: m.decision.at, who: m.decision.by });
+  if (m.started_at) steps.push({ label: "started", at: m.started_at });
+  if (m.completed_at)
+    steps.push({
+      label: j.status === "failed" ? `failed${m.exit_code !== null ? ` (exit ${m.exit_code})` : ""}` : "ran to the end",
+      at: m.completed_at,
+    });
+  if (d.checks)
+    steps.push({ label: `output checked (${d.checks.files.reduce((n, f) => n + f.findings.length, 0)} findings)`, at: d.checks.checked_at });
+  if (m.output_decisions)
+    steps.push({
+      label: m.output_decisions.changes_requested ? "returned for changes" : "released",
+      at: m.output_decisions.at,
+      who: m.output_decisions.by,
+    });
+  const next =
+    j.status === "pending"
+      ? j.waiting_decision
+        ? `${j.waiting_decision.decision === "approve" ? "approved" : "rejected"}: applied at the next pass`
+        : "waiting for a decision"
+      : j.status === "approved"
+        ? "starts at the next pass"
+        : j.status === "running"
+          ? "running"
+          : j.output_review === "pending"
+            ? "output waits for release"
+            : null;
+  const items = steps.map((step, i) =>
+    el(
+      "li",
+      { class: "done" },
+      el("span", { class: "dot", "aria-hidden": "true" }),
+      el("b", { text: step.label }),
+      step.who ? el("span", { class: "muted", text: ` ${step.who}` }) : null,
+      el("time", { datetime: step.at ?? "", text: step.at ? step.at.replace("T", " ").slice(0, 19) : "" }),
+      i > 0 && step.at && steps[i - 1]!.at ? el("span", { class: "took", text: `+${between(steps[i - 1]!.at!, step.at)}` }) : null,
+    ),
+  );
+  if (next) items.push(el("li", { class: "next" }, el("span", { class: "dot", "aria-hidden": "true" }), el("b", { text: next })));
+  return [el("h3", { text: "Timeline" }), el("ol", { class: "timeline", id: "timeline", "aria-label": "timeline" }, ...items)];
+}
+
+// ---- what each person has to do, and the queue over the last days ------------------------------
+
+/** Open a job from the to-do list, in the tab that lists it. */
+function openFromList(uid: string, view: View): void {
+  if (state.view !== view) $<HTMLButtonElement>(`tab-${view}`).click();
+  void openJob(uid, true);
+}
+
+function todoGroup(title: string, jobs: Brief[], view: View, what: (b: Brief) => string): HTMLElement | null {
+  if (jobs.length === 0) return null;
+  return el(
+    "div",
+    { class: "todo-group" },
+    el("h3", { text: `${title} (${jobs.length})` }),
+    el(
+      "ul",
+      {},
+      ...jobs.map((b) =>
+        el(
+          "li",
+          {},
+          el("button", { class: "link", type: "button", "data-todo": b.uid, onclick: () => openFromList(b.uid, view), text: b.name }),
+          el("span", { class: "muted", text: ` ${what(b)} · ${age(b.since)} ago` }),
+        ),
+      ),
+    ),
+  );
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Jobs waiting for a decision at the end of each day (bars) and the median wait of those decided (line). */
+function queueChart(days: NonNullable<Overview["history"]>): HTMLElement {
+  const [w, h, pad] = [300, 90, 14];
+  const most = Math.max(1, ...days.map((d) => d.waiting));
+  const longest = Math.max(1, ...days.map((d) => d.median_wait_minutes ?? 0));
+  const step = (w - 2 * pad) / days.length;
+  const chart = svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "chart", role: "img" });
+  const today = days.at(-1);
+  const waits = days.filter((d) => d.median_wait_minutes !== null);
+  const summary = `Waiting for a decision over the last ${days.length} days: ${days[0]?.waiting ?? 0} on ${days[0]?.day ?? ""}, ${today?.waiting ?? 0} now (most ${most}). ${
+    waits.length
+      ? `Median wait of decided jobs: ${Math.round(waits.at(-1)!.median_wait_minutes!)} min on ${waits.at(-1)!.day}.`
+      : "No job decided in that time."
+  }`;
+  chart.setAttribute("aria-label", summary);
+  chart.append(svg("title", {}, summary));
+  days.forEach((d, i) => {
+    const bar = ((h - 2 * pad) * d.waiting) / most;
+    chart.append(svg("rect", { x: pad + i * step + 1, y: h - pad - bar, width: Math.max(1, step - 2), height: bar, class: "bar" }, undefined));
+  });
+  const points = days.flatMap((d, i) =>
+    d.median_wait_minutes === null ? [] : [`${pad + i * step + step / 2},${h - pad - ((h - 2 * pad) * d.median_wait_minutes) / longest}`],
+  );
+  if (points.length > 1) chart.append(svg("polyline", { points: points.join(" "), class: "wait" }));
+  for (const p of points) {
+    const [cx, cy] = p.split(",");
+    chart.append(svg("circle", { cx: cx!, cy: cy!, r: 2, class: "wait-dot" }));
+  }
+  chart.append(
+    svg("text", { x: pad, y: h - 2, class: "axis" }, days[0]?.day.slice(5) ?? ""),
+    svg("text", { x: w - pad, y: h - 2, class: "axis", "text-anchor": "end" }, "today"),
+    svg("text", { x: pad, y: 10, class: "axis" }, `${most} waiting`),
+    svg("text", { x: w - pad, y: 10, class: "axis", "text-anchor": "end" }, `wait ≤ ${Math.round(longest)} min`),
+  );
+  return el("figure", { class: "chart" }, chart as unknown as HTMLElement, el("figcaption", { class: "muted", text: summary }));
+}
+
+let overviewAt = 0;
+/** Draw the to-do list (and the chart); at most every 5 s, as the list it follows may change every poll. */
+async function drawOverview(force = false): Promise<void> {
+  if (!force && Date.now() - overviewAt < 5000) return;
+  overviewAt = Date.now();
+  try {
+    const o = await api<Overview>("/api/overview");
+    const groups = [
+      todoGroup(
+        o.role === "approver" ? `Awaiting your vote on ${o.reviewing}'s datasite` : "Code to review",
+        o.review.jobs,
+        "owner",
+        (b) => `from ${b.requester_email}`,
+      ),
+      todoGroup("Output to release", o.held, "owner", (b) => `${b.status}, from ${b.requester_email}`),
+      todoGroup("Failed this week", o.failed, "owner", (b) => `from ${b.requester_email}`),
+      todoGroup("Returned to you for changes", o.mine.returned, "requester", (b) => `by ${b.owner ?? ""}`),
+      todoGroup("Yours, finished this week", o.mine.finished, "requester", (b) => `${b.status} on ${b.owner ?? ""}`),
+    ].filter((g): g is HTMLElement => g !== null);
+    const votes = o.votes.map((v) =>
+      el("p", { text: `As a listed approver of ${v.owner}: ${v.uids.length} job(s) await your vote (scq ui --datasite ${v.owner}).` }),
+    );
+    const waiting = o.mine.waiting ? [el("p", { class: "muted", text: `${o.mine.waiting} job(s) of yours wait or run on other datasites.` })] : [];
+    const nothing = groups.length + votes.length + waiting.length === 0 ? [el("p", { class: "muted", text: "Nothing to do." })] : [];
+    $("todo").replaceChildren(...groups, ...votes, ...waiting, ...nothing);
+    const chart = $("queue-chart");
+    chart.hidden = !o.history;
+    const quiet = o.history?.every((d) => d.submitted === 0 && d.waiting === 0 && d.decided === 0);
+    if (o.history)
+      chart.replaceChildren(
+        el("h3", { text: "The queue, last 14 days" }),
+        quiet ? el("p", { class: "muted", text: "No job came or waited in that time." }) : queueChart(o.history),
+      );
+  } catch (e) {
+    $("todo").replaceChildren(el("p", { class: "error", text: `Cannot read the to-do list: ${errorText(e)}` }));
+  }
+}
+
 async function refresh(force: boolean): Promise<void> {
   if (state.inFlight) return;
   state.inFlight = true;
@@ -781,6 +955,7 @@ async function refresh(force: boolean): Promise<void> {
     state.etag = res.headers.get("etag") || "";
     $("settings").textContent = data.settings;
     render();
+    void drawOverview(force);
     // The open job moved on from what its pane shows (however the answers interleaved): draw it again.
     const now = state.jobs.find((j) => j.uid === state.open);
     if (now && state.shown && `${now.status}/${now.output_review}` !== state.shown) void openJob(now.uid);
