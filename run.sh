@@ -59,13 +59,29 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
     say "installing runtime dependencies (npm ci --omit=dev: about 25 MB, seconds on a fast link)..."
     omit="--omit=dev"
   fi
+  # npm shows no progress when its output is not a terminal (SyftBox, cron, CI): say how far it got
+  # every few seconds, so a first start is never a silent minute. A stop stops npm too.
+  started=$(date +%s)
   # shellcheck disable=SC2086 # $omit is one flag or none
-  if ! npm ci $omit --no-audit --no-fund --loglevel=error >&2; then
+  npm ci $omit --no-audit --no-fund --loglevel=error >&2 &
+  npm_pid=$!
+  trap 'kill "$npm_pid" 2>/dev/null; exit 143' INT TERM
+  every="${SCQ_INSTALL_PROGRESS_S:-10}"
+  ticks=0
+  while kill -0 "$npm_pid" 2>/dev/null; do
+    sleep 1
+    ticks=$((ticks + 1))
+    if [ $((ticks % every)) -eq 0 ] && kill -0 "$npm_pid" 2>/dev/null; then
+      say "still installing: $(du -sm node_modules 2>/dev/null | cut -f1 || echo 0) MB in node_modules after $(($(date +%s) - started)) s..."
+    fi
+  done
+  if ! wait "$npm_pid"; then
     say "npm ci failed: check your network access to the npm registry, then run this again."
     exit 1
   fi
+  trap - INT TERM
   echo "$want" > node_modules/.scq-install
-  say "dependencies installed ($want)"
+  say "dependencies installed ($want) in $(($(date +%s) - started)) s"
 fi
 
 # The pass starts every few seconds for months, so it runs from a bundle built from the sources

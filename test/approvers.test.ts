@@ -51,6 +51,10 @@ describe("N-of-M approvals", () => {
     expect(review.stdout).toContain("Approvals: 1 of 2 required");
     expect(review.stdout).toMatch(new RegExp(`${OWNER} approved .*: aggregates only`));
     expect(review.stdout).toContain(`Still needed: 1 more, from ${ALICE}, ${BOB}`);
+    // A listed approver's review says the same: the owner's pass publishes the approvals to them.
+    const hers = await scqAs(world, ALICE, ["review", uid.slice(-8)]);
+    expect(hers.stdout).toContain("Approvals: 1 of 2 required");
+    expect(hers.stdout).toContain(`Still needed: 1 more, from ${ALICE}, ${BOB}`);
 
     const alice = await scqAs(world, ALICE, ["approve", uid.slice(-8), "--sha", sha, "-r", "fine by me"]);
     expect(alice.exitCode, alice.stderr).toBe(0);
@@ -265,6 +269,10 @@ describe("N-of-M approvals", () => {
     expect(await can(`jobs/pending/${uid}/code/run.sh`, "other@test.local", "read")).toBe(false);
     expect(await can(`jobs/pending/${uid}/code/run.sh`, ALICE, "write")).toBe(false);
     expect(await can("audit.jsonl", ALICE, "read")).toBe(false);
+    // How many approvals a job needs, and from whom: for the approvers, not for everyone.
+    expect(await can("approvals.json", ALICE, "read")).toBe(true);
+    expect(await can("approvals.json", SCIENTIST, "read")).toBe(false);
+    expect(await can("approvals.json", ALICE, "write")).toBe(false);
 
     // Approvers see the code, never the results.
     expect((await scqAs(world, ALICE, ["approve", uid])).exitCode).toBe(0);
@@ -296,5 +304,9 @@ describe("N-of-M approvals", () => {
     expect(await can(`jobs/pending/${later}/code/run.sh`, BOB, "read")).toBe(false);
     expect(await can(`decisions/${BOB}/${later}.json`, BOB, "write")).toBe(false);
     expect(await can(`jobs/pending/${later}/code/run.sh`, ALICE, "read")).toBe(true);
+    expect(await fs.readJson(path.join(world.paths.root, "approvals.json"))).toEqual({ required: 1, approvers: [OWNER, ALICE] });
+    // No approvals asked for any more: nothing published.
+    await runPass({ dataDir: world.dataDir, owner: OWNER, config: { ...world.config, approvals: undefined }, log: () => {} });
+    expect(await fs.pathExists(path.join(world.paths.root, "approvals.json"))).toBe(false);
   });
 });

@@ -167,6 +167,42 @@ describe("run.sh, called every way it is called, reads config.json in its own fo
   });
 });
 
+describe("run.sh installs what a datasite needs, and says how it goes", () => {
+  /** A copy of the app with no node_modules, and an npm on the PATH that stands in for the registry: slow, then done or failed. */
+  async function bareApp(npm: string): Promise<{ app: string; env: Record<string, string> }> {
+    const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-bare-"));
+    onTestFinished(() => fs.remove(root));
+    const app = path.join(root, "app");
+    for (const name of ["run.sh", "package.json", "package-lock.json", "config.json"]) await fs.copy(path.join(APP_DIR, name), path.join(app, name));
+    await fs.outputFile(path.join(root, "bin", "npm"), `#!/bin/sh\necho "npm $*" >&2\n${npm}\n`, { mode: 0o755 });
+    return { app, env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, HOME: root, SCQ_INSTALL_PROGRESS_S: "1" } };
+  }
+
+  test("a first install: runtime dependencies only, progress while npm is silent, how long it took", async () => {
+    const { app, env } = await bareApp(
+      "mkdir -p node_modules && head -c 2000000 /dev/zero > node_modules/blob && sleep 3 && : > node_modules/.package-lock.json",
+    );
+    const run = await execa("sh", ["run.sh", "--install-only"], { cwd: app, env, extendEnv: false, reject: false });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const lines = run.stderr.split("\n");
+    expect(lines[0]).toBe("[syft-code-queue] installing runtime dependencies (npm ci --omit=dev: about 25 MB, seconds on a fast link)...");
+    expect(lines[1]).toBe("npm ci --omit=dev --no-audit --no-fund --loglevel=error");
+    expect(
+      lines.filter((l) => /^\[syft-code-queue\] still installing: 2 MB in node_modules after \d s\.\.\.$/.test(l)).length,
+    ).toBeGreaterThanOrEqual(2);
+    expect(lines).toContainEqual(expect.stringMatching(/^\[syft-code-queue\] dependencies installed \(runtime\) in [34] s$/));
+    expect(await fs.readFile(path.join(app, "node_modules", ".scq-install"), "utf8")).toBe("runtime\n");
+  });
+
+  test("a failed install exits 1 and says what to check; the next run tries again", async () => {
+    const { app, env } = await bareApp("exit 1");
+    const run = await execa("sh", ["run.sh", "--install-only"], { cwd: app, env, extendEnv: false, reject: false });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain("[syft-code-queue] npm ci failed: check your network access to the npm registry, then run this again.");
+    expect(await fs.pathExists(path.join(app, "node_modules", ".scq-install"))).toBe(false);
+  });
+});
+
 describe("settings in config.json are applied by the shipped pass", () => {
   test("job_timeout: a job past it is killed and failed", async () => {
     const install = await installed({ job_timeout: 2 });

@@ -29,12 +29,12 @@ import type { Context } from "../core/context.ts";
 import { now, update, type Recorder } from "../queue/lifecycle.ts";
 import { prefixed, shortUid, type Log } from "../core/log.ts";
 import { voteFile, type QueuePaths } from "../core/paths.ts";
-import { jobPermissions } from "../queue/permissions.ts";
+import { jobPermissions, publishedApprovals } from "../queue/permissions.ts";
 import { removeTree } from "../core/remove.ts";
-import { UID_PATTERN, type AppConfig, type DecisionMarker, type Vote } from "../core/schemas.ts";
+import { UID_PATTERN, type Approvals, type DecisionMarker, type Vote } from "../core/schemas.ts";
 import { expected } from "../core/expected.ts";
 
-export type Approvals = NonNullable<AppConfig["approvals"]>;
+export type { Approvals };
 
 const COUNT_CONCURRENCY = 8;
 /** Vote files taken from one approver's folder in one pass: nobody's folder can hold a pass for long. */
@@ -73,8 +73,17 @@ export function tally(job: Job, approvals: Approvals): Tally {
  * Where a job stands with N-of-M approvals, as its owner's settings say (null when they ask for none,
  * or when an approver reviews another owner's queue: that owner's settings are not visible here).
  */
-export function approvalsOf(ctx: Context, job: Job): (Tally & { required: number; approvers: string[] }) | null {
-  const approvals = ctx.datasite ? undefined : ctx.config.approvals;
+/**
+ * Where a job in the queue at `paths` stands with N-of-M approvals, for whoever reviews it: the owner
+ * by their settings, a listed approver (--datasite) by the approvals.json the owner's pass publishes
+ * to them. Null when the owner asks for none (or has published nothing readable).
+ */
+export async function approvalsOf(ctx: Context, paths: QueuePaths, job: Job): Promise<(Tally & Approvals) | null> {
+  const approvals = ctx.datasite
+    ? await publishedApprovals(paths.root).catch(
+        expected("approvals.json the owner published is unreadable: the votes are shown without it", undefined),
+      )
+    : ctx.config.approvals;
   return approvals ? { ...tally(job, approvals), required: approvals.required, approvers: approvals.approvers } : null;
 }
 

@@ -2,6 +2,7 @@ import { getJobChecks, reviewJob } from "../people/api.ts";
 import { reviewView, type ReviewView } from "../people/review.ts";
 import type { Revision } from "../people/revision.ts";
 import { expected } from "../core/expected.ts";
+import { reviewedQueue } from "../core/context.ts";
 import type { ChecksReport, Vote } from "../core/schemas.ts";
 import {
   cliCommand,
@@ -36,7 +37,7 @@ export const review: Command<Args, ReviewData> = {
     const checks = await getJobChecks(r.job.uid, ctx).catch(expected("no checks to show (none yet, or not this viewer's)", null));
     return {
       job: jobJson(r.job),
-      ...reviewView(ctx, r),
+      ...(await reviewView(ctx, reviewedQueue(ctx), r)),
       output_checks: checks ? { checked_at: checks.checked_at, files: checks.files } : null,
       votes: r.job.meta.votes,
     };

@@ -190,7 +190,7 @@ export function changesLines(record: JobJson): string[] {
 }
 
 /** The votes on a job, and (for its owner) who is still needed. */
-export function votesLines(record: JobJson, approvals: ReturnType<typeof approvalsOf>): string[] {
+export function votesLines(record: JobJson, approvals: Awaited<ReturnType<typeof approvalsOf>>): string[] {
   if (record.votes.length === 0 && !approvals) return [];
   const out = ["", approvals ? `Approvals: ${approvals.approvedBy.length} of ${approvals.required} required` : "Votes recorded by the owner's pass:"];
   for (const v of record.votes) {

@@ -190,6 +190,20 @@ export const DataPath = z.union([
 ]);
 export type DataPath = z.infer<typeof DataPath>;
 
+/**
+ * N-of-M approval: a job runs only when `required` distinct listed approvers voted to approve its
+ * exact code and none voted to reject. Also what the owner publishes to their approvers (approvals.json).
+ */
+export const ApprovalsSchema = z
+  .object({
+    required: z.number().int().min(1),
+    approvers: z.array(Email).min(1, "must list at least one approver's email"),
+  })
+  .strict()
+  .refine((a) => new Set(a.approvers).size === a.approvers.length, { message: "must not list an approver twice", path: ["approvers"] })
+  .refine((a) => a.required <= a.approvers.length, { message: "cannot be more than the number of approvers", path: ["required"] });
+export type Approvals = z.infer<typeof ApprovalsSchema>;
+
 export const AppConfigSchema = z
   .object({
     $comment: z.string().optional(),
@@ -238,15 +252,7 @@ export const AppConfigSchema = z
      * N-of-M approval: a job runs only when `required` distinct listed approvers voted to approve its
      * exact code and none voted to reject. Absent: the owner's own approve or reject decides.
      */
-    approvals: z
-      .object({
-        required: z.number().int().min(1),
-        approvers: z.array(Email).min(1, "must list at least one approver's email"),
-      })
-      .strict()
-      .refine((a) => new Set(a.approvers).size === a.approvers.length, { message: "must not list an approver twice", path: ["approvers"] })
-      .refine((a) => a.required <= a.approvers.length, { message: "cannot be more than the number of approvers", path: ["required"] })
-      .optional(),
+    approvals: ApprovalsSchema.optional(),
     /**
      * The review page under `run.sh --loop`: with serve, the loop keeps `scq ui` running on 127.0.0.1
      * at the port the SyftBox client assigned the app (SYFTBOX_ASSIGNED_PORT); its URL, with the token,

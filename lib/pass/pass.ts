@@ -105,7 +105,7 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
       await fs.promises.chmod(dir, 0o700);
     }
-    await queuePermissions(paths.root, config.approvals?.approvers);
+    await queuePermissions(paths.root, config.approvals);
     if (!full) await publishMocks(paths, config, log);
     await recover(paths, log);
     if (!full) summary.intake = await intake(paths, config, log);

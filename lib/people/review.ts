@@ -62,12 +62,12 @@ export interface ReviewView {
   code_sha256: string | null;
   findings: Finding[];
   /** Where the job stands with N-of-M approvals (null when the owner asks for none, or for a requester's view). */
-  approvals: ReturnType<typeof approvalsOf>;
+  approvals: Awaited<ReturnType<typeof approvalsOf>>;
   /** What changed since the revision its reviewer read (null when it revises none, or for a requester's view). */
   revision: Revision | null;
 }
 
-export function reviewView(ctx: Context, r: Review): ReviewView {
+export async function reviewView(ctx: Context, paths: QueuePaths, r: Review): Promise<ReviewView> {
   return {
     files: r.files,
     texts: r.texts,
@@ -75,7 +75,7 @@ export function reviewView(ctx: Context, r: Review): ReviewView {
     not_scanned: r.notScanned,
     code_sha256: r.code_sha256,
     findings: r.findings,
-    approvals: approvalsOf(ctx, r.job),
+    approvals: await approvalsOf(ctx, paths, r.job),
     revision: r.revision,
   };
 }

@@ -2,7 +2,8 @@
 // datasite owner always has full access, so:
 //   queue root: every user may read queue.json (so a requester's client syncs something that shows the
 //     queue is there) and read and write inbox/<their own email>/**, and nothing else; each
-//     listed approver (config approvals) may read and write decisions/<their own email>/**, and only that;
+//     listed approver (config approvals) may read approvals.json (how many approvals a job needs, from
+//     whom) and read and write decisions/<their own email>/**, and only that;
 //   each job folder: its requester may read it (status, logs, output); listed approvers may read its
 //     code/ and metadata.json (what they review), nobody else anything;
 //   decisions/<uid>.json and audit.jsonl: no rule grants anything, so they stay owner-only.
@@ -10,7 +11,8 @@
 // the same answer whether SyftBox applies every matching rule or only the most specific one.
 import fs from "node:fs";
 import path from "node:path";
-import { ifExists, writeFileAtomic } from "../core/fsutil.ts";
+import { exists, ifExists, readJsonFile, writeFileAtomic } from "../core/fsutil.ts";
+import { ApprovalsSchema, type Approvals } from "../core/schemas.ts";
 
 interface Rule {
   pattern: string;
@@ -33,10 +35,13 @@ function renderRules(rules: Rule[]): string {
 
 /** Readable by everyone: that this datasite runs the queue, and which. Nothing else about it. */
 const QUEUE_INFO = "queue.json";
+/** Readable by the listed approvers: how many approvals a job needs and from whom, so their review can say how many are still needed. */
+const APPROVALS_INFO = "approvals.json";
 
 function queueRootRules(approvers: readonly string[]): Rule[] {
   return [
     { pattern: QUEUE_INFO, access: { read: ["*"] } },
+    ...(approvers.length > 0 ? [{ pattern: APPROVALS_INFO, access: { read: [...approvers] } }] : []),
     { pattern: "inbox/{{.UserEmail}}/**", access: { read: ["USER"], write: ["USER"] } },
     ...approvers.map((a) => ({ pattern: `decisions/${a}/**`, access: { read: [a], write: [a] } })),
   ];
@@ -59,10 +64,23 @@ async function writeRules(dir: string, rules: Rule[]): Promise<void> {
   await writeIfChanged(path.join(dir, PERMISSION_FILE), renderRules(rules));
 }
 
-/** The queue root's rules, and the queue.json they let everyone read (both written only when they change). */
-export async function queuePermissions(root: string, approvers: readonly string[] = []): Promise<void> {
-  await writeRules(root, queueRootRules(approvers));
+/**
+ * The queue root's rules, the queue.json they let everyone read and, with N-of-M approvals, the
+ * approvals.json they let the approvers read (each written only when it changes; approvals.json
+ * removed when the owner asks for approvals no more).
+ */
+export async function queuePermissions(root: string, approvals?: Approvals): Promise<void> {
+  await writeRules(root, queueRootRules(approvals?.approvers ?? []));
   await writeIfChanged(path.join(root, QUEUE_INFO), `${JSON.stringify({ app: "syft-code-queue", queue: path.basename(root) })}\n`);
+  if (approvals)
+    await writeIfChanged(path.join(root, APPROVALS_INFO), `${JSON.stringify({ required: approvals.required, approvers: approvals.approvers })}\n`);
+  else await fs.promises.rm(path.join(root, APPROVALS_INFO), { force: true });
+}
+
+/** The approvals a queue's owner published for their approvers (approvals.json), if they ask for any. */
+export async function publishedApprovals(root: string): Promise<Approvals | undefined> {
+  const file = path.join(root, APPROVALS_INFO);
+  return (await exists(file)) ? readJsonFile(file, ApprovalsSchema) : undefined;
 }
 
 export async function jobPermissions(jobDir: string, requester: string, approvers: readonly string[] = []): Promise<void> {
