@@ -9,7 +9,7 @@ import { checkOutput } from "../lib/disclosure/check-output.ts";
 import { readAudit } from "../lib/queue/audit.ts";
 import { decide } from "../lib/approval/decisions.ts";
 import { AppConfigSchema, type OutputChecks } from "../lib/core/schemas.ts";
-import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs } from "./helpers.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, submitRevision, worldArgs } from "./helpers.ts";
 
 const defaults = AppConfigSchema.parse({}).output_checks;
 
@@ -261,21 +261,11 @@ describe("in the queue", () => {
         `Change the code and submit it again as a revision: scq submit <folder> --to ${OWNER} --revises ${uid.slice(-8)}`,
       ].join("\n"),
     );
-    const folder = path.join(world.root, "revised");
-    await fs.outputFile(path.join(folder, "run.sh"), 'printf "ward,count\\nNorth,12\\n" > "$OUTPUT_DIR/wards.csv"\n');
-    await fs.outputFile(path.join(folder, "README.md"), "Counts under 10 dropped.\n");
-    const again = await runScript("scq.ts", [
-      "submit",
-      "--to",
-      OWNER,
-      "--folder",
-      folder,
-      "--revises",
-      uid.slice(-8),
-      "--json",
-      ...worldArgs(world, SCIENTIST),
-    ]);
-    const revised = (JSON.parse(again.stdout) as { uid: string }).uid;
+    const revised = await submitRevision(
+      world,
+      { "run.sh": 'printf "ward,count\\nNorth,12\\n" > "$OUTPUT_DIR/wards.csv"\n', "README.md": "Counts under 10 dropped.\n" },
+      uid,
+    );
     await world.pass();
     expect((await world.job(revised)).meta.revises).toBe(uid);
     // Its reviewer reads what changed since the revision they returned, and what they said on it.

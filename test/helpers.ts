@@ -151,6 +151,15 @@ export function worldArgs(world: World, email = OWNER): string[] {
   return ["--data-dir", world.dataDir, "--email", email, "--app-config", world.configFile];
 }
 
+/** The requester submits `files` as a revision of `revises` with `scq submit --revises`, as they would; its uid. */
+export async function submitRevision(world: World, files: Record<string, string>, revises: string): Promise<string> {
+  const folder = await writeFolder(path.join(world.root, `revision-${Math.random().toString(36).slice(2)}`), files);
+  const args = ["submit", "--to", OWNER, "--folder", folder, "--revises", revises.slice(-8), "--json", ...worldArgs(world, SCIENTIST)];
+  const submitted = await runScript("scq.ts", args);
+  if (submitted.exitCode !== 0) throw new Error(`scq submit --revises failed: ${submitted.stderr}`);
+  return (JSON.parse(submitted.stdout) as { uid: string }).uid;
+}
+
 /**
  * A job that sleeps far past any timeout, with children, under a number no other test uses, so
  * `pgrep -f "sleep <n>"` finds only its own processes even with test files running side by side.

@@ -8,7 +8,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { APP_DIR } from "../lib/core/paths.ts";
 import { startUiServer, type UiServer } from "../lib/ui/server.ts";
-import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
+import { makeWorld, OWNER, runScript, SCIENTIST, submitRevision, worldArgs, type World } from "./helpers.ts";
 import { makeInstall } from "./install.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -213,20 +213,7 @@ describe.skipIf(!available)("review page", () => {
       await theirs.close();
     }
 
-    const folder = path.join(world.root, "revised");
-    await fs.outputFile(path.join(folder, "run.sh"), 'echo "ward,count" > "$OUTPUT_DIR/w.csv"\necho done\n');
-    const submitted = await runScript("scq.ts", [
-      "submit",
-      "--to",
-      OWNER,
-      "--folder",
-      folder,
-      "--revises",
-      first.slice(-8),
-      "--json",
-      ...worldArgs(world, SCIENTIST),
-    ]);
-    const revised = (JSON.parse(submitted.stdout) as { uid: string }).uid;
+    const revised = await submitRevision(world, { "run.sh": 'echo "ward,count" > "$OUTPUT_DIR/w.csv"\necho done\n' }, first);
     await world.pass();
     const again = await serve(world);
     const review: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
