@@ -169,7 +169,8 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
         withheld,
         exception: output_decisions.exception,
         changes_requested: output_decisions.changes_requested,
-        line_comments: output_decisions.line_comments,
+        // Said only when there are some: an ordinary release's audit line stays as it was.
+        ...(output_decisions.line_comments.length > 0 ? { line_comments: output_decisions.line_comments } : {}),
       },
       say:
         decision.requestChanges !== undefined
