@@ -6,6 +6,7 @@
 import { execa } from "execa";
 import fs from "fs-extra";
 import os from "node:os";
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { forEachLimit } from "../lib/core/concurrency.ts";
@@ -68,12 +69,15 @@ async function world(name: string, config: AppConfig) {
   return { root, dataDir, configFile, paths, args };
 }
 
-/** Finished jobs as a long history leaves them (a record and a little code each), written 32 at a time. */
-async function addHistory(paths: ReturnType<typeof queuePaths>, count: number): Promise<void> {
+/**
+ * Finished jobs as a long history leaves them (a record and a little code each), written 32 at a
+ * time; `v4`: the share of them (1/n) with a random v4 uid, as a Python client (or any job before v7) has.
+ */
+async function addHistory(paths: ReturnType<typeof queuePaths>, count: number, v4 = 0): Promise<void> {
   const at = new Date().toISOString();
   const start = Date.now() - count;
   await forEachLimit([...Array(count).keys()], 32, async (i) => {
-    const uid = uuidv7(start + i);
+    const uid = v4 > 0 && i % Math.round(1 / v4) === 0 ? randomUUID() : uuidv7(start + i);
     const status = i % 10 === 0 ? "failed" : i % 17 === 0 ? "rejected" : "completed";
     const dir = path.join(paths.jobs, status, uid);
     await fs.mkdirp(path.join(dir, "code"));
@@ -224,6 +228,22 @@ try {
     ["scq status", ["status", "--json"]],
   ] as const) {
     ratioRow(`${what}`, (await timeProcess(scq, [...args, ...empty.args])).time, (await timeProcess(scq, [...args, ...big.args])).time, 1.5);
+  }
+  // The same history with uids that carry no time (half v4, half v7): ordered by times the pass keeps.
+  const mixed = await world("scale-mixed", base);
+  process.stderr.write(`  writing ${HISTORY} finished jobs, half of them with v4 uids...\n`);
+  await addHistory(mixed.paths, HISTORY, 0.5);
+  await timeProcess(entry("process"), mixed.args, 1);
+  for (const [what, args] of [
+    ["scq list --limit 50", ["list", "--limit", "50", "--json"]],
+    ["scq status", ["status", "--json"]],
+  ] as const) {
+    ratioRow(
+      `${what}, ${HISTORY} finished, half v4 uids`,
+      (await timeProcess(scq, [...args, ...empty.args])).time,
+      (await timeProcess(scq, [...args, ...mixed.args])).time,
+      1.5,
+    );
   }
   ratioRow(
     "scq job <8 characters>",

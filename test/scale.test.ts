@@ -1,14 +1,17 @@
 // Views that read only what they show: paging through a queue by time-ordered uids, the names cache
 // in the pass's state (a cache: deleted, corrupted or outrun by a folder moved behind its back, the
 // folders still decide), one summary line per pass, and the review page's cheap polling.
+import { execa } from "execa";
 import fs from "fs-extra";
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, test } from "vitest";
 import * as api from "../lib/people/api.ts";
 import { refreshIndex } from "../lib/queue/listing.ts";
-import { jobDir } from "../lib/core/paths.ts";
+import { APP_DIR, jobDir } from "../lib/core/paths.ts";
 import { JobMetadataSchema, type JobStatus } from "../lib/core/schemas.ts";
 import { uuidv7 } from "../lib/core/uid.ts";
 import { startUiServer } from "../lib/ui/server.ts";
@@ -60,6 +63,77 @@ describe("paged listings", () => {
     const oldest = await world.job(pending[0]!);
     expect(s.oldest_pending).toBe(oldest.meta.created_at);
     expect((await api.getJob(pending[7]!.slice(-8), world.owner)).uid).toBe(pending[7]);
+  });
+});
+
+describe("histories of uids without a time (Python clients' v4)", () => {
+  /** `scq list` in its own process, with the job records it opens counted. */
+  async function listCounted(world: World, args: string[]): Promise<{ uids: string[]; reads: number }> {
+    const loader = pathToFileURL(path.join(APP_DIR, "node_modules", "tsx", "dist", "loader.mjs")).href;
+    const probe = pathToFileURL(path.join(APP_DIR, "test", "probes", "count-record-reads.mjs")).href;
+    const run = await execa(
+      process.execPath,
+      ["--import", loader, "--import", probe, path.join(APP_DIR, "scripts", "scq.ts"), "list", "--json", ...args, ...worldArgs(world)],
+      { env: {}, reject: false },
+    );
+    expect(run.exitCode, run.stderr).toBe(0);
+    return { uids: (JSON.parse(run.stdout) as { uid: string }[]).map((j) => j.uid), reads: Number(/record reads: (\d+)/.exec(run.stderr)![1]) };
+  }
+
+  test("after a pass, a listing orders v4 and v7 jobs by time reading only the records it shows", async () => {
+    const world = await makeWorld();
+    // 60 finished jobs, every third one with a random v4 uid, a minute apart.
+    // (Ahead of every uid this process made before: uuidv7 never goes back in time within a process.)
+    const start = Date.now() + 60_000;
+    const uids: string[] = [];
+    for (let i = 0; i < 60; i += 1) {
+      const uid = i % 3 === 0 ? randomUUID() : uuidv7(start + i * 60_000);
+      const at = new Date(start + i * 60_000).toISOString();
+      await fs.outputJson(
+        path.join(jobDir(world.paths, "completed", uid), "metadata.json"),
+        JobMetadataSchema.parse({
+          uid,
+          name: `job ${i}`,
+          requester_email: SCIENTIST,
+          target_email: OWNER,
+          status: "completed",
+          created_at: at,
+          updated_at: at,
+        }),
+      );
+      uids.push(uid);
+    }
+    const newest = [...uids].reverse();
+    // Before any pass: every v4 record is read to place it.
+    const cold = await listCounted(world, ["--limit", "5"]);
+    expect(cold.uids).toEqual(newest.slice(0, 5));
+    expect(cold.reads).toBe(5 + 20);
+    // The pass keeps their times beside the names: the page reads its 5 records and no more.
+    await world.pass();
+    const warm = await listCounted(world, ["--limit", "5"]);
+    expect(warm.uids).toEqual(newest.slice(0, 5));
+    expect(warm.reads).toBe(5);
+    const later = await listCounted(world, ["--limit", "10", "--after", newest[29]!]);
+    expect(later.uids).toEqual(newest.slice(30, 40));
+    expect(later.reads).toBe(10);
+    // A v4 job that arrived since the pass is placed by its record, the rest still by the times kept.
+    const uid = randomUUID();
+    const at = new Date(start + 60 * 60_000).toISOString();
+    await fs.outputJson(
+      path.join(jobDir(world.paths, "completed", uid), "metadata.json"),
+      JobMetadataSchema.parse({
+        uid,
+        name: "new",
+        requester_email: SCIENTIST,
+        target_email: OWNER,
+        status: "completed",
+        created_at: at,
+        updated_at: at,
+      }),
+    );
+    const fresh = await listCounted(world, ["--limit", "3"]);
+    expect(fresh.uids).toEqual([uid, ...newest.slice(0, 2)]);
+    expect(fresh.reads).toBe(1 + 3);
   });
 });
 

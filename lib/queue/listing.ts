@@ -10,7 +10,8 @@
 // the one recorded; any change since (a pass, a sync, a person, another program) changes the mtime,
 // and then that folder is listed instead. A missing or unreadable cache is ignored the same way, and
 // every job shown is read from its own folder anyway. Only the pass writes the cache, at the end of a
-// pass, for the folders whose mtime changed.
+// pass, for the folders whose mtime changed, and the sort times of uids without one of their own
+// (index/legacy-times.json, see refreshLegacyTimes).
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -124,7 +125,57 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     changed = true;
   }
   if (changed) await writeJsonAtomic(path.join(dir, "counts.json"), counts);
+  if (changed || !(await exists(timesFile(paths)))) await refreshLegacyTimes(paths);
   return arrivals;
+}
+
+// Uids without a time of their own (random v4 uids: every job of a Python client, every job from
+// before v7) are ordered by their record's created_at, which never changes. The pass keeps those
+// times beside the names (index/legacy-times.json, a "uid ms" line each), so a listing reads none of
+// their records to order them, however long the history; a uid the file does not know yet (arrived
+// since the pass) is read from its record, as before.
+const TimesSchema = z.object({ times: z.string().transform((s) => (s === "" ? [] : s.split("\n"))) });
+
+function timesFile(paths: QueuePaths): string {
+  return path.join(cacheDir(paths), "legacy-times.json");
+}
+
+/** The times file as it is, into `legacyTimes`; read again only when it changed. */
+async function loadLegacyTimes(paths: QueuePaths): Promise<Map<string, number>> {
+  const file = timesFile(paths);
+  const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
+  const known = new Map<string, number>();
+  if (mtime === undefined) return known;
+  const parsed = await readJsonFile(file, TimesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: records are read instead"));
+  for (const line of parsed?.times ?? []) {
+    const [uid, ms] = line.split(" ");
+    if (uid && ms && /^\d+$/.test(ms)) known.set(uid, Number(ms));
+  }
+  for (const [uid, ms] of known) if (!legacyTimes.has(uid)) legacyTimes.set(uid, ms);
+  timesLoaded.set(file, mtime);
+  return known;
+}
+const timesLoaded = new Map<string, number>();
+
+/** Keep the times file to the legacy uids the status folders hold now: new ones read from their records, gone ones dropped. */
+async function refreshLegacyTimes(paths: QueuePaths): Promise<void> {
+  const names = await statusUids(paths);
+  const known = await loadLegacyTimes(paths);
+  const now = new Map<string, number>();
+  const unread: { uid: string; status: JobStatus }[] = [];
+  for (const [status, uids] of names)
+    for (const uid of uids) {
+      if (isTimeOrdered(uid)) continue;
+      const ms = known.get(uid);
+      if (ms === undefined) unread.push({ uid, status });
+      else now.set(uid, ms);
+    }
+  await forEachLimit(unread, READ_CONCURRENCY, async ({ uid, status }) => {
+    const job = await readJob(paths, status, uid).catch(expected("a record being synced or moved: its time is learnt at a later pass"));
+    if (job) now.set(uid, Date.parse(job.meta.created_at));
+  });
+  if (now.size === known.size && unread.length === 0 && (await exists(timesFile(paths)))) return;
+  await writeFileAtomic(timesFile(paths), JSON.stringify({ times: [...now].map(([uid, ms]) => `${uid} ${ms}`).join("\n") }));
 }
 
 export interface Page {
@@ -210,6 +261,12 @@ async function inOrder(
     for (const uid of all) if (!isTimeOrdered(uid)) legacy.push({ uid, status });
     return { status, uids: all, at: 0 };
   });
+  // The pass's times first (when they changed since this process read them); records only for the rest.
+  const file = timesFile(paths);
+  if (legacy.some(({ uid }) => !legacyTimes.has(uid))) {
+    const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
+    if (mtime !== undefined && timesLoaded.get(file) !== mtime) await loadLegacyTimes(paths);
+  }
   await forEachLimit(legacy, READ_CONCURRENCY, async ({ uid, status }) => {
     if (legacyTimes.has(uid)) return;
     const job = await readJob(paths, status, uid).catch(expected("a record being synced or moved: left out of this page, listed when readable"));
