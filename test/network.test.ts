@@ -154,6 +154,12 @@ describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
     await until("the approver to see it pending", async () =>
       fs.pathExists(path.join(peer(CAROL).datasite(OWNER), QUEUE, "jobs", "pending", uid, "code", "run.sh")),
     );
+    // Her review says how many approvals are still needed: the owner's approvals.json reached her client.
+    await until("the approvals to reach the approver", async () => fs.pathExists(path.join(peer(CAROL).datasite(OWNER), QUEUE, "approvals.json")));
+    const review = await scq(CAROL, ["review", uid, "--datasite", OWNER]);
+    expect(review.stdout).toContain("Approvals: 0 of 1 required");
+    expect(review.stdout).toContain(`Still needed: 1 more, from ${OWNER}, ${CAROL}`);
+    expect(await fs.pathExists(path.join(peer(BOB).datasite(OWNER), QUEUE, "approvals.json"))).toBe(false);
     const vote = await scq(CAROL, ["approve", uid, "--datasite", OWNER]);
     expect(vote.exitCode, vote.stderr).toBe(0);
     await until("the vote to arrive and the job to run", async () => (await ownerJob(uid))?.status === "completed", 90_000);
@@ -231,6 +237,8 @@ describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
     // For each file the app writes a rule for: who may read (r) and write (w) it. "*" is everyone.
     const table: [string, Record<string, "" | "r" | "rw">][] = [
       ["queue.json", { [ALICE]: "r", [BOB]: "r", [CAROL]: "r", [STRANGER]: "r" }],
+      // How many approvals a job needs, and from whom: for the listed approvers only.
+      ["approvals.json", { [CAROL]: "r" }],
       ["syft.pub.yaml", {}],
       [`inbox/${ALICE}/0190f3a0-0000-7000-8000-000000000002/metadata.json`, { [ALICE]: "rw" }],
       [`inbox/${BOB}/0190f3a0-0000-7000-8000-000000000003/code/run.sh`, { [BOB]: "rw" }],
