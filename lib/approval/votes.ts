@@ -70,10 +70,6 @@ export function tally(job: Job, approvals: Approvals): Tally {
 }
 
 /**
- * Where a job stands with N-of-M approvals, as its owner's settings say (null when they ask for none,
- * or when an approver reviews another owner's queue: that owner's settings are not visible here).
- */
-/**
  * Where a job in the queue at `paths` stands with N-of-M approvals, for whoever reviews it: the owner
  * by their settings, a listed approver (--datasite) by the approvals.json the owner's pass publishes
  * to them. Null when the owner asks for none (or has published nothing readable).

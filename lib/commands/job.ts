@@ -9,6 +9,7 @@ import { visible } from "../core/visible.ts";
 import {
   changesLines,
   cliCommand,
+  commentLine,
   datasiteOption,
   contextFrom,
   jobJson,
@@ -152,7 +153,7 @@ export const output: Command<OutputArgs, OutputData> = {
       `Output of ${out.uid} in ${out.dir}:`,
       ...out.files.map((f) => `  ${visible(f.rel)}  (${f.size} bytes)`),
       ...(out.changes_requested ? [`Changes requested by ${out.decided_by}: ${visible(out.changes_requested)}`] : []),
-      ...out.line_comments.map((c) => `  ${visible(c.file)}:${c.line}  ${visible(c.text)}`),
+      ...out.line_comments.map(commentLine),
       ...out.withheld.map((w) => `  withheld: ${visible(w.path)}: ${visible(w.reason)}`),
       ...(out.checks ? outputChecksLines(out.checks) : []),
       ...(out.copied_to ? [`Copied to ${out.copied_to}`] : []),

@@ -6,6 +6,7 @@ import { reviewedQueue } from "../core/context.ts";
 import type { ChecksReport, Vote } from "../core/schemas.ts";
 import {
   cliCommand,
+  commentLine,
   datasiteOption,
   jobJson,
   onDatasite,
@@ -107,7 +108,7 @@ function revisionLines(r: Revision | null): string[] {
   if (r.unchanged > 0) out.push(`  (${r.unchanged} file(s) unchanged)`);
   if (r.comments.length > 0) {
     out.push(`Comments on that revision:`);
-    for (const c of r.comments) out.push(`  ${c.file}:${c.line}  ${c.text}`);
+    out.push(...r.comments.map(commentLine));
   }
   return out;
 }

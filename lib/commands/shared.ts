@@ -5,7 +5,7 @@ import { resolveContext, type Context } from "../core/context.ts";
 import { describeRun } from "../run/executor.ts";
 import { age, shortUid } from "../core/log.ts";
 import type { Job, JobView } from "../core/job.ts";
-import type { ChecksReport, JobMetadata, JobStatus } from "../core/schemas.ts";
+import type { ChecksReport, JobMetadata, JobStatus, LineComment } from "../core/schemas.ts";
 import { visible, visibleKeepingColour } from "../core/visible.ts";
 import type { approvalsOf } from "../approval/votes.ts";
 
@@ -178,13 +178,16 @@ export function outputChecksLines(files: ChecksReport["files"]): string[] {
   return lines;
 }
 
+/** A comment on a line, as every command shows it: "  run.sh:4  text". */
+export const commentLine = (c: LineComment) => `  ${visible(c.file)}:${c.line}  ${visible(c.text)}`;
+
 /** A job returned for changes, as its requester reads it: the owner's comment, their comments on lines, and what to do. */
 export function changesLines(record: JobJson): string[] {
   const d = record.output_decisions;
   if (!d?.changes_requested) return [];
   return [
     `Changes requested by ${d.by}: ${visible(d.changes_requested)}`,
-    ...d.line_comments.map((c) => `  ${visible(c.file)}:${c.line}  ${visible(c.text)}`),
+    ...d.line_comments.map(commentLine),
     `Change the code and submit it again as a revision: scq submit <folder> --to ${record.target_email} --revises ${record.uid.slice(-8)}`,
   ];
 }

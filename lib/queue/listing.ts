@@ -140,33 +140,39 @@ function timesFile(paths: QueuePaths): string {
   return path.join(cacheDir(paths), "legacy-times.json");
 }
 
-/** The times file as it is, into `legacyTimes`; read again only when it changed. */
-async function loadLegacyTimes(paths: QueuePaths): Promise<Map<string, number>> {
+/** The times the pass kept, by uid; undefined when there is no file yet (an unreadable one reads as empty). */
+async function readLegacyTimes(paths: QueuePaths): Promise<Map<string, number> | undefined> {
   const file = timesFile(paths);
-  const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
-  const known = new Map<string, number>();
-  if (mtime === undefined) return known;
+  if (!(await exists(file))) return undefined;
   const parsed = await readJsonFile(file, TimesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: records are read instead"));
+  const known = new Map<string, number>();
   for (const line of parsed?.times ?? []) {
     const [uid, ms] = line.split(" ");
     if (uid && ms && /^\d+$/.test(ms)) known.set(uid, Number(ms));
   }
-  for (const [uid, ms] of known) if (!legacyTimes.has(uid)) legacyTimes.set(uid, ms);
-  timesLoaded.set(file, mtime);
   return known;
 }
+
+/** The kept times into `legacyTimes`, once for each change of the file (by its mtime) in this process. */
 const timesLoaded = new Map<string, number>();
+async function learnLegacyTimes(paths: QueuePaths): Promise<void> {
+  const file = timesFile(paths);
+  const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
+  if (mtime === undefined || timesLoaded.get(file) === mtime) return;
+  timesLoaded.set(file, mtime);
+  for (const [uid, ms] of (await readLegacyTimes(paths)) ?? []) if (!legacyTimes.has(uid)) legacyTimes.set(uid, ms);
+}
 
 /** Keep the times file to the legacy uids the status folders hold now: new ones read from their records, gone ones dropped. */
 async function refreshLegacyTimes(paths: QueuePaths): Promise<void> {
   const names = await statusUids(paths);
-  const known = await loadLegacyTimes(paths);
+  const known = await readLegacyTimes(paths);
   const now = new Map<string, number>();
   const unread: { uid: string; status: JobStatus }[] = [];
   for (const [status, uids] of names)
     for (const uid of uids) {
       if (isTimeOrdered(uid)) continue;
-      const ms = known.get(uid);
+      const ms = known?.get(uid);
       if (ms === undefined) unread.push({ uid, status });
       else now.set(uid, ms);
     }
@@ -174,7 +180,7 @@ async function refreshLegacyTimes(paths: QueuePaths): Promise<void> {
     const job = await readJob(paths, status, uid).catch(expected("a record being synced or moved: its time is learnt at a later pass"));
     if (job) now.set(uid, Date.parse(job.meta.created_at));
   });
-  if (now.size === known.size && unread.length === 0 && (await exists(timesFile(paths)))) return;
+  if (known && now.size === known.size && unread.length === 0) return;
   await writeFileAtomic(timesFile(paths), JSON.stringify({ times: [...now].map(([uid, ms]) => `${uid} ${ms}`).join("\n") }));
 }
 
@@ -262,11 +268,7 @@ async function inOrder(
     return { status, uids: all, at: 0 };
   });
   // The pass's times first (when they changed since this process read them); records only for the rest.
-  const file = timesFile(paths);
-  if (legacy.some(({ uid }) => !legacyTimes.has(uid))) {
-    const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
-    if (mtime !== undefined && timesLoaded.get(file) !== mtime) await loadLegacyTimes(paths);
-  }
+  if (legacy.some(({ uid }) => !legacyTimes.has(uid))) await learnLegacyTimes(paths);
   await forEachLimit(legacy, READ_CONCURRENCY, async ({ uid, status }) => {
     if (legacyTimes.has(uid)) return;
     const job = await readJob(paths, status, uid).catch(expected("a record being synced or moved: left out of this page, listed when readable"));

@@ -120,7 +120,8 @@ export async function jobDetail(ctx: Context, job: JobView, dryRunning: boolean)
   };
   // Only the owner reviews code: a requester's view of their own job shows its record and results.
   // Approvers review code too (the files their listing as approver lets them read).
-  const review = job.role !== "requester" ? await reviewView(ctx, reviewedQueue(ctx), await buildReview(reviewedQueue(ctx), job)) : empty;
+  const queue = reviewedQueue(ctx);
+  const review = job.role !== "requester" ? await reviewView(ctx, queue, await buildReview(queue, job)) : empty;
   const owner = job.role === "owner";
   const dry = owner ? await lastDryRun(ownQueue(ctx), job).catch(expected("no dry run to show")) : undefined;
   const where = owner && job.status === "running" && job.meta.run ? await describeRunNow(ownQueue(ctx), job.meta.run) : undefined;

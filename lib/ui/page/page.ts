@@ -232,6 +232,11 @@ function codeBlock(text: string, file: string, onLine?: (line: number) => void):
   );
 }
 
+/** A comment on a line, as the page shows it wherever it appears: its place, then what it says. */
+function commentParts(c: { file: string; line: number; text: string }): Child[] {
+  return [el("code", { text: `${c.file}:${c.line}` }), ` ${c.text}`];
+}
+
 // What changed since the revision the reviewer returned for changes, file by file as `diff -u`
 // shows it, and the comments they left on that revision's lines.
 function revisionSection(r: NonNullable<JobDetail["revision"]>): HTMLElement[] {
@@ -264,7 +269,7 @@ function revisionSection(r: NonNullable<JobDetail["revision"]>): HTMLElement[] {
   if (r.comments.length)
     blocks.push(
       el("p", { text: "Your comments on that revision:" }),
-      el("ul", { class: "comments" }, ...r.comments.map((c) => el("li", {}, el("code", { text: `${c.file}:${c.line}` }), ` ${c.text}`))),
+      el("ul", { class: "comments" }, ...r.comments.map((c) => el("li", {}, ...commentParts(c)))),
     );
   return blocks;
 }
@@ -631,8 +636,8 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
           el(
             "li",
             {},
-            el("code", { text: `${c.file}:${c.line}` }),
-            ` ${c.text} `,
+            ...commentParts(c),
+            " ",
             el("button", {
               class: "btn",
               type: "button",
@@ -727,7 +732,7 @@ function decisionsSection(j: JobSummary, d: JobDetail): HTMLElement[] {
   if (decided.changes_requested)
     blocks.push(
       el("p", { class: "warn", text: `Changes requested by ${decided.by}: ${decided.changes_requested}` }),
-      el("ul", { class: "comments" }, ...decided.line_comments.map((c) => el("li", {}, el("code", { text: `${c.file}:${c.line}` }), ` ${c.text}`))),
+      el("ul", { class: "comments" }, ...decided.line_comments.map((c) => el("li", {}, ...commentParts(c)))),
     );
   for (const w of decided.withheld) blocks.push(el("p", { class: "warn", text: `Withheld: ${w.path}: ${w.reason}` }));
   return blocks;
