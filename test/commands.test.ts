@@ -143,6 +143,10 @@ describe("commands, in-process", () => {
     expect(pending.render(listed, { ...args, limit: 50 })).toContain(
       `pending (approved by ${OWNER}, applied at the next pass; scq undo takes it back)`,
     );
+    // One job's view says so too.
+    expect((await job.run(world.owner, { ...args, uid })).state).toBe(
+      `pending (approved by ${OWNER}, applied at the next pass; scq undo takes it back)`,
+    );
     const undone = await undo.run(world.owner, { ...args, uid: uid.slice(-8) });
     expect(undone).toEqual({ uid, decision: "approve", by: OWNER, vote: false });
     expect(undo.render(undone, { ...args, uid })).toBe(`Took back the approval of ${uid} by ${OWNER}: it waits for a decision again.`);

@@ -82,16 +82,18 @@ export async function pageOfMyQueue(filter: JobFilter = {}, c?: ContextLike): Pr
         : undefined,
   });
   const jobs = await Promise.all(
-    page.jobs.map(async (j): Promise<JobView> => ({
-      ...j,
-      owner: paths.owner,
-      role: reviewerRole(ctx),
-      taken_in: true,
-      // A decision or vote written and not yet applied: shown as such, and `scq undo` can take it back.
-      waiting_decision: j.status === "pending" ? await waitingDecision(ctx, j.uid) : undefined,
-    })),
+    page.jobs.map((j) => withWaitingDecision(ctx, { ...j, owner: paths.owner, role: reviewerRole(ctx), taken_in: true })),
   );
   return { ...page, jobs };
+}
+
+/**
+ * A pending job of the reviewed queue with the decision (or this person's vote) written and not yet
+ * applied by a pass: shown as such by every view, and `scq undo` can take it back.
+ */
+async function withWaitingDecision(ctx: Context, job: JobView): Promise<JobView> {
+  if (job.status !== "pending" || job.role === "requester") return job;
+  return { ...job, waiting_decision: await waitingDecision(ctx, job.uid) };
 }
 
 /** Jobs in my queue, newest first, filtered: the first page (see pageOfMyQueue for the cursor). */
@@ -192,7 +194,10 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
 
 // ---- both ---------------------------------------------------------------------------------------
 
-export const getJob = async (ref: string, c?: ContextLike) => locateJob(await contextOf(c), ref);
+export async function getJob(ref: string, c?: ContextLike): Promise<JobView> {
+  const ctx = await contextOf(c);
+  return withWaitingDecision(ctx, await locateJob(ctx, ref));
+}
 
 export async function getJobLogs(
   ref: string,

@@ -10,7 +10,7 @@ import { describeZodIssues, errorMessage, HttpError } from "../core/errors.ts";
 import { JobStatus, LineCommentSchema } from "../core/schemas.ts";
 import { visibleDeep } from "../core/visible.ts";
 import { decide, decideMany } from "../approval/decisions.ts";
-import { release } from "../people/api.ts";
+import { getJob, release } from "../people/api.ts";
 import { dryRun } from "../people/dry-run.ts";
 import { locateJob } from "../queue/jobs.ts";
 import { jobDetail, jobList, listVersion, outputFiles, overview } from "./views.ts";
@@ -125,7 +125,7 @@ export function apiRoutes(ctx: Context, dryRuns = new Map<string, Promise<unknow
       method: "GET",
       path: /^\/api\/jobs\/([^/]+)$/,
       handle: async ({ res, params }) => {
-        const job = await locateJob(ctx, params[0]!);
+        const job = await getJob(params[0]!, ctx);
         send(res, await jobDetail(ctx, job, dryRuns.has(job.uid)));
       },
     },
