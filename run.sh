@@ -2,7 +2,7 @@
 # syft-code-queue: the SyftBox app entry point. POSIX sh, so `sh run.sh` (dash), `bash run.sh`,
 # `./run.sh`, a symlink to it, cron and both SyftBox clients all run the same thing.
 #   ./run.sh                one pass of the processor, then exit (SyftBox legacy client, cron)
-#   ./run.sh --loop         a pass every `interval` seconds (sooner when a running job ends), each in a fresh process
+#   ./run.sh --loop         passes in one warm process: at once when work arrives, else every `interval` seconds
 #                           (automatic when SYFTBOX_APP_ID is set: the Go client starts apps once)
 #   ./run.sh --demo [dir]   build a local demo datasite, submit, approve and run a job, show the output
 #   ./run.sh --install-only install dependencies and build the bundle if needed, nothing else
@@ -29,7 +29,10 @@ if ! command -v node >/dev/null 2>&1; then
   say "Node.js is not installed (or not on PATH=$PATH). Install Node.js 20 or newer, or put it on PATH; under the SyftBox client, name its folder in SYFTBOX_EXTRA_PATH. Then run this again."
   exit 1
 fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
+# `node --version` answers before Node starts its engine: a check that costs no Node start.
+node_version="$(node --version)"
+node_major="${node_version#v}"
+node_major="${node_major%%.*}"
 if [ "$node_major" -lt 20 ]; then
   say "Node.js $(node --version) is too old: syft-code-queue needs Node.js 20 or newer."
   exit 1
@@ -120,10 +123,6 @@ build_dist() {
 }
 if build_dist; then bundled=1; else bundled=0; fi
 
-pass() {
-  if [ "$bundled" = 1 ]; then node dist/process.mjs "$@"; else node --import tsx scripts/process.ts "$@"; fi
-}
-
 mode=once
 case "${1:-}" in
   --install-only) exit 0 ;;
@@ -141,7 +140,7 @@ fi
 settings="$(node -e 'const read = (f) => { try { return JSON.parse(require("fs").readFileSync(f, "utf8")) } catch { return {} } }; const f = process.env.SCQ_APP_CONFIG || "config.json"; const c = { ...read(f), ...read(f.replace(/(\.json)?$/, ".local.json")) }; console.log(`${Number.isInteger(c.interval) && c.interval > 0 ? c.interval : 10} ${c.ui?.serve === true}`)')"
 interval="${settings% *}"
 serve_ui="${settings#* }"
-say "looping: one pass every ${interval}s (Ctrl-C to stop)"
+say "looping: a pass whenever work arrives, and every ${interval}s at least (Ctrl-C to stop)"
 
 # The review page (config "ui": {"serve": true}) on the port the SyftBox client assigned the app. Its
 # URL carries a random token made by the page's own process: written to .ui-url here (owner-only),
@@ -161,16 +160,24 @@ keep_ui() {
   say "review page on http://127.0.0.1:${SYFTBOX_ASSIGNED_PORT}/ (pid $ui); its URL with the access token is in $PWD/.ui-url"
 }
 
-sleeper=
-trap 'for p in $sleeper $ui; do kill "$p" 2>/dev/null || true; done; exit 0' INT TERM
+# One warm process runs the passes (lib/pass/loop.ts): at once when work arrives, else every
+# `interval` seconds. It exits 75 now and then to be started afresh (with the bundle rebuilt if the
+# sources changed); if it fails, it is started again after the interval.
+warm=
+trap 'for p in $warm $ui; do kill "$p" 2>/dev/null || true; done; if [ -n "$warm" ]; then wait "$warm" 2>/dev/null || true; fi; exit 0' INT TERM
 while true; do
   keep_ui
   status=0
-  pass "$@" || status=$?
-  if [ "$status" -ne 0 ]; then say "pass failed with exit code $status; retrying in ${interval}s"; fi
-  # Sleep `interval` seconds, or less when a running job ends (its slot is then refilled at once).
-  # In the background, so a SIGTERM is handled at once; the sleeper goes with the loop.
-  if [ "$bundled" = 1 ]; then node dist/process.mjs --sleep "$interval" "$@" 2>/dev/null & else node --import tsx scripts/process.ts --sleep "$interval" "$@" 2>/dev/null & fi
-  sleeper=$!
-  wait "$sleeper" || sleep "$interval"
+  if [ "$bundled" = 1 ]; then node dist/process.mjs --loop "$@" & else node --import tsx scripts/process.ts --loop "$@" & fi
+  warm=$!
+  wait "$warm" || status=$?
+  warm=
+  if [ "$status" -eq 75 ]; then
+    if build_dist; then bundled=1; else bundled=0; fi
+    continue
+  fi
+  say "the loop ended with exit code $status; starting it again in ${interval}s"
+  sleep "$interval" &
+  warm=$!
+  wait "$warm" || true
 done

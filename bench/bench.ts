@@ -21,6 +21,8 @@ import { AppConfigSchema, JobMetadataSchema, type AppConfig } from "../lib/core/
 import { uuidv7 } from "../lib/core/uid.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+/** BENCH_ONLY=loop (or scale, runs; comma-separated): only those sections. */
+const wanted = (section: "scale" | "runs" | "loop") => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(",").includes(section);
 const OWNER = "owner@bench.local";
 const REQUESTER = "scientist@bench.local";
 const LOADER = pathToFileURL(path.join(APP_DIR, "node_modules", "tsx", "dist", "loader.mjs")).href;
@@ -182,6 +184,160 @@ async function loopThroughput(): Promise<void> {
   );
 }
 
+/** p50 and p95 of samples in ms, said "p50 0.31 s, p95 0.52 s". */
+function percentiles(samples: number[]): { p50: number; p95: number; text: string } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  const [p50, p95] = [at(0.5), at(0.95)];
+  return { p50, p95, text: `p50 ${(p50 / 1000).toFixed(2)} s, p95 ${(p95 / 1000).toFixed(2)} s` };
+}
+
+/** run.sh --loop on a bench world; its warm process's pid once it has made its first pass. */
+async function startLoop(w: Awaited<ReturnType<typeof world>>) {
+  const loop = execa("sh", [path.join(APP_DIR, "run.sh"), "--loop", ...w.args], { env: { SCQ_APP_CONFIG: w.configFile }, reject: false });
+  let out = "";
+  loop.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  while (!out.includes("settings:")) await new Promise((resolve) => setTimeout(resolve, 20));
+  const warm = Number((await execa("pgrep", ["-P", String(loop.pid), "-f", "process"])).stdout.trim().split("\n")[0]);
+  const stop = async () => {
+    loop.kill("SIGTERM");
+    await loop;
+  };
+  return { warm, stop };
+}
+
+/** Until `check` holds, looked at every 5 ms: the time it first held (performance.now()). */
+async function until(check: () => boolean, what: string, ms = 60_000): Promise<number> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return performance.now();
+}
+
+/** CPU time a process has used, in ms (from /proc/<pid>/schedstat: nanoseconds on a CPU). */
+const cpuMsOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+
+/**
+ * Reaction under run.sh --loop (default interval): one job at a time, as a person works: submitted
+ * (its folder arrives, as a sync brings it) → pending; approved → the record says running; approved →
+ * the job's first line (it prints the time it began).
+ */
+async function reactionUnderLoop(): Promise<void> {
+  const samples = Number(process.env.BENCH_REACTION_JOBS ?? 20);
+  const w = await world("reaction", base);
+  const loop = await startLoop(w);
+  const toPending: number[] = [];
+  const toRunning: number[] = [];
+  const toFirstLine: number[] = [];
+  for (let i = 0; i < samples; i += 1) {
+    const submittedAt = performance.now();
+    const [uid] = await addSubmissions(w.paths, 1, "date +%s%3N\n");
+    const at = (status: string) => fs.existsSync(path.join(w.paths.jobs, status, uid!));
+    toPending.push((await until(() => at("pending"), "pending")) - submittedAt);
+    const approvedAt = performance.now();
+    const approvedWall = Date.now();
+    await decide({ dataDir: w.dataDir, email: OWNER, config: base }, uid!, { decision: "approve" });
+    toRunning.push((await until(() => at("running") || at("completed"), "running")) - approvedAt);
+    await until(() => at("completed") || at("failed"), "completed");
+    const first = Number((await fs.readFile(path.join(w.paths.jobs, "completed", uid!, "run-logs", "stdout.txt"), "utf8")).split("\n")[0]);
+    toFirstLine.push(first - approvedWall);
+  }
+  await loop.stop();
+  const rows: [string, number[]][] = [
+    ["submitted → pending", toPending],
+    ["approved → running", toRunning],
+    ["approved → the job's first line", toFirstLine],
+  ];
+  for (const [what, times] of rows) {
+    const p = percentiles(times);
+    row(
+      `${what}, run.sh --loop (interval ${base.interval} s), ${samples} jobs`,
+      p.text,
+      "p50 ≤ 1 s, p95 ≤ 2 s",
+      p.p50 <= 1000 && p.p95 <= 2000 ? "met" : "MISSED",
+    );
+  }
+}
+
+/**
+ * What an idle queue costs: the warm loop's CPU over `BENCH_IDLE_S` seconds of nothing to do, per
+ * interval (its polls and the look at each interval's end); and one `sh run.sh` (cron, the legacy
+ * client) against `node -e 0`, the two interleaved round by round and compared as CPU ratios per round.
+ */
+async function idleCosts(): Promise<void> {
+  const seconds = Number(process.env.BENCH_IDLE_S ?? 60);
+  const w = await world("idle", base);
+  const loop = await startLoop(w);
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // the pass its own first pass's writes cause
+  const before = cpuMsOf(loop.warm);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const used = cpuMsOf(loop.warm) - before;
+  await loop.stop();
+  const perWake = used / (seconds / base.interval);
+  row(
+    `idle warm loop, ${seconds} s: CPU per ${base.interval} s interval`,
+    `${perWake.toFixed(2)} ms (${(used / seconds).toFixed(2)} ms a second)`,
+    "≤ 5 ms a wake",
+    perWake <= 5 ? "met" : "MISSED",
+  );
+  // bash's `times` gives the CPU of what it ran, to the millisecond.
+  const childCpu = async (command: string) => {
+    const { stdout } = await execa("bash", ["-c", `${command} >/dev/null 2>&1; times`], { cwd: APP_DIR, env: { SCQ_APP_CONFIG: w.configFile } });
+    const [user, sys] = [...stdout.split("\n")[1]!.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60_000 + Number(m[2]) * 1000);
+    return user! + sys!;
+  };
+  const ratios: number[] = [];
+  const cron: number[] = [];
+  const bare: number[] = [];
+  const once = `sh run.sh ${w.args.map((a) => `'${a}'`).join(" ")}`;
+  for (let i = 0; i < RUNS * 3; i += 1) {
+    const b = await childCpu(`${process.execPath} -e 0`);
+    const c = await childCpu(once);
+    bare.push(b);
+    cron.push(c);
+    ratios.push(c / b);
+  }
+  const ratio = stats(ratios).median;
+  row(
+    "idle sh run.sh (cron) CPU vs node -e 0",
+    `${stats(cron).median.toFixed(0)} ms vs ${stats(bare).median.toFixed(0)} ms: ×${ratio.toFixed(2)} (median of ${ratios.length} paired rounds)`,
+    "≤ 2×",
+    ratio <= 2 ? "met" : "MISSED",
+  );
+}
+
+/**
+ * Trivial jobs (`true`) two at a time: under run.sh --loop, from all approved to all collected, per
+ * job; against the same run.sh started in the same bwrap sandbox by hand, two at a time.
+ */
+async function trivialThroughput(launch: () => Promise<unknown>): Promise<void> {
+  const jobs = Number(process.env.BENCH_TRIVIAL_JOBS ?? 20);
+  const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 2 });
+  const w = await world("trivial", config);
+  const uids = await addSubmissions(w.paths, jobs, "true\n");
+  await runPass({ dataDir: w.dataDir, owner: OWNER, config, log: () => {} });
+  const loop = await startLoop(w);
+  const started = performance.now();
+  for (const uid of uids) await decide({ dataDir: w.dataDir, email: OWNER, config }, uid, { decision: "approve" });
+  const completed = () => (fs.existsSync(path.join(w.paths.jobs, "completed")) ? fs.readdirSync(path.join(w.paths.jobs, "completed")).length : 0);
+  const queued = ((await until(() => completed() === jobs, "all trivial jobs", jobs * 10_000)) - started) / jobs;
+  await loop.stop();
+  const handStarted = performance.now();
+  await forEachLimit([...Array(jobs).keys()], 2, async () => {
+    await launch();
+  });
+  const byHand = (performance.now() - handStarted) / jobs;
+  const ratio = queued / byHand;
+  row(
+    `trivial jobs, 2 at a time, ${jobs}: per job, queue vs bwrap by hand`,
+    `${queued.toFixed(0)} ms vs ${byHand.toFixed(0)} ms: ×${ratio.toFixed(2)}`,
+    "≤ 3×",
+    ratio <= 3 ? "met" : "MISSED",
+  );
+}
+
 const benchRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-bench-"));
 // Open to other users like the runner's stage root: as root, the sandbox starts as nobody.
 await fs.promises.chmod(benchRoot, 0o711);
@@ -201,226 +357,230 @@ try {
   const bareNode = await timeProcess([path.join(APP_DIR, "bench", "rss.mjs")], []);
   row("bare node start", fmt(bareNode.time));
 
-  // ---- scale: the same operations on an empty queue and on 100,000 finished + 5,000 pending jobs ----
-  const HISTORY = Number(process.env.BENCH_HISTORY ?? 100_000);
-  const PENDING = Number(process.env.BENCH_PENDING ?? 5000);
-  const scq = entry("scq");
-  const ratioRow = (what: string, small: Stats, large: Stats, limit: number) => {
-    const ratio = large.median / small.median;
-    row(what, `${fmt(large)}  vs empty ${small.median.toFixed(0)} ms: ×${ratio.toFixed(2)}`, `≤ ${limit}×`, ratio <= limit ? "met" : "MISSED");
-  };
-  const empty = await world("scale-empty", base);
-  const [emptyUid] = await addSubmissions(empty.paths, 1);
-  await timeProcess(entry("process"), empty.args, 1);
-  const big = await world("scale-big", base);
-  process.stderr.write(`  writing ${HISTORY} finished jobs and taking in ${PENDING} submissions...\n`);
-  await addHistory(big.paths, HISTORY);
-  const bigPending = await addSubmissions(big.paths, PENDING);
-  // Intake (at most MAX_INTAKE_PER_PASS a pass), and the first sweep.
-  for (let pass = 0; pass <= Math.ceil(PENDING / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), big.args, 1);
+  if (wanted("scale")) {
+    // ---- scale: the same operations on an empty queue and on 100,000 finished + 5,000 pending jobs ----
+    const HISTORY = Number(process.env.BENCH_HISTORY ?? 100_000);
+    const PENDING = Number(process.env.BENCH_PENDING ?? 5000);
+    const scq = entry("scq");
+    const ratioRow = (what: string, small: Stats, large: Stats, limit: number) => {
+      const ratio = large.median / small.median;
+      row(what, `${fmt(large)}  vs empty ${small.median.toFixed(0)} ms: ×${ratio.toFixed(2)}`, `≤ ${limit}×`, ratio <= limit ? "met" : "MISSED");
+    };
+    const empty = await world("scale-empty", base);
+    const [emptyUid] = await addSubmissions(empty.paths, 1);
+    await timeProcess(entry("process"), empty.args, 1);
+    const big = await world("scale-big", base);
+    process.stderr.write(`  writing ${HISTORY} finished jobs and taking in ${PENDING} submissions...\n`);
+    await addHistory(big.paths, HISTORY);
+    const bigPending = await addSubmissions(big.paths, PENDING);
+    // Intake (at most MAX_INTAKE_PER_PASS a pass), and the first sweep.
+    for (let pass = 0; pass <= Math.ceil(PENDING / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), big.args, 1);
 
-  const idleEmpty = await timeProcess(entry("process"), empty.args);
-  const idleBig = await timeProcess(entry("process"), big.args);
-  ratioRow(`idle pass, ${PENDING} pending + ${HISTORY} finished`, idleEmpty.time, idleBig.time, 1.5);
-  row(`  its peak RSS`, `${(idleBig.rssKb / 1024).toFixed(0)} MB`, "≤ 80 MB", idleBig.rssKb / 1024 <= 80 ? "met" : "MISSED");
-  for (const [what, args] of [
-    ["scq list --limit 50", ["list", "--limit", "50", "--json"]],
-    ["scq status", ["status", "--json"]],
-  ] as const) {
-    ratioRow(`${what}`, (await timeProcess(scq, [...args, ...empty.args])).time, (await timeProcess(scq, [...args, ...big.args])).time, 1.5);
-  }
-  // The same history with uids that carry no time (half v4, half v7): ordered by times the pass keeps.
-  const mixed = await world("scale-mixed", base);
-  process.stderr.write(`  writing ${HISTORY} finished jobs, half of them with v4 uids...\n`);
-  await addHistory(mixed.paths, HISTORY, 0.5);
-  await timeProcess(entry("process"), mixed.args, 1);
-  for (const [what, args] of [
-    ["scq list --limit 50", ["list", "--limit", "50", "--json"]],
-    ["scq status", ["status", "--json"]],
-  ] as const) {
+    const idleEmpty = await timeProcess(entry("process"), empty.args);
+    const idleBig = await timeProcess(entry("process"), big.args);
+    ratioRow(`idle pass, ${PENDING} pending + ${HISTORY} finished`, idleEmpty.time, idleBig.time, 1.5);
+    row(`  its peak RSS`, `${(idleBig.rssKb / 1024).toFixed(0)} MB`, "≤ 80 MB", idleBig.rssKb / 1024 <= 80 ? "met" : "MISSED");
+    for (const [what, args] of [
+      ["scq list --limit 50", ["list", "--limit", "50", "--json"]],
+      ["scq status", ["status", "--json"]],
+    ] as const) {
+      ratioRow(`${what}`, (await timeProcess(scq, [...args, ...empty.args])).time, (await timeProcess(scq, [...args, ...big.args])).time, 1.5);
+    }
+    // The same history with uids that carry no time (half v4, half v7): ordered by times the pass keeps.
+    const mixed = await world("scale-mixed", base);
+    process.stderr.write(`  writing ${HISTORY} finished jobs, half of them with v4 uids...\n`);
+    await addHistory(mixed.paths, HISTORY, 0.5);
+    await timeProcess(entry("process"), mixed.args, 1);
+    for (const [what, args] of [
+      ["scq list --limit 50", ["list", "--limit", "50", "--json"]],
+      ["scq status", ["status", "--json"]],
+    ] as const) {
+      ratioRow(
+        `${what}, ${HISTORY} finished, half v4 uids`,
+        (await timeProcess(scq, [...args, ...empty.args])).time,
+        (await timeProcess(scq, [...args, ...mixed.args])).time,
+        1.5,
+      );
+    }
     ratioRow(
-      `${what}, ${HISTORY} finished, half v4 uids`,
-      (await timeProcess(scq, [...args, ...empty.args])).time,
-      (await timeProcess(scq, [...args, ...mixed.args])).time,
+      "scq job <8 characters>",
+      (await timeProcess(scq, ["job", emptyUid!.slice(-8), "--json", ...empty.args])).time,
+      (await timeProcess(scq, ["job", bigPending[0]!.slice(-8), "--json", ...big.args])).time,
       1.5,
     );
-  }
-  ratioRow(
-    "scq job <8 characters>",
-    (await timeProcess(scq, ["job", emptyUid!.slice(-8), "--json", ...empty.args])).time,
-    (await timeProcess(scq, ["job", bigPending[0]!.slice(-8), "--json", ...big.args])).time,
-    1.5,
-  );
 
-  // The review page: first page and one job's detail, then a page left polling (every 2 s, with the
-  // ETag the page sends) while the server's CPU and memory are read from /proc.
-  {
-    const ui = execa(process.execPath, [...scq, "ui", "--json", ...big.args], { cwd: APP_DIR });
-    const line = await new Promise<string>((resolve) => ui.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString())));
-    const { origin, url } = JSON.parse(line) as { origin: string; url: string };
-    const token = new URL(url).searchParams.get("token")!;
-    const get = async (p: string, etag = "") => {
-      const t = performance.now();
-      const res = await fetch(`${origin}${p}`, { headers: { "x-scq-token": token, ...(etag ? { "if-none-match": etag } : {}) } });
-      await res.arrayBuffer();
-      return { ms: performance.now() - t, etag: res.headers.get("etag") ?? "" };
-    };
-    await get("/api/jobs");
-    const first: number[] = [];
-    const detail: number[] = [];
-    for (let i = 0; i < RUNS; i += 1) {
-      first.push((await get("/api/jobs?limit=50")).ms);
-      detail.push((await get(`/api/jobs/${bigPending[i % bigPending.length]!}`)).ms);
+    // The review page: first page and one job's detail, then a page left polling (every 2 s, with the
+    // ETag the page sends) while the server's CPU and memory are read from /proc.
+    {
+      const ui = execa(process.execPath, [...scq, "ui", "--json", ...big.args], { cwd: APP_DIR });
+      const line = await new Promise<string>((resolve) => ui.stdout?.once("data", (chunk: Buffer) => resolve(chunk.toString())));
+      const { origin, url } = JSON.parse(line) as { origin: string; url: string };
+      const token = new URL(url).searchParams.get("token")!;
+      const get = async (p: string, etag = "") => {
+        const t = performance.now();
+        const res = await fetch(`${origin}${p}`, { headers: { "x-scq-token": token, ...(etag ? { "if-none-match": etag } : {}) } });
+        await res.arrayBuffer();
+        return { ms: performance.now() - t, etag: res.headers.get("etag") ?? "" };
+      };
+      await get("/api/jobs");
+      const first: number[] = [];
+      const detail: number[] = [];
+      for (let i = 0; i < RUNS; i += 1) {
+        first.push((await get("/api/jobs?limit=50")).ms);
+        detail.push((await get(`/api/jobs/${bigPending[i % bigPending.length]!}`)).ms);
+      }
+      row("review page: first page (50 jobs)", fmt(stats(first)), "≤ 100 ms", stats(first).median <= 100 ? "met" : "MISSED");
+      row("review page: one job's detail", fmt(stats(detail)), "≤ 50 ms", stats(detail).median <= 50 ? "met" : "MISSED");
+      const seconds = Number(process.env.BENCH_PAGE_SECONDS ?? 60);
+      const cpuTicks = () => {
+        const stat = fs.readFileSync(`/proc/${ui.pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return Number(fields[11]) + Number(fields[12]);
+      };
+      const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${ui.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+      const ticksBefore = cpuTicks();
+      const started = performance.now();
+      let etag = (await get("/api/jobs?limit=50")).etag;
+      let peakRss = rssMb();
+      while (performance.now() - started < seconds * 1000) {
+        await new Promise((r) => setTimeout(r, 2000));
+        etag = (await get("/api/jobs?limit=50", etag)).etag || etag;
+        peakRss = Math.max(peakRss, rssMb());
+      }
+      const cpuShare = (cpuTicks() - ticksBefore) / 100 / ((performance.now() - started) / 1000);
+      row(
+        `review page left open ${seconds} s, polling`,
+        `${(cpuShare * 100).toFixed(1)} % of a core, ${peakRss.toFixed(0)} MB RSS`,
+        "≤ 5 %, ≤ 200 MB",
+        cpuShare <= 0.05 && peakRss <= 200 ? "met" : "MISSED",
+      );
+      ui.kill("SIGTERM");
+      await ui.catch(() => undefined);
     }
-    row("review page: first page (50 jobs)", fmt(stats(first)), "≤ 100 ms", stats(first).median <= 100 ? "met" : "MISSED");
-    row("review page: one job's detail", fmt(stats(detail)), "≤ 50 ms", stats(detail).median <= 50 ? "met" : "MISSED");
-    const seconds = Number(process.env.BENCH_PAGE_SECONDS ?? 60);
-    const cpuTicks = () => {
-      const stat = fs.readFileSync(`/proc/${ui.pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return Number(fields[11]) + Number(fields[12]);
-    };
-    const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${ui.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-    const ticksBefore = cpuTicks();
-    const started = performance.now();
-    let etag = (await get("/api/jobs?limit=50")).etag;
-    let peakRss = rssMb();
-    while (performance.now() - started < seconds * 1000) {
-      await new Promise((r) => setTimeout(r, 2000));
-      etag = (await get("/api/jobs?limit=50", etag)).etag || etag;
-      peakRss = Math.max(peakRss, rssMb());
-    }
-    const cpuShare = (cpuTicks() - ticksBefore) / 100 / ((performance.now() - started) / 1000);
-    row(
-      `review page left open ${seconds} s, polling`,
-      `${(cpuShare * 100).toFixed(1)} % of a core, ${peakRss.toFixed(0)} MB RSS`,
-      "≤ 5 %, ≤ 200 MB",
-      cpuShare <= 0.05 && peakRss <= 200 ? "met" : "MISSED",
-    );
-    ui.kill("SIGTERM");
-    await ui.catch(() => undefined);
-  }
 
-  // The hourly sweep over the whole history, against `find` listing the same folders.
-  {
-    const { cleanup } = await import("../lib/pass/cleanup.ts");
-    const sweeps: number[] = [];
-    const finds: number[] = [];
-    for (let i = 0; i < 3; i += 1) {
-      await fs.remove(path.join(big.paths.state, "last-sweep.json"));
-      let t = performance.now();
-      await cleanup(big.paths, base, () => {});
-      sweeps.push(performance.now() - t);
-      t = performance.now();
-      await execa("find", [big.paths.jobs, "-mindepth", "2", "-maxdepth", "2", "-name", "*-*"], { stdout: "ignore" });
-      finds.push(performance.now() - t);
+    // The hourly sweep over the whole history, against `find` listing the same folders.
+    {
+      const { cleanup } = await import("../lib/pass/cleanup.ts");
+      const sweeps: number[] = [];
+      const finds: number[] = [];
+      for (let i = 0; i < 3; i += 1) {
+        await fs.remove(path.join(big.paths.state, "last-sweep.json"));
+        let t = performance.now();
+        await cleanup(big.paths, base, () => {});
+        sweeps.push(performance.now() - t);
+        t = performance.now();
+        await execa("find", [big.paths.jobs, "-mindepth", "2", "-maxdepth", "2", "-name", "*-*"], { stdout: "ignore" });
+        finds.push(performance.now() - t);
+      }
+      const ratio = stats(sweeps).median / stats(finds).median;
+      row(
+        `cleanup sweep, ${HISTORY + PENDING} jobs`,
+        `${fmt(stats(sweeps))}  vs find ${stats(finds).median.toFixed(0)} ms: ×${ratio.toFixed(2)}`,
+        "≤ 1.5× find",
+        ratio <= 1.5 ? "met" : "MISSED",
+      );
     }
-    const ratio = stats(sweeps).median / stats(finds).median;
-    row(
-      `cleanup sweep, ${HISTORY + PENDING} jobs`,
-      `${fmt(stats(sweeps))}  vs find ${stats(finds).median.toFixed(0)} ms: ×${ratio.toFixed(2)}`,
-      "≤ 1.5× find",
-      ratio <= 1.5 ? "met" : "MISSED",
-    );
-  }
 
-  // Batch approval: linear in the number of jobs.
-  for (const count of [1000, 2500, PENDING]) {
-    const w = count === PENDING ? big : await world(`approve-${count}`, base);
-    if (w !== big) {
-      await addSubmissions(w.paths, count);
-      for (let pass = 0; pass < Math.ceil(count / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), w.args, 1);
+    // Batch approval: linear in the number of jobs.
+    for (const count of [1000, 2500, PENDING]) {
+      const w = count === PENDING ? big : await world(`approve-${count}`, base);
+      if (w !== big) {
+        await addSubmissions(w.paths, count);
+        for (let pass = 0; pass < Math.ceil(count / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), w.args, 1);
+      }
+      const t = await timeProcess(scq, ["approve", "--all-pending", "-r", "bench", "--json", ...w.args], 1);
+      const perJob = t.time.median / count;
+      row(
+        `scq approve --all-pending, ${count} jobs`,
+        `${fmt(t.time)}  = ${perJob.toFixed(2)} ms a job`,
+        "≤ 5 ms a job",
+        perJob <= 5 ? "met" : "MISSED",
+      );
     }
-    const t = await timeProcess(scq, ["approve", "--all-pending", "-r", "bench", "--json", ...w.args], 1);
-    const perJob = t.time.median / count;
-    row(
-      `scq approve --all-pending, ${count} jobs`,
-      `${fmt(t.time)}  = ${perJob.toFixed(2)} ms a job`,
-      "≤ 5 ms a job",
-      perJob <= 5 ? "met" : "MISSED",
-    );
-  }
 
-  // N-of-M approvals: as many pending jobs as a pass takes votes from one approver's folder; the
-  // shipped pass that records one vote on each (none is approved yet), an idle pass after it, then the
-  // pass that records the second vote and approves all.
-  {
-    const N = MAX_VOTES_PER_FOLDER;
-    const approvers = ["a@bench.local", "b@bench.local"];
-    const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 1, approvals: { required: 2, approvers } });
-    const w = await world("votes", config);
-    const uids = await addSubmissions(w.paths, N);
-    for (let pass = 0; pass < Math.ceil(N / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), w.args, 1);
-    const vote = async (by: string) =>
-      forEachLimit(uids, 32, async (uid) => {
-        const meta = (await fs.readJson(path.join(w.paths.jobs, "pending", uid, "metadata.json"))) as { code_sha256: string };
-        const marker = { uid, decision: "approve", reason: "bench", by, at: new Date().toISOString(), code_sha256: meta.code_sha256 };
-        await fs.outputJson(voteFile(w.paths, by, uid), marker);
+    // N-of-M approvals: as many pending jobs as a pass takes votes from one approver's folder; the
+    // shipped pass that records one vote on each (none is approved yet), an idle pass after it, then the
+    // pass that records the second vote and approves all.
+    {
+      const N = MAX_VOTES_PER_FOLDER;
+      const approvers = ["a@bench.local", "b@bench.local"];
+      const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 1, approvals: { required: 2, approvers } });
+      const w = await world("votes", config);
+      const uids = await addSubmissions(w.paths, N);
+      for (let pass = 0; pass < Math.ceil(N / MAX_INTAKE_PER_PASS); pass += 1) await timeProcess(entry("process"), w.args, 1);
+      const vote = async (by: string) =>
+        forEachLimit(uids, 32, async (uid) => {
+          const meta = (await fs.readJson(path.join(w.paths.jobs, "pending", uid, "metadata.json"))) as { code_sha256: string };
+          const marker = { uid, decision: "approve", reason: "bench", by, at: new Date().toISOString(), code_sha256: meta.code_sha256 };
+          await fs.outputJson(voteFile(w.paths, by, uid), marker);
+        });
+      await vote(approvers[0]!);
+      const first = await timeProcess(entry("process"), w.args, 1);
+      row(
+        `pass recording ${N} votes (1 of 2 each)`,
+        `${fmt(first.time)}  = ${(first.time.median / N).toFixed(2)} ms a vote`,
+        "≤ 10 ms a vote",
+        first.time.median / N <= 10 ? "met" : "MISSED",
+      );
+      ratioRow(`idle pass, ${N} pending with votes in`, idleEmpty.time, (await timeProcess(entry("process"), w.args)).time, 1.5);
+      await vote(approvers[1]!);
+      const second = await timeProcess(entry("process"), w.args, 1);
+      const approved =
+        (await fs.readdir(path.join(w.paths.jobs, "approved"))).length +
+        (await fs.readdir(path.join(w.paths.jobs, "running")).catch(() => [])).length;
+      row(
+        `pass recording the 2nd vote and approving, ${N} jobs`,
+        `${fmt(second.time)}  = ${(second.time.median / N).toFixed(2)} ms a job (${approved} approved)`,
+        "≤ 10 ms a job",
+        second.time.median / N <= 10 && approved === N ? "met" : "MISSED",
+      );
+      await stopRuns(w.paths);
+
+      // A listed approver floods their folder with votes on no waiting job: the pass deals with a
+      // bounded number, in one audit line. A queue of its own: nothing else for the pass to do.
+      const f = await world("vote-flood", config);
+      const FLOOD = 5000;
+      await forEachLimit([...Array(FLOOD).keys()], 32, async (i) => {
+        const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+        const marker = { uid, decision: "approve", reason: "", by: approvers[0]!, at: new Date().toISOString(), code_sha256: "0".repeat(64) };
+        await fs.outputJson(voteFile(f.paths, approvers[0]!, uid), marker);
       });
-    await vote(approvers[0]!);
-    const first = await timeProcess(entry("process"), w.args, 1);
-    row(
-      `pass recording ${N} votes (1 of 2 each)`,
-      `${fmt(first.time)}  = ${(first.time.median / N).toFixed(2)} ms a vote`,
-      "≤ 10 ms a vote",
-      first.time.median / N <= 10 ? "met" : "MISSED",
-    );
-    ratioRow(`idle pass, ${N} pending with votes in`, idleEmpty.time, (await timeProcess(entry("process"), w.args)).time, 1.5);
-    await vote(approvers[1]!);
-    const second = await timeProcess(entry("process"), w.args, 1);
-    const approved =
-      (await fs.readdir(path.join(w.paths.jobs, "approved"))).length + (await fs.readdir(path.join(w.paths.jobs, "running")).catch(() => [])).length;
-    row(
-      `pass recording the 2nd vote and approving, ${N} jobs`,
-      `${fmt(second.time)}  = ${(second.time.median / N).toFixed(2)} ms a job (${approved} approved)`,
-      "≤ 10 ms a job",
-      second.time.median / N <= 10 && approved === N ? "met" : "MISSED",
-    );
-    await stopRuns(w.paths);
-
-    // A listed approver floods their folder with votes on no waiting job: the pass deals with a
-    // bounded number, in one audit line. A queue of its own: nothing else for the pass to do.
-    const f = await world("vote-flood", config);
-    const FLOOD = 5000;
-    await forEachLimit([...Array(FLOOD).keys()], 32, async (i) => {
-      const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
-      const marker = { uid, decision: "approve", reason: "", by: approvers[0]!, at: new Date().toISOString(), code_sha256: "0".repeat(64) };
-      await fs.outputJson(voteFile(f.paths, approvers[0]!, uid), marker);
-    });
-    const auditLines = async () => (await fs.readFile(f.paths.audit, "utf8").catch(() => "")).split("\n").filter(Boolean).length; // none yet in a fresh queue
-    const before = await auditLines();
-    const flooded = await timeProcess(entry("process"), f.args, 1);
-    const added = (await auditLines()) - before;
-    row(
-      `pass with ${FLOOD} junk vote files in one folder`,
-      `${fmt(flooded.time)}, ${added} audit line(s) added`,
-      "≤ 2 s, ≤ 2 lines",
-      flooded.time.median <= 2000 && added <= 2 ? "met" : "MISSED",
-    );
+      const auditLines = async () => (await fs.readFile(f.paths.audit, "utf8").catch(() => "")).split("\n").filter(Boolean).length; // none yet in a fresh queue
+      const before = await auditLines();
+      const flooded = await timeProcess(entry("process"), f.args, 1);
+      const added = (await auditLines()) - before;
+      row(
+        `pass with ${FLOOD} junk vote files in one folder`,
+        `${fmt(flooded.time)}, ${added} audit line(s) added`,
+        "≤ 2 s, ≤ 2 lines",
+        flooded.time.median <= 2000 && added <= 2 ? "met" : "MISSED",
+      );
+    }
   }
 
   const problem = await sandboxProblem("bwrap");
   if (problem) {
     row("intake 1,000 + run 100 in bwrap", "skipped: bubblewrap unusable here");
   } else {
-    const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 2 });
-    const w = await world("busy", config);
-    const approved = await addSubmissions(w.paths, 100);
-    await runPass({ dataDir: w.dataDir, owner: OWNER, config, log: () => {} });
-    for (const uid of approved) await decide({ dataDir: w.dataDir, email: OWNER, config }, uid, { decision: "approve" });
-    await addSubmissions(w.paths, 1000);
-    const busy = await timeProcess(entry("process"), w.args, 1);
-    const running = (await fs.readdir(path.join(w.paths.jobs, "running"))).length;
-    row(
-      `pass: 1,000 arrive, ${MAX_INTAKE_PER_PASS} taken in + start 2 of 100 approved (bwrap)`,
-      `${fmt(busy.time)}  (${running} started)`,
-      "≤ 10 s",
-      busy.time.median <= 10_000 && running === 2 ? "met" : "MISSED",
-    );
-    await stopRuns(w.paths);
+    if (wanted("runs")) {
+      const config = AppConfigSchema.parse({ ...base, max_concurrent_jobs: 2 });
+      const w = await world("busy", config);
+      const approved = await addSubmissions(w.paths, 100);
+      await runPass({ dataDir: w.dataDir, owner: OWNER, config, log: () => {} });
+      for (const uid of approved) await decide({ dataDir: w.dataDir, email: OWNER, config }, uid, { decision: "approve" });
+      await addSubmissions(w.paths, 1000);
+      const busy = await timeProcess(entry("process"), w.args, 1);
+      const running = (await fs.readdir(path.join(w.paths.jobs, "running"))).length;
+      row(
+        `pass: 1,000 arrive, ${MAX_INTAKE_PER_PASS} taken in + start 2 of 100 approved (bwrap)`,
+        `${fmt(busy.time)}  (${running} started)`,
+        "≤ 10 s",
+        busy.time.median <= 10_000 && running === 2 ? "met" : "MISSED",
+      );
+      await stopRuns(w.paths);
 
-    await lockWhileJobsRun();
-    await loopThroughput();
+      await lockWhileJobsRun();
+    }
     // Sandbox overhead: the same trivial command with and without the sandbox around it.
     const { launchCommand, prepareStageFiles, stageLayout } = await import("../lib/run/sandbox.ts");
     const { appliedLimits } = await import("../lib/run/limits.ts");
@@ -454,12 +614,26 @@ try {
       }),
     );
     const overhead = boxed.median - plain.median;
-    row(
-      "sandbox start, bash run.sh (true)",
-      `${fmt(boxed)} vs sh -c true ${fmt(plain)}: +${overhead.toFixed(1)} ms`,
-      "≤ 30 ms",
-      overhead <= 30 ? "met" : "MISSED",
-    );
+    if (wanted("runs"))
+      row(
+        "sandbox start, bash run.sh (true)",
+        `${fmt(boxed)} vs sh -c true ${fmt(plain)}: +${overhead.toFixed(1)} ms`,
+        "≤ 30 ms",
+        overhead <= 30 ? "met" : "MISSED",
+      );
+    if (wanted("loop")) {
+      await reactionUnderLoop();
+      await idleCosts();
+      await trivialThroughput(() =>
+        execa(launch.file, launch.args, {
+          cwd: launch.cwd,
+          env: launch.env,
+          extendEnv: false,
+          ...(launch.uid === undefined ? {} : { uid: launch.uid, gid: launch.gid }),
+        }),
+      );
+      await loopThroughput();
+    }
   }
 
   const cpu = os.cpus()[0]?.model ?? "unknown cpu";
@@ -477,4 +651,10 @@ try {
 } finally {
   await execa("chmod", ["-R", "u+rwx", benchRoot], { reject: false });
   await fs.remove(benchRoot);
+  // The idle records of the bench's runs of run.sh (they name its folders), in the app folder.
+  const records = path.join(APP_DIR, ".idle");
+  for (const name of await fs.readdir(records).catch(() => [] as string[])) {
+    const file = path.join(records, name);
+    if ((await fs.readFile(file, "utf8").catch(() => "")).includes(benchRoot)) await fs.remove(file);
+  }
 }

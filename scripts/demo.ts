@@ -4,13 +4,13 @@
 // output is printed with the commands to explore further.
 import fs from "fs-extra";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { decide } from "../lib/approval/decisions.ts";
 import { ScqError } from "../lib/core/errors.ts";
 import { writeJsonAtomic } from "../lib/core/fsutil.ts";
 import { findJob } from "../lib/queue/jobs.ts";
 import { consoleLog } from "../lib/core/log.ts";
 import { runPass } from "../lib/pass/pass.ts";
-import { sleepUntilWoken } from "../lib/run/wake.ts";
 import { settingsInForce } from "../lib/core/settings.ts";
 import { APP_DIR, datasiteDir, queuePaths } from "../lib/core/paths.ts";
 import { sandboxProblem } from "../lib/run/sandbox.ts";
@@ -97,12 +97,12 @@ async function main(): Promise<void> {
   console.log(`approval marker written for code sha256 ${marker.code_sha256}`);
 
   step("A pass starts the approved job in the sandbox; a later pass collects it once it has run");
-  // As run.sh --loop does: a pass, then a wait that ends early when the run ends.
+  // Passes a moment apart, until the run has been collected (run.sh --loop would pass at the run's end).
   const paths = queuePaths(dataDir, OWNER, config.queue_name);
   for (let round = 0; round < 60; round += 1) {
     const summary = await pass();
     if (summary.running === 0 && summary.started.length === 0) break;
-    await sleepUntilWoken(paths, 1);
+    await sleep(250);
   }
 
   const job = await findJob(paths, submitted.uid);

@@ -107,13 +107,15 @@ describe.skipIf(!ready)("stop the queue", () => {
   test("3. a job whose processes leave its session and ignore SIGTERM is killed whole at the timeout; the pass does not wait on it", async () => {
     const world = await makeWorld({ job_timeout: 2 });
     const started = Date.now();
+    // Sleeps under a number no other test uses (test files run side by side), so pgrep finds only these.
+    const n = 10_000 + Math.floor(Math.random() * 80_000);
     const job = await runApproved(world, {
-      "run.sh": "trap '' TERM\nsetsid sh -c \"trap '' TERM; sleep 300\" &\nnohup sleep 301 >/dev/null 2>&1 &\nsleep 302\n",
+      "run.sh": `trap '' TERM\nsetsid sh -c "trap '' TERM; sleep ${n}0" &\nnohup sleep ${n}1 >/dev/null 2>&1 &\nsleep ${n}2\n`,
     });
     expect(job.status).toBe("failed");
     expect(job.meta.timed_out).toBe(true);
     expect(Date.now() - started).toBeLessThan(20_000);
-    const left = await execa("pgrep", ["-f", "sleep 30[012]"], { reject: false });
+    const left = await execa("pgrep", ["-f", `sleep ${n}[012]`], { reject: false });
     expect(left.stdout).toBe("");
   });
 });

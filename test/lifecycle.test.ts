@@ -195,7 +195,7 @@ describe("intake", () => {
     const inbox = path.join(world.paths.inbox, SCIENTIST, uid);
     await fs.remove(path.join(inbox, "submitted"));
     const summary = await world.pass();
-    expect(summary.intake).toEqual({ accepted: [], rejected: [] });
+    expect(summary.intake).toEqual({ accepted: [], rejected: [], waiting: [] });
     expect(await fs.pathExists(path.join(inbox, "code", "run.sh"))).toBe(true);
     await fs.writeFile(path.join(inbox, "submitted"), "{}");
     expect((await world.pass()).intake.accepted).toEqual([uid]);

@@ -254,6 +254,84 @@ describe("entry points", () => {
     expect(ok.stderr).not.toContain("building dist/ failed");
   });
 
+  test("run.sh on a queue where nothing changed stops at the idle check; a submission, a decision, a settings edit, a run or an old pass each bring a full pass", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    const env = { SCQ_APP_CONFIG: world.configFile, PATH: process.env.PATH ?? "" };
+    const args = [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)];
+    const records = path.join(APP_DIR, ".idle");
+    // The idle records of this world's runs (found by the queue folders they list), removed at the end.
+    const ours = async () => {
+      const names = await fs.readdir(records).catch(() => []);
+      const mine: string[] = [];
+      for (const name of names) {
+        const text = await fs.readFile(path.join(records, name), "utf8").catch(() => "");
+        if (text.includes(world.dataDir)) mine.push(path.join(records, name));
+      }
+      return mine;
+    };
+    onTestFinished(async () => {
+      for (const file of await ours()) await fs.rm(file, { force: true });
+    });
+    const run = async () => {
+      const done = await execa("bash", args, { env, reject: false });
+      expect(done.exitCode, done.stderr).toBe(0);
+      return done.stdout;
+    };
+    const idle = (out: string) => / idle: nothing new since the pass at /.test(out);
+    const full = (out: string) => / settings: /.test(out);
+    /** Runs until one stops at the idle check; the runs before it were full passes (a pass's own writes can bring one more). */
+    const untilIdle = async () => {
+      for (let i = 0; i < 3; i++) {
+        const out = await run();
+        if (idle(out)) return;
+        expect(full(out)).toBe(true);
+      }
+      throw new Error("three runs on an unchanged queue and none stopped at the idle check");
+    };
+
+    await untilIdle();
+    expect(await ours()).toHaveLength(1);
+    // `scq status` tells the owner the queue is looked at although no pass ran.
+    const status = await runScript("scq.ts", ["status", ...worldArgs(world)], { env });
+    expect(status.stdout).toMatch(/last looked \d+s ago, nothing new since/);
+
+    const uid = await world.submit({ "run.sh": "sleep 2; echo done > $OUTPUT_DIR/done.txt\n" });
+    let out = await run();
+    expect(idle(out)).toBe(false);
+    expect(out).toContain(`intake: ${uid.slice(-8)} from ${SCIENTIST} → pending`);
+    await untilIdle();
+
+    await decide(world.owner, uid, { decision: "approve", reason: "read it" });
+    expect(idle(await run())).toBe(false);
+    expect(["running", "completed"]).toContain((await world.job(uid)).status);
+    // While the job runs (two seconds), no run stops at the idle check: its end has to be collected.
+    let whileRunning = 0;
+    while ((await world.job(uid)).status !== "completed") {
+      whileRunning++;
+      out = await run();
+      expect(idle(out)).toBe(false);
+      await sleep(100);
+    }
+    expect(whileRunning).toBeGreaterThan(2);
+    await untilIdle();
+
+    // An edit of config.json (here a later mtime only) is a change: the next pass says which settings are in force.
+    const later = new Date(Date.now() + 2000);
+    await fs.utimes(world.configFile, later, later);
+    expect(full(await run())).toBe(true);
+    await untilIdle();
+
+    // A full pass at least every five minutes, for what falls due with time alone.
+    const record = (await ours())[0]!;
+    const kept = JSON.parse(await fs.readFile(record, "utf8")) as { pass_at: number };
+    await fs.writeJson(record, { ...kept, pass_at: Date.now() - 6 * 60_000 });
+    expect(full(await run())).toBe(true);
+    // A damaged record is no record: a full pass.
+    await untilIdle();
+    await fs.writeFile(record, "{not json");
+    expect(full(await run())).toBe(true);
+  });
+
   test("the pass script: --help exits 0, an unknown option exits 2 with a hint", async () => {
     const help = await runScript("process.ts", ["--help"]);
     expect(help.exitCode).toBe(0);
@@ -429,22 +507,110 @@ describe("entry points", () => {
     expect((await world.job(flagged)).status).toBe("pending");
   });
 
-  test("run.sh --loop repeats passes, each a fresh process, and stops cleanly on SIGTERM", async () => {
-    const world = await makeWorld({ sandbox: { mode }, interval: 1 });
-    const loop = execa("bash", [path.join(APP_DIR, "run.sh"), "--loop", ...worldArgs(world).slice(0, 4)], {
+  /** run.sh --loop on the world, its stdout (the passes' lines) and stderr gathered as they come. */
+  function loopOf(world: World, extra: string[] = []) {
+    const loop = execa("bash", [path.join(APP_DIR, "run.sh"), "--loop", ...worldArgs(world).slice(0, 4), ...extra], {
       env: { SCQ_APP_CONFIG: world.configFile, PATH: process.env.PATH ?? "" },
       reject: false,
     });
-    let out = "";
-    loop.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    await sleep(1500);
-    // Submitted after the loop started: only a later pass can take it in.
-    const uid = await world.submit("ok");
-    await waitFor("a later pass to take the job in", () => Promise.resolve(out.includes(`intake: ${uid.slice(-8)}`)));
+    const seen = { out: "", err: "" };
+    loop.stdout?.on("data", (chunk: Buffer) => (seen.out += chunk.toString()));
+    loop.stderr?.on("data", (chunk: Buffer) => (seen.err += chunk.toString()));
+    onTestFinished(async () => {
+      // run.sh stops its warm process on SIGTERM; anything still there after is killed.
+      loop.kill("SIGTERM");
+      await Promise.race([loop, sleep(10_000)]);
+      await execa("pkill", ["-KILL", "-f", world.dataDir], { reject: false });
+      await loop;
+    });
+    return { loop, seen };
+  }
+  const passesIn = (out: string) => out.split("\n").filter((line) => / settings: /.test(line)).length;
+
+  test("run.sh --loop: one warm process takes a job from submission to its collected result at once, not an interval later", async () => {
+    // An interval no test waits out: only the loop's watch on the queue's folders can move the job.
+    const world = await makeWorld({ sandbox: { mode }, interval: 3600 });
+    const { loop, seen } = loopOf(world);
+    await waitFor("the loop's first pass", () => Promise.resolve(passesIn(seen.out) > 0));
+    const uid = await world.submit({ "run.sh": "echo 7 > $OUTPUT_DIR/n.txt\n" });
+    await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${uid.slice(-8)}`)));
+    await decide(world.owner, uid, { decision: "approve" });
+    await waitFor("the approved job run and collected", async () => (await world.job(uid)).status === "completed");
+    expect(await fs.readFile(path.join((await world.job(uid)).dir, "output", "n.txt"), "utf8")).toBe("7\n");
+    // All of it in one process: the loop never ended and was never started again.
+    expect(seen.err).not.toMatch(/the loop ended/);
+    expect(seen.out.match(/loop: a pass at once/g)).toHaveLength(1);
     loop.kill("SIGTERM");
     const done = await loop;
     expect(done.exitCode).toBe(0);
-    expect(done.stderr).toMatch(/looping: one pass every 1s/);
+    expect(done.stderr).toMatch(/looping: a pass whenever work arrives, and every 3600s at least/);
+  });
+
+  test("run.sh --loop: idle, a wake at the interval looks at the folders' times and runs no pass; a change runs one", async () => {
+    const world = await makeWorld({ sandbox: { mode }, interval: 1 });
+    const { seen } = loopOf(world);
+    await waitFor("the loop's first pass", () => Promise.resolve(passesIn(seen.out) > 0));
+    await sleep(4500);
+    // Four intervals went by with nothing to do: the first pass, and at most the one its own writes caused.
+    expect(passesIn(seen.out)).toBeLessThanOrEqual(2);
+    const before = passesIn(seen.out);
+    const uid = await world.submit("ok");
+    await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${uid.slice(-8)}`)));
+    expect(passesIn(seen.out)).toBeGreaterThan(before);
+  });
+
+  test("run.sh --loop: the warm process restarts itself when asked to, and killed with -9 it is started again; no job is lost either way", async () => {
+    const world = await makeWorld({ sandbox: { mode }, interval: 1 });
+    const { loop, seen } = loopOf(world, ["--restart-after", "1"]);
+    await waitFor("two loop processes, one after the other", () => Promise.resolve((seen.out.match(/loop: a pass at once/g) ?? []).length >= 2));
+    const uid = await world.submit({ "run.sh": "sleep 2; echo done > $OUTPUT_DIR/done.txt\n" });
+    await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${uid.slice(-8)}`)));
+    await decide(world.owner, uid, { decision: "approve" });
+    await waitFor("the job running", async () => (await world.job(uid)).status === "running");
+    // kill -9 the warm process while its job runs: run.sh says so and starts a new one, which collects the run.
+    const warm = (await execa("pgrep", ["-f", `process.*--loop.*${world.dataDir}`], { reject: false })).stdout.trim().split("\n")[0];
+    expect(Number(warm)).toBeGreaterThan(0);
+    process.kill(Number(warm), "SIGKILL");
+    await waitFor("run.sh to start the loop again", () =>
+      Promise.resolve(/the loop ended with exit code 137; starting it again in 1s/.test(seen.err)),
+    );
+    await waitFor("the job collected by a later loop", async () => (await world.job(uid)).status === "completed");
+    expect(await fs.readFile(path.join((await world.job(uid)).dir, "output", "done.txt"), "utf8")).toBe("done\n");
+    loop.kill("SIGTERM");
+    expect((await loop).exitCode).toBe(0);
+  });
+
+  test("run.sh --loop stopped as the Go SyftBox client stops an app (every descendant of run.sh signalled): a running job is no descendant, runs on, and is collected by the next loop", async () => {
+    const world = await makeWorld({ sandbox: { mode }, interval: 1 });
+    const first = loopOf(world);
+    const uid = await world.submit({ "run.sh": "sleep 3; echo survived > $OUTPUT_DIR/done.txt\n" });
+    await waitFor("the submission taken in", () => Promise.resolve(first.seen.out.includes(`intake: ${uid.slice(-8)}`)));
+    await decide(world.owner, uid, { decision: "approve" });
+    await waitFor("the job running", async () => (await world.job(uid)).status === "running");
+    // The tree under run.sh, found by parent pids as the client finds it, each signalled (SIGTERM, then SIGKILL).
+    const table: [number, number][] = [];
+    for (const name of await fs.readdir("/proc")) {
+      const stat = /^\d+$/.test(name) ? await fs.readFile(`/proc/${name}/stat`, "utf8").catch(() => "") : "";
+      // Fields after the command name (which may hold spaces): state, then the parent's pid.
+      if (stat) table.push([Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])]);
+    }
+    const tree = [first.loop.pid!];
+    for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of table) if (ppid === tree[i]) tree.push(pid);
+    for (const pid of tree.reverse()) process.kill(pid, "SIGTERM");
+    await sleep(500);
+    for (const pid of tree) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    await first.loop;
+    expect((await world.job(uid)).status).toBe("running");
+    const second = loopOf(world);
+    await waitFor("the job collected by the next loop", async () => (await world.job(uid)).status === "completed");
+    expect(await fs.readFile(path.join((await world.job(uid)).dir, "output", "done.txt"), "utf8")).toBe("survived\n");
+    expect(second.seen.out).toContain(`run: ${uid.slice(-8)}`);
   });
 
   test("scq logs --follow: the owner's prints a running job's output as it comes; the requester's waits until it has finished and been checked", async () => {

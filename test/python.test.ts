@@ -8,6 +8,7 @@ import { z } from "zod";
 import { readAudit } from "../lib/queue/audit.ts";
 import { decide } from "../lib/approval/decisions.ts";
 import { jobDir } from "../lib/core/paths.ts";
+import { leftNothing } from "../lib/pass/inputs.ts";
 import { makeWorld, runScript, worldArgs, type World } from "./helpers.ts";
 import { writePythonJob } from "./python-job.ts";
 
@@ -98,6 +99,23 @@ describe("what the Python client writes, we read", () => {
     const parsed = CodeJob.parse(raw);
     expect(parsed.status).toBe("rejected");
     expect(parsed.error_message).toMatch(/accept_legacy_jobs/);
+  });
+
+  test("a job still arriving in pending/ (changed in the last 10 s) waits for a later pass, and the pass that left it says it left work", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" }, accept_legacy_jobs: true });
+    const uid = await pythonJob(world, { offsetHours: 0 });
+    // Its last file just arrived, as a sync brings a job's files one by one.
+    await fs.writeFile(path.join(jobDir(world.paths, "pending", uid), "code", "more.txt"), "x\n");
+    const first = await world.pass();
+    expect(first.intake.waiting).toEqual([uid]);
+    expect(first.intake.accepted).toEqual([]);
+    // Not a pass that left nothing: run.sh's idle check must not skip the pass that takes it in.
+    expect(await leftNothing(first, world.paths)).toBe(false);
+    const old = new Date(Date.now() - 60_000);
+    for (const p of ["code/more.txt", "code", "."]) await fs.utimes(path.join(jobDir(world.paths, "pending", uid), p), old, old);
+    const second = await world.pass();
+    expect(second.intake.accepted).toEqual([uid]);
+    expect(second.intake.waiting).toEqual([]);
   });
 
   test("the permission files its syft-perm writes (beside metadata.json and beside the code) are replaced by the queue's own rules", async () => {

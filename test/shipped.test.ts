@@ -72,6 +72,9 @@ describe("run.sh, called every way it is called, reads config.json in its own fo
       ["cron (HOME, PATH=/usr/bin:/bin, working folder HOME)", "/bin/sh", [runSh], install.home, cron],
     ];
     for (const [way, file, args, cwd, env] of ways) {
+      // Each way's run a full pass: without this, a run started the same way as the one before it
+      // would stop at the idle check (nothing changed in between).
+      await fs.remove(path.join(install.app, ".idle"));
       const result = await execa(file, args, { cwd, env, extendEnv: false, reject: false });
       expect(result.exitCode, `${way}: ${result.stderr}`).toBe(0);
       expect(result.stdout, way).toMatch(settingsLine(install));
@@ -88,16 +91,25 @@ describe("run.sh, called every way it is called, reads config.json in its own fo
     });
     let out = "";
     child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const passes = () => (out.match(/settings: /g) ?? []).length;
     const deadline = Date.now() + 20_000;
-    while ((out.match(/settings: /g) ?? []).length < 2 && Date.now() < deadline) await sleep(100);
+    while (passes() < 1 && Date.now() < deadline) await sleep(100);
+    // Idle, the loop runs no pass at its interval; an edit of config.json brings one, which reads it.
+    await sleep(1500);
+    const before = passes();
+    const config = path.join(install.app, "config.json");
+    await fs.writeJson(config, { ...(await fs.readJson(config)), job_timeout: 78 });
+    while (passes() === before && Date.now() < deadline) await sleep(100);
     child.kill("SIGTERM");
     const result = await child;
     expect(result.exitCode).toBe(0);
-    expect(String(result.stderr)).toMatch(/looping: one pass every 1s/);
-    // Every pass of the loop, each a fresh process, read the app folder's config.json.
+    expect(String(result.stderr)).toMatch(/looping: a pass whenever work arrives, and every 1s at least/);
     const lines = out.split("\n").filter((l) => l.includes("settings: "));
-    expect(lines.length).toBeGreaterThanOrEqual(2);
-    for (const line of lines) expect(line).toMatch(settingsLine(install));
+    expect(lines.length).toBeGreaterThan(before);
+    expect(lines[0]).toMatch(settingsLine(install));
+    expect(lines.at(-1)).toMatch(/job_timeout 78 s/);
+    // One warm process ran them all.
+    expect(out.match(/loop: a pass at once/g)).toHaveLength(1);
   });
 
   test("node outside the PATH it is given (the Go client rebuilds PATH): run.sh finds it under ~/.nvm, or says to name it in SYFTBOX_EXTRA_PATH", async () => {

@@ -47,7 +47,7 @@ describe("sync realities", () => {
     const file = path.join(inboxDir(world, uid), "metadata.json");
     const whole = await fs.readFile(file, "utf8");
     await fs.writeFile(file, whole.slice(0, 40));
-    expect((await world.pass()).intake).toEqual({ accepted: [], rejected: [] });
+    expect((await world.pass()).intake).toEqual({ accepted: [], rejected: [], waiting: [] });
     await fs.writeFile(file, whole);
     expect((await world.pass()).intake.accepted).toEqual([uid]);
 

@@ -48,6 +48,8 @@ export interface QueuePaths {
   runs: string;
   /** Touched by a supervisor when its run ends, so `run.sh --loop` starts the next pass at once. */
   wake: string;
+  /** The time of the last idle check that found nothing changed (no pass ran): for `scq status`. */
+  lastLook: string;
 }
 
 export function queuePaths(dataDir: string, owner: string, queueName: string): QueuePaths {
@@ -67,6 +69,7 @@ export function queuePaths(dataDir: string, owner: string, queueName: string): Q
     lastPass: path.join(state, "last-pass.json"),
     runs: path.join(state, "runs"),
     wake: path.join(state, "wake"),
+    lastLook: path.join(state, "last-look"),
   };
 }
 

@@ -513,9 +513,15 @@ export const RunRequestSchema = z.object({
   output: z.string(),
   /**
    * How the supervisor learns that the pass recorded the run, before which it must not start the job:
-   * "stdin" (local: "go" on its stdin; end of input means the pass died) or "go-file" (Slurm: a file `go` beside this one).
+   * "stdin" ("go" on its stdin; end of input means the caller died: a run the caller waits for) or
+   * "go-file" (a file `go` beside this one, or `no-go`: local runs and Slurm).
    */
   gate: z.enum(["stdin", "go-file"]),
+  /**
+   * The process that started a local run, by pid and kernel start time: gone before it said go, it
+   * died, and the run never starts. Null on Slurm, whose node cannot see it.
+   */
+  starter: z.object({ pid: z.number().int(), start: z.string() }).nullable().default(null),
   /** A file the supervisor touches when the run has ended, so a waiting `run.sh --loop` starts the next pass at once. */
   wake: z.string().nullable(),
 });

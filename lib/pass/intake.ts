@@ -72,13 +72,15 @@ const LEFTOVER_MS = 24 * 3600_000;
 export interface IntakeResult {
   accepted: string[];
   rejected: { uid: string; reason: string }[];
+  /** Jobs in pending/ from Python clients left for a later pass: changed too recently, perhaps still syncing. */
+  waiting: string[];
 }
 
 export async function intake(paths: QueuePaths, config: AppConfig, log: Log): Promise<IntakeResult> {
   const rec: Recorder = { paths, log: prefixed(log, "intake: ") };
   await finishMovedAdmissions(rec);
   await freezeCompleteSubmissions(paths, config, log);
-  const result: IntakeResult = { accepted: [], rejected: [] };
+  const result: IntakeResult = { accepted: [], rejected: [], waiting: [] };
   const frozen: { email: string; uid: string }[] = [];
   for (const email of await listDirs(paths.intake)) {
     for (const uid of await listDirs(path.join(paths.intake, email))) frozen.push({ email, uid });
@@ -497,7 +499,10 @@ async function adoptLegacyJob(rec: Recorder, config: AppConfig, result: IntakeRe
     async (bytes) => recordFromDisk(JSON.parse(bytes.toString("utf8")), (await fs.promises.lstat(file)).mtimeMs),
     () => undefined,
   );
-  if (Date.now() - (await newestChange(dir)) < LEGACY_QUIET_MS) return; // may still be syncing
+  if (Date.now() - (await newestChange(dir)) < LEGACY_QUIET_MS) {
+    result.waiting.push(uid); // may still be syncing
+    return;
+  }
   const claimed = LegacyJobSchema.safeParse(raw);
   const who = { uid, email: claimed.data?.requester_email ?? "unknown@unverified.invalid", name: claimed.data?.name };
   const reject = async (reason: string) => {

@@ -95,7 +95,7 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
       payload: { event: "pending_for_review", at: new Date().toISOString(), uids: pendingNew, count: pendingNew.length, datasite: owner },
     });
   }
-  const outbox = path.join(paths.state, "outbox");
+  const outbox = outboxOf(paths);
   await fs.promises.mkdir(outbox, { recursive: true });
   for (const { payload, requester } of events) {
     for (const target of targets) {
@@ -113,6 +113,13 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
     }
   }
   await sendDue(paths, outbox, log);
+}
+
+const outboxOf = (paths: QueuePaths) => path.join(paths.state, "outbox");
+
+/** Messages not sent yet (a target was down): a later pass tries again, when they are due. */
+export async function unsentMessages(paths: QueuePaths): Promise<number> {
+  return (await fs.promises.readdir(outboxOf(paths)).catch(expected("no outbox yet: nothing unsent", []))).length;
 }
 
 async function sendDue(paths: QueuePaths, outbox: string, log: Log): Promise<void> {

@@ -71,7 +71,7 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
   const summary: PassSummary = {
     started_at: now(),
     finished_at: "",
-    intake: { accepted: [], rejected: [] },
+    intake: { accepted: [], rejected: [], waiting: [] },
     cancelled: [],
     pending: 0,
     decided: [],

@@ -137,6 +137,9 @@ async function checkLineComments(job: Job, decision: ReleaseDecision): Promise<v
   }
 }
 
+/** What an idle check writes in its look file (lib/pass/idle.ts): the time it looked. */
+const LastLookSchema = z.iso.datetime();
+
 const LastPassSchema = z.looseObject({
   finished_at: z.string().optional(),
   skipped: z.string().optional(),
@@ -153,6 +156,8 @@ export interface QueueStatus {
   /** Where each running job runs, and since when. */
   running: { uid: string; name: string; runs_on: string; started_at: string | null }[];
   last_pass: { finished_at?: string; skipped?: string; sandbox_problem?: string | null; settings?: Settings } | null;
+  /** The last idle check (no pass: nothing had changed since the last one), when later than that pass; null when none. */
+  last_look: string | null;
   /** Finished jobs whose output waits for the owner's release (scq checks, then scq release), oldest first. */
   held_output: { uid: string; name: string; status: JobStatus; since: string }[];
 }
@@ -167,6 +172,8 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
   // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".
   const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(expected("no last pass to show yet"))) ?? null;
+  const look = LastLookSchema.safeParse((await ifExists(fs.promises.readFile(paths.lastLook, "utf8")))?.trim());
+  const lastLook = look.success && (!lastPass?.finished_at || look.data > lastPass.finished_at) ? look.data : null;
   // running/ holds at most max_concurrent_jobs jobs (plus any a config change left): each is read.
   const { jobs: running } = await listJobs(paths, ["running"]);
   return {
@@ -183,6 +190,7 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
       })),
     ),
     last_pass: lastPass,
+    last_look: lastLook,
     held_output: (await heldOutput(paths)).map((j) => ({
       uid: j.uid,
       name: j.meta.name,

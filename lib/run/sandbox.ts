@@ -255,12 +255,25 @@ export function bwrapDisablesUserns(): Promise<boolean> {
   return disableUsernsSupport;
 }
 
+/** A sandbox found working is trusted this long in one process (the warm loop): no trial sandbox on the way from a decision to its job. */
+const WORKED_FOR_MS = 60_000;
+const worked = new Map<string, number>();
+
 /**
  * Can this machine run jobs in `mode`? Undefined when it can; otherwise what is wrong and how to fix it.
  * Tries a real, tiny sandbox with the same seccomp filter and namespace rules jobs get, because bwrap
  * can be installed yet unable to create namespaces.
  */
 export async function sandboxProblem(mode: SandboxMode): Promise<string | undefined> {
+  const key = `${mode} ${process.env.PATH}`; // the same bwrap
+  if (Date.now() - (worked.get(key) ?? -Infinity) < WORKED_FOR_MS) return undefined;
+  const problem = await trySandbox(mode);
+  if (problem === undefined) worked.set(key, Date.now());
+  else worked.delete(key);
+  return problem;
+}
+
+async function trySandbox(mode: SandboxMode): Promise<string | undefined> {
   const { execa } = await import("execa"); // only passes that have jobs to run get here
   if (mode === "none") {
     const result = await execa("prlimit", ["--core=0", "--", "true"], { reject: false });

@@ -4,18 +4,20 @@
 // (result.json, atomically, in a folder no job can reach), never anything the job itself wrote.
 //
 //   1. read request.json (the pass wrote it, schema-checked here too)
-//   2. wait for the pass's "go": the pass says it only after it recorded the job as running, so a
-//      pass that dies before that leaves a supervisor that runs nothing; it writes not-started, and
-//      the next pass puts the job back in approved/ (it never ran, so its approval still stands)
+//   2. wait for the pass's "go" (a file `go` in the run folder; on stdin for a run its caller waits
+//      for): the pass says it only after it recorded the job as running, so a pass that dies before
+//      that (its pid gone, or its pipe closed) leaves a supervisor that runs nothing; it writes
+//      not-started, and the next pass puts the job back in approved/ (it never ran, so its approval
+//      still stands)
 //   3. write started (when the job really began: a Slurm job may have waited in the queue), run the
 //      job (execute.ts); SIGTERM (a cancellation, scancel) stops it the same way a limit does
 //   4. write result.json, remove the stage, touch the wake file, exit
 import fs from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { isDiskFull } from "../core/disk-space.ts";
 import { errorMessage } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import { isRunning } from "../core/lock.ts";
 import { removeTree } from "../core/remove.ts";
 import { execute } from "./execute.ts";
 import { RunRequestSchema, type RunRequest, type RunResult } from "../core/schemas.ts";
@@ -24,6 +26,8 @@ import { expected } from "../core/expected.ts";
 export const REQUEST_FILE = "request.json";
 export const RESULT_FILE = "result.json";
 export const GO_FILE = "go";
+/** Written instead of go when the pass gave the run up before recording it. */
+export const NO_GO_FILE = "no-go";
 /** Written when the pass never said go: the job did not run. */
 export const NOT_STARTED_FILE = "not-started";
 /** Written (the time, ISO) when the job begins: its time limit counts from here. */
@@ -84,10 +88,33 @@ async function gate(request: RunRequest, runDir: string): Promise<boolean> {
       clearTimeout(deadline);
     }
   }
-  for (const deadline = Date.now() + GO_WAIT_MS; Date.now() < deadline; await sleep(200)) {
-    if (await exists(path.join(runDir, GO_FILE))) return true;
+  // Told by a file: at once through a watch of the run folder where events come, else by a look every
+  // 200 ms (a Slurm node's shared folder).
+  let woken: (() => void) | undefined;
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    watcher = fs.watch(runDir, { persistent: false }, () => woken?.());
+  } catch {
+    // No watching here: the looks alone.
   }
-  return false;
+  try {
+    for (const deadline = Date.now() + GO_WAIT_MS; Date.now() < deadline;) {
+      if (await exists(path.join(runDir, GO_FILE))) return true;
+      if (await exists(path.join(runDir, NO_GO_FILE))) return false;
+      // The process that started the run is gone without a word: it died before recording the run.
+      if (request.starter && !isRunning(request.starter.pid, request.starter.start)) return exists(path.join(runDir, GO_FILE));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        woken = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return false;
+  } finally {
+    watcher?.close();
+  }
 }
 
 function crashed(message: string): RunResult {
@@ -118,7 +145,12 @@ export async function startOf(runDir: string): Promise<{ neverStarted: true } | 
   return Number.isNaN(at) ? undefined : { startedAt: at };
 }
 
-/** For the pass: say go to a supervisor gated by a file (Slurm), after the run is recorded. */
+/** For the pass: say go to a supervisor gated by a file, after the run is recorded. */
 export async function sayGo(runDir: string): Promise<void> {
   await fs.promises.writeFile(path.join(runDir, GO_FILE), "go\n", { mode: 0o600 });
+}
+
+/** For the pass: tell a supervisor gated by a file that its run was given up (never recorded): it runs nothing. */
+export async function sayNoGo(runDir: string): Promise<void> {
+  await fs.promises.writeFile(path.join(runDir, NO_GO_FILE), "no\n", { mode: 0o600 });
 }

@@ -1,8 +1,8 @@
 // The local executor: each run under its own supervisor process on this machine (scripts/supervise.ts),
-// in its own session (setsid), so it outlives the pass that started it and no signal to the pass's
-// process group reaches it. Its stdin is a pipe from the pass: "go" once the run is recorded; the pipe
-// closing first (the pass died) means "never start". The run is found again by the supervisor's pid
-// and kernel start time, which a reused pid never matches.
+// in its own session (setsid) and nobody's child, so it outlives the process that started it and no
+// signal to that process's group or tree reaches it. The pass writes `go` in the run folder once the
+// run is recorded; the pass dying first (the supervisor watches its pid) means "never start". The run
+// is found again by the supervisor's pid and kernel start time, which a reused pid never matches.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -15,7 +15,7 @@ import type { QueuePaths } from "../../core/paths.ts";
 import { removeTree } from "../../core/remove.ts";
 import { ensureStageRoot, ownStageRoot, stageJob } from "../stage.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
-import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, startOf } from "../supervisor.ts";
+import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, sayGo, sayNoGo, startOf } from "../supervisor.ts";
 import { RunResultSchema, type DataPath, type RunRequest, type RunResult, type SandboxMode } from "../../core/schemas.ts";
 
 /** Past its deadline by this much, a supervisor is taken for hung: it is killed and its run counted lost. */
@@ -52,20 +52,13 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
 
     async launch(staged: Staged, plan): Promise<Launched> {
       const dir = await makeRunDir(paths, staged.runId);
-      const request: RunRequest = { ...plan, stage: staged.stage, gate: "stdin", wake: paths.wake };
+      const request: RunRequest = { ...plan, stage: staged.stage, gate: "go-file", starter: thisProcess(), wake: paths.wake };
       await writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
-      const { child, pid, start } = await spawnSupervisor(dir, true);
-      const release = () => {
-        child.stdin?.destroy();
-        child.unref();
-      };
+      const { pid, start } = await startSupervisor(dir);
       return {
         ref: { executor: "local", run_id: staged.runId, pid, pid_start: start, host: os.hostname() },
-        go: async () => {
-          await new Promise<void>((resolve, reject) => child.stdin?.write("go\n", (error) => (error ? reject(error) : resolve())));
-          release();
-        },
-        abort: () => Promise.resolve(release()),
+        go: () => sayGo(dir),
+        abort: () => sayNoGo(dir),
       };
     },
 
@@ -114,15 +107,53 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
   };
 }
 
+/** This process, as a run's starter: its supervisor runs nothing if it dies before saying go. */
+function thisProcess(): { pid: number; start: string } {
+  const start = processStartTime(process.pid);
+  if (start === undefined) throw new Error("cannot read this process's start time from /proc");
+  return { pid: process.pid, start };
+}
+
 /**
- * A supervisor for the run folder `dir` (request.json written), its own words (not the job's) in
- * supervisor.txt beside its result. `detached`: in its own session, to outlive the caller (real runs);
- * else in the caller's process group, so a Ctrl-C at the terminal reaches it too (runToEnd).
+ * A supervisor for the run folder `dir` (request.json written), to outlive its starter: in a session
+ * of its own, started through a shell that exits at once, so it is nobody's child. The Go SyftBox
+ * client stops an app by signalling every descendant of run.sh, and under the warm loop (a process
+ * that lives on) a supervisor it spawned directly would be one of them. Its own words (not the job's)
+ * go to supervisor.txt beside its result; the shell prints its pid.
  */
-async function spawnSupervisor(dir: string, detached: boolean): Promise<{ child: ChildProcess; pid: number; start: string }> {
+async function startSupervisor(dir: string): Promise<{ pid: number; start: string }> {
   const out = await fs.promises.open(path.join(dir, "supervisor.txt"), "a", 0o600);
   const { file, args } = supervisorCommand();
-  const child = spawn(file, [...args, dir], { cwd: dir, detached, stdio: ["pipe", out.fd, out.fd], env: supervisorEnv() });
+  let said = "";
+  try {
+    const shell = spawn("/bin/sh", ["-c", '"$@" >&2 & echo $!', "sh", file, ...args, dir], {
+      cwd: dir,
+      detached: true,
+      stdio: ["ignore", "pipe", out.fd],
+      env: supervisorEnv(),
+    });
+    shell.stdout?.on("data", (chunk: Buffer) => (said += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      shell.once("close", () => resolve());
+      shell.once("error", reject);
+    });
+  } finally {
+    await out.close();
+  }
+  const pid = Number(said.trim()) || undefined;
+  const start = pid === undefined ? undefined : processStartTime(pid);
+  if (pid === undefined || start === undefined) throw new Error("the supervisor ended as it started; see supervisor.txt in its run folder");
+  return { pid, start };
+}
+
+/**
+ * A supervisor for a run its caller waits for (runToEnd): the caller's own child, in its process
+ * group, so a Ctrl-C at the terminal reaches it too, gated by "go" on its stdin.
+ */
+async function spawnSupervisor(dir: string): Promise<{ child: ChildProcess; pid: number; start: string }> {
+  const out = await fs.promises.open(path.join(dir, "supervisor.txt"), "a", 0o600);
+  const { file, args } = supervisorCommand();
+  const child = spawn(file, [...args, dir], { cwd: dir, stdio: ["pipe", out.fd, out.fd], env: supervisorEnv() });
   const spawned = new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", reject);
@@ -145,7 +176,7 @@ async function spawnSupervisor(dir: string, detached: boolean): Promise<{ child:
  * owner-only, and removed after. The caller told to stop (SIGINT, SIGTERM) stops the run as a
  * cancellation would, and the result says so.
  */
-export async function runToEnd(root: string, request: Omit<RunRequest, "gate" | "wake">): Promise<RunResult> {
+export async function runToEnd(root: string, request: Omit<RunRequest, "gate" | "starter" | "wake">): Promise<RunResult> {
   const dir = await fs.promises.mkdtemp(path.join(root, "supervise-"));
   await fs.promises.chmod(dir, 0o700);
   let running: { pid: number; start: string } | undefined;
@@ -155,8 +186,8 @@ export async function runToEnd(root: string, request: Omit<RunRequest, "gate" | 
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
   try {
-    await writeJsonAtomic(path.join(dir, REQUEST_FILE), { ...request, gate: "stdin", wake: null } satisfies RunRequest);
-    const { child, pid, start } = await spawnSupervisor(dir, false);
+    await writeJsonAtomic(path.join(dir, REQUEST_FILE), { ...request, gate: "stdin", starter: null, wake: null } satisfies RunRequest);
+    const { child, pid, start } = await spawnSupervisor(dir);
     running = { pid, start };
     const ended = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.stdin?.end("go\n");

@@ -104,6 +104,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
         output: path.join(shared, "results", "output"),
         stage: staged.stage,
         gate: "go-file",
+        starter: null,
         wake: null,
       };
       await writeJsonAtomic(path.join(shared, REQUEST_FILE), request, { mode: 0o600 });

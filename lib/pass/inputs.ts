@@ -1,0 +1,140 @@
+// What a pass takes its work from, and how to tell it changed: the folders whose entries a pass acts
+// on, the wake file, the settings and the code. Anything that adds, removes or renames an entry in a
+// folder changes its mtime, and everything that brings work does one of those: a submission's files
+// and its `submitted` marker, a cancel request, a decision, a vote, a Python client's job in pending/,
+// a run ending (its supervisor touches the wake file). The warm loop (loop.ts) watches them (inotify,
+// through fs.watch) with a cheap poll of their mtimes behind the watch, for file systems whose events
+// never arrive (network mounts, FUSE) and the moment between a folder appearing and its watch being
+// armed; a lone run compares their mtimes with the last pass's (idle.ts).
+import fs from "node:fs";
+import path from "node:path";
+import { expected } from "../core/expected.ts";
+import { listDirs } from "../core/fsutil.ts";
+import { isSyftBoxControlFile } from "../core/tree.ts";
+import type { Context } from "../core/context.ts";
+import { APP_DIR, CANCEL_FOLDER, type QueuePaths } from "../core/paths.ts";
+import { unsentMessages } from "./notify.ts";
+import type { PassSummary } from "./pass.ts";
+
+/**
+ * Folders watched at most: a burst of submissions beyond this is still seen through its parent
+ * folders and the interval, without running into the system's limit on inotify watches.
+ */
+const MAX_WATCHED = 1000;
+
+/** Folder names in `folder` (none when it is missing), hidden ones aside. Synchronous, as is all the looking here: a few stats, each cheaper than a hop to the thread pool. */
+function foldersIn(folder: string): string[] {
+  try {
+    return fs
+      .readdirSync(folder, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !e.name.startsWith("."))
+      .map((e) => e.name);
+  } catch {
+    return []; // missing, or removed while read: nothing in it to watch
+  }
+}
+
+/**
+ * The folders a pass acts on the entries of: pending/ for jobs Python clients write straight into it,
+ * and every folder of a submission still in the inbox, whose files a sync brings in any order.
+ */
+function inputFolders(paths: QueuePaths): string[] {
+  const folders = [paths.inbox, paths.decisions, path.join(paths.jobs, "pending")];
+  const below = (folder: string): void => {
+    if (folders.length >= MAX_WATCHED) return;
+    folders.push(folder);
+    for (const name of foldersIn(folder)) below(path.join(folder, name));
+  };
+  for (const email of foldersIn(paths.inbox)) below(path.join(paths.inbox, email));
+  for (const voter of foldersIn(paths.decisions)) folders.push(path.join(paths.decisions, voter));
+  return folders.slice(0, MAX_WATCHED);
+}
+
+/** The settings files a pass reads (an edit of one is a change: the next pass says which settings are in force), with `more` (the client config). */
+export function settingsFiles(ctx: Context, more: readonly string[] = []): string[] {
+  const file = ctx.settings?.looked_at;
+  return [...(file ? [file, file.replace(/(\.json)?$/, ".local.json")] : []), ...more];
+}
+
+/** Everything whose mtime tells of new work: the input folders, the wake file, the settings files and the bundle's build stamp (new code). */
+export function passInputs(paths: QueuePaths, files: readonly string[]): string[] {
+  return [...inputFolders(paths), paths.wake, ...files, path.join(APP_DIR, "dist", ".built")];
+}
+
+/**
+ * A pass that did nothing and left nothing that time alone moves on: nothing taken in, decided,
+ * started or collected, nothing running, no problem waiting to clear, no submission in the inbox or
+ * Python client's job in pending/ waiting to be quiet, no notification waiting to be sent again.
+ */
+export async function leftNothing(s: PassSummary, paths: QueuePaths): Promise<boolean> {
+  const did = s.intake.accepted.length + s.intake.rejected.length + s.cancelled.length + s.decided.length + s.started.length + s.ran.length;
+  if (s.skipped || did > 0 || s.intake.waiting.length > 0 || s.running > 0 || s.sandbox_problem || s.disk_full) return false;
+  return (await unsentMessages(paths)) === 0 && !(await inboxHoldsWork(paths));
+}
+
+/** Submissions (or leftovers) in the inbox: while there are any, a pass may have work that no event announces (a submission waiting for its grace). */
+async function inboxHoldsWork(paths: QueuePaths): Promise<boolean> {
+  for (const email of await listDirs(paths.inbox)) {
+    const entries = await fs.promises
+      .readdir(path.join(paths.inbox, email))
+      .catch(expected("unreadable, or gone meanwhile: counted as work, so a pass looks", ["?"]));
+    if (entries.some((name) => name !== CANCEL_FOLDER && !isSyftBoxControlFile(name) && !name.startsWith("."))) return true;
+    const cancels = await fs.promises.readdir(path.join(paths.inbox, email, CANCEL_FOLDER)).catch(expected("no cancel requests from them", []));
+    if (cancels.length > 0) return true;
+  }
+  return false;
+}
+
+const mtimeOf = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+
+export interface InputWatch {
+  /** The mtimes of every input (folders, the wake file, the settings files): unequal stamps mean something changed in between. */
+  stamp(): string;
+  /** Watch the folders there are now (after a pass made or removed some). */
+  rearm(): void;
+  close(): void;
+}
+
+/** Watch the inputs of the queue at `paths`; `files` (the settings files) count in the stamp only. `onChange` is called on every event. */
+export function watchInputs(paths: QueuePaths, files: readonly string[], onChange: () => void): InputWatch {
+  const watchers = new Map<string, fs.FSWatcher>();
+  const watchOne = (folder: string, only?: string) => {
+    try {
+      const watcher = fs.watch(folder, { persistent: false }, (_event, name) => {
+        if (only === undefined || name === only) onChange();
+      });
+      // A watched folder removed (intake took the submission in) ends its watch; the next rearm forgets it.
+      watcher.on("error", () => {
+        watcher.close();
+        if (watchers.get(folder) === watcher) watchers.delete(folder);
+      });
+      watchers.set(folder, watcher);
+    } catch {
+      // Not there (yet), or no watching here: the poll sees it.
+    }
+  };
+  // The private state folder changes on every pass (its lock, its summary): only the wake file counts.
+  watchOne(paths.state, path.basename(paths.wake));
+  return {
+    stamp() {
+      return passInputs(paths, files)
+        .map((input) => `${input} ${mtimeOf(input)}`)
+        .join("\n");
+    },
+    rearm() {
+      const now = new Set(inputFolders(paths));
+      for (const [folder, watcher] of watchers) {
+        if (folder !== paths.state && !now.has(folder)) {
+          watcher.close();
+          watchers.delete(folder);
+        }
+      }
+      for (const folder of now) if (!watchers.has(folder)) watchOne(folder);
+      if (!watchers.has(paths.state)) watchOne(paths.state, path.basename(paths.wake));
+    },
+    close() {
+      for (const watcher of watchers.values()) watcher.close();
+      watchers.clear();
+    },
+  };
+}

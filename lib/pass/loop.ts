@@ -1,0 +1,138 @@
+// The warm loop behind `run.sh --loop`: one long-lived process that runs the same complete pass as a
+// lone `run.sh` (runPass: the same lock, journal and recovery, so it can be killed anywhere), at once
+// when something a pass acts on changes (inputs.ts), else every `interval` seconds; idle, a wake at
+// the interval is a look at the inputs' mtimes, and a full pass runs at least every few minutes (idle.ts). A pass in a fresh
+// process pays a Node start, the loading of its modules and cold caches; here a decision reaches its
+// job in a fraction of a second. The settings are read again before every pass, as a fresh process
+// would read them. The loop ends itself now and then ("restart": run.sh starts a new one, rebuilding
+// the bundle if the sources changed), so a slow leak or an upgrade of the code never lives long.
+import fs from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ownQueue, type Context } from "../core/context.ts";
+import { errorMessage } from "../core/errors.ts";
+import { APP_DIR } from "../core/paths.ts";
+import { consoleLog } from "../core/log.ts";
+import { passFor } from "./pass.ts";
+import { FULL_PASS_EVERY_MS, noteLook } from "./idle.ts";
+import { leftNothing, settingsFiles, watchInputs, type InputWatch } from "./inputs.ts";
+
+export interface LoopOptions {
+  /** Who and where, read again before every pass: an edit of config.json counts from the next pass. */
+  context: () => Promise<Context>;
+  /** Each pass's summary as one JSON line on stdout, instead of log lines. */
+  json: boolean;
+  /** Stops the loop: at once while it waits, after the pass while one runs. */
+  signal: AbortSignal;
+  /** Restart after this long (run.sh starts a new loop). */
+  restartAfterMs: number;
+  /** Files whose change counts as one besides the settings files (the SyftBox client config). */
+  watchAlso: readonly string[];
+}
+
+/** How often the inputs' mtimes are compared, for changes no event reported. */
+const POLL_MS = 1000;
+/** After an event, a moment for the rest of a burst (a submission's files arrive one by one), so one pass takes it all. */
+const SETTLE_MS = 20;
+/** Between passes at least: bounds the loop's CPU should events come without end (a chatty sync). */
+const MIN_GAP_MS = 100;
+/** Above this, the loop restarts: whatever grew is let go. */
+const MAX_RSS_BYTES = 256 * 1024 * 1024;
+
+/** The bundle's build stamp: a new build (run.sh, scq.sh) means new code, and a restart picks it up. */
+const codeStamp = () =>
+  fs.promises.stat(path.join(APP_DIR, "dist", ".built")).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
+
+export async function warmLoop({ context, json, signal, restartAfterMs, watchAlso }: LoopOptions): Promise<"stopped" | "restart"> {
+  const born = Date.now();
+  const code = await codeStamp();
+  let watched: { key: string; watch: InputWatch } | undefined;
+  let changed = false;
+  let wake: (() => void) | undefined;
+  const onChange = () => {
+    changed = true;
+    wake?.();
+  };
+  const onStop = () => wake?.();
+  signal.addEventListener("abort", onStop);
+  let announced = false;
+  let lookFile = "";
+  let interval = 10;
+  try {
+    while (!signal.aborted) {
+      // What the inputs were as the pass began: anything that changes them later, by the pass itself or
+      // anyone else, makes the stamp differ, so nothing that arrives during a pass waits for the interval.
+      let before: string | undefined;
+      let again = false;
+      let idle = false;
+      const passed = Date.now();
+      try {
+        const ctx = await context();
+        interval = ctx.config.interval;
+        const files = settingsFiles(ctx, watchAlso);
+        const paths = ownQueue(ctx);
+        lookFile = paths.lastLook;
+        const key = [paths.root, paths.state, ...files].join("\n");
+        if (watched?.key !== key) {
+          watched?.watch.close();
+          watched = { key, watch: watchInputs(paths, files, onChange) };
+        }
+        if (!announced && !json) {
+          consoleLog(`loop: a pass at once when a submission, decision, vote, cancel or run's end arrives, else every ${interval}s`);
+          announced = true;
+        }
+        changed = false;
+        before = watched.watch.stamp();
+        const summary = await passFor(ctx, json);
+        if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        // Another process's pass held the lock: ours runs once it is done, not an interval later.
+        again = summary.skipped === "locked";
+        idle = await leftNothing(summary, paths);
+        watched.watch.rearm();
+      } catch (error) {
+        process.stderr.write(`[syft-code-queue] pass failed: ${errorMessage(error)}; trying again in ${interval}s\n`);
+        before = undefined;
+      }
+      await sleep(MIN_GAP_MS);
+      for (;;) {
+        if (await restartDue()) return "restart";
+        const wait = Math.min(again ? POLL_MS : interval * 1000, Math.max(0, born + restartAfterMs - Date.now()));
+        if (signal.aborted || (await nextChange(wait, before, watched?.watch)) === "changed") break;
+        if (!idle || Date.now() - passed >= FULL_PASS_EVERY_MS) break;
+        if (watched?.watch.stamp() !== before) break;
+        noteLook(lookFile);
+      }
+    }
+    return "stopped";
+  } finally {
+    signal.removeEventListener("abort", onStop);
+    watched?.watch.close();
+  }
+
+  async function restartDue(): Promise<boolean> {
+    return Date.now() - born > restartAfterMs || process.memoryUsage.rss() > MAX_RSS_BYTES || (await codeStamp()) !== code;
+  }
+
+  /** Until an event, a changed stamp or a stop ("changed"), or the time is up. A failed pass (`before` unknown) waits out its time, events aside. */
+  function nextChange(ms: number, before: string | undefined, watch: InputWatch | undefined): Promise<"changed" | "time"> {
+    return new Promise((resolve) => {
+      const timers: NodeJS.Timeout[] = [];
+      const done = (why: "changed" | "time") => {
+        for (const timer of timers) clearTimeout(timer);
+        clearInterval(poll);
+        wake = undefined;
+        resolve(why);
+      };
+      wake = () => (signal.aborted ? done("changed") : timers.push(setTimeout(() => done("changed"), SETTLE_MS)));
+      timers.push(setTimeout(() => done("time"), ms));
+      const poll = setInterval(() => {
+        if (before !== undefined && watch && watch.stamp() !== before) done("changed");
+      }, POLL_MS);
+      // Changed while the pass ran: its events came before anyone waited for them.
+      if (changed) wake();
+    });
+  }
+}
