@@ -10,7 +10,7 @@ import { settleForeignMoves } from "./foreign-moves.ts";
 import { logPending } from "./log-pending.ts";
 import { cleanup, type CleanupResult } from "./cleanup.ts";
 import { ConfigError, errorMessage } from "../core/errors.ts";
-import { asDiskFull, diskFull, keepReserve, releaseReserve, unlessDiskFull } from "../core/disk-space.ts";
+import { asDiskFull, diskFull, isDiskFull, keepReserve, releaseReserve, unlessDiskFull } from "../core/disk-space.ts";
 import { exists, writeJsonAtomic } from "../core/fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { refreshIndex, statusUids } from "../queue/listing.ts";
@@ -84,10 +84,16 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     settings,
   };
   // On a low disk the reserve is given back first, so the lock and the records below can be written.
-  const full = await diskFull(paths);
+  let full = await diskFull(paths);
   if (full) await releaseReserve(paths);
-  const lock = await tryLock(paths.lock).catch((error: unknown) => {
-    throw asDiskFull(error);
+  const lock = await tryLock(paths.lock).catch(async (error: unknown) => {
+    // Filled between the look and the lock (a run's output being copied): the reserve gives the room.
+    if (full || !isDiskFull(error)) throw asDiskFull(error);
+    await releaseReserve(paths);
+    full = await diskFull(paths);
+    return tryLock(paths.lock).catch((again: unknown) => {
+      throw asDiskFull(again);
+    });
   });
   if (!lock.acquired) {
     log(`another pass is running (pid ${lock.holder.pid}, since ${lock.holder.started_at}); nothing to do`);
