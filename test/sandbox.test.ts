@@ -65,16 +65,18 @@ describe.skipIf(!ready)("hostile jobs in the bwrap sandbox", () => {
   test("many small processes, each under limits.memory_mb, together over it: the whole job is killed as over its memory limit", async () => {
     const world = await makeWorld({ job_timeout: 60, limits: { memory_mb: 200 } });
     // Ten processes of about 32 MB each (a 2^25-byte string): every one within the per-process limit, 300 MB together.
+    // Their sleeps run under a number no other test uses (test files run side by side), so pgrep finds only these.
+    const n = `40.${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
     const job = await world.approveAndRun(
       await world.submit({
-        "run.sh": `for i in $(seq 10); do awk 'BEGIN { s = "x"; for (i = 0; i < 25; i++) s = s s; system("sleep 40") }' & done\nwait\n`,
+        "run.sh": `for i in $(seq 10); do awk 'BEGIN { s = "x"; for (i = 0; i < 25; i++) s = s s; system("sleep ${n}") }' & done\nwait\n`,
       }),
     );
     expect(job.status).toBe("failed");
     expect(job.meta.error_message).toMatch(/^memory limit: its processes together held more than 200 MB/);
     expect(job.meta.limits_hit).toEqual(["memory"]);
     expect(job.meta.duration_ms).toBeLessThan(30_000);
-    expect((await execa("pgrep", ["-f", "sleep 40"], { reject: false })).stdout).toBe("");
+    expect((await execa("pgrep", ["-f", `sleep ${n}`], { reject: false })).stdout).toBe("");
   });
 
   test("endless stdout: the log keeps its head and tail within limits.max_log_kb and says what was cut", async () => {
