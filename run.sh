@@ -34,7 +34,7 @@ node_version="$(node --version)"
 node_major="${node_version#v}"
 node_major="${node_major%%.*}"
 if [ "$node_major" -lt 20 ]; then
-  say "Node.js $(node --version) is too old: syft-code-queue needs Node.js 20 or newer."
+  say "Node.js $node_version is too old: syft-code-queue needs Node.js 20 or newer."
   exit 1
 fi
 

@@ -77,11 +77,14 @@ export async function resolveContext(options: ContextOptions = {}): Promise<Cont
  * Beside it, an owner's own `<name>.local.json` (config.local.json; untracked) wins field by field, so
  * an upgrade of the app (git pull, a reinstall) that brings a new config.json keeps their settings.
  */
+/** The owner's own settings file beside `file`: config.json → config.local.json. */
+export const localSettingsFile = (file: string): string => file.replace(/(\.json)?$/, ".local.json");
+
 async function loadAppConfig(appConfig?: string): Promise<{ config: AppConfig; settings: Settings }> {
   // An empty --app-config or $SCQ_APP_CONFIG names no file.
   const named = appConfig || process.env.SCQ_APP_CONFIG || undefined;
   const file = path.resolve(named ?? DEFAULT_APP_CONFIG);
-  const local = file.replace(/(\.json)?$/, ".local.json");
+  const local = localSettingsFile(file);
   const [base, mine] = [(await exists(file)) ? file : undefined, (await exists(local)) ? local : undefined];
   if (!base && named !== undefined) throw new ConfigError(`App config ${file} does not exist`);
   if (!base && !mine) {

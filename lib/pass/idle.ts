@@ -64,12 +64,10 @@ export function stillIdle(recordFile: string, nowMs = Date.now()): number | unde
 
 /** "Looked at the queue at this time, nothing had changed": a hint for `scq status` (not durable: its loss costs nothing). */
 export function noteLook(lookFile: string, nowMs = Date.now()): void {
-  const tmp = `${lookFile}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(tmp, `${new Date(nowMs).toISOString()}\n`, { mode: 0o600 });
-    fs.renameSync(tmp, lookFile);
+    writeSmallAtomic(lookFile, `${new Date(nowMs).toISOString()}\n`);
   } catch {
-    fs.rmSync(tmp, { force: true }); // no state folder yet: the next full pass makes one
+    // No state folder yet: the next full pass makes one.
   }
 }
 
@@ -80,7 +78,21 @@ export function keepIdleRecord(recordFile: string, record: IdleRecord | undefine
     return;
   }
   fs.mkdirSync(path.dirname(recordFile), { recursive: true, mode: 0o700 });
-  const tmp = `${recordFile}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
-  fs.renameSync(tmp, recordFile);
+  writeSmallAtomic(recordFile, JSON.stringify(record));
+}
+
+/**
+ * Write, owner-only, through a temp file and a rename: synchronous, and without core/fsutil.ts's
+ * flushes, because these are hints a crash may lose (the next pass writes them anew). A failed write
+ * leaves no temp file behind.
+ */
+function writeSmallAtomic(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, text, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    fs.rmSync(tmp, { force: true });
+    throw error;
+  }
 }

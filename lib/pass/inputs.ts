@@ -11,8 +11,9 @@ import path from "node:path";
 import { expected } from "../core/expected.ts";
 import { listDirs } from "../core/fsutil.ts";
 import { isSyftBoxControlFile } from "../core/tree.ts";
-import type { Context } from "../core/context.ts";
+import { localSettingsFile, type Context } from "../core/context.ts";
 import { APP_DIR, CANCEL_FOLDER, type QueuePaths } from "../core/paths.ts";
+import { inputTimes } from "./idle.ts";
 import { unsentMessages } from "./notify.ts";
 import type { PassSummary } from "./pass.ts";
 
@@ -53,7 +54,7 @@ function inputFolders(paths: QueuePaths): string[] {
 /** The settings files a pass reads (an edit of one is a change: the next pass says which settings are in force), with `more` (the client config). */
 export function settingsFiles(ctx: Context, more: readonly string[] = []): string[] {
   const file = ctx.settings?.looked_at;
-  return [...(file ? [file, file.replace(/(\.json)?$/, ".local.json")] : []), ...more];
+  return [...(file ? [file, localSettingsFile(file)] : []), ...more];
 }
 
 /** Everything whose mtime tells of new work: the input folders, the wake file, the settings files and the bundle's build stamp (new code). */
@@ -85,8 +86,6 @@ async function inboxHoldsWork(paths: QueuePaths): Promise<boolean> {
   return false;
 }
 
-const mtimeOf = (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-
 export interface InputWatch {
   /** The mtimes of every input (folders, the wake file, the settings files): unequal stamps mean something changed in between. */
   stamp(): string;
@@ -117,9 +116,7 @@ export function watchInputs(paths: QueuePaths, files: readonly string[], onChang
   watchOne(paths.state, path.basename(paths.wake));
   return {
     stamp() {
-      return passInputs(paths, files)
-        .map((input) => `${input} ${mtimeOf(input)}`)
-        .join("\n");
+      return JSON.stringify(inputTimes(passInputs(paths, files)));
     },
     rearm() {
       const now = new Set(inputFolders(paths));
