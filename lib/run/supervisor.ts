@@ -65,10 +65,12 @@ export async function supervise(runDir: string): Promise<"ran" | "not started"> 
   }
   await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
   await removeTree(request.stage).catch(expected("the pass's recovery removes what is left"));
+  // A touch, written in place: only its mtime and its event count, nobody reads it, and a supervisor
+  // killed mid-write must not leave a temp file in the owner's state folder.
   if (request.wake)
-    await writeFileAtomic(request.wake, `${new Date().toISOString()}\n`).catch(
-      expected("a wake-up only: the next pass at its interval collects the run anyway"),
-    );
+    await fs.promises
+      .writeFile(request.wake, `${new Date().toISOString()}\n`, { mode: 0o600 })
+      .catch(expected("a wake-up only: the next pass at its interval collects the run anyway"));
   return "ran";
 }
 
