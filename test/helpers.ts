@@ -105,10 +105,18 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
       return world.job(uid);
     },
     async job(uid) {
-      for (const status of JOB_STATUSES) {
-        if (await fs.pathExists(path.join(paths.jobs, status, uid))) return readJob(paths, status, uid);
+      // A warm loop may move the job between finding its folder and reading it: then it is looked for again.
+      for (let attempt = 0; ; attempt++) {
+        for (const status of JOB_STATUSES) {
+          if (!(await fs.pathExists(path.join(paths.jobs, status, uid)))) continue;
+          try {
+            return await readJob(paths, status, uid);
+          } catch (error) {
+            if (attempt >= 5 || (error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+          }
+        }
+        if (attempt >= 5) throw new Error(`job ${uid} is in no status folder`);
       }
-      throw new Error(`job ${uid} is in no status folder`);
     },
   };
   // The owner's app has run once: the queue exists, so submissions are accepted.
