@@ -254,7 +254,7 @@ describe("entry points", () => {
     expect(ok.stderr).not.toContain("building dist/ failed");
   });
 
-  test("run.sh on a queue where nothing changed stops at the idle check; a submission, a decision, a settings edit, a run or an old pass each bring a full pass", async () => {
+  test("run.sh on a queue where nothing changed stops at the idle check; a submission, a decision, a re-synced folder, a settings edit, a run or an old pass each bring a full pass", async () => {
     const world = await makeWorld({ sandbox: { mode } });
     const env = { SCQ_APP_CONFIG: world.configFile, PATH: process.env.PATH ?? "" };
     const args = [path.join(APP_DIR, "run.sh"), ...worldArgs(world).slice(0, 4)];
@@ -313,6 +313,12 @@ describe("entry points", () => {
       await sleep(100);
     }
     expect(whileRunning).toBeGreaterThan(2);
+    await untilIdle();
+
+    // A finished folder changed behind the pass's back (a sync brought jobs back, another program moved
+    // one): a full pass, which records and indexes them.
+    await fs.mkdirp(path.join(world.paths.jobs, "completed", ".resync"));
+    expect(full(await run())).toBe(true);
     await untilIdle();
 
     // An edit of config.json (here a later mtime only) is a change: the next pass says which settings are in force.
@@ -610,7 +616,8 @@ describe("entry points", () => {
     const second = loopOf(world);
     await waitFor("the job collected by the next loop", async () => (await world.job(uid)).status === "completed");
     expect(await fs.readFile(path.join((await world.job(uid)).dir, "output", "done.txt"), "utf8")).toBe("survived\n");
-    expect(second.seen.out).toContain(`run: ${uid.slice(-8)}`);
+    // The pass logs a change after it made it (record, move, audit, log): the line follows the move.
+    await waitFor("the next loop's line for the run", () => Promise.resolve(second.seen.out.includes(`run: ${uid.slice(-8)}`)));
   });
 
   test("scq logs --follow: the owner's prints a running job's output as it comes; the requester's waits until it has finished and been checked", async () => {

@@ -134,6 +134,45 @@ describe("histories of uids without a time (Python clients' v4)", () => {
     const fresh = await listCounted(world, ["--limit", "3"]);
     expect(fresh.uids).toEqual([uid, ...newest.slice(0, 2)]);
     expect(fresh.reads).toBe(1 + 3);
+    // That listing wrote the folder's order back: the next one, still before any pass, reads only its page.
+    const again = await listCounted(world, ["--limit", "3"]);
+    expect(again.uids).toEqual([uid, ...newest.slice(0, 2)]);
+    expect(again.reads).toBe(3);
+  });
+
+  test("the first pass after the whole history was synced again (every folder new, the cache lost) orders it from one cheap read of each v4 record", async () => {
+    const world = await makeWorld();
+    // Ahead of every uid this process made before (uuidv7 never goes back in time within a process).
+    const start = Date.now() + 3 * 3_600_000;
+    const uids: string[] = [];
+    for (let i = 0; i < 40; i += 1) {
+      const uid = i % 2 === 0 ? randomUUID() : uuidv7(start + i * 60_000);
+      const at = new Date(start + i * 60_000).toISOString();
+      const status = i % 5 === 0 ? "failed" : "completed";
+      const meta = { uid, name: `job ${i}`, requester_email: SCIENTIST, target_email: OWNER, status, created_at: at, updated_at: at };
+      await fs.outputJson(path.join(jobDir(world.paths, status, uid), "metadata.json"), JobMetadataSchema.parse(meta));
+      uids.push(uid);
+    }
+    await world.pass();
+    // A re-sync: every folder written anew, and the pass's private cache gone with the old machine.
+    await fs.remove(path.join(world.paths.state, "index"));
+    for (const status of ["completed", "failed"]) {
+      const folder = path.join(world.paths.jobs, status);
+      await fs.move(folder, `${folder}.old`);
+      await fs.move(`${folder}.old`, folder);
+    }
+    await world.pass();
+    for (const status of ["completed", "failed"])
+      expect(await fs.pathExists(path.join(world.paths.state, "index", `${status}.order.json`)), status).toBe(true);
+    const page = await listCounted(world, ["--limit", "7"]);
+    expect(page.uids).toEqual([...uids].reverse().slice(0, 7));
+    expect(page.reads).toBe(7);
+    // A cursor from another folder, v7 and v4 (uids 33 and 34), in a listing of failed jobs only (every fifth).
+    const failedBefore = (i: number) => [...uids].reverse().filter((_, k) => (39 - k) % 5 === 0 && 39 - k < i);
+    for (const k of [6, 5]) {
+      const next = await listCounted(world, ["--limit", "7", "--after", page.uids[k]!, "--status", "failed"]);
+      expect(next.uids).toEqual(failedBefore(39 - k));
+    }
   });
 });
 

@@ -16,6 +16,7 @@ import { APP_DIR, CANCEL_FOLDER, type QueuePaths } from "../core/paths.ts";
 import { inputTimes } from "./idle.ts";
 import { unsentMessages } from "./notify.ts";
 import type { PassSummary } from "./pass.ts";
+import { JOB_STATUSES } from "../core/schemas.ts";
 
 /**
  * Folders watched at most: a burst of submissions beyond this is still seen through its parent
@@ -36,11 +37,13 @@ function foldersIn(folder: string): string[] {
 }
 
 /**
- * The folders a pass acts on the entries of: pending/ for jobs Python clients write straight into it,
- * and every folder of a submission still in the inbox, whose files a sync brings in any order.
+ * The folders a pass acts on the entries of: every status folder (pending/ for jobs Python clients
+ * write straight into it, the others for jobs another program moved, or a sync brought back, which
+ * the pass records and indexes), and every folder of a submission still in the inbox, whose files a
+ * sync brings in any order.
  */
 function inputFolders(paths: QueuePaths): string[] {
-  const folders = [paths.inbox, paths.decisions, path.join(paths.jobs, "pending")];
+  const folders = [paths.inbox, paths.decisions, ...JOB_STATUSES.map((status) => path.join(paths.jobs, status))];
   const below = (folder: string): void => {
     if (folders.length >= MAX_WATCHED) return;
     folders.push(folder);

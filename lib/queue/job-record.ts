@@ -3,7 +3,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describeZodIssues, InvalidFileError } from "../core/errors.ts";
-import { listDirs, readUntrustedFile } from "../core/fsutil.ts";
+import { expected } from "../core/expected.ts";
+import { ifExists, readUntrustedFileAndTime } from "../core/fsutil.ts";
 import { jobDir, type QueuePaths } from "../core/paths.ts";
 import type { Job } from "../core/job.ts";
 import { JobMetadataSchema, UID_PATTERN, type JobMetadata, type JobStatus } from "../core/schemas.ts";
@@ -16,17 +17,35 @@ export async function readJob(paths: QueuePaths, status: JobStatus, uid: string)
 
 /** A metadata.json, ours or a Python client's: bounded, not followed through links, times read with their zones. */
 async function readRecord(file: string): Promise<JobMetadata> {
-  const text = (await readUntrustedFile(file)).toString("utf8");
-  const { mtimeMs } = await fs.promises.lstat(file);
+  const parsed = JobMetadataSchema.safeParse(await readRaw(file));
+  if (!parsed.success) throw new InvalidFileError(file, describeZodIssues(parsed.error), false);
+  return parsed.data;
+}
+
+/** A record's JSON with its times read (see recordFromDisk), not yet checked: one open, fstat, read and close. */
+async function readRaw(file: string): Promise<unknown> {
+  const { bytes, mtimeMs } = await readUntrustedFileAndTime(file);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
     throw new InvalidFileError(file, [`is not valid JSON (${(error as Error).message})`], true);
   }
-  const parsed = JobMetadataSchema.safeParse(recordFromDisk(raw, mtimeMs));
-  if (!parsed.success) throw new InvalidFileError(file, describeZodIssues(parsed.error), false);
-  return parsed.data;
+  return recordFromDisk(raw, mtimeMs);
+}
+
+/**
+ * Only a job's sort time (its created_at, in ms), for ordering jobs whose uid carries none: the
+ * record is read as cheaply as it can be and only that field is checked. Undefined when unreadable
+ * or without a valid time (such a job is read in full, and reported, when it is shown).
+ */
+export async function readJobTime(paths: QueuePaths, status: JobStatus, uid: string): Promise<number | undefined> {
+  const raw = await readRaw(path.join(jobDir(paths, status, uid), "metadata.json")).catch(
+    expected("a record being synced or moved: placed when readable"),
+  );
+  const created = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>).created_at : undefined;
+  const ms = typeof created === "string" ? Date.parse(created) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /**
@@ -34,7 +53,12 @@ async function readRecord(file: string): Promise<JobMetadata> {
  * (`<uid>.conflict.<ts>`), temp folders and anything else there are never listed, run or moved.
  */
 export async function listJobDirs(paths: QueuePaths, status: JobStatus): Promise<string[]> {
-  return (await listDirs(path.join(paths.jobs, status))).filter((name) => UID_PATTERN.test(name));
+  // Entry by entry, not one array of 100,000 entries (a finished folder's size): a third of the memory.
+  const uids: string[] = [];
+  const dir = await ifExists(fs.promises.opendir(path.join(paths.jobs, status), { bufferSize: 1024 }));
+  if (!dir) return uids;
+  for await (const entry of dir) if (entry.isDirectory() && UID_PATTERN.test(entry.name)) uids.push(entry.name);
+  return uids;
 }
 
 // ---- on disk: shared with the Python syft-code-queue client -------------------------------------

@@ -2,32 +2,44 @@
 //
 // Job uids are time-ordered (uid.ts), so the newest jobs are the largest uids and a page of a listing
 // needs the uids of the status folders, never their records. Listing a folder of 100,000 entries
-// still costs about 100 ms, so the pass keeps a cache of those names: index/<status>.uids.json in its
-// private state, per status the uids (one string, a uid a line: parsed as one JSON string, not 100,000)
-// and the folder's mtime as it was before they were listed.
+// still costs about 100 ms, so the pass keeps a cache of those names in its private state, per status:
+// - index/<status>.uids.json: the folder's uids, sorted (one string, a uid a line: parsed as one JSON
+//   string, not 100,000), and the folder's mtime as it was before they were listed;
+// - index/<status>.order.json: the same uids in listing order, each line its sort time (13 digits of
+//   ms) and its uid, so lines sort as strings in time order. A v7 uid's time is its own; a uid without
+//   one (random v4 uids: every job of a Python client, every job from before v7) takes its record's
+//   created_at, which never changes, from index/legacy-times.json (see refreshLegacyTimes). A listing
+//   merges these lines, whatever the uids, and reads no record to order a page.
 //
-// The folders stay the truth. A status's cached uids are used only while its folder's mtime is still
+// The folders stay the truth. A status's cached names are used only while its folder's mtime is still
 // the one recorded; any change since (a pass, a sync, a person, another program) changes the mtime,
 // and then that folder is listed instead. A missing or unreadable cache is ignored the same way, and
-// every job shown is read from its own folder anyway. Only the pass writes the cache, at the end of a
-// pass, for the folders whose mtime changed, and the sort times of uids without one of their own
-// (index/legacy-times.json, see refreshLegacyTimes).
+// every job shown is read from its own folder anyway. The pass writes the cache at its end, for the
+// folders whose mtime changed; a command that had to list a folder writes that folder's order back
+// (the uids file stays the pass's own: it tells the pass what arrived since its last look).
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { forEachLimit } from "../core/concurrency.ts";
 import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
-import { listJobDirs, readJob } from "./job-record.ts";
+import { listJobDirs, readJob, readJobTime } from "./job-record.ts";
 import type { QueuePaths } from "../core/paths.ts";
 import { JOB_STATUSES, JobStatus } from "../core/schemas.ts";
 import { isTimeOrdered, uidTime } from "../core/uid.ts";
 import { expected } from "../core/expected.ts";
 
 // One file per status folder, so a look at pending/ never parses the names of 100,000 finished jobs,
-// and one small file of counts.
-const NamesSchema = z.object({ mtimeMs: z.number(), uids: z.string().transform((s) => (s === "" ? [] : s.split("\n"))) });
-const CountsSchema = z.partialRecord(JobStatus, z.object({ mtimeMs: z.number(), count: z.number().int().min(0) }));
+// and one small file of counts (`unplaced`: uids of that folder whose time could not be read yet, so
+// the next pass tries their records again).
+const lines = z.string().transform((s) => (s === "" ? [] : s.split("\n")));
+const NamesSchema = z.object({ mtimeMs: z.number(), uids: lines });
+const OrderSchema = z.object({ mtimeMs: z.number(), order: lines });
+const CountsSchema = z.partialRecord(
+  JobStatus,
+  z.object({ mtimeMs: z.number(), count: z.number().int().min(0), unplaced: z.number().int().min(0).optional() }),
+);
 
 function cacheDir(paths: QueuePaths): string {
   return path.join(paths.state, "index");
@@ -37,41 +49,152 @@ function namesFile(paths: QueuePaths, status: JobStatus): string {
   return path.join(cacheDir(paths), `${status}.uids.json`);
 }
 
-/** 100,000 uids take about 4 MB; the bound leaves room for ten times that. */
+function orderFile(paths: QueuePaths, status: JobStatus): string {
+  return path.join(cacheDir(paths), `${status}.order.json`);
+}
+
+/** 100,000 uids take about 4 MB (5 MB as order lines); the bound leaves room for ten times that. */
 const MAX_NAMES_BYTES = 64 * 1024 * 1024;
 
 async function folderMtime(paths: QueuePaths, status: JobStatus): Promise<number | undefined> {
   return (await ifExists(fs.promises.stat(path.join(paths.jobs, status))))?.mtimeMs;
 }
 
+// ---- order lines: "<ms, 13 digits> <uid>" ----------------------------------------------------------
+
+const KEY_DIGITS = 13;
+
+/** A uid's line in an order: its sort time, zero-padded, so lines compare as strings in time order. */
+function orderLine(ms: number, uid: string): string {
+  const clamped = Math.min(Math.max(0, Math.floor(ms)), 10 ** KEY_DIGITS - 1);
+  return `${String(clamped).padStart(KEY_DIGITS, "0")} ${uid}`;
+}
+
+const uidOfLine = (line: string) => line.slice(KEY_DIGITS + 1);
+
 /** Names already read in this process, by folder, with the folder's mtime they were current for (the review page asks often). */
 const seen = new Map<string, { mtimeMs: number; uids: string[] }>();
+const ordersSeen = new Map<string, { mtimeMs: number; lines: string[] }>();
 
 /** The uids in each status folder: from the cache where it is current, else from a listing. */
 export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus[] = JOB_STATUSES): Promise<Map<JobStatus, string[]>> {
   const result = new Map<JobStatus, string[]>();
-  await Promise.all(
-    statuses.map(async (status) => {
-      const folder = path.join(paths.jobs, status);
-      const mtime = await folderMtime(paths, status);
-      const known = seen.get(folder);
-      if (known && mtime !== undefined && known.mtimeMs === mtime) return result.set(status, known.uids);
-      // Missing or unreadable: the folder is listed instead.
-      const cached = await readJsonFile(namesFile(paths, status), NamesSchema, "", MAX_NAMES_BYTES).catch(
-        expected("a cache only: listed again when it cannot be read"),
-      );
-      const uids = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.uids : await listJobDirs(paths, status);
-      // Sorted, so listings merge folders instead of sorting them (the cache is written sorted: this is a check).
-      if (!isSorted(uids)) uids.sort();
-      // Listed here after the mtime was taken: a change meanwhile makes the next look list again.
-      if (mtime !== undefined) seen.set(folder, { mtimeMs: mtime, uids });
-      return result.set(status, uids);
-    }),
-  );
+  await Promise.all(statuses.map(async (status) => result.set(status, (await currentUids(paths, status)).uids)));
   return result;
 }
 
-/** How many jobs each status folder holds: from the small counts file where current, else by listing. */
+/** A folder's uids, sorted, and the mtime they are current for (taken before any listing). */
+async function currentUids(paths: QueuePaths, status: JobStatus): Promise<{ uids: string[]; mtimeMs: number | undefined }> {
+  const folder = path.join(paths.jobs, status);
+  const mtime = await folderMtime(paths, status);
+  const known = seen.get(folder);
+  if (known && mtime !== undefined && known.mtimeMs === mtime) return known;
+  if (mtime === undefined) return { uids: [], mtimeMs: undefined };
+  // Missing or unreadable: the order is tried, then the folder is listed.
+  const cached = await readJsonFile(namesFile(paths, status), NamesSchema, "", MAX_NAMES_BYTES).catch(
+    expected("a cache only: listed again when it cannot be read"),
+  );
+  let uids: string[];
+  if (cached?.mtimeMs === mtime) uids = cached.uids;
+  else {
+    const order = await readOrder(paths, status, mtime);
+    uids = order ? order.map(uidOfLine) : await listJobDirs(paths, status);
+  }
+  // Sorted, so lookups can search them (the cache is written sorted: this is a check).
+  if (!isSorted(uids)) uids.sort();
+  // Listed here after the mtime was taken: a change meanwhile makes the next look list again.
+  const current = { mtimeMs: mtime, uids };
+  seen.set(folder, current);
+  return current;
+}
+
+/** The order file of a status when it is current for `mtime`. */
+async function readOrder(paths: QueuePaths, status: JobStatus, mtime: number): Promise<string[] | undefined> {
+  const cached = await readJsonFile(orderFile(paths, status), OrderSchema, "", MAX_NAMES_BYTES).catch(
+    expected("a cache only: the order is made again when it cannot be read"),
+  );
+  return cached?.mtimeMs === mtime ? cached.order : undefined;
+}
+
+/**
+ * A status folder's uids in listing order (oldest first, as order lines): from this process's last
+ * look, the order file, or made from the names and times, and then written back for the next reader.
+ */
+async function statusOrder(paths: QueuePaths, status: JobStatus): Promise<string[]> {
+  const folder = path.join(paths.jobs, status);
+  const mtime = await folderMtime(paths, status);
+  if (mtime === undefined) return [];
+  const known = ordersSeen.get(folder);
+  if (known?.mtimeMs === mtime) return known.lines;
+  let order = await readOrder(paths, status, mtime);
+  if (!order) {
+    const { uids } = await currentUids(paths, status);
+    const { lines, unplaced } = await orderOf(paths, status, uids);
+    order = lines;
+    // Only an order every line of which is right is kept: a record that could not be read is read again by the next.
+    if (unplaced === 0 && (await exists(cacheDir(paths))))
+      await writeOrder(paths, status, mtime, lines).catch(expected("a cache only: the next reader makes the order again"));
+  }
+  ordersSeen.set(folder, { mtimeMs: mtime, lines: order });
+  return order;
+}
+
+/** The order lines of `uids` (of `status`): v7 uids by their own time, others by the times the pass kept, else by their records. */
+async function orderOf(paths: QueuePaths, status: JobStatus, uids: string[]): Promise<{ lines: string[]; unplaced: number }> {
+  const unplaced = await placeLegacy(paths, status, uids);
+  const lines = uids.map(lineOf);
+  // Already in order for v7 uids (their string order is their time order); a sort only when v4 ones are mixed in.
+  if (!isSorted(lines)) lines.sort();
+  return { lines, unplaced };
+}
+
+const lineOf = (uid: string) => orderLine(uidTime(uid) ?? legacyTimes.get(uid) ?? 0, uid);
+
+/** Learn the times of the uids without one of their own (kept by the pass, else read from records); how many could not be read. */
+async function placeLegacy(paths: QueuePaths, status: JobStatus, uids: string[]): Promise<number> {
+  const legacy = uids.filter((uid) => !isTimeOrdered(uid));
+  if (legacy.some((uid) => !legacyTimes.has(uid))) await learnLegacyTimes(paths);
+  let unplaced = 0;
+  await forEachLimit(legacy, READ_CONCURRENCY, async (uid) => {
+    if (legacyTimes.has(uid)) return;
+    const ms = await readJobTime(paths, status, uid);
+    if (ms === undefined) unplaced += 1;
+    else legacyTimes.set(uid, ms);
+  });
+  return unplaced;
+}
+
+async function writeOrder(
+  paths: QueuePaths,
+  status: JobStatus,
+  mtime: number,
+  order: readonly string[],
+  each?: (item: string) => string,
+): Promise<void> {
+  await writeFileAtomic(orderFile(paths, status), jsonOfLines(`{"mtimeMs":${mtime},"order":"`, order, each));
+}
+
+/**
+ * A cache file's JSON, `head`, the lines joined by newlines (as \n), and its end, in pieces: a list of
+ * 100,000 is never one string (nor three, as a join and JSON.stringify make). Digits, spaces and uids
+ * need no escaping.
+ */
+function* jsonOfLines(head: string, lines: readonly string[], each?: (item: string) => string): Iterable<string> {
+  yield head;
+  yield* piecesOf(lines, "\\n", each);
+  yield '"}';
+}
+
+/** `lines` (each through `each`) joined by `separator`, 4,096 at a time. */
+function* piecesOf(lines: readonly string[], separator: string, each: (item: string) => string = (line) => line): Iterable<string> {
+  for (let at = 0; at < lines.length; at += 4096)
+    yield `${at > 0 ? separator : ""}${lines
+      .slice(at, at + 4096)
+      .map(each)
+      .join(separator)}`;
+}
+
+/** How many jobs each status folder holds: from the small counts file where current, else from the names. */
 export async function statusCounts(paths: QueuePaths): Promise<Record<JobStatus, number>> {
   const counts = await readJsonFile(path.join(cacheDir(paths), "counts.json"), CountsSchema).catch(
     expected("a cache only: counted again when it cannot be read"),
@@ -81,10 +204,21 @@ export async function statusCounts(paths: QueuePaths): Promise<Record<JobStatus,
     JOB_STATUSES.map(async (status) => {
       const mtime = await folderMtime(paths, status);
       const cached = counts?.[status];
-      result[status] = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.count : (await listJobDirs(paths, status)).length;
+      result[status] = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.count : (await currentUids(paths, status)).uids.length;
     }),
   );
   return result;
+}
+
+/** The uids of sorted `now` that sorted `before` lacks: one walk of both, no set of 100,000. */
+function newIn(now: string[], before: string[]): string[] {
+  const fresh: string[] = [];
+  let at = 0;
+  for (const uid of now) {
+    while (at < before.length && before[at]! < uid) at += 1;
+    if (before[at] !== uid) fresh.push(uid);
+  }
+  return fresh;
 }
 
 function isSorted(uids: string[]): boolean {
@@ -102,55 +236,69 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
   const counts =
     (await readJsonFile(path.join(dir, "counts.json"), CountsSchema).catch(expected("a cache only: counted again when it cannot be read"))) ?? {};
   const arrivals = new Map<JobStatus, string[]>();
-  let changed = false;
+  const changed: { status: JobStatus; mtime: number; uids: string[] }[] = [];
   for (const status of JOB_STATUSES) {
     // The mtime is taken before the listing: a change made while listing leaves the cache stale, never wrong.
     // A folder not there yet is recorded as empty (mtime -1), so what arrives when it appears is known.
     const mtime = (await folderMtime(paths, status)) ?? -1;
     const file = namesFile(paths, status);
-    // (A cache from before the names file had its present form is written anew once.)
-    if (counts[status]?.mtimeMs === mtime && (await exists(file))) continue;
+    const was = counts[status];
+    // (A cache from before the files had their present form is written anew once.)
+    if (was?.mtimeMs === mtime && !was.unplaced && (await exists(file)) && (await exists(orderFile(paths, status)))) continue;
+    if (was?.mtimeMs === mtime && (await exists(file))) {
+      // Unchanged, but its order is missing or waits for records that could not be read: the order alone is made again.
+      changed.push({ status, mtime, uids: (await currentUids(paths, status)).uids });
+      continue;
+    }
     const before = await readJsonFile(file, NamesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: written anew when it cannot be read"));
     const uids = mtime === -1 ? [] : (await listJobDirs(paths, status)).sort();
-    if (before) {
-      const known = new Set(before.uids);
-      arrivals.set(
-        status,
-        uids.filter((uid) => !known.has(uid)),
-      );
-    }
-    await writeFileAtomic(file, JSON.stringify({ mtimeMs: mtime, uids: uids.join("\n") }));
+    if (before) arrivals.set(status, newIn(uids, before.uids.sort()));
+    await writeFileAtomic(file, jsonOfLines(`{"mtimeMs":${mtime},"uids":"`, uids));
     await fs.promises.rm(path.join(dir, `${status}.json`), { force: true }); // the form before this one
-    counts[status] = { mtimeMs: mtime, count: uids.length };
-    changed = true;
+    if (mtime !== -1) seen.set(path.join(paths.jobs, status), { mtimeMs: mtime, uids });
+    changed.push({ status, mtime, uids });
   }
-  if (changed) await writeJsonAtomic(path.join(dir, "counts.json"), counts);
-  if (changed || !(await exists(timesFile(paths)))) await refreshLegacyTimes(paths);
+  if (changed.length > 0 || !(await exists(timesFile(paths)))) await refreshLegacyTimes(paths);
+  // The orders after the times: each v4 uid of a changed folder is placed by a time the pass just kept.
+  for (const { status, mtime, uids } of changed) {
+    const unplaced = await placeLegacy(paths, status, uids);
+    // The order of a folder of v7 uids is the order of its names: written line by line, never held whole.
+    if (uids.every(isTimeOrdered)) await writeOrder(paths, status, mtime, uids, lineOf);
+    else await writeOrder(paths, status, mtime, (await orderOf(paths, status, uids)).lines);
+    counts[status] = { mtimeMs: mtime, count: uids.length, ...(unplaced > 0 ? { unplaced } : {}) };
+  }
+  // Last: a pass stopped before this writes the folders' files again next time.
+  if (changed.length > 0) await writeJsonAtomic(path.join(dir, "counts.json"), counts);
   return arrivals;
 }
 
-// Uids without a time of their own (random v4 uids: every job of a Python client, every job from
-// before v7) are ordered by their record's created_at, which never changes. The pass keeps those
-// times beside the names (index/legacy-times.json, a "uid ms" line each), so a listing reads none of
-// their records to order them, however long the history; a uid the file does not know yet (arrived
-// since the pass) is read from its record, as before.
-const TimesSchema = z.object({ times: z.string().transform((s) => (s === "" ? [] : s.split("\n"))) });
+// Uids without a time of their own are ordered by their record's created_at, which never changes. The
+// pass keeps those times (index/legacy-times.json, a "uid ms" line each) for every such uid the status
+// folders hold, so a job that moves from folder to folder is never read again to place it, and a uid
+// the file does not know yet (arrived since the pass) is read from its record.
+const TimesSchema = z.object({ times: z.string() });
 
 function timesFile(paths: QueuePaths): string {
   return path.join(cacheDir(paths), "legacy-times.json");
 }
 
-/** The times the pass kept, by uid; undefined when there is no file yet (an unreadable one reads as empty). */
-async function readLegacyTimes(paths: QueuePaths): Promise<Map<string, number> | undefined> {
+/**
+ * The kept times into `legacyTimes`; the file's text, or undefined when there is none (an unreadable
+ * one reads as empty). Read line by line from the one string: no array of 100,000 lines.
+ */
+async function loadLegacyTimes(paths: QueuePaths): Promise<string | undefined> {
   const file = timesFile(paths);
   if (!(await exists(file))) return undefined;
-  const parsed = await readJsonFile(file, TimesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: records are read instead"));
-  const known = new Map<string, number>();
-  for (const line of parsed?.times ?? []) {
-    const [uid, ms] = line.split(" ");
-    if (uid && ms && /^\d+$/.test(ms)) known.set(uid, Number(ms));
+  const text = (await readJsonFile(file, TimesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: records are read instead")))?.times ?? "";
+  for (let at = 0; at < text.length;) {
+    const newline = text.indexOf("\n", at);
+    const end = newline === -1 ? text.length : newline;
+    const space = text.indexOf(" ", at);
+    const ms = Number(text.slice(space + 1, end));
+    if (space > at && space < end && Number.isSafeInteger(ms)) legacyTimes.set(text.slice(at, space), ms);
+    at = end + 1;
   }
-  return known;
+  return text;
 }
 
 /** The kept times into `legacyTimes`, once for each change of the file (by its mtime) in this process. */
@@ -160,28 +308,31 @@ async function learnLegacyTimes(paths: QueuePaths): Promise<void> {
   const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
   if (mtime === undefined || timesLoaded.get(file) === mtime) return;
   timesLoaded.set(file, mtime);
-  for (const [uid, ms] of (await readLegacyTimes(paths)) ?? []) if (!legacyTimes.has(uid)) legacyTimes.set(uid, ms);
+  await loadLegacyTimes(paths);
 }
 
 /** Keep the times file to the legacy uids the status folders hold now: new ones read from their records, gone ones dropped. */
 async function refreshLegacyTimes(paths: QueuePaths): Promise<void> {
   const names = await statusUids(paths);
-  const known = await readLegacyTimes(paths);
-  const now = new Map<string, number>();
-  const unread: { uid: string; status: JobStatus }[] = [];
-  for (const [status, uids] of names)
-    for (const uid of uids) {
-      if (isTimeOrdered(uid)) continue;
-      const ms = known?.get(uid);
-      if (ms === undefined) unread.push({ uid, status });
-      else now.set(uid, ms);
-    }
-  await forEachLimit(unread, READ_CONCURRENCY, async ({ uid, status }) => {
-    const job = await readJob(paths, status, uid).catch(expected("a record being synced or moved: its time is learnt at a later pass"));
-    if (job) now.set(uid, Date.parse(job.meta.created_at));
-  });
-  if (known && now.size === known.size && unread.length === 0) return;
-  await writeFileAtomic(timesFile(paths), JSON.stringify({ times: [...now].map(([uid, ms]) => `${uid} ${ms}`).join("\n") }));
+  const before = await loadLegacyTimes(paths);
+  // Only the time is read from each record (no check of the rest): the first pass after a history of
+  // 100,000 v4 jobs arrives reads them all once.
+  for (const [status, uids] of names) {
+    const unknown = uids.filter((uid) => !isTimeOrdered(uid) && !legacyTimes.has(uid));
+    await forEachLimit(unknown, READ_CONCURRENCY, async (uid) => {
+      const ms = await readJobTime(paths, status, uid);
+      if (ms !== undefined) legacyTimes.set(uid, ms);
+    });
+  }
+  // The file's lines for the folders as they are, in a fixed order (an unchanged set is an unchanged
+  // text), compared by hash and written in pieces: 100,000 lines are never one string.
+  const lines = [...names.values()].flatMap((uids) => uids.filter((uid) => !isTimeOrdered(uid) && legacyTimes.has(uid)));
+  const each = (uid: string) => `${uid} ${legacyTimes.get(uid)!}`;
+  const now = createHash("sha256");
+  for (const piece of piecesOf(lines, "\n", each)) now.update(piece);
+  if (before !== undefined && now.digest("hex") === createHash("sha256").update(before).digest("hex")) return;
+  await writeFileAtomic(timesFile(paths), ['{"times":"', ...piecesOf(lines, "\\n", each), '"}']);
+  timesLoaded.delete(timesFile(paths));
 }
 
 export interface Page {
@@ -210,9 +361,10 @@ const READ_CONCURRENCY = 16;
 export async function pageJobs(paths: QueuePaths, options: PageOptions = {}): Promise<Page> {
   const limit = options.limit ?? 50;
   const statuses = options.statuses ?? JOB_STATUSES;
-  const names = await statusUids(paths, statuses);
-  const total = statuses.reduce((sum, status) => sum + (names.get(status)?.length ?? 0), 0);
-  const order = await inOrder(paths, statuses, names, !options.oldestFirst, options.after);
+  const orders = await Promise.all(statuses.map(async (status) => ({ status, lines: await statusOrder(paths, status) })));
+  const total = orders.reduce((sum, { lines }) => sum + lines.length, 0);
+  const start = options.after === undefined ? undefined : orderLine((await cursorTime(paths, options.after, orders)) ?? 0, options.after);
+  const order = inOrder(orders, !options.oldestFirst, start);
   const jobs: Job[] = [];
   let more = false;
   pages: for (;;) {
@@ -249,66 +401,42 @@ function take<T>(iterator: Iterator<T>, count: number): T[] {
 
 /**
  * The uids of the listed folders in order, lazily, starting after `after`: a merge of each folder's
- * sorted names (a v7 uid's hex begins with its time, fixed width, so string order is time order),
- * never a sort of them all. Uids without a time (Python clients') are placed by their record's
- * created_at. A uid seen in two folders (moved while we looked) comes once, in the later status.
+ * order lines, never a sort of them all. A uid seen in two folders (moved while we looked) comes once,
+ * in the later status.
  */
-async function inOrder(
-  paths: QueuePaths,
-  statuses: readonly JobStatus[],
-  names: Map<JobStatus, string[]>,
+function inOrder(
+  orders: { status: JobStatus; lines: string[] }[],
   newest: boolean,
-  after: string | undefined,
-): Promise<Iterator<{ uid: string; status: JobStatus }>> {
-  const where = (uid: string) => statuses.findLast((status) => binarySearch(names.get(status) ?? [], uid) >= 0) ?? statuses[0]!;
-  const legacy: { uid: string; status: JobStatus }[] = [];
-  const lists = statuses.map((status) => {
-    const all = names.get(status) ?? [];
-    for (const uid of all) if (!isTimeOrdered(uid)) legacy.push({ uid, status });
-    return { status, uids: all, at: 0 };
+  start: string | undefined,
+): Iterator<{ uid: string; status: JobStatus }> {
+  const direction = newest ? -1 : 1;
+  // Each list's cursor: its first line past `start` in the direction of travel.
+  const lists = orders.map(({ status, lines }) => {
+    let at: number;
+    if (start === undefined) at = newest ? lines.length - 1 : 0;
+    else at = newest ? lowerBound(lines, start) - 1 : upperBound(lines, start);
+    return { status, lines, at };
   });
-  // The pass's times first (when they changed since this process read them); records only for the rest.
-  if (legacy.some(({ uid }) => !legacyTimes.has(uid))) await learnLegacyTimes(paths);
-  await forEachLimit(legacy, READ_CONCURRENCY, async ({ uid, status }) => {
-    if (legacyTimes.has(uid)) return;
-    const job = await readJob(paths, status, uid).catch(expected("a record being synced or moved: left out of this page, listed when readable"));
-    legacyTimes.set(uid, job ? Date.parse(job.meta.created_at) : 0);
-  });
-  legacy.sort((a, b) => compareUids(a.uid, b.uid) * (newest ? 1 : -1));
-  const direction = newest ? 1 : -1;
-  // Each list's cursor: the first position (in the direction of travel) past `after`.
-  for (const list of lists) {
-    const n = list.uids.length;
-    if (after === undefined) list.at = newest ? n - 1 : 0;
-    else if (isTimeOrdered(after)) {
-      const bound = lowerBound(list.uids, after);
-      list.at = newest ? bound - 1 : list.uids[bound] === after ? bound + 1 : bound;
-    } else list.at = newest ? n - 1 : 0; // a Python uid as cursor: the lists are skipped up to it below
-  }
-  let legacyAt = after === undefined ? 0 : legacy.findIndex((l) => compareUids(l.uid, after) * direction > 0);
-  if (legacyAt < 0) legacyAt = legacy.length;
-  const afterPythonUid = after !== undefined && !isTimeOrdered(after);
-  const seen = new Set<string>();
+  const emitted = new Set<string>();
   const next = (): { uid: string; status: JobStatus } | undefined => {
     for (;;) {
-      let best: (typeof lists)[number] | undefined;
+      let best: string | undefined;
       for (const list of lists) {
-        while (list.at >= 0 && list.at < list.uids.length && !isTimeOrdered(list.uids[list.at]!)) list.at -= direction;
-        if (list.at < 0 || list.at >= list.uids.length) continue;
-        if (!best || list.uids[list.at]! > best.uids[best.at]! === newest) best = list;
+        const line = list.lines[list.at];
+        if (line !== undefined && (best === undefined || line > best === newest)) best = line;
       }
-      const candidate = best ? best.uids[best.at]! : undefined;
-      const fromLegacy = legacyAt < legacy.length && (candidate === undefined || compareUids(legacy[legacyAt]!.uid, candidate) * direction < 0);
-      let uid: string;
-      if (fromLegacy) uid = legacy[legacyAt++]!.uid;
-      else if (best && candidate !== undefined) {
-        uid = candidate;
-        best.at -= direction;
-      } else return undefined;
-      if (seen.has(uid)) continue;
-      seen.add(uid);
-      if (afterPythonUid && compareUids(uid, after) * direction <= 0) continue;
-      return { uid, status: where(uid) };
+      if (best === undefined) return undefined;
+      // Every folder at this line moves past it; the later status (lists are in lifecycle order) names it.
+      let status: JobStatus = lists[0]!.status;
+      for (const list of lists)
+        if (list.lines[list.at] === best) {
+          status = list.status;
+          list.at += direction;
+        }
+      const uid = uidOfLine(best);
+      if (emitted.has(uid)) continue;
+      emitted.add(uid);
+      return { uid, status };
     }
   };
   return {
@@ -319,24 +447,52 @@ async function inOrder(
   };
 }
 
-/** The first index whose uid is not below `uid` in a sorted list. */
-function lowerBound(sorted: string[], uid: string): number {
+/**
+ * The sort time of a page's cursor (the last uid of the page before): its own, a time known, its line
+ * in a listed folder, the pass's times, or its record in any folder (a cursor from another status).
+ * Undefined for a job gone since: its successors are then those its uid sorts before.
+ */
+async function cursorTime(paths: QueuePaths, after: string, orders: { lines: string[] }[]): Promise<number | undefined> {
+  const own = uidTime(after) ?? legacyTimes.get(after);
+  if (own !== undefined) return own;
+  for (const { lines } of orders) {
+    const line = lines.find((l) => l.endsWith(after));
+    if (line) return Number(line.slice(0, KEY_DIGITS));
+  }
+  await learnLegacyTimes(paths);
+  if (legacyTimes.has(after)) return legacyTimes.get(after);
+  for (const status of JOB_STATUSES) {
+    const ms = await ifExists(fs.promises.stat(path.join(paths.jobs, status, after))).then((found) => found && readJobTime(paths, status, after));
+    if (ms !== undefined) return ms;
+  }
+  return undefined;
+}
+
+/** The first index whose line is not below `line` in a sorted list. */
+function lowerBound(sorted: string[], line: string): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (sorted[mid]! < uid) low = mid + 1;
+    if (sorted[mid]! < line) low = mid + 1;
     else high = mid;
   }
   return low;
 }
 
-function binarySearch(sorted: string[], uid: string): number {
-  const at = lowerBound(sorted, uid);
-  return sorted[at] === uid ? at : -1;
+/** The first index whose line is above `line` in a sorted list. */
+function upperBound(sorted: string[], line: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid]! <= line) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
-/** Sort times of uids without one of their own, learnt from their records (a process reads each once). */
+/** Sort times of uids without one of their own, as kept by the pass or read from records (a process reads each once). */
 const legacyTimes = new Map<string, number>();
 
 /** Negative when `a` is newer than `b`. */
