@@ -113,6 +113,57 @@ describe("the rules", () => {
     expect(found[1]!.message).toBe("could not be checked as a table: JSON nested more than 64 deep");
   });
 
+  test("walking around the count checks: a one-field header, suppression markers, noise, other scripts' digits, nested JSON, counts in names", async () => {
+    const rules = async (files: Record<string, string>) =>
+      (await check(files)).map(({ file, rule, row, column, value }) => `${file} ${rule} ${row ?? "-"} ${column ?? "-"} ${value ?? "-"}`);
+    // A header of one field: every cell of every line is still read (and the file flagged as ragged).
+    expect(await rules({ "one.csv": "ward\nNorth,count,3\n" })).toEqual(["one.csv ragged-rows - - 1"]);
+    expect(await rules({ "narrow.csv": "ward\nNorth,3\nSouth,40\n" })).toEqual(["narrow.csv ragged-rows - - 1"]);
+    const narrow = await checkOutput(await outputs({ "w.csv": "n\n3,x\n" }), defaults, []);
+    expect(narrow.files[0]).toMatchObject({ columns: 2 });
+    expect(await rules({ "w.csv": "n\n3,x\n" })).toEqual(["w.csv ragged-rows - - 1", "w.csv small-count 1 n 3"]);
+    // A suppression marker, a noisy count, fullwidth digits: the column stays a count column.
+    expect(await rules({ "s.csv": "ward,count\nNorth,<5\nSouth,3.0000001\nEast,３\nWest,40\n" })).toEqual([
+      "s.csv small-count 2 count 3.0000001",
+      "s.csv small-count 3 count ３",
+    ]);
+    // Text that is neither a count nor a marker is reported, not a reason to pass the column over.
+    expect(await rules({ "t.csv": "ward,n\nNorth,few\nSouth,2\n" })).toEqual(["t.csv small-count 2 n 2", "t.csv not-checked - n few"]);
+    // Counts nested in JSON records, or in one record.
+    expect(await rules({ "nested.json": JSON.stringify([{ ward: "North", stats: { n: 4 } }]) })).toEqual(["nested.json small-count 1 stats.n 4"]);
+    expect(await rules({ "one.json": JSON.stringify({ groups: [{ count: 2 }, { count: 50 }] }) })).toEqual([
+      "one.json small-count 1 groups.0.count 2",
+    ]);
+    // A count in a file's or a folder's name.
+    expect(await rules({ "ward_North_n=3/summary.txt": "ok\n", "cases-12.txt": "ok\n" })).toEqual([
+      "ward_North_n=3/summary.txt small-count - - ward_North_n=3",
+    ]);
+  });
+
+  test("the requester's manifest is checked as any file: its notes may not carry rows of the private data", async () => {
+    const data = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-data-"));
+    await fs.outputFile(path.join(data, "patients.csv"), "patient_id,age,postcode\nP001,34,SW1A 1AA\nP002,51,M1 1AE\n");
+    const manifest = { files: { "summary.txt": { description: "ages by ward, e.g.\nP002,51,M1 1AE", controls: [] } } };
+    const found = await check({ "summary.txt": "ok\n", "manifest.json": JSON.stringify(manifest) }, {}, [data]);
+    expect(found.map((f) => `${f.file} ${f.rule} ${f.blocking}`)).toEqual(["manifest.json data-rows true"]);
+    expect(found[0]!.message).toBe(`1 line(s) of its notes are rows of the private data (${path.basename(data)}/patients.csv, and maybe others)`);
+  });
+
+  test("near-copies of private rows: columns reordered, or one column added, are still rows of the private data", async () => {
+    const data = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-data-"));
+    await fs.outputFile(path.join(data, "patients.csv"), "code,age,ward\nP001,34,North\nP002,51,South\n");
+    const found = await check(
+      {
+        "reordered.csv": "ward,age,code\nSouth,51,P002\n",
+        "extra.csv": "code,age,ward,score\nP001,34,North,0.7\n",
+        "aggregate.csv": "ward,mean_age\nNorth,34\n",
+      },
+      {},
+      [data],
+    );
+    expect(found.map((f) => `${f.file} ${f.rule}`)).toEqual(["extra.csv data-rows", "reordered.csv data-rows"]);
+  });
+
   test("a rule the owner made blocking is reported as blocking; many findings of one rule are capped with a count", async () => {
     const rows = Array.from({ length: 80 }, (_, i) => `g${i},2`).join("\n");
     const found = await check({ "many.csv": `group,n\n${rows}\n` }, { blocking: ["small-count"] });
@@ -295,6 +346,32 @@ describe("in the queue", () => {
         { file: "run.sh", change: "changed", added: 1, removed: 4 },
       ],
     });
+  });
+
+  test("differencing aligns rows by their labels: the same table reordered, with a column added, is still compared cell by cell", async () => {
+    const { differencingFindings } = await import("../lib/disclosure/rules.ts");
+    const prior = {
+      uid: "0".repeat(36),
+      at: "",
+      columns: ["ward", "count"],
+      rows: [
+        ["North", "20"],
+        ["East", "30"],
+      ],
+    };
+    const now = {
+      columns: ["ward", "beds", "count"],
+      rows: [
+        ["East", "12", "30"],
+        ["North", "8", "21"],
+      ],
+    };
+    expect(differencingFindings(now, [prior], defaults).map((f) => `${f.row} ${f.column} ${f.value}`)).toEqual(["2 count 21"]);
+    // Without labels, rows are compared by position.
+    const bare = { uid: "1".repeat(36), at: "", columns: ["count"], rows: [["20"], ["30"]] };
+    expect(differencingFindings({ columns: ["count"], rows: [["20"], ["33"]] }, [bare], defaults).map((f) => `${f.row} ${f.value}`)).toEqual([
+      "2 33",
+    ]);
   });
 
   test("differencing: a table like one already released to the same requester, with cells a few apart, is flagged", async () => {

@@ -99,6 +99,7 @@ export const CHECK_RULES = [
   "data-rows",
   "differencing",
   "not-synced",
+  "ragged-rows",
 ] as const;
 export const CheckRule = z.enum(CHECK_RULES);
 
@@ -142,7 +143,7 @@ const OutputChecksSchema = z
     /**
      * Rules whose findings block (reported as such): output with one is held for the owner's decision
      * even under release "auto". By default every rule that flags a disclosure risk, and output that
-     * could not be checked; the rest (zero-count, unrounded, file-size, not-synced) are advisory.
+     * could not be checked; the rest (zero-count, unrounded, file-size, not-synced, ragged-rows) are advisory.
      */
     blocking: z.array(CheckRule).default([...DEFAULT_BLOCKING]),
   })

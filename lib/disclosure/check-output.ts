@@ -22,7 +22,7 @@ import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type DataPath
 
 import { readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
-import { differencingFindings, rowKey, tableFindings } from "./rules.ts";
+import { countInName, differencingFindings, rowKey, setKey, tableFindings } from "./rules.ts";
 
 import { expected } from "../core/expected.ts";
 
@@ -58,13 +58,25 @@ export async function checkOutput(
     };
     const found: Omit<Finding, "blocking">[] = [];
     if (rel === OUTPUT_MANIFEST) {
-      // The requester's notes, not a result: checked against its schema only.
+      // The requester's notes leave with the output: checked as every file is, and its text for rows of the private data.
       if ("problem" in manifest)
         found.push({ rule: "not-checked", row: null, column: null, value: null, message: `the manifest is not valid: ${manifest.problem}` });
-      entry.findings = found.map((f) => ({ ...f, blocking: false }));
-      files.push(entry);
-      continue;
+      else if (dataRows.size > 0) {
+        const lines = Object.values(manifest.files).flatMap((notes) =>
+          [notes.description ?? "", ...(notes.controls ?? [])].flatMap((text) => text.split("\n")),
+        );
+        const hits = lines.map((line) => logLineRow(line, dataRows)).filter((file) => file !== undefined);
+        if (hits.length > 0)
+          found.push({
+            rule: "data-rows",
+            row: null,
+            column: null,
+            value: null,
+            message: `${hits.length} line(s) of its notes are rows of the private data (${hits[0]!}, and maybe others)`,
+          });
+      }
     }
+    found.push(...countInName(rel, settings));
     if (neverSynced(rel)) {
       found.push({
         rule: "not-synced",
@@ -92,6 +104,14 @@ export async function checkOutput(
         const table = await readTable(full, format);
         entry.rows = table.rows.length;
         entry.columns = table.columns.length;
+        if (table.ragged)
+          found.push({
+            rule: "ragged-rows",
+            row: null,
+            column: null,
+            value: String(table.ragged),
+            message: `${table.ragged} line(s) are not as wide as the widest (${table.columns.length} cells): every cell is checked and shown, columns past the header numbered`,
+          });
         found.push(...tableFindings(table, settings, dataRows), ...differencingFindings(table, await priors(rel), settings));
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);
@@ -240,7 +260,11 @@ async function privateRows(dataPaths: DataPath[]): Promise<Map<string, string>> 
       if (type !== "csv" && type !== "tsv") continue;
       try {
         const table = await readTable(path.join(mount.source, name), type);
-        for (const row of table.rows) if (row.filter((c) => c.trim() !== "").length >= 3) rows.set(rowKey(row), `${mount.target}/${name}`);
+        for (const row of table.rows) {
+          if (row.filter((c) => c.trim() !== "").length < 3) continue;
+          rows.set(rowKey(row), `${mount.target}/${name}`);
+          rows.set(setKey(row), `${mount.target}/${name}`);
+        }
       } catch {
         // a data file that is not a readable table has no rows to compare
       }

@@ -9,6 +9,8 @@ export interface Table {
   columns: string[];
   /** Data rows, each as long as `columns` (short rows padded with ""). */
   rows: string[][];
+  /** Rows (the header included) not as wide as the widest: a CSV whose lines differ in width. */
+  ragged?: number;
 }
 
 export const TABLE_LIMITS = {
@@ -53,8 +55,13 @@ async function delimitedTable(data: Buffer, delimiter: string): Promise<Table> {
   }
   const [header, ...rows] = records;
   if (!header) return { columns: [], rows: [] };
-  if (header.length > TABLE_LIMITS.columns) throw new NotATableError(`more than ${TABLE_LIMITS.columns} columns`);
-  return { columns: header, rows: rows.map((r) => pad(r.slice(0, header.length), header.length)) };
+  // As wide as its widest line, whatever the first says: a header of one field must not hide the rest
+  // of every row from the checks and the preview. Columns the header does not name are numbered.
+  const width = records.reduce((most, r) => Math.max(most, r.length), 0);
+  if (width > TABLE_LIMITS.columns) throw new NotATableError(`more than ${TABLE_LIMITS.columns} columns`);
+  const columns = [...header, ...Array.from({ length: width - header.length }, (_, k) => `column_${header.length + k + 1}`)];
+  const ragged = records.filter((r) => r.length !== width).length;
+  return { columns, rows: rows.map((r) => pad(r, width)), ...(ragged > 0 ? { ragged } : {}) };
 }
 
 function jsonTable(text: string): Table {
@@ -66,19 +73,28 @@ function jsonTable(text: string): Table {
   } catch (error) {
     throw new NotATableError(`not valid JSON: ${(error as Error).message}`);
   }
-  if (!Array.isArray(value) || !value.every((r) => r !== null && typeof r === "object" && !Array.isArray(r))) {
-    throw new NotATableError("JSON, but not an array of records");
+  // An array of records, or one record; either way every value nested in a record is a column of its
+  // own, named by its path ("stats.n", "groups.0.count"): a count nested in a record is seen as one.
+  const isRecord = (r: unknown) => r !== null && typeof r === "object" && !Array.isArray(r);
+  if (!(isRecord(value) || (Array.isArray(value) && value.every(isRecord)))) {
+    throw new NotATableError("JSON, but neither a record nor an array of records");
   }
-  const records = (value as Record<string, unknown>[]).slice(0, TABLE_LIMITS.rows);
-  const columns = [...new Set(records.flatMap((r) => Object.keys(r)))];
+  const records = (Array.isArray(value) ? value : [value]).slice(0, TABLE_LIMITS.rows).map((r) => flatten(r));
+  const columns = [...new Set(records.flatMap((r) => [...r.keys()]))];
   if (columns.length > TABLE_LIMITS.columns) throw new NotATableError(`more than ${TABLE_LIMITS.columns} columns`);
-  return { columns, rows: records.map((r) => columns.map((c) => cell(r[c]))) };
+  return { columns, rows: records.map((r) => columns.map((c) => r.get(c) ?? "")) };
 }
 
-function cell(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return value === null || value === undefined ? "" : JSON.stringify(value);
+/** A JSON value's leaves by path (depth is bounded before parsing); a record with too many is cut at the column cap. */
+function flatten(value: unknown, prefix = "", out = new Map<string, string>()): Map<string, string> {
+  if (out.size > TABLE_LIMITS.columns) return out;
+  if (value !== null && typeof value === "object") {
+    const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v] as const) : Object.entries(value);
+    if (entries.length === 0 && prefix !== "") out.set(prefix, "");
+    for (const [key, v] of entries) flatten(v, prefix ? `${prefix}.${key}` : key, out);
+  } else if (prefix !== "")
+    out.set(prefix, typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : "");
+  return out;
 }
 
 /** The deepest nesting of arrays and objects, counted without parsing (brackets inside strings skipped). */

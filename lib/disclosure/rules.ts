@@ -1,7 +1,11 @@
 // The disclosure rules on one table. Each returns findings (never a verdict): they help an owner judge
 // an output, and approve nothing. Conventions a table must follow for a rule to see it:
 //   counts:    a column named n, count, counts, freq, frequency, number, num, total, cases, patients,
-//              people, persons or obs (or ending in _n or _count) whose values are all whole numbers
+//              people, persons or obs (or ending in _n or _count; for a nested JSON value, the last
+//              part of its path). Every cell is read as a count that is one: digits of any script,
+//              a number within a millionth of a whole one ("3.0000001"); suppression markers ("<5",
+//              "*", "n/a", "..", "c") are passed over, and any other text is reported, never taken
+//              as a reason to pass the column over
 //   dominance: beside a column of magnitudes X, its largest contributions in X_top1, X_top2, ...
 import type { Finding, OutputChecks } from "../core/schemas.ts";
 import type { Table } from "./read-table.ts";
@@ -14,8 +18,23 @@ const IDENTIFIER_NAME =
   /^(id|.*_id|patient|nhs_?(number|no)?|ssn|mrn|e-?mail|email_?address|name|full_?name|first_?name|last_?name|surname|dob|date_?of_?birth|birth_?date|post_?code|zip(_?code)?|address|phone|phone_?number)$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i;
 const UK_POSTCODE = /^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$/i;
-const WHOLE = /^\s*\d+\s*$/;
 const NUMBER = /^\s*-?\d+(\.\d+)?\s*$/;
+/** What statistical offices write for a suppressed or missing cell. */
+const SUPPRESSED = /^(<\s*\d+|≤\s*\d+|\*+|-|–|—|\.\.?|x|c|\[[a-z]\]|n\/?a|nan|null|none|suppressed|redacted|masked)$/i;
+
+/** A cell as the checks compare it: digits and letters of other scripts (fullwidth "３") folded to ASCII, trimmed. */
+export function normalCell(raw: string): string {
+  return raw.normalize("NFKC").trim();
+}
+
+/** The count a cell holds, if it holds one: a whole number, or one within a millionth of it (noise added to hide a count hides nothing). */
+function countOf(cell: string): number | "marker" | "text" {
+  if (cell === "" || SUPPRESSED.test(cell)) return "marker";
+  if (!NUMBER.test(cell)) return "text";
+  const v = Number(cell);
+  const whole = Math.round(v);
+  return Math.abs(v - whole) <= 1e-6 * Math.max(1, Math.abs(v)) ? whole : "text";
+}
 
 export function tableFindings(table: Table, settings: OutputChecks, dataRows: Map<string, string>): Found[] {
   return [
@@ -26,16 +45,27 @@ export function tableFindings(table: Table, settings: OutputChecks, dataRows: Ma
   ];
 }
 
+/** Is this column one of counts, by its name (a nested JSON value's by the last part of its path)? */
+export function isCountColumn(column: string): boolean {
+  return COUNT_NAME.test(normalCell(column).split(".").at(-1) ?? "");
+}
+
 /** Small, zero and unrounded counts in count columns. */
 function countFindings(table: Table, s: OutputChecks): Found[] {
   const found: Found[] = [];
   table.columns.forEach((column, c) => {
-    if (!COUNT_NAME.test(column.trim())) return;
-    const values = table.rows.map((r) => r[c] ?? "");
-    if (!values.every((v) => v.trim() === "" || WHOLE.test(v))) return;
-    values.forEach((raw, i) => {
-      if (raw.trim() === "") return;
-      const v = Number(raw);
+    if (!isCountColumn(column)) return;
+    const text: string[] = [];
+    table.rows.forEach((row, i) => {
+      const raw = row[c] ?? "";
+      const count = countOf(normalCell(raw));
+      if (count === "marker") return;
+      if (count === "text") {
+        // A mean or a rate in a column named like counts is no count; anything else is reported below.
+        if (!NUMBER.test(normalCell(raw))) text.push(raw.trim());
+        return;
+      }
+      const v = count;
       const at = { row: i + 1, column, value: raw.trim() };
       if (v === 0) found.push({ rule: "zero-count", ...at, message: `a zero count may disclose that nobody has this combination` });
       else if (v < s.min_count)
@@ -44,6 +74,14 @@ function countFindings(table: Table, s: OutputChecks): Found[] {
         found.push({ rule: "unrounded", ...at, message: `count ${v} is not a multiple of ${s.rounding} (output_checks.rounding)` });
       }
     });
+    if (text.length > 0)
+      found.push({
+        rule: "not-checked",
+        row: null,
+        column,
+        value: text[0]!.slice(0, 50),
+        message: `${text.length} cell(s) of this count column are neither counts nor suppression markers (the first: "${text[0]!.slice(0, 50)}"): read them yourself`,
+      });
   });
   return found;
 }
@@ -74,6 +112,27 @@ function dominanceFindings(table: Table, s: OutputChecks): Found[] {
         });
       }
     });
+  }
+  return found;
+}
+
+/** A count a file's or folder's name states ("ward_n=3.csv", "cases-2/"): named counts are counts wherever they are written. */
+const NAMED_COUNT = /(?:^|[^a-z0-9])(n|count|counts|cases|patients|people|persons|total|obs)\s*[=_:\- ]\s*(\d+)(?![\d.])/gi;
+
+export function countInName(rel: string, s: OutputChecks): Found[] {
+  const found: Found[] = [];
+  for (const segment of normalCell(rel).split("/")) {
+    for (const [, word, digits] of segment.matchAll(NAMED_COUNT)) {
+      const v = Number(digits);
+      const at = { row: null, column: null, value: segment };
+      if (v === 0) found.push({ rule: "zero-count", ...at, message: `the name "${segment}" states ${word} ${v}` });
+      else if (v < s.min_count)
+        found.push({
+          rule: "small-count",
+          ...at,
+          message: `the name "${segment}" states ${word} ${v}, below the minimum of ${s.min_count} (output_checks.min_count)`,
+        });
+    }
   }
   return found;
 }
@@ -109,10 +168,29 @@ function rowLevelFindings(table: Table, s: OutputChecks): Found[] {
   return found;
 }
 
-/** Rows that are rows of a data path's own tables, copied out. `dataRows`: a row's key → the file it is in. */
+/** Most cells compared for near-copies in one table (each row is tried once for each cell left out). */
+const NEAR_COPY_CELLS = 2_000_000;
+
+/**
+ * Rows that are rows of a data path's own tables, copied out: as they are, with their columns in
+ * another order, or with one column added. `dataRows`: a row's key (rowKey, and setKey) → its file.
+ */
 function dataRowFindings(table: Table, dataRows: Map<string, string>): Found[] {
   if (dataRows.size === 0) return [];
-  const matches = table.rows.map((row, i) => ({ i, file: dataRows.get(rowKey(row)) })).filter((m) => m.file !== undefined);
+  const near = table.rows.length * table.columns.length <= NEAR_COPY_CELLS;
+  const fileOf = (row: string[]): string | undefined => {
+    const exact = dataRows.get(rowKey(row));
+    if (exact || !near) return exact;
+    const cells = row.map(normalCell).filter((c) => c !== "");
+    const whole = dataRows.get(setKey(cells));
+    if (whole || cells.length < 4) return whole;
+    for (let k = 0; k < cells.length; k += 1) {
+      const file = dataRows.get(setKey(cells.filter((_, j) => j !== k)));
+      if (file) return file;
+    }
+    return undefined;
+  };
+  const matches = table.rows.map((row, i) => ({ i, file: fileOf(row) })).filter((m) => m.file !== undefined);
   if (matches.length === 0) return [];
   const first = matches[0]!;
   return [
@@ -127,28 +205,41 @@ function dataRowFindings(table: Table, dataRows: Map<string, string>): Found[] {
 }
 
 /**
- * Differencing: the same file name and shape released to the same requester before, with cells that
- * differ by more than 0 and less than min_count; subtracting one release from the other discloses it.
+ * Differencing: the same file name released to the same requester before, with cells that differ by
+ * more than 0 and less than min_count; subtracting one release from the other discloses it. Rows are
+ * matched by their labels (the cells of the columns that are not numbers), columns by name, so the
+ * same table reordered, or with a column added, is compared cell by cell all the same; a table with
+ * no labels is compared row by row.
  */
 export function differencingFindings(table: Table, priors: ReleasedTable[], s: OutputChecks): Found[] {
   const found: Found[] = [];
+  const numeric = (t: { columns: string[]; rows: string[][] }, c: number) =>
+    t.rows.every((r) => normalCell(r[c] ?? "") === "" || NUMBER.test(normalCell(r[c] ?? "")));
   for (const prior of priors) {
-    if (prior.rows.length !== table.rows.length || prior.columns.join("\u0001") !== table.columns.join("\u0001")) continue;
+    const shared = table.columns.map((name, c) => ({ name, c, p: prior.columns.indexOf(name) })).filter((x) => x.p >= 0);
+    if (shared.length === 0) continue;
+    const labels = shared.filter((x) => !numeric(table, x.c) || !numeric(prior, x.p));
+    const keyOf = (row: string[], pick: (x: (typeof shared)[number]) => number) => labels.map((x) => normalCell(row[pick(x)] ?? "")).join("\u0001");
+    const before = new Map<string, string[]>();
+    prior.rows.forEach((row, i) => before.set(labels.length > 0 ? keyOf(row, (x) => x.p) : String(i), row));
     table.rows.forEach((row, i) => {
-      row.forEach((raw, c) => {
-        const before = prior.rows[i]?.[c] ?? "";
-        if (!NUMBER.test(raw) || !NUMBER.test(before)) return;
-        const d = Math.abs(Number(raw) - Number(before));
+      const match = before.get(labels.length > 0 ? keyOf(row, (x) => x.c) : String(i));
+      if (!match) return;
+      for (const { name, c, p } of shared) {
+        const now = normalCell(row[c] ?? "");
+        const was = normalCell(match[p] ?? "");
+        if (!NUMBER.test(now) || !NUMBER.test(was)) continue;
+        const d = Math.abs(Number(now) - Number(was));
         if (d > 0 && d < s.min_count) {
           found.push({
             rule: "differencing",
             row: i + 1,
-            column: table.columns[c] ?? null,
-            value: raw.trim(),
-            message: `differs by ${d} from the same cell (${before.trim()}) of the table released to this requester by job ${prior.uid.slice(-8)}`,
+            column: name,
+            value: now,
+            message: `differs by ${+d.toFixed(6)} from the same cell (${was}) of the table released to this requester by job ${prior.uid.slice(-8)}`,
           });
         }
-      });
+      }
     });
   }
   return found;
@@ -157,6 +248,15 @@ export function differencingFindings(table: Table, priors: ReleasedTable[], s: O
 /** A row as a comparable key: cells trimmed; rows of one or two short cells say too little to count. */
 export function rowKey(row: string[]): string {
   return row.map((c) => c.trim()).join("\u0001");
+}
+
+/** A row's filled cells as a key that ignores their order (kept beside rowKey, told apart by its first character). */
+export function setKey(cells: string[]): string {
+  return `\u0002${cells
+    .map(normalCell)
+    .filter((c) => c !== "")
+    .sort()
+    .join("\u0001")}`;
 }
 
 function pct(part: number, total: number): string {
