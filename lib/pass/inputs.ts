@@ -117,11 +117,15 @@ export function watchInputs(paths: QueuePaths, files: readonly string[], onChang
   };
   // The private state folder changes on every pass (its lock, its summary): only the wake file counts.
   watchOne(paths.state, path.basename(paths.wake));
+  // The inputs as found at the last (re)arming: a poll stats them and walks no folder. Whatever adds a
+  // folder to look at (a submission, a sender, a voter) changes the mtime of a folder already here.
+  let inputs = passInputs(paths, files);
   return {
     stamp() {
-      return JSON.stringify(inputTimes(passInputs(paths, files)));
+      return JSON.stringify(inputTimes(inputs));
     },
     rearm() {
+      inputs = passInputs(paths, files);
       const now = new Set(inputFolders(paths));
       for (const [folder, watcher] of watchers) {
         if (folder !== paths.state && !now.has(folder)) {

@@ -30,8 +30,14 @@ export interface LoopOptions {
   watchAlso: readonly string[];
 }
 
-/** How often the inputs' mtimes are compared, for changes no event reported. */
+/**
+ * How often the inputs' mtimes are compared, for changes no event reported: a second after each pass
+ * or change, then twice as long each time nothing changed, up to POLL_MAX_MS. Right after a pass is
+ * when files arrive that no watch saw yet (a new submission's folder is watched only from the pass that
+ * saw it); a queue left alone costs a few looks an interval, each a stat of every input.
+ */
 const POLL_MS = 1000;
+const POLL_MAX_MS = 4000;
 /** After an event, a moment for the rest of a burst (a submission's files arrive one by one), so one pass takes it all. */
 const SETTLE_MS = 20;
 /** Between passes at least: bounds the loop's CPU should events come without end (a chatty sync). */
@@ -120,17 +126,22 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
   function nextChange(ms: number, before: string | undefined, watch: InputWatch | undefined): Promise<"changed" | "time"> {
     return new Promise((resolve) => {
       const timers: NodeJS.Timeout[] = [];
+      let poll: NodeJS.Timeout | undefined;
       const done = (why: "changed" | "time") => {
         for (const timer of timers) clearTimeout(timer);
-        clearInterval(poll);
+        clearTimeout(poll);
         wake = undefined;
         resolve(why);
       };
       wake = () => (signal.aborted ? done("changed") : timers.push(setTimeout(() => done("changed"), SETTLE_MS)));
       timers.push(setTimeout(() => done("time"), ms));
-      const poll = setInterval(() => {
-        if (before !== undefined && watch && watch.stamp() !== before) done("changed");
-      }, POLL_MS);
+      const look = (after: number) => {
+        poll = setTimeout(() => {
+          if (before !== undefined && watch && watch.stamp() !== before) done("changed");
+          else look(Math.min(after * 2, POLL_MAX_MS));
+        }, after);
+      };
+      look(POLL_MS);
       // Changed while the pass ran: its events came before anyone waited for them.
       if (changed) wake();
     });
