@@ -117,8 +117,12 @@ describe("the rules", () => {
     const rules = async (files: Record<string, string>) =>
       (await check(files)).map(({ file, rule, row, column, value }) => `${file} ${rule} ${row ?? "-"} ${column ?? "-"} ${value ?? "-"}`);
     // A header of one field: every cell of every line is still read (and the file flagged as ragged).
-    expect(await rules({ "one.csv": "ward\nNorth,count,3\n" })).toEqual(["one.csv ragged-rows - - 1"]);
-    expect(await rules({ "narrow.csv": "ward\nNorth,3\nSouth,40\n" })).toEqual(["narrow.csv ragged-rows - - 1"]);
+    // (Labels beside whole numbers: a frequency table, whose numbers are counts whatever their columns are called.)
+    expect(await rules({ "one.csv": "ward\nNorth,count,3\n" })).toEqual(["one.csv ragged-rows - - 1", "one.csv small-count 1 column_3 3"]);
+    expect(await rules({ "narrow.csv": "ward\nNorth,3\nSouth,40\n" })).toEqual([
+      "narrow.csv ragged-rows - - 1",
+      "narrow.csv small-count 1 column_2 3",
+    ]);
     const narrow = await checkOutput(await outputs({ "w.csv": "n\n3,x\n" }), defaults, []);
     expect(narrow.files[0]).toMatchObject({ columns: 2 });
     expect(await rules({ "w.csv": "n\n3,x\n" })).toEqual(["w.csv ragged-rows - - 1", "w.csv small-count 1 n 3"]);
@@ -162,6 +166,14 @@ describe("the rules", () => {
       [data],
     );
     expect(found.map((f) => `${f.file} ${f.rule}`)).toEqual(["extra.csv data-rows", "reordered.csv data-rows"]);
+  });
+
+  test("a frequency table as a cross-tabulation writes it (labels, then whole numbers under category names) has its cells checked as counts; numbers named as measures do not", async () => {
+    const found = await check({ "crosstab.csv": "group,male,female\nA,12,4\nB,30,0\n", "ages.csv": "group,mean_age,median_age\nA,4,5\n" });
+    expect(found.map(({ file, rule, row, column }) => `${file} ${rule} ${row} ${column}`)).toEqual([
+      "crosstab.csv small-count 1 female",
+      "crosstab.csv zero-count 2 female",
+    ]);
   });
 
   test("a rule the owner made blocking is reported as blocking; many findings of one rule are capped with a count", async () => {

@@ -50,11 +50,35 @@ export function isCountColumn(column: string): boolean {
   return COUNT_NAME.test(normalCell(column).split(".").at(-1) ?? "");
 }
 
-/** Small, zero and unrounded counts in count columns. */
+/** Column names of numbers that are no counts: a frequency table's cells are counts only where nothing says otherwise. */
+const MEASURE_NAME =
+  /mean|avg|average|median|mode|sd|std|var|rate|ratio|pct|percent|proportion|share|prop|score|age|year|month|day|date|time|id$|_id|^id|index|rank|min|max|sum|amount|income|cost|price|value|weight|height|bmi|p_?value|coef|estimate|lower|upper|ci$|se$/i;
+
+/**
+ * A frequency table as a cross-tabulation writes it (pandas, R, ACRO): one or more columns of labels,
+ * every other column whole numbers, none named as a measure. Its numeric columns are counts whatever
+ * they are called (categories: "male", "2024", "c1").
+ */
+function frequencyColumns(table: Table): Set<number> {
+  const labels: number[] = [];
+  const numbers: number[] = [];
+  table.columns.forEach((_, c) => {
+    const cells = table.rows.map((r) => normalCell(r[c] ?? "")).filter((v) => v !== "" && !SUPPRESSED.test(v));
+    if (cells.length === 0) return;
+    if (cells.every((v) => typeof countOf(v) === "number" && Number(v) >= 0)) numbers.push(c);
+    else labels.push(c);
+  });
+  const measured = numbers.some((c) => MEASURE_NAME.test(normalCell(table.columns[c] ?? "")));
+  return labels.length > 0 && numbers.length > 0 && !measured && table.rows.length > 0 ? new Set(numbers) : new Set();
+}
+
+/** Small, zero and unrounded counts in count columns: named as counts, or the cells of a frequency table. */
 function countFindings(table: Table, s: OutputChecks): Found[] {
   const found: Found[] = [];
+  const named = table.columns.some((column) => isCountColumn(column));
+  const frequencies = named ? new Set<number>() : frequencyColumns(table);
   table.columns.forEach((column, c) => {
-    if (!isCountColumn(column)) return;
+    if (!isCountColumn(column) && !frequencies.has(c)) return;
     const text: string[] = [];
     table.rows.forEach((row, i) => {
       const raw = row[c] ?? "";
