@@ -176,6 +176,21 @@ describe("the rules", () => {
     ]);
   });
 
+  test("a suppressed cell its row's or column's published total gives back is flagged; a block of suppressed cells is not", async () => {
+    const rules = async (text: string) =>
+      (await check({ "t.csv": text })).filter((f) => f.rule === "recoverable").map((f) => `${f.row} ${f.column} ${f.value}: ${f.message}`);
+    expect(await rules("ward,male,female,total\nNorth,12,*,20\nSouth,30,25,55\n")).toEqual([
+      "1 female *: the only suppressed cell of its row: the row's total (20) less the other cells gives 8",
+    ]);
+    // Two in a row, but each the only one of its column, whose total row is published.
+    expect(await rules("ward,male,female\nNorth,<5,<5\nSouth,30,25\nTotal,33,29\n")).toEqual([
+      "1 male <5: the only suppressed cell of its column: the column's total (33) less the other cells gives 3",
+      "1 female <5: the only suppressed cell of its column: the column's total (29) less the other cells gives 4",
+    ]);
+    expect(await rules("ward,male,female,total\nNorth,*,*,20\nSouth,*,*,55\nTotal,42,33,75\n")).toEqual([]);
+    expect(await rules("ward,male,female\nNorth,12,*\nSouth,30,25\n")).toEqual([]);
+  });
+
   test("a rule the owner made blocking is reported as blocking; many findings of one rule are capped with a count", async () => {
     const rows = Array.from({ length: 80 }, (_, i) => `g${i},2`).join("\n");
     const found = await check({ "many.csv": `group,n\n${rows}\n` }, { blocking: ["small-count"] });

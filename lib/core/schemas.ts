@@ -100,6 +100,7 @@ export const CHECK_RULES = [
   "differencing",
   "not-synced",
   "ragged-rows",
+  "recoverable",
 ] as const;
 export const CheckRule = z.enum(CHECK_RULES);
 
@@ -115,6 +116,7 @@ export const DEFAULT_BLOCKING = [
   "identifier-values",
   "data-rows",
   "differencing",
+  "recoverable",
 ] as const satisfies readonly (typeof CHECK_RULES)[number][];
 export type CheckRule = z.infer<typeof CheckRule>;
 

@@ -42,7 +42,58 @@ export function tableFindings(table: Table, settings: OutputChecks, dataRows: Ma
     ...dominanceFindings(table, settings),
     ...rowLevelFindings(table, settings),
     ...dataRowFindings(table, dataRows),
+    ...recoverableFindings(table),
   ];
+}
+
+const TOTAL_NAME = /^(total|totals|all|sum|overall)$/i;
+
+/**
+ * Suppressed cells a reader can work out: the only suppressed cell of a row whose total is published
+ * (a column named total, all, sum or overall), or of a column whose total is (a row so labelled). The
+ * total less the other cells gives it back: suppression needs a second suppressed cell beside it.
+ */
+function recoverableFindings(table: Table): Found[] {
+  const found: Found[] = [];
+  const cells = table.rows.map((row) => row.map(normalCell));
+  const totalColumn = table.columns.findIndex((name) => TOTAL_NAME.test(normalCell(name)));
+  const totalRow = cells.findIndex((row) => row.some((cell) => TOTAL_NAME.test(cell)));
+  const isNumber = (v: string) => NUMBER.test(v);
+  // The columns of values: those whose cells are numbers or markers, the total aside.
+  const values = table.columns
+    .map((_, c) => c)
+    .filter(
+      (c) =>
+        c !== totalColumn &&
+        cells.some((row) => isNumber(row[c] ?? "")) &&
+        cells.every((row) => isNumber(row[c] ?? "") || SUPPRESSED.test(row[c] ?? "") || row[c] === ""),
+    );
+  const check = (line: { total: string; members: { row: number; column: number }[] }, what: string) => {
+    if (!isNumber(line.total)) return;
+    const hidden = line.members.filter(({ row, column }) => SUPPRESSED.test(cells[row]![column] ?? "") && cells[row]![column] !== "");
+    if (
+      hidden.length !== 1 ||
+      line.members.some(({ row, column }) => !isNumber(cells[row]![column] ?? "") && !SUPPRESSED.test(cells[row]![column] ?? ""))
+    )
+      return;
+    const known = line.members.filter((m) => m !== hidden[0]).reduce((sum, { row, column }) => sum + Number(cells[row]![column]), 0);
+    const { row, column } = hidden[0]!;
+    found.push({
+      rule: "recoverable",
+      row: row + 1,
+      column: table.columns[column] ?? null,
+      value: cells[row]![column]!,
+      message: `the only suppressed cell of its ${what}: the ${what}'s total (${line.total}) less the other cells gives ${+(Number(line.total) - known).toFixed(6)}`,
+    });
+  };
+  if (totalColumn >= 0)
+    cells.forEach((row, r) => {
+      if (r !== totalRow) check({ total: row[totalColumn] ?? "", members: values.map((column) => ({ row: r, column })) }, "row");
+    });
+  if (totalRow >= 0)
+    for (const column of values)
+      check({ total: cells[totalRow]![column] ?? "", members: cells.flatMap((_, r) => (r === totalRow ? [] : [{ row: r, column }])) }, "column");
+  return found;
 }
 
 /** Is this column one of counts, by its name (a nested JSON value's by the last part of its path)? */
