@@ -100,6 +100,12 @@ describe("the rules", () => {
     expect(report.files[1]!.findings[0]!.message).toBe("2048.0 MB: over output_checks.max_file_mb (100 MB); not read");
   });
 
+  test("a trained model's file is held, and says why: it can carry the rows it was trained on", async () => {
+    const found = await check({ "model.pt": "\x80\x02", "weights.safetensors": "{}" });
+    expect(found.map((f) => `${f.file} ${f.rule} ${f.blocking}`)).toEqual(["model.pt file-type true", "weights.safetensors file-type true"]);
+    expect(found[0]!.message).toMatch(/^type "pt" is not in output_checks.allowed_types: a trained model can carry the rows it was trained on/);
+  });
+
   test("hostile tables: malformed CSV and JSON nested 100,000 deep are reported as not checked, quickly", async () => {
     const started = Date.now();
     const found = await check({

@@ -27,6 +27,8 @@ import { countInName, differencingFindings, rowKey, setKey, tableFindings } from
 import { expected } from "../core/expected.ts";
 
 const MB = 1024 * 1024;
+/** Files of trained models (PyTorch, pickle, joblib, ONNX, safetensors, Keras/HDF5, TensorFlow, XGBoost, LightGBM). */
+const MODEL_TYPES = new Set(["pt", "pth", "pkl", "pickle", "joblib", "onnx", "safetensors", "h5", "keras", "pb", "ckpt", "xgb", "lgb"]);
 /** Most files looked at in one output (a job may write twice limits.max_files; the rest are counted, not read). */
 const MAX_FILES = 20_000;
 
@@ -88,7 +90,16 @@ export async function checkOutput(
       });
     }
     if (!settings.allowed_types.includes(type)) {
-      found.push({ rule: "file-type", row: null, column: null, value: type, message: `type "${type}" is not in output_checks.allowed_types` });
+      const model = MODEL_TYPES.has(type)
+        ? ": a trained model can carry the rows it was trained on (memorised, or found by membership inference); release it by name with an exception, if at all"
+        : "";
+      found.push({
+        rule: "file-type",
+        row: null,
+        column: null,
+        value: type,
+        message: `type "${type}" is not in output_checks.allowed_types${model}`,
+      });
     }
     if (bytes > settings.max_file_mb * MB) {
       found.push({
