@@ -407,6 +407,40 @@ describe("in the queue", () => {
     ]);
   });
 
+  test("a suppressed cell is recoverable from a total released before: its row's total, or its column's", async () => {
+    const { recoverableFromReleased } = await import("../lib/disclosure/rules.ts");
+    const byRow = {
+      uid: "2".repeat(36),
+      at: "",
+      columns: ["ward", "total"],
+      rows: [
+        ["North", "20"],
+        ["South", "55"],
+      ],
+    };
+    const now = {
+      columns: ["ward", "male", "female"],
+      rows: [
+        ["North", "12", "<5"],
+        ["South", "30", "25"],
+      ],
+    };
+    expect(recoverableFromReleased(now, [byRow]).map((f) => `${f.row} ${f.column} ${f.message}`)).toEqual([
+      "1 female the only suppressed cell of its row, whose total (20) was released before by job 22222222: less the other cells it gives 8",
+    ]);
+    const byColumn = { uid: "3".repeat(36), at: "", columns: ["ward", "male", "female"], rows: [["Total", "42", "33"]] };
+    expect(recoverableFromReleased(now, [byColumn]).map((f) => `${f.row} ${f.column} ${f.value}`)).toEqual(["1 female <5"]);
+    // Two suppressed in the row, no column total before: nothing to work out.
+    expect(recoverableFromReleased({ columns: now.columns, rows: [["North", "*", "*"]] }, [byRow])).toEqual([]);
+    // As the pass checks an output: the releases of the same file name to the same requester are asked for.
+    const report = await checkOutput(await outputs({ "wards.csv": "ward,male,female\nNorth,12,<5\nSouth,30,25\n" }), defaults, [], (rel) =>
+      Promise.resolve(rel === "wards.csv" ? [byRow] : []),
+    );
+    expect(report.files[0]!.findings.filter((f) => f.rule === "recoverable").map((f) => `${f.row} ${f.column} ${f.blocking}`)).toEqual([
+      "1 female true",
+    ]);
+  });
+
   test("differencing: a table like one already released to the same requester, with cells a few apart, is flagged", async () => {
     const world = await makeWorld();
     const first = await world.approveAndRun(

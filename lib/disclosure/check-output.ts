@@ -22,7 +22,7 @@ import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type DataPath
 
 import { readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
-import { countInName, differencingFindings, rowKey, setKey, tableFindings } from "./rules.ts";
+import { countInName, differencingFindings, recoverableFromReleased, rowKey, setKey, tableFindings } from "./rules.ts";
 
 import { expected } from "../core/expected.ts";
 
@@ -123,7 +123,12 @@ export async function checkOutput(
             value: String(table.ragged),
             message: `${table.ragged} line(s) are not as wide as the widest (${table.columns.length} cells): every cell is checked and shown, columns past the header numbered`,
           });
-        found.push(...tableFindings(table, settings, dataRows), ...differencingFindings(table, await priors(rel), settings));
+        const released = await priors(rel);
+        found.push(
+          ...tableFindings(table, settings, dataRows),
+          ...differencingFindings(table, released, settings),
+          ...recoverableFromReleased(table, released),
+        );
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);
         found.push({ rule: "not-checked", row: null, column: null, value: null, message: `could not be checked as a table: ${why}` });

@@ -320,6 +320,55 @@ export function differencingFindings(table: Table, priors: ReleasedTable[], s: O
   return found;
 }
 
+/**
+ * Suppressed cells the requester can work out from a total released to them before: the only
+ * suppressed cell of a row whose total an earlier release of this file published (matched by the
+ * row's labels), or of a column whose total it published (its Total row).
+ */
+export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): Found[] {
+  const found: Found[] = [];
+  const cells = table.rows.map((row) => row.map(normalCell));
+  const hidden = (v: string) => v !== "" && SUPPRESSED.test(v);
+  const labels = table.columns
+    .map((_, c) => c)
+    .filter((c) => cells.some((row) => row[c] !== "" && !NUMBER.test(row[c]!) && !SUPPRESSED.test(row[c]!)));
+  const values = table.columns.map((_, c) => c).filter((c) => !labels.includes(c) && !TOTAL_NAME.test(normalCell(table.columns[c] ?? "")));
+  const ownTotalColumn = table.columns.some((name) => TOTAL_NAME.test(normalCell(name)));
+  const ownTotalRow = cells.some((row) => row.some((v) => TOTAL_NAME.test(v)));
+  const solvable = (members: string[]) => members.filter(hidden).length === 1 && members.every((v) => hidden(v) || NUMBER.test(v));
+  const recovered = (total: string, members: string[]) =>
+    +(Number(total) - members.filter((v) => !hidden(v)).reduce((sum, v) => sum + Number(v), 0)).toFixed(6);
+  for (const prior of priors) {
+    const priorCells = prior.rows.map((row) => row.map(normalCell));
+    const by = (name: string) => prior.columns.findIndex((p) => normalCell(p) === normalCell(name));
+    const priorTotal = prior.columns.findIndex((name) => TOTAL_NAME.test(normalCell(name)));
+    const job = prior.uid.slice(-8);
+    if (!ownTotalColumn && priorTotal >= 0 && labels.length > 0 && labels.every((c) => by(table.columns[c]!) >= 0)) {
+      const totals = new Map(priorCells.map((row) => [labels.map((c) => row[by(table.columns[c]!)] ?? "").join("\u0001"), row[priorTotal] ?? ""]));
+      cells.forEach((row, r) => {
+        const members = values.map((c) => row[c] ?? "");
+        const total = totals.get(labels.map((c) => row[c] ?? "").join("\u0001"));
+        if (total === undefined || !NUMBER.test(total) || !solvable(members)) return;
+        const c = values[members.findIndex(hidden)]!;
+        const message = `the only suppressed cell of its row, whose total (${total}) was released before by job ${job}: less the other cells it gives ${recovered(total, members)}`;
+        found.push({ rule: "recoverable", row: r + 1, column: table.columns[c] ?? null, value: row[c]!, message });
+      });
+    }
+    const priorTotalRow = priorCells.find((row) => row.some((v) => TOTAL_NAME.test(v)));
+    if (!ownTotalRow && priorTotalRow)
+      for (const c of values) {
+        const at = by(table.columns[c]!);
+        const total = at >= 0 ? (priorTotalRow[at] ?? "") : "";
+        const members = cells.map((row) => row[c] ?? "");
+        if (!NUMBER.test(total) || !solvable(members)) continue;
+        const r = members.findIndex(hidden);
+        const message = `the only suppressed cell of its column, whose total (${total}) was released before by job ${job}: less the other cells it gives ${recovered(total, members)}`;
+        found.push({ rule: "recoverable", row: r + 1, column: table.columns[c] ?? null, value: members[r]!, message });
+      }
+  }
+  return found;
+}
+
 /** A row as a comparable key: cells trimmed; rows of one or two short cells say too little to count. */
 export function rowKey(row: string[]): string {
   return row.map((c) => c.trim()).join("\u0001");
