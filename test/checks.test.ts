@@ -175,10 +175,16 @@ describe("the rules", () => {
   });
 
   test("a frequency table as a cross-tabulation writes it (labels, then whole numbers under category names) has its cells checked as counts; numbers named as measures do not", async () => {
-    const found = await check({ "crosstab.csv": "group,male,female\nA,12,4\nB,30,0\n", "ages.csv": "group,mean_age,median_age\nA,4,5\n" });
+    const found = await check({
+      "crosstab.csv": "group,male,female\nA,12,4\nB,30,0\n",
+      "ages.csv": "group,mean_age,median_age\nA,4,5\n",
+      // A total column named as counts beside the categories: they are counts all the same.
+      "with-total.csv": "ward,male,female,total\nNorth,3,17,20\n",
+    });
     expect(found.map(({ file, rule, row, column }) => `${file} ${rule} ${row} ${column}`)).toEqual([
       "crosstab.csv small-count 1 female",
       "crosstab.csv zero-count 2 female",
+      "with-total.csv small-count 1 male",
     ]);
   });
 

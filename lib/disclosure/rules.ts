@@ -108,7 +108,7 @@ const MEASURE_NAME =
 /**
  * A frequency table as a cross-tabulation writes it (pandas, R, ACRO): one or more columns of labels,
  * every other column whole numbers, none named as a measure. Its numeric columns are counts whatever
- * they are called (categories: "male", "2024", "c1").
+ * they are called (categories: "male", "2024", "c1"), beside any column named as counts (a total).
  */
 function frequencyColumns(table: Table): Set<number> {
   const labels: number[] = [];
@@ -126,8 +126,8 @@ function frequencyColumns(table: Table): Set<number> {
 /** Small, zero and unrounded counts in count columns: named as counts, or the cells of a frequency table. */
 function countFindings(table: Table, s: OutputChecks): Found[] {
   const found: Found[] = [];
-  const named = table.columns.some((column) => isCountColumn(column));
-  const frequencies = named ? new Set<number>() : frequencyColumns(table);
+  // Both: a total column named as counts does not make the categories beside it anything else.
+  const frequencies = frequencyColumns(table);
   table.columns.forEach((column, c) => {
     if (!isCountColumn(column) && !frequencies.has(c)) return;
     const text: string[] = [];
