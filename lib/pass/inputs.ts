@@ -66,6 +66,17 @@ export function passInputs(paths: QueuePaths, files: readonly string[]): string[
 }
 
 /**
+ * Of those, what brings a person's work (a submission, a decision, a vote, a cancel, a Python
+ * client's job, a run's end): what the loop's frequent looks compare. The rest (finished folders,
+ * settings, the build) waits for the look at the interval when no event tells of it.
+ */
+function workInputs(inputs: readonly string[], paths: QueuePaths): string[] {
+  const settled = new Set(JOB_STATUSES.filter((status) => status !== "pending").map((status) => path.join(paths.jobs, status)));
+  const inQueue = (input: string) => input === paths.wake || input.startsWith(`${paths.root}${path.sep}`) || input === paths.root;
+  return inputs.filter((input) => inQueue(input) && !settled.has(input));
+}
+
+/**
  * A pass that did nothing and left nothing that time alone moves on: nothing taken in, decided,
  * started or collected, nothing running, no problem waiting to clear, no submission in the inbox or
  * Python client's job in pending/ waiting to be quiet, no notification waiting to be sent again.
@@ -92,6 +103,8 @@ async function inboxHoldsWork(paths: QueuePaths): Promise<boolean> {
 export interface InputWatch {
   /** The mtimes of every input (folders, the wake file, the settings files): unequal stamps mean something changed in between. */
   stamp(): string;
+  /** The mtimes of the inputs that bring a person's work (workInputs): the frequent looks' stamp. */
+  workStamp(): string;
   /** Watch the folders there are now (after a pass made or removed some). */
   rearm(): void;
   close(): void;
@@ -120,12 +133,17 @@ export function watchInputs(paths: QueuePaths, files: readonly string[], onChang
   // The inputs as found at the last (re)arming: a poll stats them and walks no folder. Whatever adds a
   // folder to look at (a submission, a sender, a voter) changes the mtime of a folder already here.
   let inputs = passInputs(paths, files);
+  let work = workInputs(inputs, paths);
   return {
     stamp() {
       return JSON.stringify(inputTimes(inputs));
     },
+    workStamp() {
+      return JSON.stringify(inputTimes(work));
+    },
     rearm() {
       inputs = passInputs(paths, files);
+      work = workInputs(inputs, paths);
       const now = new Set(inputFolders(paths));
       for (const [folder, watcher] of watchers) {
         if (folder !== paths.state && !now.has(folder)) {

@@ -72,6 +72,7 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
       // What the inputs were as the pass began: anything that changes them later, by the pass itself or
       // anyone else, makes the stamp differ, so nothing that arrives during a pass waits for the interval.
       let before: string | undefined;
+      let beforeWork: string | undefined;
       let again = false;
       let idle = false;
       const passed = Date.now();
@@ -92,6 +93,7 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
         }
         changed = false;
         before = watched.watch.stamp();
+        beforeWork = watched.watch.workStamp();
         const summary = await passFor(ctx, json);
         if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         // Another process's pass held the lock: ours runs once it is done, not an interval later.
@@ -101,12 +103,13 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
       } catch (error) {
         process.stderr.write(`[syft-code-queue] pass failed: ${errorMessage(error)}; trying again in ${interval}s\n`);
         before = undefined;
+        beforeWork = undefined;
       }
       await sleep(MIN_GAP_MS);
       for (;;) {
         if (await restartDue()) return "restart";
         const wait = Math.min(again ? POLL_MS : interval * 1000, Math.max(0, born + restartAfterMs - Date.now()));
-        if (signal.aborted || (await nextChange(wait, before, watched?.watch)) === "changed") break;
+        if (signal.aborted || (await nextChange(wait, beforeWork, watched?.watch)) === "changed") break;
         if (!idle || Date.now() - passed >= FULL_PASS_EVERY_MS) break;
         if (watched?.watch.stamp() !== before) break;
         noteLook(lookFile);
@@ -137,7 +140,7 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
       timers.push(setTimeout(() => done("time"), ms));
       const look = (after: number) => {
         poll = setTimeout(() => {
-          if (before !== undefined && watch && watch.stamp() !== before) done("changed");
+          if (before !== undefined && watch && watch.workStamp() !== before) done("changed");
           else look(Math.min(after * 2, POLL_MAX_MS));
         }, after);
       };
