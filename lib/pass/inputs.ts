@@ -62,18 +62,21 @@ export function settingsFiles(ctx: Context, more: readonly string[] = []): strin
 
 /** Everything whose mtime tells of new work: the input folders, the wake file, the settings files and the bundle's build stamp (new code). */
 export function passInputs(paths: QueuePaths, files: readonly string[]): string[] {
-  return [...inputFolders(paths), paths.wake, ...files, path.join(APP_DIR, "dist", ".built")];
+  return inputsOf(paths, inputFolders(paths), files);
+}
+
+function inputsOf(paths: QueuePaths, folders: readonly string[], files: readonly string[]): string[] {
+  return [...folders, paths.wake, ...files, path.join(APP_DIR, "dist", ".built")];
 }
 
 /**
  * Of those, what brings a person's work (a submission, a decision, a vote, a cancel, a Python
- * client's job, a run's end): what the loop's frequent looks compare. The rest (finished folders,
+ * client's job, a run's end): what the loop's frequent looks compare. The rest (the finished folders,
  * settings, the build) waits for the look at the interval when no event tells of it.
  */
-function workInputs(inputs: readonly string[], paths: QueuePaths): string[] {
-  const settled = new Set(JOB_STATUSES.filter((status) => status !== "pending").map((status) => path.join(paths.jobs, status)));
-  const inQueue = (input: string) => input === paths.wake || input.startsWith(`${paths.root}${path.sep}`) || input === paths.root;
-  return inputs.filter((input) => inQueue(input) && !settled.has(input));
+function workOf(paths: QueuePaths, folders: readonly string[]): string[] {
+  const finished = new Set(JOB_STATUSES.filter((status) => status !== "pending").map((status) => path.join(paths.jobs, status)));
+  return [...folders.filter((folder) => !finished.has(folder)), paths.wake];
 }
 
 /**
@@ -103,7 +106,7 @@ async function inboxHoldsWork(paths: QueuePaths): Promise<boolean> {
 export interface InputWatch {
   /** The mtimes of every input (folders, the wake file, the settings files): unequal stamps mean something changed in between. */
   stamp(): string;
-  /** The mtimes of the inputs that bring a person's work (workInputs): the frequent looks' stamp. */
+  /** The mtimes of the inputs that bring a person's work (workOf): the frequent looks' stamp. */
   workStamp(): string;
   /** Watch the folders there are now (after a pass made or removed some). */
   rearm(): void;
@@ -132,8 +135,9 @@ export function watchInputs(paths: QueuePaths, files: readonly string[], onChang
   watchOne(paths.state, path.basename(paths.wake));
   // The inputs as found at the last (re)arming: a poll stats them and walks no folder. Whatever adds a
   // folder to look at (a submission, a sender, a voter) changes the mtime of a folder already here.
-  let inputs = passInputs(paths, files);
-  let work = workInputs(inputs, paths);
+  let folders = inputFolders(paths);
+  let inputs = inputsOf(paths, folders, files);
+  let work = workOf(paths, folders);
   return {
     stamp() {
       return JSON.stringify(inputTimes(inputs));
@@ -142,9 +146,10 @@ export function watchInputs(paths: QueuePaths, files: readonly string[], onChang
       return JSON.stringify(inputTimes(work));
     },
     rearm() {
-      inputs = passInputs(paths, files);
-      work = workInputs(inputs, paths);
-      const now = new Set(inputFolders(paths));
+      folders = inputFolders(paths);
+      inputs = inputsOf(paths, folders, files);
+      work = workOf(paths, folders);
+      const now = new Set(folders);
       for (const [folder, watcher] of watchers) {
         if (folder !== paths.state && !now.has(folder)) {
           watcher.close();

@@ -64,8 +64,8 @@ async function folderMtime(paths: QueuePaths, status: JobStatus): Promise<number
 
 const KEY_DIGITS = 13;
 
-/** A uid's line in an order: its sort time, zero-padded, so lines compare as strings in time order. */
-function orderLine(ms: number, uid: string): string {
+/** A uid's line in an order: its sort time, zero-padded, so lines compare as strings in time order (then by uid). */
+export function orderLine(ms: number, uid: string): string {
   const clamped = Math.min(Math.max(0, Math.floor(ms)), 10 ** KEY_DIGITS - 1);
   return `${String(clamped).padStart(KEY_DIGITS, "0")} ${uid}`;
 }
@@ -129,23 +129,22 @@ async function statusOrder(paths: QueuePaths, status: JobStatus): Promise<string
   let order = await readOrder(paths, status, mtime);
   if (!order) {
     const { uids } = await currentUids(paths, status);
-    const { lines, unplaced } = await orderOf(paths, status, uids);
-    order = lines;
+    const unplaced = await placeLegacy(paths, status, uids);
+    order = linesOf(uids);
     // Only an order every line of which is right is kept: a record that could not be read is read again by the next.
     if (unplaced === 0 && (await exists(cacheDir(paths))))
-      await writeOrder(paths, status, mtime, lines).catch(expected("a cache only: the next reader makes the order again"));
+      await writeOrder(paths, status, mtime, order).catch(expected("a cache only: the next reader makes the order again"));
   }
   ordersSeen.set(folder, { mtimeMs: mtime, lines: order });
   return order;
 }
 
-/** The order lines of `uids` (of `status`): v7 uids by their own time, others by the times the pass kept, else by their records. */
-async function orderOf(paths: QueuePaths, status: JobStatus, uids: string[]): Promise<{ lines: string[]; unplaced: number }> {
-  const unplaced = await placeLegacy(paths, status, uids);
+/** The order lines of `uids`: v7 uids by their own time, others by the times learnt (placeLegacy) or 0. */
+function linesOf(uids: string[]): string[] {
   const lines = uids.map(lineOf);
   // Already in order for v7 uids (their string order is their time order); a sort only when v4 ones are mixed in.
   if (!isSorted(lines)) lines.sort();
-  return { lines, unplaced };
+  return lines;
 }
 
 const lineOf = (uid: string) => orderLine(uidTime(uid) ?? legacyTimes.get(uid) ?? 0, uid);
@@ -244,8 +243,9 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     const file = namesFile(paths, status);
     const was = counts[status];
     // (A cache from before the files had their present form is written anew once.)
-    if (was?.mtimeMs === mtime && !was.unplaced && (await exists(file)) && (await exists(orderFile(paths, status)))) continue;
-    if (was?.mtimeMs === mtime && (await exists(file))) {
+    const current = was?.mtimeMs === mtime && (await exists(file));
+    if (current && !was.unplaced && (await exists(orderFile(paths, status)))) continue;
+    if (current) {
       // Unchanged, but its order is missing or waits for records that could not be read: the order alone is made again.
       changed.push({ status, mtime, uids: (await currentUids(paths, status)).uids });
       continue;
@@ -258,13 +258,13 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     if (mtime !== -1) seen.set(path.join(paths.jobs, status), { mtimeMs: mtime, uids });
     changed.push({ status, mtime, uids });
   }
-  if (changed.length > 0 || !(await exists(timesFile(paths)))) await refreshLegacyTimes(paths);
+  const unplacedIn = changed.length > 0 || !(await exists(timesFile(paths))) ? await refreshLegacyTimes(paths) : new Map<JobStatus, number>();
   // The orders after the times: each v4 uid of a changed folder is placed by a time the pass just kept.
   for (const { status, mtime, uids } of changed) {
-    const unplaced = await placeLegacy(paths, status, uids);
+    const unplaced = unplacedIn.get(status) ?? 0;
     // The order of a folder of v7 uids is the order of its names: written line by line, never held whole.
     if (uids.every(isTimeOrdered)) await writeOrder(paths, status, mtime, uids, lineOf);
-    else await writeOrder(paths, status, mtime, (await orderOf(paths, status, uids)).lines);
+    else await writeOrder(paths, status, mtime, linesOf(uids));
     counts[status] = { mtimeMs: mtime, count: uids.length, ...(unplaced > 0 ? { unplaced } : {}) };
   }
   // Last: a pass stopped before this writes the folders' files again next time.
@@ -288,7 +288,9 @@ function timesFile(paths: QueuePaths): string {
  */
 async function loadLegacyTimes(paths: QueuePaths): Promise<string | undefined> {
   const file = timesFile(paths);
-  if (!(await exists(file))) return undefined;
+  const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
+  if (mtime === undefined) return undefined;
+  timesLoaded.set(file, mtime);
   const text = (await readJsonFile(file, TimesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: records are read instead")))?.times ?? "";
   for (let at = 0; at < text.length;) {
     const newline = text.indexOf("\n", at);
@@ -301,38 +303,38 @@ async function loadLegacyTimes(paths: QueuePaths): Promise<string | undefined> {
   return text;
 }
 
-/** The kept times into `legacyTimes`, once for each change of the file (by its mtime) in this process. */
+/** The mtime of the times file as this process last loaded it (the loop's process lives on). */
 const timesLoaded = new Map<string, number>();
+
+/** The kept times into `legacyTimes`, once for each change of the file (by its mtime) in this process. */
 async function learnLegacyTimes(paths: QueuePaths): Promise<void> {
   const file = timesFile(paths);
   const mtime = (await ifExists(fs.promises.stat(file)))?.mtimeMs;
-  if (mtime === undefined || timesLoaded.get(file) === mtime) return;
-  timesLoaded.set(file, mtime);
-  await loadLegacyTimes(paths);
+  if (mtime !== undefined && timesLoaded.get(file) !== mtime) await loadLegacyTimes(paths);
 }
 
-/** Keep the times file to the legacy uids the status folders hold now: new ones read from their records, gone ones dropped. */
-async function refreshLegacyTimes(paths: QueuePaths): Promise<void> {
+/**
+ * Keep the times file to the legacy uids the status folders hold now: new ones read from their
+ * records, gone ones dropped. Returns, by folder, how many could not be placed (unreadable records).
+ */
+async function refreshLegacyTimes(paths: QueuePaths): Promise<Map<JobStatus, number>> {
   const names = await statusUids(paths);
   const before = await loadLegacyTimes(paths);
-  // Only the time is read from each record (no check of the rest): the first pass after a history of
-  // 100,000 v4 jobs arrives reads them all once.
-  for (const [status, uids] of names) {
-    const unknown = uids.filter((uid) => !isTimeOrdered(uid) && !legacyTimes.has(uid));
-    await forEachLimit(unknown, READ_CONCURRENCY, async (uid) => {
-      const ms = await readJobTime(paths, status, uid);
-      if (ms !== undefined) legacyTimes.set(uid, ms);
-    });
-  }
+  // The first pass after a history of 100,000 v4 jobs arrives reads each record once, for its time only.
+  const unplaced = new Map<JobStatus, number>();
+  for (const [status, uids] of names) unplaced.set(status, await placeLegacy(paths, status, uids));
   // The file's lines for the folders as they are, in a fixed order (an unchanged set is an unchanged
   // text), compared by hash and written in pieces: 100,000 lines are never one string.
   const lines = [...names.values()].flatMap((uids) => uids.filter((uid) => !isTimeOrdered(uid) && legacyTimes.has(uid)));
   const each = (uid: string) => `${uid} ${legacyTimes.get(uid)!}`;
   const now = createHash("sha256");
   for (const piece of piecesOf(lines, "\n", each)) now.update(piece);
-  if (before !== undefined && now.digest("hex") === createHash("sha256").update(before).digest("hex")) return;
-  await writeFileAtomic(timesFile(paths), ['{"times":"', ...piecesOf(lines, "\\n", each), '"}']);
-  timesLoaded.delete(timesFile(paths));
+  if (before !== undefined && now.digest("hex") === createHash("sha256").update(before).digest("hex")) return unplaced;
+  const file = timesFile(paths);
+  await writeFileAtomic(file, ['{"times":"', ...piecesOf(lines, "\\n", each), '"}']);
+  // What it holds is in `legacyTimes` already: not loaded again.
+  timesLoaded.set(file, (await fs.promises.stat(file)).mtimeMs);
+  return unplaced;
 }
 
 export interface Page {
@@ -414,7 +416,7 @@ function inOrder(
   const lists = orders.map(({ status, lines }) => {
     let at: number;
     if (start === undefined) at = newest ? lines.length - 1 : 0;
-    else at = newest ? lowerBound(lines, start) - 1 : upperBound(lines, start);
+    else at = newest ? firstPast(lines, start, true) - 1 : firstPast(lines, start, false);
     return { status, lines, at };
   });
   const emitted = new Set<string>();
@@ -468,25 +470,13 @@ async function cursorTime(paths: QueuePaths, after: string, orders: { lines: str
   return undefined;
 }
 
-/** The first index whose line is not below `line` in a sorted list. */
-function lowerBound(sorted: string[], line: string): number {
+/** The first index in a sorted list whose line is above `line` (`orEqual`: not below it). */
+function firstPast(sorted: string[], line: string, orEqual: boolean): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (sorted[mid]! < line) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
-/** The first index whose line is above `line` in a sorted list. */
-function upperBound(sorted: string[], line: string): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (sorted[mid]! <= line) low = mid + 1;
+    if (sorted[mid]! < line || (!orEqual && sorted[mid] === line)) low = mid + 1;
     else high = mid;
   }
   return low;
@@ -494,13 +484,6 @@ function upperBound(sorted: string[], line: string): number {
 
 /** Sort times of uids without one of their own, as kept by the pass or read from records (a process reads each once). */
 const legacyTimes = new Map<string, number>();
-
-/** Negative when `a` is newer than `b`. */
-export function compareUids(a: string, b: string): number {
-  const ta = uidTime(a) ?? legacyTimes.get(a) ?? 0;
-  const tb = uidTime(b) ?? legacyTimes.get(b) ?? 0;
-  return tb - ta || (a < b ? 1 : a > b ? -1 : 0);
-}
 
 /**
  * A token that changes whenever anything a listing shows may have changed: the mtimes of the status

@@ -8,7 +8,7 @@ import { uidTime, uuidv7 } from "../../lib/core/uid.ts";
 import { tableFindings, differencingFindings } from "../../lib/disclosure/rules.ts";
 import { matchUid } from "../../lib/queue/jobs.ts";
 import { canTransition, TERMINAL_STATUSES } from "../../lib/queue/lifecycle.ts";
-import { compareUids } from "../../lib/queue/listing.ts";
+import { orderLine } from "../../lib/queue/listing.ts";
 import { appliedLimits, limitsHit } from "../../lib/run/limits.ts";
 
 const CODE = "a".repeat(64);
@@ -101,8 +101,13 @@ describe("listing order", () => {
     const older = v7("2026-01-01T00:00:00Z");
     const newer = v7("2026-01-02T00:00:00Z");
     expect(uidTime(older)).toBe(Date.parse("2026-01-01T00:00:00Z"));
-    expect([older, newer].sort(compareUids)).toEqual([newer, older]);
-    expect(compareUids(newer, newer)).toBe(0);
+    // Listings go newest first through order lines, which sort as strings oldest first.
+    const line = (uid: string) => orderLine(uidTime(uid)!, uid);
+    expect([line(newer), line(older)].sort().reverse()).toEqual([line(newer), line(older)]);
+    expect([line(older), line(newer)].sort().reverse()).toEqual([line(newer), line(older)]);
+    // Ties (one millisecond, a Python uid's record time) by the uid itself.
+    const twin = `${older.slice(0, 24)}000000000001`;
+    expect([orderLine(5, twin), orderLine(5, older)].sort()).toEqual([orderLine(5, older), orderLine(5, twin)]);
   });
 });
 
