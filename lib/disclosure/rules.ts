@@ -58,42 +58,59 @@ function recoverableFindings(table: Table): Found[] {
   const cells = table.rows.map((row) => row.map(normalCell));
   const totalColumn = table.columns.findIndex((name) => TOTAL_NAME.test(normalCell(name)));
   const totalRow = cells.findIndex((row) => row.some((cell) => TOTAL_NAME.test(cell)));
-  const isNumber = (v: string) => NUMBER.test(v);
   // The columns of values: those whose cells are numbers or markers, the total aside.
   const values = table.columns
     .map((_, c) => c)
     .filter(
       (c) =>
         c !== totalColumn &&
-        cells.some((row) => isNumber(row[c] ?? "")) &&
-        cells.every((row) => isNumber(row[c] ?? "") || SUPPRESSED.test(row[c] ?? "") || row[c] === ""),
+        cells.some((row) => NUMBER.test(row[c] ?? "")) &&
+        cells.every((row) => NUMBER.test(row[c] ?? "") || SUPPRESSED.test(row[c] ?? "") || row[c] === ""),
     );
-  const check = (line: { total: string; members: { row: number; column: number }[] }, what: string) => {
-    if (!isNumber(line.total)) return;
-    const hidden = line.members.filter(({ row, column }) => SUPPRESSED.test(cells[row]![column] ?? "") && cells[row]![column] !== "");
-    if (
-      hidden.length !== 1 ||
-      line.members.some(({ row, column }) => !isNumber(cells[row]![column] ?? "") && !SUPPRESSED.test(cells[row]![column] ?? ""))
-    )
-      return;
-    const known = line.members.filter((m) => m !== hidden[0]).reduce((sum, { row, column }) => sum + Number(cells[row]![column]), 0);
-    const { row, column } = hidden[0]!;
+  const check = (total: string, members: { row: number; column: number }[], what: string) => {
+    const got = recover(
+      total,
+      members.map(({ row, column }) => cells[row]![column] ?? ""),
+    );
+    if (!got) return;
+    const { row, column } = members[got.at]!;
     found.push({
       rule: "recoverable",
       row: row + 1,
       column: table.columns[column] ?? null,
       value: cells[row]![column]!,
-      message: `the only suppressed cell of its ${what}: the ${what}'s total (${line.total}) less the other cells gives ${+(Number(line.total) - known).toFixed(6)}`,
+      message: `the only suppressed cell of its ${what}: the ${what}'s total (${total}) less the other cells gives ${got.value}`,
     });
   };
   if (totalColumn >= 0)
     cells.forEach((row, r) => {
-      if (r !== totalRow) check({ total: row[totalColumn] ?? "", members: values.map((column) => ({ row: r, column })) }, "row");
+      if (r !== totalRow)
+        check(
+          row[totalColumn] ?? "",
+          values.map((column) => ({ row: r, column })),
+          "row",
+        );
     });
   if (totalRow >= 0)
     for (const column of values)
-      check({ total: cells[totalRow]![column] ?? "", members: cells.flatMap((_, r) => (r === totalRow ? [] : [{ row: r, column }])) }, "column");
+      check(
+        cells[totalRow]![column] ?? "",
+        cells.flatMap((_, r) => (r === totalRow ? [] : [{ row: r, column }])),
+        "column",
+      );
   return found;
+}
+
+/**
+ * What a published total gives back of a line of cells (a row's or a column's): its one suppressed
+ * cell (where, and its value), when exactly one is and every other cell is a number.
+ */
+function recover(total: string, members: string[]): { at: number; value: number } | undefined {
+  if (!NUMBER.test(total) || !members.every((v) => NUMBER.test(v) || SUPPRESSED.test(v))) return undefined;
+  const hidden = members.flatMap((v, k) => (SUPPRESSED.test(v) ? [k] : []));
+  if (hidden.length !== 1) return undefined;
+  const known = members.reduce((sum, v, k) => (k === hidden[0] ? sum : sum + Number(v)), 0);
+  return { at: hidden[0]!, value: +(Number(total) - known).toFixed(6) };
 }
 
 /** Is this column one of counts, by its name (a nested JSON value's by the last part of its path)? */
@@ -328,16 +345,12 @@ export function differencingFindings(table: Table, priors: ReleasedTable[], s: O
 export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): Found[] {
   const found: Found[] = [];
   const cells = table.rows.map((row) => row.map(normalCell));
-  const hidden = (v: string) => v !== "" && SUPPRESSED.test(v);
   const labels = table.columns
     .map((_, c) => c)
     .filter((c) => cells.some((row) => row[c] !== "" && !NUMBER.test(row[c]!) && !SUPPRESSED.test(row[c]!)));
   const values = table.columns.map((_, c) => c).filter((c) => !labels.includes(c) && !TOTAL_NAME.test(normalCell(table.columns[c] ?? "")));
   const ownTotalColumn = table.columns.some((name) => TOTAL_NAME.test(normalCell(name)));
   const ownTotalRow = cells.some((row) => row.some((v) => TOTAL_NAME.test(v)));
-  const solvable = (members: string[]) => members.filter(hidden).length === 1 && members.every((v) => hidden(v) || NUMBER.test(v));
-  const recovered = (total: string, members: string[]) =>
-    +(Number(total) - members.filter((v) => !hidden(v)).reduce((sum, v) => sum + Number(v), 0)).toFixed(6);
   for (const prior of priors) {
     const priorCells = prior.rows.map((row) => row.map(normalCell));
     const by = (name: string) => prior.columns.findIndex((p) => normalCell(p) === normalCell(name));
@@ -348,9 +361,10 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): 
       cells.forEach((row, r) => {
         const members = values.map((c) => row[c] ?? "");
         const total = totals.get(labels.map((c) => row[c] ?? "").join("\u0001"));
-        if (total === undefined || !NUMBER.test(total) || !solvable(members)) return;
-        const c = values[members.findIndex(hidden)]!;
-        const message = `the only suppressed cell of its row, whose total (${total}) was released before by job ${job}: less the other cells it gives ${recovered(total, members)}`;
+        const got = total === undefined ? undefined : recover(total, members);
+        if (!got) return;
+        const c = values[got.at]!;
+        const message = `the only suppressed cell of its row, whose total (${total}) was released before by job ${job}: less the other cells it gives ${got.value}`;
         found.push({ rule: "recoverable", row: r + 1, column: table.columns[c] ?? null, value: row[c]!, message });
       });
     }
@@ -360,9 +374,10 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): 
         const at = by(table.columns[c]!);
         const total = at >= 0 ? (priorTotalRow[at] ?? "") : "";
         const members = cells.map((row) => row[c] ?? "");
-        if (!NUMBER.test(total) || !solvable(members)) continue;
-        const r = members.findIndex(hidden);
-        const message = `the only suppressed cell of its column, whose total (${total}) was released before by job ${job}: less the other cells it gives ${recovered(total, members)}`;
+        const got = recover(total, members);
+        if (!got) continue;
+        const r = got.at;
+        const message = `the only suppressed cell of its column, whose total (${total}) was released before by job ${job}: less the other cells it gives ${got.value}`;
         found.push({ rule: "recoverable", row: r + 1, column: table.columns[c] ?? null, value: members[r]!, message });
       }
   }
