@@ -163,6 +163,11 @@ keep_ui() {
   say "review page on http://127.0.0.1:${SYFTBOX_ASSIGNED_PORT}/ (pid $ui); its URL with the access token is in $PWD/.ui-url"
 }
 
+# The warm process without V8's memory reducer: idle, it would run three full collections some seconds
+# after each burst of work to give back a few MB, which cost more CPU than the loop's whole idle
+# minute. The process restarts every hour (or past 256 MB), which gives back more.
+loop_flags="$pass_flags --no-memory-reducer"
+
 # One warm process runs the passes (lib/pass/loop.ts): at once when work arrives, else every
 # `interval` seconds. It exits 75 now and then to be started afresh (with the bundle rebuilt if the
 # sources changed); if it fails, it is started again after the interval.
@@ -171,7 +176,7 @@ trap 'for p in $warm $ui; do kill "$p" 2>/dev/null || true; done; if [ -n "$warm
 while true; do
   keep_ui
   status=0
-  if [ "$bundled" = 1 ]; then node $pass_flags dist/process.mjs --loop "$@" & else node $pass_flags --import tsx scripts/process.ts --loop "$@" & fi
+  if [ "$bundled" = 1 ]; then node $loop_flags dist/process.mjs --loop "$@" & else node $loop_flags --import tsx scripts/process.ts --loop "$@" & fi
   warm=$!
   wait "$warm" || status=$?
   warm=

@@ -21,7 +21,7 @@ Options:
   --json             print the pass summary as JSON instead of log lines (always a full pass)
   --loop             keep running passes: at once when work arrives, else every \`interval\` seconds
                      (run.sh --loop uses it); exits 75 now and then for run.sh to start it afresh
-  --restart-after S  with --loop: exit 75 after S seconds (default 600)
+  --restart-after S  with --loop: exit 75 after S seconds (default 3600)
   -h, --help         show this help
 `;
 
@@ -39,7 +39,7 @@ try {
         "app-config": { type: "string" },
         json: { type: "boolean", default: false },
         loop: { type: "boolean", default: false },
-        "restart-after": { type: "string", default: "600" },
+        "restart-after": { type: "string", default: "3600" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,

@@ -565,6 +565,47 @@ describe("entry points", () => {
     expect(passesIn(seen.out)).toBeGreaterThan(before);
   });
 
+  test("run.sh --loop keeps a spare supervisor: an approved job runs in it, a dead spare is replaced and its folder removed, and spares retire with their loop", async () => {
+    const world = await makeWorld({ sandbox: { mode }, interval: 3600 });
+    const { seen } = loopOf(world);
+    const spares = path.join(world.paths.state, "spares");
+    const spare = async () => {
+      const found = (await execa("pgrep", ["-f", `supervise.*--spare ${spares}`], { reject: false })).stdout.trim().split("\n").filter(Boolean);
+      return found.length === 1 ? Number(found[0]) : undefined;
+    };
+    const first = await waitFor("a spare supervisor", spare);
+    expect(await fs.readdir(spares)).toHaveLength(1);
+    const uid = await world.submit({ "run.sh": "echo 7 > $OUTPUT_DIR/n.txt\n" });
+    await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${uid.slice(-8)}`)));
+    await decide(world.owner, uid, { decision: "approve" });
+    await waitFor("the job collected", async () => (await world.job(uid)).status === "completed");
+    // The spare ran it: the run's supervisor is the process that was waiting before the approval.
+    expect((await world.job(uid)).meta.run).toMatchObject({ executor: "local", pid: first });
+    expect(await fs.readFile(path.join((await world.job(uid)).dir, "output", "n.txt"), "utf8")).toBe("7\n");
+
+    // A spare killed while it waits: the next job starts anyway, and the dead one's folder goes.
+    const second = await waitFor("the next spare", async () => {
+      const pid = await spare();
+      return pid !== undefined && pid !== first ? pid : undefined;
+    });
+    const [secondHome] = await fs.readdir(spares);
+    process.kill(second, "SIGKILL");
+    await waitFor("the spare gone", () => Promise.resolve(processStartTime(second) === undefined));
+    const next = await world.submit({ "run.sh": "echo 8 > $OUTPUT_DIR/n.txt\n" });
+    await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${next.slice(-8)}`)));
+    await decide(world.owner, next, { decision: "approve" });
+    await waitFor("the job collected", async () => (await world.job(next)).status === "completed");
+    expect((await world.job(next)).meta.run).not.toMatchObject({ pid: second });
+    await waitFor("the dead spare's folder removed", async () => !(await fs.readdir(spares)).includes(secondHome!));
+
+    // The loop killed with -9: its spares read the end of their lifeline, retire and remove their folders.
+    const third = await waitFor("a spare", spare);
+    const warm = (await execa("pgrep", ["-f", `process.*--loop.*${world.dataDir}`], { reject: false })).stdout.trim().split("\n")[0];
+    process.kill(Number(warm), "SIGKILL");
+    await waitFor("the spare retired", () => Promise.resolve(processStartTime(third) === undefined));
+    expect(await fs.readdir(spares)).toEqual([]);
+  });
+
   test("run.sh --loop: the warm process restarts itself when asked to, and killed with -9 it is started again; no job is lost either way", async () => {
     const world = await makeWorld({ sandbox: { mode }, interval: 1 });
     const { loop, seen } = loopOf(world, ["--restart-after", "1"]);

@@ -46,6 +46,8 @@ export interface QueuePaths {
   lastPass: string;
   /** One private folder per run (state/runs/<run id>): the supervisor's request and result, a cancellation. */
   runs: string;
+  /** Supervisors started ahead of need by the warm loop, one folder each (lib/run/spares.ts). */
+  spares: string;
   /** Touched by a supervisor when its run ends, so `run.sh --loop` starts the next pass at once. */
   wake: string;
   /** The time of the last idle check that found nothing changed (no pass ran): for `scq status`. */
@@ -68,6 +70,7 @@ export function queuePaths(dataDir: string, owner: string, queueName: string): Q
     lock: path.join(state, "process.lock"),
     lastPass: path.join(state, "last-pass.json"),
     runs: path.join(state, "runs"),
+    spares: path.join(state, "spares"),
     wake: path.join(state, "wake"),
     lastLook: path.join(state, "last-look"),
   };

@@ -79,14 +79,18 @@ function workOf(paths: QueuePaths, folders: readonly string[]): string[] {
   return [...folders.filter((folder) => !finished.has(folder)), paths.wake];
 }
 
+/** The pass took something in, decided, cancelled, started or collected something. */
+export function acted(s: PassSummary): boolean {
+  return s.intake.accepted.length + s.intake.rejected.length + s.cancelled.length + s.decided.length + s.started.length + s.ran.length > 0;
+}
+
 /**
  * A pass that did nothing and left nothing that time alone moves on: nothing taken in, decided,
  * started or collected, nothing running, no problem waiting to clear, no submission in the inbox or
  * Python client's job in pending/ waiting to be quiet, no notification waiting to be sent again.
  */
 export async function leftNothing(s: PassSummary, paths: QueuePaths): Promise<boolean> {
-  const did = s.intake.accepted.length + s.intake.rejected.length + s.cancelled.length + s.decided.length + s.started.length + s.ran.length;
-  if (s.skipped || did > 0 || s.intake.waiting.length > 0 || s.running > 0 || s.sandbox_problem || s.disk_full) return false;
+  if (s.skipped || acted(s) || s.intake.waiting.length > 0 || s.running > 0 || s.sandbox_problem || s.disk_full) return false;
   return (await unsentMessages(paths)) === 0 && !(await inboxHoldsWork(paths));
 }
 
@@ -113,13 +117,18 @@ export interface InputWatch {
   close(): void;
 }
 
+/** What an event was of: a run's end (the wake file: a pass has work, and nothing more follows), or any other input. */
+export type ChangeKind = "run-end" | "input";
+
 /** Watch the inputs of the queue at `paths`; `files` (the settings files) count in the stamp only. `onChange` is called on every event. */
-export function watchInputs(paths: QueuePaths, files: readonly string[], onChange: () => void): InputWatch {
+export function watchInputs(paths: QueuePaths, files: readonly string[], onChange: (kind: ChangeKind) => void): InputWatch {
   const watchers = new Map<string, fs.FSWatcher>();
-  const watchOne = (folder: string, only?: string) => {
+  /** `wakeName`: in this folder only that file counts, and it tells of a run's end. */
+  const watchOne = (folder: string, wakeName?: string) => {
     try {
       const watcher = fs.watch(folder, { persistent: false }, (_event, name) => {
-        if (only === undefined || name === only) onChange();
+        if (wakeName === undefined) onChange("input");
+        else if (name === wakeName) onChange("run-end");
       });
       // A watched folder removed (intake took the submission in) ends its watch; the next rearm forgets it.
       watcher.on("error", () => {

@@ -8,14 +8,14 @@
 // the bundle if the sources changed), so a slow leak or an upgrade of the code never lives long.
 import fs from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ownQueue, type Context } from "../core/context.ts";
 import { errorMessage } from "../core/errors.ts";
 import { APP_DIR } from "../core/paths.ts";
 import { consoleLog } from "../core/log.ts";
-import { passFor } from "./pass.ts";
+import { passFor, type PassSummary } from "./pass.ts";
+import { dropSpares, keepSpares } from "../run/spares.ts";
 import { FULL_PASS_EVERY_MS, noteLook } from "./idle.ts";
-import { leftNothing, settingsFiles, watchInputs, type InputWatch } from "./inputs.ts";
+import { acted, leftNothing, settingsFiles, watchInputs, type ChangeKind, type InputWatch } from "./inputs.ts";
 
 export interface LoopOptions {
   /** Who and where, read again before every pass: an edit of config.json counts from the next pass. */
@@ -32,15 +32,20 @@ export interface LoopOptions {
 
 /**
  * How often the inputs' mtimes are compared, for changes no event reported: a second after each pass
- * or change, then twice as long each time nothing changed, up to POLL_MAX_MS. Right after a pass is
- * when files arrive that no watch saw yet (a new submission's folder is watched only from the pass that
- * saw it); a queue left alone costs a few looks an interval, each a stat of every input.
+ * or change, then twice as long each time nothing changed, up to POLL_MAX_MS (the look at each
+ * interval's end does not start the steps again). Right after a pass is when files arrive that no
+ * watch saw yet (a new submission's folder is watched only from the pass that saw it); a queue left
+ * alone costs two looks an interval besides the interval's own, each a stat of every work input.
  */
 const POLL_MS = 1000;
 const POLL_MAX_MS = 4000;
 /** After an event, a moment for the rest of a burst (a submission's files arrive one by one), so one pass takes it all. */
 const SETTLE_MS = 20;
-/** Between passes at least: bounds the loop's CPU should events come without end (a chatty sync). */
+/**
+ * After a pass that did nothing, this long before the next: bounds the loop's CPU should events come
+ * without end (a chatty sync). After a pass that did something, as long as that pass took (at most
+ * this): work flows on at half a CPU at most. A run's end is no chatter: it is taken at once.
+ */
 const MIN_GAP_MS = 100;
 /** Above this, the loop restarts: whatever grew is let go. */
 const MAX_RSS_BYTES = 256 * 1024 * 1024;
@@ -57,14 +62,18 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
   const code = await codeStamp();
   let watched: { key: string; watch: InputWatch } | undefined;
   let changed = false;
-  let wake: (() => void) | undefined;
-  const onChange = () => {
+  let runEnded = false;
+  let wake: ((kind: ChangeKind) => void) | undefined;
+  const onChange = (kind: ChangeKind) => {
     changed = true;
-    wake?.();
+    if (kind === "run-end") runEnded = true;
+    wake?.(kind);
   };
-  const onStop = () => wake?.();
+  const onStop = () => wake?.("input");
   signal.addEventListener("abort", onStop);
   let announced = false;
+  /** The next poll's delay: POLL_MS after a pass, doubling (to POLL_MAX_MS) while nothing changes, across intervals too. */
+  let step = POLL_MS;
   let lookFile = "";
   let interval = 10;
   try {
@@ -75,6 +84,7 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
       let beforeWork: string | undefined;
       let again = false;
       let idle = false;
+      let gap = MIN_GAP_MS;
       const passed = Date.now();
       try {
         const ctx = await context();
@@ -92,6 +102,7 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
           announced = true;
         }
         changed = false;
+        runEnded = false;
         before = watched.watch.stamp();
         beforeWork = watched.watch.workStamp();
         const summary = await passFor(ctx, json);
@@ -99,17 +110,22 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
         // Another process's pass held the lock: ours runs once it is done, not an interval later.
         again = summary.skipped === "locked";
         idle = await leftNothing(summary, paths);
+        if (acted(summary)) gap = Math.min(MIN_GAP_MS, Date.now() - passed);
         watched.watch.rearm();
+        await keepSpares(paths, sparesWanted(ctx, summary)).catch((error: unknown) =>
+          process.stderr.write(`[syft-code-queue] no spare supervisor: ${errorMessage(error)}; jobs start with a fresh one\n`),
+        );
       } catch (error) {
         process.stderr.write(`[syft-code-queue] pass failed: ${errorMessage(error)}; trying again in ${interval}s\n`);
         before = undefined;
         beforeWork = undefined;
       }
-      await sleep(MIN_GAP_MS);
+      const notBefore = Date.now() + gap;
+      step = POLL_MS;
       for (;;) {
         if (await restartDue()) return "restart";
         const wait = Math.min(again ? POLL_MS : interval * 1000, Math.max(0, born + restartAfterMs - Date.now()));
-        if (signal.aborted || (await nextChange(wait, beforeWork, watched?.watch)) === "changed") break;
+        if (signal.aborted || (await nextChange(wait, beforeWork, watched?.watch, notBefore)) === "changed") break;
         if (!idle || Date.now() - passed >= FULL_PASS_EVERY_MS) break;
         if (watched?.watch.stamp() !== before) break;
         noteLook(lookFile);
@@ -119,14 +135,18 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
   } finally {
     signal.removeEventListener("abort", onStop);
     watched?.watch.close();
+    dropSpares();
   }
 
   async function restartDue(): Promise<boolean> {
     return Date.now() - born > restartAfterMs || process.memoryUsage.rss() > MAX_RSS_BYTES || (await codeStamp()) !== code;
   }
 
-  /** Until an event, a changed stamp or a stop ("changed"), or the time is up. A failed pass (`before` unknown) waits out its time, events aside. */
-  function nextChange(ms: number, before: string | undefined, watch: InputWatch | undefined): Promise<"changed" | "time"> {
+  /**
+   * Until an event, a changed stamp or a stop ("changed"), or the time is up. A failed pass (`before`
+   * unknown) waits out its time, events aside. Changes count from `notBefore` on, a run's end at once.
+   */
+  function nextChange(ms: number, before: string | undefined, watch: InputWatch | undefined, notBefore: number): Promise<"changed" | "time"> {
     return new Promise((resolve) => {
       const timers: NodeJS.Timeout[] = [];
       let poll: NodeJS.Timeout | undefined;
@@ -136,17 +156,31 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
         wake = undefined;
         resolve(why);
       };
-      wake = () => (signal.aborted ? done("changed") : timers.push(setTimeout(() => done("changed"), SETTLE_MS)));
+      wake = (kind) => {
+        if (signal.aborted || kind === "run-end") done("changed");
+        else timers.push(setTimeout(() => done("changed"), Math.max(SETTLE_MS, notBefore - Date.now())));
+      };
       timers.push(setTimeout(() => done("time"), ms));
       const look = (after: number) => {
         poll = setTimeout(() => {
+          step = Math.min(after * 2, POLL_MAX_MS);
           if (before !== undefined && watch && watch.workStamp() !== before) done("changed");
-          else look(Math.min(after * 2, POLL_MAX_MS));
+          else look(step);
         }, after);
       };
-      look(POLL_MS);
+      look(step);
       // Changed while the pass ran: its events came before anyone waited for them.
-      if (changed) wake();
+      if (changed) wake(runEnded ? "run-end" : "input");
     });
   }
+}
+
+/**
+ * Spare supervisors to keep (lib/run/spares.ts), for the local executor while its sandbox can start:
+ * one, so the next approval's job starts without a Node start, and as many as run at once while jobs
+ * run, so each finished run's successor starts as fast.
+ */
+function sparesWanted(ctx: Context, summary: PassSummary): number {
+  if (ctx.config.executor.type !== "local" || summary.sandbox_problem || summary.skipped) return 0;
+  return summary.running > 0 || summary.started.length > 0 ? ctx.config.max_concurrent_jobs : 1;
 }

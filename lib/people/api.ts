@@ -138,7 +138,6 @@ async function checkLineComments(job: Job, decision: ReleaseDecision): Promise<v
 }
 
 /** What an idle check writes in its look file (lib/pass/idle.ts): the time it looked. */
-const LastLookSchema = z.iso.datetime();
 
 const LastPassSchema = z.looseObject({
   finished_at: z.string().optional(),
@@ -172,8 +171,9 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
   const [oldest] = (await pageJobs(paths, { statuses: ["pending"], limit: 1, oldestFirst: true })).jobs;
   // The pass's own summary; missing (no pass yet) or unreadable (an older version's) means "unknown".
   const lastPass = (await readJsonFile(paths.lastPass, LastPassSchema).catch(expected("no last pass to show yet"))) ?? null;
-  const look = LastLookSchema.safeParse((await ifExists(fs.promises.readFile(paths.lastLook, "utf8")))?.trim());
-  const lastLook = look.success && (!lastPass?.finished_at || look.data > lastPass.finished_at) ? look.data : null;
+  // The look's time is its file's mtime (each look touches it: one syscall).
+  const looked = (await ifExists(fs.promises.stat(paths.lastLook)))?.mtime.toISOString();
+  const lastLook = looked !== undefined && (!lastPass?.finished_at || looked > lastPass.finished_at) ? looked : null;
   // running/ holds at most max_concurrent_jobs jobs (plus any a config change left): each is read.
   const { jobs: running } = await listJobs(paths, ["running"]);
   return {

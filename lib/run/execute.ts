@@ -31,6 +31,11 @@ const KILL_GRACE_MS = 2000;
 const ABANDON_AFTER_MS = 5000;
 const WATCHDOG_MS = 500;
 
+/** What starting a run loads or asks of the machine, done ahead by a spare supervisor (spares.ts) while it waits. */
+export async function prepareToExecute(): Promise<void> {
+  await Promise.all([import("execa"), bwrapDisablesUserns()]);
+}
+
 /**
  * Run one job to its end in its sandbox (the supervisor calls this): logs into `results`/run-logs as it
  * runs, output copied into `output` (owner-only) at the end, unless a limit was hit. `stop` aborted (the

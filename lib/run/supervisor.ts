@@ -19,7 +19,7 @@ import { errorMessage } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import { isRunning } from "../core/lock.ts";
 import { removeTree } from "../core/remove.ts";
-import { execute } from "./execute.ts";
+import { execute, prepareToExecute } from "./execute.ts";
 import { RunRequestSchema, type RunRequest, type RunResult } from "../core/schemas.ts";
 import { expected } from "../core/expected.ts";
 
@@ -116,6 +116,71 @@ async function gate(request: RunRequest, runDir: string): Promise<boolean> {
     return false;
   } finally {
     watcher?.close();
+  }
+}
+
+/**
+ * A spare (spares.ts) waiting in `home` until a pass takes it: the run folder it became once its
+ * request is there, or undefined when it retired (its loop gone) or its folder was removed. It waits
+ * on its stdin alone: the loop writes a word there once the request is written, and its end there
+ * means the loop is gone (or the spare was taken and told). Taken, and its request not there, it
+ * looks a while (GO_WAIT_MS at most), as for a go.
+ */
+export async function waitAsSpare(home: string): Promise<string | undefined> {
+  // Its working folder is `home` (the loop starts it there), and it follows the folder's rename.
+  let kick: (() => void) | undefined;
+  let lineEnded = false;
+  const ended = () => {
+    lineEnded = true;
+    kick?.();
+  };
+  process.stdin.on("data", () => kick?.());
+  process.stdin.on("end", ended);
+  process.stdin.on("error", ended);
+  const prepared = prepareToExecute().catch(expected("done again when the run starts, where a failure counts"));
+  let takenAt: number | undefined;
+  try {
+    for (;;) {
+      if (await exists(REQUEST_FILE)) {
+        await prepared;
+        return here(); // renamed to the run's folder by now
+      }
+      if (lineEnded && takenAt === undefined) {
+        // Renamed away first, this folder can no longer be taken; if the rename finds it gone, a pass
+        // took it a moment ago (and its request is on the way, unless that pass died).
+        const retired = `${home}.retired`;
+        const renamed = await fs.promises.rename(home, retired).then(
+          () => true,
+          () => false,
+        );
+        if (renamed) {
+          await removeTree(retired).catch(expected("a spare's folder left is removed by the next loop"));
+          return undefined;
+        }
+        takenAt = Date.now();
+      }
+      // The folder removed (a launch that failed, a new loop sweeping): nobody will ever ask.
+      if (here() === undefined) return undefined;
+      if (takenAt !== undefined && Date.now() - takenAt > GO_WAIT_MS) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = takenAt === undefined ? undefined : setTimeout(resolve, 200);
+        kick = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    process.stdin.destroy();
+  }
+}
+
+/** Where this process's working folder is now (process.cwd() keeps the path it first saw), or undefined once removed. */
+function here(): string | undefined {
+  try {
+    return fs.realpathSync.native(".");
+  } catch {
+    return undefined; // removed: getcwd fails once the folder is gone
   }
 }
 

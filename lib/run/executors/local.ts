@@ -15,6 +15,8 @@ import type { QueuePaths } from "../../core/paths.ts";
 import { removeTree } from "../../core/remove.ts";
 import { ensureStageRoot, ownStageRoot, stageJob } from "../stage.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
+import { startDetached, supervisorEnv } from "../detached.ts";
+import { takeSpare } from "../spares.ts";
 import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, sayGo, sayNoGo, startOf } from "../supervisor.ts";
 import { RunResultSchema, type DataPath, type RunRequest, type RunResult, type SandboxMode } from "../../core/schemas.ts";
 
@@ -51,10 +53,16 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
     },
 
     async launch(staged: Staged, plan): Promise<Launched> {
-      const dir = await makeRunDir(paths, staged.runId);
       const request: RunRequest = { ...plan, stage: staged.stage, gate: "go-file", starter: thisProcess(), wake: paths.wake };
-      await writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
-      const { pid, start } = await startSupervisor(dir);
+      // A spare (under the warm loop) is already up: its folder becomes the run's, and the request wakes it.
+      const spare = await takeSpare(paths, staged.runId);
+      const dir = spare?.dir ?? (await makeRunDir(paths, staged.runId));
+      try {
+        await writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
+      } finally {
+        spare?.wake();
+      }
+      const { pid, start } = spare ?? (await startDetached(dir));
       return {
         ref: { executor: "local", run_id: staged.runId, pid, pid_start: start, host: os.hostname() },
         go: () => sayGo(dir),
@@ -112,38 +120,6 @@ function thisProcess(): { pid: number; start: string } {
   const start = processStartTime(process.pid);
   if (start === undefined) throw new Error("cannot read this process's start time from /proc");
   return { pid: process.pid, start };
-}
-
-/**
- * A supervisor for the run folder `dir` (request.json written), to outlive its starter: in a session
- * of its own, started through a shell that exits at once, so it is nobody's child. The Go SyftBox
- * client stops an app by signalling every descendant of run.sh, and under the warm loop (a process
- * that lives on) a supervisor it spawned directly would be one of them. Its own words (not the job's)
- * go to supervisor.txt beside its result; the shell prints its pid.
- */
-async function startSupervisor(dir: string): Promise<{ pid: number; start: string }> {
-  const out = await fs.promises.open(path.join(dir, "supervisor.txt"), "a", 0o600);
-  const { file, args } = supervisorCommand();
-  let said = "";
-  try {
-    const shell = spawn("/bin/sh", ["-c", '"$@" >&2 & echo $!', "sh", file, ...args, dir], {
-      cwd: dir,
-      detached: true,
-      stdio: ["ignore", "pipe", out.fd],
-      env: supervisorEnv(),
-    });
-    shell.stdout?.on("data", (chunk: Buffer) => (said += chunk.toString()));
-    await new Promise<void>((resolve, reject) => {
-      shell.once("close", () => resolve());
-      shell.once("error", reject);
-    });
-  } finally {
-    await out.close();
-  }
-  const pid = Number(said.trim()) || undefined;
-  const start = pid === undefined ? undefined : processStartTime(pid);
-  if (pid === undefined || start === undefined) throw new Error("the supervisor ended as it started; see supervisor.txt in its run folder");
-  return { pid, start };
 }
 
 /**
@@ -208,9 +184,4 @@ export async function runToEnd(root: string, request: Omit<RunRequest, "gate" | 
 function killSupervisor(pid: number, start: string): void {
   // Its sandbox goes with it: bwrap's --die-with-parent.
   if (isRunning(pid, start)) process.kill(pid, "SIGKILL");
-}
-
-/** The supervisor needs only a PATH (for bwrap and prlimit): nothing else of the owner's environment. */
-function supervisorEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
 }

@@ -1,0 +1,100 @@
+// Spare supervisors: under the warm loop, supervisors started ahead of need, so that starting a job
+// costs no Node start (about a tenth of a second, most of a trivial job's time in the queue).
+//
+// A spare is an ordinary supervisor (scripts/supervise.ts --spare) started as every local one is (in
+// a session of its own, nobody's child), waiting in a folder of its own under state/spares/. The pass
+// takes one by renaming that folder to the run's folder (runs/<run id>): one atomic step, so a spare
+// retiring at the same moment (it renames its folder away first) is never taken, and the pass starts
+// a fresh supervisor instead. The pass then writes request.json into the folder and says so down the
+// spare's lifeline, and from there the spare is the run's supervisor like any other: the same gate
+// (go), the same result, found again by its pid and start time. Its own words go to supervisor.txt,
+// which moved with the folder.
+//
+// The lifeline: each spare's stdin is one end of a socket whose other end only the loop holds. A
+// waiting spare reads it and nothing else (no timer, no watch: it costs no CPU while it waits). The
+// loop gone (ended, restarted, killed), the spare reads end-of-file and retires; a spare already taken
+// carries on with its run.
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import type { Socket } from "node:net";
+import path from "node:path";
+import { expected } from "../core/expected.ts";
+import { isRunning } from "../core/lock.ts";
+import type { QueuePaths } from "../core/paths.ts";
+import { removeTree } from "../core/remove.ts";
+import { startDetached } from "./detached.ts";
+
+interface Spare {
+  dir: string;
+  pid: number;
+  start: string;
+  /** The loop's end of the spare's lifeline. */
+  line?: Socket;
+}
+
+/** This process's spares (only the warm loop has any): a lone pass starts its supervisors afresh. */
+const spares: Spare[] = [];
+
+/**
+ * Keep `count` live spares for the queue at `paths`: the dead ones forgotten (their folders removed),
+ * missing ones started, extra ones told to retire. The first call also removes what spares of an
+ * earlier loop left.
+ */
+export async function keepSpares(paths: QueuePaths, count: number): Promise<void> {
+  if (!swept.has(paths.spares)) {
+    swept.add(paths.spares);
+    for (const name of await fs.promises.readdir(paths.spares).catch(expected("no spares yet", [] as string[])))
+      await removeTree(path.join(paths.spares, name));
+  }
+  for (const spare of [...spares]) {
+    if (isRunning(spare.pid, spare.start)) continue;
+    forget(spare);
+    await removeTree(spare.dir);
+  }
+  while (spares.length > count) forget(spares.at(-1)!);
+  while (spares.length < count) spares.push(await startSpare(paths));
+}
+const swept = new Set<string>();
+
+/**
+ * A spare for the run `runId`, its folder now the run's folder, or undefined when there is none. The
+ * caller writes request.json into the folder, then calls `wake` (also when that failed): a word down
+ * the lifeline, which the spare reads as "look for your request".
+ */
+export async function takeSpare(paths: QueuePaths, runId: string): Promise<{ dir: string; pid: number; start: string; wake(): void } | undefined> {
+  const to = path.join(paths.runs, runId);
+  await fs.promises.mkdir(paths.runs, { recursive: true, mode: 0o700 });
+  while (spares.length > 0) {
+    const spare = spares.shift()!;
+    const wake = () => spare.line?.end("request\n");
+    if (!isRunning(spare.pid, spare.start)) {
+      spare.line?.destroy();
+      await removeTree(spare.dir);
+      continue;
+    }
+    try {
+      await fs.promises.rename(spare.dir, to);
+    } catch {
+      spare.line?.destroy();
+      continue; // it retired first (its folder is gone): the next one, else a fresh supervisor
+    }
+    return { dir: to, pid: spare.pid, start: spare.start, wake };
+  }
+  return undefined;
+}
+
+/** All spares told to retire (the loop ends). */
+export function dropSpares(): void {
+  for (const spare of [...spares]) forget(spare);
+}
+
+function forget(spare: Spare): void {
+  spares.splice(spares.indexOf(spare), 1);
+  spare.line?.destroy(); // end-of-file: it retires and removes its folder
+}
+
+async function startSpare(paths: QueuePaths): Promise<Spare> {
+  const dir = path.join(paths.spares, randomBytes(8).toString("hex"));
+  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+  return { dir, ...(await startDetached(dir, { spare: true })) };
+}
