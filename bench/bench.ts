@@ -16,13 +16,14 @@ import { MAX_VOTES_PER_FOLDER } from "../lib/approval/votes.ts";
 import { runPass } from "../lib/pass/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths, voteFile } from "../lib/core/paths.ts";
 import { sandboxProblem } from "../lib/run/sandbox.ts";
-import { recordToDisk } from "../lib/queue/job-record.ts";
+import { readJob, recordToDisk } from "../lib/queue/job-record.ts";
+import { releasedFiles, signRelease } from "../lib/proof/statement.ts";
 import { AppConfigSchema, JobMetadataSchema, type AppConfig } from "../lib/core/schemas.ts";
 import { uuidv7 } from "../lib/core/uid.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-/** BENCH_ONLY=loop (or scale, runs; comma-separated): only those sections. The loop's parts alone: reaction, idle, trivial, throughput. */
-type Section = "scale" | "runs" | "loop";
+/** BENCH_ONLY=loop (or scale, runs, proof; comma-separated): only those sections. The loop's parts alone: reaction, idle, trivial, throughput. */
+type Section = "scale" | "runs" | "loop" | "proof";
 type LoopPart = "reaction" | "idle" | "trivial" | "throughput";
 const only = process.env.BENCH_ONLY?.split(",");
 const LOOP_PARTS: readonly string[] = ["reaction", "idle", "trivial", "throughput"] satisfies LoopPart[];
@@ -385,6 +386,46 @@ async function trivialThroughput(launch: () => Promise<unknown>): Promise<void> 
   );
 }
 
+/**
+ * Signed results: what signing adds to a release (in this process, the owner's key read from disk each
+ * time, as a pass does), and `scq verify` of a job with 100 released files as a requester runs it.
+ */
+async function signedResults(): Promise<void> {
+  const w = await world("proof", base);
+  const [uid] = await addSubmissions(w.paths, 1, 'for i in $(seq 100); do echo "n,$i" > "$OUTPUT_DIR/f$i.csv"; done\n');
+  await runPass({ dataDir: w.dataDir, owner: OWNER, config: base, log: () => {} });
+  await decide({ dataDir: w.dataDir, email: OWNER, config: base }, uid!, { decision: "approve" });
+  const done = path.join(w.paths.jobs, "completed", uid!);
+  for (let i = 0; i < 100 && !fs.existsSync(done); i += 1) {
+    await runPass({ dataDir: w.dataDir, owner: OWNER, config: base, log: () => {} });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const job = await readJob(w.paths, "completed", uid!);
+  const files = (await releasedFiles(job.dir)).length;
+  const signing: number[] = [];
+  for (let i = 0; i < RUNS * 3; i += 1) {
+    const t = performance.now();
+    await signRelease(w.paths, job, { by: "auto", at: new Date().toISOString(), withheld: [], exception: null });
+    signing.push(performance.now() - t);
+  }
+  const s = stats(signing);
+  row(
+    `signing a release of ${files} files (key read, files hashed, statement signed and written)`,
+    fmt(s),
+    "≤ 20 ms",
+    s.median <= 20 ? "met" : "MISSED",
+  );
+  const requester = ["--data-dir", w.dataDir, "--email", REQUESTER, "--app-config", w.configFile];
+  const verified = await timeProcess(entry("scq"), ["verify", uid!, ...requester]);
+  const floor = await timeProcess(entry("scq"), ["--version"]);
+  row(
+    `scq verify, a job of ${files} released files (the whole command)`,
+    `${fmt(verified.time)} (scq --version alone ${floor.time.median.toFixed(0)} ms)`,
+    "≤ 200 ms",
+    verified.time.median <= 200 ? "met" : "MISSED",
+  );
+}
+
 const benchRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-bench-"));
 // Open to other users like the runner's stage root: as root, the sandbox starts as nobody.
 await fs.promises.chmod(benchRoot, 0o711);
@@ -715,6 +756,8 @@ try {
       if (wantedPart("throughput")) await loopThroughput();
     }
   }
+
+  if (wanted("proof")) await signedResults();
 
   const cpu = os.cpus()[0]?.model ?? "unknown cpu";
   console.log(

@@ -1,21 +1,10 @@
 // The top-level handler shared by the yargs entry scripts: parse, run, and map errors to exit codes
 // with reportError.
-import fs from "node:fs";
-import path from "node:path";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { reportError } from "./core/errors.ts";
 import { globalOptions, type GlobalArgs } from "./commands/shared.ts";
-import { APP_DIR } from "./core/paths.ts";
-
-/** The app's version, from its package.json (read where the app is installed, bundle or not). */
-function appVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(APP_DIR, "package.json"), "utf8")) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown"; // an app folder without its package.json: said as unknown, never a crash
-  }
-}
+import { appVersion } from "./core/version.ts";
 
 export async function runCli(
   scriptName: string,

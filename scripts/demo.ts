@@ -113,8 +113,10 @@ async function main(): Promise<void> {
   console.log(`output/summary.txt:\n${summary.trimEnd().replace(/^/gm, "  ")}`);
   console.log(`job folder: ${job.dir}`);
   const scq = `SYFTBOX_CLIENT_CONFIG_PATH=${path.join(workspace, "owner.config.json")} SCQ_APP_CONFIG=${configFile} ./scripts/scq.sh`;
+  const theirs = `SYFTBOX_CLIENT_CONFIG_PATH=${path.join(workspace, "scientist.config.json")} SCQ_APP_CONFIG=${configFile} ./scripts/scq.sh`;
   console.log(
     `\nExplore as the data owner:\n  ${scq} list\n  ${scq} review ${job.uid.slice(-8)}\n  ${scq} logs ${job.uid.slice(-8)}\n  ${scq} audit verify`,
   );
+  console.log(`\nAnd as the data scientist, check the signed result:\n  ${theirs} verify ${job.uid.slice(-8)}`);
   if (job.status !== "completed") process.exitCode = 1;
 }

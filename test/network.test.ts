@@ -125,6 +125,17 @@ describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
     const out = path.join(network.root, "alice-output");
     await until("the output to reach the requester", async () => (await scq(ALICE, ["output", first, "--to", out])).exitCode === 0);
     expect(await fs.readFile(path.join(out, "answer.txt"), "utf8")).toBe("42\n");
+    // The release is signed, and the owner's public keys reach the requester through the server: she
+    // checks the result offline, with her own record of the code she sent.
+    let said = "";
+    await until("the signed result to verify at the requester's", async () => {
+      const v = await scq(ALICE, ["verify", first]);
+      said = `${v.stdout}${v.stderr}`;
+      return v.exitCode === 0;
+    }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nscq verify said: ${said}`);
+    });
+    expect((await scq(ALICE, ["verify", first])).stdout).toMatch(/VERIFIED[\s\S]*ok {2}code +sha256 [0-9a-f]{16}…, what you submitted/);
   }, 240_000);
 
   test("an approver may read a finished job's code, record, logs and output no more; the requester's other user sees nothing", async () => {

@@ -435,6 +435,7 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
     expect(demo.stdout).toMatch(/is completed/);
     expect(demo.stdout).toContain("patients: 5");
     expect(demo.stdout).toContain("mean age: 42.4");
+    expect(demo.stdout).toMatch(/check the signed result:\n .*scientist\.config\.json .*scq\.sh verify [0-9a-f]{8}/);
   });
 });
 
@@ -453,6 +454,11 @@ describe("the output, rules and follow-up commands through scripts/scq.sh", () =
     const released = await install.scq("owner", ["release", short, "--withhold", "wards.csv", "-r", "a ward under 10"]);
     expect(released.exitCode, String(released.stderr)).toBe(0);
     expect((await install.scq("scientist", ["output", short])).stdout).toContain("  summary.txt  (12 bytes)\n  withheld: wards.csv: a ward under 10");
+    // The release is signed: the scientist checks it offline, and sees what was held back.
+    const verified = await install.scq("scientist", ["verify", short]);
+    expect(verified.exitCode, String(verified.stderr)).toBe(0);
+    expect(verified.stdout).toContain(`${uid} from ${OWNER}: VERIFIED`);
+    expect(verified.stdout).toContain("withheld: wards.csv");
 
     // A rule pins the reviewed code: the same code again runs without a person.
     const added = await install.scqJson<{ id: string }>("owner", ["rules", "add", "--from", SCIENTIST, "--job", short, "--per-day", "3"]);

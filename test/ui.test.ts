@@ -512,6 +512,10 @@ describe.skipIf(!available)("review page for every person", () => {
       const todo = page.locator("#todo");
       await expect.poll(() => todo.locator("h3").allTextContents()).toEqual(["Code to review (1)", "Output to release (1)"]);
       expect(await todo.locator(".todo-group").nth(0).locator("button").textContent()).toBe("a pending one");
+      // The key results are signed with, as `scq key show` gives it.
+      const { keys } = (await fs.readJson(world.paths.publicKeys)) as { keys: { key_id: string }[] };
+      const print = keys[0]!.key_id.slice(7, 23).match(/.{4}/g)!.join(" ");
+      expect(await todo.textContent()).toContain(`Released results are signed with key ${print} (requesters check them with scq verify).`);
       await todo.locator(`button[data-todo="${uid}"]`).click();
       await expect.poll(() => page.locator("#detail h2").textContent()).toBe("ward counts");
       // Its way through the queue: every step done, with times, and what comes next, hollow.

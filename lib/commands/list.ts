@@ -99,13 +99,20 @@ export const mineCommand: CommandModule<GlobalArgs, MineArgs> = {
       .option("every", { type: "number", default: 2, describe: "with --watch: seconds between looks" }),
   handler: async (argv) => {
     const ctx = await contextFrom(argv);
+    // Told to stop from the first listing on (a stop before the watch began is a stop, exit 0, too).
+    const stop = { now: false };
+    if (argv.watch) {
+      const onSignal = () => (stop.now = true);
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+    }
     const jobs = await myJobs(argv.status, ctx, { limit: limitOf(argv), after: argv.after });
     print(
       argv,
       jobs.map((j) => ({ ...jobJson(j), owner: j.owner })),
       () => jobRows(jobs, "to"),
     );
-    if (argv.watch) await watchMine(ctx, argv, jobs);
+    if (argv.watch) await watchMine(ctx, argv, jobs, stop);
   },
 };
 
@@ -113,16 +120,12 @@ export const mineCommand: CommandModule<GlobalArgs, MineArgs> = {
  * One line per change to the requester's jobs (a new job, a new state, a decision), printed as the
  * syncs bring it, until SIGINT or SIGTERM (exit 0). With --json, one JSON object per line.
  */
-async function watchMine(ctx: Context, argv: MineArgs, first: JobView[]): Promise<void> {
+async function watchMine(ctx: Context, argv: MineArgs, first: JobView[], stop: { now: boolean }): Promise<void> {
   if (!Number.isFinite(argv.every) || argv.every <= 0) throw new UsageError("--every needs a positive number of seconds");
-  let stopping = false;
-  const stop = () => (stopping = true);
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
   const seen = new Map(first.map((j) => [j.uid, stateText(j)]));
-  while (!stopping) {
+  while (!stop.now) {
     await new Promise((resolve) => setTimeout(resolve, argv.every * 1000));
-    if (stopping) break;
+    if (stop.now) break;
     const now = await myJobs(argv.status, ctx, { limit: limitOf(argv) });
     for (const j of [...now].reverse()) {
       const state = stateText(j);

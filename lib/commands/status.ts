@@ -26,6 +26,7 @@ export const status: Command<GlobalArgs, QueueStatus> = {
             ...s.held_output.map((h) => `  ${shortUid(h.uid)} "${h.name}" (${h.status}), held ${age(h.since)}`),
           ]
         : []),
+      `Signing key: ${s.signing_key ? `${s.signing_key.fingerprint} (published in ${s.signing_key.published})` : "none yet (made at the first pass)"}`,
       `Last pass: ${pass?.finished_at ? `${age(pass.finished_at)} ago${pass.sandbox_problem ? `, could not run jobs: ${pass.sandbox_problem}` : ", ok"}` : "never (is run.sh scheduled?)"}` +
         (s.last_look ? `; last looked ${age(s.last_look)} ago, nothing new since` : ""),
     ].join("\n");

@@ -52,6 +52,11 @@ export interface QueuePaths {
   wake: string;
   /** The time of the last idle check that found nothing changed (no pass ran): for `scq status`. */
   lastLook: string;
+  /** The owner's public signing keys, published where everyone can read them (lib/proof/keys.ts). */
+  publicKeys: string;
+  /** As a requester: what each of my submissions sent (its code's hash), and the owners' keys I pinned (lib/proof/verify.ts). */
+  submitted: string;
+  pins: string;
 }
 
 export function queuePaths(dataDir: string, owner: string, queueName: string): QueuePaths {
@@ -73,7 +78,15 @@ export function queuePaths(dataDir: string, owner: string, queueName: string): Q
     spares: path.join(state, "spares"),
     wake: path.join(state, "wake"),
     lastLook: path.join(state, "last-look"),
+    publicKeys: publishedKeysFile(dataDir, owner),
+    submitted: path.join(state, "submitted"),
+    pins: path.join(state, "pins.json"),
   };
+}
+
+/** Where `owner` publishes the public keys their results are signed with: under public/, which SyftBox lets everyone read. */
+export function publishedKeysFile(dataDir: string, owner: string): string {
+  return path.join(datasiteDir(dataDir, owner), "public", "syft-code-queue", "keys.json");
 }
 
 export function jobDir(paths: QueuePaths, status: JobStatus, uid: string): string {

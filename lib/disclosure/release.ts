@@ -5,7 +5,7 @@
 // decides (release: scq release, the page).
 import fs from "node:fs";
 import path from "node:path";
-import { JobStateError } from "../core/errors.ts";
+import { errorMessage, JobStateError } from "../core/errors.ts";
 import { exists, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { EXECUTION_LOG, existingLogsDir, LOGS_DIR } from "../core/log-files.ts";
@@ -112,7 +112,18 @@ export async function releaseAll(paths: QueuePaths, job: Job, held: string): Pro
  * file may share a log's name (output/run-logs/…): a decision on that name then holds for both, and
  * a blocking finding on either blocks both.
  */
-export async function release(rec: Recorder, job: Job, by: string, decision: ReleaseDecision = {}): Promise<Job> {
+/** What a release was, for a seal over it: who released, when, what was held back and why, the exception. */
+export interface ReleaseFacts {
+  by: string;
+  at: string;
+  withheld: { path: string; reason: string }[];
+  exception: string | null;
+}
+
+/** Called with the job as it stands once released, its files in place, before its record says so. */
+export type Seal = (job: Job, facts: ReleaseFacts) => Promise<void>;
+
+export async function release(rec: Recorder, job: Job, by: string, decision: ReleaseDecision = {}, seal?: Seal): Promise<Job> {
   if (job.meta.output_review !== "pending") {
     throw new JobStateError(
       job.meta.output_review === "released"
@@ -157,6 +168,11 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     changes_requested: decision.requestChanges ?? null,
     line_comments: decision.requestChanges !== undefined ? (decision.lineComments ?? []) : [],
   };
+  // Sealed (signed: lib/proof/) before the record says released: a release cut off in between is sealed again when it is redone.
+  const facts = { by, at: output_decisions.at, withheld, exception: output_decisions.exception };
+  await seal?.({ ...job, meta: { ...job.meta, output_review: "released", output_decisions } }, facts).catch((error: unknown) =>
+    rec.log(`${job.uid.slice(-8)} its release could not be signed: ${errorMessage(error)}`),
+  );
   return update(
     rec,
     job,

@@ -22,6 +22,7 @@ import { datasiteDir, queuePaths } from "../core/paths.ts";
 import { queuePermissions } from "../queue/permissions.ts";
 import { publishMocks } from "./mock.ts";
 import { notify } from "./notify.ts";
+import { ensureOwnerKey } from "../proof/keys.ts";
 import { recover } from "./recover.ts";
 import { collectRuns, startApproved, type Ran } from "./runs.ts";
 import type { AppConfig } from "../core/schemas.ts";
@@ -114,6 +115,8 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     await queuePermissions(paths.root, config.approvals);
     if (!full) await publishMocks(paths, config, log);
     await recover(paths, log);
+    // The signing key, made and published at the first pass: requesters can pin it before any result comes.
+    if (!full) await ensureOwnerKey(paths).catch((error: unknown) => log(`signing key not made yet: ${errorMessage(error)}`));
     if (!full) summary.intake = await intake(paths, config, log);
     summary.cancelled = await applyCancellations(paths, config, log);
     const approvalsChanged = await grantApprovers(paths, config.approvals, summary.intake.accepted);

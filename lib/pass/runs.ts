@@ -12,6 +12,7 @@ import { executorFor } from "../run/which-executor.ts";
 import { errorMessage, LaunchRefusedError, reportJobError } from "../core/errors.ts";
 import { checkLogs, checkOutput, checksSummary, writeChecks } from "../disclosure/check-output.ts";
 import { releasedBefore } from "../disclosure/released.ts";
+import { signRelease } from "../proof/statement.ts";
 import { releaseAll } from "../disclosure/release.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
@@ -128,7 +129,8 @@ async function finish(
   // With release "auto", checked output goes to the requester now, unless a finding blocks it.
   const blocked = job.meta.output_review !== "pending" && (checks?.blocking ?? 0) > 0;
   if (blocked) log(`${shortUid(job.uid)} output and logs held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
-  if (job.meta.output_review !== "pending" && !blocked) await releaseAll(paths, job, held);
+  const releasedNow = job.meta.output_review !== "pending" && !blocked;
+  if (releasedNow) await releaseAll(paths, job, held);
   const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
   const status = result && !result.failed ? "completed" : "failed";
   const message = cancel
@@ -137,21 +139,35 @@ async function finish(
       ? `not run: ${end.lost}`
       : (result?.message ?? `interrupted: ${"lost" in end ? end.lost : "unknown"}; partial logs are kept`);
   const review = job.meta.output_review === "pending" || blocked;
+  const outcome = {
+    completed_at: now(),
+    exit_code: result?.exitCode ?? null,
+    timed_out: result?.timedOut ?? false,
+    duration_ms: result?.durationMs ?? null,
+    output_folder: "output",
+    error_message: status === "failed" ? message : null,
+    limits_hit: [...(result ? limitsHit(result) : []), ...(cancel ? ["cancelled"] : [])],
+    checks,
+    output_review: review ? ("pending" as const) : null,
+  };
+  // Signed before the move, so the statement moves with the files it names; a pass cut off here signs again.
+  if (releasedNow) {
+    await signRelease(
+      paths,
+      { ...job, status, meta: { ...job.meta, ...outcome } },
+      {
+        by: "auto",
+        at: outcome.completed_at,
+        withheld: [],
+        exception: null,
+      },
+    ).catch((error: unknown) => log(`${shortUid(job.uid)} its result could not be signed: ${errorMessage(error)}`));
+  }
   const finished = await transition(
     rec,
     job,
     status,
-    {
-      completed_at: now(),
-      exit_code: result?.exitCode ?? null,
-      timed_out: result?.timedOut ?? false,
-      duration_ms: result?.durationMs ?? null,
-      output_folder: "output",
-      error_message: status === "failed" ? message : null,
-      limits_hit: [...(result ? limitsHit(result) : []), ...(cancel ? ["cancelled"] : [])],
-      checks,
-      output_review: review ? "pending" : null,
-    },
+    outcome,
     cancel
       ? {
           event: "cancelled",

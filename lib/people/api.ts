@@ -13,9 +13,12 @@ import { JobNotFoundError, UsageError, WaitTimeoutError } from "../core/errors.t
 import { exists, ifExists, readJsonFile } from "../core/fsutil.ts";
 import { describeRunNow } from "../run/executor.ts";
 import type { Job, JobView } from "../core/job.ts";
+import { fingerprint } from "../proof/dsse.ts";
+import { signRelease } from "../proof/statement.ts";
+import { currentKeyId } from "../proof/keys.ts";
 import { findJob, heldOutput, listJobs, listMyJobs, locateJob, otherQueues, reviewerRole } from "../queue/jobs.ts";
 import { readableAsApprover } from "../queue/permissions.ts";
-import { jobDir, voteFile } from "../core/paths.ts";
+import { jobDir, voteFile, type QueuePaths } from "../core/paths.ts";
 import { pageJobs, statusCounts } from "../queue/listing.ts";
 import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { release as releaseJob, type ReleaseDecision } from "../disclosure/release.ts";
@@ -117,7 +120,7 @@ export async function release(ref: string, decision: ReleaseDecision = {}, c?: C
   const paths = ownQueue(ctx);
   const job = await findJob(paths, ref);
   await checkLineComments(job, decision);
-  return releaseJob({ paths, log: silentLog }, job, ctx.email, decision);
+  return releaseJob({ paths, log: silentLog }, job, ctx.email, decision, (released, facts) => signRelease(paths, released, facts));
 }
 
 /** Comments on lines go with a request for changes, each on a line the code has: the requester must find what it speaks of. */
@@ -159,6 +162,13 @@ export interface QueueStatus {
   last_look: string | null;
   /** Finished jobs whose output waits for the owner's release (scq checks, then scq release), oldest first. */
   held_output: { uid: string; name: string; status: JobStatus; since: string }[];
+  /** The id of the key released results are signed with (made at the first pass), and where it is published. */
+  signing_key: { key_id: string; fingerprint: string; published: string } | null;
+}
+
+async function signingKey(paths: QueuePaths): Promise<QueueStatus["signing_key"]> {
+  const id = await currentKeyId(paths).catch(expected("an unreadable key record is shown as none; the next pass or scq key show says why", null));
+  return id ? { key_id: id, fingerprint: fingerprint(id), published: paths.publicKeys } : null;
 }
 
 export async function status(c?: ContextLike): Promise<QueueStatus> {
@@ -191,6 +201,7 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
     ),
     last_pass: lastPass,
     last_look: lastLook,
+    signing_key: await signingKey(paths),
     held_output: (await heldOutput(paths)).map((j) => ({
       uid: j.uid,
       name: j.meta.name,

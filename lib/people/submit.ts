@@ -16,6 +16,7 @@ import { SUBMITTED_MARKER } from "../pass/intake.ts";
 import { datasiteDir, queuePaths } from "../core/paths.ts";
 
 import { uuidv7 } from "../core/uid.ts";
+import type { SubmittedRecord } from "../proof/verify.ts";
 
 import { Description, Email, JobName, Tag, type Submission } from "../core/schemas.ts";
 
@@ -99,6 +100,16 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
     code_sha256,
     files: entries.filter((e) => e.type === "file").length,
   });
+  // Kept here, in my private state: `scq verify` compares the code hash a signed result names with it.
+  const mine = queuePaths(ctx.dataDir, ctx.email, ctx.config.queue_name);
+  await fs.promises.mkdir(mine.submitted, { recursive: true, mode: 0o700 });
+  await writeJsonAtomic(
+    path.join(mine.submitted, `${uid}.json`),
+    { uid, to: opts.to, code_sha256, at: metadata.created_at } satisfies SubmittedRecord,
+    {
+      mode: 0o600,
+    },
+  );
   return { uid, dir, metadata, left_out };
 }
 

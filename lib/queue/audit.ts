@@ -188,7 +188,8 @@ function headFile(paths: QueuePaths): string {
   return path.join(paths.state, "audit-head.json");
 }
 
-async function readHead(paths: QueuePaths): Promise<AuditHead | undefined> {
+/** The log's head as recorded by its last append (lines and the hash of the last), or undefined before the first. */
+export async function readHead(paths: QueuePaths): Promise<AuditHead | undefined> {
   if (!(await exists(headFile(paths)))) return undefined;
   return readJsonFile(headFile(paths), AuditHeadSchema);
 }

@@ -77,6 +77,14 @@ export async function queuePermissions(root: string, approvals?: Approvals): Pro
   else await fs.promises.rm(path.join(root, APPROVALS_INFO), { force: true });
 }
 
+/** Rules letting every user read `names` in `dir` (and nothing else there): what an owner publishes for all, such as their public keys. */
+export async function readableByAll(dir: string, names: readonly string[]): Promise<void> {
+  await writeRules(
+    dir,
+    names.map((pattern) => ({ pattern, access: { read: ["*"] } })),
+  );
+}
+
 /** The approvals a queue's owner published for their approvers (approvals.json), if they ask for any. */
 export async function publishedApprovals(root: string): Promise<Approvals | undefined> {
   const file = path.join(root, APPROVALS_INFO);

@@ -931,7 +931,10 @@ async function drawOverview(force = false): Promise<void> {
     );
     const waiting = o.mine.waiting ? [el("p", { class: "muted", text: `${o.mine.waiting} job(s) of yours wait or run on other datasites.` })] : [];
     const nothing = groups.length + votes.length + waiting.length === 0 ? [el("p", { class: "muted", text: "Nothing to do." })] : [];
-    $("todo").replaceChildren(...groups, ...votes, ...waiting, ...nothing);
+    const key = o.signing_key
+      ? [el("p", { class: "muted", text: `Released results are signed with key ${o.signing_key} (requesters check them with scq verify).` })]
+      : [];
+    $("todo").replaceChildren(...groups, ...votes, ...waiting, ...nothing, ...key);
     const chart = $("queue-chart");
     chart.hidden = !o.history;
     const quiet = o.history?.every((d) => d.submitted === 0 && d.waiting === 0 && d.decided === 0);

@@ -1,0 +1,105 @@
+// A Five Safes RO-Crate beside each release, so a TRE's own tools can read what the signed statement
+// says: ro-crate-metadata.json describing the job folder (the run as a CreateAction, the approval as a
+// sign-off, the output checks as a disclosure check, each released file), and manifest-sha512.txt,
+// the released files' SHA-512 in BagIt's manifest format (`sha512sum -c` reads it). Both are written
+// before the statement is signed, and are among its subjects.
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { forEachLimit } from "../core/concurrency.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import type { Job } from "../core/job.ts";
+import type { ReleaseFacts } from "../disclosure/release.ts";
+
+export const CRATE_FILE = "ro-crate-metadata.json";
+export const MANIFEST_FILE = "manifest-sha512.txt";
+const PROFILE = "https://w3id.org/5s-crate/0.5-DRAFT";
+const SHP = "https://w3id.org/shp#";
+
+async function sha512File(file: string): Promise<string> {
+  const hash = createHash("sha512");
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** Write the crate and the manifest for `job`, whose released files (paths in its folder) are `files`. */
+export async function writeCrate(job: Job, files: readonly string[], release: ReleaseFacts): Promise<void> {
+  const m = job.meta;
+  const person = (email: string) => ({ "@id": `mailto:${email}`, "@type": "Person", email });
+  const completed = job.status === "completed";
+  const graph: Record<string, unknown>[] = [
+    { "@id": CRATE_FILE, "@type": "CreativeWork", about: { "@id": "./" }, conformsTo: { "@id": "https://w3id.org/ro/crate/1.2" } },
+    {
+      "@id": "./",
+      "@type": "Dataset",
+      name: `Released results of job ${m.uid} (${m.name})`,
+      datePublished: release.at,
+      conformsTo: { "@id": PROFILE },
+      hasPart: files.map((f) => ({ "@id": f })),
+      mentions: [{ "@id": "#run" }, { "@id": "#signoff" }, { "@id": "#disclosure" }, { "@id": "#manifest" }],
+      publisher: { "@id": `mailto:${m.target_email}` },
+    },
+    { "@id": PROFILE, "@type": "Profile", name: "Five Safes RO-Crate profile" },
+    {
+      "@id": "#run",
+      "@type": "CreateAction",
+      name: `Run of job ${m.uid}`,
+      agent: { "@id": `mailto:${m.requester_email}` },
+      instrument: { "@id": "code/", "@type": "Dataset", name: "the job's code", identifier: m.code_sha256 ? `sha256:${m.code_sha256}` : undefined },
+      startTime: m.started_at ?? undefined,
+      endTime: m.completed_at ?? undefined,
+      actionStatus: `http://schema.org/${completed ? "CompletedActionStatus" : "FailedActionStatus"}`,
+      result: files.filter((f) => f.startsWith("output/")).map((f) => ({ "@id": f })),
+    },
+    {
+      "@id": "#signoff",
+      "@type": "AssessAction",
+      additionalType: { "@id": `${SHP}SignOff` },
+      name: m.decision ? `Approval of the code: approved by ${m.decision.by} (${m.decision.reason || "no reason given"})` : "Approval of the code",
+      endTime: m.decision?.at,
+      object: { "@id": "code/" },
+      // A person, or a pinned rule (its decision reads "rule <id>") that stands for the person who wrote it.
+      agent: m.decision ? { "@id": m.decision.by.startsWith("rule ") ? `#${m.decision.by.slice(5)}` : `mailto:${m.decision.by}` } : undefined,
+      actionStatus: "http://schema.org/CompletedActionStatus",
+    },
+    {
+      "@id": "#disclosure",
+      "@type": "AssessAction",
+      additionalType: { "@id": `${SHP}DisclosureCheck` },
+      name:
+        `Disclosure check of the results: released by ${release.by}` +
+        (release.withheld.length > 0 ? `, ${release.withheld.length} file(s) withheld` : "") +
+        (release.exception ? ` (exception: ${release.exception})` : ""),
+      endTime: release.at,
+      object: { "@id": "./" },
+      agent: { "@id": release.by === "auto" ? "#output-checks" : `mailto:${release.by}` },
+      actionStatus: "http://schema.org/CompletedActionStatus",
+    },
+    { "@id": "#output-checks", "@type": "SoftwareApplication", name: "syft-code-queue output checks" },
+    {
+      "@id": "#manifest",
+      "@type": "UpdateAction",
+      additionalType: { "@id": `${SHP}GenerateCheckValue` },
+      name: `SHA-512 manifest of the released files (${MANIFEST_FILE})`,
+      object: { "@id": "./" },
+      instrument: { "@id": "https://www.iana.org/assignments/named-information#sha-512" },
+      actionStatus: "http://schema.org/CompletedActionStatus",
+    },
+    { "@id": "https://www.iana.org/assignments/named-information#sha-512", "@type": "DefinedTerm", name: "sha-512 algorithm" },
+    person(m.requester_email),
+    ...(m.target_email !== m.requester_email ? [person(m.target_email)] : []),
+    ...files.map((f) => ({ "@id": f, "@type": "File", contentSize: String(fs.statSync(path.join(job.dir, f)).size) })),
+  ];
+  await writeJsonAtomic(path.join(job.dir, CRATE_FILE), { "@context": "https://w3id.org/ro/crate/1.2/context", "@graph": graph });
+  const sums = new Map<string, string>();
+  await forEachLimit([...files, CRATE_FILE], 16, async (f) => {
+    sums.set(f, await sha512File(path.join(job.dir, f)));
+  });
+  await writeFileAtomic(
+    path.join(job.dir, MANIFEST_FILE),
+    [...sums.keys()]
+      .sort()
+      .map((f) => `${sums.get(f)!}  ${f}\n`)
+      .join(""),
+  );
+}

@@ -1,0 +1,239 @@
+// Checking a signed result offline (`scq verify`): the signature against the owner's published keys
+// (pinned on first use; a later key is trusted only when a pinned key endorsed it), every released
+// file against its hash, no released file left out of the statement, the statement about this very
+// job, and the code's hash against what the requester submitted (kept by `scq submit`). Each check
+// says what it found; one that fails names what changed.
+import { createPublicKey, verify, type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { ifExists, parseJsonText, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
+import type { JobView } from "../core/job.ts";
+import { publishedKeysFile, type QueuePaths } from "../core/paths.ts";
+import { envelopeSignedBy, EnvelopeSchema, fingerprint, IN_TOTO_PAYLOAD_TYPE, keyIdOf, pae } from "./dsse.ts";
+import { ENDORSEMENT_TYPE, entryBytes, PublishedKeysSchema, type PublishedKey } from "./keys.ts";
+import { hashFiles, releasedFiles, RESULT_STATEMENT, ResultStatementSchema, type ResultPredicate } from "./statement.ts";
+import { expected } from "../core/expected.ts";
+
+export interface Check {
+  what: "statement" | "key" | "signature" | "job" | "files" | "code";
+  /** false: it failed; null: it could not be checked here (said why). */
+  ok: boolean | null;
+  detail: string;
+}
+
+export interface Verdict {
+  uid: string;
+  owner: string;
+  ok: boolean;
+  key_id: string | null;
+  checks: Check[];
+  predicate: ResultPredicate | null;
+  subjects: string[];
+}
+
+const PinsSchema = z.record(z.string(), z.object({ key_ids: z.array(z.string()), pinned_at: z.string() }));
+
+/** What the requester kept of each submission: the code's hash, to compare with what was signed. */
+const SubmittedRecordSchema = z.object({ uid: z.string(), to: z.string(), code_sha256: z.string(), at: z.string() });
+export type SubmittedRecord = z.infer<typeof SubmittedRecordSchema>;
+
+/**
+ * Verify the signed result of `job` as seen by the owner of `mine` (the verifier's own queue paths:
+ * its pins and its submissions' records, in its private state). Pins are added (first use, endorsed rotations) only when the rest verifies.
+ */
+export async function verifyResult(job: JobView, dataDir: string, mine: QueuePaths): Promise<Verdict> {
+  const checks: Check[] = [];
+  const verdict = (keyId: string | null, predicate: ResultPredicate | null = null, subjects: string[] = []): Verdict => ({
+    uid: job.uid,
+    owner: job.owner,
+    ok: checks.every((c) => c.ok !== false),
+    key_id: keyId,
+    checks,
+    predicate,
+    subjects,
+  });
+  const envelopeFile = path.join(job.dir, RESULT_STATEMENT);
+  const envelopeText = await ifExists(fs.promises.readFile(envelopeFile, "utf8"));
+  if (envelopeText === undefined) {
+    checks.push({ what: "statement", ok: false, detail: `no signed statement in ${job.dir} (nothing released yet, or not synced yet)` });
+    return verdict(null);
+  }
+  let envelope;
+  try {
+    envelope = parseJsonText(envelopeFile, envelopeText, EnvelopeSchema);
+  } catch (error) {
+    checks.push({ what: "statement", ok: false, detail: `the statement's envelope is damaged: ${(error as Error).message}` });
+    return verdict(null);
+  }
+  const keyId = envelope.signatures[0]!.keyid;
+
+  // The key: published by the owner, matching its id, and pinned (or endorsed by a pinned key).
+  const keysFile = publishedKeysFile(dataDir, job.owner);
+  const published = await readJsonFile(keysFile, PublishedKeysSchema).catch((error: unknown) => error as Error);
+  if (published instanceof Error) {
+    checks.push({ what: "key", ok: false, detail: `the owner's published keys cannot be read: ${published.message}` });
+    return verdict(keyId);
+  }
+  const keys = new Map<string, { entry: PublishedKey; key: KeyObject }>();
+  for (const entry of published.keys) {
+    // Its PEM as written (no other spelling of the same key), its id, and its own signature over its entry.
+    let key: KeyObject | undefined;
+    try {
+      key = createPublicKey(entry.public_key);
+    } catch {
+      key = undefined; // not a key at all: said below
+    }
+    const { self_sig, ...rest } = entry;
+    const intact =
+      key !== undefined &&
+      key.export({ type: "spki", format: "pem" }) === entry.public_key &&
+      keyIdOf(key) === entry.key_id &&
+      canonicalBase64(self_sig) &&
+      published.owner === job.owner &&
+      verify(null, entryBytes(job.owner, rest), key, Buffer.from(self_sig, "base64"));
+    if (!intact) {
+      checks.push({
+        what: "key",
+        ok: false,
+        detail: `the published key ${fingerprint(entry.key_id)} in ${keysFile} is not as its owner signed it: it was changed`,
+      });
+      return verdict(keyId);
+    }
+    keys.set(entry.key_id, { entry, key: key! });
+  }
+  const pinsFile = mine.pins;
+  const pins = (await ifExists(readJsonFile(pinsFile, PinsSchema, "; delete it to pin the owners' keys afresh"))) ?? {};
+  const pinned = pins[job.owner];
+  const trusted = new Set(pinned?.key_ids ?? [...keys.keys()]);
+  for (const id of pinned?.key_ids ?? []) {
+    if (!keys.has(id)) {
+      checks.push({
+        what: "key",
+        ok: false,
+        detail: `${job.owner}'s key ${fingerprint(id)}, pinned ${pinned!.pinned_at}, is no longer published: their keys were replaced, not rotated`,
+      });
+      return verdict(keyId);
+    }
+  }
+  // Rotations: a key endorsed by a trusted one is trusted, and so on down the chain.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [id, { entry }] of keys) {
+      const by = entry.endorsement ? keys.get(entry.endorsement.by) : undefined;
+      if (trusted.has(id) || !by || !trusted.has(entry.endorsement!.by)) continue;
+      const sig = entry.endorsement!.sig;
+      if (canonicalBase64(sig) && verify(null, pae(ENDORSEMENT_TYPE, Buffer.from(id)), by.key, Buffer.from(sig, "base64"))) {
+        trusted.add(id);
+        grew = true;
+      }
+    }
+  }
+  const signer = keys.get(keyId);
+  if (!signer || !trusted.has(keyId)) {
+    checks.push({
+      what: "key",
+      ok: false,
+      detail: signer
+        ? `signed with ${fingerprint(keyId)}, which no key you pinned for ${job.owner} endorsed: their keys changed without a rotation`
+        : `signed with ${fingerprint(keyId)}, which ${job.owner} does not publish`,
+    });
+    return verdict(keyId);
+  }
+  checks.push({
+    what: "key",
+    ok: true,
+    detail: `${job.owner}'s key ${fingerprint(keyId)}, ${pinned ? (pinned.key_ids.includes(keyId) ? `pinned ${pinned.pinned_at}` : "endorsed by a key you pinned") : "pinned now, on first use"}`,
+  });
+
+  // The signature, then what it says.
+  const canonical = canonicalBase64(envelope.payload) && envelope.signatures.every((x) => canonicalBase64(x.sig));
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE || !canonical || !envelopeSignedBy(envelope, keyId, signer.key)) {
+    checks.push({ what: "signature", ok: false, detail: `the signature does not match the statement: the statement or its signature was changed` });
+    return verdict(keyId);
+  }
+  checks.push({ what: "signature", ok: true, detail: "good (Ed25519, DSSE)" });
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8"));
+  } catch {
+    payload = undefined; // signed bytes that are not JSON: said below as not a statement
+  }
+  const statement = ResultStatementSchema.safeParse(payload);
+  if (!statement.success) {
+    checks.push({ what: "statement", ok: false, detail: "signed, but not a result statement this version understands" });
+    return verdict(keyId);
+  }
+  const { subject, predicate } = statement.data;
+  const { valid_from, valid_until } = signer.entry;
+  if (predicate.release.at < valid_from || (valid_until !== null && predicate.release.at > valid_until)) {
+    checks.push({
+      what: "key",
+      ok: false,
+      detail: `signed at ${predicate.release.at}, outside the key's use (${valid_from} to ${valid_until ?? "now"})`,
+    });
+  }
+  const about = predicate.job.uid === job.uid && predicate.job.owner === job.owner && predicate.job.requester === job.meta.requester_email;
+  checks.push({
+    what: "job",
+    ok: about,
+    detail: about
+      ? `about job ${job.uid} of ${predicate.job.requester}`
+      : `about another job (${predicate.job.uid} of ${predicate.job.requester}): copied from elsewhere`,
+  });
+
+  // Every released file as signed, and none released outside the statement.
+  const named = new Set(subject.map((s) => s.name));
+  const problems: string[] = [];
+  const hashes = await hashFiles(job.dir, [...named]);
+  for (const s of subject) {
+    const got = hashes.get(s.name);
+    if (got === undefined) problems.push(`${s.name} is missing (not synced yet, or removed)`);
+    else if (got !== s.digest.sha256)
+      problems.push(`${s.name} changed since it was signed (sha256 ${got.slice(0, 12)}… ≠ ${s.digest.sha256.slice(0, 12)}…)`);
+  }
+  for (const name of await releasedFiles(job.dir)) if (!named.has(name)) problems.push(`${name} is not in the signed statement`);
+  checks.push({
+    what: "files",
+    ok: problems.length === 0,
+    detail: problems.length === 0 ? `${subject.length} file(s) exactly as signed` : problems.join("; "),
+  });
+
+  // The code: what the requester sent.
+  const sent = await ifExists(readJsonFile(path.join(mine.submitted, `${job.uid}.json`), SubmittedRecordSchema)).catch(
+    expected("an unreadable record of the submission: the code is said to be unchecked", undefined),
+  );
+  if (!sent)
+    checks.push({
+      what: "code",
+      ok: null,
+      detail: "no record here of what was submitted (sent from another machine?): the code hash is not compared",
+    });
+  else if (sent.code_sha256 === predicate.code_sha256)
+    checks.push({ what: "code", ok: true, detail: `sha256 ${sent.code_sha256.slice(0, 16)}…, what you submitted` });
+  else
+    checks.push({
+      what: "code",
+      ok: false,
+      detail: `the signed code hash ${predicate.code_sha256?.slice(0, 16) ?? "(none)"}… is not what you submitted (${sent.code_sha256.slice(0, 16)}…)`,
+    });
+
+  const result = verdict(keyId, predicate, [...named]);
+  if (result.ok) {
+    const ids = [...trusted].filter((id) => keys.has(id));
+    if (!pinned || ids.some((id) => !pinned.key_ids.includes(id))) {
+      await fs.promises.mkdir(path.dirname(pinsFile), { recursive: true, mode: 0o700 });
+      await writeJsonAtomic(
+        pinsFile,
+        { ...pins, [job.owner]: { key_ids: ids, pinned_at: pinned?.pinned_at ?? new Date().toISOString() } },
+        { mode: 0o600 },
+      );
+    }
+  }
+  return result;
+}
+
+/** Base64 as an encoder writes it: decoding ignores stray bits and characters, and one changed character must never pass. */
+function canonicalBase64(text: string): boolean {
+  return Buffer.from(text, "base64").toString("base64") === text;
+}
