@@ -3,28 +3,24 @@
 // sign-off, the output checks as a disclosure check, each released file), and manifest-sha512.txt,
 // the released files' SHA-512 in BagIt's manifest format (`sha512sum -c` reads it). Both are written
 // before the statement is signed, and are among its subjects.
-import { createHash } from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
-import { forEachLimit } from "../core/concurrency.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import { writeFileAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import type { ReleaseFacts } from "../disclosure/release.ts";
+import { digestOf, type Digest } from "./digest.ts";
 
 export const CRATE_FILE = "ro-crate-metadata.json";
 export const MANIFEST_FILE = "manifest-sha512.txt";
 const PROFILE = "https://w3id.org/5s-crate/0.5-DRAFT";
 const SHP = "https://w3id.org/shp#";
 
-async function sha512File(file: string): Promise<string> {
-  const hash = createHash("sha512");
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-/** Write the crate and the manifest for `job`, whose released files (paths in its folder) are `files`. */
-export async function writeCrate(job: Job, files: readonly string[], release: ReleaseFacts): Promise<void> {
+/**
+ * Write the crate and the manifest for `job`, whose released files (paths in its folder) have
+ * `digests`; the two files written, with their own digests.
+ */
+export async function writeCrate(job: Job, digests: ReadonlyMap<string, Digest | undefined>, release: ReleaseFacts): Promise<[string, Digest][]> {
   const m = job.meta;
+  const files = [...digests.keys()].filter((f) => digests.get(f) !== undefined).sort();
   const person = (email: string) => ({ "@id": `mailto:${email}`, "@type": "Person", email });
   const completed = job.status === "completed";
   const graph: Record<string, unknown>[] = [
@@ -88,18 +84,19 @@ export async function writeCrate(job: Job, files: readonly string[], release: Re
     { "@id": "https://www.iana.org/assignments/named-information#sha-512", "@type": "DefinedTerm", name: "sha-512 algorithm" },
     person(m.requester_email),
     ...(m.target_email !== m.requester_email ? [person(m.target_email)] : []),
-    ...files.map((f) => ({ "@id": f, "@type": "File", contentSize: String(fs.statSync(path.join(job.dir, f)).size) })),
+    ...files.map((f) => ({ "@id": f, "@type": "File", contentSize: String(digests.get(f)!.size) })),
   ];
-  await writeJsonAtomic(path.join(job.dir, CRATE_FILE), { "@context": "https://w3id.org/ro/crate/1.2/context", "@graph": graph });
-  const sums = new Map<string, string>();
-  await forEachLimit([...files, CRATE_FILE], 16, async (f) => {
-    sums.set(f, await sha512File(path.join(job.dir, f)));
-  });
-  await writeFileAtomic(
-    path.join(job.dir, MANIFEST_FILE),
-    [...sums.keys()]
-      .sort()
-      .map((f) => `${sums.get(f)!}  ${f}\n`)
-      .join(""),
-  );
+  const crate = `${JSON.stringify({ "@context": "https://w3id.org/ro/crate/1.2/context", "@graph": graph }, null, 2)}\n`;
+  const crateDigest = digestOf(crate);
+  const sums = new Map([...files.map((f): [string, string] => [f, digests.get(f)!.sha512]), [CRATE_FILE, crateDigest.sha512]]);
+  const manifest = [...sums.keys()]
+    .sort()
+    .map((f) => `${sums.get(f)!}  ${f}\n`)
+    .join("");
+  await writeFileAtomic(path.join(job.dir, CRATE_FILE), crate);
+  await writeFileAtomic(path.join(job.dir, MANIFEST_FILE), manifest);
+  return [
+    [CRATE_FILE, crateDigest],
+    [MANIFEST_FILE, digestOf(manifest)],
+  ];
 }

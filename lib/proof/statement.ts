@@ -4,12 +4,10 @@
 // what produced them: the code's hash, how the code was approved, where and under which limits it ran,
 // how it ended, the disclosure checks and their findings, the owner's release decision, the app's
 // version and the head of the audit log at the release. `scq verify` (verify.ts) checks it offline.
-import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { forEachLimit } from "../core/concurrency.ts";
-import { ifExists, writeJsonAtomic } from "../core/fsutil.ts";
+import { writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { EXECUTION_LOG, LOGS_DIR } from "../core/log-files.ts";
 import { CHECKS_FILE, type QueuePaths } from "../core/paths.ts";
@@ -20,6 +18,7 @@ import type { ReleaseFacts } from "../disclosure/release.ts";
 import { readChecksReport } from "../disclosure/results.ts";
 import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from "./dsse.ts";
 import { CRATE_FILE, MANIFEST_FILE, writeCrate } from "./crate.ts";
+import { digestFiles, type Digest } from "./digest.ts";
 import { ownerKey } from "./keys.ts";
 
 /** The statement's file in the job's folder. */
@@ -89,45 +88,22 @@ export async function releasedFiles(jobDir: string): Promise<string[]> {
   return files.filter((file) => (fs.statSync(path.join(jobDir, file), { throwIfNoEntry: false })?.size ?? 0) > 0).sort();
 }
 
-/** Read whole below this size (one read), streamed above it (a released file may be large). */
-const WHOLE_BELOW = 4 * 1024 * 1024;
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  const { size } = await fs.promises.stat(file);
-  if (size < WHOLE_BELOW) hash.update(await fs.promises.readFile(file));
-  else for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
-/** The SHA-256 of each of `names` in `dir` (undefined: missing), several read at once. */
-export async function hashFiles(dir: string, names: readonly string[]): Promise<Map<string, string | undefined>> {
-  const hashes = new Map<string, string | undefined>();
-  await forEachLimit(names, 16, async (name) => {
-    hashes.set(name, await ifExists(sha256File(path.join(dir, name))));
-  });
-  return hashes;
-}
-
 /**
  * Sign, with the owner's key, what `job` (its record as it stands after this release) has released
  * into its folder, and write the envelope there. `release`: who released it and what they held back.
  */
 export async function signRelease(paths: QueuePaths, job: Job, release: ReleaseFacts): Promise<void> {
   const key = await ownerKey(paths);
-  // The crate and its manifest describe the released files, and are signed with them.
-  await writeCrate(
-    job,
-    (await releasedFiles(job.dir)).filter((f) => f !== CRATE_FILE && f !== MANIFEST_FILE),
-    release,
-  );
-  const names = await releasedFiles(job.dir);
-  const hashes = await hashFiles(job.dir, names);
-  const subject = names.map((name) => {
-    const sha256 = hashes.get(name);
-    if (sha256 === undefined) throw new Error(`${name} was released but is gone from ${job.dir}`);
-    return { name, digest: { sha256 } };
-  });
+  // The released files, each read once; the crate and its manifest, which describe them, are signed with them.
+  const payload = (await releasedFiles(job.dir)).filter((f) => f !== CRATE_FILE && f !== MANIFEST_FILE);
+  const digests = await digestFiles(job.dir, payload);
+  const described = await writeCrate(job, digests, release);
+  const subject = [...payload.map((name): [string, Digest | undefined] => [name, digests.get(name)]), ...described]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, digest]) => {
+      if (!digest) throw new Error(`${name} was released but is gone from ${job.dir}`);
+      return { name, digest: { sha256: digest.sha256 } };
+    });
   const m = job.meta;
   const report = await readChecksReport(job.dir);
   const run = m.run;

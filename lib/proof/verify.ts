@@ -12,7 +12,8 @@ import type { JobView } from "../core/job.ts";
 import { publishedKeysFile, type QueuePaths } from "../core/paths.ts";
 import { envelopeSignedBy, EnvelopeSchema, fingerprint, IN_TOTO_PAYLOAD_TYPE, keyIdOf, pae } from "./dsse.ts";
 import { ENDORSEMENT_TYPE, entryBytes, PublishedKeysSchema, type PublishedKey } from "./keys.ts";
-import { hashFiles, releasedFiles, RESULT_STATEMENT, ResultStatementSchema, type ResultPredicate } from "./statement.ts";
+import { digestFiles } from "./digest.ts";
+import { releasedFiles, RESULT_STATEMENT, ResultStatementSchema, type ResultPredicate } from "./statement.ts";
 import { expected } from "../core/expected.ts";
 
 export interface Check {
@@ -185,9 +186,9 @@ export async function verifyResult(job: JobView, dataDir: string, mine: QueuePat
   // Every released file as signed, and none released outside the statement.
   const named = new Set(subject.map((s) => s.name));
   const problems: string[] = [];
-  const hashes = await hashFiles(job.dir, [...named]);
+  const digests = await digestFiles(job.dir, [...named]);
   for (const s of subject) {
-    const got = hashes.get(s.name);
+    const got = digests.get(s.name)?.sha256;
     if (got === undefined) problems.push(`${s.name} is missing (not synced yet, or removed)`);
     else if (got !== s.digest.sha256)
       problems.push(`${s.name} changed since it was signed (sha256 ${got.slice(0, 12)}… ≠ ${s.digest.sha256.slice(0, 12)}…)`);
