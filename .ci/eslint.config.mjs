@@ -35,7 +35,7 @@ export default tseslint.config(
   },
   // The layers of lib/, lowest first: a folder imports only from its own and lower layers, so
   // the import paths keep reading as the design (README, code map) and no circle can form.
-  ...layers(["core"], ["run"], ["queue"], ["disclosure", "approval"], ["proof"], ["pass"], ["people"], ["ui"], ["commands"]),
+  ...layers(["core"], ["run"], ["queue"], ["sign"], ["disclosure", "approval"], ["proof"], ["pass"], ["people"], ["ui"], ["commands"]),
   // Every error let go says why: `.catch(expected("why"))` (lib/core/expected.ts), and a bare
   // `catch {}` carries a comment. A reader never has to guess whether a failure was forgotten.
   {

@@ -5,7 +5,9 @@ import fs from "fs-extra";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { locateJob } from "../lib/queue/jobs.ts";
-import { APP_DIR, queuePaths } from "../lib/core/paths.ts";
+import { APP_DIR, datasiteDir, queuePaths } from "../lib/core/paths.ts";
+import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from "../lib/sign/dsse.ts";
+import { ownerKey } from "../lib/sign/keys.ts";
 import { verifyResult, type Verdict } from "../lib/proof/verify.ts";
 import { RESULT_STATEMENT } from "../lib/proof/statement.ts";
 import { bwrapReady, makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
@@ -202,5 +204,51 @@ describe("signed results", () => {
     expect(refused.verdict.checks.find((c) => c.ok === false)?.detail).toMatch(/is not as its owner signed it|no longer published/);
     expect(await fs.readFile(queuePaths(world.dataDir, SCIENTIST, world.owner.config.queue_name).pins, "utf8")).toBe(pinsBefore);
     await fs.writeFile(world.paths.publicKeys, before);
+  });
+
+  test("N of M: each approver signs their vote with their own published key; scq verify checks every vote, and a vote changed after it was signed fails", async () => {
+    const alice = "alice@test.local";
+    const bob = "bob@test.local";
+    const world = await makeWorld({ sandbox: { mode }, approvals: { required: 2, approvers: [alice, bob] } });
+    for (const email of [alice, bob]) await fs.mkdirp(datasiteDir(world.dataDir, email));
+    const uid = await world.submit(JOB);
+    await world.pass();
+    for (const email of [alice, bob]) {
+      const voted = await runScript("scq.ts", ["approve", uid.slice(-8), "-r", "aggregates only", ...worldArgs(world, email), "--datasite", OWNER]);
+      expect(voted.exitCode, voted.stderr).toBe(0);
+      // Their own key, made at their first vote and published in their own datasite.
+      expect(await fs.pathExists(queuePaths(world.dataDir, email, world.owner.config.queue_name).publicKeys)).toBe(true);
+    }
+    await world.settle();
+    const job = await world.job(uid);
+    expect(job.status).toBe("completed");
+    expect(job.meta.votes.map((v) => [v.by, v.signature?.keyid.startsWith("sha256:")])).toEqual([
+      [alice, true],
+      [bob, true],
+    ]);
+    const { exitCode, verdict } = await verifyAsRequester(world, uid);
+    expect(exitCode).toBe(0);
+    expect(verdict.checks.find((c) => c.what === "votes")).toEqual({ what: "votes", ok: true, detail: "2 of 2 vote(s) signed by their approvers" });
+    // The approvers' keys are pinned too.
+    const pins = (await fs.readJson(queuePaths(world.dataDir, SCIENTIST, world.owner.config.queue_name).pins)) as Record<string, unknown>;
+    expect(Object.keys(pins).sort()).toEqual([alice, bob, OWNER].sort());
+
+    // The owner (who signs the statement) edits a vote's reason after the fact: the approver's signature no longer matches.
+    const statementFile = path.join(job.dir, RESULT_STATEMENT);
+    const original = await fs.readFile(statementFile, "utf8");
+    const key = await ownerKey(world.paths);
+    const envelope = JSON.parse(original) as { payload: string };
+    const statement = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8")) as {
+      predicate: { approval: { votes: { reason: string }[] } };
+    };
+    statement.predicate.approval.votes[0]!.reason = "all rows are fine";
+    await fs.writeJson(statementFile, signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), key));
+    const forged = await verifyAsRequester(world, uid);
+    expect(forged.exitCode).toBe(1);
+    expect(forged.verdict.checks.find((c) => c.what === "votes")).toMatchObject({
+      ok: false,
+      detail: `${alice}'s vote does not match its signature: it was changed`,
+    });
+    await fs.writeFile(statementFile, original);
   });
 });

@@ -7,15 +7,16 @@ import path from "node:path";
 import { appendAudit } from "../queue/audit.ts";
 import { forEachLimit } from "../core/concurrency.ts";
 import { reviewedQueue, reviewsForAnother, type Context } from "../core/context.ts";
-import { JobStateError, ScqError } from "../core/errors.ts";
+import { errorMessage, JobStateError, ScqError } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
 import { now } from "../queue/lifecycle.ts";
 import type { Job, JobView } from "../core/job.ts";
 import { findJob, matchUid, readJob, uidIndex } from "../queue/jobs.ts";
-import { decisionFile, voteFile, type QueuePaths } from "../core/paths.ts";
+import { decisionFile, queuePaths, voteFile, type QueuePaths } from "../core/paths.ts";
 import { DecisionMarkerSchema, type DecisionMarker } from "../core/schemas.ts";
 import { treeHash } from "../core/tree.ts";
 import { expected } from "../core/expected.ts";
+import { signVote } from "../sign/vote.ts";
 
 export type Decision = DecisionMarker["decision"];
 
@@ -87,7 +88,12 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
   if (preview) return { marker, vote: voting };
   // The pass audits a vote when it counts it: an approver cannot write the owner's audit log.
   if (voting) {
-    await writeVote(paths, marker);
+    // Signed with the voter's own key, so a requester can check each approver's vote offline.
+    const mine = queuePaths(ctx.dataDir, ctx.email, ctx.config.queue_name);
+    const signature = await signVote(mine, paths.owner, marker).catch((error: unknown) => {
+      throw new ScqError(`Your vote could not be signed: ${errorMessage(error)}. Nothing was written; fix that, then vote again.`, { uid: job.uid });
+    });
+    await writeVote(paths, { ...marker, signature });
     return { marker, vote: true };
   }
   await writeMarker(paths, marker);

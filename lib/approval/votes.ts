@@ -162,7 +162,15 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
       continue;
     }
     // Who voted is the folder's name, whatever the file claims.
-    const vote: Vote = { by: voter, decision: marker.decision, reason: marker.reason, at: marker.at, code_sha256: marker.code_sha256 };
+    const vote: Vote = {
+      by: voter,
+      decision: marker.decision,
+      reason: marker.reason,
+      at: marker.at,
+      code_sha256: marker.code_sha256,
+      // Kept as it came, for requesters to check: a signature names its voter's key, checked against the voter's published keys.
+      ...(marker.signature && marker.by === voter ? { signature: marker.signature } : {}),
+    };
     const previous = current.meta.votes.find((v) => v.by === voter);
     const same = previous && previous.at === vote.at && previous.decision === vote.decision && previous.code_sha256 === vote.code_sha256;
     if (same) {

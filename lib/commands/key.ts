@@ -1,6 +1,6 @@
 import { ownQueue } from "../core/context.ts";
-import { fingerprint } from "../proof/dsse.ts";
-import { ownerKey, rotate } from "../proof/keys.ts";
+import { fingerprint } from "../sign/dsse.ts";
+import { ownerKey, rotate } from "../sign/keys.ts";
 import { cliCommand, type Command, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {

@@ -52,7 +52,7 @@ export interface QueuePaths {
   wake: string;
   /** The time of the last idle check that found nothing changed (no pass ran): for `scq status`. */
   lastLook: string;
-  /** The owner's public signing keys, published where everyone can read them (lib/proof/keys.ts). */
+  /** The owner's public signing keys, published where everyone can read them (lib/sign/keys.ts). */
   publicKeys: string;
   /** As a requester: what each of my submissions sent (its code's hash), and the owners' keys I pinned (lib/proof/verify.ts). */
   submitted: string;

@@ -302,6 +302,13 @@ export const SubmittedMarkerSchema = z.looseObject({
 
 // ---- the job record: jobs/<status>/<uid>/metadata.json ------------------------------------------
 
+/** A signature by a published key (lib/sign/): the key's id and the signature, base64. */
+export const SignatureSchema = z.object({
+  keyid: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 hex digits>"),
+  sig: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64"),
+});
+export type Signature = z.infer<typeof SignatureSchema>;
+
 const DecisionSchema = z.object({ by: z.string(), reason: z.string(), at: Timestamp });
 
 /** One approver's vote on a job, as the pass found it in decisions/<approver>/<uid>.json. */
@@ -311,6 +318,8 @@ export const VoteSchema = z.object({
   reason: z.string(),
   at: Timestamp,
   code_sha256: Sha256,
+  /** The approver's signature over the vote, as it came (votes from before signing have none). */
+  signature: SignatureSchema.optional(),
 });
 export type Vote = z.infer<typeof VoteSchema>;
 
@@ -443,6 +452,8 @@ export const DecisionMarkerSchema = z.object({
   by: z.string(),
   at: Timestamp,
   code_sha256: Sha256,
+  /** An approver's vote: signed with the approver's own key (lib/sign/vote.ts). */
+  signature: SignatureSchema.optional(),
 });
 export type DecisionMarker = z.infer<typeof DecisionMarkerSchema>;
 

@@ -22,7 +22,7 @@ import { datasiteDir, queuePaths } from "../core/paths.ts";
 import { queuePermissions } from "../queue/permissions.ts";
 import { publishMocks } from "./mock.ts";
 import { notify } from "./notify.ts";
-import { ensureOwnerKey } from "../proof/keys.ts";
+import { ensureOwnerKey } from "../sign/keys.ts";
 import { recover } from "./recover.ts";
 import { collectRuns, startApproved, type Ran } from "./runs.ts";
 import type { AppConfig } from "../core/schemas.ts";

@@ -13,9 +13,9 @@ import { JobNotFoundError, UsageError, WaitTimeoutError } from "../core/errors.t
 import { exists, ifExists, readJsonFile } from "../core/fsutil.ts";
 import { describeRunNow } from "../run/executor.ts";
 import type { Job, JobView } from "../core/job.ts";
-import { fingerprint } from "../proof/dsse.ts";
+import { fingerprint } from "../sign/dsse.ts";
 import { signRelease } from "../proof/statement.ts";
-import { currentKeyId } from "../proof/keys.ts";
+import { currentKeyId } from "../sign/keys.ts";
 import { findJob, heldOutput, listJobs, listMyJobs, locateJob, otherQueues, reviewerRole } from "../queue/jobs.ts";
 import { readableAsApprover } from "../queue/permissions.ts";
 import { jobDir, voteFile, type QueuePaths } from "../core/paths.ts";

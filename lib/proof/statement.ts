@@ -9,6 +9,7 @@ import path from "node:path";
 import { z } from "zod";
 import { writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
+import { SignatureSchema } from "../core/schemas.ts";
 import { EXECUTION_LOG, LOGS_DIR } from "../core/log-files.ts";
 import { CHECKS_FILE, type QueuePaths } from "../core/paths.ts";
 import { walkTree } from "../core/tree.ts";
@@ -16,10 +17,10 @@ import { appVersion } from "../core/version.ts";
 import { readHead } from "../queue/audit.ts";
 import type { ReleaseFacts } from "../disclosure/release.ts";
 import { readChecksReport } from "../disclosure/results.ts";
-import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from "./dsse.ts";
+import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from "../sign/dsse.ts";
 import { CRATE_FILE, MANIFEST_FILE, writeCrate } from "./crate.ts";
 import { digestFiles, type Digest } from "./digest.ts";
-import { ownerKey } from "./keys.ts";
+import { ownerKey } from "../sign/keys.ts";
 
 /** The statement's file in the job's folder. */
 export const RESULT_STATEMENT = "result.dsse.json";
@@ -34,7 +35,17 @@ export const ResultPredicateSchema = z.object({
     /** A person's decision (or a rule's, named in `by`), as the record holds it. */
     decision: z.object({ by: z.string(), reason: z.string(), at: z.string() }).nullable(),
     /** With N-of-M approvals: each approver's vote. */
-    votes: z.array(z.object({ by: z.string(), decision: z.string(), at: z.string(), code_sha256: z.string() })),
+    votes: z.array(
+      z.object({
+        by: z.string(),
+        decision: z.string(),
+        reason: z.string(),
+        at: z.string(),
+        code_sha256: z.string(),
+        /** The approver's own signature over the vote (lib/sign/vote.ts), checked against their published keys. */
+        signature: SignatureSchema.optional(),
+      }),
+    ),
   }),
   run: z.object({
     status: z.string(),
@@ -114,7 +125,7 @@ export async function signRelease(paths: QueuePaths, job: Job, release: ReleaseF
     predicate: {
       job: { uid: m.uid, name: m.name, requester: m.requester_email, owner: m.target_email },
       code_sha256: m.code_sha256,
-      approval: { decision: m.decision, votes: m.votes.map((v) => ({ by: v.by, decision: v.decision, at: v.at, code_sha256: v.code_sha256 })) },
+      approval: { decision: m.decision, votes: m.votes },
       run: {
         status: job.status,
         exit_code: m.exit_code,

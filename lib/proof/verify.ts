@@ -10,14 +10,15 @@ import { z } from "zod";
 import { ifExists, parseJsonText, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
 import type { JobView } from "../core/job.ts";
 import { publishedKeysFile, type QueuePaths } from "../core/paths.ts";
-import { envelopeSignedBy, EnvelopeSchema, fingerprint, IN_TOTO_PAYLOAD_TYPE, keyIdOf, pae } from "./dsse.ts";
-import { ENDORSEMENT_TYPE, entryBytes, PublishedKeysSchema, type PublishedKey } from "./keys.ts";
+import { envelopeSignedBy, EnvelopeSchema, fingerprint, IN_TOTO_PAYLOAD_TYPE, keyIdOf, pae } from "../sign/dsse.ts";
+import { voteSignedBy } from "../sign/vote.ts";
+import { ENDORSEMENT_TYPE, entryBytes, PublishedKeysSchema, type PublishedKey } from "../sign/keys.ts";
 import { digestFiles } from "./digest.ts";
 import { releasedFiles, RESULT_STATEMENT, ResultStatementSchema, type ResultPredicate } from "./statement.ts";
 import { expected } from "../core/expected.ts";
 
 export interface Check {
-  what: "statement" | "key" | "signature" | "job" | "files" | "code";
+  what: "statement" | "key" | "signature" | "job" | "files" | "code" | "votes";
   /** false: it failed; null: it could not be checked here (said why). */
   ok: boolean | null;
   detail: string;
@@ -70,66 +71,14 @@ export async function verifyResult(job: JobView, dataDir: string, mine: QueuePat
   const keyId = envelope.signatures[0]!.keyid;
 
   // The key: published by the owner, matching its id, and pinned (or endorsed by a pinned key).
-  const keysFile = publishedKeysFile(dataDir, job.owner);
-  const published = await readJsonFile(keysFile, PublishedKeysSchema).catch((error: unknown) => error as Error);
-  if (published instanceof Error) {
-    checks.push({ what: "key", ok: false, detail: `the owner's published keys cannot be read: ${published.message}` });
+  const pins = (await ifExists(readJsonFile(mine.pins, PinsSchema, "; delete it to pin the owners' keys afresh"))) ?? {};
+  const owner = await trustedKeys(dataDir, job.owner, pins[job.owner]);
+  if ("problem" in owner) {
+    checks.push({ what: "key", ok: false, detail: owner.problem });
     return verdict(keyId);
   }
-  const keys = new Map<string, { entry: PublishedKey; key: KeyObject }>();
-  for (const entry of published.keys) {
-    // Its PEM as written (no other spelling of the same key), its id, and its own signature over its entry.
-    let key: KeyObject | undefined;
-    try {
-      key = createPublicKey(entry.public_key);
-    } catch {
-      key = undefined; // not a key at all: said below
-    }
-    const { self_sig, ...rest } = entry;
-    const intact =
-      key !== undefined &&
-      key.export({ type: "spki", format: "pem" }) === entry.public_key &&
-      keyIdOf(key) === entry.key_id &&
-      canonicalBase64(self_sig) &&
-      published.owner === job.owner &&
-      verify(null, entryBytes(job.owner, rest), key, Buffer.from(self_sig, "base64"));
-    if (!intact) {
-      checks.push({
-        what: "key",
-        ok: false,
-        detail: `the published key ${fingerprint(entry.key_id)} in ${keysFile} is not as its owner signed it: it was changed`,
-      });
-      return verdict(keyId);
-    }
-    keys.set(entry.key_id, { entry, key: key! });
-  }
-  const pinsFile = mine.pins;
-  const pins = (await ifExists(readJsonFile(pinsFile, PinsSchema, "; delete it to pin the owners' keys afresh"))) ?? {};
+  const { keys, trusted } = owner;
   const pinned = pins[job.owner];
-  const trusted = new Set(pinned?.key_ids ?? [...keys.keys()]);
-  for (const id of pinned?.key_ids ?? []) {
-    if (!keys.has(id)) {
-      checks.push({
-        what: "key",
-        ok: false,
-        detail: `${job.owner}'s key ${fingerprint(id)}, pinned ${pinned!.pinned_at}, is no longer published: their keys were replaced, not rotated`,
-      });
-      return verdict(keyId);
-    }
-  }
-  // Rotations: a key endorsed by a trusted one is trusted, and so on down the chain.
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [id, { entry }] of keys) {
-      const by = entry.endorsement ? keys.get(entry.endorsement.by) : undefined;
-      if (trusted.has(id) || !by || !trusted.has(entry.endorsement!.by)) continue;
-      const sig = entry.endorsement!.sig;
-      if (canonicalBase64(sig) && verify(null, pae(ENDORSEMENT_TYPE, Buffer.from(id)), by.key, Buffer.from(sig, "base64"))) {
-        trusted.add(id);
-        grew = true;
-      }
-    }
-  }
   const signer = keys.get(keyId);
   if (!signer || !trusted.has(keyId)) {
     checks.push({
@@ -219,19 +168,115 @@ export async function verifyResult(job: JobView, dataDir: string, mine: QueuePat
       detail: `the signed code hash ${predicate.code_sha256?.slice(0, 16) ?? "(none)"}… is not what you submitted (${sent.code_sha256.slice(0, 16)}…)`,
     });
 
+  // The approvers' votes, each signed with its approver's own published key (pinned like the owner's).
+  const newPins: Record<string, Trusted> = { [job.owner]: owner };
+  const votes = predicate.approval.votes;
+  if (votes.length > 0) {
+    const problems: string[] = [];
+    let signed = 0;
+    for (const v of votes) {
+      if (!v.signature) continue;
+      const theirs = newPins[v.by] ?? (await trustedKeys(dataDir, v.by, pins[v.by]));
+      if ("problem" in theirs) {
+        problems.push(theirs.problem);
+        continue;
+      }
+      newPins[v.by] = theirs;
+      const key = theirs.keys.get(v.signature.keyid);
+      if (!key || !theirs.trusted.has(v.signature.keyid))
+        problems.push(`${v.by}'s vote is signed with ${fingerprint(v.signature.keyid)}, not a key of theirs you trust`);
+      else if (!canonicalBase64(v.signature.sig) || !voteSignedBy(job.owner, { ...v, uid: job.uid }, key.key))
+        problems.push(`${v.by}'s vote does not match its signature: it was changed`);
+      else signed += 1;
+    }
+    const unsigned = votes.filter((v) => !v.signature).map((v) => v.by);
+    checks.push({
+      what: "votes",
+      ok: problems.length > 0 ? false : unsigned.length > 0 ? null : true,
+      detail:
+        problems.length > 0
+          ? problems.join("; ")
+          : `${signed} of ${votes.length} vote(s) signed by their approvers${unsigned.length > 0 ? `; unsigned (cast before votes were signed): ${unsigned.join(", ")}` : ""}`,
+    });
+  }
+
   const result = verdict(keyId, predicate, [...named]);
   if (result.ok) {
-    const ids = [...trusted].filter((id) => keys.has(id));
-    if (!pinned || ids.some((id) => !pinned.key_ids.includes(id))) {
-      await fs.promises.mkdir(path.dirname(pinsFile), { recursive: true, mode: 0o700 });
-      await writeJsonAtomic(
-        pinsFile,
-        { ...pins, [job.owner]: { key_ids: ids, pinned_at: pinned?.pinned_at ?? new Date().toISOString() } },
-        { mode: 0o600 },
-      );
+    // What was trusted is pinned: first use, and keys endorsed by pinned ones.
+    let changed = false;
+    const next = { ...pins };
+    for (const [email, { keys: theirs, trusted: ids }] of Object.entries(newPins)) {
+      const known = [...ids].filter((id) => theirs.has(id));
+      const before = pins[email];
+      if (before && known.every((id) => before.key_ids.includes(id))) continue;
+      next[email] = { key_ids: known, pinned_at: before?.pinned_at ?? new Date().toISOString() };
+      changed = true;
+    }
+    if (changed) {
+      await fs.promises.mkdir(path.dirname(mine.pins), { recursive: true, mode: 0o700 });
+      await writeJsonAtomic(mine.pins, next, { mode: 0o600 });
     }
   }
   return result;
+}
+
+type Pin = z.infer<typeof PinsSchema>[string];
+
+interface Trusted {
+  keys: Map<string, { entry: PublishedKey; key: KeyObject }>;
+  /** The ids of the keys trusted: pinned (all published ones, on first use), or endorsed by a trusted one. */
+  trusted: Set<string>;
+}
+
+/**
+ * The keys `email` publishes, each checked (its PEM as written, its id, its own signature over its
+ * entry), and which of them to trust given what was pinned for them, or the problem, in words.
+ */
+async function trustedKeys(dataDir: string, email: string, pinned: Pin | undefined): Promise<Trusted | { problem: string }> {
+  const keysFile = publishedKeysFile(dataDir, email);
+  const published = await readJsonFile(keysFile, PublishedKeysSchema).catch((error: unknown) => error as Error);
+  if (published instanceof Error) return { problem: `${email}'s published keys cannot be read: ${published.message}` };
+  const keys = new Map<string, { entry: PublishedKey; key: KeyObject }>();
+  for (const entry of published.keys) {
+    let key: KeyObject | undefined;
+    try {
+      key = createPublicKey(entry.public_key);
+    } catch {
+      key = undefined; // not a key at all: said below
+    }
+    const { self_sig, ...rest } = entry;
+    const intact =
+      key !== undefined &&
+      key.export({ type: "spki", format: "pem" }) === entry.public_key &&
+      keyIdOf(key) === entry.key_id &&
+      canonicalBase64(self_sig) &&
+      published.owner === email &&
+      verify(null, entryBytes(email, rest), key, Buffer.from(self_sig, "base64"));
+    if (!intact) return { problem: `the published key ${fingerprint(entry.key_id)} in ${keysFile} is not as ${email} signed it: it was changed` };
+    keys.set(entry.key_id, { entry, key: key! });
+  }
+  for (const id of pinned?.key_ids ?? []) {
+    if (!keys.has(id)) {
+      return {
+        problem: `${email}'s key ${fingerprint(id)}, pinned ${pinned!.pinned_at}, is no longer published: their keys were replaced, not rotated`,
+      };
+    }
+  }
+  const trusted = new Set(pinned?.key_ids ?? [...keys.keys()]);
+  // Rotations: a key endorsed by a trusted one is trusted, and so on down the chain.
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [id, { entry }] of keys) {
+      const by = entry.endorsement ? keys.get(entry.endorsement.by) : undefined;
+      if (trusted.has(id) || !by || !trusted.has(entry.endorsement!.by)) continue;
+      const sig = entry.endorsement!.sig;
+      if (canonicalBase64(sig) && verify(null, pae(ENDORSEMENT_TYPE, Buffer.from(id)), by.key, Buffer.from(sig, "base64"))) {
+        trusted.add(id);
+        grew = true;
+      }
+    }
+  }
+  return { keys, trusted };
 }
 
 /** Base64 as an encoder writes it: decoding ignores stray bits and characters, and one changed character must never pass. */

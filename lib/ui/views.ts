@@ -24,8 +24,8 @@ import { queueHistory } from "../queue/history.ts";
 import { queueVersion, statusCounts } from "../queue/listing.ts";
 import { describeRun, describeRunNow } from "../run/executor.ts";
 import type { QueuePaths } from "../core/paths.ts";
-import { fingerprint } from "../proof/dsse.ts";
-import { currentKeyId } from "../proof/keys.ts";
+import { fingerprint } from "../sign/dsse.ts";
+import { currentKeyId } from "../sign/keys.ts";
 
 /** A job as a row of the list. */
 export function summary(job: JobView) {
