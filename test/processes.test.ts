@@ -569,9 +569,12 @@ describe("entry points", () => {
     const world = await makeWorld({ sandbox: { mode }, interval: 3600 });
     const { seen } = loopOf(world);
     const spares = path.join(world.paths.state, "spares");
+    // The spare itself: Node, not the shell that started it (whose command line names it for a moment).
     const spare = async () => {
       const found = (await execa("pgrep", ["-f", `supervise.*--spare ${spares}`], { reject: false })).stdout.trim().split("\n").filter(Boolean);
-      return found.length === 1 ? Number(found[0]) : undefined;
+      const nodes = [];
+      for (const pid of found) if ((await fs.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() === "node") nodes.push(Number(pid));
+      return nodes.length === 1 ? nodes[0] : undefined;
     };
     const first = await waitFor("a spare supervisor", spare);
     expect(await fs.readdir(spares)).toHaveLength(1);
