@@ -100,6 +100,14 @@ describe("the rules", () => {
     expect(report.files[1]!.findings[0]!.message).toBe("2048.0 MB: over output_checks.max_file_mb (100 MB); not read");
   });
 
+  test("an SVG is held by default, and says why; an owner who lists svg in allowed_types lets it pass", async () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg"><text opacity="0">North 3</text><rect width="4" height="2"/></svg>';
+    const found = await check({ "plot.svg": svg });
+    expect(found.map((f) => `${f.file} ${f.rule} ${f.blocking}`)).toEqual(["plot.svg file-type true"]);
+    expect(found[0]!.message).toMatch(/^type "svg" is not in output_checks.allowed_types: an SVG is XML text that can carry more than it shows/);
+    expect(await check({ "plot.svg": svg }, { allowed_types: [...defaults.allowed_types, "svg"] })).toEqual([]);
+  });
+
   test("a trained model's file is held, and says why: it can carry the rows it was trained on", async () => {
     const found = await check({ "model.pt": "\x80\x02", "weights.safetensors": "{}" });
     expect(found.map((f) => `${f.file} ${f.rule} ${f.blocking}`)).toEqual(["model.pt file-type true", "weights.safetensors file-type true"]);

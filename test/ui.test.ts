@@ -103,12 +103,13 @@ describe.skipIf(!available)("review page", () => {
 
   test("held output: tables with flagged cells, images, findings; withhold a file and a log with reasons and release the rest from the page", async () => {
     const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="teal"/></svg>';
+    // A 1×1 PNG (an SVG is held by the checks by default).
+    const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
     const uid = await world.submit(
       {
         "run.sh": [
           'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"',
-          `echo '${svg}' > "$OUTPUT_DIR/plot.svg"`,
+          `echo '${png}' | base64 -d > "$OUTPUT_DIR/plot.png"`,
           `echo '{"files": {"wards.csv": {"description": "patients per ward", "controls": ["none"]}}}' > "$OUTPUT_DIR/manifest.json"`,
           'echo "counted 2 wards"',
           "",
@@ -129,13 +130,13 @@ describe.skipIf(!available)("review page", () => {
         "small-count: count 4 is below the minimum of 10 (output_checks.min_count)",
       );
       expect(await wards.textContent()).toContain("The requester says: patients per ward");
-      expect(await page.locator('.outfile[data-file="plot.svg"] img.preview').getAttribute("src")).toMatch(/^data:image\/svg\+xml;base64,/);
+      expect(await page.locator('.outfile[data-file="plot.png"] img.preview').getAttribute("src")).toMatch(/^data:image\/png;base64,/);
       await page.screenshot({ path: shot(world, "ui-output.png"), fullPage: true });
 
       // A flagged file starts withheld, its findings as the reason; the owner writes their own.
       expect(await wards.locator("select.choice").inputValue()).toBe("withhold");
       expect(await wards.locator("input.withhold-reason").inputValue()).toBe("held by the output checks: small-count");
-      expect(await page.locator('.outfile[data-file="plot.svg"] select.choice').inputValue()).toBe("release");
+      expect(await page.locator('.outfile[data-file="plot.png"] select.choice').inputValue()).toBe("release");
       await wards.locator("select.choice").selectOption("withhold");
       await wards.locator("input.withhold-reason").fill("a ward count under 10");
       // The log is decided on like a file: the owner keeps it back here.
@@ -153,7 +154,7 @@ describe.skipIf(!available)("review page", () => {
       const done = await world.job(uid);
       expect(done.meta.output_review).toBe("released");
       expect(done.meta.output_decisions).toMatchObject({
-        released: ["manifest.json", "plot.svg"],
+        released: ["manifest.json", "plot.png"],
         withheld: [
           { path: "wards.csv", reason: "a ward count under 10" },
           { path: "run-logs/stdout.txt", reason: "not part of the request" },
@@ -161,7 +162,7 @@ describe.skipIf(!available)("review page", () => {
       });
       expect(await fs.pathExists(path.join(done.dir, "run-logs", "stdout.txt"))).toBe(false);
       expect(await fs.pathExists(path.join(done.dir, "output", "wards.csv"))).toBe(false);
-      expect(await fs.pathExists(path.join(done.dir, "output", "plot.svg"))).toBe(true);
+      expect(await fs.pathExists(path.join(done.dir, "output", "plot.png"))).toBe(true);
       await expect.poll(() => page.locator("#detail").textContent(), { timeout: 10_000 }).toContain("Withheld: wards.csv: a ward count under 10");
     } finally {
       await page.close();

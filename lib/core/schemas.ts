@@ -141,7 +141,7 @@ const OutputChecksSchema = z
     max_file_mb: z.number().int().min(1).default(100),
     allowed_types: z
       .array(z.string().regex(/^[a-z0-9]+$/, "must be a file extension without the dot, lower case"))
-      .default(["csv", "tsv", "json", "txt", "md", "png", "svg", "pdf"]),
+      .default(["csv", "tsv", "json", "txt", "md", "png", "pdf"]),
     /**
      * Rules whose findings block (reported as such): output with one is held for the owner's decision
      * even under release "auto". By default every rule that flags a disclosure risk, and output that

@@ -92,7 +92,9 @@ export async function checkOutput(
     if (!settings.allowed_types.includes(type)) {
       const model = MODEL_TYPES.has(type)
         ? ": a trained model can carry the rows it was trained on (memorised, or found by membership inference); release it by name with an exception, if at all"
-        : "";
+        : type === "svg"
+          ? ": an SVG is XML text that can carry more than it shows (hidden elements, metadata, the plotted values themselves); export the plot as PNG, or read its source and release it with an exception"
+          : "";
       found.push({
         rule: "file-type",
         row: null,
