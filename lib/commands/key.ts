@@ -1,16 +1,12 @@
 import { ownQueue } from "../core/context.ts";
-import { fingerprint } from "../sign/dsse.ts";
-import { ownerKey, rotate } from "../sign/keys.ts";
+import { keyInfo, ownerKey, rotate, type KeyInfo } from "../sign/keys.ts";
 import { cliCommand, type Command, type GlobalArgs } from "./shared.ts";
 
 interface Args extends GlobalArgs {
   action: "show" | "rotate";
 }
 
-interface KeyData {
-  key_id: string;
-  fingerprint: string;
-  published: string;
+interface KeyData extends KeyInfo {
   rotated: boolean;
 }
 
@@ -22,7 +18,7 @@ export const key: Command<Args, KeyData> = {
   run: async (ctx, argv) => {
     const paths = ownQueue(ctx);
     const k = argv.action === "rotate" ? await rotate(paths) : await ownerKey(paths);
-    return { key_id: k.id, fingerprint: fingerprint(k.id), published: paths.publicKeys, rotated: argv.action === "rotate" };
+    return { ...keyInfo(paths, k.id), rotated: argv.action === "rotate" };
   },
   render: (k) =>
     [

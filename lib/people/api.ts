@@ -13,12 +13,11 @@ import { JobNotFoundError, UsageError, WaitTimeoutError } from "../core/errors.t
 import { exists, ifExists, readJsonFile } from "../core/fsutil.ts";
 import { describeRunNow } from "../run/executor.ts";
 import type { Job, JobView } from "../core/job.ts";
-import { fingerprint } from "../sign/dsse.ts";
 import { signRelease } from "../proof/statement.ts";
-import { currentKeyId } from "../sign/keys.ts";
+import { currentKey, type KeyInfo } from "../sign/keys.ts";
 import { findJob, heldOutput, listJobs, listMyJobs, locateJob, otherQueues, reviewerRole } from "../queue/jobs.ts";
 import { readableAsApprover } from "../queue/permissions.ts";
-import { jobDir, voteFile, type QueuePaths } from "../core/paths.ts";
+import { jobDir, voteFile } from "../core/paths.ts";
 import { pageJobs, statusCounts } from "../queue/listing.ts";
 import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { release as releaseJob, type ReleaseDecision } from "../disclosure/release.ts";
@@ -163,12 +162,7 @@ export interface QueueStatus {
   /** Finished jobs whose output waits for the owner's release (scq checks, then scq release), oldest first. */
   held_output: { uid: string; name: string; status: JobStatus; since: string }[];
   /** The id of the key released results are signed with (made at the first pass), and where it is published. */
-  signing_key: { key_id: string; fingerprint: string; published: string } | null;
-}
-
-async function signingKey(paths: QueuePaths): Promise<QueueStatus["signing_key"]> {
-  const id = await currentKeyId(paths).catch(expected("an unreadable key record is shown as none; the next pass or scq key show says why", null));
-  return id ? { key_id: id, fingerprint: fingerprint(id), published: paths.publicKeys } : null;
+  signing_key: KeyInfo | null;
 }
 
 export async function status(c?: ContextLike): Promise<QueueStatus> {
@@ -201,7 +195,7 @@ export async function status(c?: ContextLike): Promise<QueueStatus> {
     ),
     last_pass: lastPass,
     last_look: lastLook,
-    signing_key: await signingKey(paths),
+    signing_key: await currentKey(paths),
     held_output: (await heldOutput(paths)).map((j) => ({
       uid: j.uid,
       name: j.meta.name,

@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { writeJsonAtomic } from "../core/fsutil.ts";
+import { ifExists, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { SignatureSchema } from "../core/schemas.ts";
 import { EXECUTION_LOG, LOGS_DIR } from "../core/log-files.ts";
@@ -86,17 +86,17 @@ export type ResultStatement = z.infer<typeof ResultStatementSchema>;
 
 /** The released files in a job's folder, by their paths in it (the logs' folder, output/, the checks report, the crate and its manifest), empty ones aside. */
 export async function releasedFiles(jobDir: string): Promise<string[]> {
+  // Empty files say nothing, and SyftBox never carries them to the requester: they are not named.
   const files: string[] = [];
   for (const folder of ["output", LOGS_DIR]) {
-    const entries = await walkTree(path.join(jobDir, folder), { anyName: true }).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return []; // nothing of this kind released
-      throw error;
-    });
-    for (const e of entries) if (e.type === "file") files.push(`${folder}/${e.rel}`);
+    for (const e of (await ifExists(walkTree(path.join(jobDir, folder), { anyName: true }))) ?? []) {
+      if (e.type === "file" && e.size > 0) files.push(`${folder}/${e.rel}`);
+    }
   }
-  files.push(...[EXECUTION_LOG, CHECKS_FILE, CRATE_FILE, MANIFEST_FILE].filter((file) => fs.existsSync(path.join(jobDir, file))));
-  // Empty files say nothing, and SyftBox never carries them to the requester: they are not named.
-  return files.filter((file) => (fs.statSync(path.join(jobDir, file), { throwIfNoEntry: false })?.size ?? 0) > 0).sort();
+  for (const file of [EXECUTION_LOG, CHECKS_FILE, CRATE_FILE, MANIFEST_FILE]) {
+    if ((fs.statSync(path.join(jobDir, file), { throwIfNoEntry: false })?.size ?? 0) > 0) files.push(file);
+  }
+  return files.sort();
 }
 
 /**

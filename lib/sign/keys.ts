@@ -14,7 +14,8 @@ import { z } from "zod";
 import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { QueuePaths } from "../core/paths.ts";
 import { readableByAll } from "../queue/permissions.ts";
-import { keyIdOf, pae } from "./dsse.ts";
+import { expected } from "../core/expected.ts";
+import { fingerprint, keyIdOf, pae } from "./dsse.ts";
 
 /** The type under which an old key signs the id of the key that replaces it. */
 export const ENDORSEMENT_TYPE = "application/vnd.syft-code-queue.key-endorsement";
@@ -77,10 +78,27 @@ export async function ensureOwnerKey(paths: QueuePaths): Promise<void> {
   await ownerKey(paths);
 }
 
-/** The id of the key in use, from the owner's copy of what is published, or null before the first pass. */
-export async function currentKeyId(paths: QueuePaths): Promise<string | null> {
-  const published = await ifExists(readJsonFile(ownCopy(paths), PublishedKeysSchema));
-  return published?.keys.find((k) => k.valid_until === null)?.key_id ?? null;
+/** A key as people are shown it: its id, its fingerprint, and where it is published. */
+export interface KeyInfo {
+  key_id: string;
+  fingerprint: string;
+  published: string;
+}
+
+export function keyInfo(paths: QueuePaths, keyId: string): KeyInfo {
+  return { key_id: keyId, fingerprint: fingerprint(keyId), published: paths.publicKeys };
+}
+
+/**
+ * The key in use, from the owner's copy of what is published, or null before the first pass (or
+ * when that copy cannot be read: the next pass, or `scq key show`, says why).
+ */
+export async function currentKey(paths: QueuePaths): Promise<KeyInfo | null> {
+  const published = await ifExists(readJsonFile(ownCopy(paths), PublishedKeysSchema)).catch(
+    expected("an unreadable key record is shown as none; the next pass or scq key show says why", undefined),
+  );
+  const id = published?.keys.find((k) => k.valid_until === null)?.key_id;
+  return id === undefined ? null : keyInfo(paths, id);
 }
 
 /** A new key pair: the old key (if any) retired now, kept published, and endorsing the new one. */

@@ -23,9 +23,7 @@ import { heldOutput, otherQueues, reviewerRole } from "../queue/jobs.ts";
 import { queueHistory } from "../queue/history.ts";
 import { queueVersion, statusCounts } from "../queue/listing.ts";
 import { describeRun, describeRunNow } from "../run/executor.ts";
-import type { QueuePaths } from "../core/paths.ts";
-import { fingerprint } from "../sign/dsse.ts";
-import { currentKeyId } from "../sign/keys.ts";
+import { currentKey } from "../sign/keys.ts";
 
 /** A job as a row of the list. */
 export function summary(job: JobView) {
@@ -211,11 +209,6 @@ export type Brief = ReturnType<typeof brief>;
  * Owner: code to review, output to release, recent failures. Approver: jobs awaiting their vote.
  * Requester: their jobs returned for changes, finished ones, and how many still wait.
  */
-async function signingKeyFingerprint(queue: QueuePaths): Promise<string | null> {
-  const id = await currentKeyId(queue).catch(expected("an unreadable key record is shown as none", null));
-  return id ? fingerprint(id) : null;
-}
-
 export async function overview(ctx: Context) {
   const role = reviewerRole(ctx);
   const queue = reviewedQueue(ctx);
@@ -243,7 +236,7 @@ export async function overview(ctx: Context) {
     // The owner's audit log is theirs alone: an approver's page has no chart.
     history: role === "owner" ? await queueHistory(queue) : null,
     /** The fingerprint of the key the owner's released results are signed with (a requester checks it with scq verify). */
-    signing_key: role === "owner" ? await signingKeyFingerprint(queue) : null,
+    signing_key: role === "owner" ? ((await currentKey(queue))?.fingerprint ?? null) : null,
   };
 }
 export type Overview = Awaited<ReturnType<typeof overview>>;
