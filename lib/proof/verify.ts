@@ -72,13 +72,13 @@ export async function verifyResult(job: JobView, dataDir: string, mine: QueuePat
 
   // The key: published by the owner, matching its id, and pinned (or endorsed by a pinned key).
   const pins = (await ifExists(readJsonFile(mine.pins, PinsSchema, "; delete it to pin the owners' keys afresh"))) ?? {};
-  const owner = await trustedKeys(dataDir, job.owner, pins[job.owner]);
+  const pinned = pins[job.owner];
+  const owner = await trustedKeys(dataDir, job.owner, pinned);
   if ("problem" in owner) {
     checks.push({ what: "key", ok: false, detail: owner.problem });
     return verdict(keyId);
   }
   const { keys, trusted } = owner;
-  const pinned = pins[job.owner];
   const signer = keys.get(keyId);
   if (!signer || !trusted.has(keyId)) {
     checks.push({
