@@ -96,15 +96,23 @@ build_dist() {
   fi
   tmp="dist.tmp.$$"
   rm -rf "$tmp"
-  if node_modules/.bin/esbuild scripts/process.ts scripts/scq.ts scripts/approve.ts scripts/reject.ts \
+  esm_require="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);"
+  if node_modules/.bin/esbuild scripts/process.ts scripts/approve.ts scripts/reject.ts \
       --bundle --platform=node --target=node20 --format=esm --outdir="$tmp" --out-extension:.js=.mjs \
-      --banner:js="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);" \
+      --banner:js="$esm_require" \
       --external:esbuild --minify --splitting --chunk-names=chunks/[name]-[hash] --log-level=error >&2; then
     # The job supervisor, also as one self-contained file: a Slurm node runs it from the shared folder.
+    # scq as one CommonJS file, which its starter (dist/scq.mjs) runs from V8's code cache
+    # (lib/core/code-cache.ts); its one import() of a package left outside (esbuild) becomes a
+    # require, as a script run that way has no module loader for import().
     if ! node_modules/.bin/esbuild scripts/supervise.ts --bundle --platform=node --target=node20 --format=esm \
-        --outfile="$tmp/supervise.mjs" \
-        --banner:js="import { createRequire as __scqRequire } from 'node:module'; const require = __scqRequire(import.meta.url);" \
-        --minify --log-level=error >&2; then
+        --outfile="$tmp/supervise.mjs" --banner:js="$esm_require" --minify --log-level=error >&2 ||
+      ! node_modules/.bin/esbuild scripts/scq.ts --bundle --platform=node --target=node20 --format=cjs \
+        --outfile="$tmp/scq-main.cjs" --define:import.meta.url=__scqUrl \
+        --banner:js="const __scqUrl = require('node:url').pathToFileURL(__filename).href;" \
+        --external:esbuild --supported:dynamic-import=false --minify --log-level=error >&2 ||
+      ! node_modules/.bin/esbuild scripts/scq-start.ts --bundle --platform=node --target=node20 --format=esm \
+        --outfile="$tmp/scq.mjs" --minify --log-level=error >&2; then
       rm -rf "$tmp"
       say "building dist/ failed; running the TypeScript sources through tsx instead"
       return 1

@@ -8,10 +8,17 @@ import { appVersion } from "./core/version.ts";
 
 export async function runCli(
   scriptName: string,
-  build: (y: Argv<GlobalArgs>) => Argv<GlobalArgs>,
+  build: (y: Argv<GlobalArgs>) => Argv<GlobalArgs> | Promise<Argv<GlobalArgs>>,
   { args = hideBin(process.argv), bareHelp = false }: { args?: string[]; bareHelp?: boolean } = {},
 ): Promise<void> {
-  const parser = build(globalOptions(yargs(args).scriptName(scriptName)))
+  let built: Argv<GlobalArgs>;
+  try {
+    built = await build(globalOptions(yargs(args).scriptName(scriptName)));
+  } catch (error) {
+    reportError(error);
+    return;
+  }
+  const parser = built
     .strict()
     .help()
     .alias("h", "help")

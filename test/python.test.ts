@@ -4,7 +4,7 @@
 import fs from "fs-extra";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { readAudit } from "../lib/queue/audit.ts";
 import { decide } from "../lib/approval/decisions.ts";
 import { jobDir } from "../lib/core/paths.ts";

@@ -623,3 +623,41 @@ describe("approval workflows through scripts/scq.sh", () => {
     expect((await install.scq("scientist", ["logs", next.slice(-8)])).stdout).toContain('{"year": 2025}');
   });
 });
+
+describe("scq starts from V8's code cache beside its bundle", () => {
+  test("written by a command's first run, read by the next, grown by a new command, remade when damaged, never needed", async () => {
+    const install = await makeInstall();
+    const cache = path.join(install.app, "dist", "scq-main.cjs.cache");
+    const names = async () => {
+      const bytes = await fs.readFile(cache);
+      return bytes.subarray(0, bytes.indexOf(10)).toString();
+    };
+    expect(await fs.pathExists(cache)).toBe(false);
+    expect((await install.scq("owner", ["status"])).exitCode).toBe(0);
+    expect(await names()).toBe("status");
+    const written = await fs.stat(cache);
+
+    // Read, not written again: V8 took the bytes (a rejected cache is written afresh, as below).
+    expect((await install.scq("owner", ["status"])).exitCode).toBe(0);
+    expect((await fs.stat(cache)).mtimeMs).toBe(written.mtimeMs);
+
+    // A command that had not run adds what it compiled to all the cache held.
+    expect((await install.scq("owner", ["pending"])).exitCode).toBe(0);
+    expect(await names()).toBe("status pending");
+    expect((await fs.stat(cache)).size).toBeGreaterThanOrEqual(written.size);
+
+    // Damaged bytes under a good first line: V8 rejects them, the command runs all the same and writes a fresh cache.
+    const damaged = Buffer.concat([Buffer.from("status pending\n"), Buffer.alloc(written.size, 7)]);
+    await fs.writeFile(cache, damaged);
+    const after = await install.scq("owner", ["pending", "--json"]);
+    expect(after.exitCode, String(after.stderr)).toBe(0);
+    expect(JSON.parse(String(after.stdout))).toEqual([]);
+    expect(await names()).toBe("pending");
+
+    // A cache that cannot be read or written (here a folder in its place): scq works without it and leaves no temporary file.
+    await fs.remove(cache);
+    await fs.mkdirp(cache);
+    expect((await install.scq("owner", ["status"])).exitCode).toBe(0);
+    expect((await fs.readdir(path.join(install.app, "dist"))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
+});

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 
 const RulesFile = z.object({
   terminal: z.boolean().optional(),

@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import vm from "node:vm";
-import { z } from "zod";
+import * as z from "zod";
 import { appendAudit } from "../queue/audit.ts";
 import { ownQueue, type Context } from "../core/context.ts";
 import { describeZodIssues, errorMessage, JobStateError, ScqError } from "../core/errors.ts";

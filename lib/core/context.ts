@@ -1,6 +1,6 @@
 // Who am I and where is the data: the SyftBox client config, overridable by flags.
 // Every library function takes a Context so tests and other apps can call it directly.
-import { z } from "zod";
+import * as z from "zod";
 import path from "node:path";
 import { ConfigError, describeZodIssues, InvalidFileError } from "./errors.ts";
 import { exists, readJsonFile } from "./fsutil.ts";

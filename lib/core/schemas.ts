@@ -1,6 +1,6 @@
 // Every piece of data read from disk or from a user is parsed by one of these schemas.
 // Field names of job metadata follow the original Python syft-code-queue (snake_case).
-import { z } from "zod";
+import * as z from "zod";
 
 // Parse without generating code at run time: each process parses a handful of small files once, so
 // compiling a fast path costs more than it saves (and needs no eval).

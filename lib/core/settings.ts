@@ -1,6 +1,6 @@
 // The settings in force, said the same way by the pass log, `scq status` and the review page, so an
 // owner can always see which file was read and what it switched on.
-import { z } from "zod";
+import * as z from "zod";
 import { dataMounts } from "./data-paths.ts";
 import { SandboxMode, type AppConfig } from "./schemas.ts";
 

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
 import type { QueuePaths } from "../core/paths.ts";
 import { readTable, tableType, type Table } from "./read-table.ts";

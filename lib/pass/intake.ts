@@ -17,7 +17,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { admittedUids } from "../queue/admitted.ts";
 
-import { z } from "zod";
+import * as z from "zod";
 
 import { appendAudit, auditHasSince } from "../queue/audit.ts";
 

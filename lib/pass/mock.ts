@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { errorMessage } from "../core/errors.ts";
 import { ifExists, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import { now } from "../queue/lifecycle.ts";

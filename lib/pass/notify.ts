@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { appendAudit } from "../queue/audit.ts";
 import { errorMessage } from "../core/errors.ts";
 import { ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { cancelJob } from "../pass/cancel.ts";
 import { ownQueue, resolveContext, reviewedQueue, type Context, type ContextOptions } from "../core/context.ts";
 import { decide, waitingDecision, type DecideOptions } from "../approval/decisions.ts";

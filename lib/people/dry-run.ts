@@ -28,7 +28,7 @@ import { runToEnd } from "../run/executors/local.ts";
 import { dataMounts, mockDataPaths } from "../core/data-paths.ts";
 import { dataPathsProblem, sandboxProblem } from "../run/sandbox.ts";
 import { RunResultSchema, Sha256, Timestamp, type AppliedLimits, type DataPath, type RunResult, type SandboxMode } from "../core/schemas.ts";
-import { z } from "zod";
+import * as z from "zod";
 import { expected } from "../core/expected.ts";
 
 export const DryRunRecordSchema = z.object({

@@ -4,7 +4,7 @@
 import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 import type { Context } from "../core/context.ts";
 import { describeZodIssues, ScqError, UnsafeTreeError } from "../core/errors.ts";

@@ -6,7 +6,7 @@
 // version and the head of the audit log at the release. `scq verify` (verify.ts) checks it offline.
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ifExists, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { SignatureSchema } from "../core/schemas.ts";

@@ -6,7 +6,7 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { ifExists, parseJsonText, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
 import type { JobView } from "../core/job.ts";
 import { publishedKeysFile, type QueuePaths } from "../core/paths.ts";

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { withFileLock } from "../core/lock.ts";
-import { z } from "zod";
+import * as z from "zod";
 import { exists, ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
 import { AuditEventSchema, Sha256, type AuditEvent } from "../core/schemas.ts";
 import { describeZodIssues } from "../core/errors.ts";

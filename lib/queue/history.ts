@@ -2,7 +2,7 @@
 // each day, how many came and were decided, and how long the decided ones had waited. The page draws
 // it as a small chart; it is computed once per change of the log (the log only grows).
 import fs from "node:fs";
-import { z } from "zod";
+import * as z from "zod";
 import type { QueuePaths } from "../core/paths.ts";
 import { ifExists } from "../core/fsutil.ts";
 

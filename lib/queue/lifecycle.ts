@@ -36,7 +36,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
-import { z } from "zod";
+import * as z from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
 import { BugError } from "../core/errors.ts";
 import { faultPoint } from "../core/fault.ts";

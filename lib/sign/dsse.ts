@@ -3,7 +3,7 @@
 // be replayed as another. Ed25519, keys as node:crypto KeyObjects. Anyone can check an envelope with
 // openssl: the bytes signed are PAE below.
 import { createHash, sign, verify, type KeyObject } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 

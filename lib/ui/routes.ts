@@ -4,7 +4,7 @@
 import fs from "fs-extra";
 import type http from "node:http";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import type { Context } from "../core/context.ts";
 import { describeZodIssues, errorMessage, HttpError } from "../core/errors.ts";
 import { JobStatus, LineCommentSchema } from "../core/schemas.ts";

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { scanText } from "../../lib/people/danger.ts";
 
 const root = path.join(import.meta.dirname, "..", "fixtures", "findings");

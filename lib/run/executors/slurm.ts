@@ -17,7 +17,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { forgetRunDir, makeRunDir, runDir as privateRunDir, supervisorCommand, type Executor, type Launched, type Poll } from "../executor.ts";
 import { errorMessage, LaunchRefusedError } from "../../core/errors.ts";
 import { exists, ifExists, readJsonFile, readUntrustedFile, writeFileAtomic, writeJsonAtomic } from "../../core/fsutil.ts";
