@@ -43,14 +43,105 @@ describe("the rules", () => {
     expect(found).toMatchObject([{ rule: "unrounded", row: 2, column: "n", value: "23" }]);
   });
 
-  test("dominance: one contributor over p %, the top n over k %", async () => {
-    const found = await check({ "spend.csv": "region,total,total_top1,total_top2\nA,1000,700,200\nB,1000,300,250\nC,1000,450,420\n" });
+  test("dominance as ACRO checks it: the p % rule (the rest after the two largest under p % of the largest) and n-k", async () => {
+    const found = await check({
+      "spend.csv": "region,total,total_top1,total_top2\nA,1000,850,100\nB,1000,300,250\nC,1000,450,420\nD,1000,480,470\n",
+    });
     expect(found.map(({ rule, row }) => ({ rule, row }))).toEqual([
       { rule: "dominance-p", row: 1 },
       { rule: "dominance-nk", row: 1 },
       { rule: "dominance-nk", row: 3 },
+      { rule: "dominance-nk", row: 4 },
     ]);
-    expect(found[0]!.message).toBe("one contributor is 70.0 % of this total (over 50 %)");
+    expect(found[0]!.message).toContain("the rest of this total (50) is 5.9 % of the largest: under 10 %");
+    // D: the rest (50) is 10.4 % of the largest, just over p; with p at 11 it is flagged too.
+    expect(
+      (await check({ "spend.csv": "region,total,total_top1,total_top2\nD,1000,480,470\n" }, { dominance: { p: 11, n: 2, k: 99 } })).map(
+        (f) => f.rule,
+      ),
+    ).toEqual(["dominance-p"]);
+  });
+
+  test("typed outputs: a regression's residual degrees of freedom, as statsmodels' summary states them or in a column", async () => {
+    const info =
+      "Model:,OLS,Adj. R-squared:,0.412\nDependent Variable:,y,AIC:,80.1\nNo. Observations:,12,Df Model:,3\nDf Residuals:,8,F-statistic:,4.1\n";
+    expect((await check({ "model_info.csv": info })).map(({ rule, value }) => ({ rule, value }))).toEqual([{ rule: "low-dof", value: "8" }]);
+    expect(await check({ "model_info.csv": info.replace("Df Residuals:,8", "Df Residuals:,40") })).toEqual([]);
+    // Without the label, observations less the model's df less one.
+    expect((await check({ "model_info.csv": info.replace("Df Residuals:,8,", "Log-Likelihood:,-3.2,") })).map((f) => f.value)).toEqual(["8"]);
+    const coefficients = "term,coef,std err,df_resid\nintercept,1.2,0.3,6\nage,0.04,0.01,6\n";
+    expect((await check({ "coef.csv": coefficients })).map((f) => f.rule)).toEqual(["low-dof", "low-dof"]);
+    expect(await check({ "coef.csv": coefficients }, { min_dof: 5 })).toEqual([]);
+    // Coefficients with their standard errors and nothing that says how many people are behind them: held, to be read.
+    const bare = await check({ "coef.csv": "term,coef,std err\nintercept,1.2,0.3\n" });
+    expect(bare.map((f) => f.rule)).toEqual(["not-checked"]);
+    expect(bare[0]!.message).toContain("df_resid");
+  });
+
+  test("typed outputs: a survival table's people at risk are counts; its events are not", async () => {
+    const km = "time,num at risk,num events,Surv prob\n2,40,1,0.975\n5,39,2,0.925\n9,12,1,0.848\n14,4,1,0.636\n";
+    expect((await check({ "km.csv": km })).map(({ rule, row, column }) => ({ rule, row, column }))).toEqual([
+      { rule: "small-count", row: 4, column: "num at risk" },
+    ]);
+    // R's survfit summary names them n.risk and n.event.
+    expect((await check({ "km.csv": "time,n.risk,n.event,surv\n3,25,1,0.96\n8,6,2,0.64\n" })).map((f) => f.value)).toEqual(["6"]);
+  });
+
+  test("typed outputs: a histogram's bars are counts, and outer edges cut at the data's own minimum or maximum are named", async () => {
+    const found = await check({ "hist.csv": "bin_left,bin_right,height\n17.3,27.3,14\n27.3,37.3,3\n37.3,47.3,22\n47.3,57.3,19\n" });
+    expect(found.map(({ rule, row, value }) => ({ rule, row, value }))).toEqual([
+      { rule: "small-count", row: 2, value: "3" },
+      { rule: "bin-edge", row: 1, value: "17.3" },
+      { rule: "bin-edge", row: 4, value: "57.3" },
+    ]);
+    // Round edges at the bins' width, as pandas' cut writes intervals: nothing.
+    expect(await check({ "hist.csv": 'age,count\n"(20, 30]",14\n"(30, 40]",22\n"(40, 50]",19\n' })).toEqual([]);
+  });
+
+  test("typed outputs: a minimum or maximum is one person's value, in a column or as pandas' describe writes it", async () => {
+    const byGroup = await check({ "ages.csv": "ward,n,mean_age,max_age\nNorth,40,51.2,97\nSouth,35,48.9,93\n" });
+    expect(byGroup.map(({ rule, row, column }) => ({ rule, row, column }))).toEqual([
+      { rule: "endpoint", row: 1, column: "max_age" },
+      { rule: "endpoint", row: 2, column: "max_age" },
+    ]);
+    expect(byGroup[0]!.message).toContain("a maximum is one person's own value");
+    const described = await check({
+      "describe.csv": ",age,income\ncount,40,7\nmean,51.2,30100\nstd,9.1,8000\nmin,19,12000\n50%,50,29000\nmax,97,81000\n",
+    });
+    expect(described.map(({ rule, row, column }) => `${rule} ${row} ${column}`)).toEqual([
+      "endpoint 4 age",
+      "endpoint 4 income",
+      "endpoint 6 age",
+      "endpoint 6 income",
+      "small-count 1 income",
+    ]);
+    expect(described.filter((f) => f.rule === "endpoint").every((f) => f.blocking)).toBe(true);
+  });
+
+  test("typed outputs: a correlation matrix needs its n, and enough of it", async () => {
+    const matrix = ",age,income,bmi\nage,1,0.41,-0.12\nincome,0.41,1,0.05\nbmi,-0.12,0.05,1\n";
+    expect((await check({ "corr.csv": matrix })).map((f) => f.rule)).toEqual(["not-checked"]);
+    expect((await check({ "corr.csv": `${matrix}n,9,9,9\n` })).map(({ rule, value }) => ({ rule, value }))).toEqual([
+      { rule: "low-dof", value: "9" },
+    ]);
+    expect(await check({ "corr.csv": `${matrix}n,120,120,118\n` })).toEqual([]);
+  });
+
+  test("rounding as a protection, when the owner says so: a table of counts all rounded to the base has its small counts as advice", async () => {
+    const table = "ward,male,female\nNorth,5,20\nSouth,15,10\nEast,30,0\n";
+    expect((await check({ "t.csv": table })).map((f) => f.rule)).toEqual(["small-count", "zero-count"]);
+    const protectedBy = await check({ "t.csv": table }, { rounding: 5, rounding_protects: true });
+    expect(protectedBy.map(({ rule, value, blocking }) => ({ rule, value, blocking }))).toEqual([
+      { rule: "rounded-count", value: "5", blocking: false },
+      { rule: "rounded-count", value: "0", blocking: false },
+    ]);
+    expect(protectedBy[0]!.message).toContain("the true count is 3–7");
+    // One count not on the base: the table is not rounded, and nothing is taken as protected.
+    expect((await check({ "t.csv": table.replace("30", "31") }, { rounding: 5, rounding_protects: true })).map((f) => f.rule)).toEqual([
+      "small-count",
+      "unrounded",
+      "zero-count",
+    ]);
   });
 
   test("a patient-level extract: too many rows, identifying column names and values, and rows of the private data", async () => {

@@ -101,6 +101,10 @@ export const CHECK_RULES = [
   "not-synced",
   "ragged-rows",
   "recoverable",
+  "low-dof",
+  "endpoint",
+  "bin-edge",
+  "rounded-count",
 ] as const;
 export const CheckRule = z.enum(CHECK_RULES);
 
@@ -117,6 +121,8 @@ export const DEFAULT_BLOCKING = [
   "data-rows",
   "differencing",
   "recoverable",
+  "low-dof",
+  "endpoint",
 ] as const satisfies readonly (typeof CHECK_RULES)[number][];
 export type CheckRule = z.infer<typeof CheckRule>;
 
@@ -126,10 +132,14 @@ const OutputChecksSchema = z
     min_count: z.number().int().min(1).default(10),
     /** When set, counts that are not a multiple of it are flagged as unrounded. */
     rounding: z.number().int().min(2).nullable().default(null),
-    /** Dominance: one contributor over p % of a cell's total, or the top n over k %. */
+    /** Rounding as a protection: in a table whose every count is a multiple of `rounding`, small counts are advice. */
+    rounding_protects: z.boolean().default(false),
+    /** A model (a regression, a correlation) with fewer residual degrees of freedom than this is flagged. */
+    min_dof: z.number().int().min(1).default(10),
+    /** Dominance: the rest of a total after its two largest contributions under p % of the largest, or the top n over k %. */
     dominance: z
       .object({
-        p: z.number().min(1).max(100).default(50),
+        p: z.number().min(0).max(100).default(10),
         n: z.number().int().min(1).max(10).default(2),
         k: z.number().min(1).max(100).default(85),
       })

@@ -10,6 +10,8 @@
 import type { Finding, OutputChecks } from "../core/schemas.ts";
 import type { Table } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
+import { countOf, normalCell, NUMBER, SUPPRESSED } from "./cells.ts";
+import { kindFindings, kindOf } from "./table-kinds.ts";
 
 type Found = Omit<Finding, "blocking">;
 
@@ -18,27 +20,11 @@ const IDENTIFIER_NAME =
   /^(id|.*_id|patient|nhs_?(number|no)?|ssn|mrn|e-?mail|email_?address|name|full_?name|first_?name|last_?name|surname|dob|date_?of_?birth|birth_?date|post_?code|zip(_?code)?|address|phone|phone_?number)$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[a-z]{2,}$/i;
 const UK_POSTCODE = /^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$/i;
-const NUMBER = /^\s*-?\d+(\.\d+)?\s*$/;
-/** What statistical offices write for a suppressed or missing cell. */
-const SUPPRESSED = /^(<\s*\d+|≤\s*\d+|\*+|-|–|—|\.\.?|x|c|\[[a-z]\]|n\/?a|nan|null|none|suppressed|redacted|masked)$/i;
-
-/** A cell as the checks compare it: digits and letters of other scripts (fullwidth "３") folded to ASCII, trimmed. */
-export function normalCell(raw: string): string {
-  return raw.normalize("NFKC").trim();
-}
-
-/** The count a cell holds, if it holds one: a whole number, or one within a millionth of it (noise added to hide a count hides nothing). */
-function countOf(cell: string): number | "marker" | "text" {
-  if (cell === "" || SUPPRESSED.test(cell)) return "marker";
-  if (!NUMBER.test(cell)) return "text";
-  const v = Number(cell);
-  const whole = Math.round(v);
-  return Math.abs(v - whole) <= 1e-6 * Math.max(1, Math.abs(v)) ? whole : "text";
-}
-
 export function tableFindings(table: Table, settings: OutputChecks, dataRows: Map<string, string>): Found[] {
+  const kind = kindOf(table);
   return [
-    ...countFindings(table, settings),
+    ...countFindings(table, kind.counts, settings),
+    ...kindFindings(table, kind.kind, settings),
     ...dominanceFindings(table, settings),
     ...rowLevelFindings(table, settings),
     ...dataRowFindings(table, dataRows),
@@ -118,35 +104,18 @@ export function isCountColumn(column: string): boolean {
   return COUNT_NAME.test(normalCell(column).split(".").at(-1) ?? "");
 }
 
-/** Column names of numbers that are no counts: a frequency table's cells are counts only where nothing says otherwise. */
-const MEASURE_NAME =
-  /mean|avg|average|median|mode|sd|std|var|rate|ratio|pct|percent|proportion|share|prop|score|age|year|month|day|date|time|id$|_id|^id|index|rank|min|max|sum|amount|income|cost|price|value|weight|height|bmi|p_?value|coef|estimate|lower|upper|ci$|se$/i;
-
 /**
- * A frequency table as a cross-tabulation writes it (pandas, R, ACRO): one or more columns of labels,
- * every other column whole numbers, none named as a measure. Its numeric columns are counts whatever
- * they are called (categories: "male", "2024", "c1"), beside any column named as counts (a total).
+ * Small, zero and unrounded counts in count columns: named as counts, or counts by the table's kind
+ * (a frequency table's cells, a histogram's bars, a survival table's people at risk). Rounding as a
+ * protection (output_checks.rounding_protects): in a table whose every count (four or more) is a
+ * multiple of `rounding`, a small count only bounds the true one, so it is advice (rounded-count).
  */
-function frequencyColumns(table: Table): Set<number> {
-  const labels: number[] = [];
-  const numbers: number[] = [];
-  table.columns.forEach((_, c) => {
-    const cells = table.rows.map((r) => normalCell(r[c] ?? "")).filter((v) => v !== "" && !SUPPRESSED.test(v));
-    if (cells.length === 0) return;
-    if (cells.every((v) => typeof countOf(v) === "number" && Number(v) >= 0)) numbers.push(c);
-    else labels.push(c);
-  });
-  const measured = numbers.some((c) => MEASURE_NAME.test(normalCell(table.columns[c] ?? "")));
-  return labels.length > 0 && numbers.length > 0 && !measured && table.rows.length > 0 ? new Set(numbers) : new Set();
-}
-
-/** Small, zero and unrounded counts in count columns: named as counts, or the cells of a frequency table. */
-function countFindings(table: Table, s: OutputChecks): Found[] {
+function countFindings(table: Table, byKind: Set<number>, s: OutputChecks): Found[] {
   const found: Found[] = [];
-  // Both: a total column named as counts does not make the categories beside it anything else.
-  const frequencies = frequencyColumns(table);
-  table.columns.forEach((column, c) => {
-    if (!isCountColumn(column) && !frequencies.has(c)) return;
+  const columns = table.columns.flatMap((column, c) => (isCountColumn(column) || byKind.has(c) ? [{ column, c }] : []));
+  const counts = columns.flatMap(({ c }) => table.rows.map((row) => countOf(normalCell(row[c] ?? ""))).filter((v) => typeof v === "number"));
+  const rounded = s.rounding !== null && s.rounding_protects && counts.length >= 4 && counts.every((v) => v % s.rounding! === 0);
+  for (const { column, c } of columns) {
     const text: string[] = [];
     table.rows.forEach((row, i) => {
       const raw = row[c] ?? "";
@@ -159,6 +128,15 @@ function countFindings(table: Table, s: OutputChecks): Found[] {
       }
       const v = count;
       const at = { row: i + 1, column, value: raw.trim() };
+      if (rounded && v < s.min_count) {
+        const half = Math.floor(s.rounding! / 2);
+        found.push({
+          rule: "rounded-count",
+          ...at,
+          message: `count ${v}, in a table rounded to multiples of ${s.rounding}: the true count is ${Math.max(0, v - half)}–${v + half}, which may be below the minimum of ${s.min_count}; rounding protects it (output_checks.rounding_protects)`,
+        });
+        return;
+      }
       if (v === 0) found.push({ rule: "zero-count", ...at, message: `a zero count may disclose that nobody has this combination` });
       else if (v < s.min_count)
         found.push({ rule: "small-count", ...at, message: `count ${v} is below the minimum of ${s.min_count} (output_checks.min_count)` });
@@ -174,11 +152,16 @@ function countFindings(table: Table, s: OutputChecks): Found[] {
         value: text[0]!.slice(0, 50),
         message: `${text.length} cell(s) of this count column are neither counts nor suppression markers (the first: "${text[0]!.slice(0, 50)}"): read them yourself`,
       });
-  });
+  }
   return found;
 }
 
-/** p % and n-k dominance, where a column X has its top contributions beside it in X_top1, X_top2, ... */
+/**
+ * Dominance, where a column X has its largest contributions beside it in X_top1, X_top2, ... (as ACRO
+ * checks it): the p % rule, a total whose contributions after its two largest add up to less than p %
+ * of the largest (the second largest contributor could then estimate the largest within p %), and the
+ * n-k rule, the top n contributions over k % of the total.
+ */
 function dominanceFindings(table: Table, s: OutputChecks): Found[] {
   const found: Found[] = [];
   const index = new Map(table.columns.map((c, i) => [c.trim(), i]));
@@ -190,17 +173,24 @@ function dominanceFindings(table: Table, s: OutputChecks): Found[] {
       const total = Number(row[c]);
       if (!NUMBER.test(row[c] ?? "") || total <= 0) return;
       const top = tops.map((t) => Number(row[t])).filter((v) => Number.isFinite(v) && v > 0);
-      const first = top[0] ?? 0;
       const at = { row: i + 1, column, value: (row[c] ?? "").trim() };
-      if ((first / total) * 100 > s.dominance.p) {
-        found.push({ rule: "dominance-p", ...at, message: `one contributor is ${pct(first, total)} of this total (over ${s.dominance.p} %)` });
+      const [first, second] = top;
+      if (first !== undefined && tops.length >= 2) {
+        const rest = Math.max(0, total - first - (second ?? 0));
+        if ((rest / first) * 100 < s.dominance.p) {
+          found.push({
+            rule: "dominance-p",
+            ...at,
+            message: `after its two largest contributions, the rest of this total (${+rest.toFixed(6)}) is ${pct(rest, first)} of the largest: under ${s.dominance.p} % (output_checks.dominance.p), the second largest contributor could estimate the largest`,
+          });
+        }
       }
       const topN = top.slice(0, s.dominance.n).reduce((a, b) => a + b, 0);
-      if (top.length >= s.dominance.n && (topN / total) * 100 > s.dominance.k) {
+      if (top.length >= s.dominance.n && (topN / total) * 100 >= s.dominance.k) {
         found.push({
           rule: "dominance-nk",
           ...at,
-          message: `the top ${s.dominance.n} contributors are ${pct(topN, total)} of this total (over ${s.dominance.k} %)`,
+          message: `the top ${s.dominance.n} contributors are ${pct(topN, total)} of this total (${s.dominance.k} % or more)`,
         });
       }
     });

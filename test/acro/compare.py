@@ -7,6 +7,13 @@ python compare.py OUT writes OUT/verdicts.json and the tables it names:
   requester following this app's conventions would: a row per cell with its mean and its count n
   ("long"). Each cell's verdict is ACRO's threshold check alone: that is what a count shows; ACRO's
   dominance checks need the contributions, which such a table does not carry.
+- sums_NNN.csv: totals of a skewed income (a few people hold most of it) by two categories, from
+  ACRO's pivot_table with aggfunc "sum", written in the long form with each total's two largest
+  contributions beside it (total_income_top1, total_income_top2) and its count n, as this app's
+  dominance convention asks. Each cell's verdict is every check ACRO failed there (threshold, N-K, p %).
+- model_NNN.csv: ordinary least squares from ACRO's ols on 6 to 25 people and 1 to 4 predictors,
+  written as statsmodels' summary2().tables[0] is (labels and values, "Df Residuals:" among them);
+  the verdict is ACRO's on the model (its residual degrees of freedom check).
 ACRO runs with its defaults, suppression off, so every cell is kept. The tables come from seeded random
 microdata: two to four categories a side, skewed, a few to a few hundred people, so small cells, empty
 cells and safe cells all occur. A verdict is "" when the cell passed.
@@ -25,6 +32,8 @@ import acro  # noqa: E402  (after logging is quietened: ACRO logs every table it
 
 TABLES = 120
 MEANS = 40
+SUMS = 60
+MODELS = 40
 
 
 def main(out: Path) -> None:
@@ -82,6 +91,46 @@ def main(out: Path) -> None:
                 cells[f"{r}|{c}"] = "MinimumThresholdCheck;" if "MinimumThresholdCheck" in checks else ""
         (out / name).write_text("\n".join(lines) + "\n")
         verdicts[name] = {"layout": "long", "cells": cells}
+    for i in range(SUMS):
+        rng = np.random.default_rng(2000 + i)
+        rows = [f"r{k}" for k in range(rng.integers(2, 4))]
+        cols = [f"c{k}" for k in range(rng.integers(2, 4))]
+        people = int(rng.integers(20, 160))
+        data = pd.DataFrame(
+            {
+                "group": rng.choice(rows, size=people),
+                "kind": rng.choice(cols, size=people),
+                "income": np.round((rng.pareto(rng.uniform(0.6, 3.0), size=people) + 0.05) * 1000, 2),
+            }
+        )
+        checker.pivot_table(data, index=["group"], columns=["kind"], values=["income"], aggfunc="sum")
+        outcome = checker.results.get_index(-1).outcome
+        name = f"sums_{i:03d}.csv"
+        lines = ["group,kind,total_income,total_income_top1,total_income_top2,n"]
+        cells = {}
+        for r in rows:
+            for c in cols:
+                values = sorted(data.income[(data.group == r) & (data.kind == c)], reverse=True)
+                if (r, c) not in [(a, b) for a in outcome.index for b in outcome.columns.get_level_values(1)]:
+                    continue
+                top = (values + [0, 0])[:2]
+                lines.append(f"{r},{c},{round(sum(values), 2)},{top[0]},{top[1]},{len(values)}")
+                checks = str(outcome.loc[r, ("income", c)]).strip()
+                cells[f"{r}|{c}"] = "" if checks == "ok" else checks
+        (out / name).write_text("\n".join(lines) + "\n")
+        verdicts[name] = {"layout": "sums", "cells": cells}
+    for i in range(MODELS):
+        rng = np.random.default_rng(3000 + i)
+        people = int(rng.integers(6, 26))
+        predictors = int(rng.integers(1, 5))
+        x = pd.DataFrame({f"x{k}": rng.normal(size=people) for k in range(predictors)})
+        x.insert(0, "const", 1.0)
+        y = x.sum(axis=1) + rng.normal(size=people)
+        fitted = checker.ols(y, x)
+        result = checker.results.get_index(-1)
+        name = f"model_{i:03d}.csv"
+        fitted.summary2().tables[0].to_csv(out / name, header=False, index=False)
+        verdicts[name] = {"layout": "model", "cells": {"model": "" if result.status == "pass" else str(result.summary).strip()}}
     (out / "verdicts.json").write_text(json.dumps(verdicts, indent=1))
 
 
