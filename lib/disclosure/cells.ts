@@ -8,8 +8,11 @@ const ANY_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 
 /** A cell as the checks compare it: digits and letters of other scripts (fullwidth "３") folded to ASCII, trimmed. */
 export function normalCell(raw: string): string {
-  return raw.normalize("NFKC").trim();
+  // NFKC leaves printable ASCII as it is, and most cells are that: normalising them all was most of
+  // the time a table of a million cells took to check.
+  return (PRINTABLE_ASCII.test(raw) ? raw : raw.normalize("NFKC")).trim();
 }
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** The count a cell holds, if it holds one: a whole number, or one within a millionth of it (noise added to hide a count hides nothing). */
 export function countOf(cell: string): number | "marker" | "text" {

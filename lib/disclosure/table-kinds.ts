@@ -134,21 +134,22 @@ function binEdgeFindings(table: Table): Found[] {
 /** Residual degrees of freedom a table states: beside a label (or worked out from the observations and the model's df), or in a column. */
 function dofs(table: Table): { row: number | null; column: string | null; value: number }[] {
   const found: { row: number | null; column: string | null; value: number }[] = [];
-  // The header is a row too: a summary written without one (statsmodels' summary2().tables[0]) starts with data.
-  const grid = [table.columns, ...table.rows].map((row) => row.map(normalCell));
-  const labelled = (label: RegExp) =>
-    grid.flatMap((row, r) =>
-      row.flatMap((cell, c) => {
-        const value = label.test(cell) ? numberOf(row[c + 1] ?? "") : undefined;
-        return value === undefined ? [] : [{ row: r === 0 ? null : r, column: table.columns[c + 1] ?? null, value }];
-      }),
-    );
-  found.push(...labelled(DOF_LABEL));
-  if (found.length === 0) {
-    const [nobs] = labelled(NOBS_LABEL);
-    const [model] = labelled(DF_MODEL_LABEL);
-    if (nobs && model) found.push({ ...nobs, value: nobs.value - model.value - 1 });
-  }
+  // The header is a row too: a summary written without one (statsmodels' summary2().tables[0]) starts
+  // with data. One walk finds every label; most cells are numbers, which no label is.
+  const labelled: Record<"dof" | "nobs" | "model", { row: number | null; column: string | null; value: number }[]> = { dof: [], nobs: [], model: [] };
+  [table.columns, ...table.rows].forEach((row, r) =>
+    row.forEach((raw, c) => {
+      if (!/[a-z]/i.test(raw)) return;
+      const cell = normalCell(raw);
+      const which = DOF_LABEL.test(cell) ? "dof" : NOBS_LABEL.test(cell) ? "nobs" : DF_MODEL_LABEL.test(cell) ? "model" : undefined;
+      const value = which ? numberOf(row[c + 1] ?? "") : undefined;
+      if (which && value !== undefined) labelled[which].push({ row: r === 0 ? null : r, column: table.columns[c + 1] ?? null, value });
+    }),
+  );
+  found.push(...labelled.dof);
+  const [nobs] = labelled.nobs;
+  const [model] = labelled.model;
+  if (found.length === 0 && nobs && model) found.push({ ...nobs, value: nobs.value - model.value - 1 });
   table.columns.forEach((name, c) => {
     if (!DOF_COLUMN.test(normalCell(name))) return;
     table.rows.forEach((row, i) => {
