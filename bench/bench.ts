@@ -19,6 +19,7 @@ import { sandboxProblem } from "../lib/run/sandbox.ts";
 import { readJob, recordToDisk } from "../lib/queue/job-record.ts";
 import { releasedFiles, signRelease } from "../lib/proof/statement.ts";
 import { checkOutput } from "../lib/disclosure/check-output.ts";
+import { releasedBefore, rememberReleased } from "../lib/disclosure/released.ts";
 import { AppConfigSchema, JobMetadataSchema, type AppConfig } from "../lib/core/schemas.ts";
 import { uuidv7 } from "../lib/core/uid.ts";
 
@@ -441,6 +442,48 @@ async function outputChecks(): Promise<void> {
   }
   const s = stats(samples);
   row("output checks of a CSV of 1,000,000 cells (100,000 rows × 10 columns)", fmt(s), "≤ 2 s", s.median <= 2000 ? "met" : "MISSED");
+
+  // Checks across releases: 1,000 tables released to one requester before (a third of them with the
+  // new table's columns, under other names), then a table of wards checked with and without them.
+  const paths = queuePaths(path.join(dir, "SyftBox"), OWNER, base.queue_name);
+  const released = path.join(dir, "released");
+  for (let i = 0; i < 1000; i += 1) {
+    const columns = i % 3 === 0 ? "ward,c0,c1,c2" : `area,k${i % 7},k${i % 11}`;
+    const rows = Array.from(
+      { length: 8 },
+      (_, r) =>
+        `w${r},${columns
+          .split(",")
+          .slice(1)
+          .map((_, c) => 20 + ((i + r * 3 + c) % 90))
+          .join(",")}`,
+    );
+    await fs.outputFile(path.join(released, `t${i}.csv`), `${columns}\n${rows.join("\n")}\n`);
+    await rememberReleased(paths, REQUESTER, `job-${i}`, released, [`t${i}.csv`]);
+    await fs.remove(path.join(released, `t${i}.csv`));
+  }
+  const now = path.join(dir, "now");
+  await fs.outputFile(
+    path.join(now, "wards.csv"),
+    `ward,c0,c1,c2\n${Array.from({ length: 8 }, (_, r) => `w${r},${40 + r},${50 + r},${60 + r}`).join("\n")}\n`,
+  );
+  const alone: number[] = [];
+  const beside: number[] = [];
+  for (let i = 0; i < RUNS; i += 1) {
+    let t = performance.now();
+    await checkOutput(now, base.output_checks, []);
+    alone.push(performance.now() - t);
+    t = performance.now();
+    await checkOutput(now, base.output_checks, [], (rel, columns) => releasedBefore(paths, REQUESTER, rel, columns));
+    beside.push(performance.now() - t);
+  }
+  const added = stats(beside).median - stats(alone).median;
+  row(
+    "checks across releases: what 1,000 earlier releases to the requester add to checking a table",
+    `${added.toFixed(1)} ms (${stats(beside).median.toFixed(1)} vs ${stats(alone).median.toFixed(1)} ms)`,
+    "≤ 500 ms",
+    added <= 500 ? "met" : "MISSED",
+  );
 }
 
 const benchRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-bench-"));

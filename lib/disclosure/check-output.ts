@@ -33,7 +33,7 @@ const MODEL_TYPES = new Set(["pt", "pth", "pkl", "pickle", "joblib", "onnx", "sa
 const MAX_FILES = 20_000;
 
 /** Earlier releases of a file of this name to the job's requester (none for a check outside a queue). */
-type Priors = (rel: string) => Promise<ReleasedTable[]>;
+type Priors = (rel: string, columns: string[]) => Promise<ReleasedTable[]>;
 
 export async function checkOutput(
   outputDir: string,
@@ -125,7 +125,7 @@ export async function checkOutput(
             value: String(table.ragged),
             message: `${table.ragged} line(s) are not as wide as the widest (${table.columns.length} cells): every cell is checked and shown, columns past the header numbered`,
           });
-        const released = await priors(rel);
+        const released = await priors(rel, table.columns);
         found.push(
           ...tableFindings(table, settings, dataRows),
           ...differencingFindings(table, released, settings),

@@ -1,6 +1,8 @@
 // Tables already released to each requester, kept in the app's private state so that a new table can
 // be compared with them: two releases whose cells differ by a small number disclose that small number.
-// Per requester and file name, the last few released versions (bounded in rows and columns).
+// Per requester, the last few released versions of each file name, and of each set of column names:
+// a table renamed, or with its columns reordered, is still found (bounded in rows and columns, so
+// the cost of a release does not grow with the number of releases before it).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -19,15 +21,26 @@ const HistorySchema = z.object({
 });
 export type ReleasedTable = z.infer<typeof HistorySchema>["versions"][number];
 
-function historyFile(paths: QueuePaths, requester: string, rel: string): string {
+/** A history's file: by the file's name, or (with a NUL first, which no path has) by its set of column names. */
+function historyFile(paths: QueuePaths, requester: string, name: string): string {
   const key = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
-  return path.join(paths.state, "released", key(requester), `${key(rel)}.json`);
+  return path.join(paths.state, "released", key(requester), `${key(name)}.json`);
 }
 
-/** Earlier releases of a file of this name to this requester, newest first. */
-export async function releasedBefore(paths: QueuePaths, requester: string, rel: string): Promise<ReleasedTable[]> {
-  const history = await ifExists(readJsonFile(historyFile(paths, requester, rel), HistorySchema, "", 64 * 1024 * 1024));
-  return history?.versions ?? [];
+function byColumns(columns: string[]): string {
+  return `\u0000${[...new Set(columns.map((c) => c.normalize("NFKC").trim().toLowerCase()))].sort().join("\u0001")}`;
+}
+
+async function history(paths: QueuePaths, requester: string, name: string): Promise<ReleasedTable[]> {
+  const kept = await ifExists(readJsonFile(historyFile(paths, requester, name), HistorySchema, "", 64 * 1024 * 1024));
+  return kept?.versions ?? [];
+}
+
+/** Earlier releases to this requester of a file of this name or of a table with these columns, newest first. */
+export async function releasedBefore(paths: QueuePaths, requester: string, rel: string, columns: string[]): Promise<ReleasedTable[]> {
+  const [named, alike] = await Promise.all([history(paths, requester, rel), history(paths, requester, byColumns(columns))]);
+  const seen = new Set(named.map((v) => `${v.uid} ${v.at}`));
+  return [...named, ...alike.filter((v) => !seen.has(`${v.uid} ${v.at}`))].sort((a, b) => b.at.localeCompare(a.at));
 }
 
 /** Remember the tables among `files` (paths under `outputDir`) as released to `requester` by job `uid`. */
@@ -42,10 +55,12 @@ export async function rememberReleased(paths: QueuePaths, requester: string, uid
       continue; // not a table a later one could be compared with
     }
     if (table.rows.length > MAX_ROWS || table.columns.length > MAX_COLUMNS) continue;
-    const file = historyFile(paths, requester, rel);
-    const before = await releasedBefore(paths, requester, rel);
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
     const version = { uid, at: new Date().toISOString(), columns: table.columns, rows: table.rows };
-    await writeJsonAtomic(file, { file: rel, versions: [version, ...before].slice(0, KEEP) });
+    for (const name of [rel, byColumns(table.columns)]) {
+      const file = historyFile(paths, requester, name);
+      const before = await history(paths, requester, name);
+      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      await writeJsonAtomic(file, { file: rel, versions: [version, ...before].slice(0, KEEP) });
+    }
   }
 }

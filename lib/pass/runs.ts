@@ -204,8 +204,8 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
     return published ? checksSummary(published) : null;
   }
   try {
-    const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths, (rel) =>
-      releasedBefore(rec.paths, job.meta.requester_email, rel),
+    const report = await checkOutput(output, config.output_checks, config.sandbox.data_paths, (rel, columns) =>
+      releasedBefore(rec.paths, job.meta.requester_email, rel, columns),
     );
     // The logs leave the datasite too: checked like output, and held with it.
     report.files.push(...(await checkLogs(results, config.output_checks, config.sandbox.data_paths)));
