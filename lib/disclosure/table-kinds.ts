@@ -160,20 +160,20 @@ function dofs(table: Table): { row: number | null; column: string | null; value:
   return found;
 }
 
+/** A table of this kind that lacks what its check needs: held for a person to read (not-checked blocks by default). */
+function unchecked(message: string): Found {
+  return { rule: "not-checked", row: null, column: null, value: null, message };
+}
+
 /** A model with few residual degrees of freedom is close to a table of the people it was fitted on. */
 function regressionFindings(table: Table, s: OutputChecks): Found[] {
   const stated = dofs(table);
   if (stated.length === 0) {
     if (!table.columns.some((name) => STD_ERROR.test(normalCell(name)))) return [];
     return [
-      {
-        rule: "not-checked",
-        row: null,
-        column: null,
-        value: null,
-        message:
-          "a table of model coefficients that does not state its residual degrees of freedom: write them beside it (a column df_resid, or a line 'Df Residuals:' as statsmodels' summary has) so they can be checked",
-      },
+      unchecked(
+        "a table of model coefficients that does not state its residual degrees of freedom: write them beside it (a column df_resid, or a line 'Df Residuals:' as statsmodels' summary has) so they can be checked",
+      ),
     ];
   }
   return stated
@@ -207,14 +207,9 @@ function correlationFindings(table: Table, s: OutputChecks): Found[] {
   const known = ns.filter((n): n is number => n !== undefined);
   if (known.length === 0) {
     return [
-      {
-        rule: "not-checked",
-        row: null,
-        column: null,
-        value: null,
-        message:
-          "a correlation matrix that does not say how many people are behind it: add a row or column n, so its degrees of freedom (n - 2) can be checked",
-      },
+      unchecked(
+        "a correlation matrix that does not say how many people are behind it: add a row or column n, so its degrees of freedom (n - 2) can be checked",
+      ),
     ];
   }
   const n = Math.min(...known);
