@@ -299,6 +299,14 @@ describe("the rules", () => {
       "1 female <5: the only suppressed cell of its column: the column's total (29) less the other cells gives 4",
     ]);
     expect(await rules("ward,male,female,total\nNorth,*,*,20\nSouth,*,*,55\nTotal,42,33,75\n")).toEqual([]);
+    // A chain: no row or column has one suppressed cell alone at first, but East's and South's do,
+    // and with those filled in North's two come out through their columns.
+    expect(await rules("ward,a,b,c,total\nNorth,*,*,10,30\nSouth,*,12,15,40\nEast,14,*,18,48\nTotal,32,43,43,118\n")).toEqual([
+      "2 a *: the only suppressed cell of its row: the row's total (40) less the other cells gives 13",
+      "3 b *: the only suppressed cell of its row: the row's total (48) less the other cells gives 16",
+      "1 a *: the only suppressed cell of its column, once the cells worked out before are filled in: the column's total (32) less the other cells gives 5",
+      "1 b *: the only suppressed cell of its column, once the cells worked out before are filled in: the column's total (43) less the other cells gives 15",
+    ]);
     expect(await rules("ward,male,female\nNorth,12,*\nSouth,30,25\n")).toEqual([]);
   });
 

@@ -37,7 +37,10 @@ const TOTAL_NAME = /^(total|totals|all|sum|overall)$/i;
 /**
  * Suppressed cells a reader can work out: the only suppressed cell of a row whose total is published
  * (a column named total, all, sum or overall), or of a column whose total is (a row so labelled). The
- * total less the other cells gives it back: suppression needs a second suppressed cell beside it.
+ * total less the other cells gives it back: suppression needs a second suppressed cell beside it. A
+ * cell worked out counts as known, and the rows and columns are tried again until nothing more comes
+ * out: a chain (two suppressed in a row, but one of them alone in its column) is solved as a reader
+ * would solve it. A block of suppressed cells, two or more in every row and column, stays hidden.
  */
 function recoverableFindings(table: Table): Found[] {
   const found: Found[] = [];
@@ -53,37 +56,41 @@ function recoverableFindings(table: Table): Found[] {
         cells.some((row) => NUMBER.test(row[c] ?? "")) &&
         cells.every((row) => NUMBER.test(row[c] ?? "") || SUPPRESSED.test(row[c] ?? "") || row[c] === ""),
     );
-  const check = (total: string, members: { row: number; column: number }[], what: string) => {
-    const got = recover(
-      total,
-      members.map(({ row, column }) => cells[row]![column] ?? ""),
-    );
-    if (!got) return;
-    const { row, column } = members[got.at]!;
-    found.push({
-      rule: "recoverable",
-      row: row + 1,
-      column: table.columns[column] ?? null,
-      value: cells[row]![column]!,
-      message: `the only suppressed cell of its ${what}: the ${what}'s total (${total}) less the other cells gives ${got.value}`,
-    });
-  };
+  const lines: { total: string; members: { row: number; column: number }[]; what: string }[] = [];
   if (totalColumn >= 0)
     cells.forEach((row, r) => {
-      if (r !== totalRow)
-        check(
-          row[totalColumn] ?? "",
-          values.map((column) => ({ row: r, column })),
-          "row",
-        );
+      if (r !== totalRow) lines.push({ total: row[totalColumn] ?? "", members: values.map((column) => ({ row: r, column })), what: "row" });
     });
   if (totalRow >= 0)
     for (const column of values)
-      check(
-        cells[totalRow]![column] ?? "",
-        cells.flatMap((_, r) => (r === totalRow ? [] : [{ row: r, column }])),
-        "column",
+      lines.push({
+        total: cells[totalRow]![column] ?? "",
+        members: cells.flatMap((_, r) => (r === totalRow ? [] : [{ row: r, column }])),
+        what: "column",
+      });
+  const workedOut = new Set<string>();
+  for (let progress = true; progress;) {
+    progress = false;
+    for (const { total, members, what } of lines) {
+      const got = recover(
+        total,
+        members.map(({ row, column }) => cells[row]![column] ?? ""),
       );
+      if (!got) continue;
+      const { row, column } = members[got.at]!;
+      const chained = members.some((m) => workedOut.has(`${m.row} ${m.column}`));
+      found.push({
+        rule: "recoverable",
+        row: row + 1,
+        column: table.columns[column] ?? null,
+        value: cells[row]![column]!,
+        message: `the only suppressed cell of its ${what}${chained ? ", once the cells worked out before are filled in" : ""}: the ${what}'s total (${total}) less the other cells gives ${got.value}`,
+      });
+      cells[row]![column] = String(got.value);
+      workedOut.add(`${row} ${column}`);
+      progress = true;
+    }
+  }
   return found;
 }
 
