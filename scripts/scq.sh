@@ -7,6 +7,6 @@ here="$(cd -- "$(dirname -- "$(readlink -f -- "$0")")/.." && pwd)"
 fresh() {
   [ -f "$here/dist/.built" ] && [ -z "$(cd "$here" && find lib scripts package-lock.json -newer dist/.built -print -quit 2>/dev/null)" ]
 }
-if ! fresh; then sh "$here/run.sh" --install-only || true; fi
-if fresh; then exec node "$here/dist/scq.mjs" "$@"; fi
+# One look when dist/ is fresh (the usual case): the second only after run.sh tried to build it.
+if fresh || { sh "$here/run.sh" --install-only || true; fresh; }; then exec node "$here/dist/scq.mjs" "$@"; fi
 exec node --import "file://$here/node_modules/tsx/dist/loader.mjs" "$here/scripts/scq.ts" "$@"
