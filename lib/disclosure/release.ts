@@ -106,12 +106,6 @@ export async function releaseAll(paths: QueuePaths, job: Job, held: string): Pro
   await handOver(paths, job, await heldFiles(held));
 }
 
-/**
- * The owner's release of a finished job's held logs and output, file by file: what is withheld stays
- * in staging. Logs are files like any other here: a job can print what it must not write. An output
- * file may share a log's name (output/run-logs/…): a decision on that name then holds for both, and
- * a blocking finding on either blocks both.
- */
 /** What a release was, for a seal over it: who released, when, what was held back and why, the exception. */
 export interface ReleaseFacts {
   by: string;
@@ -123,6 +117,12 @@ export interface ReleaseFacts {
 /** Called with the job as it stands once released, its files in place, before its record says so. */
 export type Seal = (job: Job, facts: ReleaseFacts) => Promise<void>;
 
+/**
+ * The owner's release of a finished job's held logs and output, file by file: what is withheld stays
+ * in staging. Logs are files like any other here: a job can print what it must not write. An output
+ * file may share a log's name (output/run-logs/…): a decision on that name then holds for both, and
+ * a blocking finding on either blocks both.
+ */
 export async function release(rec: Recorder, job: Job, by: string, decision: ReleaseDecision = {}, seal?: Seal): Promise<Job> {
   if (job.meta.output_review !== "pending") {
     throw new JobStateError(

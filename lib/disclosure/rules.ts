@@ -24,7 +24,7 @@ export function tableFindings(table: Table, settings: OutputChecks, dataRows: Ma
   const kind = kindOf(table);
   return [
     ...countFindings(table, kind.counts, settings),
-    ...kindFindings(table, kind.kind, settings),
+    ...kindFindings(table, kind, settings),
     ...dominanceFindings(table, settings),
     ...rowLevelFindings(table, settings),
     ...dataRowFindings(table, dataRows),

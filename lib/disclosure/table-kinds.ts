@@ -10,7 +10,13 @@ import type { Table } from "./read-table.ts";
 
 type Found = Omit<Finding, "blocking">;
 
-export type TableKind = "frequency" | "histogram" | "survival" | "regression" | "correlation" | "other";
+type Dof = { row: number | null; column: string | null; value: number };
+
+/** A table's kind, the columns of it that hold counts (beside any named as counts, which rules.ts knows), and what typing it found. */
+type Kind =
+  | { kind: "histogram"; counts: Set<number>; edges: number[] }
+  | { kind: "regression"; counts: Set<number>; dofs: Dof[] }
+  | { kind: "frequency" | "survival" | "correlation" | "other"; counts: Set<number> };
 
 /** Column names of numbers that are no counts: a frequency table's cells are counts only where nothing says otherwise. */
 const MEASURE_NAME =
@@ -35,24 +41,26 @@ const ENDPOINT = /^(min|max|minimum|maximum|lowest|highest|smallest|largest)$|^(
 /** The number of people behind a statistic, as a row label or a column name. */
 const N_LABEL = /^(n|count|obs|observations|nobs)$/i;
 
-/** A table's kind and the columns of it that hold counts (beside any named as counts, which rules.ts knows). */
-export function kindOf(table: Table): { kind: TableKind; counts: Set<number> } {
+/** A table's kind: the first that fits, in this order. */
+export function kindOf(table: Table): Kind {
   const histogram = histogramColumns(table);
-  if (histogram) return { kind: "histogram", counts: histogram.counts };
+  if (histogram) return { kind: "histogram", ...histogram };
   const atRisk = table.columns.findIndex((name) => AT_RISK.test(normalCell(name)));
   if (atRisk >= 0) return { kind: "survival", counts: new Set([atRisk]) };
-  if (dofs(table).length > 0 || table.columns.some((name) => COEFFICIENT.test(normalCell(name)))) return { kind: "regression", counts: new Set() };
+  const stated = dofs(table);
+  if (stated.length > 0 || table.columns.some((name) => COEFFICIENT.test(normalCell(name))))
+    return { kind: "regression", counts: new Set(), dofs: stated };
   if (isCorrelation(table)) return { kind: "correlation", counts: new Set() };
   const frequency = frequencyColumns(table);
   return frequency.size > 0 ? { kind: "frequency", counts: frequency } : { kind: "other", counts: new Set() };
 }
 
 /** What a table's kind alone can disclose: few degrees of freedom, a minimum or maximum, a histogram's data-driven edges. */
-export function kindFindings(table: Table, kind: TableKind, s: OutputChecks): Found[] {
+export function kindFindings(table: Table, kind: Kind, s: OutputChecks): Found[] {
   return [
-    ...(kind === "regression" ? regressionFindings(table, s) : []),
-    ...(kind === "correlation" ? correlationFindings(table, s) : []),
-    ...(kind === "histogram" ? binEdgeFindings(table) : []),
+    ...(kind.kind === "regression" ? regressionFindings(table, kind.dofs, s) : []),
+    ...(kind.kind === "correlation" ? correlationFindings(table, s) : []),
+    ...(kind.kind === "histogram" ? binEdgeFindings(table, kind.edges) : []),
     ...endpointFindings(table, s),
   ];
 }
@@ -96,11 +104,9 @@ function histogramColumns(table: Table): { edges: number[]; counts: Set<number> 
  * The outer edges of a histogram (the first bin's lower, the last bin's upper) when they are not round
  * at the bins' own precision: bins cut from the data's minimum to its maximum show both values.
  */
-function binEdgeFindings(table: Table): Found[] {
-  const bins = histogramColumns(table);
-  if (!bins) return [];
+function binEdgeFindings(table: Table, edges: number[]): Found[] {
   const spans = table.rows.map((row) => {
-    const cells = bins.edges.map((c) => normalCell(row[c] ?? ""));
+    const cells = edges.map((c) => normalCell(row[c] ?? ""));
     const label = INTERVAL.exec(cells[0] ?? "");
     return label ? [Number(label[1]), Number(label[2])] : cells.map((cell) => numberOf(cell) ?? Number.NaN);
   });
@@ -116,7 +122,7 @@ function binEdgeFindings(table: Table): Found[] {
   if (width === undefined) return [];
   const precision = 10 ** Math.floor(Math.log10(width));
   const round = (v: number) => Math.abs(v / precision - Math.round(v / precision)) < 1e-6;
-  const column = table.columns[bins.edges[0]!] ?? null;
+  const column = table.columns[edges[0]!] ?? null;
   return [
     { at: Math.min(...starts), what: "lowest", row: spans.findIndex((s) => s[0] === Math.min(...starts)) + 1 },
     { at: Math.max(...ends), what: "highest", row: spans.findIndex((s) => s.at(-1) === Math.max(...ends)) + 1 },
@@ -132,11 +138,11 @@ function binEdgeFindings(table: Table): Found[] {
 }
 
 /** Residual degrees of freedom a table states: beside a label (or worked out from the observations and the model's df), or in a column. */
-function dofs(table: Table): { row: number | null; column: string | null; value: number }[] {
-  const found: { row: number | null; column: string | null; value: number }[] = [];
+function dofs(table: Table): Dof[] {
+  const found: Dof[] = [];
   // The header is a row too: a summary written without one (statsmodels' summary2().tables[0]) starts
   // with data. One walk finds every label; most cells are numbers, which no label is.
-  const labelled: Record<"dof" | "nobs" | "model", { row: number | null; column: string | null; value: number }[]> = { dof: [], nobs: [], model: [] };
+  const labelled: Record<"dof" | "nobs" | "model", Dof[]> = { dof: [], nobs: [], model: [] };
   [table.columns, ...table.rows].forEach((row, r) =>
     row.forEach((raw, c) => {
       if (!/[a-z]/i.test(raw)) return;
@@ -166,8 +172,7 @@ function unchecked(message: string): Found {
 }
 
 /** A model with few residual degrees of freedom is close to a table of the people it was fitted on. */
-function regressionFindings(table: Table, s: OutputChecks): Found[] {
-  const stated = dofs(table);
+function regressionFindings(table: Table, stated: Dof[], s: OutputChecks): Found[] {
   if (stated.length === 0) {
     if (!table.columns.some((name) => STD_ERROR.test(normalCell(name)))) return [];
     return [
