@@ -319,4 +319,49 @@ describe.skipIf(missing !== undefined)("on a real SyftBox network", () => {
     // The client empties <app>/logs/ at each start: the app keeps nothing of its own there.
     expect(await fs.readdir(path.join(app, "logs"))).toEqual(["app.log"]);
   }, 180_000);
+  test("output checkers: the held files reach a listed checker only, her vote comes back, and only then may the owner release", async () => {
+    // The owner asks for one independent review, by Carol; the loop reads config.json at each pass.
+    const configFile = path.join(app, "config.json");
+    await fs.writeJson(configFile, { ...(await fs.readJson(configFile)), output_checkers: { required: 1, checkers: [CAROL] } });
+    const dir = await folder({
+      "run.sh": [
+        'printf "region,count\\nnorth,120\\n" > "$OUTPUT_DIR/table.csv"',
+        'printf "region,count\\nnorth,3\\n" > "$OUTPUT_DIR/raw.csv"',
+        `printf '{"files":{"raw.csv":{"supporting":true}}}' > "$OUTPUT_DIR/manifest.json"`,
+        "",
+      ].join("\n"),
+    });
+    const { uid } = await submit(ALICE, dir, "checked");
+    await until("the job to be pending at the owner's", async () => (await ownerJob(uid))?.status === "pending");
+    expect((await scq(OWNER, ["approve", uid])).exitCode).toBe(0);
+    await until("the job to complete", async () => (await ownerJob(uid))?.status === "completed", 90_000);
+    const review = path.join(QUEUE, "output-review", uid);
+    await until("the held files to reach the checker", async () =>
+      fs.pathExists(path.join(peer(CAROL).datasite(OWNER), review, "files", "output", "raw.csv")),
+    );
+    // SyftBox brings files one by one, in any order: her view follows.
+    await until("her view to reach the checker", async () => fs.pathExists(path.join(peer(CAROL).datasite(OWNER), review, "for", `${CAROL}.json`)));
+    expect(await network.allowed(ALICE, `${OWNER}/${review}/files/output/table.csv`, "read")).toBe(false);
+    expect(await network.allowed(BOB, `${OWNER}/${review}/files/output/table.csv`, "read")).toBe(false);
+    expect(await network.allowed(ALICE, `${OWNER}/${QUEUE}/output-votes/${CAROL}/${uid}.json`, "write")).toBe(false);
+    expect(await fs.pathExists(path.join(peer(ALICE).datasite(OWNER), review))).toBe(false);
+    const refused = await scq(OWNER, ["release", uid]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("only files the output checkers approved may be released");
+
+    const shown = await scq(CAROL, ["output-review", uid, "--datasite", OWNER]);
+    expect(shown.stdout).toMatch(/raw\.csv .*SUPPORTING/);
+    const vote = await scq(CAROL, ["output-vote", uid, "--datasite", OWNER, "--approve", "table.csv", "--approve", "manifest.json"]);
+    expect(vote.exitCode, vote.stderr).toBe(0);
+    await until(
+      "her vote to reach the owner and be recorded",
+      async () => (await scq(OWNER, ["checks", uid])).stdout.includes("checkers: APPROVED"),
+      90_000,
+    );
+    const released = await scq(OWNER, ["release", uid]);
+    expect(released.exitCode, released.stderr).toBe(0);
+    const alicesCopy = path.join(peer(ALICE).datasite(OWNER), QUEUE, "jobs", "completed", uid, "output");
+    await until("the approved output to reach the requester", async () => fs.pathExists(path.join(alicesCopy, "table.csv")));
+    expect(await fs.pathExists(path.join(alicesCopy, "raw.csv"))).toBe(false);
+  }, 240_000);
 });

@@ -170,6 +170,55 @@ describe.skipIf(!available)("review page", () => {
     }
   });
 
+  test("with output checkers: each file shows its review, only approved files start as released, a supporting file has no choice", async () => {
+    const ALICE = "alice@test.local";
+    const world = await makeWorld({ sandbox: { mode: "none" }, output_checkers: { required: 1, checkers: [ALICE] } });
+    const uid = await world.submit({
+      "run.sh": [
+        'printf "ward,count\\nNorth,40\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"',
+        'printf "ward,count\\nNorth,4\\n" > "$OUTPUT_DIR/raw.csv"',
+        `echo '{"files": {"raw.csv": {"supporting": true}}}' > "$OUTPUT_DIR/manifest.json"`,
+        "",
+      ].join("\n"),
+    });
+    await world.approveAndRun(uid);
+    // Alice's review, as her client would sync it in.
+    const votes = { "wards.csv": { vote: "approve" }, "manifest.json": { vote: "request_changes", comment: "say what raw.csv is" } };
+    await fs.outputJson(path.join(world.paths.outputVotes, ALICE, `${uid}.json`), { uid, files: votes, at: new Date().toISOString() });
+    await world.pass();
+    const server = await serve(world);
+    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await page.goto(server.url);
+      await page.click(`tr[data-uid="${uid}"]`);
+      const wards = page.locator('.outfile[data-file="wards.csv"]');
+      await expect.poll(() => wards.locator("p.checkers").textContent()).toBe(`Output checkers: approved (${ALICE}: approve)`);
+      expect(await wards.locator("select.choice").inputValue()).toBe("release");
+      const manifest = page.locator('.outfile[data-file="manifest.json"]');
+      expect(await manifest.locator("p.checkers").textContent()).toBe(
+        `Output checkers: changes requested (${ALICE}: request changes ("say what raw.csv is"))`,
+      );
+      expect(await manifest.locator("select.choice").inputValue()).toBe("withhold");
+      expect(await manifest.locator("input.withhold-reason").inputValue()).toContain("not approved by the output checkers (changes requested)");
+      const raw = page.locator('.outfile[data-file="raw.csv"]');
+      expect(await raw.textContent()).toContain("Supporting file: shown to explain the others; never released.");
+      expect(await raw.locator("select.choice").count()).toBe(0);
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.click("#release");
+      await expect.poll(async () => (await world.job(uid)).meta.output_review, { timeout: 10_000 }).toBe("released");
+      expect((await world.job(uid)).meta.output_decisions).toMatchObject({
+        released: ["wards.csv"],
+        withheld: [
+          { path: "manifest.json", reason: expect.stringContaining("not approved by the output checkers") as unknown },
+          { path: "raw.csv", reason: "supporting file: shown to the reviewers, never released" },
+        ],
+      });
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
   test("request changes with comments on lines from the page; the requester reads them on theirs; the revision's page shows what changed", async () => {
     const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
     const first = await world.submit(

@@ -2,6 +2,7 @@ import { getJobChecks } from "../people/api.ts";
 import { visible } from "../core/visible.ts";
 import type { JobView } from "../core/job.ts";
 import type { ChecksReport, JobStatus } from "../core/schemas.ts";
+import type { ReviewSummary } from "../disclosure/checkers.ts";
 import { cliCommand, type Command, type GlobalArgs } from "./shared.ts";
 
 interface ChecksArgs extends GlobalArgs {
@@ -11,7 +12,10 @@ interface ChecksArgs extends GlobalArgs {
 /** Where each checked file stands: gone to the requester, held for the owner, or withheld (with why). */
 type FileState = { state: "released" } | { state: "held" } | { state: "withheld"; reason: string };
 
-type ChecksData = { uid: string; status: JobStatus; files: (ChecksReport["files"][number] & FileState)[] } & Omit<ChecksReport, "files">;
+type ChecksData = { uid: string; status: JobStatus; files: (ChecksReport["files"][number] & FileState)[]; review: ReviewSummary | null } & Omit<
+  ChecksReport,
+  "files"
+>;
 
 function stateOf(job: JobView, file: string): FileState {
   if (job.meta.output_review === "pending") return { state: "held" };
@@ -26,16 +30,28 @@ export const checks: Command<ChecksArgs, ChecksData> = {
   describe: "what the disclosure check found in a finished job's output, file by file",
   builder: (y) => y.positional("uid", { type: "string", demandOption: true, describe: "job uid, or the 8 characters listings show (its end)" }),
   run: async (ctx, argv) => {
-    const { job, ...report } = await getJobChecks(argv.uid, ctx);
-    return { uid: job.uid, status: job.status, ...report, files: report.files.map((f) => ({ ...f, ...stateOf(job, f.path) })) };
+    const { job, review, ...report } = await getJobChecks(argv.uid, ctx);
+    return { uid: job.uid, status: job.status, ...report, review, files: report.files.map((f) => ({ ...f, ...stateOf(job, f.path) })) };
   },
   render: (report) => {
     const lines = [`Output checks of ${report.uid} (${report.status}), ${report.checked_at}:`];
+    const review = report.review;
+    if (review)
+      lines.push(
+        `Output checkers: ${review.reviews_in} of ${review.required} reviews in${review.blind ? " (blind: votes and decisions are shown once they are all in)" : ""}`,
+      );
     if (report.files.length === 0) lines.push("  no output files");
     for (const f of report.files) {
       const shape = f.rows === null ? "" : `, ${f.rows} rows × ${f.columns} columns`;
-      const where = f.state === "withheld" ? `withheld: ${visible(f.reason)}` : SAID[f.state];
+      const where = f.supporting ? "supporting: never released" : f.state === "withheld" ? `withheld: ${visible(f.reason)}` : SAID[f.state];
       lines.push(`  ${visible(f.path)}  (${f.type}, ${f.bytes} bytes${shape}) [${where}]${f.findings.length === 0 ? ": no findings" : ""}`);
+      const voted = review?.files.find((r) => r.path === f.path);
+      if (voted)
+        lines.push(
+          voted.decision
+            ? `    checkers: ${voted.decision.toUpperCase()} (${(voted.votes ?? []).map((v) => `${v.by}: ${v.vote.replace("_", " ")}${v.comment ? ` "${visible(v.comment)}"` : ""}`).join("; ")})`
+            : `    checkers: ${voted.votes_in} of ${review!.required} votes in`,
+        );
       if (f.description) lines.push(`    the requester says: ${visible(f.description)}`);
       if (f.controls.length > 0) lines.push(`    controls applied: ${f.controls.map(visible).join("; ")}`);
       for (const x of f.findings) {

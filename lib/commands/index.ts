@@ -30,6 +30,8 @@ export const commands: Record<string, () => Promise<AnyCommand>> = {
   verify: async () => (await import("./verify.ts")).verifyCommand,
   checks: async () => (await import("./checks.ts")).checksCommand,
   release: async () => (await import("./job.ts")).releaseCommand,
+  "output-review": async () => (await import("./output-review.ts")).outputReviewCommand,
+  "output-vote": async () => (await import("./output-vote.ts")).outputVoteCommand,
   rules: async () => (await import("./rules.ts")).rulesCommand,
   audit: async () => (await import("./audit.ts")).auditCommand,
   key: async () => (await import("./key.ts")).keyCommand,

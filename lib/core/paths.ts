@@ -40,6 +40,10 @@ export interface QueuePaths {
   /** Output and logs of finished jobs awaiting the owner's release (release: "review"); owner-only. */
   staging: string;
   audit: string;
+  /** Held files published to the listed output checkers, one folder per job under review (lib/disclosure/checkers.ts). */
+  outputReview: string;
+  /** Each output checker's reviews, output-votes/<checker>/<uid>.json, written by them. */
+  outputVotes: string;
   /** Private state of the processor, outside the synced datasite: lock, last pass, run staging. */
   state: string;
   lock: string;
@@ -71,6 +75,8 @@ export function queuePaths(dataDir: string, owner: string, queueName: string): Q
     decisions: path.join(root, "decisions"),
     staging: path.join(root, "staging"),
     audit: path.join(root, "audit.jsonl"),
+    outputReview: path.join(root, "output-review"),
+    outputVotes: path.join(root, "output-votes"),
     state,
     lock: path.join(state, "process.lock"),
     lastPass: path.join(state, "last-pass.json"),

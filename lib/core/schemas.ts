@@ -217,6 +217,21 @@ export const ApprovalsSchema = z
   .refine((a) => a.required <= a.approvers.length, { message: "cannot be more than the number of approvers", path: ["required"] });
 export type Approvals = z.infer<typeof ApprovalsSchema>;
 
+/**
+ * Independent output checkers (config output_checkers), as in a TRE's airlock: every file that would
+ * leave needs `required` reviews by listed checkers (never its own requester), blind until that many
+ * are in; only files they all approved may be released.
+ */
+export const OutputCheckersSchema = z
+  .object({
+    required: z.number().int().min(1).max(10).default(2),
+    checkers: z.array(Email).min(1, "must list at least one output checker's email"),
+  })
+  .strict()
+  .refine((c) => new Set(c.checkers).size === c.checkers.length, { message: "must not list a checker twice", path: ["checkers"] })
+  .refine((c) => c.required <= c.checkers.length, { message: "cannot be more than the number of checkers", path: ["required"] });
+export type OutputCheckers = z.infer<typeof OutputCheckersSchema>;
+
 export const AppConfigSchema = z
   .object({
     $comment: z.string().optional(),
@@ -266,6 +281,8 @@ export const AppConfigSchema = z
      * exact code and none voted to reject. Absent: the owner's own approve or reject decides.
      */
     approvals: ApprovalsSchema.optional(),
+    /** Independent output checkers: finished jobs' output and logs are held until they have reviewed them (lib/disclosure/checkers.ts). */
+    output_checkers: OutputCheckersSchema.optional(),
     /**
      * The review page under `run.sh --loop`: with serve, the loop keeps `scq ui` running on 127.0.0.1
      * at the port the SyftBox client assigned the app (SYFTBOX_ASSIGNED_PORT); its URL, with the token,
@@ -506,6 +523,8 @@ export const AUDIT_EVENTS = [
   "dry-run",
   "decision-withdrawn",
   "start-waits",
+  "output-vote",
+  "output-vote-ignored",
 ] as const;
 export const AuditEventSchema = z.object({
   at: Timestamp,
@@ -588,6 +607,8 @@ export const OutputManifestSchema = z
           description: z.string().max(2000).optional(),
           /** Disclosure controls applied, e.g. "counts rounded to 5", "cells under 10 suppressed". */
           controls: z.array(z.string().max(500)).max(50).optional(),
+          /** Shown to reviewers to explain other files (the data behind a figure, say), never released. */
+          supporting: z.boolean().optional(),
         })
         .strict(),
     ),
@@ -621,8 +642,65 @@ export const ChecksReportSchema = z.object({
       /** What the requester says the file is, and the controls they applied (from output/manifest.json). */
       description: z.string().nullable(),
       controls: z.array(z.string()),
+      /** Marked supporting in output/manifest.json: for reviewers only, never released. */
+      supporting: z.boolean().default(false),
       findings: z.array(FindingSchema),
     }),
   ),
 });
 export type ChecksReport = z.infer<typeof ChecksReportSchema>;
+
+// ---- an output checker's review: output-votes/<checker>/<uid>.json, and what the pass shows them ----
+
+export const OUTPUT_VOTES = ["approve", "request_changes", "undecided"] as const;
+export const FileVoteSchema = z
+  .object({
+    vote: z.enum(OUTPUT_VOTES),
+    comment: z.string().max(4000).default(""),
+  })
+  .strict();
+export type FileVote = z.infer<typeof FileVoteSchema>;
+
+/** What a checker writes: votes on some or all of a job's files (later votes on a file replace earlier ones). */
+export const OutputVoteSchema = z
+  .object({
+    uid: Uid,
+    files: z
+      .record(z.string().min(1).max(1024), FileVoteSchema)
+      .refine((f) => Object.keys(f).length > 0, "must vote on at least one file")
+      .refine((f) => Object.keys(f).length <= 10_000, "votes on at most 10,000 files at once"),
+    at: Timestamp,
+  })
+  .strict();
+export type OutputVote = z.infer<typeof OutputVoteSchema>;
+
+/** The votes recorded so far, per checker (owner-only, beside the held files). */
+export const ReviewsSchema = z.record(Email, z.object({ files: z.record(z.string(), FileVoteSchema), at: Timestamp }));
+export type Reviews = z.infer<typeof ReviewsSchema>;
+
+export const FILE_DECISIONS = ["incomplete", "approved", "changes requested", "conflicted"] as const;
+export type FileDecision = (typeof FILE_DECISIONS)[number];
+
+/** One checker's view of a job under review (output-review/<uid>/for/<checker>.json): others' votes only once the reviews are in. */
+export const ReviewViewSchema = z.object({
+  uid: Uid,
+  name: z.string(),
+  requester: Email,
+  required: z.number().int(),
+  /** How many checkers have voted on every file. */
+  reviews_in: z.number().int(),
+  /** True until `required` reviews are in: others' votes and the decisions are hidden. */
+  blind: z.boolean(),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      supporting: z.boolean(),
+      findings: z.number().int(),
+      blocking: z.number().int(),
+      mine: FileVoteSchema.nullable(),
+      decision: z.enum(FILE_DECISIONS).nullable(),
+      votes: z.array(FileVoteSchema.extend({ by: Email })).nullable(),
+    }),
+  ),
+});
+export type ReviewView = z.infer<typeof ReviewViewSchema>;

@@ -19,6 +19,8 @@ export const SettingsSchema = z.object({
   data_paths: z.array(z.string()),
   /** "2 of a@x, b@x, c@x", or null when the owner decides alone. */
   approvals: z.string().nullable().default(null),
+  /** "2 of a@x, b@x" (independent reviews of what leaves), or null when the owner releases alone. */
+  output_checkers: z.string().nullable().default(null),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -33,6 +35,7 @@ export function settingsInForce(config: AppConfig, file: string | null = null, l
     executor: config.executor.type === "local" ? "local" : `slurm (partition ${config.executor.partition}, shared_dir ${config.executor.shared_dir})`,
     // Said as "/srv/cohort (mock /srv/mock-cohort)", so the log shows which folder stands in for which.
     approvals: config.approvals ? `${config.approvals.required} of ${config.approvals.approvers.join(", ")}` : null,
+    output_checkers: config.output_checkers ? `${config.output_checkers.required} of ${config.output_checkers.checkers.join(", ")}` : null,
     data_paths: dataMounts(config.sandbox.data_paths).map((m) => `${m.source}${m.mock ? ` (mock ${m.mock})` : ""}`),
   };
 }
@@ -42,5 +45,6 @@ export function describeSettings(s: Settings): string {
   const source = s.file ?? (s.looked_at === null ? "settings passed in by the program" : `built-in defaults (no settings file at ${s.looked_at})`);
   const data = s.data_paths.length > 0 ? `, data_paths ${s.data_paths.join(", ")}` : "";
   const approvals = s.approvals ? `, approvals ${s.approvals}` : "";
-  return `${source} (sandbox ${s.sandbox}${s.network ? " with network" : ""}, release ${s.release}, job_timeout ${s.job_timeout} s, executor ${s.executor}${approvals}${data})`;
+  const checkers = s.output_checkers ? `, output checkers ${s.output_checkers}` : "";
+  return `${source} (sandbox ${s.sandbox}${s.network ? " with network" : ""}, release ${s.release}, job_timeout ${s.job_timeout} s, executor ${s.executor}${approvals}${checkers}${data})`;
 }

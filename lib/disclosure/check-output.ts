@@ -56,6 +56,7 @@ export async function checkOutput(
       columns: null,
       description: notes?.description ?? null,
       controls: notes?.controls ?? [],
+      supporting: notes?.supporting === true,
       findings: [],
     };
     const found: Omit<Finding, "blocking">[] = [];
@@ -191,6 +192,7 @@ export async function checkLogs(resultsDir: string, settings: OutputChecks, data
       columns: null,
       description: `the job's ${stream}`,
       controls: [],
+      supporting: false,
       findings: found.map((f) => ({ ...f, blocking: settings.blocking.includes(f.rule) })),
     });
   }
@@ -210,6 +212,15 @@ function logLineRow(line: string, dataRows: Map<string, string>): string | undef
     }
   }
   return undefined;
+}
+
+/**
+ * The output files the requester marked supporting in output/manifest.json: shown to reviewers, never
+ * released. None when the manifest is missing or not valid (every file is then one that may leave).
+ */
+export async function supportingFiles(outputDir: string): Promise<Set<string>> {
+  const manifest = await readManifest(outputDir);
+  return new Set("files" in manifest ? Object.entries(manifest.files).flatMap(([rel, notes]) => (notes.supporting === true ? [rel] : [])) : []);
 }
 
 /** output/manifest.json, when the requester wrote one: its notes, or what is wrong with it. */
@@ -245,7 +256,9 @@ export async function writeChecks(resultsDir: string, report: ChecksReport): Pro
 
 export function checksSummary(report: ChecksReport): { files: number; findings: number; blocking: number } {
   const findings = report.files.flatMap((f) => f.findings);
-  return { files: report.files.length, findings: findings.length, blocking: findings.filter((f) => f.blocking).length };
+  // A supporting file never leaves, so nothing in it holds the others back.
+  const blocking = report.files.filter((f) => !f.supporting).flatMap((f) => f.findings.filter((x) => x.blocking));
+  return { files: report.files.length, findings: findings.length, blocking: blocking.length };
 }
 
 /** Regular files under output/ (the owner's copy: links and special files were left behind when it was made). */

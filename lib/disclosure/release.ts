@@ -8,15 +8,15 @@ import path from "node:path";
 import { errorMessage, JobStateError } from "../core/errors.ts";
 import { exists, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
-import { EXECUTION_LOG, existingLogsDir, LOGS_DIR } from "../core/log-files.ts";
+import { EXECUTION_LOG, LOGS_DIR } from "../core/log-files.ts";
 import { CHECKS_FILE, type QueuePaths } from "../core/paths.ts";
 import type { ChecksReport, LineComment } from "../core/schemas.ts";
 import { removeTree } from "../core/remove.ts";
-import { walkTree } from "../core/tree.ts";
 import { now, update, type Recorder } from "../queue/lifecycle.ts";
 import { rememberReleased } from "./released.ts";
 import { readChecksReport } from "./results.ts";
-import { expected } from "../core/expected.ts";
+import { decidable, heldFiles, type Held } from "./held.ts";
+import { heldCheckers, notApproved, reviewState, unpublishReview } from "./checkers.ts";
 
 export interface ReleaseDecision {
   /** Files kept back (paths under output/, or run-logs/stdout.txt, run-logs/stderr.txt), each with why: the requester reads it. */
@@ -27,29 +27,6 @@ export interface ReleaseDecision {
   lineComments?: LineComment[];
   /** Why files with blocking findings go out anyway; required when any released file has one. */
   exception?: string | undefined;
-}
-
-/** The logs a release decides on, by the names the checks report and the withhold list use. */
-const LOG_NAMES = ["stdout", "stderr"].map((stream) => `${LOGS_DIR}/${stream}.txt`);
-
-/** What a job holds in staging (`dir`), by the names decisions use: output files (under output/) and non-empty logs, and where the logs are. */
-interface Held {
-  dir: string;
-  outputs: string[];
-  logs: string[];
-  logsDir: string | undefined;
-}
-
-async function heldFiles(held: string): Promise<Held> {
-  const outputs = (await walkTree(path.join(held, "output"), { anyName: true }).catch(expected("no output folder: no output files", [])))
-    .filter((e) => e.type === "file")
-    .map((e) => e.rel);
-  const logsDir = existingLogsDir(held);
-  // An empty stream is nothing to decide on (the checks leave it out too); it goes with the logs that go.
-  const logs = logsDir
-    ? LOG_NAMES.filter((name) => (fs.statSync(path.join(logsDir, path.basename(name)), { throwIfNoEntry: false })?.size ?? 0) > 0)
-    : [];
-  return { dir: held, outputs, logs, logsDir };
 }
 
 /**
@@ -101,9 +78,12 @@ async function handOver(
   if (report) await writeJsonAtomic(path.join(job.dir, CHECKS_FILE), { ...report, files: report.files.filter((f) => goes(f.path)) });
 }
 
-/** Everything a finished run left in `held` goes to its requester: the pass, once the checks allow it (release "auto"). */
+/** What a finished run left in `held` goes to its requester (all but supporting files): the pass, once the checks allow it (release "auto"). */
 export async function releaseAll(paths: QueuePaths, job: Job, held: string): Promise<void> {
-  await handOver(paths, job, await heldFiles(held));
+  const files = await heldFiles(held);
+  // Supporting files stay behind: then it is file by file, and the checks that go along leave them out.
+  if (files.supporting.size === 0) await handOver(paths, job, files);
+  else await handOver(paths, job, files, new Set(decidable(files)), await readChecksReport(held));
 }
 
 /** What a release was, for a seal over it: who released, when, what was held back and why, the exception. */
@@ -136,18 +116,29 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     throw new JobStateError(`Job ${job.uid} is ${job.status}: release it once it has finished.`, { uid: job.uid });
   }
   const held = await heldFiles(path.join(rec.paths.staging, job.uid));
-  const { outputs, logs } = held;
-  const files = [...new Set([...outputs, ...logs])];
+  const files = decidable(held);
   const report = await readChecksReport(held.dir);
   const withhold = new Map(Object.entries(decision.withhold ?? {}));
-  if (decision.requestChanges !== undefined) for (const f of files) withhold.set(f, `changes requested: ${decision.requestChanges}`);
-  const unknown = [...withhold.keys()].filter((f) => !files.includes(f));
+  const unknown = [...withhold.keys()].filter((f) => !files.includes(f) && !held.supporting.has(f));
   if (unknown.length > 0) {
     throw new JobStateError(`Job ${job.uid} has no output file or log ${unknown.join(", ")}; its files are: ${files.join(", ") || "none"}.`, {
       uid: job.uid,
     });
   }
+  if (decision.requestChanges !== undefined) for (const f of files) withhold.set(f, `changes requested: ${decision.requestChanges}`);
+  for (const f of held.supporting) withhold.set(f, "supporting file: shown to the reviewers, never released");
   const released = files.filter((f) => !withhold.has(f));
+  // Held for output checkers: only files they approved may go.
+  const checkers = await heldCheckers(held.dir);
+  const review = checkers ? await reviewState(held, checkers, job.meta.requester_email) : undefined;
+  const unreviewed = review ? notApproved(review, released) : [];
+  if (unreviewed.length > 0) {
+    throw new JobStateError(
+      `Job ${job.uid}: only files the output checkers approved may be released; ${unreviewed.join("; ")}. ` +
+        `Withhold ${unreviewed.length > 1 ? "them" : "it"} (--withhold FILE --reason "..."), return the job (--request-changes "..."), or wait for the reviews.`,
+      { uid: job.uid },
+    );
+  }
   const blocked = released.filter((f) => report?.files.some((r) => r.path === f && r.findings.some((x) => x.blocking)));
   if (blocked.length > 0 && !decision.exception) {
     throw new JobStateError(
@@ -157,7 +148,8 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     );
   }
   await handOver(rec.paths, job, held, new Set(released), report);
-  const releasedLogs = logs.filter((name) => released.includes(name));
+  await unpublishReview(rec.paths, job.uid);
+  const releasedLogs = held.logs.filter((name) => released.includes(name));
   const withheld = [...withhold].map(([p, reason]) => ({ path: p, reason }));
   const output_decisions = {
     by,
@@ -185,6 +177,8 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
         withheld,
         exception: output_decisions.exception,
         changes_requested: output_decisions.changes_requested,
+        // The checkers' votes, for the owner's record (the audit log is theirs alone).
+        ...(review ? { reviews: review.reviews } : {}),
         // Said only when there are some: an ordinary release's audit line stays as it was.
         ...(output_decisions.line_comments.length > 0 ? { line_comments: output_decisions.line_comments } : {}),
       },

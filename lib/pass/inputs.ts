@@ -1,7 +1,7 @@
 // What a pass takes its work from, and how to tell it changed: the folders whose entries a pass acts
 // on, the wake file, the settings and the code. Anything that adds, removes or renames an entry in a
 // folder changes its mtime, and everything that brings work does one of those: a submission's files
-// and its `submitted` marker, a cancel request, a decision, a vote, a Python client's job in pending/,
+// and its `submitted` marker, a cancel request, a decision, a vote (on code or on output), a Python client's job in pending/,
 // a run ending (its supervisor touches the wake file). The warm loop (loop.ts) watches them (inotify,
 // through fs.watch) with a cheap poll of their mtimes behind the watch, for file systems whose events
 // never arrive (network mounts, FUSE) and the moment between a folder appearing and its watch being
@@ -43,7 +43,7 @@ function foldersIn(folder: string): string[] {
  * sync brings in any order.
  */
 function inputFolders(paths: QueuePaths): string[] {
-  const folders = [paths.inbox, paths.decisions, ...JOB_STATUSES.map((status) => path.join(paths.jobs, status))];
+  const folders = [paths.inbox, paths.decisions, paths.outputVotes, ...JOB_STATUSES.map((status) => path.join(paths.jobs, status))];
   const below = (folder: string): void => {
     if (folders.length >= MAX_WATCHED) return;
     folders.push(folder);
@@ -51,6 +51,7 @@ function inputFolders(paths: QueuePaths): string[] {
   };
   for (const email of foldersIn(paths.inbox)) below(path.join(paths.inbox, email));
   for (const voter of foldersIn(paths.decisions)) folders.push(path.join(paths.decisions, voter));
+  for (const checker of foldersIn(paths.outputVotes)) folders.push(path.join(paths.outputVotes, checker));
   return folders.slice(0, MAX_WATCHED);
 }
 

@@ -28,6 +28,7 @@ import { collectRuns, startApproved, type Ran } from "./runs.ts";
 import type { AppConfig } from "../core/schemas.ts";
 import { describeSettings, settingsInForce, type Settings } from "../core/settings.ts";
 import { applyVotes, grantApprovers } from "../approval/votes.ts";
+import { applyOutputVotes } from "../disclosure/checkers.ts";
 
 export interface PassOptions {
   dataDir: string;
@@ -112,7 +113,7 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
       await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
       await fs.promises.chmod(dir, 0o700);
     }
-    await queuePermissions(paths.root, config.approvals);
+    await queuePermissions(paths.root, config.approvals, config.output_checkers?.checkers);
     if (!full) await publishMocks(paths, config, log);
     await recover(paths, log);
     // The signing key, made and published at the first pass: requesters can pin it before any result comes.
@@ -127,6 +128,7 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     await applyVotes(paths, config.approvals, new Set(pending), log, approvalsChanged);
     summary.decided = await applyDecisions(paths, new Set(pending), log);
     const collected = await collectRuns(paths, config, log);
+    await applyOutputVotes(paths, config.output_checkers, log);
     const started = full ? { started: [], ran: [], problem: full } : await startApproved(paths, config, log, collected.running);
     summary.started = started.started;
     summary.running = collected.running + started.started.length;

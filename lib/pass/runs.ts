@@ -14,6 +14,7 @@ import { checkLogs, checkOutput, checksSummary, writeChecks } from "../disclosur
 import { releasedBefore } from "../disclosure/released.ts";
 import { signRelease } from "../proof/statement.ts";
 import { releaseAll } from "../disclosure/release.ts";
+import { holdFor } from "../disclosure/checkers.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { listJobs } from "../queue/jobs.ts";
@@ -126,9 +127,16 @@ async function finish(
   if (outputSkipped.length > 0) log(`${shortUid(job.uid)} output not copied: ${outputSkipped.slice(0, 10).join(", ")}`);
   if (job.meta.sender === "unverified") await writeExecutionLog(results);
   const checks = await checkResults(rec, config, job, held);
+  // With output checkers, nothing goes before they have reviewed it (checkers listed since the job began included).
+  // (Should that fail, the job is held all the same, and the next pass writes what it waits for.)
+  if (config.output_checkers)
+    await holdFor(held, config.output_checkers).catch((error: unknown) =>
+      log(`${shortUid(job.uid)} output checkers not noted yet: ${errorMessage(error)}`),
+    );
   // With release "auto", checked output goes to the requester now, unless a finding blocks it.
-  const blocked = job.meta.output_review !== "pending" && (checks?.blocking ?? 0) > 0;
-  if (blocked) log(`${shortUid(job.uid)} output and logs held for review: ${checks?.blocking} blocking finding(s); see scq checks, then scq release`);
+  const blocked = job.meta.output_review !== "pending" && ((checks?.blocking ?? 0) > 0 || config.output_checkers !== undefined);
+  if (blocked && checks?.blocking)
+    log(`${shortUid(job.uid)} output and logs held for review: ${checks.blocking} blocking finding(s); see scq checks, then scq release`);
   const releasedNow = job.meta.output_review !== "pending" && !blocked;
   if (releasedNow) await releaseAll(paths, job, held);
   const cancel = ref ? await cancelRecorded(paths, ref.run_id) : undefined;
@@ -321,7 +329,7 @@ async function startOne(rec: Recorder, config: AppConfig, executor: Executor, ap
         error_message: null,
         run: launched.ref,
         // Set before the run: a job interrupted mid-run keeps its partial logs in staging, unreleased.
-        output_review: config.release === "review" ? "pending" : null,
+        output_review: config.release === "review" || config.output_checkers ? "pending" : null,
       },
       {
         event: "started",

@@ -23,6 +23,7 @@ import { TERMINAL_STATUSES } from "../queue/lifecycle.ts";
 import { release as releaseJob, type ReleaseDecision } from "../disclosure/release.ts";
 import { silentLog } from "../core/log.ts";
 import { checksOf, outputOf, readLogs, type Output } from "../disclosure/results.ts";
+import { reviewSummary, type ReviewSummary } from "../disclosure/checkers.ts";
 import { buildReview, type Review } from "./review.ts";
 import { readCodeText } from "./code-text.ts";
 import { linesOf } from "./diff.ts";
@@ -223,10 +224,13 @@ export async function getJobLogs(
 }
 
 /** What the disclosure check found in a finished job's output. */
-export async function getJobChecks(ref: string, c?: ContextLike): Promise<ChecksReport & { job: JobView }> {
+export async function getJobChecks(ref: string, c?: ContextLike): Promise<ChecksReport & { job: JobView; review: ReviewSummary | null }> {
   const ctx = await contextOf(c);
   const job = await locateJob(ctx, ref);
-  return { job, ...(await checksOf(ctx, job)) };
+  const report = await checksOf(ctx, job);
+  // The output checkers' votes are the owner's to see (and theirs, through scq output-review).
+  const review = job.role === "owner" ? await reviewSummary(ownQueue(ctx), job) : null;
+  return { job, ...report, review };
 }
 
 export async function getJobOutput(ref: string, options: { to?: string | undefined } = {}, c?: ContextLike): Promise<Output & { job: JobView }> {

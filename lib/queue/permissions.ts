@@ -6,7 +6,10 @@
 //     whom) and read and write decisions/<their own email>/**, and only that;
 //   each job folder: its requester may read it (status, logs, output); listed approvers may read its
 //     code/ and metadata.json (what they review), nobody else anything;
-//   decisions/<uid>.json and audit.jsonl: no rule grants anything, so they stay owner-only.
+//   each listed output checker (config output_checkers) may read and write output-votes/<their own email>/**;
+//   output-review/<uid>/ (a job's held files under review): the checkers may read its files and
+//     checks, and each checker their own view of the votes, for/<their email>.json;
+//   decisions/<uid>.json, staging/ and audit.jsonl: no rule grants anything, so they stay owner-only.
 // The narrower rules only add readers to what the wider one grants, so a reader of these files gets
 // the same answer whether SyftBox applies every matching rule or only the most specific one.
 import fs from "node:fs";
@@ -38,12 +41,13 @@ const QUEUE_INFO = "queue.json";
 /** Readable by the listed approvers: how many approvals a job needs and from whom, so their review can say how many are still needed. */
 const APPROVALS_INFO = "approvals.json";
 
-function queueRootRules(approvers: readonly string[]): Rule[] {
+function queueRootRules(approvers: readonly string[], checkers: readonly string[]): Rule[] {
   return [
     { pattern: QUEUE_INFO, access: { read: ["*"] } },
     ...(approvers.length > 0 ? [{ pattern: APPROVALS_INFO, access: { read: [...approvers] } }] : []),
     { pattern: "inbox/{{.UserEmail}}/**", access: { read: ["USER"], write: ["USER"] } },
     ...approvers.map((a) => ({ pattern: `decisions/${a}/**`, access: { read: [a], write: [a] } })),
+    ...checkers.map((c) => ({ pattern: `output-votes/${c}/**`, access: { read: [c], write: [c] } })),
   ];
 }
 
@@ -69,8 +73,8 @@ async function writeRules(dir: string, rules: Rule[]): Promise<void> {
  * approvals.json they let the approvers read (each written only when it changes; approvals.json
  * removed when the owner asks for approvals no more).
  */
-export async function queuePermissions(root: string, approvals?: Approvals): Promise<void> {
-  await writeRules(root, queueRootRules(approvals?.approvers ?? []));
+export async function queuePermissions(root: string, approvals?: Approvals, checkers: readonly string[] = []): Promise<void> {
+  await writeRules(root, queueRootRules(approvals?.approvers ?? [], checkers));
   await writeIfChanged(path.join(root, QUEUE_INFO), `${JSON.stringify({ app: "syft-code-queue", queue: path.basename(root) })}\n`);
   if (approvals)
     await writeIfChanged(path.join(root, APPROVALS_INFO), `${JSON.stringify({ required: approvals.required, approvers: approvals.approvers })}\n`);
@@ -83,6 +87,18 @@ export async function readableByAll(dir: string, names: readonly string[]): Prom
     dir,
     names.map((pattern) => ({ pattern, access: { read: ["*"] } })),
   );
+}
+
+/**
+ * A job under output review (output-review/<uid>/): its held files and checks for every checker in
+ * `views`, and each checker's own view (for/<checker>.json) for that checker alone.
+ */
+export async function reviewPermissions(dir: string, views: readonly string[]): Promise<void> {
+  await writeRules(dir, [
+    { pattern: "files/**", access: { read: [...views] } },
+    { pattern: "output-checks.json", access: { read: [...views] } },
+    ...views.map((c) => ({ pattern: `for/${c}.json`, access: { read: [c] } })),
+  ]);
 }
 
 /** The approvals a queue's owner published for their approvers (approvals.json), if they ask for any. */

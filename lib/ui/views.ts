@@ -15,6 +15,7 @@ import { describeSettings, settingsInForce } from "../core/settings.ts";
 import { walkTree, type TreeEntry } from "../core/tree.ts";
 import { readTable, tableType } from "../disclosure/read-table.ts";
 import { checksOf, outputOf, readLogs } from "../disclosure/results.ts";
+import { reviewSummary } from "../disclosure/checkers.ts";
 import { myJobs, pageOfMyQueue, votesAwaited } from "../people/api.ts";
 import { lastDryRun, type DryRunRecord } from "../people/dry-run.ts";
 import { buildReview, reviewView, type ReviewView } from "../people/review.ts";
@@ -133,6 +134,7 @@ export async function jobDetail(ctx: Context, job: JobView, dryRunning: boolean)
     logs,
     output,
     checks,
+    output_review: owner ? await reviewSummary(ownQueue(ctx), job) : null,
     previews: await previews(outputDir, output),
     // Every rule, vote, dry run and notification of this job, from the owner's audit log.
     history: owner ? await jobHistory(ownQueue(ctx), job.uid) : [],

@@ -24,6 +24,22 @@ describe("config.json", () => {
     expect(problems).toMatch(/field "limits\.memory_mb"/);
     expect(problems).toMatch(/field "job_timeout": .*604800/);
   });
+
+  test("output checkers: more reviews than checkers, a checker twice, or none, are each refused by field", () => {
+    const problems = (output_checkers: unknown) => {
+      const result = AppConfigSchema.safeParse({ output_checkers });
+      return result.success ? "" : describeZodIssues(result.error).join("\n");
+    };
+    expect(problems({ required: 3, checkers: ["a@x.org", "b@x.org"] })).toMatch(
+      /field "output_checkers\.required": cannot be more than the number of checkers/,
+    );
+    expect(problems({ checkers: ["a@x.org", "a@x.org"] })).toMatch(/field "output_checkers\.checkers": must not list a checker twice/);
+    expect(problems({ checkers: [] })).toMatch(/must list at least one output checker's email/);
+    expect(AppConfigSchema.parse({ output_checkers: { checkers: ["a@x.org", "b@x.org"] } }).output_checkers).toEqual({
+      required: 2,
+      checkers: ["a@x.org", "b@x.org"],
+    });
+  });
 });
 
 describe("job records", () => {

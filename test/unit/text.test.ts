@@ -67,6 +67,10 @@ describe("settings line", () => {
     expect(describeSettings(settingsInForce(config, "/app/config.json"))).toBe(
       "/app/config.json (sandbox bwrap, release review, job_timeout 30 s, executor local)",
     );
+    const checked = AppConfigSchema.parse({ output_checkers: { required: 2, checkers: ["a@x.org", "b@x.org"] } });
+    expect(describeSettings(settingsInForce(checked, "/app/config.json"))).toBe(
+      "/app/config.json (sandbox bwrap, release auto, job_timeout 600 s, executor local, output checkers 2 of a@x.org, b@x.org)",
+    );
     expect(describeSettings(settingsInForce(config, null, "/app/config.json"))).toMatch(
       /^built-in defaults \(no settings file at \/app\/config\.json\)/,
     );

@@ -552,8 +552,29 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
   };
   // Safe by default: a file the checks flagged starts as withheld, with the findings as its reason;
   // releasing it is a choice the owner makes, never the page's.
+  // With output checkers, each file says where their review stands; only a file they approved starts as released.
+  const review = d.output_review;
+  const showReview = (card: HTMLElement, rel: string, r: CheckedFile | undefined) => {
+    if (r?.supporting) card.append(el("p", { class: "muted", text: "Supporting file: shown to explain the others; never released." }));
+    const voted = review?.files.find((f) => f.path === rel);
+    if (!review || !voted) return;
+    const votes = (voted.votes ?? []).map((v) => `${v.by}: ${v.vote.replace("_", " ")}${v.comment ? ` ("${v.comment}")` : ""}`).join("; ");
+    card.append(
+      el("p", {
+        class: voted.decision === "approved" ? "checkers" : "checkers warn",
+        text: voted.decision
+          ? `Output checkers: ${voted.decision} (${votes})`
+          : `Output checkers: ${voted.votes_in} of ${review.required} votes in (blind until ${review.required} reviews are in)`,
+      }),
+    );
+  };
   const addChoice = (card: HTMLElement, rel: string, r: CheckedFile | undefined) => {
-    const flagged = [...new Set((r?.findings ?? []).map((x) => x.rule))];
+    if (r?.supporting) return;
+    const decision = review?.files.find((f) => f.path === rel)?.decision;
+    const flagged = [
+      ...new Set((r?.findings ?? []).map((x) => x.rule)),
+      ...(review && decision !== "approved" ? [`not approved by the output checkers (${decision ?? "reviews not in"})`] : []),
+    ];
     const choice = el(
       "select",
       { class: "choice", "aria-label": `Release or withhold ${rel}` },
@@ -583,6 +604,7 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
     if (r?.description) card.append(el("p", { text: `The requester says: ${r.description}` }));
     if (r?.controls.length) card.append(el("p", { text: `Controls applied: ${r.controls.join("; ")}` }));
     showFindings(card, r);
+    showReview(card, f.rel, r);
     const preview = d.previews[f.rel];
     if (preview && "image" in preview) card.append(el("img", { class: "preview", src: preview.image, alt: f.rel }));
     if (preview && "columns" in preview) {
@@ -617,6 +639,7 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
       ` (${r.bytes} bytes; shown under Logs)`,
     );
     showFindings(card, r);
+    showReview(card, r.path, r);
     if (held) addChoice(card, r.path, r);
     blocks.push(card);
   }

@@ -1,0 +1,97 @@
+// What an output checker does (config output_checkers on the owner's side; lib/disclosure/checkers.ts):
+// see the jobs whose output waits for their review, read a job's files, checks and (once the review is
+// no longer blind) the others' votes, all from output-review/ in the owner's datasite; and vote, by
+// writing output-votes/<their email>/<uid>.json there, which the owner's next pass records.
+import fs from "node:fs";
+import path from "node:path";
+import type { Context } from "../core/context.ts";
+import { JobNotFoundError, UsageError } from "../core/errors.ts";
+import { expected } from "../core/expected.ts";
+import { ifExists, listDirs, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
+import { queuePaths, type QueuePaths } from "../core/paths.ts";
+import {
+  OutputVoteSchema,
+  ReviewViewSchema,
+  UID_PATTERN,
+  type ChecksReport,
+  type FileVote,
+  type OutputVote,
+  type ReviewView,
+} from "../core/schemas.ts";
+import { matchUid } from "../queue/jobs.ts";
+import { now } from "../queue/lifecycle.ts";
+import { readChecksReport } from "../disclosure/results.ts";
+
+/** The queue whose output I check: --datasite's, else my own (an owner may list themself). */
+function checkedQueue(ctx: Context): QueuePaths {
+  return queuePaths(ctx.dataDir, ctx.datasite ?? ctx.email, ctx.config.queue_name);
+}
+
+async function viewOf(paths: QueuePaths, uid: string, me: string): Promise<ReviewView | undefined> {
+  const file = path.join(paths.outputReview, uid, "for", `${me}.json`);
+  return ifExists(readJsonFile(file, ReviewViewSchema, "the owner's pass rewrites it at its next pass"));
+}
+
+/** The jobs waiting for my review in the owner's queue, with my progress on each. */
+export async function outputReviewsForMe(ctx: Context): Promise<ReviewView[]> {
+  const paths = checkedQueue(ctx);
+  const uids = (await listDirs(paths.outputReview)).filter((uid) => UID_PATTERN.test(uid));
+  const views = await Promise.all(
+    uids.map((uid) => viewOf(paths, uid, ctx.email).catch(expected("a view still syncing is shown when complete", undefined))),
+  );
+  return views.filter((v) => v !== undefined).sort((a, b) => a.uid.localeCompare(b.uid));
+}
+
+export interface OutputReview {
+  view: ReviewView;
+  /** Where the job's files are on this machine: output/ and run-logs/ under it. */
+  files: string;
+  checks: ChecksReport | null;
+}
+
+/** One job under my review, by uid or the end of one. */
+export async function outputReviewForMe(ctx: Context, ref: string): Promise<OutputReview> {
+  const paths = checkedQueue(ctx);
+  const uids = (await listDirs(paths.outputReview)).filter((uid) => UID_PATTERN.test(uid));
+  const matches = matchUid(ref, uids);
+  if (matches.length > 1) throw new UsageError(`"${ref}" matches ${matches.length} jobs under review: give more characters of the uid.`);
+  const uid = matches[0];
+  const view = uid ? await viewOf(paths, uid, ctx.email) : undefined;
+  if (!uid || !view) {
+    throw new JobNotFoundError(
+      `No job ${ref} awaits your output review in ${paths.owner}'s queue (${path.join(paths.outputReview)}): ` +
+        `is it released already, are you listed in their output_checkers, or has SyftBox not synced it yet? scq output-review lists those that do.`,
+    );
+  }
+  const checks =
+    (await readChecksReport(path.join(paths.outputReview, uid)).catch(expected("checks still syncing: shown once complete", undefined))) ?? null;
+  return { view, files: path.join(paths.outputReview, uid, "files"), checks };
+}
+
+/** Write my votes on files of a job under review; the owner's next pass records them. Returns the file written. */
+export async function voteOnOutput(
+  ctx: Context,
+  ref: string,
+  votes: Record<string, FileVote>,
+): Promise<{ uid: string; file: string; vote: OutputVote }> {
+  const { view } = await outputReviewForMe(ctx, ref);
+  const voting = new Set(view.files.filter((f) => !f.supporting).map((f) => f.path));
+  for (const file of Object.keys(votes)) {
+    if (voting.has(file)) continue;
+    const supporting = view.files.some((f) => f.path === file && f.supporting);
+    throw new UsageError(
+      supporting
+        ? `${file} is a supporting file: it is there to explain the others and never leaves, so it takes no vote.`
+        : `Job ${view.uid} has no file ${file} to review; its files are: ${[...voting].join(", ") || "none"}.`,
+    );
+  }
+  if (Object.keys(votes).length === 0) throw new UsageError("Vote on at least one file: --approve, --request-changes or --undecided.");
+  const paths = checkedQueue(ctx);
+  const file = path.join(paths.outputVotes, ctx.email, `${view.uid}.json`);
+  // Votes written before and not yet taken by the owner's pass go along: a second vote never drops the first.
+  const waiting = await ifExists(readJsonFile(file, OutputVoteSchema)).catch(expected("a file of mine that does not parse is replaced", undefined));
+  const vote: OutputVote = { uid: view.uid, files: { ...waiting?.files, ...votes }, at: now() };
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  await writeJsonAtomic(file, vote);
+  return { uid: view.uid, file, vote };
+}
