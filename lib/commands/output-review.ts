@@ -31,7 +31,8 @@ function renderOne(r: OutputReview & { owner: string }, argv: Args): string {
     const checked = r.checks?.files.find((c) => c.path === f.path);
     const findings = f.findings === 0 ? "no findings" : `${f.findings} finding(s)${f.blocking ? `, ${f.blocking} BLOCKING` : ""}`;
     lines.push(`  ${visible(f.path)}  (${findings})${f.supporting ? "  SUPPORTING: explains the others, never released, takes no vote" : ""}`);
-    if (checked?.description) lines.push(`    the requester says: ${visible(checked.description)}`);
+    // (A log's description is the checks' own, not the requester's.)
+    if (checked?.description && !f.path.startsWith("run-logs/")) lines.push(`    the requester says: ${visible(checked.description)}`);
     for (const x of checked?.findings.slice(0, 5) ?? []) lines.push(`    ${x.blocking ? "BLOCKING " : ""}[${x.rule}] ${visible(x.message)}`);
     if ((checked?.findings.length ?? 0) > 5) lines.push(`    … ${checked!.findings.length - 5} more in ${r.files}/../output-checks.json`);
     if (f.supporting) continue;

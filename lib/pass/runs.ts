@@ -188,7 +188,13 @@ async function finish(
             event: status,
             detail: { exit_code: result.exitCode, message, duration_ms: result.durationMs, limits_hit: limitsHit(result) },
             say: `${status} in ${result.durationMs} ms${status === "failed" ? `: ${message}` : ""}${
-              blocked ? "; its output awaits release (scq release)" : review ? "; output and logs await release (scq release)" : ""
+              config.output_checkers
+                ? "; output and logs await the output checkers' review, then your release (scq checks, scq release)"
+                : blocked
+                  ? "; its output awaits release (scq release)"
+                  : review
+                    ? "; output and logs await release (scq release)"
+                    : ""
             }`,
           }
         : { event: "recovered", detail: { to: "failed", reason: "interrupted", why: message }, say: `→ failed (${message})` },
