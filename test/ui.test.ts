@@ -46,6 +46,19 @@ async function serve(world: World): Promise<UiServer> {
   return server;
 }
 
+/** The owner's page with one job opened; the page and its server close when the test ends. */
+async function openJob(world: World, uid: string): Promise<Page> {
+  const server = await serve(world);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  onTestFinished(async () => {
+    await page.close();
+    await server.close();
+  });
+  await page.goto(server.url);
+  await page.click(`tr[data-uid="${uid}"]`);
+  return page;
+}
+
 describe.skipIf(!available)("review page", () => {
   test("lists jobs, searches, shows the code, approves from the page, and follows the pass without a reload", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" } });
@@ -186,37 +199,29 @@ describe.skipIf(!available)("review page", () => {
     const votes = { "wards.csv": { vote: "approve" }, "manifest.json": { vote: "request_changes", comment: "say what raw.csv is" } };
     await fs.outputJson(path.join(world.paths.outputVotes, ALICE, `${uid}.json`), { uid, files: votes, at: new Date().toISOString() });
     await world.pass();
-    const server = await serve(world);
-    const page: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    try {
-      await page.goto(server.url);
-      await page.click(`tr[data-uid="${uid}"]`);
-      const wards = page.locator('.outfile[data-file="wards.csv"]');
-      await expect.poll(() => wards.locator("p.checkers").textContent()).toBe(`Output checkers: approved (${ALICE}: approve)`);
-      expect(await wards.locator("select.choice").inputValue()).toBe("release");
-      const manifest = page.locator('.outfile[data-file="manifest.json"]');
-      expect(await manifest.locator("p.checkers").textContent()).toBe(
-        `Output checkers: changes requested (${ALICE}: request changes ("say what raw.csv is"))`,
-      );
-      expect(await manifest.locator("select.choice").inputValue()).toBe("withhold");
-      expect(await manifest.locator("input.withhold-reason").inputValue()).toContain("not approved by the output checkers (changes requested)");
-      const raw = page.locator('.outfile[data-file="raw.csv"]');
-      expect(await raw.textContent()).toContain("Supporting file: shown to explain the others; never released.");
-      expect(await raw.locator("select.choice").count()).toBe(0);
-      page.once("dialog", (dialog) => void dialog.accept());
-      await page.click("#release");
-      await expect.poll(async () => (await world.job(uid)).meta.output_review, { timeout: 10_000 }).toBe("released");
-      expect((await world.job(uid)).meta.output_decisions).toMatchObject({
-        released: ["wards.csv"],
-        withheld: [
-          { path: "manifest.json", reason: expect.stringContaining("not approved by the output checkers") as unknown },
-          { path: "raw.csv", reason: "supporting file: shown to the reviewers, never released" },
-        ],
-      });
-    } finally {
-      await page.close();
-      await server.close();
-    }
+    const page = await openJob(world, uid);
+    const wards = page.locator('.outfile[data-file="wards.csv"]');
+    await expect.poll(() => wards.locator("p.checkers").textContent()).toBe(`Output checkers: approved (${ALICE}: approve)`);
+    expect(await wards.locator("select.choice").inputValue()).toBe("release");
+    const manifest = page.locator('.outfile[data-file="manifest.json"]');
+    expect(await manifest.locator("p.checkers").textContent()).toBe(
+      `Output checkers: changes requested (${ALICE}: request changes ("say what raw.csv is"))`,
+    );
+    expect(await manifest.locator("select.choice").inputValue()).toBe("withhold");
+    expect(await manifest.locator("input.withhold-reason").inputValue()).toContain("not approved by the output checkers (changes requested)");
+    const raw = page.locator('.outfile[data-file="raw.csv"]');
+    expect(await raw.textContent()).toContain("Supporting file: shown to explain the others; never released.");
+    expect(await raw.locator("select.choice").count()).toBe(0);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.click("#release");
+    await expect.poll(async () => (await world.job(uid)).meta.output_review, { timeout: 10_000 }).toBe("released");
+    expect((await world.job(uid)).meta.output_decisions).toMatchObject({
+      released: ["wards.csv"],
+      withheld: [
+        { path: "manifest.json", reason: expect.stringContaining("not approved by the output checkers") as unknown },
+        { path: "raw.csv", reason: "supporting file: shown to the reviewers, never released" },
+      ],
+    });
   });
 
   test("request changes with comments on lines from the page; the requester reads them on theirs; the revision's page shows what changed", async () => {
@@ -265,24 +270,16 @@ describe.skipIf(!available)("review page", () => {
 
     const revised = await submitRevision(world, { "run.sh": 'echo "ward,count" > "$OUTPUT_DIR/w.csv"\necho done\n' }, first);
     await world.pass();
-    const again = await serve(world);
-    const review: Page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    try {
-      await review.goto(again.url);
-      await review.click(`tr[data-uid="${revised}"]`);
-      const diff = review.locator('[data-diff="run.sh"]');
-      await expect.poll(() => diff.locator(".name").textContent()).toBe("run.sh — changed (+0 −1)");
-      expect(await diff.locator("pre.diff span").allTextContents()).toEqual([
-        "@@ −1,3 +1,2 @@",
-        ' echo "ward,count" > "$OUTPUT_DIR/w.csv"',
-        '-echo "North,3" >> "$OUTPUT_DIR/w.csv"',
-        " echo done",
-      ]);
-      expect(await review.locator("#detail ul.comments li").textContent()).toBe("run.sh:2 3 is a count under 10: drop it");
-    } finally {
-      await review.close();
-      await again.close();
-    }
+    const review = await openJob(world, revised);
+    const diff = review.locator('[data-diff="run.sh"]');
+    await expect.poll(() => diff.locator(".name").textContent()).toBe("run.sh — changed (+0 −1)");
+    expect(await diff.locator("pre.diff span").allTextContents()).toEqual([
+      "@@ −1,3 +1,2 @@",
+      ' echo "ward,count" > "$OUTPUT_DIR/w.csv"',
+      '-echo "North,3" >> "$OUTPUT_DIR/w.csv"',
+      " echo done",
+    ]);
+    expect(await review.locator("#detail ul.comments li").textContent()).toBe("run.sh:2 3 is a count under 10: drop it");
   });
 
   test("an approver votes from their page; the owner's page shows the votes, who is still needed, a dry run on mock data and the job's history", async () => {

@@ -22,7 +22,7 @@ import { appendAudit } from "../queue/audit.ts";
 import { markerFor, readVote, writeMarker } from "./decisions.ts";
 import { forEachLimit } from "../core/concurrency.ts";
 import { errorMessage, reportJobError } from "../core/errors.ts";
-import { ifExists, listDirs, writeFileAtomic } from "../core/fsutil.ts";
+import { ifExists, listDirs, mayStillBeArriving, uidFilesIn, writeFileAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { readJob } from "../queue/jobs.ts";
 import type { Context } from "../core/context.ts";
@@ -31,7 +31,7 @@ import { prefixed, shortUid, type Log } from "../core/log.ts";
 import { voteFile, type QueuePaths } from "../core/paths.ts";
 import { jobPermissions, publishedApprovals } from "../queue/permissions.ts";
 import { removeTree } from "../core/remove.ts";
-import { UID_PATTERN, type Approvals, type DecisionMarker, type Vote } from "../core/schemas.ts";
+import type { Approvals, DecisionMarker, Vote } from "../core/schemas.ts";
 import { expected } from "../core/expected.ts";
 
 export type { Approvals };
@@ -39,8 +39,6 @@ export type { Approvals };
 const COUNT_CONCURRENCY = 8;
 /** Vote files taken from one approver's folder in one pass: nobody's folder can hold a pass for long. */
 export const MAX_VOTES_PER_FOLDER = 500;
-/** How long a vote file that does not parse may be a write still under way before it is ignored. */
-const HALF_WRITTEN_GRACE_MS = 60_000;
 
 export interface Tally {
   /** Listed approvers (never the requester) who approved exactly this code. */
@@ -96,10 +94,7 @@ export async function applyVotes(
   const listed = new Set(approvals?.approvers ?? []);
   const voters = new Map<string, string[]>();
   for (const folder of await listDirs(paths.decisions)) {
-    const uids = ((await ifExists(fs.promises.readdir(path.join(paths.decisions, folder)))) ?? [])
-      .map((name) => (name.endsWith(".json") ? name.slice(0, -".json".length) : ""))
-      // A write under way (a temp name) or sync noise: not a vote (yet).
-      .filter((uid) => UID_PATTERN.test(uid));
+    const uids = await uidFilesIn(path.join(paths.decisions, folder));
     // However many files one folder holds, a pass deals with a bounded number: the rest wait their turn.
     if (uids.length > MAX_VOTES_PER_FOLDER) {
       rec.log(`decisions/${folder}/ holds ${uids.length} vote files: ${MAX_VOTES_PER_FOLDER} are dealt with this pass, the rest by the next ones`);
@@ -147,8 +142,7 @@ async function countVotes(rec: Recorder, approvals: Approvals, job: Job, voters:
       marker = await readVote(rec.paths, voter, job.uid);
     } catch (error) {
       // Possibly still arriving (a sync writing it): looked at again by later passes for a minute.
-      const stat = await ifExists(fs.promises.lstat(voteFile(rec.paths, voter, job.uid)));
-      if (stat && Date.now() - stat.mtimeMs < HALF_WRITTEN_GRACE_MS) continue;
+      if (await mayStillBeArriving(voteFile(rec.paths, voter, job.uid))) continue;
       await ignore(rec, voter, job.uid, `not a valid vote: ${errorMessage(error)}`);
       continue;
     }

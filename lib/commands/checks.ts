@@ -2,7 +2,7 @@ import { getJobChecks } from "../people/api.ts";
 import { visible } from "../core/visible.ts";
 import type { JobView } from "../core/job.ts";
 import type { ChecksReport, JobStatus } from "../core/schemas.ts";
-import type { ReviewSummary } from "../disclosure/checkers.ts";
+import { VOTE_SAID, type ReviewSummary } from "../disclosure/checkers.ts";
 import { cliCommand, type Command, type GlobalArgs } from "./shared.ts";
 
 interface ChecksArgs extends GlobalArgs {
@@ -49,7 +49,7 @@ export const checks: Command<ChecksArgs, ChecksData> = {
       if (voted)
         lines.push(
           voted.decision
-            ? `    checkers: ${voted.decision.toUpperCase()} (${(voted.votes ?? []).map((v) => `${v.by}: ${v.vote.replace("_", " ")}${v.comment ? ` "${visible(v.comment)}"` : ""}`).join("; ")})`
+            ? `    checkers: ${voted.decision.toUpperCase()} (${(voted.votes ?? []).map((v) => `${v.by}: ${VOTE_SAID[v.vote]}${v.comment ? ` "${visible(v.comment)}"` : ""}`).join("; ")})`
             : `    checkers: ${voted.votes_in} of ${review!.required} votes in`,
         );
       if (f.description) lines.push(`    the requester says: ${visible(f.description)}`);

@@ -1,5 +1,6 @@
 // output-review: as one of a data owner's output checkers, the jobs whose output waits for your review, or one of them file by file.
 import { visible } from "../core/visible.ts";
+import { VOTE_SAID } from "../disclosure/checkers.ts";
 import type { ReviewView } from "../core/schemas.ts";
 import { outputReviewForMe, outputReviewsForMe, type OutputReview } from "../people/output-review.ts";
 import { cliCommand, datasiteOption, onDatasite, type Command, type GlobalArgs } from "./shared.ts";
@@ -9,8 +10,6 @@ interface Args extends GlobalArgs {
 }
 
 type Data = { owner: string; jobs: ReviewView[] } | (OutputReview & { owner: string });
-
-const VOTE_SAID = { approve: "approve", request_changes: "request changes", undecided: "undecided" } as const;
 
 function progress(v: ReviewView): string {
   const voting = v.files.filter((f) => !f.supporting);

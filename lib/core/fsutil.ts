@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { z } from "zod";
 import { describeZodIssues, InvalidFileError } from "./errors.ts";
+import { UID_PATTERN } from "./schemas.ts";
 
 interface WriteOptions {
   /**
@@ -177,4 +178,20 @@ export async function listDirs(dir: string): Promise<string[]> {
     throw error;
   }
   return entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
+}
+
+/** The uids that `<uid>.json` files in `dir` name (none when it is missing): a write under way (a temp name) or sync noise names none yet. */
+export async function uidFilesIn(dir: string): Promise<string[]> {
+  return ((await ifExists(fs.promises.readdir(dir))) ?? [])
+    .map((name) => (name.endsWith(".json") ? name.slice(0, -".json".length) : ""))
+    .filter((uid) => UID_PATTERN.test(uid));
+}
+
+/** How long a file someone else writes that does not parse may be a write still under way (a sync bringing it) before it is judged. */
+const STILL_ARRIVING_MS = 60_000;
+
+/** Whether `file` changed so lately that it may be a write still under way: look again at a later pass rather than judge it now. */
+export async function mayStillBeArriving(file: string): Promise<boolean> {
+  const stat = await ifExists(fs.promises.lstat(file));
+  return stat !== undefined && Date.now() - stat.mtimeMs < STILL_ARRIVING_MS;
 }

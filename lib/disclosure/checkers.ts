@@ -20,7 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { errorMessage, reportJobError } from "../core/errors.ts";
 import { expected } from "../core/expected.ts";
-import { exists, ifExists, listDirs, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import { exists, ifExists, listDirs, mayStillBeArriving, readJsonFile, uidFilesIn, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { EXECUTION_LOG } from "../core/log-files.ts";
 import { prefixed, shortUid, type Log } from "../core/log.ts";
@@ -30,7 +30,6 @@ import {
   OutputCheckersSchema,
   OutputVoteSchema,
   ReviewsSchema,
-  UID_PATTERN,
   type FileDecision,
   type FileVote,
   type OutputCheckers,
@@ -51,6 +50,9 @@ const REVIEWS_FILE = "reviews.json";
  */
 const CHECKERS_FILE = "checkers.json";
 
+/** Vote files taken from one checker's folder in one pass: nobody's folder can hold a pass for long. */
+const MAX_VOTES_PER_FOLDER = 200;
+
 /** The output checkers a held job (its staging folder) waits for, if any. */
 export async function heldCheckers(heldDir: string): Promise<OutputCheckers | undefined> {
   return ifExists(readJsonFile(path.join(heldDir, CHECKERS_FILE), OutputCheckersSchema, "the owner's next pass writes it again"));
@@ -68,10 +70,12 @@ export async function holdFor(heldDir: string, checkers: OutputCheckers | undefi
   }
   return true;
 }
-/** Vote files taken from one checker's folder in one pass: nobody's folder can hold a pass for long. */
-const MAX_VOTES_PER_FOLDER = 200;
-/** How long a vote file that does not parse may be a write still under way before it is ignored. */
-const HALF_WRITTEN_GRACE_MS = 60_000;
+
+/** A vote as people read it. */
+export const VOTE_SAID = { approve: "approve", request_changes: "request changes", undecided: "undecided" } as const satisfies Record<
+  FileVote["vote"],
+  string
+>;
 
 export function fileDecision(votes: readonly FileVote[], required: number): FileDecision {
   if (votes.length < required) return "incomplete";
@@ -119,7 +123,7 @@ export function notApproved(state: ReviewState, files: readonly string[]): strin
     .map((f) =>
       state.blind
         ? `${f.path}: ${state.reviewsIn.length} of ${state.required} reviews in`
-        : `${f.path}: ${f.decision} (${f.votes.map((v) => `${v.by} ${v.vote.replace("_", " ")}`).join(", ") || "no votes"})`,
+        : `${f.path}: ${f.decision} (${f.votes.map((v) => `${v.by} ${VOTE_SAID[v.vote]}`).join(", ") || "no votes"})`,
     );
 }
 
@@ -213,8 +217,7 @@ async function takeVote(
   try {
     vote = await readJsonFile(file, OutputVoteSchema, "");
   } catch (error) {
-    const stat = await ifExists(fs.promises.lstat(file));
-    if (stat && Date.now() - stat.mtimeMs < HALF_WRITTEN_GRACE_MS) return "later";
+    if (await mayStillBeArriving(file)) return "later";
     return { ignored: `not a valid review: ${errorMessage(error)}` };
   }
   if (vote.uid !== uid) return { ignored: `the review names job ${vote.uid}, not the job its file is named for` };
@@ -243,11 +246,7 @@ export async function applyOutputVotes(paths: QueuePaths, checkers: OutputChecke
   const changed = new Set<string>();
   const finished = folders.length > 0 ? await uidIndex(paths, ["completed", "failed"]) : new Map<string, string>();
   for (const by of folders) {
-    const uids = ((await ifExists(fs.promises.readdir(path.join(paths.outputVotes, by)))) ?? [])
-      .map((name) => (name.endsWith(".json") ? name.slice(0, -".json".length) : ""))
-      .filter((uid) => UID_PATTERN.test(uid))
-      .sort()
-      .slice(0, MAX_VOTES_PER_FOLDER);
+    const uids = (await uidFilesIn(path.join(paths.outputVotes, by))).sort().slice(0, MAX_VOTES_PER_FOLDER);
     for (const uid of uids) {
       try {
         const outcome = await takeVote(paths, checkers, finished, by, uid);

@@ -27,6 +27,11 @@ function checkedQueue(ctx: Context): QueuePaths {
   return queuePaths(ctx.dataDir, ctx.datasite ?? ctx.email, ctx.config.queue_name);
 }
 
+/** The jobs published for review in the owner's queue. */
+async function underReview(paths: QueuePaths): Promise<string[]> {
+  return (await listDirs(paths.outputReview)).filter((uid) => UID_PATTERN.test(uid));
+}
+
 async function viewOf(paths: QueuePaths, uid: string, me: string): Promise<ReviewView | undefined> {
   const file = path.join(paths.outputReview, uid, "for", `${me}.json`);
   return ifExists(readJsonFile(file, ReviewViewSchema, "the owner's pass rewrites it at its next pass"));
@@ -35,7 +40,7 @@ async function viewOf(paths: QueuePaths, uid: string, me: string): Promise<Revie
 /** The jobs waiting for my review in the owner's queue, with my progress on each. */
 export async function outputReviewsForMe(ctx: Context): Promise<ReviewView[]> {
   const paths = checkedQueue(ctx);
-  const uids = (await listDirs(paths.outputReview)).filter((uid) => UID_PATTERN.test(uid));
+  const uids = await underReview(paths);
   const views = await Promise.all(
     uids.map((uid) => viewOf(paths, uid, ctx.email).catch(expected("a view still syncing is shown when complete", undefined))),
   );
@@ -52,7 +57,7 @@ export interface OutputReview {
 /** One job under my review, by uid or the end of one. */
 export async function outputReviewForMe(ctx: Context, ref: string): Promise<OutputReview> {
   const paths = checkedQueue(ctx);
-  const uids = (await listDirs(paths.outputReview)).filter((uid) => UID_PATTERN.test(uid));
+  const uids = await underReview(paths);
   const matches = matchUid(ref, uids);
   if (matches.length > 1) throw new UsageError(`"${ref}" matches ${matches.length} jobs under review: give more characters of the uid.`);
   const uid = matches[0];
