@@ -12,6 +12,7 @@ import { datasiteDir } from "../lib/core/paths.ts";
 import { AppConfigSchema, ChecksReportSchema, ReviewViewSchema } from "../lib/core/schemas.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, worldArgs, type World } from "./helpers.ts";
 import { mayAccess } from "./syftbox-rules.ts";
+import { uuidv7 } from "../lib/core/uid.ts";
 
 const ALICE = "alice@test.local";
 const BOB = "bob@test.local";
@@ -170,6 +171,13 @@ describe("output checkers", () => {
       [SCIENTIST, "the requester of a job never checks its output"],
     ]);
     expect((await viewOf(world, uid, ALICE)).reviews_in).toBe(0);
+    // A flood in one folder: 200 files a pass, said in the pass log; the rest wait for the next.
+    for (let i = 0; i < 201; i += 1) await fs.outputJson(path.join(world.paths.outputVotes, "mallory@test.local", `${uuidv7()}.json`), approveAll);
+    await world.pass();
+    expect(world.lines).toContainEqual(
+      expect.stringContaining("output-votes/mallory@test.local/ holds 201 vote files: 200 are dealt with this pass"),
+    );
+    expect(await fs.readdir(path.join(world.paths.outputVotes, "mallory@test.local"))).toHaveLength(1);
     // The requester gets no view of their own job's review.
     expect(await fs.pathExists(path.join(world.paths.outputReview, uid, "for", `${SCIENTIST}.json`))).toBe(false);
 

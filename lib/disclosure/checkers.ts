@@ -246,8 +246,10 @@ export async function applyOutputVotes(paths: QueuePaths, checkers: OutputChecke
   const changed = new Set<string>();
   const finished = folders.length > 0 ? await uidIndex(paths, ["completed", "failed"]) : new Map<string, string>();
   for (const by of folders) {
-    const uids = (await uidFilesIn(path.join(paths.outputVotes, by))).sort().slice(0, MAX_VOTES_PER_FOLDER);
-    for (const uid of uids) {
+    const all = await uidFilesIn(path.join(paths.outputVotes, by));
+    if (all.length > MAX_VOTES_PER_FOLDER)
+      say(`output-votes/${by}/ holds ${all.length} vote files: ${MAX_VOTES_PER_FOLDER} are dealt with this pass, the rest by the next ones`);
+    for (const uid of all.sort().slice(0, MAX_VOTES_PER_FOLDER)) {
       try {
         const outcome = await takeVote(paths, checkers, finished, by, uid);
         if (outcome === "later") continue;
