@@ -153,6 +153,13 @@ describe("histories of uids without a time (Python clients' v4)", () => {
       await fs.outputJson(path.join(jobDir(world.paths, status, uid), "metadata.json"), JobMetadataSchema.parse(meta));
       uids.push(uid);
     }
+    // Three v4 jobs made in the same millisecond, before all the others: ordered among themselves by uid.
+    const tied = [randomUUID(), randomUUID(), randomUUID()];
+    for (const uid of tied) {
+      const at = new Date(start - 60_000).toISOString();
+      const meta = { uid, name: "tied", requester_email: SCIENTIST, target_email: OWNER, status: "completed", created_at: at, updated_at: at };
+      await fs.outputJson(path.join(jobDir(world.paths, "completed", uid), "metadata.json"), JobMetadataSchema.parse(meta));
+    }
     await world.pass();
     // A re-sync: every folder written anew, and the pass's private cache gone with the old machine.
     await fs.remove(path.join(world.paths.state, "index"));
@@ -164,6 +171,10 @@ describe("histories of uids without a time (Python clients' v4)", () => {
     await world.pass();
     for (const status of ["completed", "failed"])
       expect(await fs.pathExists(path.join(world.paths.state, "index", `${status}.order.json`)), status).toBe(true);
+    // The order file: every job once, by time, then by uid.
+    const order = ((await fs.readJson(path.join(world.paths.state, "index", "completed.order.json"))) as { order: string }).order.split("\n");
+    const completed = [...tied.sort(), ...uids.filter((_, i) => i % 5 !== 0)];
+    expect(order.map((line) => line.slice(14))).toEqual(completed);
     const page = await listCounted(world, ["--limit", "7"]);
     expect(page.uids).toEqual([...uids].reverse().slice(0, 7));
     expect(page.reads).toBe(7);

@@ -66,9 +66,10 @@ const KEY_DIGITS = 13;
 
 /** A uid's line in an order: its sort time, zero-padded, so lines compare as strings in time order (then by uid). */
 export function orderLine(ms: number, uid: string): string {
-  const clamped = Math.min(Math.max(0, Math.floor(ms)), 10 ** KEY_DIGITS - 1);
-  return `${String(clamped).padStart(KEY_DIGITS, "0")} ${uid}`;
+  return `${String(sortKey(ms)).padStart(KEY_DIGITS, "0")} ${uid}`;
 }
+
+const sortKey = (ms: number) => Math.min(Math.max(0, Math.floor(ms)), 10 ** KEY_DIGITS - 1);
 
 const uidOfLine = (line: string) => line.slice(KEY_DIGITS + 1);
 
@@ -133,7 +134,7 @@ async function statusOrder(paths: QueuePaths, status: JobStatus): Promise<string
     order = linesOf(uids);
     // Only an order every line of which is right is kept: a record that could not be read is read again by the next.
     if (unplaced === 0 && (await exists(cacheDir(paths))))
-      await writeOrder(paths, status, mtime, order).catch(expected("a cache only: the next reader makes the order again"));
+      await writeOrder(paths, status, mtime, order.length, (i) => order![i]!).catch(expected("a cache only: the next reader makes the order again"));
   }
   ordersSeen.set(folder, { mtimeMs: mtime, lines: order });
   return order;
@@ -147,7 +148,40 @@ function linesOf(uids: string[]): string[] {
   return lines;
 }
 
-const lineOf = (uid: string) => orderLine(uidTime(uid) ?? legacyTimes.get(uid) ?? 0, uid);
+const timeOf = (uid: string) => uidTime(uid) ?? legacyTimes.get(uid) ?? 0;
+const lineOf = (uid: string) => orderLine(timeOf(uid), uid);
+
+/**
+ * The positions of `uids` (sorted) in the order of their lines (sort time, then uid), the lines
+ * themselves never made: for writing an order line by line (100,000 lines at once are 9 MB of a
+ * pass's peak). Each uid becomes one number, the rank of its time among the times, times the count,
+ * plus its position (exact while the count is under 94 million), and the numbers are sorted natively:
+ * no comparator, whose sort copies the list twice into the heap.
+ */
+function lineOrder(uids: string[]): Uint32Array {
+  const n = uids.length;
+  const times = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) times[i] = sortKey(timeOf(uids[i]!));
+  const sorted = times.slice().sort();
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) keys[i] = firstAtLeast(sorted, times[i]!) * n + i;
+  keys.sort();
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i += 1) order[i] = keys[i]! % n;
+  return order;
+}
+
+/** The first index of sorted `values` whose value is not below `value`. */
+function firstAtLeast(values: Float64Array, value: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (values[mid]! < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
 
 /** Learn the times of the uids without one of their own (kept by the pass, else read from records); how many could not be read. */
 async function placeLegacy(paths: QueuePaths, status: JobStatus, uids: string[]): Promise<number> {
@@ -163,14 +197,9 @@ async function placeLegacy(paths: QueuePaths, status: JobStatus, uids: string[])
   return unplaced;
 }
 
-async function writeOrder(
-  paths: QueuePaths,
-  status: JobStatus,
-  mtime: number,
-  order: readonly string[],
-  each?: (item: string) => string,
-): Promise<void> {
-  await writeFileAtomic(orderFile(paths, status), jsonOfLines(`{"mtimeMs":${mtime},"order":"`, order, each));
+/** A status's order file, of `count` lines, the i-th made by `line(i)`. */
+async function writeOrder(paths: QueuePaths, status: JobStatus, mtime: number, count: number, line: (i: number) => string): Promise<void> {
+  await writeFileAtomic(orderFile(paths, status), jsonOfLines(`{"mtimeMs":${mtime},"order":"`, count, line));
 }
 
 /**
@@ -178,19 +207,23 @@ async function writeOrder(
  * 100,000 is never one string (nor three, as a join and JSON.stringify make). Digits, spaces and uids
  * need no escaping.
  */
-function* jsonOfLines(head: string, lines: readonly string[], each?: (item: string) => string): Iterable<string> {
+function* jsonOfLines(head: string, count: number, line: (i: number) => string): Iterable<string> {
   yield head;
-  yield* piecesOf(lines, "\\n", each);
+  yield* piecesOf(count, line, "\\n");
   yield '"}';
 }
 
-/** `lines` (each through `each`) joined by `separator`, 4,096 at a time. */
-function* piecesOf(lines: readonly string[], separator: string, each: (item: string) => string = (line) => line): Iterable<string> {
-  for (let at = 0; at < lines.length; at += 4096)
-    yield `${at > 0 ? separator : ""}${lines
-      .slice(at, at + 4096)
-      .map(each)
-      .join(separator)}`;
+/** A piece stays under V8's large-object size (128 KB), so it dies young instead of piling up until a full collection. */
+const PIECE_LINES = 1024;
+
+/** `count` lines, the i-th made by `line(i)`, joined by `separator`, PIECE_LINES at a time: the lines are never all made at once. */
+function* piecesOf(count: number, line: (i: number) => string, separator: string): Iterable<string> {
+  const piece: string[] = [];
+  for (let at = 0; at < count; at += PIECE_LINES) {
+    piece.length = 0;
+    for (let i = at; i < Math.min(count, at + PIECE_LINES); i += 1) piece.push(line(i));
+    yield `${at > 0 ? separator : ""}${piece.join(separator)}`;
+  }
 }
 
 /** How many jobs each status folder holds: from the small counts file where current, else from the names. */
@@ -253,7 +286,10 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     const before = await readJsonFile(file, NamesSchema, "", MAX_NAMES_BYTES).catch(expected("a cache only: written anew when it cannot be read"));
     const uids = mtime === -1 ? [] : (await listJobDirs(paths, status)).sort();
     if (before) arrivals.set(status, newIn(uids, before.uids.sort()));
-    await writeFileAtomic(file, jsonOfLines(`{"mtimeMs":${mtime},"uids":"`, uids));
+    await writeFileAtomic(
+      file,
+      jsonOfLines(`{"mtimeMs":${mtime},"uids":"`, uids.length, (i) => uids[i]!),
+    );
     await fs.promises.rm(path.join(dir, `${status}.json`), { force: true }); // the form before this one
     if (mtime !== -1) seen.set(path.join(paths.jobs, status), { mtimeMs: mtime, uids });
     changed.push({ status, mtime, uids });
@@ -262,9 +298,9 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
   // The orders after the times: each v4 uid of a changed folder is placed by a time the pass just kept.
   for (const { status, mtime, uids } of changed) {
     const unplaced = unplacedIn.get(status) ?? 0;
-    // The order of a folder of v7 uids is the order of its names: written line by line, never held whole.
-    if (uids.every(isTimeOrdered)) await writeOrder(paths, status, mtime, uids, lineOf);
-    else await writeOrder(paths, status, mtime, linesOf(uids));
+    // Written line by line, never held whole; a folder of v7 uids is in order already (by its names).
+    const order = uids.every(isTimeOrdered) ? undefined : lineOrder(uids);
+    await writeOrder(paths, status, mtime, uids.length, (i) => lineOf(uids[order ? order[i]! : i]!));
     counts[status] = { mtimeMs: mtime, count: uids.length, ...(unplaced > 0 ? { unplaced } : {}) };
   }
   // Last: a pass stopped before this writes the folders' files again next time.
@@ -325,13 +361,19 @@ async function refreshLegacyTimes(paths: QueuePaths): Promise<Map<JobStatus, num
   for (const [status, uids] of names) unplaced.set(status, await placeLegacy(paths, status, uids));
   // The file's lines for the folders as they are, in a fixed order (an unchanged set is an unchanged
   // text), compared by hash and written in pieces: 100,000 lines are never one string.
-  const lines = [...names.values()].flatMap((uids) => uids.filter((uid) => !isTimeOrdered(uid) && legacyTimes.has(uid)));
-  const each = (uid: string) => `${uid} ${legacyTimes.get(uid)!}`;
+  const kept = (uid: string) => !isTimeOrdered(uid) && legacyTimes.has(uid);
+  let count = 0;
+  for (const uids of names.values()) for (const uid of uids) if (kept(uid)) count += 1;
+  // Made at its size, not grown (a growing array of 100,000 leaves its smaller copies behind).
+  const legacy = new Array<string>(count);
+  count = 0;
+  for (const uids of names.values()) for (const uid of uids) if (kept(uid)) legacy[count++] = uid;
+  const line = (i: number) => `${legacy[i]!} ${legacyTimes.get(legacy[i]!)!}`;
   const now = createHash("sha256");
-  for (const piece of piecesOf(lines, "\n", each)) now.update(piece);
+  for (const piece of piecesOf(legacy.length, line, "\n")) now.update(piece);
   if (before !== undefined && now.digest("hex") === createHash("sha256").update(before).digest("hex")) return unplaced;
   const file = timesFile(paths);
-  await writeFileAtomic(file, ['{"times":"', ...piecesOf(lines, "\\n", each), '"}']);
+  await writeFileAtomic(file, jsonOfLines('{"times":"', legacy.length, line));
   // What it holds is in `legacyTimes` already: not loaded again.
   timesLoaded.set(file, (await fs.promises.stat(file)).mtimeMs);
   return unplaced;
@@ -482,8 +524,41 @@ function firstPast(sorted: string[], line: string, orEqual: boolean): number {
   return low;
 }
 
+/**
+ * Times by uid, 100,000 of them at little cost: each uid has a slot (a small integer) in a Map and its
+ * time sits in that slot of an array of doubles. A Map of the times themselves would box each one in
+ * the heap, 16 bytes more a uid, at the peak of the first pass after a re-sync.
+ */
+class TimesByUid {
+  private readonly slots = new Map<string, number>();
+  private times = new Float64Array(1024);
+
+  get(uid: string): number | undefined {
+    const slot = this.slots.get(uid);
+    return slot === undefined ? undefined : this.times[slot];
+  }
+
+  has(uid: string): boolean {
+    return this.slots.has(uid);
+  }
+
+  set(uid: string, ms: number): void {
+    let slot = this.slots.get(uid);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      if (slot === this.times.length) {
+        const grown = new Float64Array(this.times.length * 2);
+        grown.set(this.times);
+        this.times = grown;
+      }
+      this.slots.set(uid, slot);
+    }
+    this.times[slot] = ms;
+  }
+}
+
 /** Sort times of uids without one of their own, as kept by the pass or read from records (a process reads each once). */
-const legacyTimes = new Map<string, number>();
+const legacyTimes = new TimesByUid();
 
 /**
  * A token that changes whenever anything a listing shows may have changed: the mtimes of the status
