@@ -310,6 +310,45 @@ describe("the rules", () => {
     expect(await rules("ward,male,female\nNorth,12,*\nSouth,30,25\n")).toEqual([]);
   });
 
+  test("a block of suppressed cells its totals pin down together is flagged, as a linear-programming reader finds it", async () => {
+    const found = async (text: string) =>
+      (await check({ "t.csv": text }))
+        .filter((f) => f.rule === "recoverable" || f.rule === "narrow-bounds")
+        .map((f) => `${f.rule} ${f.row} ${f.column}: ${f.message}`);
+    // No row or column has one suppressed cell alone, but North has 5 in all and a has 25 while South
+    // has 20: North's a is 5, no less, and the rest follows.
+    expect(await found("ward,a,b,total\nNorth,*,*,5\nSouth,*,*,20\nTotal,25,0,25\n")).toEqual([
+      "recoverable 1 a: its row and column totals, taken together, leave it one value: 5",
+      "recoverable 1 b: its row and column totals, taken together, leave it one value: 0",
+      "recoverable 2 a: its row and column totals, taken together, leave it one value: 20",
+      "recoverable 2 b: its row and column totals, taken together, leave it one value: 0",
+    ]);
+    // Pinned within 4 of the truth: the small ones are flagged, South's b (36 to 40) is no one's secret.
+    expect(await found("ward,a,b,total\nNorth,*,*,5\nSouth,*,*,40\nTotal,4,41,45\n")).toEqual([
+      "narrow-bounds 1 a: its row and column totals, taken together, put it between 0 and 4: less than the threshold (10) apart",
+      "narrow-bounds 1 b: its row and column totals, taken together, put it between 1 and 5: less than the threshold (10) apart",
+      "narrow-bounds 2 a: its row and column totals, taken together, put it between 0 and 4: less than the threshold (10) apart",
+    ]);
+    // A suppressed row total the grand total gives back.
+    expect(await found("ward,a,b,total\nNorth,30,40,*\nSouth,50,60,110\nTotal,80,100,180\n")).toEqual([
+      "recoverable 1 total: the only suppressed cell of its column: the column's total (180) less the other cells gives 70",
+    ]);
+    // Totals that do not add up give nothing to work out; a block wide enough is left alone.
+    expect(await found("ward,a,b,total\nNorth,*,*,5\nSouth,*,*,20\nTotal,90,90,25\n")).toEqual([]);
+    expect(await found("ward,a,b,total\nNorth,*,*,30\nSouth,*,*,55\nTotal,42,43,85\n")).toEqual([]);
+    // A hostile size: 15 × 15 suppressed (225 unknowns, over the 200 solved) is left to the one-at-a-time
+    // solving; 14 × 14 whose first row's totals are tiny is solved, and that row's cells are pinned.
+    const block = (n: number, first: number) => {
+      const header = `ward,${Array.from({ length: n }, (_, c) => `k${c}`).join(",")},total`;
+      const rows = Array.from({ length: n }, (_, r) => `w${r},${Array(n).fill("*").join(",")},${r === 0 ? first : 20 * n}`);
+      const totals = `Total,${Array.from({ length: n }, (_, c) => (c === 0 ? 20 * (n - 1) + first : 20 * (n - 1))).join(",")},${20 * n * (n - 1) + first}`;
+      return [header, ...rows, totals].join("\n");
+    };
+    expect(await found(block(15, 3))).toEqual([]);
+    const pinned = await found(block(14, 3));
+    expect(pinned.filter((f) => f.startsWith("narrow-bounds 1 "))).toHaveLength(14);
+  });
+
   test("a rule the owner made blocking is reported as blocking; many findings of one rule are capped with a count", async () => {
     const rows = Array.from({ length: 80 }, (_, i) => `g${i},2`).join("\n");
     const found = await check({ "many.csv": `group,n\n${rows}\n` }, { blocking: ["small-count"] });

@@ -101,6 +101,7 @@ export const CHECK_RULES = [
   "not-synced",
   "ragged-rows",
   "recoverable",
+  "narrow-bounds",
   "low-dof",
   "endpoint",
   "bin-edge",
@@ -121,6 +122,7 @@ export const DEFAULT_BLOCKING = [
   "data-rows",
   "differencing",
   "recoverable",
+  "narrow-bounds",
   "low-dof",
   "endpoint",
 ] as const satisfies readonly (typeof CHECK_RULES)[number][];

@@ -12,6 +12,7 @@ import type { Table } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
 import { countOf, normalCell, NUMBER, SUPPRESSED } from "./cells.ts";
 import { kindFindings, kindOf } from "./table-kinds.ts";
+import { cellIntervals, type Equation } from "./bounds.ts";
 
 type Found = Omit<Finding, "blocking">;
 
@@ -28,7 +29,7 @@ export function tableFindings(table: Table, settings: OutputChecks, dataRows: Ma
     ...dominanceFindings(table, settings),
     ...rowLevelFindings(table, settings),
     ...dataRowFindings(table, dataRows),
-    ...recoverableFindings(table),
+    ...recoverableFindings(table, settings),
   ];
 }
 
@@ -36,13 +37,14 @@ const TOTAL_NAME = /^(total|totals|all|sum|overall)$/i;
 
 /**
  * Suppressed cells a reader can work out: the only suppressed cell of a row whose total is published
- * (a column named total, all, sum or overall), or of a column whose total is (a row so labelled). The
- * total less the other cells gives it back: suppression needs a second suppressed cell beside it. A
- * cell worked out counts as known, and the rows and columns are tried again until nothing more comes
- * out: a chain (two suppressed in a row, but one of them alone in its column) is solved as a reader
- * would solve it. A block of suppressed cells, two or more in every row and column, stays hidden.
+ * (a column named total, all, sum or overall), or of a column whose total is (a row so labelled), or
+ * of the total column when the grand total is. The total less the other cells gives it back:
+ * suppression needs a second suppressed cell beside it. A cell worked out counts as known, and the
+ * lines are tried again until nothing more comes out: a chain (two suppressed in a row, but one of
+ * them alone in its column) is solved as a reader would solve it. What is left is solved all at once
+ * (boundFindings): a block of suppressed cells can still be pinned down by its totals together.
  */
-function recoverableFindings(table: Table): Found[] {
+function recoverableFindings(table: Table, settings: OutputChecks): Found[] {
   const found: Found[] = [];
   const cells = table.rows.map((row) => row.map(normalCell));
   const totalColumn = table.columns.findIndex((name) => TOTAL_NAME.test(normalCell(name)));
@@ -56,26 +58,20 @@ function recoverableFindings(table: Table): Found[] {
         cells.some((row) => NUMBER.test(row[c] ?? "")) &&
         cells.every((row) => NUMBER.test(row[c] ?? "") || SUPPRESSED.test(row[c] ?? "") || row[c] === ""),
     );
-  const lines: { total: string; members: { row: number; column: number }[]; what: string }[] = [];
+  const lines: Line[] = [];
+  const others = cells.flatMap((_, r) => (r === totalRow ? [] : [r]));
   if (totalColumn >= 0)
-    cells.forEach((row, r) => {
-      if (r !== totalRow) lines.push({ total: row[totalColumn] ?? "", members: values.map((column) => ({ row: r, column })), what: "row" });
-    });
+    for (const r of others)
+      lines.push({ total: { row: r, column: totalColumn }, members: values.map((column) => ({ row: r, column })), what: "row" });
   if (totalRow >= 0)
-    for (const column of values)
-      lines.push({
-        total: cells[totalRow]![column] ?? "",
-        members: cells.flatMap((_, r) => (r === totalRow ? [] : [{ row: r, column }])),
-        what: "column",
-      });
+    for (const column of [...values, ...(totalColumn >= 0 ? [totalColumn] : [])])
+      lines.push({ total: { row: totalRow, column }, members: others.map((row) => ({ row, column })), what: "column" });
+  const at = ({ row, column }: Cell) => cells[row]![column] ?? "";
   const workedOut = new Set<string>();
   for (let progress = true; progress;) {
     progress = false;
     for (const { total, members, what } of lines) {
-      const got = recover(
-        total,
-        members.map(({ row, column }) => cells[row]![column] ?? ""),
-      );
+      const got = recover(at(total), members.map(at));
       if (!got) continue;
       const { row, column } = members[got.at]!;
       const chained = members.some((m) => workedOut.has(`${m.row} ${m.column}`));
@@ -84,14 +80,64 @@ function recoverableFindings(table: Table): Found[] {
         row: row + 1,
         column: table.columns[column] ?? null,
         value: cells[row]![column]!,
-        message: `the only suppressed cell of its ${what}${chained ? ", once the cells worked out before are filled in" : ""}: the ${what}'s total (${total}) less the other cells gives ${got.value}`,
+        message: `the only suppressed cell of its ${what}${chained ? ", once the cells worked out before are filled in" : ""}: the ${what}'s total (${at(total)}) less the other cells gives ${got.value}`,
       });
       cells[row]![column] = String(got.value);
       workedOut.add(`${row} ${column}`);
       progress = true;
     }
   }
-  return found;
+  return [...found, ...boundFindings(table, cells, lines, settings)];
+}
+
+type Cell = { row: number; column: number };
+/** A total and the cells that add up to it. */
+type Line = { total: Cell; members: Cell[]; what: "row" | "column" };
+
+/**
+ * The suppressed cells left after the chains, solved all at once: every line's equation together,
+ * no count below zero. A cell the equations leave one value is recoverable; one that may be a small
+ * count and that they pin within less than the threshold (min_count) is narrow-bounds: the reader
+ * knows it to within a few people.
+ */
+function boundFindings(table: Table, cells: string[][], lines: Line[], s: OutputChecks): Found[] {
+  const unknowns: Cell[] = [];
+  const unknownOf = new Map<string, number>();
+  const term = ({ row, column }: Cell, coef: number) => {
+    const key = `${row} ${column}`;
+    if (!unknownOf.has(key)) unknownOf.set(key, unknowns.push({ row, column }) - 1);
+    return { unknown: unknownOf.get(key)!, coef };
+  };
+  const equations: Equation[] = [];
+  for (const { total, members } of lines) {
+    const signed = [{ cell: total, sign: -1 }, ...members.map((cell) => ({ cell, sign: 1 }))];
+    const texts = signed.map(({ cell }) => cells[cell.row]![cell.column] ?? "");
+    if (!texts.every((v) => NUMBER.test(v) || SUPPRESSED.test(v)) || !texts.some((v) => SUPPRESSED.test(v))) continue;
+    const equation: Equation = { terms: [], constant: 0 };
+    signed.forEach(({ cell, sign }, k) => {
+      if (SUPPRESSED.test(texts[k]!)) equation.terms.push(term(cell, sign));
+      else equation.constant += sign * Number(texts[k]);
+    });
+    equations.push(equation);
+  }
+  if (unknowns.length === 0) return [];
+  const intervals = cellIntervals(unknowns.length, equations) ?? [];
+  return intervals.flatMap(({ lo, hi }, k): Found[] => {
+    const { row, column } = unknowns[k]!;
+    const where = { row: row + 1, column: table.columns[column] ?? null, value: cells[row]![column]! };
+    const [low, high] = [+lo.toFixed(6), +hi.toFixed(6)];
+    if (hi - lo <= 1e-6) return [{ rule: "recoverable", ...where, message: `its row and column totals, taken together, leave it one value: ${low}` }];
+    // Only a cell that may be a small count: one known to be at least the threshold is no one's secret.
+    if (hi - lo < s.min_count && lo < s.min_count)
+      return [
+        {
+          rule: "narrow-bounds",
+          ...where,
+          message: `its row and column totals, taken together, put it between ${low} and ${high}: less than the threshold (${s.min_count}) apart`,
+        },
+      ];
+    return [];
+  });
 }
 
 /**
