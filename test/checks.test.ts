@@ -577,13 +577,38 @@ describe("in the queue", () => {
         ["South", "30", "25"],
       ],
     };
-    expect(recoverableFromReleased(now, [byRow]).map((f) => `${f.row} ${f.column} ${f.message}`)).toEqual([
+    expect(recoverableFromReleased(now, [byRow], defaults).map((f) => `${f.row} ${f.column} ${f.message}`)).toEqual([
       "1 female the only suppressed cell of its row, whose total (20) was released before by job 22222222: less the other cells it gives 8",
     ]);
     const byColumn = { uid: "3".repeat(36), at: "", columns: ["ward", "male", "female"], rows: [["Total", "42", "33"]] };
-    expect(recoverableFromReleased(now, [byColumn]).map((f) => `${f.row} ${f.column} ${f.value}`)).toEqual(["1 female <5"]);
+    expect(recoverableFromReleased(now, [byColumn], defaults).map((f) => `${f.row} ${f.column} ${f.value}`)).toEqual(["1 female <5"]);
     // Two suppressed in the row, no column total before: nothing to work out.
-    expect(recoverableFromReleased({ columns: now.columns, rows: [["North", "*", "*"]] }, [byRow])).toEqual([]);
+    expect(recoverableFromReleased({ columns: now.columns, rows: [["North", "*", "*"]] }, [byRow], defaults)).toEqual([]);
+    // A block whose own column totals leave it wide open, but which the row totals released before pin
+    // down: North's cells are 0 to 5 (South's, 15 to 25, are no one's secret).
+    const rowTotals = {
+      uid: "4".repeat(36),
+      at: "",
+      columns: ["ward", "total"],
+      rows: [
+        ["North", "5"],
+        ["South", "40"],
+      ],
+    };
+    const block = {
+      columns: ["ward", "a", "b"],
+      rows: [
+        ["North", "*", "*"],
+        ["South", "*", "*"],
+        ["Total", "25", "20"],
+      ],
+    };
+    const tail = "its row and column totals, taken together, put it between 0 and 5: less than the threshold (10) apart";
+    expect(recoverableFromReleased(block, [rowTotals], defaults).map((f) => `${f.rule} ${f.row} ${f.column}: ${f.message}`)).toEqual([
+      `narrow-bounds 1 a: with the totals released before by job 44444444, ${tail}`,
+      `narrow-bounds 1 b: with the totals released before by job 44444444, ${tail}`,
+    ]);
+    expect(recoverableFromReleased(block, [], defaults)).toEqual([]);
     // As the pass checks an output: the releases of the same file name to the same requester are asked for.
     const report = await checkOutput(await outputs({ "wards.csv": "ward,male,female\nNorth,12,<5\nSouth,30,25\n" }), defaults, [], (rel) =>
       Promise.resolve(rel === "wards.csv" ? [byRow] : []),

@@ -130,7 +130,7 @@ export async function checkOutput(
         found.push(
           ...tableFindings(table, settings, dataRows),
           ...differencingFindings(table, released, settings),
-          ...recoverableFromReleased(table, released),
+          ...recoverableFromReleased(table, released, settings),
         );
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);

@@ -47,26 +47,8 @@ const TOTAL_NAME = /^(total|totals|all|sum|overall)$/i;
 function recoverableFindings(table: Table, settings: OutputChecks): Found[] {
   const found: Found[] = [];
   const cells = table.rows.map((row) => row.map(normalCell));
-  const totalColumn = table.columns.findIndex((name) => TOTAL_NAME.test(normalCell(name)));
-  const totalRow = cells.findIndex((row) => row.some((cell) => TOTAL_NAME.test(cell)));
-  // The columns of values: those whose cells are numbers or markers, the total aside.
-  const values = table.columns
-    .map((_, c) => c)
-    .filter(
-      (c) =>
-        c !== totalColumn &&
-        cells.some((row) => NUMBER.test(row[c] ?? "")) &&
-        cells.every((row) => NUMBER.test(row[c] ?? "") || SUPPRESSED.test(row[c] ?? "") || row[c] === ""),
-    );
-  const lines: Line[] = [];
-  const others = cells.flatMap((_, r) => (r === totalRow ? [] : [r]));
-  if (totalColumn >= 0)
-    for (const r of others)
-      lines.push({ total: { row: r, column: totalColumn }, members: values.map((column) => ({ row: r, column })), what: "row" });
-  if (totalRow >= 0)
-    for (const column of [...values, ...(totalColumn >= 0 ? [totalColumn] : [])])
-      lines.push({ total: { row: totalRow, column }, members: others.map((row) => ({ row, column })), what: "column" });
-  const at = ({ row, column }: Cell) => cells[row]![column] ?? "";
+  const lines = ownLines(table, cells);
+  const at = (cell: Cell | string) => (typeof cell === "string" ? cell : (cells[cell.row]![cell.column] ?? ""));
   const workedOut = new Set<string>();
   for (let progress = true; progress;) {
     progress = false;
@@ -90,9 +72,33 @@ function recoverableFindings(table: Table, settings: OutputChecks): Found[] {
   return [...found, ...boundFindings(table, cells, lines, settings)];
 }
 
+/** The table's own totals as lines: a row's cells and its total column, a column's cells and its Total row, the total column and the grand total. */
+function ownLines(table: Table, cells: string[][]): Line[] {
+  const totalColumn = table.columns.findIndex((name) => TOTAL_NAME.test(normalCell(name)));
+  const totalRow = cells.findIndex((row) => row.some((cell) => TOTAL_NAME.test(cell)));
+  // The columns of values: those whose cells are numbers or markers, the total aside.
+  const values = table.columns
+    .map((_, c) => c)
+    .filter(
+      (c) =>
+        c !== totalColumn &&
+        cells.some((row) => NUMBER.test(row[c] ?? "")) &&
+        cells.every((row) => NUMBER.test(row[c] ?? "") || SUPPRESSED.test(row[c] ?? "") || row[c] === ""),
+    );
+  const lines: Line[] = [];
+  const others = cells.flatMap((_, r) => (r === totalRow ? [] : [r]));
+  if (totalColumn >= 0)
+    for (const r of others)
+      lines.push({ total: { row: r, column: totalColumn }, members: values.map((column) => ({ row: r, column })), what: "row" });
+  if (totalRow >= 0)
+    for (const column of [...values, ...(totalColumn >= 0 ? [totalColumn] : [])])
+      lines.push({ total: { row: totalRow, column }, members: others.map((row) => ({ row, column })), what: "column" });
+  return lines;
+}
+
 type Cell = { row: number; column: number };
-/** A total and the cells that add up to it. */
-type Line = { total: Cell; members: Cell[]; what: "row" | "column" };
+/** A total (a cell of the table, or a number published elsewhere) and the cells that add up to it. */
+type Line = { total: Cell | string; members: Cell[]; what: "row" | "column" };
 
 /**
  * The suppressed cells left after the chains, solved all at once: every line's equation together,
@@ -100,7 +106,13 @@ type Line = { total: Cell; members: Cell[]; what: "row" | "column" };
  * count and that they pin within less than the threshold (min_count) is narrow-bounds: the reader
  * knows it to within a few people.
  */
-function boundFindings(table: Table, cells: string[][], lines: Line[], s: OutputChecks): Found[] {
+function boundFindings(
+  table: Table,
+  cells: string[][],
+  lines: Line[],
+  s: OutputChecks,
+  source = "its row and column totals, taken together,",
+): Found[] {
   const unknowns: Cell[] = [];
   const unknownOf = new Map<string, number>();
   const term = ({ row, column }: Cell, coef: number) => {
@@ -110,12 +122,13 @@ function boundFindings(table: Table, cells: string[][], lines: Line[], s: Output
   };
   const equations: Equation[] = [];
   for (const { total, members } of lines) {
+    if (typeof total === "string" && !NUMBER.test(total)) continue;
     const signed = [{ cell: total, sign: -1 }, ...members.map((cell) => ({ cell, sign: 1 }))];
-    const texts = signed.map(({ cell }) => cells[cell.row]![cell.column] ?? "");
+    const texts = signed.map(({ cell }) => (typeof cell === "string" ? cell : (cells[cell.row]![cell.column] ?? "")));
     if (!texts.every((v) => NUMBER.test(v) || SUPPRESSED.test(v)) || !texts.some((v) => SUPPRESSED.test(v))) continue;
     const equation: Equation = { terms: [], constant: 0 };
     signed.forEach(({ cell, sign }, k) => {
-      if (SUPPRESSED.test(texts[k]!)) equation.terms.push(term(cell, sign));
+      if (SUPPRESSED.test(texts[k]!) && typeof cell !== "string") equation.terms.push(term(cell, sign));
       else equation.constant += sign * Number(texts[k]);
     });
     equations.push(equation);
@@ -126,14 +139,14 @@ function boundFindings(table: Table, cells: string[][], lines: Line[], s: Output
     const { row, column } = unknowns[k]!;
     const where = { row: row + 1, column: table.columns[column] ?? null, value: cells[row]![column]! };
     const [low, high] = [+lo.toFixed(6), +hi.toFixed(6)];
-    if (hi - lo <= 1e-6) return [{ rule: "recoverable", ...where, message: `its row and column totals, taken together, leave it one value: ${low}` }];
+    if (hi - lo <= 1e-6) return [{ rule: "recoverable", ...where, message: `${source} leave it one value: ${low}` }];
     // Only a cell that may be a small count: one known to be at least the threshold is no one's secret.
     if (hi - lo < s.min_count && lo < s.min_count)
       return [
         {
           rule: "narrow-bounds",
           ...where,
-          message: `its row and column totals, taken together, put it between ${low} and ${high}: less than the threshold (${s.min_count}) apart`,
+          message: `${source} put it between ${low} and ${high}: less than the threshold (${s.min_count}) apart`,
         },
       ];
     return [];
@@ -383,9 +396,10 @@ export function differencingFindings(table: Table, priors: ReleasedTable[], s: O
 /**
  * Suppressed cells the requester can work out from a total released to them before: the only
  * suppressed cell of a row whose total an earlier release of this file published (matched by the
- * row's labels), or of a column whose total it published (its Total row).
+ * row's labels), or of a column whose total it published (its Total row). Then those totals and the
+ * table's own are solved all at once (boundFindings): what only they together give is flagged too.
  */
-export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): Found[] {
+export function recoverableFromReleased(table: Table, priors: ReleasedTable[], settings: OutputChecks): Found[] {
   const found: Found[] = [];
   const cells = table.rows.map((row) => row.map(normalCell));
   const labels = table.columns
@@ -394,6 +408,8 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): 
   const values = table.columns.map((_, c) => c).filter((c) => !labels.includes(c) && !TOTAL_NAME.test(normalCell(table.columns[c] ?? "")));
   const ownTotalColumn = table.columns.some((name) => TOTAL_NAME.test(normalCell(name)));
   const ownTotalRow = cells.some((row) => row.some((v) => TOTAL_NAME.test(v)));
+  const released: Line[] = [];
+  const from = new Set<string>();
   for (const prior of priors) {
     const priorCells = prior.rows.map((row) => row.map(normalCell));
     const by = (name: string) => prior.columns.findIndex((p) => normalCell(p) === normalCell(name));
@@ -404,6 +420,10 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): 
       cells.forEach((row, r) => {
         const members = values.map((c) => row[c] ?? "");
         const total = totals.get(labels.map((c) => row[c] ?? "").join("\u0001"));
+        if (total !== undefined) {
+          released.push({ total, members: values.map((column) => ({ row: r, column })), what: "row" });
+          from.add(job);
+        }
         const got = total === undefined ? undefined : recover(total, members);
         if (!got) return;
         const c = values[got.at]!;
@@ -417,6 +437,10 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): 
         const at = by(table.columns[c]!);
         const total = at >= 0 ? (priorTotalRow[at] ?? "") : "";
         const members = cells.map((row) => row[c] ?? "");
+        if (total !== "") {
+          released.push({ total, members: cells.map((_, row) => ({ row, column: c })), what: "column" });
+          from.add(job);
+        }
         const got = recover(total, members);
         if (!got) continue;
         const r = got.at;
@@ -424,7 +448,13 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[]): 
         found.push({ rule: "recoverable", row: r + 1, column: table.columns[c] ?? null, value: members[r]!, message });
       }
   }
-  return found;
+  if (released.length === 0) return found;
+  // The totals released before and the table's own, solved together: only what neither the table
+  // alone (recoverableFindings says that) nor one total at a time (above) gives.
+  const said = new Set([...found, ...recoverableFindings(table, settings)].map((f) => `${f.row} ${f.column}`));
+  const source = `with the totals released before by job ${[...from].join(", job ")}, its row and column totals, taken together,`;
+  const together = boundFindings(table, cells, [...ownLines(table, cells), ...released], settings, source);
+  return [...found, ...together.filter((f) => !said.has(`${f.row} ${f.column}`))];
 }
 
 /** A row as a comparable key: cells trimmed; rows of one or two short cells say too little to count. */
