@@ -6,7 +6,7 @@ import { execa } from "execa";
 import fs from "fs-extra";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, onTestFinished, test } from "vitest";
 import { decide } from "../lib/approval/decisions.ts";
 import { DiskFullError } from "../lib/core/errors.ts";
 import { makeWorld, readLog, waitUntil, type World } from "./helpers.ts";
@@ -25,11 +25,13 @@ const MB = 1024 * 1024;
 
 describe.skipIf(!ready)("a full disk", () => {
   let mount: string;
-  beforeAll(async () => {
+  // A disk of its own for each test: what an earlier test's supervisor still removes as it ends
+  // would give room back under the next one's full disk.
+  beforeEach(async () => {
     mount = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-small-disk-"));
     await execa("mount", ["-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", mount]);
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await execa("umount", ["-l", mount], { reject: false });
     await fs.remove(mount);
   });
