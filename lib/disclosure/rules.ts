@@ -48,7 +48,7 @@ function recoverableFindings(table: Table, settings: OutputChecks): Found[] {
   const found: Found[] = [];
   const cells = table.rows.map((row) => row.map(normalCell));
   const lines = ownLines(table, cells);
-  const at = (cell: Cell | string) => (typeof cell === "string" ? cell : (cells[cell.row]![cell.column] ?? ""));
+  const at = (cell: Cell | string) => textOf(cells, cell);
   const workedOut = new Set<string>();
   for (let progress = true; progress;) {
     progress = false;
@@ -100,6 +100,9 @@ type Cell = { row: number; column: number };
 /** A total (a cell of the table, or a number published elsewhere) and the cells that add up to it. */
 type Line = { total: Cell | string; members: Cell[]; what: "row" | "column" };
 
+/** What a line's total or member says: the cell's text, or the number published elsewhere. */
+const textOf = (cells: string[][], cell: Cell | string) => (typeof cell === "string" ? cell : (cells[cell.row]![cell.column] ?? ""));
+
 /**
  * The suppressed cells left after the chains, solved all at once: every line's equation together,
  * no count below zero. A cell the equations leave one value is recoverable; one that may be a small
@@ -124,7 +127,7 @@ function boundFindings(
   for (const { total, members } of lines) {
     if (typeof total === "string" && !NUMBER.test(total)) continue;
     const signed = [{ cell: total, sign: -1 }, ...members.map((cell) => ({ cell, sign: 1 }))];
-    const texts = signed.map(({ cell }) => (typeof cell === "string" ? cell : (cells[cell.row]![cell.column] ?? "")));
+    const texts = signed.map(({ cell }) => textOf(cells, cell));
     if (!texts.every((v) => NUMBER.test(v) || SUPPRESSED.test(v)) || !texts.some((v) => SUPPRESSED.test(v))) continue;
     const equation: Equation = { terms: [], constant: 0 };
     signed.forEach(({ cell, sign }, k) => {

@@ -142,14 +142,23 @@ async function statusOrder(paths: QueuePaths, status: JobStatus): Promise<string
 
 /** The order lines of `uids`: v7 uids by their own time, others by the times learnt (placeLegacy) or 0. */
 function linesOf(uids: string[]): string[] {
-  const lines = uids.map(lineOf);
-  // Already in order for v7 uids (their string order is their time order); a sort only when v4 ones are mixed in.
-  if (!isSorted(lines)) lines.sort();
-  return lines;
+  const at = inLineOrder(uids);
+  return Array.from({ length: uids.length }, (_, i) => lineOf(at(i)));
 }
 
 const timeOf = (uid: string) => uidTime(uid) ?? legacyTimes.get(uid) ?? 0;
 const lineOf = (uid: string) => orderLine(timeOf(uid), uid);
+
+/**
+ * The uid at each place of `uids`' order (sorted uids, as the folders' names are kept). Already in
+ * order for v7 uids (their string order is their time order); placed by lineOrder when v4 ones are
+ * mixed in.
+ */
+function inLineOrder(uids: string[]): (i: number) => string {
+  if (uids.every(isTimeOrdered)) return (i) => uids[i]!;
+  const order = lineOrder(uids);
+  return (i) => uids[order[i]!]!;
+}
 
 /**
  * The positions of `uids` (sorted) in the order of their lines (sort time, then uid), the lines
@@ -164,23 +173,11 @@ function lineOrder(uids: string[]): Uint32Array {
   for (let i = 0; i < n; i += 1) times[i] = sortKey(timeOf(uids[i]!));
   const sorted = times.slice().sort();
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i += 1) keys[i] = firstAtLeast(sorted, times[i]!) * n + i;
+  for (let i = 0; i < n; i += 1) keys[i] = firstPast(sorted, times[i]!, true) * n + i;
   keys.sort();
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i += 1) order[i] = keys[i]! % n;
   return order;
-}
-
-/** The first index of sorted `values` whose value is not below `value`. */
-function firstAtLeast(values: Float64Array, value: number): number {
-  let low = 0;
-  let high = values.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (values[mid]! < value) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }
 
 /** Learn the times of the uids without one of their own (kept by the pass, else read from records); how many could not be read. */
@@ -298,9 +295,9 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
   // The orders after the times: each v4 uid of a changed folder is placed by a time the pass just kept.
   for (const { status, mtime, uids } of changed) {
     const unplaced = unplacedIn.get(status) ?? 0;
-    // Written line by line, never held whole; a folder of v7 uids is in order already (by its names).
-    const order = uids.every(isTimeOrdered) ? undefined : lineOrder(uids);
-    await writeOrder(paths, status, mtime, uids.length, (i) => lineOf(uids[order ? order[i]! : i]!));
+    // Written line by line, never held whole.
+    const at = inLineOrder(uids);
+    await writeOrder(paths, status, mtime, uids.length, (i) => lineOf(at(i)));
     counts[status] = { mtimeMs: mtime, count: uids.length, ...(unplaced > 0 ? { unplaced } : {}) };
   }
   // Last: a pass stopped before this writes the folders' files again next time.
@@ -512,13 +509,13 @@ async function cursorTime(paths: QueuePaths, after: string, orders: { lines: str
   return undefined;
 }
 
-/** The first index in a sorted list whose line is above `line` (`orEqual`: not below it). */
-function firstPast(sorted: string[], line: string, orEqual: boolean): number {
+/** The first index in a sorted list whose item is above `item` (`orEqual`: not below it). */
+function firstPast<T extends string | number>(sorted: ArrayLike<T>, item: T, orEqual: boolean): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (sorted[mid]! < line || (!orEqual && sorted[mid] === line)) low = mid + 1;
+    if (sorted[mid]! < item || (!orEqual && sorted[mid] === item)) low = mid + 1;
     else high = mid;
   }
   return low;
