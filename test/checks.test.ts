@@ -618,6 +618,92 @@ describe("in the queue", () => {
     ]);
   });
 
+  test("the other way round: totals that give away a suppressed cell of a table released before are flagged on the totals", async () => {
+    const { exposedBy } = await import("../lib/disclosure/rules.ts");
+    const block = {
+      uid: "5".repeat(36),
+      at: "",
+      columns: ["ward", "male", "female"],
+      rows: [
+        ["North", "12", "<5"],
+        ["South", "30", "25"],
+      ],
+    };
+    const totals = {
+      columns: ["ward", "total"],
+      rows: [
+        ["North", "20"],
+        ["South", "55"],
+      ],
+    };
+    expect(exposedBy(totals, [block], defaults).map((f) => `${f.rule} ${f.row} ${f.column}: ${f.message}`)).toEqual([
+      "recoverable null null: gives away a suppressed cell of the table released before by job 55555555, row 1, column female: " +
+        "the only suppressed cell of its row, whose total (20) was given by this table: less the other cells it gives 8",
+    ]);
+    // A table with nothing suppressed gives nothing away; totals of other rows give nothing away.
+    expect(exposedBy(totals, [{ ...block, rows: [["North", "12", "8"]] }], defaults)).toEqual([]);
+    expect(exposedBy({ columns: totals.columns, rows: [["East", "20"]] }, [block], defaults)).toEqual([]);
+    // As the pass checks an output.
+    const report = await checkOutput(await outputs({ "totals.csv": "ward,total\nNorth,20\nSouth,55\n" }), defaults, [], () =>
+      Promise.resolve([block]),
+    );
+    expect(report.files[0]!.findings.map((f) => `${f.rule} ${f.blocking}`)).toEqual(["recoverable true"]);
+  });
+
+  test("held output is checked again when it is released, against what its requester was given since: in either order", async () => {
+    const world = await makeWorld({ release: "review" });
+    const run = async (csv: string) => {
+      const uid = await world.submit({ "run.sh": `printf "${csv}" > "$OUTPUT_DIR/wards.csv"\n` });
+      return world.approveAndRun(uid);
+    };
+    // Each alone has nothing to find: a cell suppressed with no total, totals that are all large.
+    const block = await run("ward,male,female\\nNorth,12,<5\\nSouth,30,25\\n");
+    const totals = await run("ward,total\\nNorth,20\\nSouth,55\\n");
+    for (const job of [block, totals]) expect(job.meta.checks).toEqual({ files: 1, findings: 0, blocking: 0 });
+    // The block goes first; the totals, released after it, would give its suppressed cell away.
+    expect((await runScript("scq.ts", ["release", block.uid, ...worldArgs(world, OWNER)])).exitCode).toBe(0);
+    const refused = await runScript("scq.ts", ["release", totals.uid, ...worldArgs(world, OWNER)]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(
+      "checked again against what its requester was given since its run was checked, wards.csv has new blocking findings",
+    );
+    const checks = await runScript("scq.ts", ["checks", totals.uid, ...worldArgs(world, OWNER)]);
+    expect(checks.stdout).toContain(`gives away a suppressed cell of the table released before by job ${block.uid.slice(-8)}, row 1, column female`);
+    expect(await fs.pathExists(path.join(world.paths.jobs, "completed", totals.uid, "output"))).toBe(false);
+    // Shown once, the finding is the owner's to weigh like any other: withheld here.
+    const withheld = await runScript("scq.ts", [
+      "release",
+      totals.uid,
+      "--withhold",
+      "wards.csv",
+      "-r",
+      "gives a cell away",
+      ...worldArgs(world, OWNER),
+    ]);
+    expect(withheld.exitCode).toBe(0);
+    // And the other way: a block held while totals of its rows were released since (another file: beds.csv).
+    const run2 = async (csv: string) => world.approveAndRun(await world.submit({ "run.sh": `printf "${csv}" > "$OUTPUT_DIR/beds.csv"\n` }));
+    const held = await run2("ward,men,women\\nNorth,13,<5\\nSouth,30,25\\n");
+    const rowTotals = await run2("ward,all\\nNorth,20\\nSouth,55\\n");
+    expect(held.meta.checks?.blocking).toBe(0);
+    expect((await runScript("scq.ts", ["release", rowTotals.uid, ...worldArgs(world, OWNER)])).exitCode).toBe(0);
+    // An exception written before the finding was seen does not cover it.
+    const blocked = await runScript("scq.ts", ["release", held.uid, "--exception", "before seeing it", ...worldArgs(world, OWNER)]);
+    expect(blocked.exitCode).toBe(1);
+    expect(blocked.stderr).toContain("beds.csv has new blocking findings");
+    const seen = JSON.parse((await runScript("scq.ts", ["checks", held.uid, "--json", ...worldArgs(world, OWNER)])).stdout) as {
+      files: { findings: { rule: string; row: number; column: string; message: string }[] }[];
+    };
+    expect(seen.files[0]!.findings.map((f) => `${f.rule} ${f.row} ${f.column}`)).toEqual(["recoverable 1 women"]);
+    expect(seen.files[0]!.findings[0]!.message).toContain(
+      `whose total (20) was released before by job ${rowTotals.uid.slice(-8)}: less the other cells it gives 7`,
+    );
+    // Now seen, it goes with the owner's exception, and the record counts it.
+    const done = await runScript("scq.ts", ["release", held.uid, "--exception", "the panel accepted it", "--json", ...worldArgs(world, OWNER)]);
+    expect(done.exitCode).toBe(0);
+    expect((JSON.parse(done.stdout) as { checks: unknown }).checks).toEqual({ files: 1, findings: 1, blocking: 1 });
+  });
+
   test("differencing: a table like one already released to the same requester, with cells a few apart, is flagged", async () => {
     const world = await makeWorld();
     const first = await world.approveAndRun(

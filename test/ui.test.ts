@@ -224,6 +224,27 @@ describe.skipIf(!available)("review page", () => {
     });
   });
 
+  test("a release refused for what went out since the checks: the page draws the new findings and says why", async () => {
+    const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
+    const run = async (csv: string) => world.approveAndRun(await world.submit({ "run.sh": `printf "${csv}" > "$OUTPUT_DIR/wards.csv"\n` }));
+    const totals = await run("ward,total\\nNorth,20\\nSouth,55\\n");
+    const block = await run("ward,male,female\\nNorth,12,<5\\nSouth,30,25\\n");
+    expect((await runScript("scq.ts", ["release", totals.uid, ...worldArgs(world, OWNER)])).exitCode).toBe(0);
+    const page = await openJob(world, block.uid);
+    const wards = page.locator('.outfile[data-file="wards.csv"]');
+    await expect.poll(() => wards.locator("select.choice").inputValue()).toBe("release");
+    expect(await wards.locator("td.flagged").count()).toBe(0);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.click("#release");
+    await expect
+      .poll(() => page.locator("#release-msg").textContent(), { timeout: 10_000 })
+      .toContain("checked again against what its requester was given since its run was checked, wards.csv has new blocking findings");
+    // Drawn again: the cell flagged, the file now starting as withheld.
+    expect(await wards.locator("td.flagged").textContent()).toBe("<5");
+    expect(await wards.locator("select.choice").inputValue()).toBe("withhold");
+    expect((await world.job(block.uid)).meta.output_review).toBe("pending");
+  });
+
   test("request changes with comments on lines from the page; the requester reads them on theirs; the revision's page shows what changed", async () => {
     const world = await makeWorld({ release: "review", sandbox: { mode: "none" } });
     const first = await world.submit(

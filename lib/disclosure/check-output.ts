@@ -20,9 +20,9 @@ import { neverSynced } from "../core/sync-ignore.ts";
 
 import { OUTPUT_MANIFEST, OutputManifestSchema, type ChecksReport, type DataPath, type Finding, type OutputChecks } from "../core/schemas.ts";
 
-import { readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
+import { readTable, TABLE_LIMITS, tableType, type Table } from "./read-table.ts";
 import type { ReleasedTable } from "./released.ts";
-import { countInName, differencingFindings, recoverableFromReleased, rowKey, setKey, tableFindings } from "./rules.ts";
+import { countInName, differencingFindings, exposedBy, recoverableFromReleased, rowKey, setKey, tableFindings } from "./rules.ts";
 
 import { expected } from "../core/expected.ts";
 
@@ -127,11 +127,7 @@ export async function checkOutput(
             message: `${table.ragged} line(s) are not as wide as the widest (${table.columns.length} cells): every cell is checked and shown, columns past the header numbered`,
           });
         const released = await priors(rel, table.columns);
-        found.push(
-          ...tableFindings(table, settings, dataRows),
-          ...differencingFindings(table, released, settings),
-          ...recoverableFromReleased(table, released, settings),
-        );
+        found.push(...tableFindings(table, settings, dataRows), ...acrossReleases(table, released, settings));
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);
         found.push({ rule: "not-checked", row: null, column: null, value: null, message: `could not be checked as a table: ${why}` });
@@ -145,6 +141,15 @@ export async function checkOutput(
     files.push(entry);
   }
   return { checked_at: new Date().toISOString(), settings, files };
+}
+
+/** What a table discloses together with tables released to the same requester before, either way round. */
+export function acrossReleases(table: Table, released: ReleasedTable[], settings: OutputChecks): Omit<Finding, "blocking">[] {
+  return [
+    ...differencingFindings(table, released, settings),
+    ...recoverableFromReleased(table, released, settings),
+    ...exposedBy(table, released, settings),
+  ];
 }
 
 /** How much of each log is read for the check (logs are capped by limits.max_log_kb when written). */
@@ -236,7 +241,7 @@ async function readManifest(outputDir: string): Promise<z.infer<typeof OutputMan
 
 /** At most PER_RULE findings of one rule in one file, then one that counts the rest: the report stays small. */
 const PER_RULE = 50;
-function capPerRule(found: Omit<Finding, "blocking">[]): Omit<Finding, "blocking">[] {
+export function capPerRule(found: Omit<Finding, "blocking">[]): Omit<Finding, "blocking">[] {
   const kept: Omit<Finding, "blocking">[] = [];
   const seen = new Map<Finding["rule"], number>();
   for (const f of found) {

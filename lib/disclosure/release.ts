@@ -15,6 +15,8 @@ import { removeTree } from "../core/remove.ts";
 import { now, update, type Recorder } from "../queue/lifecycle.ts";
 import { rememberReleased } from "./released.ts";
 import { readChecksReport } from "./results.ts";
+import { recheckAcrossReleases } from "./recheck.ts";
+import { checksSummary } from "./check-output.ts";
 import { decidable, heldFiles, type Held } from "./held.ts";
 import { heldCheckers, notApproved, reviewState, unpublishReview } from "./checkers.ts";
 
@@ -117,7 +119,7 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
   }
   const held = await heldFiles(path.join(rec.paths.staging, job.uid));
   const files = decidable(held);
-  const report = await readChecksReport(held.dir);
+  const checked = await readChecksReport(held.dir);
   const withhold = new Map(Object.entries(decision.withhold ?? {}));
   const unknown = [...withhold.keys()].filter((f) => !files.includes(f) && !held.supporting.has(f));
   if (unknown.length > 0) {
@@ -136,6 +138,18 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
     throw new JobStateError(
       `Job ${job.uid}: only files the output checkers approved may be released; ${unreviewed.join("; ")}. ` +
         `Withhold ${unreviewed.length > 1 ? "them" : "it"} (--withhold FILE --reason "..."), return the job (--request-changes "..."), or wait for the reviews.`,
+      { uid: job.uid },
+    );
+  }
+  // Compared again with what the requester was given since the checks ran: what that adds is shown before anything goes.
+  const recheck = checked ? await recheckAcrossReleases(rec.paths, job, held, checked, released) : undefined;
+  const report = recheck?.report ?? checked;
+  const newlyBlocked = (recheck?.added ?? []).filter((a) => a.findings.some((f) => f.blocking)).map((a) => a.path);
+  if (newlyBlocked.length > 0) {
+    throw new JobStateError(
+      `Job ${job.uid}: checked again against what its requester was given since its run was checked, ${newlyBlocked.join(", ")} ` +
+        `${newlyBlocked.length > 1 ? "have" : "has"} new blocking findings (scq checks ${job.uid.slice(-8)}): ` +
+        `withhold ${newlyBlocked.length > 1 ? "them" : "it"}, or release with an exception that says why (--exception "...").`,
       { uid: job.uid },
     );
   }
@@ -162,30 +176,27 @@ export async function release(rec: Recorder, job: Job, by: string, decision: Rel
   };
   // Sealed (signed: lib/proof/) before the record says released: a release cut off in between is sealed again when it is redone.
   const facts = { by, at: output_decisions.at, withheld, exception: output_decisions.exception };
-  await seal?.({ ...job, meta: { ...job.meta, output_review: "released", output_decisions } }, facts).catch((error: unknown) =>
+  // The record's summary counts what was found when checked again too (this release's or a refused one's).
+  const releasedMeta = { output_review: "released" as const, output_decisions, ...(report ? { checks: checksSummary(report) } : {}) };
+  await seal?.({ ...job, meta: { ...job.meta, ...releasedMeta } }, facts).catch((error: unknown) =>
     rec.log(`${job.uid.slice(-8)} its release could not be signed: ${errorMessage(error)}`),
   );
-  return update(
-    rec,
-    job,
-    { output_review: "released", output_decisions },
-    {
-      event: "released",
-      by,
-      detail: {
-        released,
-        withheld,
-        exception: output_decisions.exception,
-        changes_requested: output_decisions.changes_requested,
-        // The checkers' votes, for the owner's record (the audit log is theirs alone).
-        ...(review ? { reviews: review.reviews } : {}),
-        // Said only when there are some: an ordinary release's audit line stays as it was.
-        ...(output_decisions.line_comments.length > 0 ? { line_comments: output_decisions.line_comments } : {}),
-      },
-      say:
-        decision.requestChanges !== undefined
-          ? `returned to its requester by ${by} (changes requested: ${decision.requestChanges}); output and logs withheld`
-          : `released by ${by}: ${released.length} file(s) (logs among them: ${releasedLogs.length})${withheld.length ? `, ${withheld.length} withheld` : ""}`,
+  return update(rec, job, releasedMeta, {
+    event: "released",
+    by,
+    detail: {
+      released,
+      withheld,
+      exception: output_decisions.exception,
+      changes_requested: output_decisions.changes_requested,
+      // The checkers' votes, for the owner's record (the audit log is theirs alone).
+      ...(review ? { reviews: review.reviews } : {}),
+      // Said only when there are some: an ordinary release's audit line stays as it was.
+      ...(output_decisions.line_comments.length > 0 ? { line_comments: output_decisions.line_comments } : {}),
     },
-  );
+    say:
+      decision.requestChanges !== undefined
+        ? `returned to its requester by ${by} (changes requested: ${decision.requestChanges}); output and logs withheld`
+        : `released by ${by}: ${released.length} file(s) (logs among them: ${releasedLogs.length})${withheld.length ? `, ${withheld.length} withheld` : ""}`,
+  });
 }

@@ -401,8 +401,14 @@ export function differencingFindings(table: Table, priors: ReleasedTable[], s: O
  * suppressed cell of a row whose total an earlier release of this file published (matched by the
  * row's labels), or of a column whose total it published (its Total row). Then those totals and the
  * table's own are solved all at once (boundFindings): what only they together give is flagged too.
+ * `gave` says where the totals come from (exposedBy turns the question round).
  */
-export function recoverableFromReleased(table: Table, priors: ReleasedTable[], settings: OutputChecks): Found[] {
+export function recoverableFromReleased(
+  table: Table,
+  priors: ReleasedTable[],
+  settings: OutputChecks,
+  gave = (jobs: string[]) => `released before by job ${jobs.join(", job ")}`,
+): Found[] {
   const found: Found[] = [];
   const cells = table.rows.map((row) => row.map(normalCell));
   const labels = table.columns
@@ -430,7 +436,7 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[], s
         const got = total === undefined ? undefined : recover(total, members);
         if (!got) return;
         const c = values[got.at]!;
-        const message = `the only suppressed cell of its row, whose total (${total}) was released before by job ${job}: less the other cells it gives ${got.value}`;
+        const message = `the only suppressed cell of its row, whose total (${total}) was ${gave([job])}: less the other cells it gives ${got.value}`;
         found.push({ rule: "recoverable", row: r + 1, column: table.columns[c] ?? null, value: row[c]!, message });
       });
     }
@@ -447,7 +453,7 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[], s
         const got = recover(total, members);
         if (!got) continue;
         const r = got.at;
-        const message = `the only suppressed cell of its column, whose total (${total}) was released before by job ${job}: less the other cells it gives ${got.value}`;
+        const message = `the only suppressed cell of its column, whose total (${total}) was ${gave([job])}: less the other cells it gives ${got.value}`;
         found.push({ rule: "recoverable", row: r + 1, column: table.columns[c] ?? null, value: members[r]!, message });
       }
   }
@@ -455,9 +461,29 @@ export function recoverableFromReleased(table: Table, priors: ReleasedTable[], s
   // The totals released before and the table's own, solved together: only what neither the table
   // alone (recoverableFindings says that) nor one total at a time (above) gives.
   const said = new Set([...found, ...recoverableFindings(table, settings)].map((f) => `${f.row} ${f.column}`));
-  const source = `with the totals released before by job ${[...from].join(", job ")}, its row and column totals, taken together,`;
+  const source = `with the totals ${gave([...from])}, its row and column totals, taken together,`;
   const together = boundFindings(table, cells, [...ownLines(table, cells), ...released], settings, source);
   return [...found, ...together.filter((f) => !said.has(`${f.row} ${f.column}`))];
+}
+
+/**
+ * The same question turned round: suppressed cells of a table released before that this table's
+ * totals give away. A block released with its totals left out, then those totals in a table of their
+ * own, is safe each time alone; checked only one way, the second release would pass.
+ */
+export function exposedBy(table: Table, priors: ReleasedTable[], settings: OutputChecks): Found[] {
+  const self: ReleasedTable = { uid: "", at: "", columns: table.columns, rows: table.rows };
+  return priors
+    .filter((prior) => prior.rows.some((row) => row.some((v) => SUPPRESSED.test(normalCell(v)))))
+    .flatMap((prior) =>
+      recoverableFromReleased(prior, [self], settings, () => "given by this table").map((f) => ({
+        rule: f.rule,
+        row: null,
+        column: null,
+        value: null,
+        message: `gives away a suppressed cell of the table released before by job ${prior.uid.slice(-8)}, row ${f.row}, column ${f.column}: ${f.message}`,
+      })),
+    );
 }
 
 /** A row as a comparable key: cells trimmed; rows of one or two short cells say too little to count. */

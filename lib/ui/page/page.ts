@@ -438,8 +438,11 @@ function dryRunSection(j: JobSummary, d: JobDetail): HTMLElement[] {
         await api(`/api/jobs/${j.uid}/dry-run`, { method: "POST", body: "{}" });
         void openJob(j.uid);
       } catch (e) {
-        msg.textContent = errorText(e);
-        msg.className = "msg error";
+        // Checked again at release, the output has findings the owner has not seen: drawn before they decide again.
+        if (/new blocking findings/.test(errorText(e))) await openJob(j.uid);
+        const shown = document.getElementById("release-msg") ?? msg;
+        shown.textContent = errorText(e);
+        shown.className = "msg error";
       }
     };
     blocks.push(
@@ -698,8 +701,11 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
         msg.className = "msg ok";
         void openJob(j.uid);
       } catch (e) {
-        msg.textContent = errorText(e);
-        msg.className = "msg error";
+        // Checked again at release, the output has findings the owner has not seen: drawn before they decide again.
+        if (/new blocking findings/.test(errorText(e))) await openJob(j.uid);
+        const shown = document.getElementById("release-msg") ?? msg;
+        shown.textContent = errorText(e);
+        shown.className = "msg error";
       }
     };
     const release = () => {
