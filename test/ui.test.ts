@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from "vitest";
-import { APP_DIR } from "../lib/core/paths.ts";
+import { APP_DIR, datasiteDir } from "../lib/core/paths.ts";
 import { startUiServer, type UiServer } from "../lib/ui/server.ts";
 import { makeWorld, OWNER, runScript, SCIENTIST, submitRevision, worldArgs, type World } from "./helpers.ts";
 import { makeInstall } from "./install.ts";
@@ -222,6 +222,83 @@ describe.skipIf(!available)("review page", () => {
         { path: "raw.csv", reason: "supporting file: shown to the reviewers, never released" },
       ],
     });
+  });
+
+  test("an output checker reviews from their own page: the job in their to-do, its files, checks and log, a vote on each file, blind", async () => {
+    const ALICE = "alice@test.local";
+    const BOB = "bob@test.local";
+    const world = await makeWorld({ sandbox: { mode: "none" }, output_checkers: { required: 2, checkers: [ALICE, BOB] } });
+    for (const email of [ALICE, BOB]) await fs.mkdirp(datasiteDir(world.dataDir, email));
+    const uid = await world.submit({
+      "run.sh": [
+        'printf "ward,count\\nNorth,4\\nEast,25\\n" > "$OUTPUT_DIR/wards.csv"',
+        'printf "ward,count\\nNorth,4\\n" > "$OUTPUT_DIR/raw.csv"',
+        `echo '{"files": {"raw.csv": {"supporting": true}}}' > "$OUTPUT_DIR/manifest.json"`,
+        'echo "counted 2 wards"',
+        "",
+      ].join("\n"),
+    });
+    await world.approveAndRun(uid);
+    // Bob has voted already (his client synced it in); Alice opens her own page.
+    await fs.outputJson(path.join(world.paths.outputVotes, BOB, `${uid}.json`), {
+      uid,
+      files: { "wards.csv": { vote: "approve" }, "manifest.json": { vote: "approve" }, "run-logs/stdout.txt": { vote: "approve" } },
+      at: new Date().toISOString(),
+    });
+    await world.pass();
+    const server = await startUiServer({ dataDir: world.dataDir, email: ALICE, config: world.config }, { port: 0 });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    onTestFinished(async () => {
+      await page.close();
+      await server.close();
+    });
+    await page.goto(server.url);
+    const todo = page.locator(`#todo button[data-todo="${uid}"]`);
+    await expect.poll(() => todo.count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator("#todo").textContent()).toContain(`Output to check (1)`);
+    expect(await page.locator("#todo").textContent()).toContain(`on ${OWNER}, from ${SCIENTIST}: you voted on 0 of 3 file(s)`);
+    await todo.click();
+    // Blind: Bob's votes are not shown; the flagged cell, the supporting file and the log are.
+    await expect.poll(() => page.locator("#review-state").textContent()).toContain("Blind review");
+    expect(await page.locator("#detail").textContent()).not.toContain(BOB);
+    const wards = page.locator('.outfile[data-file="wards.csv"]');
+    expect(await wards.locator("td.flagged").textContent()).toBe("4");
+    expect(await page.locator('.outfile[data-file="raw.csv"]').textContent()).toContain("Supporting file");
+    expect(await page.locator('.outfile[data-file="raw.csv"] select.vote').count()).toBe(0);
+    expect(await page.locator('.outfile[data-file="run-logs/stdout.txt"] pre').textContent()).toBe("counted 2 wards\n");
+    // No vote chosen: nothing is written.
+    await page.click("#send-votes");
+    await expect.poll(() => page.locator("#vote-msg").textContent()).toBe("Choose a vote on at least one file.");
+    await wards.locator("select.vote").selectOption("request_changes");
+    await wards.locator("input.vote-comment").fill("North is under 10");
+    await page.locator('.outfile[data-file="manifest.json"] select.vote').selectOption("approve");
+    await page.locator('.outfile[data-file="run-logs/stdout.txt"] select.vote').selectOption("undecided");
+    await page.click("#send-votes");
+    await expect.poll(() => page.locator("#vote-msg").textContent()).toBe(`Your votes on 3 file(s) are written: ${OWNER}'s next pass records them.`);
+    expect(await fs.readJson(path.join(world.paths.outputVotes, ALICE, `${uid}.json`))).toMatchObject({
+      uid,
+      files: {
+        "wards.csv": { vote: "request_changes", comment: "North is under 10" },
+        "manifest.json": { vote: "approve", comment: "" },
+        "run-logs/stdout.txt": { vote: "undecided", comment: "" },
+      },
+    });
+    // The owner's pass records it: the reviews are in, and Alice's page shows everyone's votes and each decision.
+    await world.pass();
+    await page.reload();
+    await expect.poll(() => page.locator("#todo").textContent(), { timeout: 10_000 }).toContain(`on ${OWNER}, from ${SCIENTIST}: reviews in: 2 of 2`);
+    await page.click(`#todo button[data-todo="${uid}"]`);
+    await expect.poll(() => page.locator("#review-state").textContent()).toContain("The reviews are in");
+    expect(await wards.locator("p.checkers").textContent()).toBe(
+      `Decision: conflicted (${ALICE}: request changes ("North is under 10"); ${BOB}: approve)`,
+    );
+    expect(await wards.locator("select.vote").inputValue()).toBe("request_changes");
+    // A datasite name is never a path.
+    const bad = await fetch(`${new URL(server.url).origin}/api/output-checks/${encodeURIComponent("../../etc")}/${uid.slice(-8)}`, {
+      headers: { "x-scq-token": new URL(server.url).searchParams.get("token")! },
+    });
+    expect(bad.status).toBe(409);
+    expect(((await bad.json()) as { error: string }).error).toBe('"../../etc" is not a datasite\'s email address.');
   });
 
   test("a release refused for what went out since the checks: the page draws the new findings and says why", async () => {

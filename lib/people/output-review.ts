@@ -10,6 +10,7 @@ import { expected } from "../core/expected.ts";
 import { ifExists, listDirs, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
 import { queuePaths, type QueuePaths } from "../core/paths.ts";
 import {
+  Email,
   OutputVoteSchema,
   ReviewViewSchema,
   UID_PATTERN,
@@ -18,13 +19,16 @@ import {
   type OutputVote,
   type ReviewView,
 } from "../core/schemas.ts";
-import { matchUid } from "../queue/jobs.ts";
+import { matchUid, otherQueues } from "../queue/jobs.ts";
 import { now } from "../queue/lifecycle.ts";
 import { readChecksReport } from "../disclosure/results.ts";
 
-/** The queue whose output I check: --datasite's, else my own (an owner may list themself). */
-function checkedQueue(ctx: Context): QueuePaths {
-  return queuePaths(ctx.dataDir, ctx.datasite ?? ctx.email, ctx.config.queue_name);
+/** The queue whose output I check: `owner`'s (the page names it), else --datasite's, else my own (an owner may list themself). */
+function checkedQueue(ctx: Context, owner?: string): QueuePaths {
+  const datasite = owner ?? ctx.datasite ?? ctx.email;
+  // A name from a request becomes a folder: only an email address, never a path.
+  if (!Email.safeParse(datasite).success) throw new UsageError(`"${datasite}" is not a datasite's email address.`);
+  return queuePaths(ctx.dataDir, datasite, ctx.config.queue_name);
 }
 
 /** The jobs published for review in the owner's queue. */
@@ -38,8 +42,8 @@ async function viewOf(paths: QueuePaths, uid: string, me: string): Promise<Revie
 }
 
 /** The jobs waiting for my review in the owner's queue, with my progress on each. */
-export async function outputReviewsForMe(ctx: Context): Promise<ReviewView[]> {
-  const paths = checkedQueue(ctx);
+export async function outputReviewsForMe(ctx: Context, owner?: string): Promise<ReviewView[]> {
+  const paths = checkedQueue(ctx, owner);
   const uids = await underReview(paths);
   const views = await Promise.all(
     uids.map((uid) => viewOf(paths, uid, ctx.email).catch(expected("a view still syncing is shown when complete", undefined))),
@@ -55,8 +59,8 @@ export interface OutputReview {
 }
 
 /** One job under my review, by uid or the end of one. */
-export async function outputReviewForMe(ctx: Context, ref: string): Promise<OutputReview> {
-  const paths = checkedQueue(ctx);
+export async function outputReviewForMe(ctx: Context, ref: string, owner?: string): Promise<OutputReview> {
+  const paths = checkedQueue(ctx, owner);
   const uids = await underReview(paths);
   const matches = matchUid(ref, uids);
   if (matches.length > 1) throw new UsageError(`"${ref}" matches ${matches.length} jobs under review: give more characters of the uid.`);
@@ -78,8 +82,9 @@ export async function voteOnOutput(
   ctx: Context,
   ref: string,
   votes: Record<string, FileVote>,
+  owner?: string,
 ): Promise<{ uid: string; file: string; vote: OutputVote }> {
-  const { view } = await outputReviewForMe(ctx, ref);
+  const { view } = await outputReviewForMe(ctx, ref, owner);
   const voting = new Set(view.files.filter((f) => !f.supporting).map((f) => f.path));
   for (const file of Object.keys(votes)) {
     if (voting.has(file)) continue;
@@ -91,7 +96,7 @@ export async function voteOnOutput(
     );
   }
   if (Object.keys(votes).length === 0) throw new UsageError("Vote on at least one file: --approve, --request-changes or --undecided.");
-  const paths = checkedQueue(ctx);
+  const paths = checkedQueue(ctx, owner);
   const file = path.join(paths.outputVotes, ctx.email, `${view.uid}.json`);
   // Votes written before and not yet taken by the owner's pass go along: a second vote never drops the first.
   const waiting = await ifExists(readJsonFile(file, OutputVoteSchema)).catch(expected("a file of mine that does not parse is replaced", undefined));
@@ -99,4 +104,43 @@ export async function voteOnOutput(
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
   await writeJsonAtomic(file, vote);
   return { uid: view.uid, file, vote };
+}
+
+/** A job whose held output I am listed to check, on any datasite I have synced (my own among them). */
+export interface OutputCheckDue {
+  owner: string;
+  uid: string;
+  name: string;
+  requester: string;
+  /** Files I have voted on, of those that take a vote; votes written and not yet taken by the owner's pass count. */
+  voted: number;
+  files: number;
+  reviews_in: number;
+  required: number;
+}
+
+/** Held output on every datasite I have synced that I am listed to check, those still waiting for my votes first: a checker's to-do. */
+export async function outputChecksDue(ctx: Context): Promise<OutputCheckDue[]> {
+  const due: OutputCheckDue[] = [];
+  for (const paths of [checkedQueue(ctx, ctx.email), ...(await otherQueues(ctx))]) {
+    for (const view of await outputReviewsForMe(ctx, paths.owner)) {
+      const written = await ifExists(readJsonFile(path.join(paths.outputVotes, ctx.email, `${view.uid}.json`), OutputVoteSchema)).catch(
+        expected("a vote file that does not parse is as none", undefined),
+      );
+      const voting = view.files.filter((f) => !f.supporting);
+      const voted = voting.filter((f) => f.mine || written?.files[f.path]).length;
+      due.push({
+        owner: paths.owner,
+        uid: view.uid,
+        name: view.name,
+        requester: view.requester,
+        voted,
+        files: voting.length,
+        reviews_in: view.reviews_in,
+        required: view.required,
+      });
+    }
+  }
+  const done = (d: OutputCheckDue) => (d.voted < d.files ? 0 : 1);
+  return due.sort((a, b) => done(a) - done(b));
 }

@@ -7,13 +7,14 @@ import path from "node:path";
 import * as z from "zod";
 import type { Context } from "../core/context.ts";
 import { describeZodIssues, errorMessage, HttpError } from "../core/errors.ts";
-import { JobStatus, LineCommentSchema } from "../core/schemas.ts";
+import { FileVoteSchema, JobStatus, LineCommentSchema } from "../core/schemas.ts";
 import { visibleDeep } from "../core/visible.ts";
 import { decide, decideMany } from "../approval/decisions.ts";
 import { getJob, release } from "../people/api.ts";
 import { dryRun } from "../people/dry-run.ts";
+import { voteOnOutput } from "../people/output-review.ts";
 import { locateJob } from "../queue/jobs.ts";
-import { jobDetail, jobList, listVersion, outputFiles, overview } from "./views.ts";
+import { jobDetail, jobList, listVersion, outputCheckDetail, outputFiles, overview } from "./views.ts";
 
 const DecisionBody = z.object({
   reason: z.string().max(2000).default(""),
@@ -36,6 +37,8 @@ const ReleaseBody = z.object({
   request_changes: z.string().trim().min(1).max(2000).optional(),
   line_comments: z.array(LineCommentSchema).max(200).default([]),
 });
+/** An output checker's votes, file by file (paths as the review lists them). */
+const OutputVotesBody = z.object({ files: z.record(z.string().max(1024), FileVoteSchema) });
 const BatchBody = z.object({
   action: z.enum(["approve", "reject"]),
   uids: z.array(z.string().min(4).max(64)).min(1).max(500),
@@ -166,6 +169,20 @@ export function apiRoutes(ctx: Context, dryRuns = new Map<string, Promise<unknow
           ctx,
         );
         send(res, { ok: true, output_decisions: job.meta.output_decisions });
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/output-checks\/([^/]+)\/([^/]+)$/,
+      handle: async ({ res, params }) => send(res, await outputCheckDetail(ctx, decodeURIComponent(params[0]!), params[1]!)),
+    },
+    {
+      method: "POST",
+      path: /^\/api\/output-checks\/([^/]+)\/([^/]+)\/votes$/,
+      handle: async ({ req, res, params }) => {
+        const body = parse(OutputVotesBody, await readJson(req));
+        const { vote } = await voteOnOutput(ctx, params[1]!, body.files, decodeURIComponent(params[0]!));
+        send(res, { ok: true, vote });
       },
     },
     {

@@ -18,6 +18,7 @@ import { checksOf, outputOf, readLogs } from "../disclosure/results.ts";
 import { reviewSummary } from "../disclosure/checkers.ts";
 import { myJobs, pageOfMyQueue, votesAwaited } from "../people/api.ts";
 import { lastDryRun, type DryRunRecord } from "../people/dry-run.ts";
+import { outputChecksDue, outputReviewForMe } from "../people/output-review.ts";
 import { buildReview, reviewView, type ReviewView } from "../people/review.ts";
 import { jobHistory } from "../queue/audit.ts";
 import { heldOutput, otherQueues, reviewerRole } from "../queue/jobs.ts";
@@ -145,6 +146,28 @@ export async function jobDetail(ctx: Context, job: JobView, dryRunning: boolean)
 }
 export type JobDetail = Awaited<ReturnType<typeof jobDetail>>;
 
+/**
+ * One job's output as an output checker reviews it, from what the owner's pass published for them:
+ * the blind view (their votes, and the others' once enough reviews are in), the checks, each file with
+ * a preview, the logs.
+ */
+export async function outputCheckDetail(ctx: Context, owner: string, uid: string) {
+  const { view, files, checks } = await outputReviewForMe(ctx, uid, owner);
+  const output = (await walkTree(path.join(files, "output"), { anyName: true }).catch(expected("no output files published", []))).filter(
+    (e) => e.type === "file",
+  );
+  const read = async (stream: Stream) => (await readLog(files, stream).catch(expected("a log not published"))) ?? null;
+  return {
+    owner,
+    view,
+    checks,
+    output,
+    previews: await previews(path.join(files, "output"), output),
+    logs: { stdout: await read("stdout"), stderr: await read("stderr") },
+  };
+}
+export type OutputCheckDetail = Awaited<ReturnType<typeof outputCheckDetail>>;
+
 export interface ListQuery {
   view: "owner" | "requester";
   status?: JobStatus | undefined;
@@ -228,6 +251,8 @@ export async function overview(ctx: Context) {
     failed: failed.map(brief),
     /** As a listed approver of other datasites: jobs there awaiting this person's vote. */
     votes: role === "owner" ? await votesAwaited(ctx) : [],
+    /** As an output checker (of this or another datasite): held output this person is listed to check. */
+    output_checks: role === "owner" ? await outputChecksDue(ctx) : [],
     mine: {
       returned: mine.filter((j) => j.meta.output_decisions?.changes_requested && recent(j)).map(brief),
       finished: mine

@@ -3,14 +3,14 @@
 // `npm run typecheck`.
 // Everything shown comes from submitted jobs and is hostile: it is only ever set with textContent.
 import type { Brief, JobDetail, JobList, JobSummary, Overview } from "../views.ts";
+import { $, api, el, errorText, token, type Child } from "./dom.ts";
+import { fileCard, findingsOf, previewOf } from "./files.ts";
+import { openOutputCheck } from "./output-check.ts";
 
 type View = "owner" | "requester";
 type SortKey = "name" | "who" | "status" | "created_at";
 type Action = "approve" | "reject";
-type Child = Node | string | number | null | undefined;
-type Attrs = Record<string, string | number | null | undefined | ((e: Event) => unknown)>;
 
-const token = new URLSearchParams(location.search).get("token") || "";
 const state: {
   jobs: JobSummary[];
   me: string;
@@ -46,37 +46,6 @@ const state: {
   limit: 50,
   inFlight: false,
 };
-/** An element the page's HTML has: its absence is a bug in page.html, said at once. */
-function $<T extends HTMLElement = HTMLInputElement>(id: string): T {
-  const node = document.getElementById(id);
-  if (!node) throw new Error(`page.html has no #${id}`);
-  return node as T;
-}
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined) continue;
-    if (typeof v === "function") node.addEventListener(k.slice(2), v);
-    else if (k === "class") node.className = String(v);
-    else if (k === "text") node.textContent = String(v);
-    else node.setAttribute(k, String(v));
-  }
-  for (const c of children) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return node;
-}
-
-async function api<T>(path: string, options: RequestInit = {}): Promise<T> {
-  const res = await fetch(path, {
-    ...options,
-    headers: { "x-scq-token": token, ...(options.body ? { "content-type": "application/json" } : {}) },
-  });
-  const body = (res.headers.get("content-type")?.includes("json") ? await res.json() : null) as (T & { error?: string }) | null;
-  if (!res.ok) throw new Error(body?.error || `HTTP ${res.status}`);
-  return body as T;
-}
 
 function age(iso: string): string {
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -520,39 +489,11 @@ function historySection(events: JobDetail["history"]): HTMLElement[] {
 // rows with flagged cells marked, or an image), and, while the output is held, a release/withhold choice.
 type CheckedFile = NonNullable<JobDetail["checks"]>["files"][number];
 
-/** One output file or log as a card: its name line, and whether a finding blocks it. */
-function fileCard(rel: string, blocking: boolean, ...name: Child[]): HTMLElement {
-  return el(
-    "div",
-    { class: "outfile", "data-file": rel },
-    el("div", { class: "name" }, ...name, blocking ? el("span", { class: "warn", text: " — blocking findings" }) : null),
-  );
-}
-
 function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
   const reportOf = (rel: string) => d.checks?.files.find((f) => f.path === rel);
   const held = j.role === "owner" && j.output_review === "pending";
   const choices = new Map<string, { choice: HTMLSelectElement; reason: HTMLInputElement }>();
   const blocks: HTMLElement[] = [el("h3", { text: held ? "Output and logs (held: decide file by file)" : "Output" })];
-  const showFindings = (card: HTMLElement, r: CheckedFile | undefined) => {
-    const findings = r?.findings ?? [];
-    if (findings.length)
-      card.append(
-        el(
-          "ul",
-          { class: "findings" },
-          ...findings.map((x) =>
-            el(
-              "li",
-              { class: x.blocking ? "blocking" : "" },
-              el("code", { text: x.rule }),
-              ` ${[x.row != null ? `row ${x.row}` : "", x.column != null ? `column "${x.column}"` : ""].filter(Boolean).join(", ")}${x.value != null ? ` = ${x.value}` : ""}: ${x.message}`,
-            ),
-          ),
-        ),
-      );
-    else if (r) card.append(el("p", { class: "muted", text: "No findings." }));
-  };
   // Safe by default: a file the checks flagged starts as withheld, with the findings as its reason;
   // releasing it is a choice the owner makes, never the page's.
   // With output checkers, each file says where their review stands; only a file they approved starts as released.
@@ -606,30 +547,9 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
     );
     if (r?.description) card.append(el("p", { text: `The requester says: ${r.description}` }));
     if (r?.controls.length) card.append(el("p", { text: `Controls applied: ${r.controls.join("; ")}` }));
-    showFindings(card, r);
+    card.append(...findingsOf(r));
     showReview(card, f.rel, r);
-    const preview = d.previews[f.rel];
-    if (preview && "image" in preview) card.append(el("img", { class: "preview", src: preview.image, alt: f.rel }));
-    if (preview && "columns" in preview) {
-      const flagged = new Map(findings.filter((x) => x.row != null && x.column != null).map((x) => [`${x.row}|${x.column}`, x]));
-      card.append(
-        el(
-          "table",
-          { class: "preview", tabindex: "0", "aria-label": "preview" },
-          el("tr", {}, ...preview.columns.map((c) => el("th", { text: c }))),
-          ...preview.rows.map((row, i) =>
-            el(
-              "tr",
-              {},
-              ...row.map((v, c) => {
-                const hit = flagged.get(`${i + 1}|${preview.columns[c]}`);
-                return el("td", hit ? { class: "flagged", title: `${hit.rule}: ${hit.message}`, text: v } : { text: v });
-              }),
-            ),
-          ),
-        ),
-      );
-    }
+    card.append(...previewOf(d.previews[f.rel], f.rel, findings));
     if (held) addChoice(card, f.rel, r);
     blocks.push(card);
   }
@@ -641,7 +561,7 @@ function outputSection(j: JobSummary, d: JobDetail): HTMLElement[] {
       el("code", { text: r.path }),
       ` (${r.bytes} bytes; shown under Logs)`,
     );
-    showFindings(card, r);
+    card.append(...findingsOf(r));
     showReview(card, r.path, r);
     if (held) addChoice(card, r.path, r);
     blocks.push(card);
@@ -870,7 +790,22 @@ function openFromList(uid: string, view: View): void {
   void openJob(uid, true);
 }
 
-function todoGroup(title: string, jobs: Brief[], view: View, what: (b: Brief) => string): HTMLElement | null {
+/** As an output checker: one job's held output in the detail pane, instead of a job of the list. */
+function openCheck({ owner, uid }: { owner: string; uid: string }): void {
+  state.open = null;
+  state.shown = "";
+  const seq = ++state.openSeq;
+  render();
+  void openOutputCheck(owner, uid, () => seq === state.openSeq);
+}
+
+/** A to-do list's group: each item a button that opens it, and a line on where it stands. */
+function todoGroup<T extends { uid: string; name: string }>(
+  title: string,
+  jobs: T[],
+  open: (b: T) => void,
+  what: (b: T) => string,
+): HTMLElement | null {
   if (jobs.length === 0) return null;
   return el(
     "div",
@@ -883,8 +818,8 @@ function todoGroup(title: string, jobs: Brief[], view: View, what: (b: Brief) =>
         el(
           "li",
           {},
-          el("button", { class: "link", type: "button", "data-todo": b.uid, onclick: () => openFromList(b.uid, view), text: b.name }),
-          el("span", { class: "muted", text: ` ${what(b)} · ${age(b.since)} ago` }),
+          el("button", { class: "link", type: "button", "data-todo": b.uid, onclick: () => open(b), text: b.name }),
+          el("span", { class: "muted", text: ` ${what(b)}` }),
         ),
       ),
     ),
@@ -943,17 +878,27 @@ async function drawOverview(force = false): Promise<void> {
   overviewAt = Date.now();
   try {
     const o = await api<Overview>("/api/overview");
+    const mine = (b: Brief) => openFromList(b.uid, "requester");
+    const queue = (b: Brief) => openFromList(b.uid, "owner");
+    const ago = (b: Brief) => ` · ${age(b.since)} ago`;
     const groups = [
       todoGroup(
         o.role === "approver" ? `Awaiting your vote on ${o.reviewing}'s datasite` : "Code to review",
         o.review.jobs,
-        "owner",
-        (b) => `from ${b.requester_email}`,
+        queue,
+        (b) => `from ${b.requester_email}${ago(b)}`,
       ),
-      todoGroup("Output to release", o.held, "owner", (b) => `${b.status}, from ${b.requester_email}`),
-      todoGroup("Failed this week", o.failed, "owner", (b) => `from ${b.requester_email}`),
-      todoGroup("Returned to you for changes", o.mine.returned, "requester", (b) => `by ${b.owner ?? ""}`),
-      todoGroup("Yours, finished this week", o.mine.finished, "requester", (b) => `${b.status} on ${b.owner ?? ""}`),
+      todoGroup("Output to release", o.held, queue, (b) => `${b.status}, from ${b.requester_email}${ago(b)}`),
+      todoGroup(
+        "Output to check",
+        o.output_checks,
+        openCheck,
+        (c) =>
+          `on ${c.owner}, from ${c.requester}: ${c.voted < c.files ? `you voted on ${c.voted} of ${c.files} file(s)` : `reviews in: ${c.reviews_in} of ${c.required}`}`,
+      ),
+      todoGroup("Failed this week", o.failed, queue, (b) => `from ${b.requester_email}${ago(b)}`),
+      todoGroup("Returned to you for changes", o.mine.returned, mine, (b) => `by ${b.owner ?? ""}${ago(b)}`),
+      todoGroup("Yours, finished this week", o.mine.finished, mine, (b) => `${b.status} on ${b.owner ?? ""}${ago(b)}`),
     ].filter((g): g is HTMLElement => g !== null);
     const votes = o.votes.map((v) =>
       el("p", { text: `As a listed approver of ${v.owner}: ${v.uids.length} job(s) await your vote (scq ui --datasite ${v.owner}).` }),
