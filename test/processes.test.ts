@@ -6,6 +6,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, onTestFinished, test } from "vitest";
 import { verifyAudit } from "../lib/queue/audit.ts";
+import { cancel } from "../lib/people/api.ts";
+import type { Job } from "../lib/core/job.ts";
 import { decide } from "../lib/approval/decisions.ts";
 import { isRunning, processStartTime } from "../lib/core/lock.ts";
 import { executorFor } from "../lib/run/which-executor.ts";
@@ -565,8 +567,8 @@ describe("entry points", () => {
     expect(passesIn(seen.out)).toBeGreaterThan(before);
   });
 
-  test("run.sh --loop keeps a spare supervisor: an approved job runs in it, a dead spare is replaced and its folder removed, and spares retire with their loop", async () => {
-    const world = await makeWorld({ sandbox: { mode }, interval: 3600 });
+  test("run.sh --loop keeps a spare supervisor that takes job after job: a cancel stops only its own run, a dead spare is replaced, spares retire with their loop", async () => {
+    const world = await makeWorld({ sandbox: { mode }, interval: 3600, max_concurrent_jobs: 1 });
     const { seen } = loopOf(world);
     const spares = path.join(world.paths.state, "spares");
     // The spare itself: Node, not the shell that started it (whose command line names it for a moment).
@@ -576,36 +578,50 @@ describe("entry points", () => {
       for (const pid of found) if ((await fs.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() === "node") nodes.push(Number(pid));
       return nodes.length === 1 ? nodes[0] : undefined;
     };
+    const run = async (files: Record<string, string>, until: (job: Job) => boolean) => {
+      const uid = await world.submit(files);
+      await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${uid.slice(-8)}`)));
+      await decide(world.owner, uid, { decision: "approve" });
+      await waitFor("the job to move on", async () => until(await world.job(uid)));
+      return uid;
+    };
+    const finished = (job: Job) => job.status === "completed" || job.status === "failed";
+    // (One job at a time: one spare.)
     const first = await waitFor("a spare supervisor", spare);
     expect(await fs.readdir(spares)).toHaveLength(1);
-    const uid = await world.submit({ "run.sh": "echo 7 > $OUTPUT_DIR/n.txt\n" });
-    await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${uid.slice(-8)}`)));
-    await decide(world.owner, uid, { decision: "approve" });
-    await waitFor("the job collected", async () => (await world.job(uid)).status === "completed");
+    const one = await run({ "run.sh": "echo 7 > $OUTPUT_DIR/n.txt\n" }, finished);
     // The spare ran it: the run's supervisor is the process that was waiting before the approval.
-    expect((await world.job(uid)).meta.run).toMatchObject({ executor: "local", pid: first });
-    expect(await fs.readFile(path.join((await world.job(uid)).dir, "output", "n.txt"), "utf8")).toBe("7\n");
+    expect((await world.job(one)).meta.run).toMatchObject({ executor: "local", pid: first });
+    expect(await fs.readFile(path.join((await world.job(one)).dir, "output", "n.txt"), "utf8")).toBe("7\n");
+
+    // Back among the spares (in a folder of its own again), it takes the next job, which it stops when cancelled...
+    const sleeper = sleeperJob();
+    const two = await run(sleeper.files, (job) => job.status === "running");
+    expect((await world.job(two)).meta.run).toMatchObject({ pid: first });
+    await cancel(two, "wrong data", world.scientist);
+    await waitFor("the cancelled job collected", async () => finished(await world.job(two)));
+    expect((await world.job(two)).meta).toMatchObject({ limits_hit: ["cancelled"] });
+    expect((await execa("pgrep", ["-f", sleeper.pattern], { reject: false })).stdout).toBe("");
+    // ... and the stop was for that run alone: the same process runs the next job to its end.
+    const three = await run({ "run.sh": "sleep 1; echo 9 > $OUTPUT_DIR/n.txt\n" }, finished);
+    expect((await world.job(three)).meta).toMatchObject({ run: { pid: first }, exit_code: 0 });
+    expect(await fs.readFile(path.join((await world.job(three)).dir, "output", "n.txt"), "utf8")).toBe("9\n");
 
     // A spare killed while it waits: the next job starts anyway, and the dead one's folder goes.
-    const second = await waitFor("the next spare", async () => {
-      const pid = await spare();
-      return pid !== undefined && pid !== first ? pid : undefined;
-    });
-    const [secondHome] = await fs.readdir(spares);
-    process.kill(second, "SIGKILL");
-    await waitFor("the spare gone", () => Promise.resolve(processStartTime(second) === undefined));
-    const next = await world.submit({ "run.sh": "echo 8 > $OUTPUT_DIR/n.txt\n" });
-    await waitFor("the submission taken in", () => Promise.resolve(seen.out.includes(`intake: ${next.slice(-8)}`)));
-    await decide(world.owner, next, { decision: "approve" });
-    await waitFor("the job collected", async () => (await world.job(next)).status === "completed");
-    expect((await world.job(next)).meta.run).not.toMatchObject({ pid: second });
-    await waitFor("the dead spare's folder removed", async () => !(await fs.readdir(spares)).includes(secondHome!));
+    await waitFor("the spare back", async () => (await spare()) === first && (await fs.readdir(spares)).length === 1);
+    const [home] = await fs.readdir(spares);
+    process.kill(first, "SIGKILL");
+    await waitFor("the spare gone", () => Promise.resolve(processStartTime(first) === undefined));
+    const four = await run({ "run.sh": "echo 8 > $OUTPUT_DIR/n.txt\n" }, finished);
+    expect((await world.job(four)).meta).toMatchObject({ exit_code: 0 });
+    expect((await world.job(four)).meta.run).not.toMatchObject({ pid: first });
+    await waitFor("the dead spare's folder removed", async () => !(await fs.readdir(spares)).includes(home!));
 
     // The loop killed with -9: its spares read the end of their lifeline, retire and remove their folders.
-    const third = await waitFor("a spare", spare);
+    const last = await waitFor("a spare", spare);
     const warm = (await execa("pgrep", ["-f", `process.*--loop.*${world.dataDir}`], { reject: false })).stdout.trim().split("\n")[0];
     process.kill(Number(warm), "SIGKILL");
-    await waitFor("the spare retired", () => Promise.resolve(processStartTime(third) === undefined));
+    await waitFor("the spare retired", () => Promise.resolve(processStartTime(last) === undefined));
     expect(await fs.readdir(spares)).toEqual([]);
   });
 
@@ -618,9 +634,11 @@ describe("entry points", () => {
     await decide(world.owner, uid, { decision: "approve" });
     await waitFor("the job running", async () => (await world.job(uid)).status === "running");
     // kill -9 the warm process while its job runs: run.sh says so and starts a new one, which collects the run.
-    const warm = (await execa("pgrep", ["-f", `process.*--loop.*${world.dataDir}`], { reject: false })).stdout.trim().split("\n")[0];
-    expect(Number(warm)).toBeGreaterThan(0);
-    process.kill(Number(warm), "SIGKILL");
+    // (It restarts every second: between two, for a moment, there is none.)
+    const warm = await waitFor("the warm process", async () =>
+      Number((await execa("pgrep", ["-f", `process.*--loop.*${world.dataDir}`], { reject: false })).stdout.trim().split("\n")[0]),
+    );
+    process.kill(warm, "SIGKILL");
     await waitFor("run.sh to start the loop again", () =>
       Promise.resolve(/the loop ended with exit code 137; starting it again in 1s/.test(seen.err)),
     );

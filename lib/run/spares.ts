@@ -1,5 +1,5 @@
 // Spare supervisors: under the warm loop, supervisors started ahead of need, so that starting a job
-// costs no Node start (about a tenth of a second, most of a trivial job's time in the queue).
+// costs no Node start (about a tenth of a second of CPU, most of a trivial job's cost in the queue).
 //
 // A spare is an ordinary supervisor (scripts/supervise.ts --spare) started as every local one is (in
 // a session of its own, nobody's child), waiting in a folder of its own under state/spares/. The pass
@@ -7,13 +7,15 @@
 // retiring at the same moment (it renames its folder away first) is never taken, and the pass starts
 // a fresh supervisor instead. The pass then writes request.json into the folder and says so down the
 // spare's lifeline, and from there the spare is the run's supervisor like any other: the same gate
-// (go), the same result, found again by its pid and start time. Its own words go to supervisor.txt,
-// which moved with the folder.
+// (go), the same result, found again by its pid and start time. Once its result is written it makes
+// itself a new folder here and says "back" (waiting-spare.ts): the loop counts it among its spares
+// again, and the next job runs in the same process. A cancellation is a file in the run's folder, not
+// a signal, so a stop meant for a run that has ended never reaches the next one.
 //
 // The lifeline: each spare's stdin is one end of a socket whose other end only the loop holds. A
 // waiting spare reads it and nothing else (no timer, no watch: it costs no CPU while it waits). The
 // loop gone (ended, restarted, killed), the spare reads end-of-file and retires; a spare already taken
-// carries on with its run.
+// carries on with its run, then retires.
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import type { Socket } from "node:net";
@@ -32,8 +34,10 @@ interface Spare {
   line?: Socket;
 }
 
-/** This process's spares (only the warm loop has any): a lone pass starts its supervisors afresh. */
+/** This process's waiting spares (only the warm loop has any): a lone pass starts its supervisors afresh. */
 const spares: Spare[] = [];
+/** Spares taken for a run, which come back once it is over (or die). */
+const busy = new Set<Spare>();
 
 /**
  * Keep `count` live spares for the queue at `paths`: the dead ones forgotten (their folders removed),
@@ -51,8 +55,10 @@ export async function keepSpares(paths: QueuePaths, count: number): Promise<void
     forget(spare);
     await removeTree(spare.dir);
   }
-  while (spares.length > count) forget(spares.at(-1)!);
-  while (spares.length < count) spares.push(await startSpare(paths));
+  for (const spare of [...busy]) if (!isRunning(spare.pid, spare.start)) forget(spare);
+  // Those running a job count: they come back when it is over.
+  while (spares.length > 0 && spares.length + busy.size > count) forget(spares.at(-1)!);
+  while (spares.length + busy.size < count) spares.push(await startSpare(paths));
 }
 const swept = new Set<string>();
 
@@ -66,7 +72,7 @@ export async function takeSpare(paths: QueuePaths, runId: string): Promise<{ dir
   await fs.promises.mkdir(paths.runs, { recursive: true, mode: 0o700 });
   while (spares.length > 0) {
     const spare = spares.shift()!;
-    const wake = () => spare.line?.end("request\n");
+    const wake = () => spare.line?.write("request\n");
     if (!isRunning(spare.pid, spare.start)) {
       spare.line?.destroy();
       await removeTree(spare.dir);
@@ -78,6 +84,7 @@ export async function takeSpare(paths: QueuePaths, runId: string): Promise<{ dir
       spare.line?.destroy();
       continue; // it retired first (its folder is gone): the next one, else a fresh supervisor
     }
+    busy.add(spare);
     return { dir: to, pid: spare.pid, start: spare.start, wake };
   }
   return undefined;
@@ -85,16 +92,31 @@ export async function takeSpare(paths: QueuePaths, runId: string): Promise<{ dir
 
 /** All spares told to retire (the loop ends). */
 export function dropSpares(): void {
-  for (const spare of [...spares]) forget(spare);
+  for (const spare of [...spares, ...busy]) forget(spare);
 }
 
 function forget(spare: Spare): void {
-  spares.splice(spares.indexOf(spare), 1);
-  spare.line?.destroy(); // end-of-file: it retires and removes its folder
+  if (spares.includes(spare)) spares.splice(spares.indexOf(spare), 1);
+  busy.delete(spare);
+  spare.line?.destroy(); // end-of-file: it retires and removes its folder (a running one, after its run)
 }
 
 async function startSpare(paths: QueuePaths): Promise<Spare> {
   const dir = path.join(paths.spares, randomBytes(8).toString("hex"));
   await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-  return { dir, ...(await startDetached(dir, { spare: true })) };
+  const spare: Spare = { dir, ...(await startDetached(dir, { spare: true })) };
+  // "back <folder>": its run is over and it waits again, in a new folder beside the first.
+  let heard = "";
+  spare.line?.on("data", (chunk: Buffer) => {
+    heard += chunk.toString();
+    for (let end = heard.indexOf("\n"); end >= 0; end = heard.indexOf("\n")) {
+      const name = /^back ([0-9a-f]{16})$/.exec(heard.slice(0, end))?.[1];
+      heard = heard.slice(end + 1);
+      if (name === undefined || !busy.has(spare)) continue;
+      busy.delete(spare);
+      spare.dir = path.join(paths.spares, name);
+      spares.push(spare);
+    }
+  });
+  return spare;
 }

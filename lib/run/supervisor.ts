@@ -10,8 +10,10 @@
 //      not-started, and the next pass puts the job back in approved/ (it never ran, so its approval
 //      still stands)
 //   3. write started (when the job really began: a Slurm job may have waited in the queue), run the
-//      job (execute.ts); SIGTERM (a cancellation, scancel) stops it the same way a limit does
-//   4. write result.json, remove the stage, touch the wake file, exit
+//      job (execute.ts); a stop file from the pass (a cancellation) or SIGTERM (scancel, anyone else)
+//      stops it the same way a limit does
+//   4. write result.json, remove the stage, touch the wake file; then exit, or, a spare of the warm
+//      loop, go back among the spares for the next run (waiting-spare.ts)
 import fs from "node:fs";
 import path from "node:path";
 import { isDiskFull } from "../core/disk-space.ts";
@@ -19,7 +21,7 @@ import { errorMessage } from "../core/errors.ts";
 import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import { isRunning } from "../core/lock.ts";
 import { removeTree } from "../core/remove.ts";
-import { execute, prepareToExecute } from "./execute.ts";
+import { execute } from "./execute.ts";
 import { RunRequestSchema, type RunRequest, type RunResult } from "../core/schemas.ts";
 import { expected } from "../core/expected.ts";
 
@@ -32,6 +34,10 @@ export const NO_GO_FILE = "no-go";
 export const NOT_STARTED_FILE = "not-started";
 /** Written (the time, ISO) when the job begins: its time limit counts from here. */
 export const STARTED_FILE = "started";
+/** Written by a pass to stop the run (a cancellation). */
+const STOP_FILE = "stop";
+/** How often a running supervisor looks for a stop where its folder cannot be watched. */
+const STOP_LOOK_MS = 500;
 /**
  * How long a supervisor waits for its pass to say go before it concludes the pass died and runs
  * nothing. The pass says go milliseconds after recording the run, so only a dead pass is this late;
@@ -39,39 +45,87 @@ export const STARTED_FILE = "started";
  */
 export const GO_WAIT_MS = 120_000;
 
-export async function supervise(runDir: string): Promise<"ran" | "not started"> {
+export async function supervise(runDir: string, options: { comeBack?: () => Promise<unknown> } = {}): Promise<Outcome> {
   const request = await readJsonFile(path.join(runDir, REQUEST_FILE), RunRequestSchema);
   const stop = new AbortController();
-  // Told to stop before or while the job runs: the job is killed, and the result says so.
-  process.on("SIGTERM", () => stop.abort());
-  process.on("SIGINT", () => stop.abort());
-  if (!(await gate(request, runDir))) {
-    await writeFileAtomic(path.join(runDir, NOT_STARTED_FILE), `${new Date().toISOString()}\n`);
-    await removeTree(request.stage).catch(expected("a stage left is swept by the pass's recovery"));
-    return "not started";
-  }
-  // A hint (the pass falls back to the time it recorded): not worth a disk flush before the job starts.
-  await writeFileAtomic(path.join(runDir, STARTED_FILE), `${new Date().toISOString()}\n`, { durable: false });
-  let result: RunResult;
+  // Signalled (by someone other than a pass: a pass asks with a stop file) before or while the job
+  // runs: the job is killed, the result says so, and this supervisor takes no further run.
+  let signalled = false;
+  const onSignal = () => {
+    signalled = true;
+    stop.abort();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   try {
-    result = await execute(request, stop.signal);
-  } catch (error) {
-    if (isDiskFull(error)) {
-      // What was copied of its output is removed (it keeps the disk full, and is incomplete), so the
-      // result below can be written and the job fails for its true reason.
-      await removeTree(request.output).catch(expected("partial output left is swept by the pass's recovery"));
-      result = crashed(`disk full at ${error.path ?? "the staging folder"}: its output could not be stored (the partial copy was removed)`);
-    } else result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
+    if (!(await gate(request, runDir))) {
+      await writeFileAtomic(path.join(runDir, NOT_STARTED_FILE), `${new Date().toISOString()}\n`);
+      await removeTree(request.stage).catch(expected("a stage left is swept by the pass's recovery"));
+      if (!signalled) await options.comeBack?.();
+      return { ran: false, signalled };
+    }
+    // A hint (the pass falls back to the time it recorded): not worth a disk flush before the job starts.
+    await writeFileAtomic(path.join(runDir, STARTED_FILE), `${new Date().toISOString()}\n`, { durable: false });
+    const told = watchForStop(runDir, stop);
+    let result: RunResult;
+    try {
+      result = await execute(request, stop.signal);
+    } catch (error) {
+      if (isDiskFull(error)) {
+        // What was copied of its output is removed (it keeps the disk full, and is incomplete), so the
+        // result below can be written and the job fails for its true reason.
+        await removeTree(request.output).catch(expected("partial output left is swept by the pass's recovery"));
+        result = crashed(`disk full at ${error.path ?? "the staging folder"}: its output could not be stored (the partial copy was removed)`);
+      } else result = crashed(`the supervisor could not run the job: ${errorMessage(error)}`);
+    } finally {
+      told.close();
+    }
+    await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
+    await removeTree(request.stage).catch(expected("the pass's recovery removes what is left"));
+    // Back among the spares before the wake-up: the pass it wakes starts the next job in it.
+    if (!signalled) await options.comeBack?.();
+    // A touch, written in place: only its mtime and its event count, nobody reads it, and a supervisor
+    // killed mid-write must not leave a temp file in the owner's state folder.
+    if (request.wake)
+      await fs.promises
+        .writeFile(request.wake, `${new Date().toISOString()}\n`, { mode: 0o600 })
+        .catch(expected("a wake-up only: the next pass at its interval collects the run anyway"));
+    return { ran: true, signalled };
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
   }
-  await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
-  await removeTree(request.stage).catch(expected("the pass's recovery removes what is left"));
-  // A touch, written in place: only its mtime and its event count, nobody reads it, and a supervisor
-  // killed mid-write must not leave a temp file in the owner's state folder.
-  if (request.wake)
-    await fs.promises
-      .writeFile(request.wake, `${new Date().toISOString()}\n`, { mode: 0o600 })
-      .catch(expected("a wake-up only: the next pass at its interval collects the run anyway"));
-  return "ran";
+}
+
+/** How a run went for its supervisor: whether the job ran, and whether a signal stopped it (then it takes no further run). */
+export interface Outcome {
+  ran: boolean;
+  signalled: boolean;
+}
+
+/**
+ * A pass's request to stop the run (a cancellation): a file in the run's folder, seen at once through
+ * a watch, else within STOP_LOOK_MS. Not a signal: a spare supervisor takes one run after another, and
+ * a signal meant for a run that just ended would stop the next.
+ */
+function watchForStop(runDir: string, stop: AbortController): { close(): void } {
+  const look = () => {
+    if (fs.existsSync(path.join(runDir, STOP_FILE))) stop.abort();
+  };
+  look();
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    watcher = fs.watch(runDir, { persistent: false }, look);
+  } catch {
+    // No watching here: the looks alone.
+  }
+  const timer = setInterval(look, STOP_LOOK_MS);
+  return {
+    close: () => {
+      clearInterval(timer);
+      watcher?.close();
+    },
+  };
 }
 
 async function gate(request: RunRequest, runDir: string): Promise<boolean> {
@@ -119,71 +173,6 @@ async function gate(request: RunRequest, runDir: string): Promise<boolean> {
   }
 }
 
-/**
- * A spare (spares.ts) waiting in `home` until a pass takes it: the run folder it became once its
- * request is there, or undefined when it retired (its loop gone) or its folder was removed. It waits
- * on its stdin alone: the loop writes a word there once the request is written, and its end there
- * means the loop is gone (or the spare was taken and told). Taken, and its request not there, it
- * looks a while (GO_WAIT_MS at most), as for a go.
- */
-export async function waitAsSpare(home: string): Promise<string | undefined> {
-  // Its working folder is `home` (the loop starts it there), and it follows the folder's rename.
-  let kick: (() => void) | undefined;
-  let lineEnded = false;
-  const ended = () => {
-    lineEnded = true;
-    kick?.();
-  };
-  process.stdin.on("data", () => kick?.());
-  process.stdin.on("end", ended);
-  process.stdin.on("error", ended);
-  const prepared = prepareToExecute().catch(expected("done again when the run starts, where a failure counts"));
-  let takenAt: number | undefined;
-  try {
-    for (;;) {
-      if (await exists(REQUEST_FILE)) {
-        await prepared;
-        return here(); // renamed to the run's folder by now
-      }
-      if (lineEnded && takenAt === undefined) {
-        // Renamed away first, this folder can no longer be taken; if the rename finds it gone, a pass
-        // took it a moment ago (and its request is on the way, unless that pass died).
-        const retired = `${home}.retired`;
-        const renamed = await fs.promises.rename(home, retired).then(
-          () => true,
-          () => false,
-        );
-        if (renamed) {
-          await removeTree(retired).catch(expected("a spare's folder left is removed by the next loop"));
-          return undefined;
-        }
-        takenAt = Date.now();
-      }
-      // The folder removed (a launch that failed, a new loop sweeping): nobody will ever ask.
-      if (here() === undefined) return undefined;
-      if (takenAt !== undefined && Date.now() - takenAt > GO_WAIT_MS) return undefined;
-      await new Promise<void>((resolve) => {
-        const timer = takenAt === undefined ? undefined : setTimeout(resolve, 200);
-        kick = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  } finally {
-    process.stdin.destroy();
-  }
-}
-
-/** Where this process's working folder is now (process.cwd() keeps the path it first saw), or undefined once removed. */
-function here(): string | undefined {
-  try {
-    return fs.realpathSync.native(".");
-  } catch {
-    return undefined; // removed: getcwd fails once the folder is gone
-  }
-}
-
 function crashed(message: string): RunResult {
   return {
     exitCode: null,
@@ -215,6 +204,11 @@ export async function startOf(runDir: string): Promise<{ neverStarted: true } | 
 /** For the pass: say go to a supervisor gated by a file, after the run is recorded. */
 export async function sayGo(runDir: string): Promise<void> {
   await fs.promises.writeFile(path.join(runDir, GO_FILE), "go\n", { mode: 0o600 });
+}
+
+/** For the pass: stop a running job (a cancellation); its result then says it was stopped. */
+export async function sayStop(runDir: string): Promise<void> {
+  await fs.promises.writeFile(path.join(runDir, STOP_FILE), "stop\n", { mode: 0o600 });
 }
 
 /** For the pass: tell a supervisor gated by a file that its run was given up (never recorded): it runs nothing. */

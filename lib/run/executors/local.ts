@@ -1,6 +1,6 @@
-// The local executor: each run under its own supervisor process on this machine (scripts/supervise.ts),
-// in its own session (setsid) and nobody's child, so it outlives the process that started it and no
-// signal to that process's group or tree reaches it. The pass writes `go` in the run folder once the
+// The local executor: each run under a supervisor process on this machine (scripts/supervise.ts; under
+// the warm loop, a spare that takes run after run), in its own session (setsid) and nobody's child, so
+// it outlives the process that started it and no signal to that process's group or tree reaches it. The pass writes `go` in the run folder once the
 // run is recorded; the pass dying first (the supervisor watches its pid) means "never start". The run
 // is found again by the supervisor's pid and kernel start time, which a reused pid never matches.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -17,7 +17,7 @@ import { ensureStageRoot, ownStageRoot, stageJob } from "../stage.ts";
 import { dataPathsProblem, sandboxProblem } from "../sandbox.ts";
 import { startDetached, supervisorEnv } from "../detached.ts";
 import { takeSpare } from "../spares.ts";
-import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, sayGo, sayNoGo, startOf } from "../supervisor.ts";
+import { GO_WAIT_MS, REQUEST_FILE, RESULT_FILE, sayGo, sayNoGo, sayStop, startOf } from "../supervisor.ts";
 import { RunResultSchema, type DataPath, type RunRequest, type RunResult, type SandboxMode } from "../../core/schemas.ts";
 
 /** Past its deadline by this much, a supervisor is taken for hung: it is killed and its run counted lost. */
@@ -102,9 +102,9 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
       return Promise.resolve([]); // the supervisor wrote the logs into the results folder and the output into staging itself
     },
 
-    stop(ref) {
-      if (ref.executor === "local" && isRunning(ref.pid, ref.pid_start)) process.kill(ref.pid, "SIGTERM");
-      return Promise.resolve();
+    async stop(ref) {
+      // A file, not a signal: the supervisor may be a spare that has gone on to another run since.
+      if (ref.executor === "local") await sayStop(runDir(paths, ref.run_id));
     },
 
     async forget(ref) {
