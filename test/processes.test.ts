@@ -568,7 +568,7 @@ describe("entry points", () => {
   });
 
   test("run.sh --loop keeps a spare supervisor that takes job after job: a cancel stops only its own run, a dead spare is replaced, spares retire with their loop", async () => {
-    const world = await makeWorld({ sandbox: { mode }, interval: 3600, max_concurrent_jobs: 1 });
+    const world = await makeWorld({ sandbox: { mode }, interval: 3600, max_concurrent_jobs: 2 });
     const { seen } = loopOf(world);
     const spares = path.join(world.paths.state, "spares");
     // The spare itself: Node, not the shell that started it (whose command line names it for a moment).
@@ -586,7 +586,7 @@ describe("entry points", () => {
       return uid;
     };
     const finished = (job: Job) => job.status === "completed" || job.status === "failed";
-    // (One job at a time: one spare.)
+    // (Two at a time: while a job runs a second spare is started; the one back from a run is taken first.)
     const first = await waitFor("a spare supervisor", spare);
     expect(await fs.readdir(spares)).toHaveLength(1);
     const one = await run({ "run.sh": "echo 7 > $OUTPUT_DIR/n.txt\n" }, finished);

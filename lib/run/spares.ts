@@ -115,7 +115,8 @@ async function startSpare(paths: QueuePaths): Promise<Spare> {
       if (name === undefined || !busy.has(spare)) continue;
       busy.delete(spare);
       spare.dir = path.join(paths.spares, name);
-      spares.push(spare);
+      // First in line: taken before one never used, which is the one to retire when there are too many.
+      spares.unshift(spare);
     }
   });
   return spare;
