@@ -12,6 +12,9 @@ import { readTable, TABLE_LIMITS, tableType } from "./read-table.ts";
 import { releasedBefore } from "./released.ts";
 import { expected } from "../core/expected.ts";
 
+/** A finding as the report says it: what it is and where, without its flags. */
+const findingKey = (f: Omit<Finding, "blocking">) => `${f.rule} ${f.row} ${f.column} ${f.message}`;
+
 export interface Recheck {
   /** The report with the new findings added to their files (written back to staging when there are any). */
   report: ChecksReport;
@@ -35,10 +38,11 @@ export async function recheckAcrossReleases(paths: QueuePaths, job: Job, held: H
     if (!table) continue;
     const released = await releasedBefore(paths, job.meta.requester_email, entry.path, table.columns);
     if (!released.some((prior) => prior.at > report.checked_at && prior.uid !== job.uid)) continue;
-    const said = new Set(entry.findings.map((f) => `${f.rule} ${f.row} ${f.column} ${f.message}`));
-    const fresh = capPerRule(acrossReleases(table, released, settings).filter((f) => !said.has(`${f.rule} ${f.row} ${f.column} ${f.message}`))).map(
-      (f) => ({ ...f, blocking: settings.blocking.includes(f.rule) }),
-    );
+    const said = new Set(entry.findings.map(findingKey));
+    const fresh = capPerRule(acrossReleases(table, released, settings).filter((f) => !said.has(findingKey(f)))).map((f) => ({
+      ...f,
+      blocking: settings.blocking.includes(f.rule),
+    }));
     if (fresh.length === 0) continue;
     entry.findings.push(...fresh);
     added.push({ path: entry.path, findings: fresh });

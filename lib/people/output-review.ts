@@ -97,13 +97,22 @@ export async function voteOnOutput(
   }
   if (Object.keys(votes).length === 0) throw new UsageError("Vote on at least one file: --approve, --request-changes or --undecided.");
   const paths = checkedQueue(ctx, owner);
-  const file = path.join(paths.outputVotes, ctx.email, `${view.uid}.json`);
+  const file = voteFile(paths, ctx.email, view.uid);
   // Votes written before and not yet taken by the owner's pass go along: a second vote never drops the first.
-  const waiting = await ifExists(readJsonFile(file, OutputVoteSchema)).catch(expected("a file of mine that does not parse is replaced", undefined));
+  const waiting = await votesWritten(paths, ctx.email, view.uid);
   const vote: OutputVote = { uid: view.uid, files: { ...waiting?.files, ...votes }, at: now() };
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
   await writeJsonAtomic(file, vote);
   return { uid: view.uid, file, vote };
+}
+
+/** My vote file on a job, in the owner's queue: what I wrote and the owner's pass has not taken yet. */
+const voteFile = (paths: QueuePaths, me: string, uid: string) => path.join(paths.outputVotes, me, `${uid}.json`);
+
+async function votesWritten(paths: QueuePaths, me: string, uid: string): Promise<OutputVote | undefined> {
+  return ifExists(readJsonFile(voteFile(paths, me, uid), OutputVoteSchema)).catch(
+    expected("a file of mine that does not parse is as none (a vote replaces it)", undefined),
+  );
 }
 
 /** A job whose held output I am listed to check, on any datasite I have synced (my own among them). */
@@ -124,9 +133,7 @@ export async function outputChecksDue(ctx: Context): Promise<OutputCheckDue[]> {
   const due: OutputCheckDue[] = [];
   for (const paths of [checkedQueue(ctx, ctx.email), ...(await otherQueues(ctx))]) {
     for (const view of await outputReviewsForMe(ctx, paths.owner)) {
-      const written = await ifExists(readJsonFile(path.join(paths.outputVotes, ctx.email, `${view.uid}.json`), OutputVoteSchema)).catch(
-        expected("a vote file that does not parse is as none", undefined),
-      );
+      const written = await votesWritten(paths, ctx.email, view.uid);
       const voting = view.files.filter((f) => !f.supporting);
       const voted = voting.filter((f) => f.mine || written?.files[f.path]).length;
       due.push({

@@ -113,12 +113,7 @@ function watchForStop(runDir: string, stop: AbortController): { close(): void } 
     if (fs.existsSync(path.join(runDir, STOP_FILE))) stop.abort();
   };
   look();
-  let watcher: fs.FSWatcher | undefined;
-  try {
-    watcher = fs.watch(runDir, { persistent: false }, look);
-  } catch {
-    // No watching here: the looks alone.
-  }
+  const watcher = watchFolder(runDir, look);
   const timer = setInterval(look, STOP_LOOK_MS);
   return {
     close: () => {
@@ -126,6 +121,16 @@ function watchForStop(runDir: string, stop: AbortController): { close(): void } 
       watcher?.close();
     },
   };
+}
+
+/** A watch of a run's folder calling `changed` on each event, or undefined where folders cannot be watched (then looks alone find changes). */
+function watchFolder(dir: string, changed: () => void): fs.FSWatcher | undefined {
+  try {
+    return fs.watch(dir, { persistent: false }, changed);
+  } catch {
+    // No watching here (a Slurm node's shared folder): the looks alone.
+    return undefined;
+  }
 }
 
 async function gate(request: RunRequest, runDir: string): Promise<boolean> {
@@ -147,12 +152,7 @@ async function gate(request: RunRequest, runDir: string): Promise<boolean> {
   // Told by a file: at once through a watch of the run folder where events come, else by a look every
   // 200 ms (a Slurm node's shared folder).
   let woken: (() => void) | undefined;
-  let watcher: fs.FSWatcher | undefined;
-  try {
-    watcher = fs.watch(runDir, { persistent: false }, () => woken?.());
-  } catch {
-    // No watching here: the looks alone.
-  }
+  const watcher = watchFolder(runDir, () => woken?.());
   try {
     for (const deadline = Date.now() + GO_WAIT_MS; Date.now() < deadline;) {
       if (await exists(path.join(runDir, GO_FILE))) return true;

@@ -161,7 +161,6 @@ export async function outputCheckDetail(ctx: Context, owner: string, uid: string
     owner,
     view,
     checks,
-    output,
     previews: await previews(path.join(files, "output"), output),
     logs: { stdout: await read("stdout"), stderr: await read("stderr") },
   };

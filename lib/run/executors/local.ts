@@ -1,8 +1,9 @@
 // The local executor: each run under a supervisor process on this machine (scripts/supervise.ts; under
 // the warm loop, a spare that takes run after run), in its own session (setsid) and nobody's child, so
-// it outlives the process that started it and no signal to that process's group or tree reaches it. The pass writes `go` in the run folder once the
-// run is recorded; the pass dying first (the supervisor watches its pid) means "never start". The run
-// is found again by the supervisor's pid and kernel start time, which a reused pid never matches.
+// it outlives the process that started it and no signal to that process's group or tree reaches it.
+// The pass writes `go` in the run folder once the run is recorded; the pass dying first (the
+// supervisor watches its pid) means "never start". The run is found again by the supervisor's pid and
+// kernel start time, which a reused pid never matches.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
