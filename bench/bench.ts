@@ -363,7 +363,8 @@ async function idleCosts(): Promise<void> {
 
 /**
  * Trivial jobs (`true`) two at a time: under run.sh --loop, from all approved to all collected, per
- * job; against the same run.sh started in the same bwrap sandbox by hand, two at a time.
+ * job; against the same run.sh started in the same bwrap sandbox by hand, two at a time. The loop is
+ * taken as it runs day to day: started a moment before, its spare supervisor waiting.
  */
 async function trivialThroughput(launch: () => Promise<unknown>): Promise<void> {
   const jobs = Number(process.env.BENCH_TRIVIAL_JOBS ?? 20);
@@ -372,6 +373,7 @@ async function trivialThroughput(launch: () => Promise<unknown>): Promise<void> 
   const uids = await addSubmissions(w.paths, jobs, "true\n");
   await runPass({ dataDir: w.dataDir, owner: OWNER, config, log: () => {} });
   const loop = await startLoop(w);
+  await until(() => fs.existsSync(w.paths.spares) && fs.readdirSync(w.paths.spares).length > 0, "a spare supervisor waiting");
   const started = performance.now();
   for (const uid of uids) await decide({ dataDir: w.dataDir, email: OWNER, config }, uid, { decision: "approve" });
   const completed = () => (fs.existsSync(path.join(w.paths.jobs, "completed")) ? fs.readdirSync(path.join(w.paths.jobs, "completed")).length : 0);

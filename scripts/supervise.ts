@@ -32,7 +32,7 @@ try {
     if (runDir === undefined) break;
     home = undefined;
     const { ran, signalled } = await supervise(runDir, {
-      comeBack: async () => (home = await comeBack(path.dirname(folder), line, runs)),
+      comeBack: () => Promise.resolve((home = comeBack(path.dirname(folder), line, runs))),
     });
     // Its stderr is the first run's supervisor.txt: each run's words go into its own folder.
     await fs.promises

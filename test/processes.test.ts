@@ -545,6 +545,16 @@ describe("entry points", () => {
     await decide(world.owner, uid, { decision: "approve" });
     await waitFor("the approved job run and collected", async () => (await world.job(uid)).status === "completed");
     expect(await fs.readFile(path.join((await world.job(uid)).dir, "output", "n.txt"), "utf8")).toBe("7\n");
+    // The listing cache, written at most once a second while pass after pass acts, is current once they
+    // are over (the pass its own moves wake writes it), not an interval later.
+    await waitFor("the listing cache current", async () => {
+      const cached = (await fs.readJson(path.join(world.paths.state, "index", "counts.json")).catch(() => ({}))) as Record<
+        string,
+        { count: number; mtimeMs: number }
+      >;
+      const mtime = (await fs.stat(path.join(world.paths.jobs, "completed"))).mtimeMs;
+      return cached.completed?.count === 1 && cached.completed.mtimeMs === mtime;
+    });
     // All of it in one process: the loop never ended and was never started again.
     expect(seen.err).not.toMatch(/the loop ended/);
     expect(seen.out.match(/loop: a pass at once/g)).toHaveLength(1);

@@ -105,7 +105,7 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
  * a pinned rule's, or the one the pass writes when a job's votes are in. The pass applies it.
  */
 export async function writeMarker(paths: QueuePaths, marker: DecisionMarker, detail: Record<string, unknown> = {}): Promise<void> {
-  await fs.promises.mkdir(paths.decisions, { recursive: true });
+  fs.mkdirSync(paths.decisions, { recursive: true });
   await writeJsonAtomic(decisionFile(paths, marker.uid), marker);
   await appendAudit(paths, {
     event: marker.decision === "approve" ? "approve-marker" : "reject-marker",
@@ -256,7 +256,7 @@ export async function withdrawDecision(
 /** Write (or change) one approver's vote on a pending job; the next pass counts it. */
 export async function writeVote(paths: QueuePaths, vote: DecisionMarker): Promise<void> {
   const file = voteFile(paths, vote.by, vote.uid);
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   await writeJsonAtomic(file, vote);
 }
 

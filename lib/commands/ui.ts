@@ -29,7 +29,7 @@ export const uiCommand: CommandModule<GlobalArgs, Args> = {
     const server = await startUiServer(ctx, { port: argv.port ?? assigned ?? 0 });
     // Readable by its owner only: the URL carries the page's token.
     if (argv["url-file"]) {
-      await fs.promises.mkdir(path.dirname(argv["url-file"]), { recursive: true });
+      fs.mkdirSync(path.dirname(argv["url-file"]), { recursive: true });
       await writeFileAtomic(argv["url-file"], `${server.url}\n`, { mode: 0o600, durable: false });
     }
     if (argv.json) process.stdout.write(`${JSON.stringify({ url: server.url, origin: server.origin })}\n`);

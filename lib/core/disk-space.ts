@@ -33,8 +33,8 @@ export async function diskFull(paths: QueuePaths): Promise<string | undefined> {
 }
 
 /** Give the reserve back, so the pass can write its lock and records on a full disk. */
-export async function releaseReserve(paths: QueuePaths): Promise<void> {
-  await fs.promises.rm(reserveFile(paths), { force: true });
+export function releaseReserve(paths: QueuePaths): void {
+  fs.rmSync(reserveFile(paths), { force: true });
 }
 
 /** Make the reserve, if it is missing and there is room for it. Never fails the pass. */

@@ -47,7 +47,7 @@ function isAlive(info: LockInfo): boolean {
 export type TryLockResult = { acquired: true; release: () => Promise<void> } | { acquired: false; holder: LockInfo };
 
 export async function tryLock(file: string): Promise<TryLockResult> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const mine: LockInfo = {
     pid: process.pid,
     pid_start: processStartTime(process.pid) ?? "unknown",
@@ -75,8 +75,8 @@ export async function tryLock(file: string): Promise<TryLockResult> {
     // Stale: move it aside (only one of several takers can), then try O_EXCL again.
     const aside = `${file}.stale.${randomBytes(4).toString("hex")}`;
     try {
-      await fs.promises.rename(file, aside);
-      await fs.promises.rm(aside, { force: true });
+      fs.renameSync(file, aside);
+      fs.rmSync(aside, { force: true });
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -107,7 +107,7 @@ async function releaseLock(file: string, mine: LockInfo): Promise<void> {
   // Only remove the lock if it is still ours (a very slow pass may have been taken over).
   const holder = await readLock(file);
   if (typeof holder === "object" && holder.pid === mine.pid && holder.started_at === mine.started_at) {
-    await fs.promises.rm(file, { force: true });
+    fs.rmSync(file, { force: true });
   }
 }
 

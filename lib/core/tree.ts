@@ -153,11 +153,11 @@ export async function treeHash(root: string, entries?: TreeEntry[]): Promise<str
  */
 export async function copyTreeHashed(from: string, to: string, entries?: TreeEntry[]): Promise<string> {
   const manifest = createHash("sha256");
-  await fs.promises.mkdir(to, { recursive: true });
+  fs.mkdirSync(to, { recursive: true });
   for (const entry of entries ?? (await walkTree(from))) {
     const target = path.join(to, entry.rel);
     if (entry.type === "dir") {
-      await fs.promises.mkdir(target, { mode: 0o755 });
+      fs.mkdirSync(target, { mode: 0o755 });
       manifest.update(manifestLine(entry.rel));
       continue;
     }
@@ -211,7 +211,7 @@ async function readdirOpening(dir: string): Promise<fs.Dirent[]> {
     return await fs.promises.readdir(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EACCES") throw error;
-    await fs.promises.chmod(dir, 0o700);
+    fs.chmodSync(dir, 0o700);
     return fs.promises.readdir(dir, { withFileTypes: true });
   }
 }

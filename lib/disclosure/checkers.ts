@@ -65,7 +65,7 @@ export async function holdFor(heldDir: string, checkers: OutputCheckers | undefi
   if ((await ifExists(fs.promises.readFile(file, "utf8"))) === text) return false;
   if (text === undefined) await fs.promises.rm(file, { force: true });
   else {
-    await fs.promises.mkdir(heldDir, { recursive: true });
+    fs.mkdirSync(heldDir, { recursive: true });
     await writeFileAtomic(file, text);
   }
   return true;
@@ -167,11 +167,11 @@ async function publishReview(paths: QueuePaths, checkers: OutputCheckers, job: J
   const held = await heldFiles(path.join(paths.staging, job.uid));
   const report = await readChecksReport(held.dir);
   const eligible = checkers.checkers.filter((c) => c !== job.meta.requester_email);
-  await fs.promises.mkdir(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   await reviewPermissions(dir, eligible);
   if (report) await writeJsonAtomic(path.join(dir, CHECKS_FILE), report);
   const state = await reviewState(held, checkers, job.meta.requester_email);
-  await fs.promises.mkdir(path.join(dir, "for"), { recursive: true });
+  fs.mkdirSync(path.join(dir, "for"), { recursive: true });
   for (const checker of eligible) await writeJsonAtomic(path.join(dir, "for", `${checker}.json`), viewFor(checker, job, state, report));
   // Last: a publication cut off before its files are in place is done again by the next pass.
   if (await exists(path.join(dir, "files"))) return;
@@ -184,12 +184,12 @@ async function publishReview(paths: QueuePaths, checkers: OutputCheckers, job: J
   ];
   if (await exists(path.join(held.dir, EXECUTION_LOG))) copies.push([path.join(held.dir, EXECUTION_LOG), EXECUTION_LOG]);
   for (const [from, to] of copies) {
-    await fs.promises.mkdir(path.dirname(path.join(temp, to)), { recursive: true });
+    fs.mkdirSync(path.dirname(path.join(temp, to)), { recursive: true });
     // The held copies are regular files (links were left behind when the output was collected); COPYFILE_EXCL: never through a link.
     await fs.promises.copyFile(from, path.join(temp, to), fs.constants.COPYFILE_EXCL);
   }
-  await fs.promises.mkdir(temp, { recursive: true });
-  await fs.promises.rename(temp, path.join(dir, "files"));
+  fs.mkdirSync(temp, { recursive: true });
+  fs.renameSync(temp, path.join(dir, "files"));
 }
 
 /** Take the job's files back from its checkers: released, returned, or no longer held. */

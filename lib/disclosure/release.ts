@@ -58,24 +58,24 @@ async function handOver(
     for (const [from, to] of parts) {
       if (!from || !(await exists(from))) continue;
       await removeTree(path.join(job.dir, to));
-      await fs.promises.rename(from, path.join(job.dir, to));
+      fs.renameSync(from, path.join(job.dir, to));
     }
     await removeTree(held);
     return;
   }
   const goingLogs = logs.filter(goes);
   for (const name of goingLogs) {
-    await fs.promises.mkdir(path.join(job.dir, LOGS_DIR), { recursive: true });
-    await fs.promises.rename(path.join(logsDir!, path.basename(name)), path.join(job.dir, name));
+    fs.mkdirSync(path.join(job.dir, LOGS_DIR), { recursive: true });
+    fs.renameSync(path.join(logsDir!, path.basename(name)), path.join(job.dir, name));
   }
   // Both streams in one file (jobs from a Python client): it goes only when neither stream is kept back.
   if (goingLogs.length === logs.length && (await exists(path.join(held, EXECUTION_LOG)))) {
-    await fs.promises.rename(path.join(held, EXECUTION_LOG), path.join(job.dir, EXECUTION_LOG));
+    fs.renameSync(path.join(held, EXECUTION_LOG), path.join(job.dir, EXECUTION_LOG));
   }
-  await fs.promises.mkdir(path.join(job.dir, "output"), { recursive: true });
+  fs.mkdirSync(path.join(job.dir, "output"), { recursive: true });
   for (const rel of outputs.filter(goes)) {
-    await fs.promises.mkdir(path.dirname(path.join(job.dir, "output", rel)), { recursive: true });
-    await fs.promises.rename(path.join(held, "output", rel), path.join(job.dir, "output", rel));
+    fs.mkdirSync(path.dirname(path.join(job.dir, "output", rel)), { recursive: true });
+    fs.renameSync(path.join(held, "output", rel), path.join(job.dir, "output", rel));
   }
   if (report) await writeJsonAtomic(path.join(job.dir, CHECKS_FILE), { ...report, files: report.files.filter((f) => goes(f.path)) });
 }

@@ -59,7 +59,7 @@ export async function rememberReleased(paths: QueuePaths, requester: string, uid
     for (const name of [rel, byColumns(table.columns)]) {
       const file = historyFile(paths, requester, name);
       const before = await history(paths, requester, name);
-      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      fs.mkdirSync(path.dirname(file), { recursive: true });
       await writeJsonAtomic(file, { file: rel, versions: [version, ...before].slice(0, KEEP) });
     }
   }

@@ -41,7 +41,7 @@ export async function cancelJob(ctx: Context, ref: string, reason = ""): Promise
   // Also for a job still in our inbox copy: under SyftBox, the owner's pass may have taken it in
   // already while our copy waits for the sync that removes it. The request then cancels it there.
   const dir = path.join(paths.inbox, ctx.email, CANCEL_FOLDER);
-  await fs.promises.mkdir(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   await writeJsonAtomic(path.join(dir, `${job.uid}.json`), { uid: job.uid, at: now(), reason });
   return { job, outcome: job.taken_in ? "requested" : "withdrawn" };
 }

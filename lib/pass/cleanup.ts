@@ -100,7 +100,7 @@ export async function cleanup(
   await removeTree(trash).catch((error: unknown) =>
     log(`cleanup: ${trash} could not be removed, the next sweep tries again: ${errorMessage(error)}`),
   );
-  await fs.promises.mkdir(paths.state, { recursive: true });
+  fs.mkdirSync(paths.state, { recursive: true });
   // The time of this sweep is a hint: on a full disk it may not be written, and the next pass sweeps again.
   await unlessDiskFull(writeJsonAtomic(marker, { at: new Date(nowMs).toISOString() }), () =>
     log(`cleanup: disk full: the time of this sweep could not be kept, the next pass sweeps again`),

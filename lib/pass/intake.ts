@@ -154,8 +154,8 @@ async function freezeCompleteSubmissions(paths: QueuePaths, config: AppConfig, l
       if (Date.now() - (await newestChange(from)) < config.intake_grace * 1000) return; // the next pass looks again
       log(`intake: ${shortUid(uid)} from ${email} still incomplete after intake_grace (${missing}); taking it in to reject it`);
     }
-    await fs.promises.mkdir(path.join(paths.intake, email), { recursive: true });
-    await fs.promises.rename(from, path.join(paths.intake, email, uid));
+    fs.mkdirSync(path.join(paths.intake, email), { recursive: true });
+    fs.renameSync(from, path.join(paths.intake, email, uid));
   });
 }
 
@@ -293,7 +293,7 @@ function noteFile(paths: QueuePaths, uid: string): string {
 }
 
 async function writeNote(paths: QueuePaths, uid: string, note: IntakeNote): Promise<void> {
-  await fs.promises.mkdir(notesDir(paths), { recursive: true });
+  fs.mkdirSync(notesDir(paths), { recursive: true });
   await writeJsonAtomic(noteFile(paths, uid), note);
 }
 
@@ -320,7 +320,7 @@ async function finishMovedAdmissions(rec: Recorder): Promise<void> {
         rec.log(`${shortUid(uid)} from ${note.email}: its admission was cut off after the move; its audit line added`);
       }
     }
-    await fs.promises.rm(file, { force: true });
+    fs.rmSync(file, { force: true });
   }
 }
 

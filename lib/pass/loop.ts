@@ -47,6 +47,12 @@ const SETTLE_MS = 20;
  * this): work flows on at half a CPU at most. A run's end is no chatter: it is taken at once.
  */
 const MIN_GAP_MS = 100;
+/**
+ * While pass after pass acts (a burst of short jobs), the listing cache is written at most this often:
+ * a reader meanwhile lists the folders it finds changed. The pass after a burst (woken by the burst's
+ * own moves) did nothing, and writes it.
+ */
+const INDEX_EVERY_MS = 1000;
 /** Above this, the loop restarts: whatever grew is let go. */
 const MAX_RSS_BYTES = 256 * 1024 * 1024;
 
@@ -76,6 +82,12 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
   let step = POLL_MS;
   let lookFile = "";
   let interval = 10;
+  let indexedAt = 0;
+  const indexNow = (summary: PassSummary) => {
+    if (acted(summary) && Date.now() - indexedAt < INDEX_EVERY_MS) return false;
+    indexedAt = Date.now();
+    return true;
+  };
   try {
     while (!signal.aborted) {
       // What the inputs were as the pass began: anything that changes them later, by the pass itself or
@@ -105,7 +117,7 @@ export async function warmLoop({ context, json, signal, restartAfterMs, watchAls
         runEnded = false;
         before = watched.watch.stamp();
         beforeWork = watched.watch.workStamp();
-        const summary = await passFor(ctx, json);
+        const summary = await passFor(ctx, json, indexNow);
         if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         // Another process's pass held the lock: ours runs once it is done, not an interval later.
         again = summary.skipped === "locked";

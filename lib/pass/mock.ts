@@ -45,7 +45,7 @@ export async function publishMocks(paths: QueuePaths, config: AppConfig, log: Lo
   if (mocks.length === 0) {
     if (await ifExists(fs.promises.lstat(dest))) {
       await removeTree(dest);
-      await fs.promises.rm(stateFile, { force: true });
+      fs.rmSync(stateFile, { force: true });
       log(`mock data: unpublished (no data path has a "mock" any more): ${dest} removed`);
     }
     return;
@@ -66,7 +66,7 @@ export async function publishMocks(paths: QueuePaths, config: AppConfig, log: Lo
     signature.update(JSON.stringify([config.sandbox.network, limits]));
     const digest = signature.digest("hex");
     if ((await ifExists(fs.promises.readFile(stateFile, "utf8"))) === digest && (await ifExists(fs.promises.lstat(dest)))) return;
-    await fs.promises.mkdir(dest, { recursive: true });
+    fs.mkdirSync(dest, { recursive: true });
     for (const m of mocks) {
       const fresh = path.join(dest, `.${m.target}.new`);
       await removeTree(fresh);
@@ -74,7 +74,7 @@ export async function publishMocks(paths: QueuePaths, config: AppConfig, log: Lo
       const old = path.join(dest, `.${m.target}.old`);
       await removeTree(old);
       await fs.promises.rename(path.join(dest, m.target), old).catch(expected("no earlier mock to move aside"));
-      await fs.promises.rename(fresh, path.join(dest, m.target));
+      fs.renameSync(fresh, path.join(dest, m.target));
       await removeTree(old);
     }
     // Mocks no longer configured go.

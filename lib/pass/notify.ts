@@ -58,7 +58,7 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
   const cursorFile = path.join(paths.state, "notify-cursor.json");
   if (targets.length === 0) {
     // Nothing to tell (and no write on an idle pass); targets added later start from their first pass.
-    await fs.promises.rm(cursorFile, { force: true });
+    fs.rmSync(cursorFile, { force: true });
     return;
   }
   const size = (await ifExists(fs.promises.stat(paths.audit)))?.size ?? 0;
@@ -96,7 +96,7 @@ export async function notify(paths: QueuePaths, targets: NotifyTarget[], owner: 
     });
   }
   const outbox = outboxOf(paths);
-  await fs.promises.mkdir(outbox, { recursive: true });
+  fs.mkdirSync(outbox, { recursive: true });
   for (const { payload, requester } of events) {
     for (const target of targets) {
       if (target.events && !target.events.includes(payload.event as NotifyEvent)) continue;
@@ -130,7 +130,7 @@ async function sendDue(paths: QueuePaths, outbox: string, log: Log): Promise<voi
     const file = path.join(outbox, name);
     const message = await readJsonFile(file, MessageSchema).catch(expected("a message being written: sent on a later pass"));
     if (!message) {
-      await fs.promises.rm(file, { force: true });
+      fs.rmSync(file, { force: true });
       continue;
     }
     if (message.next_at > Date.now()) continue;
@@ -159,10 +159,10 @@ async function attempt(paths: QueuePaths, file: string, message: Message, deadli
     detail: { target, event: message.payload.event, attempt: n, ok: error === undefined, ...(error ? { error } : {}) },
   });
   if (error === undefined) {
-    await fs.promises.rm(file, { force: true });
+    fs.rmSync(file, { force: true });
   } else if (n >= MAX_ATTEMPTS) {
     log(`notify: gave up telling ${target} of ${message.payload.event} after ${n} attempts: ${error}`);
-    await fs.promises.rm(file, { force: true });
+    fs.rmSync(file, { force: true });
   } else {
     // 10 s, 20 s, 40 s, ... at most an hour.
     const wait = Math.min(10_000 * 2 ** (n - 1), 3_600_000);

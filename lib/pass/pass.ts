@@ -37,6 +37,12 @@ export interface PassOptions {
   /** Which file `config` came from, for the log and last-pass.json (resolveContext gives it). */
   settings?: Settings | undefined;
   log: Log;
+  /**
+   * Whether this pass writes the listing cache and settles jobs other programs moved (its last steps),
+   * asked with the summary so far; always, unless said otherwise. The warm loop keeps it to once a
+   * second while pass after pass acts: the pass its own moves wake next does it.
+   */
+  indexNow?: (summary: PassSummary) => boolean;
 }
 
 export interface PassSummary {
@@ -61,11 +67,18 @@ export interface PassSummary {
 }
 
 /** One pass as the owner of a resolved context: log lines on stdout, or (json) the summary returned alone. */
-export function passFor(ctx: Context, json: boolean): Promise<PassSummary> {
-  return runPass({ dataDir: ctx.dataDir, owner: ctx.email, config: ctx.config, settings: ctx.settings, log: json ? silentLog : consoleLog });
+export function passFor(ctx: Context, json: boolean, indexNow?: PassOptions["indexNow"]): Promise<PassSummary> {
+  return runPass({
+    dataDir: ctx.dataDir,
+    owner: ctx.email,
+    config: ctx.config,
+    settings: ctx.settings,
+    log: json ? silentLog : consoleLog,
+    indexNow,
+  });
 }
 
-export async function runPass({ dataDir, owner, config, settings = settingsInForce(config), log }: PassOptions): Promise<PassSummary> {
+export async function runPass({ dataDir, owner, config, settings = settingsInForce(config), log, indexNow }: PassOptions): Promise<PassSummary> {
   if (!(await exists(datasiteDir(dataDir, owner)))) {
     throw new ConfigError(`No datasite for ${owner} in ${path.join(dataDir, "datasites")}: check email and data_dir in the SyftBox client config.`);
   }
@@ -87,11 +100,11 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
   };
   // On a low disk the reserve is given back first, so the lock and the records below can be written.
   let full = await diskFull(paths);
-  if (full) await releaseReserve(paths);
+  if (full) releaseReserve(paths);
   const lock = await tryLock(paths.lock).catch(async (error: unknown) => {
     // Filled between the look and the lock (a run's output being copied): the reserve gives the room.
     if (full || !isDiskFull(error)) throw asDiskFull(error);
-    await releaseReserve(paths);
+    releaseReserve(paths);
     full = await diskFull(paths);
     return tryLock(paths.lock).catch((again: unknown) => {
       throw asDiskFull(again);
@@ -136,7 +149,7 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     summary.sandbox_problem = started.problem ?? null;
     // On a full disk the sweep runs now, not on its hourly turn: removing expired jobs frees room.
     summary.cleanup = await cleanup(paths, config, log, Date.now(), { now: full !== undefined });
-    await settleForeignMoves(paths, await refreshIndex(paths), log);
+    if (indexNow?.(summary) ?? true) await settleForeignMoves(paths, await refreshIndex(paths), log);
     // Jobs this pass took in that still wait for a person (a rule may have approved some).
     const decided = new Set(summary.decided.map((d) => d.uid));
     await notify(
@@ -147,8 +160,9 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
       log,
     ).catch((error: unknown) => log(`notify: could not work this pass (the next one tries again): ${errorMessage(error)}`));
     summary.finished_at = now();
-    // What scq status shows of the last pass; on a full disk, the pass's work is done without it.
-    await unlessDiskFull(writeJsonAtomic(paths.lastPass, summary), () =>
+    // What scq status shows of the last pass; on a full disk, the pass's work is done without it. Not
+    // synced to disk: losing it in a power cut costs only that line of scq status.
+    await unlessDiskFull(writeJsonAtomic(paths.lastPass, summary, { durable: false }), () =>
       log(`pass: disk full: this pass's summary could not be kept (scq status shows the one before)`),
     );
     if (!(await diskFull(paths))) await keepReserve(paths);

@@ -245,10 +245,11 @@ export async function startApproved(
   log: Log,
   running: number,
 ): Promise<{ started: string[]; ran: Ran[]; problem?: string }> {
+  const slots = config.max_concurrent_jobs - running;
+  if (slots <= 0) return { started: [], ran: [] };
   const { jobs, problems } = await listJobs(paths, ["approved"]);
   for (const p of problems) log(`approved/${p.uid} has unreadable metadata, not run: ${p.error.message}`);
-  const slots = config.max_concurrent_jobs - running;
-  if (jobs.length === 0 || slots <= 0) return { started: [], ran: [] };
+  if (jobs.length === 0) return { started: [], ran: [] };
   const executor = await executorFor(config, paths);
   const problem = await executor.problem();
   if (problem) {

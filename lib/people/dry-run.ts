@@ -118,7 +118,7 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
   await removeOlderThan(path.dirname(dir), stale, (name) => name.includes(".new-"));
   const fresh = `${dir}.new-${process.pid}`;
   await removeTree(fresh);
-  await fs.promises.mkdir(fresh, { recursive: true });
+  fs.mkdirSync(fresh, { recursive: true });
   const started_at = now();
   let record: DryRunRecord;
   try {
@@ -146,7 +146,7 @@ export async function dryRun(ctx: Context, ref: string): Promise<DryRunRecord> {
   }
   // The new results replace the old: a reader sees the old, none, or the new, never half of one.
   await removeTree(dir);
-  await fs.promises.rename(fresh, dir);
+  fs.renameSync(fresh, dir);
   await appendAudit(paths, {
     event: "dry-run",
     uid: job.uid,
@@ -215,12 +215,12 @@ export async function tryOnMock(ctx: Context, options: TryOptions): Promise<{ re
     const mock = await ifExists(fs.promises.lstat(path.join(published, m.name)));
     if (!mock?.isDirectory()) throw new ScqError(`The mock data "${m.name}" of ${options.to} is not a folder at ${published} (not synced yet?).`);
   }
-  await fs.promises.mkdir(options.out, { recursive: true });
+  fs.mkdirSync(options.out, { recursive: true });
   // A fresh root of a random name for each try: no other local user can take its name first.
   const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-try-"));
   let result: RunResult;
   try {
-    await fs.promises.chmod(root, 0o711);
+    fs.chmodSync(root, 0o711);
     ({ result } = await runOnce(root, path.resolve(options.folder), randomUUID(), "try", run, path.resolve(options.out)));
   } finally {
     await removeTree(root).catch(expected("a try folder left is in the temp folder, removed with it"));

@@ -22,13 +22,13 @@ import { expected } from "../core/expected.ts";
  */
 export async function drawMocks(data: DataPath[], into: string): Promise<DataPath[]> {
   const drawn: DataPath[] = [];
-  await fs.promises.chmod(into, 0o755);
+  fs.chmodSync(into, 0o755);
   for (const m of dataMounts(data)) {
     if (!(await fs.promises.stat(m.source).catch(expected("a data folder not there: no mock drawn for it")))?.isDirectory()) {
       throw new ScqError(`The mock data "${m.target}" (${m.source}) is not a folder: fix its "mock" in sandbox.data_paths (config.json).`);
     }
     const dest = path.join(into, m.target);
-    await fs.promises.mkdir(dest, { mode: 0o755 });
+    fs.mkdirSync(dest, { mode: 0o755 });
     for (const e of await walkTree(m.source, MOCK_CAPS)) {
       const from = path.join(m.source, e.rel);
       const to = path.join(dest, e.rel);
@@ -42,7 +42,7 @@ export async function drawMocks(data: DataPath[], into: string): Promise<DataPat
       if (table && table.columns.length > 0)
         await fs.promises.writeFile(to, delimited(drawTable(table), type === "tsv" ? "\t" : ","), { mode: 0o644 });
       else await fs.promises.copyFile(from, to);
-      await fs.promises.chmod(to, 0o644);
+      fs.chmodSync(to, 0o644);
     }
     drawn.push({ path: dest, name: m.target });
   }

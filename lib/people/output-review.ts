@@ -101,7 +101,7 @@ export async function voteOnOutput(
   // Votes written before and not yet taken by the owner's pass go along: a second vote never drops the first.
   const waiting = await votesWritten(paths, ctx.email, view.uid);
   const vote: OutputVote = { uid: view.uid, files: { ...waiting?.files, ...votes }, at: now() };
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   await writeJsonAtomic(file, vote);
   return { uid: view.uid, file, vote };
 }

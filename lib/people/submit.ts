@@ -81,7 +81,7 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
   }
   const uid = uuidv7();
   const dir = path.join(queue.inbox, ctx.email, uid);
-  await fs.promises.mkdir(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   const code_sha256 = await copyTreeHashed(folder, path.join(dir, "code"), entries);
   const metadata: Submission = {
     uid,
@@ -102,7 +102,7 @@ export async function writeSubmission(ctx: Context, options: SubmitOptions): Pro
   });
   // Kept here, in my private state: `scq verify` compares the code hash a signed result names with it.
   const mine = queuePaths(ctx.dataDir, ctx.email, ctx.config.queue_name);
-  await fs.promises.mkdir(mine.submitted, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(mine.submitted, { recursive: true, mode: 0o700 });
   await writeJsonAtomic(
     path.join(mine.submitted, `${uid}.json`),
     { uid, to: opts.to, code_sha256, at: metadata.created_at } satisfies SubmittedRecord,

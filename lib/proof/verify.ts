@@ -213,7 +213,7 @@ export async function verifyResult(job: JobView, dataDir: string, mine: QueuePat
       changed = true;
     }
     if (changed) {
-      await fs.promises.mkdir(path.dirname(mine.pins), { recursive: true, mode: 0o700 });
+      fs.mkdirSync(path.dirname(mine.pins), { recursive: true, mode: 0o700 });
       await writeJsonAtomic(mine.pins, next, { mode: 0o600 });
     }
   }

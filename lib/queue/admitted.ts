@@ -13,7 +13,7 @@ function registry(paths: QueuePaths): string {
 }
 
 export async function recordAdmitted(paths: QueuePaths, uid: string): Promise<void> {
-  await fs.promises.mkdir(registry(paths), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(registry(paths), { recursive: true, mode: 0o700 });
   await fs.promises.writeFile(path.join(registry(paths), uid), "");
 }
 
@@ -32,7 +32,7 @@ export async function admittedUids(paths: QueuePaths, log: Log): Promise<Set<str
   // the version before (which trusted its own code_sha256 field), so they are taken over once.
   const { jobs } = await listJobs(paths, ["pending", "approved", "running"]);
   const ours = jobs.filter((j) => j.meta.code_sha256 !== null);
-  await fs.promises.mkdir(registry(paths), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(registry(paths), { recursive: true, mode: 0o700 });
   for (const job of ours) await recordAdmitted(paths, job.uid);
   if (ours.length > 0) log(`intake: started the register of admitted jobs with the ${ours.length} job(s) already in the queue`);
   return new Set(ours.map((j) => j.uid));

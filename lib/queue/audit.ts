@@ -117,7 +117,7 @@ export function appendAudit(paths: QueuePaths, input: AuditInput): Promise<Audit
 async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
   const written: (Pending & { event: AuditEvent })[] = [];
   try {
-    await fs.promises.mkdir(path.dirname(paths.audit), { recursive: true });
+    fs.mkdirSync(path.dirname(paths.audit), { recursive: true });
     await withFileLock(`${paths.audit}.lock`, async () => {
       let previous = await lastLine(paths.audit);
       const head = (await readHead(paths)) ?? (await countHead(paths));
@@ -133,7 +133,7 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
         const line = JSON.stringify(event);
         try {
           // One write of one whole line: O_APPEND keeps it in one piece for readers.
-          await fs.promises.appendFile(paths.audit, `${line}\n`, { mode: 0o600 });
+          fs.appendFileSync(paths.audit, `${line}\n`, { mode: 0o600 });
           previous = line;
           head.lines += 1;
           head.last = lineHash(line);
@@ -195,7 +195,7 @@ export async function readHead(paths: QueuePaths): Promise<AuditHead | undefined
 }
 
 async function writeHead(paths: QueuePaths, head: AuditHead): Promise<void> {
-  await fs.promises.mkdir(paths.state, { recursive: true });
+  fs.mkdirSync(paths.state, { recursive: true });
   await writeJsonAtomic(headFile(paths), head);
 }
 

@@ -15,23 +15,37 @@ export async function readJob(paths: QueuePaths, status: JobStatus, uid: string)
   return { status, uid, dir, meta };
 }
 
+/**
+ * Records this process has read and checked, by file, with the bytes (and mtime) they were read from.
+ * A pass looks at every approved and running record several times, and the warm loop passes again
+ * and again over records that have not changed: the same bytes are not parsed and checked again.
+ * (Compared by content, not by inode or time: an edit in place within a timestamp's granularity
+ * would fool those.)
+ */
+const recordsRead = new Map<string, { bytes: Buffer; mtimeMs: number; meta: JobMetadata }>();
+/** Enough for every approved and running job and a page or two of others; the oldest go first. */
+const RECORDS_KEPT = 2048;
+
 /** A metadata.json, ours or a Python client's: bounded, not followed through links, times read with their zones. */
 async function readRecord(file: string): Promise<JobMetadata> {
-  const parsed = JobMetadataSchema.safeParse(await readRaw(file));
+  const { bytes, mtimeMs } = await readUntrustedFileAndTime(file);
+  const known = recordsRead.get(file);
+  // The mtime too: a Python client's naive times are read in the zone it tells (recordFromDisk).
+  if (known && known.mtimeMs === mtimeMs && known.bytes.equals(bytes)) return structuredClone(known.meta);
+  const parsed = JobMetadataSchema.safeParse(recordFromDisk(parseRecordJson(file, bytes), mtimeMs));
   if (!parsed.success) throw new InvalidFileError(file, describeZodIssues(parsed.error), false);
+  recordsRead.delete(file);
+  if (recordsRead.size >= RECORDS_KEPT) recordsRead.delete(recordsRead.keys().next().value!);
+  recordsRead.set(file, { bytes: Buffer.from(bytes), mtimeMs, meta: structuredClone(parsed.data) });
   return parsed.data;
 }
 
-/** A record's JSON with its times read (see recordFromDisk), not yet checked: one open, fstat, read and close. */
-async function readRaw(file: string): Promise<unknown> {
-  const { bytes, mtimeMs } = await readUntrustedFileAndTime(file);
-  let raw: unknown;
+function parseRecordJson(file: string, bytes: Buffer): unknown {
   try {
-    raw = JSON.parse(bytes.toString("utf8"));
+    return JSON.parse(bytes.toString("utf8"));
   } catch (error) {
     throw new InvalidFileError(file, [`is not valid JSON (${(error as Error).message})`], true);
   }
-  return recordFromDisk(raw, mtimeMs);
 }
 
 /**
@@ -40,9 +54,10 @@ async function readRaw(file: string): Promise<unknown> {
  * or without a valid time (such a job is read in full, and reported, when it is shown).
  */
 export async function readJobTime(paths: QueuePaths, status: JobStatus, uid: string): Promise<number | undefined> {
-  const raw = await readRaw(path.join(jobDir(paths, status, uid), "metadata.json")).catch(
-    expected("a record being synced or moved: placed when readable"),
-  );
+  const file = path.join(jobDir(paths, status, uid), "metadata.json");
+  const raw = await readUntrustedFileAndTime(file)
+    .then(({ bytes, mtimeMs }) => recordFromDisk(parseRecordJson(file, bytes), mtimeMs))
+    .catch(expected("a record being synced or moved: placed when readable"));
   const created = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>).created_at : undefined;
   const ms = typeof created === "string" ? Date.parse(created) : NaN;
   return Number.isFinite(ms) ? ms : undefined;

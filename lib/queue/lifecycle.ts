@@ -109,14 +109,14 @@ export function journalDir(paths: QueuePaths): string {
 /** Steps (0)–(5) around `work`, which does (1) and (2). */
 async function journaled<T>(rec: Recorder, entry: Omit<JournalEntry, "at">, work: () => Promise<T>): Promise<T> {
   const file = path.join(journalDir(rec.paths), `${entry.uid}.json`);
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   await writeJsonAtomic(file, { ...entry, at: now() });
   faultPoint("change:journaled");
   const result = await work();
   faultPoint("change:moved");
   await record(rec, entry.uid, entry.change);
   faultPoint("change:recorded");
-  await fs.promises.rm(file, { force: true });
+  fs.rmSync(file, { force: true });
   return result;
 }
 
@@ -145,8 +145,8 @@ export async function transition(rec: Recorder, job: Job, to: JobStatus, patch: 
     // on it, and lose that once it can never be voted on again (its record may quote its output).
     if ((TERMINAL_STATUSES as readonly JobStatus[]).includes(to)) await jobPermissions(job.dir, job.meta.requester_email);
     await writeJsonAtomic(path.join(job.dir, "metadata.json"), recordToDisk(meta));
-    await fs.promises.mkdir(path.dirname(target), { recursive: true });
-    await fs.promises.rename(job.dir, target);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.renameSync(job.dir, target);
     return { status: to, uid: job.uid, dir: target, meta };
   });
 }
@@ -178,8 +178,8 @@ export async function admit(rec: Recorder, dir: string, meta: JobMetadata, chang
   if (meta.status === "pending") await recordAdmitted(rec.paths, meta.uid);
   faultPoint("admit:written");
   const target = jobDir(rec.paths, meta.status, meta.uid);
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
-  await fs.promises.rename(dir, target);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.renameSync(dir, target);
   faultPoint("admit:moved");
   await record(rec, meta.uid, change);
   return { status: meta.status, uid: meta.uid, dir: target, meta };
@@ -192,7 +192,7 @@ export async function admit(rec: Recorder, dir: string, meta: JobMetadata, chang
  */
 export async function restoreRunning(rec: Recorder, copy: JobMetadata, what: string): Promise<Job> {
   const dir = jobDir(rec.paths, "running", copy.uid);
-  await fs.promises.mkdir(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   const meta = JobMetadataSchema.parse({ ...copy, status: "running", updated_at: now() });
   await writeJsonAtomic(path.join(dir, "metadata.json"), recordToDisk(meta));
   await jobPermissions(dir, meta.requester_email);
@@ -211,9 +211,9 @@ export async function restoreRunning(rec: Recorder, copy: JobMetadata, what: str
  */
 export async function returnUnreadable(rec: Recorder, from: JobStatus, uid: string, reason: string): Promise<void> {
   const target = jobDir(rec.paths, "pending", uid);
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  fs.mkdirSync(path.dirname(target), { recursive: true });
   await forgetAdmitted(rec.paths, uid);
-  await fs.promises.rename(jobDir(rec.paths, from, uid), target);
+  fs.renameSync(jobDir(rec.paths, from, uid), target);
   await record(rec, uid, {
     event: "returned",
     detail: { from, reason: `unreadable record: ${reason}` },
@@ -224,8 +224,8 @@ export async function returnUnreadable(rec: Recorder, from: JobStatus, uid: stri
 /** Delete a finished job for good: renamed into jobs/.trash first, so a crash never leaves half of one in a status folder. */
 export async function remove(rec: Recorder, job: { uid: string; status: JobStatus; dir: string }): Promise<void> {
   const trash = path.join(rec.paths.jobs, ".trash");
-  await fs.promises.mkdir(trash, { recursive: true });
-  await fs.promises.rename(job.dir, path.join(trash, job.uid));
+  fs.mkdirSync(trash, { recursive: true });
+  fs.renameSync(job.dir, path.join(trash, job.uid));
   await fs.promises.rm(decisionFile(rec.paths, job.uid), { force: true });
   for (const voter of await listDirs(rec.paths.decisions)) await fs.promises.rm(voteFile(rec.paths, voter, job.uid), { force: true });
   await removeTree(path.join(rec.paths.staging, job.uid));

@@ -22,7 +22,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as z from "zod";
 import { forEachLimit } from "../core/concurrency.ts";
-import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import { exists, ifExists, readJsonFile, statIfExists, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import type { Job } from "../core/job.ts";
 import { listJobDirs, readJob, readJobTime } from "./job-record.ts";
 import type { QueuePaths } from "../core/paths.ts";
@@ -53,11 +53,14 @@ function orderFile(paths: QueuePaths, status: JobStatus): string {
   return path.join(cacheDir(paths), `${status}.order.json`);
 }
 
+/** The cache's files are not synced to disk as they are written: one lost in a power cut is ignored (unreadable or out of date) and made again. */
+const CACHE = { durable: false };
+
 /** 100,000 uids take about 4 MB (5 MB as order lines); the bound leaves room for ten times that. */
 const MAX_NAMES_BYTES = 64 * 1024 * 1024;
 
-async function folderMtime(paths: QueuePaths, status: JobStatus): Promise<number | undefined> {
-  return (await ifExists(fs.promises.stat(path.join(paths.jobs, status))))?.mtimeMs;
+function folderMtime(paths: QueuePaths, status: JobStatus): number | undefined {
+  return statIfExists(path.join(paths.jobs, status), { follow: true })?.mtimeMs;
 }
 
 // ---- order lines: "<ms, 13 digits> <uid>" ----------------------------------------------------------
@@ -87,7 +90,7 @@ export async function statusUids(paths: QueuePaths, statuses: readonly JobStatus
 /** A folder's uids, sorted, and the mtime they are current for (taken before any listing). */
 async function currentUids(paths: QueuePaths, status: JobStatus): Promise<{ uids: string[]; mtimeMs: number | undefined }> {
   const folder = path.join(paths.jobs, status);
-  const mtime = await folderMtime(paths, status);
+  const mtime = folderMtime(paths, status);
   const known = seen.get(folder);
   if (known && mtime !== undefined && known.mtimeMs === mtime) return known;
   if (mtime === undefined) return { uids: [], mtimeMs: undefined };
@@ -123,7 +126,7 @@ async function readOrder(paths: QueuePaths, status: JobStatus, mtime: number): P
  */
 async function statusOrder(paths: QueuePaths, status: JobStatus): Promise<string[]> {
   const folder = path.join(paths.jobs, status);
-  const mtime = await folderMtime(paths, status);
+  const mtime = folderMtime(paths, status);
   if (mtime === undefined) return [];
   const known = ordersSeen.get(folder);
   if (known?.mtimeMs === mtime) return known.lines;
@@ -196,7 +199,7 @@ async function placeLegacy(paths: QueuePaths, status: JobStatus, uids: string[])
 
 /** A status's order file, of `count` lines, the i-th made by `line(i)`. */
 async function writeOrder(paths: QueuePaths, status: JobStatus, mtime: number, count: number, line: (i: number) => string): Promise<void> {
-  await writeFileAtomic(orderFile(paths, status), jsonOfLines(`{"mtimeMs":${mtime},"order":"`, count, line));
+  await writeFileAtomic(orderFile(paths, status), jsonOfLines(`{"mtimeMs":${mtime},"order":"`, count, line), CACHE);
 }
 
 /**
@@ -231,7 +234,7 @@ export async function statusCounts(paths: QueuePaths): Promise<Record<JobStatus,
   const result = {} as Record<JobStatus, number>;
   await Promise.all(
     JOB_STATUSES.map(async (status) => {
-      const mtime = await folderMtime(paths, status);
+      const mtime = folderMtime(paths, status);
       const cached = counts?.[status];
       result[status] = cached && mtime !== undefined && cached.mtimeMs === mtime ? cached.count : (await currentUids(paths, status)).uids.length;
     }),
@@ -261,7 +264,7 @@ function isSorted(uids: string[]): boolean {
  */
 export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, string[]>> {
   const dir = cacheDir(paths);
-  await fs.promises.mkdir(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   const counts =
     (await readJsonFile(path.join(dir, "counts.json"), CountsSchema).catch(expected("a cache only: counted again when it cannot be read"))) ?? {};
   const arrivals = new Map<JobStatus, string[]>();
@@ -269,7 +272,7 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
   for (const status of JOB_STATUSES) {
     // The mtime is taken before the listing: a change made while listing leaves the cache stale, never wrong.
     // A folder not there yet is recorded as empty (mtime -1), so what arrives when it appears is known.
-    const mtime = (await folderMtime(paths, status)) ?? -1;
+    const mtime = folderMtime(paths, status) ?? -1;
     const file = namesFile(paths, status);
     const was = counts[status];
     // (A cache from before the files had their present form is written anew once.)
@@ -286,6 +289,7 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     await writeFileAtomic(
       file,
       jsonOfLines(`{"mtimeMs":${mtime},"uids":"`, uids.length, (i) => uids[i]!),
+      CACHE,
     );
     await fs.promises.rm(path.join(dir, `${status}.json`), { force: true }); // the form before this one
     if (mtime !== -1) seen.set(path.join(paths.jobs, status), { mtimeMs: mtime, uids });
@@ -301,7 +305,7 @@ export async function refreshIndex(paths: QueuePaths): Promise<Map<JobStatus, st
     counts[status] = { mtimeMs: mtime, count: uids.length, ...(unplaced > 0 ? { unplaced } : {}) };
   }
   // Last: a pass stopped before this writes the folders' files again next time.
-  if (changed.length > 0) await writeJsonAtomic(path.join(dir, "counts.json"), counts);
+  if (changed.length > 0) await writeJsonAtomic(path.join(dir, "counts.json"), counts, CACHE);
   return arrivals;
 }
 
@@ -370,7 +374,7 @@ async function refreshLegacyTimes(paths: QueuePaths): Promise<Map<JobStatus, num
   for (const piece of piecesOf(legacy.length, line, "\n")) now.update(piece);
   if (before !== undefined && now.digest("hex") === createHash("sha256").update(before).digest("hex")) return unplaced;
   const file = timesFile(paths);
-  await writeFileAtomic(file, jsonOfLines('{"times":"', legacy.length, line));
+  await writeFileAtomic(file, jsonOfLines('{"times":"', legacy.length, line), CACHE);
   // What it holds is in `legacyTimes` already: not loaded again.
   timesLoaded.set(file, (await fs.promises.stat(file)).mtimeMs);
   return unplaced;

@@ -14,7 +14,7 @@ import { isSyftBoxControlFile } from "../core/tree.ts";
  * made unreadable.
  */
 export async function copyOutput(from: string, to: string): Promise<{ files: number; skipped: string[] }> {
-  await fs.promises.mkdir(to, { recursive: true });
+  fs.mkdirSync(to, { recursive: true });
   let files = 0;
   const skipped: string[] = [];
   const visit = async (src: string, dst: string, rel: string): Promise<void> => {
@@ -41,7 +41,7 @@ export async function copyOutput(from: string, to: string): Promise<{ files: num
       }
       const stat = await fs.promises.lstat(s);
       if (stat.isDirectory()) {
-        await fs.promises.mkdir(d, { recursive: true });
+        fs.mkdirSync(d, { recursive: true });
         await visit(s, d, r);
       } else if (stat.isFile()) {
         try {

@@ -44,7 +44,7 @@ export async function prepareToExecute(): Promise<void> {
 export async function execute(request: RunRequest, stop?: AbortSignal): Promise<RunResult> {
   const { limits } = request;
   const stage = stageLayout(request.stage);
-  await fs.promises.mkdir(path.join(request.results, LOGS_DIR), { recursive: true });
+  fs.mkdirSync(path.join(request.results, LOGS_DIR), { recursive: true });
   const stdout = new CappedLog(logFile(request.results, "stdout"), limits.max_log_kb * 1024);
   const stderr = new CappedLog(logFile(request.results, "stderr"), limits.max_log_kb * 1024);
   const started = Date.now();

@@ -90,7 +90,7 @@ export function cancelFile(paths: QueuePaths, runId: string): string {
 
 /** A cancellation is recorded before the stop, so the collected result is told as one. */
 export async function recordCancel(paths: QueuePaths, runId: string, request: CancelRecord): Promise<void> {
-  await makeRunDir(paths, runId);
+  makeRunDir(paths, runId);
   await writeJsonAtomic(cancelFile(paths, runId), request);
 }
 
@@ -101,9 +101,9 @@ export async function cancelRecorded(paths: QueuePaths, runId: string): Promise<
   return ifExists(readJsonFile(cancelFile(paths, runId), CancelRecordSchema));
 }
 
-export async function makeRunDir(paths: QueuePaths, runId: string): Promise<string> {
+export function makeRunDir(paths: QueuePaths, runId: string): string {
   const dir = runDir(paths, runId);
-  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
 

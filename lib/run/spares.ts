@@ -69,7 +69,7 @@ const swept = new Set<string>();
  */
 export async function takeSpare(paths: QueuePaths, runId: string): Promise<{ dir: string; pid: number; start: string; wake(): void } | undefined> {
   const to = path.join(paths.runs, runId);
-  await fs.promises.mkdir(paths.runs, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(paths.runs, { recursive: true, mode: 0o700 });
   while (spares.length > 0) {
     const spare = spares.shift()!;
     const wake = () => spare.line?.write("request\n");
@@ -79,7 +79,7 @@ export async function takeSpare(paths: QueuePaths, runId: string): Promise<{ dir
       continue;
     }
     try {
-      await fs.promises.rename(spare.dir, to);
+      fs.renameSync(spare.dir, to);
     } catch {
       spare.line?.destroy();
       continue; // it retired first (its folder is gone): the next one, else a fresh supervisor
@@ -103,7 +103,7 @@ function forget(spare: Spare): void {
 
 async function startSpare(paths: QueuePaths): Promise<Spare> {
   const dir = path.join(paths.spares, randomBytes(8).toString("hex"));
-  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const spare: Spare = { dir, ...(await startDetached(dir, { spare: true })) };
   // "back <folder>": its run is over and it waits again, in a new folder beside the first.
   let heard = "";

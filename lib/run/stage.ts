@@ -47,8 +47,8 @@ export async function ensureStageRoot(paths: QueuePaths, kind: StageKind = "runs
   const own = await ownStageRoot(paths, kind);
   if (own) return own;
   const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-"));
-  await fs.promises.chmod(root, 0o711);
-  await fs.promises.mkdir(paths.state, { recursive: true });
+  fs.chmodSync(root, 0o711);
+  fs.mkdirSync(paths.state, { recursive: true });
   await writeFileAtomic(stageRootFile(paths, kind), `${root}\n`);
   return root;
 }
@@ -72,7 +72,7 @@ export async function ensureOwnFolder(root: string, advice: string, create = fal
         `another user may have made it. ${advice} Approved jobs stay approved.`,
     );
   }
-  await fs.promises.chmod(root, 0o711);
+  fs.chmodSync(root, 0o711);
   return root;
 }
 

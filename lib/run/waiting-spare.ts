@@ -102,11 +102,11 @@ export async function waitAsSpare(home: string, line: Lifeline): Promise<string 
  * "back" said down the line: the folder's name, or undefined when it should retire instead (the loop
  * gone, enough runs taken, or no folder to be had).
  */
-export async function comeBack(spares: string, line: Lifeline, runs: number): Promise<string | undefined> {
+export function comeBack(spares: string, line: Lifeline, runs: number): string | undefined {
   if (line.ended || runs >= RUNS_PER_SPARE) return undefined;
   const home = path.join(spares, randomBytes(8).toString("hex"));
   try {
-    await fs.promises.mkdir(home, { mode: 0o700 });
+    fs.mkdirSync(home, { mode: 0o700 });
     process.chdir(home);
   } catch {
     return undefined; // the spares folder swept (a new loop) or the disk full: retire

@@ -67,9 +67,20 @@ export async function ownerKey(paths: QueuePaths): Promise<OwnerKey> {
   if (!published) return rotate(paths);
   const current = published.keys.find((k) => k.valid_until === null);
   if (!current) throw new Error(`${ownCopy(paths)} names no key in use; run \`scq key rotate\` to make one`);
-  const privateKey = createPrivateKey(await fs.promises.readFile(privateFile(paths, current.key_id), "utf8"));
+  const pem = await fs.promises.readFile(privateFile(paths, current.key_id), "utf8");
   await publish(paths, published);
-  return { id: current.key_id, privateKey, publicKey: createPublicKey(privateKey) };
+  return { id: current.key_id, ...keyPair(pem) };
+}
+
+/** The last key parsed, by its PEM text: a warm loop signs every release with the same key, and parsing it is most of a signature's cost. */
+let parsed: { pem: string; privateKey: KeyObject; publicKey: KeyObject } | undefined;
+
+function keyPair(pem: string): { privateKey: KeyObject; publicKey: KeyObject } {
+  if (parsed?.pem !== pem) {
+    const privateKey = createPrivateKey(pem);
+    parsed = { pem, privateKey, publicKey: createPublicKey(privateKey) };
+  }
+  return { privateKey: parsed.privateKey, publicKey: parsed.publicKey };
 }
 
 /** The owner's key made (first pass) or its published copy restored, unless both are there: two stats on most passes. */
@@ -113,7 +124,7 @@ export async function rotate(paths: QueuePaths): Promise<OwnerKey> {
     old && oldPrivate
       ? { by: old.key_id, sig: sign(null, pae(ENDORSEMENT_TYPE, Buffer.from(id)), createPrivateKey(oldPrivate)).toString("base64") }
       : null;
-  await fs.promises.mkdir(keysDir(paths), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(keysDir(paths), { recursive: true, mode: 0o700 });
   await writeFileAtomic(privateFile(paths, id), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   const selfSigned = (entry: Omit<PublishedKey, "self_sig">, key: KeyObject): PublishedKey => ({
     ...entry,
@@ -141,7 +152,7 @@ async function publish(paths: QueuePaths, document: PublishedKeys): Promise<void
   const file = paths.publicKeys;
   const text = `${JSON.stringify(document, null, 2)}\n`;
   if ((await ifExists(fs.promises.readFile(file, "utf8"))) === text) return;
-  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   // Its own rule, whatever the datasite's public/ says: every user may read the keys, and only them.
   await readableByAll(path.dirname(file), [path.basename(file)]);
   await writeFileAtomic(file, text);

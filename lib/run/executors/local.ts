@@ -57,7 +57,7 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
       const request: RunRequest = { ...plan, stage: staged.stage, gate: "go-file", starter: thisProcess(), wake: paths.wake };
       // A spare (under the warm loop) is already up: its folder becomes the run's, and the request wakes it.
       const spare = await takeSpare(paths, staged.runId);
-      const dir = spare?.dir ?? (await makeRunDir(paths, staged.runId));
+      const dir = spare?.dir ?? makeRunDir(paths, staged.runId);
       try {
         await writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
       } finally {
@@ -155,7 +155,7 @@ async function spawnSupervisor(dir: string): Promise<{ child: ChildProcess; pid:
  */
 export async function runToEnd(root: string, request: Omit<RunRequest, "gate" | "starter" | "wake">): Promise<RunResult> {
   const dir = await fs.promises.mkdtemp(path.join(root, "supervise-"));
-  await fs.promises.chmod(dir, 0o700);
+  fs.chmodSync(dir, 0o700);
   let running: { pid: number; start: string } | undefined;
   const stop = () => {
     if (running && isRunning(running.pid, running.start)) process.kill(running.pid, "SIGTERM");

@@ -109,9 +109,9 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       };
       await writeJsonAtomic(path.join(shared, REQUEST_FILE), request, { mode: 0o600 });
       // Made here, owner-only, before the node writes into them (Slurm keeps an existing file's mode).
-      await fs.promises.mkdir(request.results, { mode: 0o700 });
+      fs.mkdirSync(request.results, { mode: 0o700 });
       await fs.promises.writeFile(path.join(shared, "slurm.txt"), "", { mode: 0o600 });
-      await makeRunDir(paths, staged.runId);
+      makeRunDir(paths, staged.runId);
       await writeJsonAtomic(whereFile(staged.runId), { run_dir: shared });
       const command = [c.node ?? process.execPath, ...(await clusterSupervisor(root)), shared];
       const script = path.join(shared, "job.sh");
@@ -218,7 +218,7 @@ export function slurmExecutor(paths: QueuePaths, config: SlurmConfig | undefined
       const from = path.join(shared, "results");
       const skipped: string[] = [];
       // Logs: the supervisor capped them; what comes back is bounded again, in case the folder was tampered with.
-      await fs.promises.mkdir(path.join(to.results, LOGS_DIR), { recursive: true });
+      fs.mkdirSync(path.join(to.results, LOGS_DIR), { recursive: true });
       for (const stream of ["stdout", "stderr"] as const) {
         const max = limits.max_log_kb * 1024 + 4096;
         const data = await ifExists(readUntrustedFile(logFile(from, stream), max)).catch((error: unknown) => {
@@ -274,11 +274,11 @@ async function squeue(): Promise<Map<string, { state: string; reason: string }> 
 async function lockRunFolder(shared: string, stage: string): Promise<void> {
   if (process.getuid?.() === 0) {
     await fs.promises.chown(shared, 0, NOBODY);
-    await fs.promises.chmod(shared, 0o710);
+    fs.chmodSync(shared, 0o710);
   } else {
-    await fs.promises.chmod(shared, 0o700);
+    fs.chmodSync(shared, 0o700);
   }
-  await fs.promises.chmod(stage, 0o700);
+  fs.chmodSync(stage, 0o700);
 }
 
 /** How a job that left the queue ended, from accounting; said plainly when accounting is off. */
@@ -302,7 +302,7 @@ async function clusterSupervisor(root: string): Promise<string[]> {
   if (!data) return supervisorCommand().args;
   const target = path.join(root, "bin", `supervise-${createHash("sha256").update(data).digest("hex").slice(0, 16)}.mjs`);
   if (!(await exists(target))) {
-    await fs.promises.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
     await writeFileAtomic(target, data);
   }
   return [target];
