@@ -34,7 +34,7 @@ async function leftovers(world: World): Promise<string[]> {
 }
 
 const INTAKE_POINTS = ["intake:judged", "intake:stripped", "admit:written", "admit:moved"];
-const START_POINTS = ["change:journaled", "change:moved", "change:recorded", "start:launched", "start:recorded"];
+const START_POINTS = ["change:journaled", "change:moved", "audit:appended", "change:recorded", "start:launched", "start:recorded"];
 
 describe("a pass killed at any step loses nothing", () => {
   test.each(INTAKE_POINTS)(

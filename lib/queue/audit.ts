@@ -7,6 +7,7 @@
 // account) can rewrite both; only a copy of the head kept elsewhere would catch that.
 // Appends are serialised: within a process by one queue per file, across processes (the pass and
 // `scq approve` may append at once) by a small lock file.
+import { faultPoint } from "../core/fault.ts";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -120,7 +121,8 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
     fs.mkdirSync(path.dirname(paths.audit), { recursive: true });
     await withFileLock(`${paths.audit}.lock`, async () => {
       let previous = await lastLine(paths.audit);
-      const head = (await readHead(paths)) ?? (await countHead(paths));
+      let head = (await readHead(paths)) ?? (await countHead(paths));
+      if (previous !== undefined && lineHash(previous) !== head.last) head = await caughtUp(paths, head);
       for (let item = queue.shift(); item; item = queue.shift()) {
         const event: AuditEvent = {
           at: new Date().toISOString(),
@@ -134,6 +136,7 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
         try {
           // One write of one whole line: O_APPEND keeps it in one piece for readers.
           fs.appendFileSync(paths.audit, `${line}\n`, { mode: 0o600 });
+          faultPoint("audit:appended");
           previous = line;
           head.lines += 1;
           head.last = lineHash(line);
@@ -199,6 +202,31 @@ async function writeHead(paths: QueuePaths, head: AuditHead): Promise<void> {
   await writeJsonAtomic(headFile(paths), head);
 }
 
+/**
+ * A head left behind the log's end (a pass killed between an append and its head's write), brought
+ * to the end when the lines past it go on from it, each naming the one before. Anything else (the
+ * head's line gone or changed) is left as it is, for verifyAudit to report.
+ */
+async function caughtUp(paths: QueuePaths, head: AuditHead): Promise<AuditHead> {
+  const lines = ((await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "").split("\n").filter((l) => l.length > 0);
+  if (head.lines > lines.length || lineHash(lines[head.lines - 1] ?? "") !== head.last) return head;
+  let last = head.last;
+  for (const line of lines.slice(head.lines)) {
+    const parsed = AuditEventSchema.safeParse(parseOrUndefined(line));
+    if (!parsed.success || parsed.data.prev !== last) return head;
+    last = lineHash(line);
+  }
+  return { lines: lines.length, last };
+}
+
+function parseOrUndefined(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined; // a line cut short: not one that goes on from the head
+  }
+}
+
 /** The head of a log kept before heads were recorded: taken from the file once. */
 async function countHead(paths: QueuePaths): Promise<AuditHead> {
   const lines = ((await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "").split("\n").filter((l) => l.length > 0);
@@ -221,6 +249,7 @@ export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
   if (lines.at(-1) === "") lines.pop();
   const head = (await readHead(paths).catch(expected("an unreadable head is shown as none: the chain itself is what is checked"))) ?? null;
   let expectedPrev = GENESIS;
+  const hashes: string[] = [];
   for (const [index, line] of lines.entries()) {
     const broken = (reason: string): AuditVerdict => ({ ok: false, lines: lines.length, brokenAt: index + 1, reason, head });
     let raw: unknown;
@@ -239,8 +268,12 @@ export async function verifyAudit(paths: QueuePaths): Promise<AuditVerdict> {
       );
     }
     expectedPrev = lineHash(line);
+    hashes.push(expectedPrev);
   }
-  if (head && (head.lines !== lines.length || head.last !== expectedPrev)) {
+  // The head names a line of the chain just verified: its last, or an earlier one when a pass was
+  // killed between an append and the head's write (the next append brings it to the end). A head
+  // past the end, or naming a line that is not there, means lines were removed or rewritten.
+  if (head && (head.lines > lines.length || (hashes[head.lines - 1] ?? GENESIS) !== head.last)) {
     return {
       ok: false,
       lines: lines.length,
