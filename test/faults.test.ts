@@ -80,6 +80,21 @@ describe("a pass killed at any step loses nothing", () => {
     expect((await verifyAudit(world.paths)).ok).toBe(true);
   });
 
+  test("killed between an audit line and the record of the log's end: scq audit verify says the log goes on from it, and the next append records the end", async () => {
+    const world = await makeWorld({ sandbox: { mode: "none" } });
+    const uid = await world.submit({ "run.sh": "echo ran\n" });
+    await world.pass();
+    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    await killedPass(world, "audit:appended");
+    const behind = await runScript("scq.ts", ["audit", "verify", ...worldArgs(world)]);
+    expect(behind.exitCode, behind.stderr).toBe(0);
+    expect(behind.stdout).toMatch(/audit log intact: \d+ lines, .*goes on from line \d+, where this machine last recorded its end/);
+    await world.settle();
+    const after = await runScript("scq.ts", ["audit", "verify", ...worldArgs(world)]);
+    expect(after.stdout).toMatch(/ends where this machine's last append left it/);
+    expect((await events(world, uid)).filter((e) => e === "approved")).toHaveLength(1);
+  });
+
   test("a journal entry cut off as a temp file is not replayed: the job's events are not repeated however many passes follow", async () => {
     const world = await makeWorld({ sandbox: { mode: "none" } });
     const uid = await world.submit({ "run.sh": "echo ran\n" });

@@ -37,10 +37,13 @@ export const audit: Command<Args, AuditData> = {
     return [
       verdict.ok
         ? `audit log intact: ${verdict.lines} lines, hash chain unbroken from line 1` +
-          (verdict.head
-            ? ", and it ends where this machine's last append left it"
-            : ". This machine has no record of where the log ended (a new machine, or the app's private state was removed): " +
-              "lines cut from its end cannot be told until the next append records it")
+          (verdict.head && verdict.head.lines < verdict.lines
+            ? `, and it goes on from line ${verdict.head.lines}, where this machine last recorded its end: a pass stopped between an append ` +
+              "and recording it; the next append records the end"
+            : verdict.head
+              ? ", and it ends where this machine's last append left it"
+              : ". This machine has no record of where the log ended (a new machine, or the app's private state was removed): " +
+                "lines cut from its end cannot be told until the next append records it")
         : `audit log BROKEN at line ${verdict.brokenAt}: ${verdict.reason}`,
       // What an intact chain proves is said only of an intact one; its limit holds either way.
       (verdict.ok ? "This proves no line was changed, removed or inserted since it was written, as seen from this app's own records; it " : "It ") +
