@@ -185,8 +185,11 @@ describe("data owner", () => {
     expect(cli.exitCode).toBe(0);
     expect((JSON.parse(cli.stdout) as { job: string }[]).map((r) => r.job).sort()).toEqual([a, b].sort());
     await world.settle();
-    expect((await world.job(a)).status).toBe("completed");
-    expect((await world.job(b)).status).toBe("completed");
+    const [doneA, doneB] = [await world.job(a), await world.job(b)];
+    expect([doneA.status, doneB.status]).toEqual(["completed", "completed"]);
+    // One moment for the batch, and its jobs started in the order they were sent.
+    expect(doneA.meta.decision!.at).toBe(doneB.meta.decision!.at);
+    expect(doneA.meta.started_at! <= doneB.meta.started_at!).toBe(true);
 
     // A job named twice in one batch (by its short form and by its uid) is decided once.
     const c = await world.submit("ok", "gamma");

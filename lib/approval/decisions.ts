@@ -44,7 +44,7 @@ export interface Decided {
  * pass applies it. With N-of-M approvals (config.json `approvals`), or as another owner's approver
  * (--datasite), that is a vote in decisions/<decider>/; else the decision marker itself.
  */
-async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha, preview = false }: DecideOptions): Promise<Decided> {
+async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sha, preview = false }: DecideOptions, at = now()): Promise<Decided> {
   const paths = reviewedQueue(ctx);
   if (job.status !== "pending") {
     throw new JobStateError(`Job ${job.uid} ("${job.meta.name}") is ${job.status}, not pending: only pending jobs can be approved or rejected.`, {
@@ -84,7 +84,7 @@ async function writeDecision(ctx: Context, job: Job, { decision, reason = "", sh
       { uid: job.uid },
     );
   }
-  const marker: DecisionMarker = { uid: job.uid, decision, reason, by: ctx.email, at: now(), code_sha256: codeHash };
+  const marker: DecisionMarker = { uid: job.uid, decision, reason, by: ctx.email, at, code_sha256: codeHash };
   if (preview) return { marker, vote: voting };
   // The pass audits a vote when it counts it: an approver cannot write the owner's audit log.
   if (voting) {
@@ -168,6 +168,9 @@ export async function decideMany(ctx: Context, refs: string[], options: DecideOp
   const outcomes = new Array<DecisionOutcome>(refs.length);
   // One decision per job, even when it is named twice (by a prefix and by its uid, say).
   const claimed = new Set<string>();
+  // One moment for the whole batch: its jobs then start in the order they were sent (startApproved
+  // breaks ties by uid), not in the order the decisions below happen to finish.
+  const at = now();
   // A few at a time: each waits on the disk, and their audit lines are written together.
   await forEachLimit([...refs.keys()], 8, async (i) => {
     const ref = refs[i]!;
@@ -181,7 +184,7 @@ export async function decideMany(ctx: Context, refs: string[], options: DecideOp
       if (claimed.has(uid)) throw new JobStateError(`Job ${uid} is named more than once in this batch: decided once.`, { uid });
       claimed.add(uid);
       const job = await readJob(paths, index.get(uid)!, uid);
-      outcomes[i] = { ref, ok: true, uid, ...(await writeDecision(ctx, job, options)) };
+      outcomes[i] = { ref, ok: true, uid, ...(await writeDecision(ctx, job, options, at)) };
     } catch (error) {
       if (!(error instanceof ScqError)) throw error;
       outcomes[i] = { ref, ok: false, error: error.message };

@@ -258,7 +258,9 @@ export async function startApproved(
     return { started: [], ran: [], problem };
   }
   if (config.sandbox.mode === "none") log(`WARNING: sandbox mode is "none": jobs run UNSANDBOXED, with resource limits only`);
-  const queue = [...jobs].sort((a, b) => (a.meta.decision?.at ?? a.meta.updated_at).localeCompare(b.meta.decision?.at ?? b.meta.updated_at));
+  // Oldest approval first; approvals of the same moment (one batch) in the order the jobs were sent.
+  const approvedAt = (job: Job) => job.meta.decision?.at ?? job.meta.updated_at;
+  const queue = [...jobs].sort((a, b) => approvedAt(a).localeCompare(approvedAt(b)) || a.uid.localeCompare(b.uid));
   const ran: Ran[] = [];
   const started: string[] = [];
   for (const job of queue) {
