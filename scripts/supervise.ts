@@ -32,7 +32,9 @@ try {
     if (runDir === undefined) break;
     home = undefined;
     const { ran, signalled } = await supervise(runDir, {
-      comeBack: () => Promise.resolve((home = comeBack(path.dirname(folder), line, runs))),
+      comeBack: () => {
+        home = comeBack(path.dirname(folder), line, runs);
+      },
     });
     // Its stderr is the first run's supervisor.txt: each run's words go into its own folder.
     await fs.promises

@@ -210,10 +210,15 @@ export async function ifExists<T>(work: Promise<T>): Promise<T | undefined> {
   try {
     return await work;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (isMissing(error)) return undefined;
     throw error;
   }
+}
+
+/** Not there: the file, or a folder on its path. */
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
 }
 
 /** A file's lstat (its stat with `follow`), in place; undefined when it (or a folder on its path) is not there. */
@@ -221,8 +226,7 @@ export function statIfExists(file: string, { follow = false } = {}): fs.Stats | 
   try {
     return follow ? fs.statSync(file) : fs.lstatSync(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (isMissing(error)) return undefined;
     throw error;
   }
 }

@@ -122,7 +122,13 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
     await withFileLock(`${paths.audit}.lock`, async () => {
       let previous = await lastLine(paths.audit);
       let head = (await readHead(paths)) ?? (await countHead(paths));
-      if (previous !== undefined && lineHash(previous) !== head.last) head = await caughtUp(paths, head);
+      // Left behind the log's end (a pass killed between an append and its head's write): brought to
+      // the end when the whole log verifies with it, the lines past it going on from it. Anything else
+      // is left as it is, for verifyAudit to report.
+      if (previous !== undefined && lineHash(previous) !== head.last) {
+        const verdict = await verifyAudit(paths);
+        if (verdict.ok) head = { lines: verdict.lines, last: lineHash(previous) };
+      }
       for (let item = queue.shift(); item; item = queue.shift()) {
         const event: AuditEvent = {
           at: new Date().toISOString(),
@@ -200,31 +206,6 @@ export async function readHead(paths: QueuePaths): Promise<AuditHead | undefined
 async function writeHead(paths: QueuePaths, head: AuditHead): Promise<void> {
   fs.mkdirSync(paths.state, { recursive: true });
   await writeJsonAtomic(headFile(paths), head);
-}
-
-/**
- * A head left behind the log's end (a pass killed between an append and its head's write), brought
- * to the end when the lines past it go on from it, each naming the one before. Anything else (the
- * head's line gone or changed) is left as it is, for verifyAudit to report.
- */
-async function caughtUp(paths: QueuePaths, head: AuditHead): Promise<AuditHead> {
-  const lines = ((await ifExists(fs.promises.readFile(paths.audit, "utf8"))) ?? "").split("\n").filter((l) => l.length > 0);
-  if (head.lines > lines.length || lineHash(lines[head.lines - 1] ?? "") !== head.last) return head;
-  let last = head.last;
-  for (const line of lines.slice(head.lines)) {
-    const parsed = AuditEventSchema.safeParse(parseOrUndefined(line));
-    if (!parsed.success || parsed.data.prev !== last) return head;
-    last = lineHash(line);
-  }
-  return { lines: lines.length, last };
-}
-
-function parseOrUndefined(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined; // a line cut short: not one that goes on from the head
-  }
 }
 
 /** The head of a log kept before heads were recorded: taken from the file once. */

@@ -45,7 +45,7 @@ const STOP_LOOK_MS = 500;
  */
 export const GO_WAIT_MS = 120_000;
 
-export async function supervise(runDir: string, options: { comeBack?: () => Promise<unknown> } = {}): Promise<Outcome> {
+export async function supervise(runDir: string, options: { comeBack?: () => void } = {}): Promise<Outcome> {
   const request = await readJsonFile(path.join(runDir, REQUEST_FILE), RunRequestSchema);
   const stop = new AbortController();
   // Signalled (by someone other than a pass: a pass asks with a stop file) before or while the job
@@ -61,7 +61,7 @@ export async function supervise(runDir: string, options: { comeBack?: () => Prom
     if (!(await gate(request, runDir))) {
       await writeFileAtomic(path.join(runDir, NOT_STARTED_FILE), `${new Date().toISOString()}\n`);
       await removeTree(request.stage).catch(expected("a stage left is swept by the pass's recovery"));
-      if (!signalled) await options.comeBack?.();
+      if (!signalled) options.comeBack?.();
       return { ran: false, signalled };
     }
     // A hint (the pass falls back to the time it recorded): not worth a disk flush before the job starts.
@@ -83,7 +83,7 @@ export async function supervise(runDir: string, options: { comeBack?: () => Prom
     await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
     await removeTree(request.stage).catch(expected("the pass's recovery removes what is left"));
     // Back among the spares before the wake-up: the pass it wakes starts the next job in it.
-    if (!signalled) await options.comeBack?.();
+    if (!signalled) options.comeBack?.();
     // A touch, written in place: only its mtime and its event count, nobody reads it, and a supervisor
     // killed mid-write must not leave a temp file in the owner's state folder.
     if (request.wake)
