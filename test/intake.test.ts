@@ -3,8 +3,9 @@
 import { execa } from "execa";
 import { randomUUID } from "node:crypto";
 import fs from "fs-extra";
+import nodeFs from "node:fs";
 import path from "node:path";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { appendAudit, verifyAudit } from "../lib/queue/audit.ts";
 import { decide } from "../lib/approval/decisions.ts";
 import { reviewJob, submitJob } from "../lib/people/api.ts";
@@ -244,5 +245,35 @@ describe("review and audit", () => {
     const world = await makeWorld();
     await Promise.all(Array.from({ length: 20 }, () => appendAudit(world.paths, { event: "approved", uid: randomUUID() })));
     expect(await verifyAudit(world.paths)).toMatchObject({ ok: true, lines: 20 });
+  });
+
+  test("the log's lines reach the disk before the head that names them (a power cut leaves the head behind, never ahead)", async () => {
+    const world = await makeWorld();
+    const steps: string[] = [];
+    const auditFds = new Set<number>();
+    const real = { openSync: nodeFs.openSync, fdatasyncSync: nodeFs.fdatasyncSync, renameSync: nodeFs.renameSync };
+    const open = vi.spyOn(nodeFs, "openSync").mockImplementation((...args: Parameters<typeof nodeFs.openSync>) => {
+      const fd = real.openSync(...args);
+      if (args[0] === world.paths.audit) auditFds.add(fd);
+      return fd;
+    });
+    const sync = vi.spyOn(nodeFs, "fdatasyncSync").mockImplementation((fd) => {
+      if (auditFds.has(fd)) steps.push("log synced");
+      real.fdatasyncSync(fd);
+    });
+    const rename = vi.spyOn(nodeFs, "renameSync").mockImplementation((from, to) => {
+      if (String(to).endsWith("audit-head.json")) steps.push("head written");
+      real.renameSync(from, to);
+    });
+    try {
+      await appendAudit(world.paths, { event: "approved", uid: randomUUID(), by: OWNER });
+      await appendAudit(world.paths, { event: "rejected", uid: randomUUID(), by: OWNER });
+    } finally {
+      open.mockRestore();
+      sync.mockRestore();
+      rename.mockRestore();
+    }
+    expect(steps).toEqual(["log synced", "head written", "log synced", "head written"]);
+    expect(await verifyAudit(world.paths)).toMatchObject({ ok: true, lines: 2 });
   });
 });

@@ -16,7 +16,7 @@ import { describeZodIssues, InvalidFileError } from "./errors.ts";
 import { UID_PATTERN } from "./schemas.ts";
 
 /** `work` done now, in place, its result or its error as a settled promise (see the head of this file). */
-function inPlace<T>(work: () => T): Promise<T> {
+export function inPlace<T>(work: () => T): Promise<T> {
   try {
     return Promise.resolve(work());
   } catch (error) {
@@ -57,7 +57,7 @@ export function writeFileAtomic(file: string, data: string | Buffer | Iterable<s
 }
 
 /** All of `data` at the file's current end: a write may take less than it was given. */
-function writeAll(fd: number, data: string | Buffer): void {
+export function writeAll(fd: number, data: string | Buffer): void {
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   for (let at = 0; at < bytes.length;) at += fs.writeSync(fd, bytes, at, bytes.length - at);
 }

@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { withFileLock } from "../core/lock.ts";
 import * as z from "zod";
-import { exists, ifExists, readJsonFile, writeJsonAtomic } from "../core/fsutil.ts";
+import { exists, ifExists, readJsonFile, writeAll, writeJsonAtomic } from "../core/fsutil.ts";
 import { AuditEventSchema, Sha256, type AuditEvent } from "../core/schemas.ts";
 import { describeZodIssues } from "../core/errors.ts";
 import type { QueuePaths } from "../core/paths.ts";
@@ -129,27 +129,36 @@ async function drain(paths: QueuePaths, queue: Pending[]): Promise<void> {
         const verdict = await verifyAudit(paths);
         if (verdict.ok) head = { lines: verdict.lines, last: lineHash(previous) };
       }
-      for (let item = queue.shift(); item; item = queue.shift()) {
-        const event: AuditEvent = {
-          at: new Date().toISOString(),
-          event: item.input.event,
-          uid: item.input.uid ?? null,
-          by: item.input.by ?? null,
-          detail: item.input.detail ?? {},
-          prev: previous === undefined ? GENESIS : lineHash(previous),
-        };
-        const line = JSON.stringify(event);
-        try {
-          // One write of one whole line: O_APPEND keeps it in one piece for readers.
-          fs.appendFileSync(paths.audit, `${line}\n`, { mode: 0o600 });
-          faultPoint("audit:appended");
-          previous = line;
-          head.lines += 1;
-          head.last = lineHash(line);
-          written.push({ ...item, event });
-        } catch (error) {
-          item.reject(error);
+      // Opened on the first line; each line written whole under the lock (O_APPEND: readers see it in one piece).
+      let fd: number | undefined;
+      try {
+        for (let item = queue.shift(); item; item = queue.shift()) {
+          const event: AuditEvent = {
+            at: new Date().toISOString(),
+            event: item.input.event,
+            uid: item.input.uid ?? null,
+            by: item.input.by ?? null,
+            detail: item.input.detail ?? {},
+            prev: previous === undefined ? GENESIS : lineHash(previous),
+          };
+          const line = JSON.stringify(event);
+          try {
+            fd ??= fs.openSync(paths.audit, "a", 0o600);
+            writeAll(fd, `${line}\n`);
+            faultPoint("audit:appended");
+            previous = line;
+            head.lines += 1;
+            head.last = lineHash(line);
+            written.push({ ...item, event });
+          } catch (error) {
+            item.reject(error);
+          }
         }
+        // The lines on disk before the head that names them: after a power cut the head may be behind
+        // the log (verify accepts that), never ahead of it (which verify reports as lines removed).
+        if (fd !== undefined && written.length > 0) fs.fdatasyncSync(fd);
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
       }
       // The head once for everything written under this lock; an append is done once its head is.
       await writeHead(paths, head);
