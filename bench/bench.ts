@@ -800,7 +800,7 @@ try {
     const { appliedLimits } = await import("../lib/run/limits.ts");
     const stage = stageLayout(await fs.promises.mkdtemp(path.join(benchRoot, "stage-")));
     await fs.outputFile(path.join(stage.work, "run.sh"), "true\n");
-    await prepareStageFiles("bwrap", stage, []);
+    prepareStageFiles("bwrap", stage, []);
     const launch = launchCommand({
       mode: "bwrap",
       stage,

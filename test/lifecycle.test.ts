@@ -10,7 +10,9 @@ import { findJob } from "../lib/queue/jobs.ts";
 import { submitJob } from "../lib/people/api.ts";
 import { cleanup } from "../lib/pass/cleanup.ts";
 import { uuidv7 } from "../lib/core/uid.ts";
-import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, sleeperJob, writeFolder } from "./helpers.ts";
+import { runDir } from "../lib/run/executor.ts";
+import { RESULT_FILE } from "../lib/run/supervisor.ts";
+import { bwrapReady, makeWorld, OWNER, readLog, SCIENTIST, sleeperJob, waitUntil, writeFolder } from "./helpers.ts";
 
 let mode: "bwrap" | "none" = "none";
 beforeAll(async () => {
@@ -139,6 +141,29 @@ describe("submit → pending → approve → completed", () => {
     expect(most).toBe(2);
     // Five one-second jobs two at a time take at least three seconds.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+  });
+
+  test("a run's end frees its slot at once: the pass that finds it ended starts the next job, then collects it", async () => {
+    const world = await makeWorld({ sandbox: { mode }, max_concurrent_jobs: 1 });
+    const first = await world.submit({ "run.sh": "echo a > $OUTPUT_DIR/a.txt\n" }, "first");
+    const second = await world.submit({ "run.sh": "sleep 1\n" }, "second");
+    await world.pass();
+    for (const uid of [first, second]) await decide(world.owner, uid, { decision: "approve" });
+    expect((await world.pass()).started).toEqual([first]);
+    const run = (await world.job(first)).meta.run!;
+    await waitUntil(() => fs.pathExists(path.join(runDir(world.paths, run.run_id), RESULT_FILE)), "the first run's result");
+    const pass = await world.pass();
+    expect(pass.started).toEqual([second]);
+    expect(pass.ran).toEqual([{ uid: first, status: "completed", message: "completed" }]);
+    const [a, b] = [await world.job(first), await world.job(second)];
+    // Started before the ended run's output was checked and its job moved: never more than one sandbox at once all the same.
+    expect(Date.parse(b.meta.started_at!)).toBeLessThanOrEqual(Date.parse(a.meta.completed_at!));
+    expect(world.lines.findIndex((l) => l.includes(`${second.slice(-8)} "second" started`))).toBeLessThan(
+      world.lines.findIndex((l) => l.includes(`${first.slice(-8)} completed`)),
+    );
+    expect(await fs.readFile(path.join(a.dir, "output", "a.txt"), "utf8")).toBe("a\n");
+    await world.settle();
+    expect((await world.job(second)).status).toBe("completed");
   });
 });
 

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 
 import fs from "node:fs";
 import path from "node:path";
-import { openRegularFile } from "./fsutil.ts";
+import { openRegularFile, readUntrustedFile } from "./fsutil.ts";
 import { UnsafeTreeError } from "./errors.ts";
 
 export interface TreeEntry {
@@ -161,12 +161,21 @@ export async function copyTreeHashed(from: string, to: string, entries?: TreeEnt
       manifest.update(manifestLine(entry.rel));
       continue;
     }
-    const { handle } = await openRegularFile(path.join(from, entry.rel));
-    const content = await handle.readFile().finally(() => handle.close());
-    await fs.promises.writeFile(target, content, { flag: "wx", mode: entry.mode | 0o600 });
+    const content = await readForCopy(path.join(from, entry.rel), entry.size);
+    fs.writeFileSync(target, content, { flag: "wx", mode: entry.mode | 0o600 });
     manifest.update(manifestLine(entry.rel, { size: content.length, sha256: createHash("sha256").update(content).digest("hex") }));
   }
   return manifest.digest("hex");
+}
+
+/** Files up to this size (most code) are read in place; larger ones through the thread pool (see fsutil.ts). */
+const IN_PLACE_BYTES = 1024 * 1024;
+
+/** A file of the tree, whole, opened as untrusted (no link, no FIFO): `size` is what the walk saw, the bytes are what is there now. */
+async function readForCopy(file: string, size: number): Promise<Buffer> {
+  if (size <= IN_PLACE_BYTES) return readUntrustedFile(file, Number.MAX_SAFE_INTEGER);
+  const { handle } = await openRegularFile(file);
+  return handle.readFile().finally(() => handle.close());
 }
 
 /**

@@ -1,5 +1,5 @@
 // One pass of the processor: lock → recover → intake (and cancel requests) → log pending →
-// count votes → apply decisions → collect finished runs → start approved ones (never waiting for them) → cleanup →
+// count votes → apply decisions → start approved jobs in the slots free (never waiting for them) → collect ended runs → cleanup →
 // unlock. Each step leaves every job in a state the next pass understands, so a pass can be killed
 // at any point.
 import fs from "node:fs";
@@ -24,7 +24,7 @@ import { publishMocks } from "./mock.ts";
 import { notify } from "./notify.ts";
 import { ensureOwnerKey } from "../sign/keys.ts";
 import { recover } from "./recover.ts";
-import { collectRuns, startApproved, type Ran } from "./runs.ts";
+import { collectRuns, endedRuns, startApproved, type Ran } from "./runs.ts";
 import type { AppConfig } from "../core/schemas.ts";
 import { describeSettings, settingsInForce, type Settings } from "../core/settings.ts";
 import { applyVotes, grantApprovers } from "../approval/votes.ts";
@@ -140,12 +140,13 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     await logPending(paths, pending, summary.intake.accepted.length, log);
     await applyVotes(paths, config.approvals, new Set(pending), log, approvalsChanged);
     summary.decided = await applyDecisions(paths, new Set(pending), log);
-    const collected = await collectRuns(paths, config, log);
+    const polled = await endedRuns(paths, config, log);
+    const started = full ? { started: [], ran: [], problem: full } : await startApproved(paths, config, log, polled.running);
+    const collected = await collectRuns(paths, config, log, polled.ended);
     await applyOutputVotes(paths, config.output_checkers, log);
-    const started = full ? { started: [], ran: [], problem: full } : await startApproved(paths, config, log, collected.running);
     summary.started = started.started;
-    summary.running = collected.running + started.started.length;
-    summary.ran = [...collected.ran, ...started.ran];
+    summary.running = polled.running + started.started.length;
+    summary.ran = [...collected, ...started.ran];
     summary.sandbox_problem = started.problem ?? null;
     // On a full disk the sweep runs now, not on its hourly turn: removing expired jobs frees room.
     summary.cleanup = await cleanup(paths, config, log, Date.now(), { now: full !== undefined });

@@ -1,10 +1,14 @@
-// The pass's two steps for runs, neither of which ever waits for a job:
-//   collectRuns:   each job in running/ is polled through the executor that started it; a finished run
-//                  is collected (logs, output, exit code, limits hit) and the job moves to completed or
-//                  failed; a run that ended without a result fails as "interrupted", partial logs kept.
-//   startApproved: approved jobs, oldest decision first, up to max_concurrent_jobs running at a time:
+// The pass's three steps for runs, none of which ever waits for a job:
+//   endedRuns:     each job in running/ is polled through the executor that started it: which runs
+//                  ended, and how many still run (a run that never began goes back to approved/ here)
+//   startApproved: approved jobs, oldest decision first, in the slots the still-running leave free:
 //                  stage the code, check the approval against the hash of the staged copy, launch the
 //                  run held at its gate, record the job as running, then say go.
+//   collectRuns:   each ended run is collected (logs, output, exit code, limits hit, output checks)
+//                  and its job moves to completed or failed; a run that ended without a result fails
+//                  as "interrupted", partial logs kept.
+// Starting comes before collecting: an ended run holds no sandbox, and the jobs started in its slot
+// run while the pass checks and signs what it left.
 import path from "node:path";
 import { failCodeChanged, verdictOn } from "../approval/verdict.ts";
 import { cancelRecorded, describeRun, noteQueued, RUN_RECORD, runDir, type Executor } from "../run/executor.ts";
@@ -35,11 +39,25 @@ export interface Ran {
   message: string;
 }
 
-/** Poll every running job; collect the finished. Returns what finished and how many still run. */
-export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log): Promise<{ ran: Ran[]; running: number }> {
+/** A run that ended, as its poll found it: to be collected. */
+interface Ended {
+  job: Job;
+  /** The executor that started it (none for a job started by a version that ran jobs inside the pass). */
+  executor: Executor | undefined;
+  end: { result: RunResult } | { lost: string; neverRan?: true | undefined };
+}
+
+/** What polling running/ found: the runs that ended, and how many still run (their slots taken). */
+export interface Polled {
+  ended: Ended[];
+  running: number;
+}
+
+/** Poll every running job: which runs ended (to collect), how many still run. Runs that never began go back to approved/. */
+export async function endedRuns(paths: QueuePaths, config: AppConfig, log: Log): Promise<Polled> {
   const rec: Recorder = { paths, log: prefixed(log, "run: ") };
   const { jobs, problems } = await listJobs(paths, ["running"]);
-  const ran: Ran[] = [];
+  const ended: Ended[] = [];
   let running = problems.length; // unreadable records are settled by recovery; their slots count meanwhile
   const unreachable = new Map<string, number>();
   // One executor of each kind for the whole step, so a cluster is asked once per pass, not once per job.
@@ -54,7 +72,7 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
       const ref = job.meta.run;
       if (!ref) {
         // Started by a version that ran jobs inside the pass, and that pass is gone.
-        ran.push(await finish(rec, config, job, undefined, { lost: "its pass stopped while it ran (crash, kill or reboot)" }));
+        ended.push({ job, executor: undefined, end: { lost: "its pass stopped while it ran (crash, kill or reboot)" } });
         continue;
       }
       const executor = await executorOf(ref.executor);
@@ -66,23 +84,29 @@ export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log
         running += 1;
         unreachable.set(poll.reason, (unreachable.get(poll.reason) ?? 0) + 1);
       } else if (poll.state === "never-started") await requeue(rec, job, executor);
-      else
-        ran.push(
-          await finish(
-            rec,
-            config,
-            job,
-            executor,
-            poll.state === "finished" ? { result: poll.result } : { lost: poll.reason, neverRan: poll.neverRan },
-          ),
-        );
+      else ended.push({ job, executor, end: poll.state === "finished" ? { result: poll.result } : { lost: poll.reason, neverRan: poll.neverRan } });
     } catch (error) {
       running += 1;
       reportJobError(rec.log, shortUid(job.uid), error);
     }
   }
   for (const [reason, count] of unreachable) rec.log(`${count} running job(s) left as they are, to be collected later: ${reason}`);
-  return { ran, running };
+  return { ended, running };
+}
+
+/** Collect the runs `endedRuns` found ended: each job leaves running/ for completed/ or failed/. */
+export async function collectRuns(paths: QueuePaths, config: AppConfig, log: Log, ended: readonly Ended[]): Promise<Ran[]> {
+  const rec: Recorder = { paths, log: prefixed(log, "run: ") };
+  const ran: Ran[] = [];
+  for (const { job, executor, end } of ended) {
+    try {
+      ran.push(await finish(rec, config, job, executor, end));
+    } catch (error) {
+      // It stays in running/, its run ended: the next pass collects it (its slot is free meanwhile).
+      reportJobError(rec.log, shortUid(job.uid), error);
+    }
+  }
+  return ran;
 }
 
 /**
@@ -238,7 +262,7 @@ async function checkResults(rec: Recorder, config: AppConfig, job: Job, results:
   }
 }
 
-/** Start approved jobs in the free slots. Returns what could not even be tried, and why. */
+/** Start approved jobs in the slots that `running` (runs still going) leave free. Returns what could not even be tried, and why. */
 export async function startApproved(
   paths: QueuePaths,
   config: AppConfig,

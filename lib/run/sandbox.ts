@@ -225,22 +225,23 @@ function systemDirs(): string[] {
 }
 
 /** Write the few files the stage needs and, for bwrap as root, hand the stage to `nobody`. */
-export async function prepareStageFiles(mode: SandboxMode, stage: Stage, dataPaths: DataPath[]): Promise<void> {
-  for (const dir of [stage.output, stage.home, stage.tmp, stage.etc, stage.data]) await fs.promises.mkdir(dir, { recursive: true });
-  await fs.promises.writeFile(path.join(stage.etc, "passwd"), `job:x:${SANDBOX_UID}:${SANDBOX_UID}:job:/home/job:/bin/sh\n`);
-  await fs.promises.writeFile(path.join(stage.etc, "group"), `job:x:${SANDBOX_UID}:\n`);
+// A stage's own files and folders are a handful, its code a copy just made: set up in place (see fsutil.ts).
+export function prepareStageFiles(mode: SandboxMode, stage: Stage, dataPaths: DataPath[]): void {
+  for (const dir of [stage.output, stage.home, stage.tmp, stage.etc, stage.data]) fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(stage.etc, "passwd"), `job:x:${SANDBOX_UID}:${SANDBOX_UID}:job:/home/job:/bin/sh\n`);
+  fs.writeFileSync(path.join(stage.etc, "group"), `job:x:${SANDBOX_UID}:\n`);
   if (mode === "none") {
-    for (const m of dataMounts(dataPaths)) await fs.promises.symlink(m.source, path.join(stage.data, m.target));
+    for (const m of dataMounts(dataPaths)) fs.symlinkSync(m.source, path.join(stage.data, m.target));
   }
-  if (mode === "bwrap" && process.getuid?.() === 0) await chownTree(stage.root, NOBODY, NOBODY);
+  if (mode === "bwrap" && process.getuid?.() === 0) chownTree(stage.root, NOBODY, NOBODY);
 }
 
-async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
-  await fs.promises.lchown(dir, uid, gid);
-  for (const entry of await fs.promises.readdir(dir, { withFileTypes: true })) {
+function chownTree(dir: string, uid: number, gid: number): void {
+  fs.lchownSync(dir, uid, gid);
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) await chownTree(full, uid, gid);
-    else await fs.promises.lchown(full, uid, gid);
+    if (entry.isDirectory()) chownTree(full, uid, gid);
+    else fs.lchownSync(full, uid, gid);
   }
 }
 

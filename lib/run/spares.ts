@@ -70,6 +70,9 @@ const swept = new Set<string>();
 export async function takeSpare(paths: QueuePaths, runId: string): Promise<{ dir: string; pid: number; start: string; wake(): void } | undefined> {
   const to = path.join(paths.runs, runId);
   fs.mkdirSync(paths.runs, { recursive: true, mode: 0o700 });
+  // Words already on the lifelines are heard first: a spare says "back" before its result is written,
+  // so one whose run this pass found ended is among the spares by now.
+  if (busy.size > 0) await new Promise(setImmediate);
   while (spares.length > 0) {
     const spare = spares.shift()!;
     const wake = () => spare.line?.write("request\n");

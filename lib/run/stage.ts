@@ -90,11 +90,11 @@ export async function stageJob(
   dataPaths: DataPath[],
   sub = "",
 ): Promise<{ runId: string; stage: Stage; codeHash: string }> {
-  const dir = await fs.promises.mkdtemp(path.join(root, "run-"));
+  const dir = fs.mkdtempSync(path.join(root, "run-"));
   const stage = stageLayout(path.join(dir, sub));
   try {
     const codeHash = await copyTreeHashed(code, stage.work);
-    await prepareStageFiles(mode, stage, dataPaths);
+    prepareStageFiles(mode, stage, dataPaths);
     return { runId: path.basename(dir), stage, codeHash };
   } catch (error) {
     await removeTree(dir).catch(expected("a stage left is swept by recovery"));

@@ -12,13 +12,13 @@
 //   3. write started (when the job really began: a Slurm job may have waited in the queue), run the
 //      job (execute.ts); a stop file from the pass (a cancellation) or SIGTERM (scancel, anyone else)
 //      stops it the same way a limit does
-//   4. write result.json, remove the stage, touch the wake file; then exit, or, a spare of the warm
-//      loop, go back among the spares for the next run (waiting-spare.ts)
+//   4. a spare of the warm loop goes back among the spares for the next run (waiting-spare.ts); then
+//      write result.json, remove the stage, touch the wake file, and exit or take that next run
 import fs from "node:fs";
 import path from "node:path";
 import { isDiskFull } from "../core/disk-space.ts";
 import { errorMessage } from "../core/errors.ts";
-import { exists, ifExists, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
+import { exists, ifExists, inPlace, readJsonFile, writeFileAtomic, writeJsonAtomic } from "../core/fsutil.ts";
 import { isRunning } from "../core/lock.ts";
 import { removeTree } from "../core/remove.ts";
 import { execute } from "./execute.ts";
@@ -80,10 +80,11 @@ export async function supervise(runDir: string, options: { comeBack?: () => void
     } finally {
       told.close();
     }
+    // Back among the spares before the result is there to be seen: a pass that finds the run ended
+    // starts the next job in this process (its request waits on the lifeline until this one is done).
+    if (!signalled) options.comeBack?.();
     await writeJsonAtomic(path.join(runDir, RESULT_FILE), result);
     await removeTree(request.stage).catch(expected("the pass's recovery removes what is left"));
-    // Back among the spares before the wake-up: the pass it wakes starts the next job in it.
-    if (!signalled) options.comeBack?.();
     // A touch, written in place: only its mtime and its event count, nobody reads it, and a supervisor
     // killed mid-write must not leave a temp file in the owner's state folder.
     if (request.wake)
@@ -202,16 +203,21 @@ export async function startOf(runDir: string): Promise<{ neverStarted: true } | 
 }
 
 /** For the pass: say go to a supervisor gated by a file, after the run is recorded. */
-export async function sayGo(runDir: string): Promise<void> {
-  await fs.promises.writeFile(path.join(runDir, GO_FILE), "go\n", { mode: 0o600 });
+export function sayGo(runDir: string): Promise<void> {
+  return say(path.join(runDir, GO_FILE), "go\n");
 }
 
 /** For the pass: stop a running job (a cancellation); its result then says it was stopped. */
-export async function sayStop(runDir: string): Promise<void> {
-  await fs.promises.writeFile(path.join(runDir, STOP_FILE), "stop\n", { mode: 0o600 });
+export function sayStop(runDir: string): Promise<void> {
+  return say(path.join(runDir, STOP_FILE), "stop\n");
 }
 
 /** For the pass: tell a supervisor gated by a file that its run was given up (never recorded): it runs nothing. */
-export async function sayNoGo(runDir: string): Promise<void> {
-  await fs.promises.writeFile(path.join(runDir, NO_GO_FILE), "no\n", { mode: 0o600 });
+export function sayNoGo(runDir: string): Promise<void> {
+  return say(path.join(runDir, NO_GO_FILE), "no\n");
+}
+
+/** A word to a supervisor: a tiny file in its run's folder, written in place (it is on the way from a decision to the job's start). */
+function say(file: string, word: string): Promise<void> {
+  return inPlace(() => fs.writeFileSync(file, word, { mode: 0o600 }));
 }

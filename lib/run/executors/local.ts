@@ -59,7 +59,9 @@ export function localExecutor(paths: QueuePaths, mode: SandboxMode, dataPaths: D
       const spare = await takeSpare(paths, staged.runId);
       const dir = spare?.dir ?? makeRunDir(paths, staged.runId);
       try {
-        await writeJsonAtomic(path.join(dir, REQUEST_FILE), request);
+        // Not flushed to disk: only this run's supervisor reads it, and a power cut ends that supervisor
+        // anyway (the pass then fails the job as interrupted, from its pid and missing result).
+        await writeJsonAtomic(path.join(dir, REQUEST_FILE), request, { durable: false });
       } finally {
         spare?.wake();
       }
