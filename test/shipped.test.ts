@@ -439,6 +439,26 @@ describe("every README command through scripts/scq.sh and the approve/reject scr
   });
 });
 
+describe("npm run bench, the README's command for its figures", () => {
+  test("one part at small sizes: its rows, each with a figure, and the machine it ran on; exit 0", async () => {
+    const bench = await execa("npm", ["run", "-s", "bench"], {
+      cwd: APP_DIR,
+      env: { BENCH_ONLY: "trivial", BENCH_TRIVIAL_JOBS: "4", BENCH_TRIVIAL_ROUNDS: "2", BENCH_RUNS: "1" },
+      reject: false,
+    });
+    expect(bench.exitCode, String(bench.stderr)).toBe(0);
+    const out = String(bench.stdout);
+    expect(out).toMatch(/syft-code-queue bench — \d{4}-\d\d-\d\d, \d+ × .+, \d+ GiB, Node v\d+/);
+    expect(out).toMatch(
+      /trivial jobs, 2 at a time, 2 rounds of 4: per job, queue vs bwrap by hand +│ \d+ ms vs \d+ ms: ×[\d.]+ \(rounds ×[\d.]+, ×[\d.]+\) +│ ≤ 3× +│ (met|MISSED)/,
+    );
+    expect(out).toMatch(/CPU of the whole machine \(\d+ cores\) per job, queue vs by hand +│ \d+ ms vs \d+ ms/);
+    // Its temp datasites are gone.
+    expect(String(bench.stderr)).toMatch(/in (\S+)\n/);
+    expect(await fs.pathExists(/in (\S+)\n/.exec(String(bench.stderr))![1]!)).toBe(false);
+  });
+});
+
 describe("the output, rules and follow-up commands through scripts/scq.sh", () => {
   test("checks, release file by file (withhold, request changes, exception), submit --revises, rules add|list|remove, mine --watch, cancel of a running job", async () => {
     const install = await installed({ output_checks: { blocking: ["small-count"] } });
