@@ -11,6 +11,7 @@ import type { Job } from "../lib/core/job.ts";
 import { decide } from "../lib/approval/decisions.ts";
 import { isRunning, processStartTime } from "../lib/core/lock.ts";
 import { executorFor } from "../lib/run/which-executor.ts";
+import { startDetached } from "../lib/run/detached.ts";
 import { APP_DIR } from "../lib/core/paths.ts";
 import { appliedLimits } from "../lib/run/limits.ts";
 import { bwrapReady, makeWorld, OWNER, readLog, runScript, SCIENTIST, sleeperJob, worldArgs, type World } from "./helpers.ts";
@@ -132,6 +133,22 @@ describe("crash safety", () => {
     expect(await readLog(job)).toBe("before\nafter\n");
     expect(await fs.readFile(path.join(job.dir, "output", "out.txt"), "utf8")).toBe("out\n");
     expect((await verifyAudit(world.paths)).ok).toBe(true);
+  });
+
+  test("a run's supervisor whose folder is removed while it starts ends, never waiting for ever", async () => {
+    const world = await makeWorld({ sandbox: { mode } });
+    // At several moments of its start (Node loading it, reading its request): each one must end.
+    const started = await Promise.all(
+      [0, 25, 50, 100, 150, 200, 300, 500].map(async (delay, i) => {
+        const dir = path.join(world.paths.runs, `run-gone-${i}`);
+        await fs.mkdirp(dir);
+        const { pid } = await startDetached(dir);
+        await sleep(delay);
+        await fs.remove(dir);
+        return pid;
+      }),
+    );
+    for (const pid of started) await waitFor(`supervisor ${pid} to end`, () => Promise.resolve(processStartTime(pid) === undefined));
   });
 
   test("kill -9 of a job's supervisor: its sandbox dies with it, the job fails as interrupted, partial logs kept", async () => {

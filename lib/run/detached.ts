@@ -31,7 +31,11 @@ export async function startDetached(dir: string, { spare = false } = {}): Promis
     // A background job's stdin is /dev/null unless redirected: a spare's lifeline (fd 3) becomes its stdin.
     const script = spare ? '"$@" <&3 3<&- >&2 & echo $!' : '"$@" >&2 & echo $!';
     const shell = spawn("/bin/sh", ["-c", script, "sh", file, ...args, ...(spare ? ["--spare"] : []), dir], {
-      cwd: dir,
+      // A spare lives in its folder: renamed to a run's folder, it finds its request there. A run's
+      // supervisor is told its folder and starts from "/": a folder removed while Node still loads
+      // the supervisor (from the sources, tsx's loader resolves against the working folder) would
+      // leave it waiting for ever.
+      cwd: spare ? dir : "/",
       detached: true,
       stdio: spare ? ["ignore", "pipe", out.fd, "pipe"] : ["ignore", "pipe", out.fd],
       env: supervisorEnv(),
