@@ -32,9 +32,8 @@ export async function startDetached(dir: string, { spare = false } = {}): Promis
     const script = spare ? '"$@" <&3 3<&- >&2 & echo $!' : '"$@" >&2 & echo $!';
     const shell = spawn("/bin/sh", ["-c", script, "sh", file, ...args, ...(spare ? ["--spare"] : []), dir], {
       // A spare lives in its folder: renamed to a run's folder, it finds its request there. A run's
-      // supervisor is told its folder and starts from "/": a folder removed while Node still loads
-      // the supervisor (from the sources, tsx's loader resolves against the working folder) would
-      // leave it waiting for ever.
+      // supervisor is told its folder and starts from "/": started from the sources (through tsx's
+      // loader), one whose working folder was removed while Node still loaded it hung for good.
       cwd: spare ? dir : "/",
       detached: true,
       stdio: spare ? ["ignore", "pipe", out.fd, "pipe"] : ["ignore", "pipe", out.fd],
