@@ -59,9 +59,10 @@ export async function supervise(runDir: string, options: { comeBack?: () => void
   process.on("SIGINT", onSignal);
   try {
     if (!(await gate(request, runDir))) {
+      // Back among the spares before the outcome is there to be seen, as after a run (below).
+      if (!signalled) options.comeBack?.();
       await writeFileAtomic(path.join(runDir, NOT_STARTED_FILE), `${new Date().toISOString()}\n`);
       await removeTree(request.stage).catch(expected("a stage left is swept by the pass's recovery"));
-      if (!signalled) options.comeBack?.();
       return { ran: false, signalled };
     }
     // A hint (the pass falls back to the time it recorded): not worth a disk flush before the job starts.
