@@ -17,6 +17,15 @@ async function killedPass(world: World, point: string): Promise<void> {
   expect(pass.signal, `the pass was to be killed at ${point}; it said:\n${pass.stdout}\n${pass.stderr}`).toBe("SIGKILL");
 }
 
+/** A job taken in and approved (its approval not applied yet), in a queue without a sandbox. */
+async function approvedJob(files: Record<string, string> = { "run.sh": "echo ran\n" }): Promise<{ world: World; uid: string }> {
+  const world = await makeWorld({ sandbox: { mode: "none" } });
+  const uid = await world.submit(files);
+  await world.pass();
+  await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+  return { world, uid };
+}
+
 async function events(world: World, uid: string): Promise<string[]> {
   return (await readAudit(world.paths)).filter((e) => e.uid === uid).map((e) => e.event);
 }
@@ -62,10 +71,7 @@ describe("a pass killed at any step loses nothing", () => {
   );
 
   test.each(START_POINTS)("an approved job, the pass killed at %s: it runs exactly once and completes", async (point) => {
-    const world = await makeWorld({ sandbox: { mode: "none" } });
-    const uid = await world.submit({ "run.sh": 'echo ran\necho done > "$OUTPUT_DIR/out.txt"\n' });
-    await world.pass();
-    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    const { world, uid } = await approvedJob({ "run.sh": 'echo ran\necho done > "$OUTPUT_DIR/out.txt"\n' });
     await killedPass(world, point);
     await world.settle();
     const job = await world.job(uid);
@@ -81,10 +87,7 @@ describe("a pass killed at any step loses nothing", () => {
   });
 
   test("killed between an audit line and the record of the log's end: scq audit verify says the log goes on from it, and the next append records the end", async () => {
-    const world = await makeWorld({ sandbox: { mode: "none" } });
-    const uid = await world.submit({ "run.sh": "echo ran\n" });
-    await world.pass();
-    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    const { world, uid } = await approvedJob();
     await killedPass(world, "audit:appended");
     const behind = await runScript("scq.ts", ["audit", "verify", ...worldArgs(world)]);
     expect(behind.exitCode, behind.stderr).toBe(0);
@@ -96,10 +99,7 @@ describe("a pass killed at any step loses nothing", () => {
   });
 
   test("a journal entry cut off as a temp file is not replayed: the job's events are not repeated however many passes follow", async () => {
-    const world = await makeWorld({ sandbox: { mode: "none" } });
-    const uid = await world.submit({ "run.sh": "echo ran\n" });
-    await world.pass();
-    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    const { world, uid } = await approvedJob();
     await world.settle();
     // What a pass killed inside writeJsonAtomic of a journal entry leaves: the whole entry, in its temp file.
     const journal = path.join(world.paths.state, "journal");
@@ -118,10 +118,7 @@ describe("a pass killed at any step loses nothing", () => {
 
 describe("a supervisor whose pass is gone", () => {
   test("alive long after it should have heard go, never having begun the job: it is stopped and the job runs once, in its turn", async () => {
-    const world = await makeWorld({ sandbox: { mode: "none" } });
-    const uid = await world.submit({ "run.sh": "echo ran\n" });
-    await world.pass();
-    await decide(world.owner, uid, { decision: "approve", reason: "fine" });
+    const { world, uid } = await approvedJob();
     await killedPass(world, "start:recorded");
     // Its supervisor heard the pipe close and said so; make it one that never heard anything instead:
     // a live process holding the run, recorded as started well past the supervisor's wait for go.
