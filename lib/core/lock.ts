@@ -111,10 +111,14 @@ async function releaseLock(file: string, mine: LockInfo): Promise<void> {
   }
 }
 
-/** Run `fn` holding a short-lived lock, waiting for it up to `timeoutMs`. */
+/**
+ * Run `fn` holding a short-lived lock, waiting for it up to `timeoutMs`. Such a lock is held for a
+ * millisecond or two (an audit append), so the wait starts at about a millisecond and doubles: a
+ * fixed wait of tens of ms would cost a pass that meets an `scq approve` at work more than the work.
+ */
 export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
     const lock = await tryLock(file);
     if (lock.acquired) {
       try {
@@ -124,6 +128,6 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, timeou
       }
     }
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${file} held by pid ${lock.holder.pid}`);
-    await sleep(20 + Math.random() * 30);
+    await sleep(wait * (0.5 + Math.random()));
   }
 }
