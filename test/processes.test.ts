@@ -594,8 +594,8 @@ describe("entry points", () => {
     expect(passesIn(seen.out)).toBeGreaterThan(before);
   });
 
-  test("run.sh --loop keeps a spare supervisor that takes job after job: a cancel stops only its own run, a dead spare is replaced, spares retire with their loop", async () => {
-    const world = await makeWorld({ sandbox: { mode }, interval: 3600, max_concurrent_jobs: 2 });
+  test("run.sh --loop keeps a spare supervisor that takes job after job: a cancel stops only its own run, a dead spare is replaced, more wait when more may run, spares retire with their loop", async () => {
+    const world = await makeWorld({ sandbox: { mode }, interval: 3600, max_concurrent_jobs: 1 });
     const { seen } = loopOf(world);
     const spares = path.join(world.paths.state, "spares");
     // The spare itself: Node, not the shell that started it (whose command line names it for a moment).
@@ -613,7 +613,7 @@ describe("entry points", () => {
       return uid;
     };
     const finished = (job: Job) => job.status === "completed" || job.status === "failed";
-    // (Two at a time: while a job runs a second spare is started; the one back from a run is taken first.)
+    // (One at a time, so one spare: the same process runs job after job.)
     const first = await waitFor("a spare supervisor", spare);
     expect(await fs.readdir(spares)).toHaveLength(1);
     const one = await run({ "run.sh": "echo 7 > $OUTPUT_DIR/n.txt\n" }, finished);
@@ -644,11 +644,19 @@ describe("entry points", () => {
     expect((await world.job(four)).meta.run).not.toMatchObject({ pid: first });
     await waitFor("the dead spare's folder removed", async () => !(await fs.readdir(spares)).includes(home!));
 
+    // More may run at once (config.json edited, read by the next pass): as many spares while a job
+    // runs, and once nothing runs, four of them wait.
+    await fs.writeJson(world.configFile, { ...(await fs.readJson(world.configFile)), max_concurrent_jobs: 6 });
+    await run({ "run.sh": "sleep 1\n" }, finished);
+    await waitFor("four spares", async () => (await fs.readdir(spares)).length === 4);
+    await sleep(1000);
+    expect(await fs.readdir(spares)).toHaveLength(4);
+
     // The loop killed with -9: its spares read the end of their lifeline, retire and remove their folders.
-    const last = await waitFor("a spare", spare);
+    const spareNodes = (await execa("pgrep", ["-f", `supervise.*--spare ${spares}`], { reject: false })).stdout.trim().split("\n").map(Number);
     const warm = (await execa("pgrep", ["-f", `process.*--loop.*${world.dataDir}`], { reject: false })).stdout.trim().split("\n")[0];
     process.kill(Number(warm), "SIGKILL");
-    await waitFor("the spare retired", () => Promise.resolve(processStartTime(last) === undefined));
+    await waitFor("the spares retired", () => Promise.resolve(spareNodes.every((pid) => processStartTime(pid) === undefined)));
     expect(await fs.readdir(spares)).toEqual([]);
   });
 
