@@ -1,7 +1,7 @@
 // One pass of the processor: lock → recover → intake (and cancel requests) → log pending →
-// count votes → apply decisions → start approved jobs in the slots free (never waiting for them) → collect ended runs → cleanup →
-// unlock. Each step leaves every job in a state the next pass understands, so a pass can be killed
-// at any point.
+// count votes → apply decisions → start approved jobs in the slots free (never waiting for them) →
+// collect ended runs (the audit lines of these steps' changes written together) → cleanup → unlock.
+// Each step leaves every job in a state the next pass understands, so a pass can be killed at any point.
 import fs from "node:fs";
 import path from "node:path";
 import { applyCancellations } from "./cancel.ts";
@@ -14,7 +14,7 @@ import { asDiskFull, diskFull, isDiskFull, keepReserve, releaseReserve, unlessDi
 import { exists, writeJsonAtomic } from "../core/fsutil.ts";
 import { intake, type IntakeResult } from "./intake.ts";
 import { refreshIndex, statusUids } from "../queue/listing.ts";
-import { now } from "../queue/lifecycle.ts";
+import { now, oneAuditWrite } from "../queue/lifecycle.ts";
 import { tryLock } from "../core/lock.ts";
 import type { Context } from "../core/context.ts";
 import { consoleLog, silentLog, type Log } from "../core/log.ts";
@@ -138,16 +138,19 @@ export async function runPass({ dataDir, owner, config, settings = settingsInFor
     const pending = (await statusUids(paths, ["pending"])).get("pending") ?? [];
     summary.pending = pending.length;
     await logPending(paths, pending, summary.intake.accepted.length, log);
-    await applyVotes(paths, config.approvals, new Set(pending), log, approvalsChanged);
-    summary.decided = await applyDecisions(paths, new Set(pending), log);
-    const polled = await endedRuns(paths, config, log);
-    const started = full ? { started: [], ran: [], problem: full } : await startApproved(paths, config, log, polled.running);
-    const collected = await collectRuns(paths, config, log, polled.ended);
-    await applyOutputVotes(paths, config.output_checkers, log);
-    summary.started = started.started;
-    summary.running = polled.running + started.started.length;
-    summary.ran = [...collected, ...started.ran];
-    summary.sandbox_problem = started.problem ?? null;
+    // From the decisions to the collections, the audit lines of every change are written together.
+    await oneAuditWrite(paths, async () => {
+      await applyVotes(paths, config.approvals, new Set(pending), log, approvalsChanged);
+      summary.decided = await applyDecisions(paths, new Set(pending), log);
+      const polled = await endedRuns(paths, config, log);
+      const started = full ? { started: [], ran: [], problem: full } : await startApproved(paths, config, log, polled.running);
+      const collected = await collectRuns(paths, config, log, polled.ended);
+      await applyOutputVotes(paths, config.output_checkers, log);
+      summary.started = started.started;
+      summary.running = polled.running + started.started.length;
+      summary.ran = [...collected, ...started.ran];
+      summary.sandbox_problem = started.problem ?? null;
+    });
     // On a full disk the sweep runs now, not on its hourly turn: removing expired jobs frees room.
     summary.cleanup = await cleanup(paths, config, log, Date.now(), { now: full !== undefined });
     if (indexNow?.(summary) ?? true) await settleForeignMoves(paths, await refreshIndex(paths), log);

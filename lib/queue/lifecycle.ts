@@ -28,17 +28,24 @@
  *
  * One call is one change, always in this order: (0) write a journal entry (the pass's private state,
  * journal/<uid>.json) naming the change; (1) write the new metadata atomically (temp file, rename) in
- * the job's current folder; (2) rename the folder into jobs/<new status>/; (3) append exactly one audit
- * event; (4) write one log line; (5) remove the journal entry. The next pass's recovery reads only the
- * journal: a change cut off before (2) is finished or undone (with its own "recovered" event), one cut
- * off after (2) gets the audit line it may have missed. So recovery never has to read every job.
+ * the job's current folder; (2) rename the folder into jobs/<new status>/; (3) write one log line;
+ * (4) append exactly one audit event; (5) remove the journal entry. The next pass's recovery reads only
+ * the journal: a change cut off before (2) is finished or undone (with its own "recovered" event), one
+ * cut off after (2) gets the audit line it may have missed. So recovery never has to read every job.
+ *
+ * Within `oneAuditWrite` (a pass, from its decisions to its collections) (4) and (5) wait for the end:
+ * the audit lines of all its changes are then appended in one write under one lock, with one flush for
+ * them and one for the log's head, instead of those for each change. That is safe because of the journal: a
+ * pass cut off before then leaves entries whose lines the next pass writes. A job changed twice in one
+ * pass (approved, then started) has its first line written before its second entry, so an entry is
+ * never replaced while its line is unwritten.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { forgetAdmitted, recordAdmitted } from "./admitted.ts";
 import * as z from "zod";
 import { appendAudit, auditHasSince, type AuditInput } from "./audit.ts";
-import { BugError } from "../core/errors.ts";
+import { BugError, errorMessage } from "../core/errors.ts";
 import { faultPoint } from "../core/fault.ts";
 import { listDirs, writeJsonAtomic } from "../core/fsutil.ts";
 import { recordToDisk } from "./job-record.ts";
@@ -83,8 +90,45 @@ export interface Change {
 }
 
 async function record(rec: Recorder, uid: string, change: Change): Promise<void> {
-  await appendAudit(rec.paths, { event: change.event, uid, by: change.by ?? null, detail: change.detail ?? {} });
   rec.log(`${shortUid(uid)} ${change.say}`);
+  await appendAudit(rec.paths, auditInput(uid, change));
+}
+
+function auditInput(uid: string, change: Change): AuditInput {
+  return { event: change.event, uid, by: change.by ?? null, detail: change.detail ?? {} };
+}
+
+/** Changes whose audit lines wait for the end of `oneAuditWrite`, by audit log. */
+const unwritten = new Map<string, { rec: Recorder; uid: string; change: Change }[]>();
+
+/**
+ * `work` with the audit lines of the changes it makes appended together at its end (see the head of
+ * this file). A line that cannot be written then is said, and left to the next pass's recovery.
+ */
+export async function oneAuditWrite<T>(paths: QueuePaths, work: () => Promise<T>): Promise<T> {
+  unwritten.set(paths.audit, []);
+  try {
+    return await work();
+  } finally {
+    await writeUnwritten(paths);
+    unwritten.delete(paths.audit);
+  }
+}
+
+async function writeUnwritten(paths: QueuePaths): Promise<void> {
+  const changes = unwritten.get(paths.audit)?.splice(0) ?? [];
+  // All appended before the first is written: one drain of the audit log takes them all (audit.ts).
+  await Promise.all(
+    changes.map(async ({ rec, uid, change }) => {
+      try {
+        await appendAudit(rec.paths, auditInput(uid, change));
+        faultPoint("change:recorded");
+        fs.rmSync(journalFile(rec.paths, uid), { force: true });
+      } catch (error) {
+        rec.log(`${shortUid(uid)} its audit line is not written yet (${errorMessage(error)}): the next pass writes it from the journal`);
+      }
+    }),
+  );
 }
 
 /** A change under way, as the journal keeps it until its audit line is written. */
@@ -106,14 +150,26 @@ export function journalDir(paths: QueuePaths): string {
   return path.join(paths.state, "journal");
 }
 
+function journalFile(paths: QueuePaths, uid: string): string {
+  return path.join(journalDir(paths), `${uid}.json`);
+}
+
 /** Steps (0)–(5) around `work`, which does (1) and (2). */
 async function journaled<T>(rec: Recorder, entry: Omit<JournalEntry, "at">, work: () => Promise<T>): Promise<T> {
-  const file = path.join(journalDir(rec.paths), `${entry.uid}.json`);
+  const waiting = unwritten.get(rec.paths.audit);
+  // This job's last change has its line written before its entry is replaced by this one's.
+  if (waiting?.some((change) => change.uid === entry.uid)) await writeUnwritten(rec.paths);
+  const file = journalFile(rec.paths, entry.uid);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   await writeJsonAtomic(file, { ...entry, at: now() });
   faultPoint("change:journaled");
   const result = await work();
   faultPoint("change:moved");
+  if (waiting) {
+    rec.log(`${shortUid(entry.uid)} ${entry.change.say}`);
+    waiting.push({ rec, uid: entry.uid, change: entry.change });
+    return result;
+  }
   await record(rec, entry.uid, entry.change);
   faultPoint("change:recorded");
   fs.rmSync(file, { force: true });
@@ -123,12 +179,12 @@ async function journaled<T>(rec: Recorder, entry: Omit<JournalEntry, "at">, work
 /** Recovery's part: append the audit line a change cut off after its folder move may have missed, and close its journal entry. */
 export async function completeRecorded(rec: Recorder, entry: JournalEntry): Promise<void> {
   if (!(await auditHasSince(rec.paths, entry.uid, entry.change.event, entry.at))) await record(rec, entry.uid, entry.change);
-  await fs.promises.rm(path.join(journalDir(rec.paths), `${entry.uid}.json`), { force: true });
+  await fs.promises.rm(journalFile(rec.paths, entry.uid), { force: true });
 }
 
 /** Close a journal entry whose change never started (cut off before its metadata was written). */
 export async function dropJournal(paths: QueuePaths, uid: string): Promise<void> {
-  await fs.promises.rm(path.join(journalDir(paths), `${uid}.json`), { force: true });
+  await fs.promises.rm(journalFile(paths, uid), { force: true });
 }
 
 function nextMetadata(job: Job, patch: Partial<JobMetadata>, status: JobStatus): JobMetadata {
