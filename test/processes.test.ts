@@ -598,11 +598,15 @@ describe("entry points", () => {
     const world = await makeWorld({ sandbox: { mode }, interval: 3600, max_concurrent_jobs: 1 });
     const { seen } = loopOf(world);
     const spares = path.join(world.paths.state, "spares");
-    // The spare itself: Node, not the shell that started it (whose command line names it for a moment).
-    const spare = async () => {
+    // The spares themselves: Node, not the shells that started them (whose command lines name them for a moment).
+    const spareNodes = async () => {
       const found = (await execa("pgrep", ["-f", `supervise.*--spare ${spares}`], { reject: false })).stdout.trim().split("\n").filter(Boolean);
       const nodes = [];
       for (const pid of found) if ((await fs.readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() === "node") nodes.push(Number(pid));
+      return nodes;
+    };
+    const spare = async () => {
+      const nodes = await spareNodes();
       return nodes.length === 1 ? nodes[0] : undefined;
     };
     const run = async (files: Record<string, string>, until: (job: Job) => boolean) => {
@@ -653,10 +657,11 @@ describe("entry points", () => {
     expect(await fs.readdir(spares)).toHaveLength(4);
 
     // The loop killed with -9: its spares read the end of their lifeline, retire and remove their folders.
-    const spareNodes = (await execa("pgrep", ["-f", `supervise.*--spare ${spares}`], { reject: false })).stdout.trim().split("\n").map(Number);
+    const waiting = await spareNodes();
+    expect(waiting).toHaveLength(4);
     const warm = (await execa("pgrep", ["-f", `process.*--loop.*${world.dataDir}`], { reject: false })).stdout.trim().split("\n")[0];
     process.kill(Number(warm), "SIGKILL");
-    await waitFor("the spares retired", () => Promise.resolve(spareNodes.every((pid) => processStartTime(pid) === undefined)));
+    await waitFor("the spares retired", () => Promise.resolve(waiting.every((pid) => processStartTime(pid) === undefined)));
     expect(await fs.readdir(spares)).toEqual([]);
   });
 

@@ -89,9 +89,21 @@ export interface Change {
   say: string;
 }
 
+/** Steps (3) and (4): the change's log line, then its audit line. */
 async function record(rec: Recorder, uid: string, change: Change): Promise<void> {
-  rec.log(`${shortUid(uid)} ${change.say}`);
+  say(rec, uid, change);
   await appendAudit(rec.paths, auditInput(uid, change));
+}
+
+function say(rec: Recorder, uid: string, change: Change): void {
+  rec.log(`${shortUid(uid)} ${change.say}`);
+}
+
+/** Steps (4) and (5): the audit line of a change already said, then its journal entry removed. */
+async function closeWithLine(rec: Recorder, uid: string, change: Change): Promise<void> {
+  await appendAudit(rec.paths, auditInput(uid, change));
+  faultPoint("change:recorded");
+  fs.rmSync(journalFile(rec.paths, uid), { force: true });
 }
 
 function auditInput(uid: string, change: Change): AuditInput {
@@ -121,9 +133,7 @@ async function writeUnwritten(paths: QueuePaths): Promise<void> {
   await Promise.all(
     changes.map(async ({ rec, uid, change }) => {
       try {
-        await appendAudit(rec.paths, auditInput(uid, change));
-        faultPoint("change:recorded");
-        fs.rmSync(journalFile(rec.paths, uid), { force: true });
+        await closeWithLine(rec, uid, change);
       } catch (error) {
         rec.log(`${shortUid(uid)} its audit line is not written yet (${errorMessage(error)}): the next pass writes it from the journal`);
       }
@@ -165,14 +175,9 @@ async function journaled<T>(rec: Recorder, entry: Omit<JournalEntry, "at">, work
   faultPoint("change:journaled");
   const result = await work();
   faultPoint("change:moved");
-  if (waiting) {
-    rec.log(`${shortUid(entry.uid)} ${entry.change.say}`);
-    waiting.push({ rec, uid: entry.uid, change: entry.change });
-    return result;
-  }
-  await record(rec, entry.uid, entry.change);
-  faultPoint("change:recorded");
-  fs.rmSync(file, { force: true });
+  say(rec, entry.uid, entry.change);
+  if (waiting) waiting.push({ rec, uid: entry.uid, change: entry.change });
+  else await closeWithLine(rec, entry.uid, entry.change);
   return result;
 }
 
