@@ -51,9 +51,17 @@ export interface World {
 export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise<World> {
   const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), "scq-test-"));
   onTestFinished(async () => {
-    // rm walks by folder fd: trees deeper than PATH_MAX (hostile tests make them) go too.
-    await execa("chmod", ["-R", "u+rwx", root], { reject: false });
-    await execa("rm", ["-rf", root]);
+    // A run a test left going (runs are detached) would write on into the folder while rm walks it:
+    // its supervisor and the job's processes name the folder on their command lines.
+    await execa("pkill", ["-KILL", "-f", `${root}/`], { reject: false });
+    for (let attempt = 1; ; attempt++) {
+      // rm walks by folder fd: trees deeper than PATH_MAX (hostile tests make them) go too.
+      await execa("chmod", ["-R", "u+rwx", root], { reject: false });
+      const rm = await execa("rm", ["-rf", root], { reject: attempt === 5 });
+      if (rm.exitCode === 0) break;
+      // A killed process may take a moment to stop writing.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   });
   const dataDir = path.join(root, "SyftBox");
   for (const email of [OWNER, SCIENTIST]) await fs.mkdirp(datasiteDir(dataDir, email));

@@ -170,8 +170,9 @@ describe.skipIf(!ready)("leak or deceive", () => {
     expect(review.stdout).toMatch(/run\.sh:4 {2}control or bidirectional characters/);
 
     await decide(world.owner, uid, { decision: "approve" });
-    await world.pass();
+    await world.settle();
     const logs = await runScript("scq.ts", ["logs", uid, ...worldArgs(world, SCIENTIST)]);
+    expect(logs.stdout).toContain("counting rows");
     expect(logs.stdout).not.toContain("\u001b");
 
     const server = await startUiServer(world.owner, { port: 0 });
