@@ -12,6 +12,7 @@ import type { Job } from "../lib/core/job.ts";
 import { readJob } from "../lib/queue/jobs.ts";
 import { runPass, type PassSummary } from "../lib/pass/pass.ts";
 import { APP_DIR, datasiteDir, queuePaths, type QueuePaths } from "../lib/core/paths.ts";
+import { removeTree } from "../lib/core/remove.ts";
 import { sandboxProblem } from "../lib/run/sandbox.ts";
 import { AppConfigSchema, JOB_STATUSES, type AppConfig } from "../lib/core/schemas.ts";
 import { settingsInForce } from "../lib/core/settings.ts";
@@ -54,13 +55,16 @@ export async function makeWorld(overrides: DeepPartial<AppConfig> = {}): Promise
     // A run a test left going (runs are detached) would write on into the folder while rm walks it:
     // its supervisor and the job's processes name the folder on their command lines.
     await execa("pkill", ["-KILL", "-f", `${root}/`], { reject: false });
+    // removeTree gets through trees deeper than PATH_MAX and folders a job made unwritable (hostile tests make both).
     for (let attempt = 1; ; attempt++) {
-      // rm walks by folder fd: trees deeper than PATH_MAX (hostile tests make them) go too.
-      await execa("chmod", ["-R", "u+rwx", root], { reject: false });
-      const rm = await execa("rm", ["-rf", root], { reject: attempt === 5 });
-      if (rm.exitCode === 0) break;
-      // A killed process may take a moment to stop writing.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      try {
+        await removeTree(root);
+        break;
+      } catch (error) {
+        if (attempt === 5) throw error;
+        // A killed process may take a moment to stop writing.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
     }
   });
   const dataDir = path.join(root, "SyftBox");
