@@ -453,6 +453,7 @@ describe("npm run bench, the README's command for its figures", () => {
       /trivial jobs, 2 at a time, 2 rounds of 4: per job, queue vs bwrap by hand +│ \d+ ms vs \d+ ms: ×[\d.]+ \(rounds ×[\d.]+, ×[\d.]+\) +│ ≤ 3× +│ (met|MISSED)/,
     );
     expect(out).toMatch(/CPU of the whole machine \(\d+ cores\) per job, queue vs by hand +│ \d+ ms vs \d+ ms/);
+    expect(out).toMatch(/CPU of the warm loop alone per job \(all its threads\) +│ \d+ ms of the queue's \d+ ms a job/);
     // Its temp datasites are gone.
     const root = /in (\S+)\n/.exec(String(bench.stderr))?.[1];
     expect(root, String(bench.stderr)).toBeDefined();
